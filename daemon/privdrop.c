@@ -1,0 +1,46 @@
+/* privdrop - drop root; see privdrop.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "privdrop.h"
+
+int
+privdrop(const char *user, char *note, size_t notelen, char *err, size_t errlen)
+{
+	note[0] = '\0';
+	if (!user || !*user)
+		return 0;
+	errno = 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		snprintf(err, errlen, "user '%s' does not exist%s%s: create it (adduser --system --group "
+		    "--no-create-home %s) or change the user setting", user, errno ? ": " : "",
+		    errno ? strerror(errno) : "", user);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() != pw->pw_uid)
+			snprintf(note, notelen, "not started as root: running as uid %u, not as user '%s'",
+			    (unsigned)geteuid(), user);
+		return 0;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "user '%s' is root: choose an unprivileged user", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		snprintf(err, errlen, "cannot become user '%s': %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || seteuid(0) == 0) {
+		snprintf(err, errlen, "could regain root after switching to '%s'", user);
+		return -1;
+	}
+	return 0;
+}

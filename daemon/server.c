@@ -1,0 +1,570 @@
+/* server - socketmap listeners and connections; see server.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "kv.h"
+#include "netstring.h"
+#include "nexthop.h"
+#include "server.h"
+#include "socketmap.h"
+
+#define READ_CHUNK 16384
+/* Stop reading from a client that does not read its replies. */
+#define OUTPUT_HIGH_WATER (64 * 1024)
+#define ACCEPT_BATCH 64
+
+struct listener {
+	struct server *srv;
+	struct event *ev;
+	int fd;
+	char name[160];
+};
+
+struct conn {
+	struct server *srv;
+	struct conn *prev, *next;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_write;
+	struct buf in, out;
+	struct policymap_waiter *waiter;
+	bool closing;			/* close once the output is sent */
+	bool reading;			/* ev_read is added */
+	uint64_t started_us;		/* of the request waiting for DNS */
+	char key[NEXTHOP_NAME_MAX + 16];
+};
+
+struct server {
+	struct event_base *base;
+	struct log *log;
+	struct policymap *pm;
+	struct config *cfg;
+	struct listener *listeners;
+	size_t nlisteners;
+	bool accepting;
+	struct conn *conns;
+	size_t nconns;
+	const struct timeval *idle_timeout;	/* a libevent common timeout */
+	struct event *resume_accept;
+	struct event *drain_timer;
+	void (*drained)(void *arg);
+	void *drained_arg;
+	bool draining;
+	struct buf line;		/* scratch for log lines */
+};
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+set_idle_timeout(struct server *srv)
+{
+	struct timeval tv = {
+		.tv_sec = srv->cfg->client_timeout_ms / 1000,
+		.tv_usec = (srv->cfg->client_timeout_ms % 1000) * 1000,
+	};
+	srv->idle_timeout = event_base_init_common_timeout(srv->base, &tv);
+}
+
+static void
+listeners_enable(struct server *srv, bool on)
+{
+	if (srv->accepting == on || srv->draining)
+		return;
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		if (on)
+			event_add(srv->listeners[i].ev, NULL);
+		else
+			event_del(srv->listeners[i].ev);
+	}
+	srv->accepting = on;
+}
+
+static void check_drained(struct server *srv);
+
+static void
+conn_close(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->waiter)
+		policymap_waiter_cancel(c->waiter);
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	free(c);
+	if (srv->nconns < srv->cfg->max_connections)
+		listeners_enable(srv, true);
+	if (srv->draining)
+		check_drained(srv);
+}
+
+static void
+reading(struct conn *c, bool on)
+{
+	if (c->reading == on)
+		return;
+	if (on)
+		event_add(c->ev_read, c->srv->idle_timeout);
+	else
+		event_del(c->ev_read);
+	c->reading = on;
+}
+
+/* Returns false when the connection was closed. */
+static bool
+flush_output(struct conn *c)
+{
+	while (buf_size(&c->out) > 0) {
+		ssize_t n = write(c->fd, buf_ptr(&c->out), buf_size(&c->out));
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(c->ev_write, NULL);
+			return true;
+		}
+		conn_close(c);	/* the client went away */
+		return false;
+	}
+	event_del(c->ev_write);
+	if (c->closing) {
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+static void
+log_answer(struct conn *c, const char *dest, const char *reply, size_t reply_len,
+    const struct policymap_answer *a, uint64_t usec)
+{
+	struct server *srv = c->srv;
+	struct buf *line = &srv->line;
+
+	if (!log_enabled(srv->log, LOGL_INFO))
+		return;
+	buf_reset(line);
+	kv_str(line, "event", "answer");
+	kv_str(line, "dest", dest);
+	kv_strn(line, "answer", reply, reply_len);
+	if (a) {
+		kv_str(line, "rule", policy_rule_name(a->answer.rule));
+		kv_str(line, "cache", a->cache_hit ? "hit" : a->shared ? "shared" : "miss");
+		kv_str(line, "reason", a->reason);
+	}
+	kv_ms(line, "duration_ms", usec);
+	log_line(srv->log, LOGL_INFO, buf_ptr(line), buf_size(line));
+}
+
+static void
+reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a, uint64_t started)
+{
+	const struct config *cfg = c->srv->cfg;
+	size_t before = buf_size(&c->out);
+
+	switch (a->answer.result) {
+	case POLICY_OK:
+		socketmap_reply(&c->out, SOCKETMAP_OK, policy_level(&cfg->levels, a->answer));
+		break;
+	case POLICY_NOTFOUND:
+		socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
+		break;
+	case POLICY_TEMP:
+		socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
+		break;
+	}
+	if (log_enabled(c->srv->log, LOGL_INFO)) {
+		/* The reply's payload, without the netstring framing. */
+		const char *p = buf_ptr(&c->out) + before;
+		const char *colon = memchr(p, ':', buf_size(&c->out) - before);
+		size_t len = buf_size(&c->out) - before - (size_t)(colon + 1 - p) - 1;
+		log_answer(c, dest, colon + 1, len, a, now_us() - started);
+	}
+}
+
+static void
+reply_error(struct conn *c, const char *dest, const char *reason, bool fatal)
+{
+	struct server *srv = c->srv;
+
+	socketmap_reply(&c->out, SOCKETMAP_PERM, reason);
+	if (fatal)
+		c->closing = true;
+	if (log_enabled(srv->log, LOGL_NOTICE)) {
+		buf_reset(&srv->line);
+		kv_str(&srv->line, "event", "bad-request");
+		if (dest)
+			kv_str(&srv->line, "dest", dest);
+		kv_str(&srv->line, "reason", reason);
+		kv_str(&srv->line, "action", fatal ? "closed" : "answered PERM");
+		log_line(srv->log, LOGL_NOTICE, buf_ptr(&srv->line), buf_size(&srv->line));
+	}
+}
+
+static bool
+map_name_known(const struct config *cfg, const char *name, size_t len)
+{
+	for (char *const *n = cfg->map_names; *n; n++)
+		if (strlen(*n) == len && memcmp(*n, name, len) == 0)
+			return true;
+	return false;
+}
+
+static void process_input(struct conn *c);
+
+static void
+on_answer(void *arg, const struct policymap_answer *a)
+{
+	struct conn *c = arg;
+
+	c->waiter = NULL;
+	reply_answer(c, c->key, a, c->started_us);
+	process_input(c);
+	if (flush_output(c) && !c->closing && !c->waiter)
+		reading(c, buf_size(&c->out) < OUTPUT_HIGH_WATER);
+}
+
+/* One well-framed request. */
+static void
+handle_request(struct conn *c, const char *p, size_t n)
+{
+	struct server *srv = c->srv;
+	const char *name, *key, *why;
+	size_t name_len, key_len;
+	struct nexthop nh;
+	struct policymap_answer a;
+	uint64_t started = now_us();
+	char shown[NEXTHOP_NAME_MAX + 16];
+
+	if (socketmap_split(p, n, &name, &name_len, &key, &key_len) < 0) {
+		reply_error(c, NULL, "malformed request: expected '<map name> <key>'", false);
+		return;
+	}
+	if (!map_name_known(srv->cfg, name, name_len)) {
+		reply_error(c, NULL, "unknown map name: the map_names setting lists the names answered", false);
+		return;
+	}
+	if (nexthop_parse(key, key_len, &nh, &why) < 0) {
+		char reason[200];
+		snprintf(shown, sizeof(shown), "%.*s", (int)(key_len > 80 ? 80 : key_len), key);
+		snprintf(reason, sizeof(reason), "invalid next hop: %s", why);
+		reply_error(c, shown, reason, false);
+		return;
+	}
+	nexthop_format(&nh, c->key, sizeof(c->key));
+	int rc = policymap_lookup(srv->pm, &nh, &a, on_answer, c, &c->waiter);
+	if (rc == POLICYMAP_DONE) {
+		reply_answer(c, c->key, &a, started);
+	} else if (rc == POLICYMAP_PENDING) {
+		c->started_us = started;
+		reading(c, false);	/* DNS is the slow one now, not the client */
+	} else {
+		socketmap_reply(&c->out, SOCKETMAP_TEMP, "out of memory");
+		log_msg(srv->log, LOGL_ERROR, "event=error dest=%s reason=\"out of memory\"", c->key);
+	}
+}
+
+/* Answers what the input holds until a request must wait, the output is
+ * backed up, or the connection is to be closed. */
+static void
+process_input(struct conn *c)
+{
+	while (!c->waiter && !c->closing && buf_size(&c->out) < OUTPUT_HIGH_WATER) {
+		const char *payload;
+		size_t len, used;
+		int rc = netstring_parse(buf_ptr(&c->in), buf_size(&c->in), SOCKETMAP_MAX_REQUEST,
+		    &payload, &len, &used);
+		if (rc == NETSTRING_INCOMPLETE)
+			break;
+		if (rc != NETSTRING_OK) {
+			char reason[120];
+			snprintf(reason, sizeof(reason), "%s (requests are netstrings of at most %d bytes)",
+			    netstring_strerror(rc), SOCKETMAP_MAX_REQUEST);
+			reply_error(c, NULL, reason, true);
+			buf_reset(&c->in);
+			break;
+		}
+		handle_request(c, payload, len);
+		buf_consume(&c->in, used);
+	}
+}
+
+static void
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		conn_close(c);
+		return;
+	}
+	char *dst = buf_reserve(&c->in, READ_CHUNK);
+	if (!dst) {
+		conn_close(c);
+		return;
+	}
+	ssize_t n = read(fd, dst, READ_CHUNK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	buf_commit(&c->in, (size_t)n);
+	process_input(c);
+	if (!flush_output(c))
+		return;
+	if (c->closing || buf_size(&c->out) >= OUTPUT_HIGH_WATER)
+		reading(c, false);
+}
+
+static void
+on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!flush_output(c))
+		return;
+	if (!c->closing && !c->waiter && buf_size(&c->out) < OUTPUT_HIGH_WATER) {
+		process_input(c);
+		if (!flush_output(c))
+			return;
+		if (!c->waiter && !c->closing)
+			reading(c, true);
+	}
+}
+
+static void
+accept_pause(struct server *srv, const char *why)
+{
+	struct timeval second = {1, 0};
+
+	log_msg(srv->log, LOGL_WARNING, "event=accept-paused reason=\"%s\" connections=%zu", why, srv->nconns);
+	listeners_enable(srv, false);
+	evtimer_add(srv->resume_accept, &second);
+}
+
+static void
+on_resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->nconns < srv->cfg->max_connections)
+		listeners_enable(srv, true);
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if (srv->nconns >= srv->cfg->max_connections) {
+			listeners_enable(srv, false);
+			return;
+		}
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(srv, strerror(errno));
+			return;
+		}
+		int on = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* fails harmlessly on unix sockets */
+		struct conn *c = calloc(1, sizeof(*c));
+		if (c) {
+			c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+			c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+		}
+		if (!c || !c->ev_read || !c->ev_write) {
+			if (c) {
+				if (c->ev_read)
+					event_free(c->ev_read);
+				if (c->ev_write)
+					event_free(c->ev_write);
+				free(c);
+			}
+			close(fd);
+			accept_pause(srv, "out of memory");
+			return;
+		}
+		c->srv = srv;
+		c->fd = fd;
+		buf_init(&c->in);
+		buf_init(&c->out);
+		c->next = srv->conns;
+		if (c->next)
+			c->next->prev = c;
+		srv->conns = c;
+		srv->nconns++;
+		reading(c, true);
+	}
+}
+
+struct server *
+server_create(struct event_base *base, struct log *log, struct policymap *pm,
+    struct config *cfg, const int *fds, const char *const *names, size_t nfds)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		goto fail;
+	srv->base = base;
+	srv->log = log;
+	srv->pm = pm;
+	srv->cfg = config_ref(cfg);
+	buf_init(&srv->line);
+	set_idle_timeout(srv);
+	if (!(srv->listeners = calloc(nfds, sizeof(*srv->listeners))))
+		goto fail;
+	if (!(srv->resume_accept = evtimer_new(base, on_resume_accept, srv)))
+		goto fail;
+	for (size_t i = 0; i < nfds; i++) {
+		struct listener *l = &srv->listeners[i];
+		l->srv = srv;
+		l->fd = fds[i];
+		snprintf(l->name, sizeof(l->name), "%s", names[i]);
+		if (!(l->ev = event_new(base, l->fd, EV_READ | EV_PERSIST, on_accept, l)))
+			goto fail;
+		srv->nlisteners++;
+	}
+	listeners_enable(srv, true);
+	return srv;
+fail:
+	if (srv) {
+		for (size_t i = srv->nlisteners; i < nfds; i++)
+			close(fds[i]);
+		server_free(srv);
+	} else {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+	return NULL;
+}
+
+void
+server_set_config(struct server *srv, struct config *cfg)
+{
+	config_ref(cfg);
+	config_unref(srv->cfg);
+	srv->cfg = cfg;
+	set_idle_timeout(srv);
+	if (srv->nconns < cfg->max_connections)
+		listeners_enable(srv, true);
+}
+
+static void
+check_drained(struct server *srv)
+{
+	if (srv->nconns == 0 && srv->drained) {
+		void (*done)(void *) = srv->drained;
+		srv->drained = NULL;
+		done(srv->drained_arg);
+	}
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->nconns)
+		log_msg(srv->log, LOGL_WARNING, "event=drain-timeout connections=%zu action=closed", srv->nconns);
+	while (srv->conns)
+		conn_close(srv->conns);
+	check_drained(srv);
+}
+
+void
+server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), void *arg)
+{
+	struct timeval grace = {grace_ms / 1000, (grace_ms % 1000) * 1000};
+
+	listeners_enable(srv, false);
+	srv->draining = true;
+	srv->drained = done;
+	srv->drained_arg = arg;
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		event_free(srv->listeners[i].ev);
+		srv->listeners[i].ev = NULL;
+		close(srv->listeners[i].fd);
+		srv->listeners[i].fd = -1;
+	}
+	srv->nlisteners = 0;
+	/* Idle connections go now; the others once their answers are out. */
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (!c->waiter && buf_size(&c->out) == 0)
+			conn_close(c);
+		else
+			c->closing = true;
+	}
+	if (srv->nconns == 0) {
+		check_drained(srv);
+		return;
+	}
+	srv->drain_timer = evtimer_new(srv->base, on_drain_timeout, srv);
+	if (srv->drain_timer)
+		evtimer_add(srv->drain_timer, &grace);
+}
+
+size_t
+server_connections(const struct server *srv)
+{
+	return srv->nconns;
+}
+
+void
+server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_close(srv->conns);
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		if (srv->listeners[i].ev)
+			event_free(srv->listeners[i].ev);
+		close(srv->listeners[i].fd);
+	}
+	free(srv->listeners);
+	if (srv->resume_accept)
+		event_free(srv->resume_accept);
+	if (srv->drain_timer)
+		event_free(srv->drain_timer);
+	buf_free(&srv->line);
+	config_unref(srv->cfg);
+	free(srv);
+}

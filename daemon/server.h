@@ -1,0 +1,40 @@
+/*
+ * server - the daemon's socketmap listeners and connections on one
+ * libevent loop.
+ *
+ * Each connection carries any number of sequential requests. Requests are
+ * answered in order: a request that must wait for DNS holds back the ones
+ * pipelined behind it on the same connection, never those of other
+ * connections. A framing error (garbage, an oversize netstring) gets
+ * "PERM <reason>" and the connection is closed after the reply is sent; a
+ * well-framed request with an unknown map name or an invalid key gets PERM
+ * and the connection stays open. A connection silent for client_timeout
+ * is closed. At max_connections the listeners pause until one closes.
+ *
+ * Ownership: server_create() takes the listening descriptors (it closes
+ * them), borrows the log, the policymap and the event base, and takes a
+ * reference to the configuration.
+ */
+#ifndef TLSPOLICYD_SERVER_H
+#define TLSPOLICYD_SERVER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "log.h"
+#include "policymap.h"
+
+struct event_base;
+struct server;
+
+struct server *server_create(struct event_base *base, struct log *log, struct policymap *pm,
+    struct config *cfg, const int *fds, const char *const *names, size_t nfds);
+void server_set_config(struct server *srv, struct config *cfg);
+
+/* Stops accepting, closes idle connections, and calls done once the last
+ * connection has its answers sent (or after grace_ms, closing the rest). */
+void server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), void *arg);
+size_t server_connections(const struct server *srv);
+void server_free(struct server *srv);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * tlspolicy - the administrator's command line (see tlspolicy(1)):
+ *   query    ask the running daemon, as Postfix does
+ *   explain  resolve a destination here and show every step of the decision
+ *   config   check a configuration file and print the settings in force
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dns_unbound.h"
+#include "endpoint.h"
+#include "explain.h"
+#include "netstring.h"
+#include "nexthop.h"
+#include "resolve.h"
+#include "socketmap.h"
+
+/* Exit codes, documented in tlspolicy(1). */
+enum {
+	EXIT_ANSWERED = 0,	/* every answer OK or NOTFOUND */
+	EXIT_NOT_ANSWERED = 1,	/* some answer TEMP, TIMEOUT or PERM */
+	EXIT_TROUBLE = 2,	/* usage, configuration or connection error */
+};
+
+/* Postfix's own limit: it gives up on a socketmap server after 100 s. */
+#define QUERY_TIMEOUT_S 100
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: tlspolicy [-c FILE] COMMAND [ARGS]\n"
+	    "  query [--server inet:ADDR:PORT|unix:PATH] [--map NAME] DEST...\n"
+	    "                     ask the running tlspolicyd, as Postfix does\n"
+	    "  explain [--json] DEST\n"
+	    "                     resolve DEST here and show every step of the decision\n"
+	    "  config [--defaults|--names]\n"
+	    "                     check the configuration; print every setting in force\n"
+	    "DEST is a Postfix next hop: example.org, example.org:2525, [mx.example.org]:587.\n"
+	    "-c FILE defaults to " CONFIG_DEFAULT_PATH " (built-in defaults if it does not exist).\n");
+}
+
+static struct config *
+load_config(const char *path, bool explicit_path)
+{
+	struct buf errors;
+
+	if (!explicit_path && access(path, F_OK) < 0 && errno == ENOENT)
+		return config_defaults();
+	buf_init(&errors);
+	struct config *cfg = config_load(path, &errors);
+	if (!cfg)
+		fprintf(stderr, "tlspolicy: configuration rejected:\n%s", buf_ptr(&errors));
+	buf_free(&errors);
+	return cfg;
+}
+
+/* Reads one reply netstring; -1 with a message on error. */
+static int
+read_reply(int fd, struct buf *in, const char **payload, size_t *len, size_t *used)
+{
+	for (;;) {
+		int rc = netstring_parse(buf_ptr(in), buf_size(in), SOCKETMAP_MAX_REPLY, payload, len, used);
+		if (rc == NETSTRING_OK)
+			return 0;
+		if (rc != NETSTRING_INCOMPLETE) {
+			fprintf(stderr, "tlspolicy: bad reply from the server: %s\n", netstring_strerror(rc));
+			return -1;
+		}
+		char *dst = buf_reserve(in, 4096);
+		ssize_t n = dst ? read(fd, dst, 4096) : -1;
+		if (n == 0) {
+			fprintf(stderr, "tlspolicy: the server closed the connection\n");
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "tlspolicy: reading the reply: %s\n",
+			    errno == EAGAIN ? "no answer within 100 s" : strerror(errno));
+			return -1;
+		}
+		buf_commit(in, (size_t)n);
+	}
+}
+
+static int
+cmd_query(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"server", required_argument, NULL, 's'},
+		{"map", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *server = cfg->listen[0];
+	const char *map = cfg->map_names[0];
+	char err[512];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "s:m:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': server = optarg; break;
+		case 'm': map = optarg; break;
+		default: return EXIT_TROUBLE;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "tlspolicy query: name at least one destination\n");
+		return EXIT_TROUBLE;
+	}
+	struct endpoint ep;
+	int fd;
+	if (endpoint_parse(server, &ep, err, sizeof(err)) < 0 || (fd = endpoint_connect(&ep, err, sizeof(err))) < 0) {
+		fprintf(stderr, "tlspolicy query: %s (is tlspolicyd running?)\n", err);
+		return EXIT_TROUBLE;
+	}
+	struct timeval tv = {QUERY_TIMEOUT_S, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	struct buf out, in;
+	int status = EXIT_ANSWERED;
+	buf_init(&out);
+	buf_init(&in);
+	for (int i = optind; i < argc; i++) {
+		buf_reset(&out);
+		socketmap_request(&out, map, argv[i]);
+		if (write(fd, buf_ptr(&out), buf_size(&out)) != (ssize_t)buf_size(&out)) {
+			fprintf(stderr, "tlspolicy query: sending: %s\n", strerror(errno));
+			status = EXIT_TROUBLE;
+			break;
+		}
+		const char *payload, *text;
+		size_t len, used, tlen;
+		enum socketmap_status st;
+		if (read_reply(fd, &in, &payload, &len, &used) < 0) {
+			status = EXIT_TROUBLE;
+			break;
+		}
+		if (socketmap_parse_reply(payload, len, &st, &text, &tlen) < 0) {
+			fprintf(stderr, "tlspolicy query: the server sent an unknown status: %.*s\n", (int)len, payload);
+			status = EXIT_TROUBLE;
+			break;
+		}
+		printf("%s\t%s%s%.*s\n", argv[i], socketmap_status_name(st), tlen ? " " : "", (int)tlen, text);
+		if (st != SOCKETMAP_OK && st != SOCKETMAP_NOTFOUND && status == EXIT_ANSWERED)
+			status = EXIT_NOT_ANSWERED;
+		buf_consume(&in, used);
+	}
+	buf_free(&out);
+	buf_free(&in);
+	close(fd);
+	return status;
+}
+
+struct explain_run {
+	const struct config *cfg;
+	bool json;
+	struct event_base *base;
+	struct buf out;
+	int status;
+};
+
+static void
+explained(void *arg, const struct resolve_result *res)
+{
+	struct explain_run *run = arg;
+
+	if (run->json)
+		explain_json(res, &run->cfg->levels, &run->out);
+	else
+		explain_text(res, &run->cfg->levels, &run->out);
+	run->status = res->answer.result == POLICY_TEMP ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;
+	event_base_loopbreak(run->base);
+}
+
+static int
+cmd_explain(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct explain_run run = {.cfg = cfg, .status = EXIT_TROUBLE};
+	struct nexthop nh;
+	const char *why;
+	char err[1024];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return EXIT_TROUBLE;
+		run.json = true;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "tlspolicy explain: name one destination\n");
+		return EXIT_TROUBLE;
+	}
+	const char *dest = argv[optind];
+	if (nexthop_parse(dest, strlen(dest), &nh, &why) < 0) {
+		fprintf(stderr, "tlspolicy explain: '%s': %s\n", dest, why);
+		return EXIT_TROUBLE;
+	}
+	buf_init(&run.out);
+	struct resolve_result direct = {.nexthop = nh};
+	if (resolve_without_dns(&nh, &direct.answer, direct.reason, sizeof(direct.reason))) {
+		explained(&run, &direct);
+		goto print;
+	}
+	run.base = event_base_new();
+	struct dns_unbound_settings s = {
+		.trust_anchor_file = cfg->trust_anchor_file,
+		.unbound_config = cfg->unbound_config,
+		.timeout_ms = cfg->dns_timeout_ms,
+	};
+	struct dns *dns = run.base ? dns_unbound_create(run.base, &s, err, sizeof(err)) : NULL;
+	if (!dns) {
+		fprintf(stderr, "tlspolicy explain: resolver: %s\n", run.base ? err : "no event loop");
+		buf_free(&run.out);
+		if (run.base)
+			event_base_free(run.base);
+		return EXIT_TROUBLE;
+	}
+	struct resolve *r = resolve_start(dns, &nh, explained, &run);
+	if (r)
+		event_base_dispatch(run.base);
+	else
+		fprintf(stderr, "tlspolicy explain: cannot start the lookups\n");
+	dns_free(dns);
+	event_base_free(run.base);
+print:
+	fputs(buf_ptr(&run.out), stdout);
+	buf_free(&run.out);
+	return run.status;
+}
+
+static int
+cmd_config(const struct config *cfg, int argc, char **argv)
+{
+	struct buf out;
+	int rc;
+
+	buf_init(&out);
+	if (argc > 1 && strcmp(argv[1], "--names") == 0)
+		rc = config_names(&out);
+	else if (argc > 1 && strcmp(argv[1], "--defaults") == 0)
+		rc = config_dump(NULL, &out);
+	else if (argc > 1) {
+		fprintf(stderr, "tlspolicy config: unknown option %s\n", argv[1]);
+		rc = -1;
+	} else
+		rc = config_dump(cfg, &out);
+	if (rc == 0)
+		fputs(buf_ptr(&out), stdout);
+	buf_free(&out);
+	return rc == 0 ? EXIT_ANSWERED : EXIT_TROUBLE;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = CONFIG_DEFAULT_PATH;
+	bool explicit_path = false;
+	int opt;
+
+	/* Options before the command only; the command parses its own. */
+	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; explicit_path = true; break;
+		case 'h': usage(stdout); return EXIT_ANSWERED;
+		case 'V': printf("tlspolicy %s\n", PACKAGE_VERSION); return EXIT_ANSWERED;
+		default: usage(stderr); return EXIT_TROUBLE;
+		}
+	}
+	if (optind == argc) {
+		usage(stderr);
+		return EXIT_TROUBLE;
+	}
+	const char *cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	struct config *cfg = load_config(path, explicit_path);
+	if (!cfg)
+		return EXIT_TROUBLE;
+	int rc;
+	if (strcmp(cmd, "query") == 0)
+		rc = cmd_query(cfg, argc, argv);
+	else if (strcmp(cmd, "explain") == 0)
+		rc = cmd_explain(cfg, argc, argv);
+	else if (strcmp(cmd, "config") == 0)
+		rc = cmd_config(cfg, argc, argv);
+	else {
+		fprintf(stderr, "tlspolicy: unknown command '%s'\n", cmd);
+		usage(stderr);
+		rc = EXIT_TROUBLE;
+	}
+	config_unref(cfg);
+	return rc;
+}

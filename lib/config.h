@@ -1,0 +1,83 @@
+/*
+ * config - the settings of SPEC section 8, in Postfix's "name = value"
+ * style, parsed from one table into an immutable, reference-counted
+ * snapshot.
+ *
+ * File syntax (as Postfix's main.cf): a logical line starts with non-blank
+ * text and continues on following lines that start with white space; blank
+ * lines and lines whose first non-blank character is '#' are ignored.
+ * Every setting may appear once. Unknown names, bad values and duplicates
+ * are errors, each reported as "FILE:LINE: message"; a file with any error
+ * yields no snapshot at all.
+ *
+ * Values: lists are separated by commas and/or white space; booleans are
+ * yes/no; durations are a number with an optional unit (ms, s, m, h, d, w;
+ * seconds when none); levels are Postfix TLS policy table values.
+ *
+ * Ownership: config_load()/config_parse() return a snapshot with one
+ * reference; config_ref()/config_unref() share it (the daemon swaps in a
+ * new snapshot on SIGHUP while work in flight keeps the one it started
+ * with). Nothing in a snapshot changes after it is returned.
+ */
+#ifndef TLSPOLICY_CONFIG_H
+#define TLSPOLICY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "policy.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/tlspolicyd/tlspolicyd.conf"
+
+enum log_level_value { LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
+
+struct config {
+	unsigned refs;
+	char *path;			/* the file it came from, or "(defaults)" */
+
+	char **listen;			/* socketmap listeners, NULL-terminated */
+	char **map_names;		/* NULL-terminated */
+	unsigned max_connections;
+	unsigned client_timeout_ms;
+
+	char *trust_anchor_file;
+	char *unbound_config;
+	unsigned dns_timeout_ms;
+
+	unsigned cache_max_entries;
+	unsigned cache_min_ttl_ms;
+	unsigned cache_max_ttl_ms;
+	unsigned cache_temp_ttl_ms;
+
+	struct policy_levels levels;
+
+	char *user;
+	int syslog_facility;		/* LOG_MAIL etc. */
+	int log_level;			/* enum log_level_value */
+};
+
+/* The snapshot of a file; NULL with every error appended to errors. */
+struct config *config_load(const char *path, struct buf *errors);
+/* The same from text in memory; name stands for the file in messages. */
+struct config *config_parse(const char *text, size_t len, const char *name, struct buf *errors);
+
+/* The built-in defaults, for when the default file does not exist. */
+struct config *config_defaults(void);
+
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c);
+
+/* Settings a reload cannot change (listeners, resolver set-up, user):
+ * appends their names, comma-separated, for a warning. Returns how many
+ * differ between the two snapshots. */
+int config_restart_needed(const struct config *old, const struct config *new, struct buf *names);
+
+/* Every setting as "name = value" lines, in table order: the values of c,
+ * or the defaults when c is NULL. */
+int config_dump(const struct config *c, struct buf *out);
+
+/* The names of every setting, one per line (for the documentation check). */
+int config_names(struct buf *out);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * kv - one event per log line in a stable key=value form that greps and
+ * parses: `event=answer dest=example.org answer="OK dane-only" ...`.
+ *
+ * A value is written bare when it is non-empty and holds only printable
+ * ASCII other than space, '"', '\' and '='; otherwise it is double-quoted
+ * with '"' and '\' escaped as \" and \\ and any other byte outside
+ * printable ASCII as \xNN, so a hostile DNS name or client key can never
+ * forge a field or a line. Keys are the caller's constants.
+ */
+#ifndef TLSPOLICY_KV_H
+#define TLSPOLICY_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+int kv_str(struct buf *b, const char *key, const char *value);
+int kv_strn(struct buf *b, const char *key, const char *value, size_t len);
+int kv_uint(struct buf *b, const char *key, uint64_t value);
+/* Milliseconds with microsecond precision: "1.234". */
+int kv_ms(struct buf *b, const char *key, uint64_t usec);
+
+#endif

@@ -1,0 +1,157 @@
+/* log - syslog or batched stderr; see log.h for the contract. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define LOG_BATCH 16384
+
+struct log {
+	bool to_syslog;
+	int level;
+	struct buf pending;
+	void (*wakeup)(void *arg);
+	void *wakeup_arg;
+};
+
+static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
+static const int syslog_priorities[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+
+const char *
+log_level_name(int level)
+{
+	if (level < LOGL_ERROR)
+		level = LOGL_ERROR;
+	if (level > LOGL_DEBUG)
+		level = LOGL_DEBUG;
+	return level_names[level];
+}
+
+static struct log *
+create(bool to_syslog, int level)
+{
+	struct log *log = calloc(1, sizeof(*log));
+
+	if (!log)
+		return NULL;
+	log->to_syslog = to_syslog;
+	log->level = level;
+	buf_init(&log->pending);
+	return log;
+}
+
+struct log *
+log_create_stderr(int level)
+{
+	return create(false, level);
+}
+
+struct log *
+log_create_syslog(const char *ident, int facility, int level)
+{
+	struct log *log = create(true, level);
+
+	if (log)
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+	return log;
+}
+
+void
+log_free(struct log *log)
+{
+	if (!log)
+		return;
+	log_flush(log);
+	buf_free(&log->pending);
+	if (log->to_syslog)
+		closelog();
+	free(log);
+}
+
+void
+log_set_level(struct log *log, int level)
+{
+	log->level = level;
+}
+
+bool
+log_enabled(const struct log *log, int level)
+{
+	return level <= log->level;
+}
+
+void
+log_set_wakeup(struct log *log, void (*wakeup)(void *arg), void *arg)
+{
+	log->wakeup = wakeup;
+	log->wakeup_arg = arg;
+}
+
+void
+log_flush(struct log *log)
+{
+	const char *p = buf_ptr(&log->pending);
+	size_t n = buf_size(&log->pending);
+
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;	/* nowhere to report it: drop the batch */
+		p += w;
+		n -= (size_t)w;
+	}
+	buf_reset(&log->pending);
+}
+
+void
+log_line(struct log *log, int level, const char *line, size_t len)
+{
+	if (!log_enabled(log, level))
+		return;
+	if (level < LOGL_ERROR)
+		level = LOGL_ERROR;
+	if (log->to_syslog) {
+		syslog(syslog_priorities[level > LOGL_DEBUG ? LOGL_DEBUG : level], "%.*s", (int)len, line);
+		return;
+	}
+	struct timespec ts;
+	struct tm tm;
+	char stamp[40];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	bool was_empty = buf_size(&log->pending) == 0;
+	buf_printf(&log->pending, "%s.%03ldZ %s: %.*s\n", stamp, ts.tv_nsec / 1000000,
+	    log_level_name(level), (int)len, line);
+	if (level <= LOGL_WARNING || buf_size(&log->pending) >= LOG_BATCH || !log->wakeup)
+		log_flush(log);
+	else if (was_empty)
+		log->wakeup(log->wakeup_arg);
+}
+
+void
+log_msg(struct log *log, int level, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf line;
+
+	if (!log_enabled(log, level))
+		return;
+	buf_init(&line);
+	va_start(ap, fmt);
+	buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	log_line(log, level, buf_ptr(&line), buf_size(&line));
+	buf_free(&line);
+}

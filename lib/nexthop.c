@@ -1,0 +1,180 @@
+/* nexthop - Postfix next-hop keys; see nexthop.h for the contract. */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nexthop.h"
+
+static bool
+is_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool
+nexthop_valid_hostname(const char *name, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > NEXTHOP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (!is_host_char(name[i]) || ++label > 63) {
+			return false;
+		}
+	}
+	return label > 0;
+}
+
+static int
+parse_port(const char *p, size_t len, unsigned *port)
+{
+	static const struct {
+		const char *name;
+		unsigned port;
+	} services[] = {
+		{"smtp", 25}, {"submission", 587}, {"submissions", 465}, {"smtps", 465},
+	};
+	unsigned value = 0;
+
+	if (len == 0)
+		return -1;
+	if (p[0] >= '0' && p[0] <= '9') {
+		for (size_t i = 0; i < len; i++) {
+			if (p[i] < '0' || p[i] > '9')
+				return -1;
+			value = value * 10 + (unsigned)(p[i] - '0');
+			if (value > 65535)
+				return -1;
+		}
+		if (value == 0)
+			return -1;
+		*port = value;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+		if (strlen(services[i].name) == len && strncasecmp(p, services[i].name, len) == 0) {
+			*port = services[i].port;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool
+is_ip_literal(const char *p, size_t len)
+{
+	char text[64];
+	unsigned char addr[16];
+
+	if (len >= 5 && strncasecmp(p, "ipv6:", 5) == 0) {
+		p += 5;
+		len -= 5;
+	}
+	if (len == 0 || len >= sizeof(text))
+		return false;
+	memcpy(text, p, len);
+	text[len] = '\0';
+	return inet_pton(AF_INET, text, addr) == 1 || inet_pton(AF_INET6, text, addr) == 1;
+}
+
+static void
+store_name(struct nexthop *out, const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		out->name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out->name[len] = '\0';
+}
+
+int
+nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why)
+{
+	const char *name = key;
+	size_t name_len;
+	const char *rest;
+
+	memset(out, 0, sizeof(*out));
+	out->port = NEXTHOP_DEFAULT_PORT;
+	if (len == 0) {
+		*why = "empty next hop";
+		return -1;
+	}
+	if (key[0] == '[') {
+		const char *close = memchr(key, ']', len);
+		if (!close) {
+			*why = "'[' without ']'";
+			return -1;
+		}
+		name = key + 1;
+		name_len = (size_t)(close - name);
+		rest = close + 1;
+		out->kind = NEXTHOP_HOST;
+	} else {
+		const char *colon = memchr(key, ':', len);
+		name_len = colon ? (size_t)(colon - key) : len;
+		rest = key + name_len;
+		out->kind = NEXTHOP_DOMAIN;
+	}
+	size_t rest_len = len - (size_t)(rest - key);
+	if (rest_len > 0) {
+		if (rest[0] != ':') {
+			*why = "unexpected text after ']'";
+			return -1;
+		}
+		if (parse_port(rest + 1, rest_len - 1, &out->port) < 0) {
+			*why = "bad port";
+			return -1;
+		}
+	}
+	if (is_ip_literal(name, name_len)) {
+		out->kind = NEXTHOP_IP_LITERAL;
+		store_name(out, name, name_len);
+		return 0;
+	}
+	if (name_len > 1 && name[name_len - 1] == '.')
+		name_len--;
+	if (out->kind == NEXTHOP_DOMAIN && name_len > 0 && name[0] == '.') {
+		out->kind = NEXTHOP_PARENT;
+		name++;
+		name_len--;
+	}
+	if (!nexthop_valid_hostname(name, name_len)) {
+		*why = "not a valid domain name";
+		return -1;
+	}
+	store_name(out, name, name_len);
+	return 0;
+}
+
+int
+nexthop_format(const struct nexthop *nh, char *dst, size_t size)
+{
+	const char *open = "", *close = "", *dot = "";
+	char port[8] = "";
+
+	switch (nh->kind) {
+	case NEXTHOP_HOST:
+	case NEXTHOP_IP_LITERAL:
+		open = "[";
+		close = "]";
+		break;
+	case NEXTHOP_PARENT:
+		dot = ".";
+		break;
+	case NEXTHOP_DOMAIN:
+		break;
+	}
+	if (nh->port != NEXTHOP_DEFAULT_PORT)
+		snprintf(port, sizeof(port), ":%u", nh->port);
+	return snprintf(dst, size, "%s%s%s%s%s", open, dot, nh->name, close, port);
+}

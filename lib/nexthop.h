@@ -1,0 +1,54 @@
+/*
+ * nexthop - the keys Postfix looks up in smtp_tls_policy_maps.
+ *
+ * Forms (SPEC section 3; case-insensitive, one trailing dot ignored):
+ *   example.org            domain next hop, port 25: MX lookup
+ *   example.org:2525       domain next hop on another port
+ *   [mx.example.org]       host next hop: no MX lookup
+ *   [mx.example.org]:587   host next hop; TLSA at _587._tcp.mx.example.org
+ *   [192.0.2.1], [ipv6:2001:db8::1], 192.0.2.1
+ *                          IP literal: no DANE is possible
+ *   .example.org           Postfix's parent-domain form, asked after a
+ *                          NOTFOUND for a subdomain
+ * A port is decimal (1-65535) or one of the service names smtp,
+ * submission, submissions and smtps.
+ *
+ * Contract: nexthop_parse() is pure; it fills *out, which holds no
+ * pointers, and returns 0, or -1 with a static English reason in *why.
+ * Names are checked as DNS host names (letters, digits, '-', '_'; labels of
+ * 1-63 bytes; at most 253 bytes) and stored in lower case without the
+ * trailing dot.
+ */
+#ifndef TLSPOLICY_NEXTHOP_H
+#define TLSPOLICY_NEXTHOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NEXTHOP_NAME_MAX 253
+#define NEXTHOP_DEFAULT_PORT 25
+
+enum nexthop_kind {
+	NEXTHOP_DOMAIN,
+	NEXTHOP_HOST,
+	NEXTHOP_IP_LITERAL,
+	NEXTHOP_PARENT,
+};
+
+struct nexthop {
+	enum nexthop_kind kind;
+	unsigned port;
+	char name[NEXTHOP_NAME_MAX + 1];
+};
+
+int nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why);
+
+/* The canonical key: "name", "name:port", "[name]" or "[name]:port";
+ * the port is written only when it is not 25. Writes at most size bytes
+ * including the NUL; returns the length it needed (as snprintf). */
+int nexthop_format(const struct nexthop *nh, char *dst, size_t size);
+
+/* Checks a DNS host name as above; len excludes any trailing dot. */
+bool nexthop_valid_hostname(const char *name, size_t len);
+
+#endif

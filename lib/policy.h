@@ -1,0 +1,137 @@
+/*
+ * policy - the RFC 7672 decision (SPEC section 4) as a pure function from
+ * DNS facts to a TLS policy. No I/O, no allocation, no clock.
+ *
+ * The caller (resolve.c) gathers what DNS said about a next hop into a
+ * struct policy_facts; policy_decide() turns it into a struct
+ * policy_answer that names the rule it applied. Which Postfix level each
+ * rule yields is configuration (struct policy_levels); the level is not
+ * part of the answer, so a cached answer follows a reload of the levels.
+ *
+ * Invariant: a DNS failure never yields a weaker policy. A failed MX lookup
+ * is TEMP; a failed host is excluded, and its mere presence turns any
+ * answer for the others that would not make Postfix look up TLSA records
+ * itself (encrypt, may) into RULE_FAILED_HOST (dane by default), so that
+ * Postfix skips the failed host instead of sending to it in the clear;
+ * when every host failed the answer is TEMP.
+ */
+#ifndef TLSPOLICY_POLICY_H
+#define TLSPOLICY_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A lookup's outcome as the decision needs it. */
+enum policy_dns {
+	PDNS_SECURE,		/* data, DNSSEC-validated */
+	PDNS_INSECURE,		/* data, no DNSSEC (provably unsigned) */
+	PDNS_SECURE_DENIAL,	/* NXDOMAIN or NODATA, validated */
+	PDNS_INSECURE_DENIAL,	/* NXDOMAIN or NODATA, unsigned */
+	PDNS_BOGUS,		/* DNSSEC validation failed */
+	PDNS_SERVFAIL,		/* SERVFAIL, REFUSED, network error */
+	PDNS_TIMEOUT,		/* no answer in time */
+};
+
+bool policy_dns_failed(enum policy_dns d);
+bool policy_dns_denial(enum policy_dns d);
+const char *policy_dns_name(enum policy_dns d);
+
+/* What a host turned out to be (SPEC section 4, steps 2-3). */
+enum policy_host_verdict {
+	HOST_DANE,	/* secure, usable TLSA */
+	HOST_ENCRYPT,	/* secure TLSA, none usable for SMTP */
+	HOST_PLAIN,	/* insecure address, or no (secure) TLSA */
+	HOST_FAILED,	/* bogus, SERVFAIL or timeout on its address or TLSA */
+	HOST_NOADDR,	/* neither A nor AAAA exists: Postfix cannot use it */
+};
+
+const char *policy_host_verdict_name(enum policy_host_verdict v);
+
+struct policy_host_facts {
+	enum policy_dns a;		/* A lookup */
+	enum policy_dns aaaa;		/* AAAA lookup */
+	bool tlsa_looked_up;
+	enum policy_dns tlsa;		/* the TLSA lookup that counted */
+	unsigned tlsa_usable;		/* usable records in a secure TLSA RRset */
+	unsigned tlsa_unusable;
+};
+
+/* Steps 2-3: one host's verdict, and a static reason in *why. */
+enum policy_host_verdict policy_host_verdict(const struct policy_host_facts *h, const char **why);
+
+/* Whether the address lookups justify a TLSA lookup (both secure or
+ * securely denied, at least one with data). */
+bool policy_host_wants_tlsa(enum policy_dns a, enum policy_dns aaaa);
+
+enum policy_mx {
+	MX_HOSTS,	/* MX records naming hosts (or implicit MX on NODATA) */
+	MX_NULL,	/* RFC 7505 null MX */
+	MX_NXDOMAIN,
+	MX_FAILED,	/* bogus, SERVFAIL, timeout, unparsable */
+};
+
+#define POLICY_MAX_HOSTS 32
+
+struct policy_facts {
+	bool host_nexthop;		/* [host]:port: no MX lookup */
+	bool ip_literal;		/* [192.0.2.1]: no DANE possible */
+	bool parent_form;		/* .example.org: Postfix's parent lookup */
+	enum policy_mx mx;
+	enum policy_dns mx_dns;		/* the MX lookup, for its security */
+	unsigned nhosts;
+	enum policy_host_verdict hosts[POLICY_MAX_HOSTS];
+};
+
+/* The rule that chose the answer: stable names for logs and explain. */
+enum policy_rule {
+	RULE_ALL_DANE,		/* secure MX, every usable host dane */
+	RULE_MIXED,		/* secure MX, hosts mixed */
+	RULE_ALL_ENCRYPT,	/* secure MX, every usable host encrypt */
+	RULE_NO_TLSA,		/* secure MX, no host has TLSA */
+	RULE_INSECURE_MX_DANE,	/* insecure MX, some host dane */
+	RULE_INSECURE,		/* insecure MX, no host dane */
+	RULE_FAILED_HOST,	/* some hosts failed: raised to the failed-host floor */
+	RULE_ALL_FAILED,	/* TEMP: every host failed */
+	RULE_MX_FAILED,		/* TEMP: the MX lookup failed */
+	RULE_NXDOMAIN,		/* NOTFOUND */
+	RULE_NULL_MX,		/* NOTFOUND */
+	RULE_NO_ADDRESS,	/* NOTFOUND: no host has an address */
+	RULE_IP_LITERAL,	/* NOTFOUND */
+	RULE_PARENT_FORM,	/* NOTFOUND */
+	RULE_COUNT
+};
+
+const char *policy_rule_name(enum policy_rule r);
+/* One sentence on what the rule means, for `tlspolicy explain`. */
+const char *policy_rule_text(enum policy_rule r);
+
+enum policy_result {
+	POLICY_OK,
+	POLICY_NOTFOUND,
+	POLICY_TEMP,
+};
+
+struct policy_answer {
+	enum policy_result result;
+	enum policy_rule rule;
+};
+
+/* Postfix levels for each rule that yields OK (indexes: enum policy_rule). */
+struct policy_levels {
+	const char *level[RULE_FAILED_HOST + 1];
+};
+
+/* The defaults of SPEC section 4, as strings for the configuration table. */
+const char *policy_default_level(enum policy_rule r);
+
+struct policy_answer policy_decide(const struct policy_facts *f);
+
+/* The level a POLICY_OK answer maps to under the given levels. */
+const char *policy_level(const struct policy_levels *levels, struct policy_answer a);
+
+/* Checks a Postfix TLS policy table value: a level (none, may, encrypt,
+ * dane, dane-only, fingerprint, verify, secure) and attributes known to
+ * Postfix (name=value). Returns false with a static reason in *why. */
+bool policy_level_valid(const char *value, const char **why);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * policymap - the answer for a next hop: from the cache when it holds one,
+ * otherwise from a resolution (resolve.c) that every request for the same
+ * next hop shares while it runs. Results are cached until the smallest TTL
+ * of the records used, clamped to [cache_min_ttl, cache_max_ttl]; TEMP for
+ * cache_temp_ttl only, so a failure is retried soon but a burst of
+ * requests during an outage does not hammer the resolver.
+ *
+ * Ownership: the policymap borrows the dns and holds a reference to the
+ * configuration snapshot it is given (policymap_set_config() swaps it). A
+ * pending lookup returns a waiter that the caller may cancel until its
+ * callback runs; the resolution itself continues and is cached (another
+ * request will want it). The answer passed to a callback, and the reason
+ * in an answer returned at once, are valid only until control returns to
+ * the policymap or the next policymap call.
+ */
+#ifndef TLSPOLICY_POLICYMAP_H
+#define TLSPOLICY_POLICYMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dns.h"
+#include "nexthop.h"
+#include "policy.h"
+
+struct policymap_answer {
+	struct policy_answer answer;
+	const char *reason;
+	bool cache_hit;
+	bool shared;		/* joined a resolution already under way */
+	uint32_t ttl_s;		/* how long it is cached from now */
+};
+
+typedef void policymap_callback(void *arg, const struct policymap_answer *a);
+typedef uint64_t policymap_clock(void *arg);	/* monotonic milliseconds */
+
+struct policymap_stats {
+	uint64_t hits, misses, shared, resolutions;
+	size_t entries, in_flight;
+};
+
+enum { POLICYMAP_DONE = 0, POLICYMAP_PENDING = 1 };
+
+struct policymap;
+struct policymap_waiter;
+
+struct policymap *policymap_create(struct dns *dns, struct config *cfg,
+    const unsigned char seed[16], policymap_clock *clock, void *clock_arg);
+void policymap_free(struct policymap *pm);	/* cancels everything pending */
+void policymap_set_config(struct policymap *pm, struct config *cfg);
+
+/* POLICYMAP_DONE with *out filled; POLICYMAP_PENDING with *waiter set, the
+ * callback to run once later; -1 when out of memory. */
+int policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
+    policymap_callback *cb, void *arg, struct policymap_waiter **waiter);
+void policymap_waiter_cancel(struct policymap_waiter *w);
+
+/* Forgets a cached answer; 1 if there was one. */
+int policymap_purge(struct policymap *pm, const struct nexthop *nh);
+void policymap_stats(const struct policymap *pm, struct policymap_stats *out);
+
+#endif

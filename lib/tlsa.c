@@ -1,0 +1,74 @@
+/* tlsa - TLSA records; see tlsa.h for the contract. */
+#include "autoconfig.h"
+
+#include "tlsa.h"
+
+int
+tlsa_parse(const unsigned char *rdata, size_t len, struct tlsa_record *out)
+{
+	if (len < 3)
+		return -1;
+	out->usage = rdata[0];
+	out->selector = rdata[1];
+	out->mtype = rdata[2];
+	out->data = rdata + 3;
+	out->len = len - 3;
+	return 0;
+}
+
+bool
+tlsa_usable(const struct tlsa_record *r, const char **why)
+{
+	if (r->usage == TLSA_PKIX_TA || r->usage == TLSA_PKIX_EE) {
+		*why = "PKIX usage (0 or 1) is not usable for SMTP";
+		return false;
+	}
+	if (r->usage != TLSA_DANE_TA && r->usage != TLSA_DANE_EE) {
+		*why = "unknown certificate usage";
+		return false;
+	}
+	if (r->selector != TLSA_SEL_CERT && r->selector != TLSA_SEL_SPKI) {
+		*why = "unknown selector";
+		return false;
+	}
+	switch (r->mtype) {
+	case TLSA_MATCH_FULL:
+		if (r->len == 0) {
+			*why = "empty association data";
+			return false;
+		}
+		return true;
+	case TLSA_MATCH_SHA256:
+		if (r->len != 32) {
+			*why = "SHA-256 digest is not 32 bytes";
+			return false;
+		}
+		return true;
+	case TLSA_MATCH_SHA512:
+		if (r->len != 64) {
+			*why = "SHA-512 digest is not 64 bytes";
+			return false;
+		}
+		return true;
+	}
+	*why = "unknown matching type";
+	return false;
+}
+
+int
+tlsa_format(const struct tlsa_record *r, struct buf *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (buf_printf(out, "%u %u %u ", r->usage, r->selector, r->mtype) < 0)
+		return -1;
+	char *dst = buf_reserve(out, r->len * 2);
+	if (!dst)
+		return -1;
+	for (size_t i = 0; i < r->len; i++) {
+		dst[2 * i] = hex[r->data[i] >> 4];
+		dst[2 * i + 1] = hex[r->data[i] & 15];
+	}
+	buf_commit(out, r->len * 2);
+	return 0;
+}

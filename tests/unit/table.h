@@ -1,0 +1,68 @@
+/*
+ * table - runs tables of cases as one cmocka test per row, so that every
+ * row is its own TAP line ("ok 7 - NXDOMAIN: NOTFOUND") and a failure
+ * names its row. One group per test program: automake's TAP driver wants
+ * one plan.
+ *
+ *   struct table t = {0};
+ *   TABLE_ADD(&t, host_cases, host_case, test_host);   // rows, type, function
+ *   table_add_tests(&t, extra, n);                      // plain cmocka tests
+ *   return table_run(&t, "policy");
+ *
+ * test functions receive their row as *state; type##_name(row) names it.
+ */
+#ifndef TLSPOLICY_TEST_TABLE_H
+#define TLSPOLICY_TEST_TABLE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct table {
+	struct CMUnitTest *tests;
+	size_t n;
+};
+
+static inline void
+table_grow(struct table *t, size_t more)
+{
+	t->tests = realloc(t->tests, (t->n + more) * sizeof(*t->tests));
+	if (!t->tests) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+}
+
+static inline void
+table_add_rows(struct table *t, const void *rows, size_t row_size, size_t nrows,
+    const char *(*name_of)(const void *row), CMUnitTestFunction fn)
+{
+	table_grow(t, nrows);
+	for (size_t i = 0; i < nrows; i++) {
+		const void *row = (const char *)rows + i * row_size;
+		struct CMUnitTest test = {name_of(row), fn, NULL, NULL, (void *)(uintptr_t)row};
+		t->tests[t->n++] = test;
+	}
+}
+
+static inline void
+table_add_tests(struct table *t, const struct CMUnitTest *tests, size_t n)
+{
+	table_grow(t, n);
+	for (size_t i = 0; i < n; i++)
+		t->tests[t->n++] = tests[i];
+}
+
+static inline int
+table_run(struct table *t, const char *group)
+{
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	int rc = _cmocka_run_group_tests(group, t->tests, t->n, NULL, NULL);
+	free(t->tests);
+	return rc;
+}
+
+#define TABLE_ADD(t, rows, type, fn) \
+	table_add_rows(t, rows, sizeof(rows[0]), sizeof(rows) / sizeof(rows[0]), type##_name, fn)
+#define TABLE_TESTS(t, tests) table_add_tests(t, tests, sizeof(tests) / sizeof(tests[0]))
+
+#endif

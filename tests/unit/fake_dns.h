@@ -1,0 +1,43 @@
+/*
+ * fake_dns - a scripted resolver behind the dns seam, for unit tests: a
+ * table of (name, type) answers written in presentation form. Lookups are
+ * queued; fake_dns_run() delivers them (and those their callbacks start)
+ * until none is left, so a test controls exactly when answers arrive.
+ * A (name, type) missing from the table answers SERVFAIL "not in the fake
+ * zone"; a row with fail_to_start makes dns_lookup() itself fail.
+ */
+#ifndef TLSPOLICY_FAKE_DNS_H
+#define TLSPOLICY_FAKE_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns.h"
+
+struct fake_rr {
+	const char *name;
+	uint16_t type;
+	enum dns_outcome outcome;
+	enum dns_security security;
+	uint32_t ttl;
+	const char *canonname;
+	const char *records[48];	/* "10 mx.example", "192.0.2.1", "3 1 1 <hex>", "\\# <hex>" */
+	bool fail_to_start;
+};
+
+struct fake_dns;
+
+/* The fake and its seam; dns_free() on the seam frees the fake. */
+struct dns *fake_dns_create(const struct fake_rr *zone, size_t n, struct fake_dns **fake);
+/* Delivers every queued answer; returns how many. */
+size_t fake_dns_run(struct fake_dns *fake);
+size_t fake_dns_pending(const struct fake_dns *fake);
+/* How many lookups of (name, type) were started. */
+unsigned fake_dns_count(const struct fake_dns *fake, const char *name, uint16_t type);
+unsigned fake_dns_total(const struct fake_dns *fake);
+
+/* A SHA-256-sized TLSA record "U S M <64 hex digits>" for tables. */
+#define FAKE_DIGEST32 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+#endif

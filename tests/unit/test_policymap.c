@@ -1,0 +1,340 @@
+/* Unit tests: the policy map's cache, TTLs and shared resolutions. */
+#include "autoconfig.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_dns.h"
+#include "policymap.h"
+#include "rr.h"
+
+#define S DNS_SECURE
+
+static const struct fake_rr zone[] = {
+	{"good.example", RR_TYPE_MX, DNS_DATA, S, 3600, NULL, {"10 mx.good.example"}, false},
+	{"mx.good.example", RR_TYPE_A, DNS_DATA, S, 600, NULL, {"192.0.2.1"}, false},
+	{"mx.good.example", RR_TYPE_AAAA, DNS_NODATA, S, 600, NULL, {NULL}, false},
+	{"_25._tcp.mx.good.example", RR_TYPE_TLSA, DNS_DATA, S, 300, NULL, {"3 1 1 " FAKE_DIGEST32}, false},
+	{"short.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 1, NULL, {NULL}, false},
+	{"long.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 86400, NULL, {NULL}, false},
+	{"broken.example", RR_TYPE_MX, DNS_SERVFAIL, DNS_INSECURE, 0, NULL, {NULL}, false},
+};
+
+struct fixture {
+	struct fake_dns *fake;
+	struct dns *dns;
+	struct config *cfg;
+	struct policymap *pm;
+	uint64_t now;
+};
+
+struct answered {
+	int calls;
+	struct policymap_answer last;
+	char reason[512];
+};
+
+static uint64_t
+fake_clock(void *arg)
+{
+	return ((struct fixture *)arg)->now;
+}
+
+static int
+setup(void **state)
+{
+	static const unsigned char seed[16] = "0123456789abcdef";
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct buf errors;
+	const char *text = "cache_min_ttl = 10s\ncache_max_ttl = 1h\ncache_temp_ttl = 15s\n"
+	    "cache_max_entries = 100\n";
+
+	buf_init(&errors);
+	f->cfg = config_parse(text, strlen(text), "test", &errors);
+	assert_non_null(f->cfg);
+	buf_free(&errors);
+	f->dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &f->fake);
+	f->now = 1000000;
+	f->pm = policymap_create(f->dns, f->cfg, seed, fake_clock, f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	policymap_free(f->pm);
+	dns_free(f->dns);
+	config_unref(f->cfg);
+	free(f);
+	return 0;
+}
+
+static void
+on_answer(void *arg, const struct policymap_answer *a)
+{
+	struct answered *r = arg;
+
+	r->calls++;
+	r->last = *a;
+	snprintf(r->reason, sizeof(r->reason), "%s", a->reason);
+	r->last.reason = r->reason;
+}
+
+static int
+lookup(struct fixture *f, const char *key, struct policymap_answer *out, struct answered *r,
+    struct policymap_waiter **w)
+{
+	struct nexthop nh;
+	const char *why;
+
+	assert_int_equal(nexthop_parse(key, strlen(key), &nh, &why), 0);
+	return policymap_lookup(f->pm, &nh, out, on_answer, r, w);
+}
+
+static void
+test_miss_then_hit(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	assert_int_equal(r.calls, 0);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_false(r.last.cache_hit);
+	assert_int_equal(r.last.ttl_s, 300);	/* the TLSA's TTL, the smallest */
+	assert_int_equal(lookup(f, "GOOD.example.", &a, &r, &w), POLICYMAP_DONE);
+	assert_true(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(fake_dns_total(f->fake), 4);	/* nothing more asked */
+}
+
+/* Three requests while the resolution runs share it: one set of lookups. */
+static void
+test_shared_resolution(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r1 = {0}, r2 = {0}, r3 = {0};
+	struct policymap_waiter *w1, *w2, *w3;
+
+	assert_int_equal(lookup(f, "good.example", &a, &r1, &w1), POLICYMAP_PENDING);
+	assert_int_equal(lookup(f, "good.example", &a, &r2, &w2), POLICYMAP_PENDING);
+	assert_int_equal(lookup(f, "good.example", &a, &r3, &w3), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r1.calls + r2.calls + r3.calls, 3);
+	assert_false(r1.last.shared);
+	assert_true(r2.last.shared);
+	assert_true(r3.last.shared);
+	assert_int_equal(fake_dns_count(f->fake, "good.example", RR_TYPE_MX), 1);
+	struct policymap_stats st;
+	policymap_stats(f->pm, &st);
+	assert_int_equal(st.resolutions, 1);
+	assert_int_equal(st.shared, 2);
+	assert_int_equal(st.in_flight, 0);
+}
+
+/* A cancelled waiter is not called; the others are, and the answer is cached. */
+static void
+test_cancel_waiter(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r1 = {0}, r2 = {0};
+	struct policymap_waiter *w1, *w2;
+
+	lookup(f, "good.example", &a, &r1, &w1);
+	lookup(f, "good.example", &a, &r2, &w2);
+	policymap_waiter_cancel(w1);
+	fake_dns_run(f->fake);
+	assert_int_equal(r1.calls, 0);
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(lookup(f, "good.example", &a, &r1, &w1), POLICYMAP_DONE);
+}
+
+/* Every waiter cancelled: the resolution still completes and is cached. */
+static void
+test_all_cancelled_still_cached(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	lookup(f, "good.example", &a, &r, &w);
+	policymap_waiter_cancel(w);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+}
+
+/* TTLs: expiry at the smallest TTL, clamped to the configured bounds. */
+static void
+test_ttl_expiry_and_clamps(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	lookup(f, "good.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	f->now += 299999;
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	f->now += 1;
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+
+	lookup(f, "short.example", &a, &r, &w);	/* TTL 1 s, raised to 10 s */
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.ttl_s, 10);
+	assert_int_equal(r.last.answer.result, POLICY_NOTFOUND);
+	lookup(f, "long.example", &a, &r, &w);		/* TTL 1 day, cut to 1 h */
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.ttl_s, 3600);
+}
+
+/* TEMP is cached for cache_temp_ttl only, so a failure is retried soon. */
+static void
+test_temp_cached_briefly(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	lookup(f, "broken.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.result, POLICY_TEMP);
+	assert_int_equal(r.last.ttl_s, 15);
+	assert_int_equal(lookup(f, "broken.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.result, POLICY_TEMP);
+	assert_non_null(strstr(a.reason, "SERVFAIL"));
+	f->now += 15000;
+	assert_int_equal(lookup(f, "broken.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(fake_dns_count(f->fake, "broken.example", RR_TYPE_MX), 2);
+}
+
+static void
+test_no_dns_needed(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	assert_int_equal(lookup(f, "[192.0.2.1]", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.result, POLICY_NOTFOUND);
+	assert_int_equal(a.answer.rule, RULE_IP_LITERAL);
+	assert_int_equal(lookup(f, ".example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_PARENT_FORM);
+	assert_int_equal(fake_dns_total(f->fake), 0);
+}
+
+static void
+test_purge(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	struct nexthop nh;
+	const char *why;
+
+	lookup(f, "good.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	nexthop_parse("good.example", 12, &nh, &why);
+	assert_int_equal(policymap_purge(f->pm, &nh), 1);
+	assert_int_equal(policymap_purge(f->pm, &nh), 0);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+}
+
+/* A waiter's callback may ask again at once (the next pipelined request):
+ * the answer is already cached then. */
+struct chain {
+	struct fixture *f;
+	int nested;
+	struct policymap_answer inner;
+};
+
+static void
+on_answer_ask_again(void *arg, const struct policymap_answer *a)
+{
+	struct chain *c = arg;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	c->nested = lookup(c->f, "good.example", &c->inner, &r, &w);
+}
+
+static void
+test_reentrant_lookup(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct policymap_waiter *w;
+	struct nexthop nh;
+	const char *why;
+	struct chain c = {.f = f, .nested = -1};
+
+	nexthop_parse("good.example", 12, &nh, &why);
+	assert_int_equal(policymap_lookup(f->pm, &nh, &a, on_answer_ask_again, &c, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(c.nested, POLICYMAP_DONE);
+	assert_true(c.inner.cache_hit);
+}
+
+/* Reload: a new snapshot's levels and bounds apply to what follows. */
+static void
+test_reload_bounds(void **state)
+{
+	struct fixture *f = *state;
+	struct buf errors;
+	const char *text = "cache_min_ttl = 30s\ncache_max_ttl = 1h\n";
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	buf_init(&errors);
+	struct config *cfg = config_parse(text, strlen(text), "reload", &errors);
+	buf_free(&errors);
+	policymap_set_config(f->pm, cfg);
+	config_unref(cfg);
+	lookup(f, "short.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.ttl_s, 30);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_miss_then_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_resolution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_waiter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_cancelled_still_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_expiry_and_clamps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_temp_cached_briefly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_dns_needed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reentrant_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_bounds, setup, teardown),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests_name("policymap", tests, NULL, NULL);
+}

@@ -1,0 +1,327 @@
+/* Unit tests: resolve.c gathering DNS facts through a scripted resolver. */
+#include "autoconfig.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_dns.h"
+#include "resolve.h"
+#include "rr.h"
+#include "table.h"
+
+#define S DNS_SECURE
+#define I DNS_INSECURE
+#define B DNS_BOGUS
+#define DATA DNS_DATA
+#define NODATA DNS_NODATA
+#define NX DNS_NXDOMAIN
+#define SF DNS_SERVFAIL
+#define TO DNS_TIMEOUT
+#define TLSA_GOOD "3 1 1 " FAKE_DIGEST32
+#define SECURE_HOST(h, ttl) \
+	{h, RR_TYPE_A, DATA, S, ttl, NULL, {"192.0.2.1"}, false}, \
+	{h, RR_TYPE_AAAA, NODATA, S, ttl, NULL, {NULL}, false}
+
+/* One zone holds every scenario, like the lab does. */
+static const struct fake_rr zone[] = {
+	/* a signed domain, one host with a usable TLSA */
+	{"good.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx1.good.example"}, false},
+	SECURE_HOST("mx1.good.example", 600),
+	{"_25._tcp.mx1.good.example", RR_TYPE_TLSA, DATA, S, 300, NULL, {TLSA_GOOD}, false},
+	{"_2525._tcp.mx1.good.example", RR_TYPE_TLSA, NX, S, 900, NULL, {NULL}, false},
+	/* two hosts, one without TLSA; listed out of preference order, and twice */
+	{"mixed.example", RR_TYPE_MX, DATA, S, 3600, NULL,
+	    {"20 mx.plain.example", "10 mx1.good.example", "30 mx.plain.example"}, false},
+	SECURE_HOST("mx.plain.example", 3600),
+	{"_25._tcp.mx.plain.example", RR_TYPE_TLSA, NX, S, 3600, NULL, {NULL}, false},
+	/* the MX host is an alias: TLSA at the target */
+	{"alias.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias.example"}, false},
+	{"mail.alias.example", RR_TYPE_A, DATA, S, 3600, "mx1.good.example", {"192.0.2.1"}, false},
+	{"mail.alias.example", RR_TYPE_AAAA, NODATA, S, 3600, "mx1.good.example", {NULL}, false},
+	/* alias whose target has no TLSA: try the original name */
+	{"alias2.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias2.example"}, false},
+	{"mail.alias2.example", RR_TYPE_A, DATA, S, 3600, "mx.plain.example", {"192.0.2.2"}, false},
+	{"mail.alias2.example", RR_TYPE_AAAA, NODATA, S, 3600, "mx.plain.example", {NULL}, false},
+	{"_25._tcp.mail.alias2.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* implicit MX */
+	{"implicit.example", RR_TYPE_MX, NODATA, S, 3600, NULL, {NULL}, false},
+	SECURE_HOST("implicit.example", 3600),
+	{"_25._tcp.implicit.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* null MX, NXDOMAIN */
+	{"nullmx.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"0 ."}, false},
+	{"gone.example", RR_TYPE_MX, NX, S, 120, NULL, {NULL}, false},
+	/* failures */
+	{"bogusmx.example", RR_TYPE_MX, DATA, B, 60, NULL, {"10 mx1.good.example"}, false},
+	{"servfail.example", RR_TYPE_MX, SF, I, 0, NULL, {NULL}, false},
+	{"slow.example", RR_TYPE_MX, TO, I, 0, NULL, {NULL}, false},
+	{"bogustlsa.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.bogustlsa.example"}, false},
+	SECURE_HOST("mx.bogustlsa.example", 3600),
+	{"_25._tcp.mx.bogustlsa.example", RR_TYPE_TLSA, DATA, B, 3600, NULL, {TLSA_GOOD}, false},
+	{"onefails.example", RR_TYPE_MX, DATA, S, 3600, NULL,
+	    {"10 mx.bogustlsa.example", "20 mx.plain.example"}, false},
+	{"addrfail.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.addrfail.example"}, false},
+	{"mx.addrfail.example", RR_TYPE_A, DATA, S, 3600, NULL, {"192.0.2.9"}, false},
+	{"mx.addrfail.example", RR_TYPE_AAAA, SF, I, 0, NULL, {NULL}, false},
+	{"nostart.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.nostart.example"}, false},
+	{"mx.nostart.example", RR_TYPE_A, DATA, S, 3600, NULL, {NULL}, true},
+	{"mx.nostart.example", RR_TYPE_AAAA, NODATA, S, 3600, NULL, {NULL}, false},
+	/* unusable TLSA only: PKIX usages and a short digest */
+	{"pkix.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.pkix.example"}, false},
+	SECURE_HOST("mx.pkix.example", 3600),
+	{"_25._tcp.mx.pkix.example", RR_TYPE_TLSA, DATA, S, 3600, NULL,
+	    {"0 0 1 " FAKE_DIGEST32, "1 1 1 " FAKE_DIGEST32, "3 1 1 0123"}, false},
+	/* unsigned domain pointing at a signed host */
+	{"unsigned.example", RR_TYPE_MX, DATA, I, 3600, NULL, {"10 mx1.good.example"}, false},
+	{"unsigned2.example", RR_TYPE_MX, DATA, I, 3600, NULL, {"10 mx.unsigned2.example"}, false},
+	{"mx.unsigned2.example", RR_TYPE_A, DATA, I, 3600, NULL, {"192.0.2.3"}, false},
+	{"mx.unsigned2.example", RR_TYPE_AAAA, NODATA, I, 3600, NULL, {NULL}, false},
+	/* hostile MX data */
+	{"hostile.example", RR_TYPE_MX, DATA, S, 3600, NULL,
+	    {"\\# 000a03 6d78", "\\# 000a 03 6d 2e 78 00", "10 mx1.good.example"}, false},
+	{"allbad.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"\\# 00", "\\# 000a07616263"}, false},
+	/* host next hop on the submission port */
+	{"mx.submit.example", RR_TYPE_A, DATA, S, 3600, NULL, {"192.0.2.8"}, false},
+	{"mx.submit.example", RR_TYPE_AAAA, NODATA, S, 3600, NULL, {NULL}, false},
+	{"_587._tcp.mx.submit.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* a host without addresses */
+	{"noaddr.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.noaddr.example"}, false},
+	{"mx.noaddr.example", RR_TYPE_A, NX, S, 3600, NULL, {NULL}, false},
+	{"mx.noaddr.example", RR_TYPE_AAAA, NX, S, 3600, NULL, {NULL}, false},
+};
+
+struct scenario {
+	const char *name;
+	const char *key;
+	enum policy_result result;
+	enum policy_rule rule;
+	const char *hosts;	/* "name=verdict ..." in preference order */
+	uint32_t ttl;		/* 0: not checked */
+	const char *reason;	/* substring, or NULL */
+	const char *tlsa;	/* "name" whose TLSA lookup must have happened, or NULL */
+};
+
+static const struct scenario scenarios[] = {
+	{"signed MX, usable TLSA", "good.example", POLICY_OK, RULE_ALL_DANE,
+	    "mx1.good.example=dane", 300, "mx1.good.example dane", "_25._tcp.mx1.good.example"},
+	{"mixed hosts, sorted and deduplicated", "mixed.example", POLICY_OK, RULE_MIXED,
+	    "mx1.good.example=dane mx.plain.example=plain", 300, NULL, NULL},
+	{"CNAME'd MX host: TLSA at the target", "alias.example", POLICY_OK, RULE_ALL_DANE,
+	    "mail.alias.example=dane", 0, NULL, "_25._tcp.mx1.good.example"},
+	{"CNAME'd MX host: target denied, original has TLSA", "alias2.example", POLICY_OK, RULE_ALL_DANE,
+	    "mail.alias2.example=dane", 0, NULL, "_25._tcp.mail.alias2.example"},
+	{"implicit MX on NODATA", "implicit.example", POLICY_OK, RULE_ALL_DANE,
+	    "implicit.example=dane", 0, NULL, "_25._tcp.implicit.example"},
+	{"null MX", "nullmx.example", POLICY_NOTFOUND, RULE_NULL_MX, "", 3600, "null MX", NULL},
+	{"NXDOMAIN", "gone.example", POLICY_NOTFOUND, RULE_NXDOMAIN, "", 120, "does not exist", NULL},
+	{"bogus MX: TEMP naming the failure", "bogusmx.example", POLICY_TEMP, RULE_MX_FAILED, "", 0,
+	    "MX lookup for bogusmx.example failed DNSSEC validation", NULL},
+	{"SERVFAIL MX: TEMP", "servfail.example", POLICY_TEMP, RULE_MX_FAILED, "", 0, "SERVFAIL", NULL},
+	{"timeout on MX: TEMP", "slow.example", POLICY_TEMP, RULE_MX_FAILED, "", 0, "timed out", NULL},
+	{"bogus TLSA on the only host: TEMP", "bogustlsa.example", POLICY_TEMP, RULE_ALL_FAILED,
+	    "mx.bogustlsa.example=failed", 0, "TLSA lookup for _25._tcp.mx.bogustlsa.example failed", NULL},
+	{"one host fails, other plain: dane", "onefails.example", POLICY_OK, RULE_FAILED_HOST,
+	    "mx.bogustlsa.example=failed mx.plain.example=plain", 0, NULL, NULL},
+	{"AAAA SERVFAIL fails the host", "addrfail.example", POLICY_TEMP, RULE_ALL_FAILED,
+	    "mx.addrfail.example=failed", 0, "AAAA lookup", NULL},
+	{"a lookup that cannot start fails the host", "nostart.example", POLICY_TEMP, RULE_ALL_FAILED,
+	    "mx.nostart.example=failed", 0, "could not start", NULL},
+	{"only unusable TLSA: encrypt", "pkix.example", POLICY_OK, RULE_ALL_ENCRYPT,
+	    "mx.pkix.example=encrypt", 0, NULL, NULL},
+	{"insecure MX, signed host with TLSA: dane", "unsigned.example", POLICY_OK, RULE_INSECURE_MX_DANE,
+	    "mx1.good.example=dane", 0, NULL, NULL},
+	{"insecure MX, insecure host: may, no TLSA lookup", "unsigned2.example", POLICY_OK, RULE_INSECURE,
+	    "mx.unsigned2.example=plain", 0, NULL, NULL},
+	{"hostile MX records are skipped", "hostile.example", POLICY_OK, RULE_ALL_DANE,
+	    "(unreadable MX record)=no-address m?x=no-address mx1.good.example=dane", 0, NULL, NULL},
+	{"only hostile MX records: NOTFOUND", "allbad.example", POLICY_NOTFOUND, RULE_NO_ADDRESS,
+	    "(unreadable MX record)=no-address", 0, NULL, NULL},
+	{"host next hop: TLSA at its port", "[mx.submit.example]:587", POLICY_OK, RULE_ALL_DANE,
+	    "mx.submit.example=dane", 0, NULL, "_587._tcp.mx.submit.example"},
+	{"domain on another port: TLSA at that port", "good.example:2525", POLICY_OK, RULE_NO_TLSA,
+	    "mx1.good.example=plain", 0, NULL, "_2525._tcp.mx1.good.example"},
+	{"host without addresses: NOTFOUND", "noaddr.example", POLICY_NOTFOUND, RULE_NO_ADDRESS,
+	    "mx.noaddr.example=no-address", 0, NULL, NULL},
+};
+
+static const char *
+scenario_name(const void *row)
+{
+	return ((const struct scenario *)row)->name;
+}
+
+struct outcome {
+	bool called;
+	struct policy_answer answer;
+	char hosts[1024];
+	uint32_t ttl;
+	char reason[512];
+	size_t nlookups;
+};
+
+static void
+collect(void *arg, const struct resolve_result *r)
+{
+	struct outcome *o = arg;
+	size_t used = 0;
+
+	o->called = true;
+	o->answer = r->answer;
+	o->ttl = r->ttl;
+	o->nlookups = r->nlookups;
+	snprintf(o->reason, sizeof(o->reason), "%s", r->reason);
+	for (unsigned i = 0; i < r->nhosts; i++)
+		used += (size_t)snprintf(o->hosts + used, sizeof(o->hosts) - used, "%s%s=%s", i ? " " : "",
+		    r->hosts[i].name, policy_host_verdict_name(r->hosts[i].verdict));
+	/* Every lookup is in the trace, with records in presentation form. */
+	for (size_t i = 0; i < r->nlookups; i++) {
+		assert_non_null(r->lookups[i].name);
+		if (r->lookups[i].outcome == DNS_DATA && r->lookups[i].security != DNS_BOGUS)
+			assert_true(r->lookups[i].nrecords > 0);
+	}
+}
+
+static void
+test_scenario(void **state)
+{
+	const struct scenario *sc = *state;
+	struct fake_dns *fake;
+	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
+	struct nexthop nh;
+	const char *why;
+	struct outcome o = {0};
+
+	assert_int_equal(nexthop_parse(sc->key, strlen(sc->key), &nh, &why), 0);
+	struct resolve *r = resolve_start(dns, &nh, collect, &o);
+	assert_non_null(r);
+	assert_false(o.called);		/* never from inside resolve_start() */
+	fake_dns_run(fake);
+	assert_true(o.called);
+	assert_int_equal(o.answer.result, sc->result);
+	if (o.answer.rule != sc->rule)
+		fail_msg("rule %s, want %s (reason: %s)", policy_rule_name(o.answer.rule),
+		    policy_rule_name(sc->rule), o.reason);
+	assert_string_equal(o.hosts, sc->hosts);
+	if (sc->ttl)
+		assert_int_equal(o.ttl, sc->ttl);
+	if (sc->reason && !strstr(o.reason, sc->reason))
+		fail_msg("reason '%s' lacks '%s'", o.reason, sc->reason);
+	if (sc->tlsa)
+		assert_int_equal(fake_dns_count(fake, sc->tlsa, RR_TYPE_TLSA), 1);
+	assert_int_equal(o.nlookups, fake_dns_total(fake) - (sc->result == POLICY_TEMP &&
+	    strstr(o.reason, "could not start") ? 1 : 0));
+	dns_free(dns);
+}
+
+/* An insecure host is never asked for TLSA: its answer could be forged. */
+static void
+test_no_tlsa_lookup_for_insecure_host(void **state)
+{
+	struct fake_dns *fake;
+	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
+	struct nexthop nh;
+	const char *why;
+	struct outcome o = {0};
+
+	nexthop_parse("unsigned2.example", 17, &nh, &why);
+	resolve_start(dns, &nh, collect, &o);
+	fake_dns_run(fake);
+	assert_int_equal(fake_dns_count(fake, "_25._tcp.mx.unsigned2.example", RR_TYPE_TLSA), 0);
+	dns_free(dns);
+}
+
+/* Hosts are looked up in parallel: after the MX answer, every host's
+ * address lookups are queued at once. */
+static void
+test_hosts_in_parallel(void **state)
+{
+	struct fake_dns *fake;
+	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
+	struct nexthop nh;
+	const char *why;
+	struct outcome o = {0};
+
+	nexthop_parse("mixed.example", 13, &nh, &why);
+	resolve_start(dns, &nh, collect, &o);
+	assert_int_equal(fake_dns_pending(fake), 1);	/* MX */
+	/* Deliver only the MX answer by hand: run one step. */
+	fake_dns_run(fake);
+	assert_true(o.called);
+	assert_int_equal(fake_dns_count(fake, "mx1.good.example", RR_TYPE_A), 1);
+	assert_int_equal(fake_dns_count(fake, "mx.plain.example", RR_TYPE_AAAA), 1);
+	dns_free(dns);
+}
+
+/* Cancelling before any answer: no callback, nothing left queued. */
+static void
+test_cancel(void **state)
+{
+	struct fake_dns *fake;
+	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
+	struct nexthop nh;
+	const char *why;
+	struct outcome o = {0};
+
+	nexthop_parse("mixed.example", 13, &nh, &why);
+	struct resolve *r = resolve_start(dns, &nh, collect, &o);
+	resolve_cancel(r);
+	assert_int_equal(fake_dns_pending(fake), 0);
+	assert_int_equal(fake_dns_run(fake), 0);
+	assert_false(o.called);
+	dns_free(dns);
+}
+
+/* More MX hosts than POLICY_MAX_HOSTS: sorted by preference, the lowest
+ * kept. Postfix itself tries only the first few. */
+static void
+test_host_limit(void **state)
+{
+	static char names[40][32], mx[40][48];
+	static struct fake_rr big[1 + 2 * 40];
+	struct fake_dns *fake;
+	struct outcome o = {0};
+	struct nexthop nh;
+	const char *why;
+
+	big[0] = (struct fake_rr){"many.example", RR_TYPE_MX, DATA, S, 3600, NULL, {NULL}, false};
+	for (int i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof(names[i]), "h%02d.many.example", i);
+		snprintf(mx[i], sizeof(mx[i]), "%d %s", 100 - i, names[i]);
+		big[0].records[i] = mx[i];
+		big[1 + 2 * i] = (struct fake_rr){names[i], RR_TYPE_A, DATA, I, 3600, NULL, {"192.0.2.1"}, false};
+		big[2 + 2 * i] = (struct fake_rr){names[i], RR_TYPE_AAAA, NODATA, I, 3600, NULL, {NULL}, false};
+	}
+	struct dns *dns = fake_dns_create(big, sizeof(big) / sizeof(big[0]), &fake);
+	nexthop_parse("many.example", 12, &nh, &why);
+	resolve_start(dns, &nh, collect, &o);
+	fake_dns_run(fake);
+	assert_true(o.called);
+	assert_int_equal(o.answer.rule, RULE_NO_TLSA);
+	/* Preference 61 (h39) first ... preference 92 (h08) is the 32nd. */
+	assert_true(strncmp(o.hosts, "h39.many.example=plain", 22) == 0);
+	assert_non_null(strstr(o.hosts, "h08.many.example=plain"));
+	assert_null(strstr(o.hosts, "h07.many.example"));
+	assert_int_equal(fake_dns_count(fake, "h07.many.example", RR_TYPE_A), 0);
+	dns_free(dns);
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest more[] = {
+		cmocka_unit_test(test_no_tlsa_lookup_for_insecure_host),
+		cmocka_unit_test(test_hosts_in_parallel),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_host_limit),
+	};
+	struct table t = {0};
+
+	TABLE_ADD(&t, scenarios, scenario, test_scenario);
+	TABLE_TESTS(&t, more);
+	return table_run(&t, "resolve");
+}

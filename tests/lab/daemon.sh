@@ -1,0 +1,98 @@
+# daemon.sh - run tlspolicyd and ask it questions inside a lab.  Source it
+# after lab.sh, once lab_up has succeeded.
+#
+#   daemon_conf [LINES...]   write $LAB_DIR/tlspolicyd.conf: the lab's
+#                            resolver settings plus LINES (name = value)
+#   daemon_start [CONF]      start tlspolicyd -f in the lab's namespace and
+#                            wait until it answers; its pid in DAEMON_PID
+#   daemon_stop              SIGTERM, and wait for the exit
+#   pmq KEY [MAP]            ask through Postfix's own client, postmap -q;
+#                            prints the value, "NOTFOUND", or "ERROR: ..."
+#                            (postmap's warning, as for TEMP and PERM)
+#   tlsp ARGS...             run the tlspolicy command in the namespace
+#
+# The daemon listens on 127.0.0.1:7672 inside the namespace (every lab has
+# its own loopback) and on unix:$LAB_DIR/tlspolicyd.sock; it logs to
+# $LAB_DIR/tlspolicyd.log and runs as the unprivileged user "nobody".
+
+TLSPOLICYD=${top_builddir:-.}/daemon/tlspolicyd
+TLSPOLICY=${top_builddir:-.}/daemon/tlspolicy
+DAEMON_PORT=7672
+DAEMON_PID=
+DAEMON_LOG=
+DAEMON_CONF=
+
+daemon_conf() {
+	local line name defaults=(
+		"listen = inet:127.0.0.1:$DAEMON_PORT, unix:$LAB_DIR/tlspolicyd.sock"
+		"trust_anchor_file ="
+		"unbound_config = $LAB_DAEMON_UNBOUND_CONF"
+		"user = nobody"
+		"dns_timeout = 3s"
+	)
+	DAEMON_CONF=$LAB_DIR/tlspolicyd.conf
+	{
+		# A setting given as an argument replaces the lab's default: the
+		# daemon refuses a file that sets anything twice.
+		for line in "${defaults[@]}"; do
+			name=${line%% =*}
+			[[ " ${*%% =*} " == *" $name "* ]] || echo "$line"
+		done
+		for line in "$@"; do
+			echo "$line"
+		done
+	} > "$DAEMON_CONF"
+	# Let the unprivileged daemon reach its socket directory.
+	chmod 755 "$LAB_DIR"
+}
+
+tlsp() {
+	ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$DAEMON_CONF" "$@"
+}
+
+daemon_start() {
+	local conf=${1:-$DAEMON_CONF} i
+	DAEMON_LOG=$LAB_DIR/tlspolicyd.log
+	# Started directly with & so that $! is the daemon, not a subshell.
+	ip netns exec "$LAB_NETNS" "$TLSPOLICYD" -f -c "$conf" 2>>"$DAEMON_LOG" &
+	DAEMON_PID=$!
+	lab_record_pid "$DAEMON_PID" tlspolicyd
+	for ((i = 0; i < 100; i++)); do
+		if tlsp query '[192.0.2.1]' >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			diag "tlspolicyd exited at start:"
+			diag "$(tail -n 20 "$DAEMON_LOG")"
+			return 1
+		fi
+		sleep 0.05
+	done
+	diag "tlspolicyd did not answer within 5 s"
+	return 1
+}
+
+daemon_stop() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	local rc=$?
+	_lab_forget_pid "$DAEMON_PID"
+	DAEMON_PID=
+	return $rc
+}
+
+pmq() {
+	local key=$1 map=${2:-socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy} out err rc
+	err=$(mktemp)
+	out=$(ip netns exec "$LAB_NETNS" postmap -c "$LAB_SENDER" -q "$key" "$map" 2>"$err")
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		printf '%s\n' "$out"
+	elif [ -s "$err" ]; then
+		printf 'ERROR: %s\n' "$(tr '\n' ' ' < "$err")"
+	else
+		echo NOTFOUND
+	fi
+	rm -f "$err"
+}

@@ -1,0 +1,835 @@
+# lab.sh - a private DNSSEC + SMTP lab for tlspolicyd's tests.  Source it.
+#
+#   source tests/lab/lab.sh
+#   lab_require_root
+#   LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+#   trap lab_down EXIT INT TERM
+#   lab_up || bail_out "lab_up failed"
+#
+# (or `lab_traps` instead of the trap line: see there.)
+#
+# Everything lives in a network namespace of its own plus files under
+# $LAB_DIR, so several labs can run at once on one machine and none touches the
+# host's resolver, ports or Postfix:
+#
+#   127.0.0.2:53   NSD, authoritative for test. (signed, NSEC3) and
+#                  insecure.test. (unsigned, delegated without DS)
+#   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
+#                  /etc/netns/NAME/resolv.conf points every program run with
+#                  lab_exec (Postfix included) at it
+#   127.0.1.x:25   receiving Postfix, one smtpd per MX host (lab_mail_up)
+#   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up)
+#
+# Functions (all return non-zero on failure and explain it with diag):
+#   lab_require_root        skip the whole test unless root with working netns
+#   lab_up                  build keys, certificates, zones, configs; start DNS
+#   lab_exec CMD...         run CMD inside the lab's namespace
+#   lab_record_pid PID NAME have lab_down stop a process the test started
+#   lab_nsd_stop            stop the authoritative server
+#   lab_mail_up             start the receiving Postfix (all MX listeners)
+#   lab_sender_up MAP       (re)start the sending Postfix with MAP as
+#                           smtp_tls_policy_maps
+#   lab_send RCPT [FROM]    submit a small message through the sender
+#   lab_flush               postqueue -f on the sender
+#   lab_wait_log ERE [SECONDS [FILE]]  poll a maillog (default: the sender's)
+#   lab_down                stop everything, delete namespace and $LAB_DIR
+#   lab_traps               trap lab_down on EXIT, exit on INT and TERM
+#
+# If a test was killed with SIGKILL, finish its cleanup by hand:
+#   LAB_DIR=/tmp/tlsplab.XXXXXX bash -c '. tests/lab/lab.sh; lab_down'
+#
+# Files and variables (also written to $LAB_DIR/env for other programs):
+#   LAB_NETNS                 namespace name (also in $LAB_DIR/netns)
+#   LAB_TA                    the test. KSK .key file: the trust anchor
+#   LAB_CA                    lab CA certificate (PEM)
+#   LAB_DAEMON_UNBOUND_CONF   $LAB_DIR/daemon-unbound.conf, for ub_ctx_config()
+#   LAB_SENDER                sender's config dir (postmap -c, sendmail -C ...)
+#   LAB_SENDER_LOG, LAB_MX_LOG  the two instances' maillog files
+#   $LAB_DIR/pids             "PID NAME" of every process the lab started
+#   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
+#
+# The DNS cases are the table in the issue that introduced this file; the
+# zone text below (_lab_write_zones) is the authoritative list.  TTLs are 300 s:
+# the resolver and libunbound cache answers that long, so a test that changes
+# DNS behaviour (lab_nsd_stop) must ask for names nobody has asked for yet.
+#
+# Set LAB_KEEP=1 to keep $LAB_DIR (logs, configs, queues) after lab_down.
+# Test scripts should not use `set -e`; everything here is `set -u` clean.
+# $LAB_DIR must not contain white space (it ends up in Postfix -o options).
+
+if ! declare -F _tap_result >/dev/null; then
+	source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+fi
+
+LAB_NSD_ADDR=127.0.0.2
+LAB_RESOLVER_ADDR=127.0.0.1
+
+# Receiving smtpd listeners: "ADDRESS:PORT HOSTNAME".  Each HOSTNAME gets a
+# certificate from the lab CA.
+LAB_MX_LISTENERS=(
+	"127.0.1.1:25 mx1.good.test"
+	"127.0.1.2:25 mx.wrongtlsa.test"
+	"127.0.1.3:25 mx.notlsa.test"
+	"127.0.1.4:25 mx.insecure.test"
+	"127.0.1.5:25 mx.pkix.test"
+	"127.0.1.8:25 mx.submit.test"
+	"127.0.1.8:587 mx.submit.test"
+	"127.0.1.9:25 mx.ta.test"
+)
+LAB_TLS_HOSTS=(mx1.good.test mx.wrongtlsa.test mx.notlsa.test mx.insecure.test
+	mx.pkix.test mx.submit.test mx.ta.test)
+
+# ---------------------------------------------------------------- helpers
+
+# Milliseconds since the epoch.  EPOCHREALTIME uses the locale's decimal
+# separator, so strip whatever it is rather than assume '.'.
+_lab_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo $((t / 1000))
+}
+
+lab_record_pid() {
+	printf '%s %s\n' "$1" "${2:-process}" >>"$LAB_DIR/pids"
+}
+
+# Forget a pid once its process is gone, so that lab_down cannot signal an
+# unrelated process that reused the number.
+_lab_forget_pid() {
+	local f=$LAB_DIR/pids
+	[[ -f $f ]] || return 0
+	grep -v "^$1 " "$f" >"$f.new"
+	mv "$f.new" "$f"
+}
+
+# The namespace name, from the variable or (in a fresh shell) from the file.
+_lab_ns() {
+	if [[ -n ${LAB_NETNS:-} ]]; then
+		echo "$LAB_NETNS"
+	elif [[ -n ${LAB_DIR:-} && -s $LAB_DIR/netns ]]; then
+		cat "$LAB_DIR/netns"
+	else
+		return 1
+	fi
+}
+
+lab_exec() {
+	local ns
+	ns=$(_lab_ns) || { diag "lab_exec: no lab namespace"; return 1; }
+	ip netns exec "$ns" "$@"
+}
+
+# Device:inode of the namespace, to tell whether a pid belongs to this lab.
+# A pid alone is not proof: after a process exits, its pid may be reused by
+# anything, including a process of another lab.
+_lab_ns_id() {
+	stat -L -c %d:%i "/run/netns/$1" 2>/dev/null
+}
+
+_lab_pid_in_ns() {
+	local pid=$1 nsid=$2
+	[[ -n $nsid && $(stat -L -c %d:%i "/proc/$pid/ns/net" 2>/dev/null) == "$nsid" ]]
+}
+
+# Poll until none of the given pids is alive in the namespace, or MS passed.
+_lab_wait_gone() {
+	local nsid=$1 ms=$2 deadline pid alive
+	shift 2
+	deadline=$(($(_lab_ms) + ms))
+	while :; do
+		alive=0
+		for pid in "$@"; do
+			_lab_pid_in_ns "$pid" "$nsid" && alive=1 && break
+		done
+		((alive)) || return 0
+		(($(_lab_ms) > deadline)) && return 1
+		sleep 0.02
+	done
+}
+
+# Stop one process of this lab: TERM, up to 3 s, then KILL.
+_lab_stop_pid() {
+	local pid=$1 nsid
+	nsid=$(_lab_ns_id "$(_lab_ns)") || return 0
+	_lab_pid_in_ns "$pid" "$nsid" || return 0
+	kill -TERM "$pid" 2>/dev/null
+	if ! _lab_wait_gone "$nsid" 3000 "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		_lab_wait_gone "$nsid" 2000 "$pid"
+	fi
+	# Reap it if it is our child, so no zombie lingers; quietly, or bash
+	# reports "Terminated" on stderr.
+	{ wait "$pid"; } 2>/dev/null
+	return 0
+}
+
+_lab_ns_empty() {
+	[[ -z $(ip netns pids "$1" 2>/dev/null) ]]
+}
+
+# Signal every process in the namespace: TERM, up to 2 s, then KILL.
+_lab_sweep() {
+	local ns=$1 sig pid pids
+	for sig in TERM KILL; do
+		mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+		((${#pids[@]})) || return 0
+		kill "-$sig" "${pids[@]}" 2>/dev/null
+		if _lab_poll 2000 _lab_ns_empty "$ns"; then
+			# Reap those that were our children (wait fails on others).
+			for pid in "${pids[@]}"; do
+				{ wait "$pid"; } 2>/dev/null
+			done
+			return 0
+		fi
+	done
+	diag "lab_down: processes left in $ns: $(ip netns pids "$ns" | tr '\n' ' ')"
+	return 1
+}
+
+# Poll a command until it succeeds (0), fails with status 2 (2), or MS
+# milliseconds have passed (1).
+_lab_poll() {
+	local ms=$1 deadline status
+	shift
+	deadline=$(($(_lab_ms) + ms))
+	while :; do
+		"$@" && return 0
+		status=$?
+		((status == 2)) && return 2
+		(($(_lab_ms) > deadline)) && return 1
+		sleep 0.02
+	done
+}
+
+# _lab_alive_and PID CMD...: CMD's status while PID lives, 2 once it is gone,
+# so that a daemon that dies at start fails lab_up at once, not after a
+# timeout.
+_lab_alive_and() {
+	local pid=$1
+	shift
+	kill -0 "$pid" 2>/dev/null || return 2
+	"$@" && return 0
+	kill -0 "$pid" 2>/dev/null || return 2
+	return 1
+}
+
+_lab_log_tail() {
+	[[ -s $1 ]] || return 0
+	diag "--- last lines of $1:"
+	diag "$(tail -n "${2:-15}" "$1" 2>&1)"
+}
+
+# ---------------------------------------------------------------- checks
+
+lab_require_root() {
+	local tool
+	if [[ $(id -u) != 0 ]]; then
+		tap_skip_all "lab tests need root (network namespaces, port 25)"
+	fi
+	# As root the lab must run: the test command installs every tool, so a
+	# missing one or unusable namespaces are failures, never a skip.
+	# (`ip netns add` needs mount and network namespace rights, which a
+	# container may withhold even from root; unshare -n asks for the same.)
+	if ! ip netns list >/dev/null 2>&1 || ! unshare -n true 2>/dev/null; then
+		bail_out "network namespaces are not usable here, even as root"
+	fi
+	for tool in nsd unbound unbound-host ldns-keygen ldns-signzone dig openssl \
+		postfix postconf postmap postqueue sendmail posttls-finger; do
+		command -v "$tool" >/dev/null 2>&1 ||
+			bail_out "$tool is not installed (./dev test installs it)"
+	done
+}
+
+# ---------------------------------------------------------------- lab_up
+
+# Lab CA and one key + certificate per MX host.  EC P-256 keys: generating
+# them costs a few milliseconds, RSA would dominate lab_up.
+_lab_make_tls() {
+	local d=$LAB_DIR/tls host
+	mkdir -p "$d" || return 1
+	# Our own minimal config: `req -x509` with the system openssl.cnf would
+	# mark every leaf CA:TRUE (its v3_ca section).
+	cat >"$d/openssl.cnf" <<-'EOF'
+		[req]
+		distinguished_name = dn
+		[dn]
+		[ca_ext]
+		basicConstraints = critical,CA:true
+		keyUsage = critical,keyCertSign,cRLSign
+		subjectKeyIdentifier = hash
+		[ee_ext]
+		basicConstraints = critical,CA:false
+		keyUsage = critical,digitalSignature
+		extendedKeyUsage = serverAuth
+		subjectKeyIdentifier = hash
+		authorityKeyIdentifier = keyid
+	EOF
+	openssl req -x509 -config "$d/openssl.cnf" -extensions ca_ext \
+		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.crt" -subj "/CN=tlspolicyd lab CA" \
+		-days 30 2>>"$d/openssl.log" || return 1
+	for host in "${LAB_TLS_HOSTS[@]}"; do
+		openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
+			-addext "subjectAltName=DNS:$host" \
+			-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$host" \
+			-CA "$d/ca.crt" -CAkey "$d/ca.key" -days 30 \
+			2>>"$d/openssl.log" || return 1
+		# The chain file smtpd loads carries the CA too: DANE-TA(2) with
+		# selector 1 and PKIX-TA(0) can only match an issuer the server
+		# actually sends.
+		# smtpd loads it as root, before dropping privileges.
+		(umask 077 && cat "$d/$host.key" "$d/$host.crt" "$d/ca.crt" >"$d/$host.pem")
+	done
+}
+
+# TLSA association data, as lowercase hex.
+_lab_spki_sha256() {   # 3 1 1 / 2 1 1: SHA-256 of the DER SubjectPublicKeyInfo
+	local out
+	out=$(openssl x509 -in "$1" -noout -pubkey |
+		openssl pkey -pubin -outform DER | sha256sum) || return 1
+	echo "${out%% *}"
+}
+_lab_cert_sha256() {   # x 0 1: SHA-256 of the whole DER certificate
+	local out
+	out=$(openssl x509 -in "$1" -outform DER | sha256sum) || return 1
+	echo "${out%% *}"
+}
+
+_lab_write_zones() {
+	local d=$LAB_DIR/dns t=$LAB_DIR/tls
+	local mx1 insec pkix_ee ca_cert ca_spki submit wrong
+	mx1=$(_lab_spki_sha256 "$t/mx1.good.test.crt") &&
+		insec=$(_lab_spki_sha256 "$t/mx.insecure.test.crt") &&
+		pkix_ee=$(_lab_spki_sha256 "$t/mx.pkix.test.crt") &&
+		submit=$(_lab_spki_sha256 "$t/mx.submit.test.crt") &&
+		ca_spki=$(_lab_spki_sha256 "$t/ca.crt") &&
+		ca_cert=$(_lab_cert_sha256 "$t/ca.crt") || return 1
+	# A well-formed digest of no key at all.
+	wrong=$(printf 'tlspolicyd lab: matches no certificate' | sha256sum)
+	wrong=${wrong%% *}
+
+	# Two records are signed with one value and changed to the value shown in
+	# the comment after signing (_lab_sign_zones), which makes them bogus.
+	cat >"$d/test.zone" <<-EOF
+		\$ORIGIN test.
+		\$TTL 300
+		@       SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+		@       NS  ns.test.
+		ns      A   $LAB_NSD_ADDR
+
+		good                    MX   10 mx1.good.test.
+		mx1.good                A    127.0.1.1
+		_25._tcp.mx1.good       TLSA 3 1 1 $mx1
+
+		mixed                   MX   10 mx1.good.test.
+		mixed                   MX   20 mx.notlsa.test.
+
+		notlsa                  MX   10 mx.notlsa.test.
+		mx.notlsa               A    127.0.1.3
+
+		; unsigned child: a delegation without DS
+		insecure                NS   ns.test.
+		unsignedmx              MX   10 mx.insecure.test.
+
+		pkix                    MX   10 mx.pkix.test.
+		mx.pkix                 A    127.0.1.5
+		_25._tcp.mx.pkix        TLSA 0 0 1 $ca_cert
+		_25._tcp.mx.pkix        TLSA 1 1 1 $pkix_ee
+
+		bogusmx                 MX   99 mx.bogusmx.test.   ; -> 10 mx.bogusmx.test.
+		mx.bogusmx              A    127.0.1.6
+
+		bogustlsa               MX   10 mx.bogustlsa.test.
+		mx.bogustlsa            A    127.0.1.7
+		_25._tcp.mx.bogustlsa   TLSA 3 1 1 $wrong   ; -> the mx1 digest
+
+		nullmx                  MX   0 .
+
+		mx.submit               A    127.0.1.8
+		_587._tcp.mx.submit     TLSA 3 1 1 $submit
+
+		wrongtlsa               MX   10 mx.wrongtlsa.test.
+		mx.wrongtlsa            A    127.0.1.2
+		_25._tcp.mx.wrongtlsa   TLSA 3 1 1 $wrong
+
+		cnamemx                 MX   10 alias.cnamemx.test.
+		alias.cnamemx           CNAME mx1.good.test.
+
+		; no MX: the domain is its own (implicit) MX host
+		implicit                A    127.0.1.1
+		_25._tcp.implicit       TLSA 3 1 1 $mx1
+
+		ta                      MX   10 mx.ta.test.
+		mx.ta                   A    127.0.1.9
+		_25._tcp.mx.ta          TLSA 2 1 1 $ca_spki
+	EOF
+
+	cat >"$d/insecure.test.zone" <<-EOF
+		\$ORIGIN insecure.test.
+		\$TTL 300
+		@       SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+		@       NS  ns.test.
+		@       MX  10 mx.insecure.test.
+		mx      A   127.0.1.4
+		_25._tcp.mx  TLSA 3 1 1 $insec
+		; an unsigned domain whose MX host has DANE
+		danemx  MX  10 mx1.good.test.
+	EOF
+	# Kept for _lab_sign_zones.
+	_LAB_MX1_DIGEST=$mx1 _LAB_WRONG_DIGEST=$wrong
+}
+
+_lab_sign_zones() {
+	local d=$LAB_DIR/dns ksk zsk inception expiration
+	# ldns-keygen writes K<name>+<alg>+<id>.{key,private,ds} into the
+	# current directory and prints the base name.
+	ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k test.) &&
+		zsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 test.) || return 1
+	LAB_TA=$d/$ksk.key
+	# Inception an hour back tolerates a little clock skew between the
+	# signer and whoever validates.
+	inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
+	expiration=$(date -u -d '30 days' +%Y%m%d%H%M%S)
+	# NSEC3 with 0 extra iterations and no salt (RFC 9276): -t 0, no -s.
+	(cd "$d" && ldns-signzone -n -t 0 -i "$inception" -e "$expiration" \
+		-f test.zone.signed test.zone "$ksk" "$zsk") || return 1
+
+	# Tamper after signing: the RRSIGs now cover other data, so validators
+	# report these RRsets bogus ("signature verification failed") while the
+	# rest of the zone stays secure.  ldns-signzone writes one record per
+	# line, fields separated by tabs: owner TTL class type rdata.
+	awk -F'\t' -v OFS='\t' -v good="$_LAB_MX1_DIGEST" -v wrong="$_LAB_WRONG_DIGEST" '
+		$1 == "bogusmx.test." && $4 == "MX" && $5 == "99 mx.bogusmx.test." {
+			$5 = "10 mx.bogusmx.test."; n++ }
+		$1 == "_25._tcp.mx.bogustlsa.test." && $4 == "TLSA" && $5 == "3 1 1 " wrong {
+			$5 = "3 1 1 " good; n++ }
+		{ print }
+		END { if (n != 2) { print "tampered " n " records, not 2" > "/dev/stderr"; exit 1 } }
+	' "$d/test.zone.signed" >"$d/test.zone.tampered" || return 1
+	mv "$d/test.zone.tampered" "$d/test.zone.signed"
+}
+
+_lab_write_dns_configs() {
+	local d=$LAB_DIR/dns u=$LAB_DIR/unbound
+	mkdir -p "$u" || return 1
+
+	# NSD 4.6: every path it would otherwise take from /var/lib/nsd or /run is
+	# set, so labs do not share state.  database "" = no nsd.db.
+	cat >"$d/nsd.conf" <<-EOF
+		server:
+		    ip-address: $LAB_NSD_ADDR@53
+		    zonesdir: "$d"
+		    database: ""
+		    zonelistfile: "$d/zone.list"
+		    xfrdfile: "$d/xfrd.state"
+		    xfrdir: "$d"
+		    pidfile: "$d/nsd.pid"
+		    logfile: "$d/nsd.log"
+		    username: ""
+		    chroot: ""
+		    server-count: 1
+		    verbosity: 1
+		remote-control:
+		    control-enable: no
+		zone:
+		    name: "test."
+		    zonefile: "test.zone.signed"
+		zone:
+		    name: "insecure.test."
+		    zonefile: "insecure.test.zone"
+	EOF
+
+	# What a validator needs to resolve the lab (shared by both configs):
+	# - unbound serves test. as an empty local zone by default (RFC 6761
+	#   names); without nodefault every answer is an instant NXDOMAIN.
+	# - it also refuses to query 127.0.0.0/8 by default.
+	# Note: libunbound 1.17 silently ignores "test. nodefault" set through
+	# ub_ctx_set_option("local-zone:"), but honours it in a ub_ctx_config()
+	# file like this one.
+	local common
+	common=$(
+		cat <<-EOF
+			    do-not-query-localhost: no
+			    local-zone: "test." nodefault
+			    trust-anchor-file: "$LAB_TA"
+		EOF
+	)
+	local stub
+	stub=$(
+		cat <<-EOF
+			stub-zone:
+			    name: "test."
+			    stub-addr: $LAB_NSD_ADDR@53
+		EOF
+	)
+
+	cat >"$LAB_DIR/daemon-unbound.conf" <<-EOF
+		# libunbound configuration for tlspolicyd inside the lab namespace
+		# (ub_ctx_config()); written by tests/lab/lab.sh.
+		server:
+		$common
+		$stub
+	EOF
+
+	cat >"$u/unbound.conf" <<-EOF
+		server:
+		    interface: $LAB_RESOLVER_ADDR@53
+		    access-control: 127.0.0.0/8 allow
+		    do-ip6: no
+		    username: ""
+		    chroot: ""
+		    directory: "$u"
+		    pidfile: "$u/unbound.pid"
+		    logfile: "$u/unbound.log"
+		    use-syslog: no
+		    num-threads: 1
+		    verbosity: 1
+		    # log why an answer is bogus
+		    val-log-level: 2
+		$common
+		remote-control:
+		    control-enable: no
+		$stub
+	EOF
+}
+
+# The namespace name: unique per $LAB_DIR (its base name, plus a CRC of the
+# whole path in case two labs use directories with the same base name).
+_lab_ns_name() {
+	local base crc
+	base=$(basename "$LAB_DIR")
+	base=${base#tlsplab.}
+	base=${base//[^A-Za-z0-9_-]/_}
+	crc=$(printf '%s' "$LAB_DIR" | cksum)
+	printf 'tlsplab-%s-%x\n' "$base" "${crc%% *}"
+}
+
+_lab_nsd_answers() {
+	ip netns exec "$LAB_NETNS" dig +norec +tries=1 +time=1 \
+		@"$LAB_NSD_ADDR" SOA test. 2>/dev/null | grep -q 'status: NOERROR'
+}
+
+# The resolver is ready when it validates: the AD bit on the test. SOA.
+_lab_resolver_validates() {
+	ip netns exec "$LAB_NETNS" dig +dnssec +tries=1 +time=1 \
+		@"$LAB_RESOLVER_ADDR" SOA test. 2>/dev/null |
+		grep -Eq '^;; flags:[a-z ]* ad[ ;]'
+}
+
+_lab_write_env() {
+	local v
+	LAB_CA=$LAB_DIR/tls/ca.crt
+	LAB_DAEMON_UNBOUND_CONF=$LAB_DIR/daemon-unbound.conf
+	LAB_SENDER=$LAB_DIR/sender
+	LAB_SENDER_LOG=$LAB_DIR/sender.log
+	LAB_MX_LOG=$LAB_DIR/mx.log
+	export LAB_DIR LAB_NETNS LAB_TA LAB_CA LAB_DAEMON_UNBOUND_CONF \
+		LAB_SENDER LAB_SENDER_LOG LAB_MX_LOG
+	for v in LAB_DIR LAB_NETNS LAB_TA LAB_CA LAB_DAEMON_UNBOUND_CONF \
+		LAB_SENDER LAB_SENDER_LOG LAB_MX_LOG; do
+		printf '%s=%q\n' "$v" "${!v}"
+	done >"$LAB_DIR/env"
+}
+
+lab_up() {
+	if [[ -z ${LAB_DIR:-} || ! -d $LAB_DIR ]]; then
+		diag "lab_up: LAB_DIR must name an existing directory"
+		return 1
+	fi
+	LAB_DIR=$(cd "$LAB_DIR" && pwd -P)
+	_LAB_DOWN_DONE=0
+	if [[ $LAB_DIR =~ [[:space:]] ]]; then
+		diag "lab_up: LAB_DIR must not contain white space: '$LAB_DIR'"
+		return 1
+	fi
+	# mktemp -d makes the directory 0700; Postfix daemons run as user
+	# postfix and must reach their queue and the policy files below it.
+	chmod 755 "$LAB_DIR"
+	: >>"$LAB_DIR/pids"
+	mkdir -p "$LAB_DIR/dns" || return 1
+
+	_lab_make_tls || { diag "lab_up: certificates failed"; _lab_log_tail "$LAB_DIR/tls/openssl.log"; return 1; }
+	_lab_write_zones || { diag "lab_up: zone files failed"; return 1; }
+	_lab_sign_zones || { diag "lab_up: signing failed"; return 1; }
+	_lab_write_dns_configs || return 1
+
+	# Record the name before creating the namespace, so that lab_down finds
+	# it whatever happens next; forget it again if the name was taken.
+	LAB_NETNS=$(_lab_ns_name)
+	echo "$LAB_NETNS" >"$LAB_DIR/netns"
+	_lab_write_env
+	if ! ip netns add "$LAB_NETNS"; then
+		diag "lab_up: ip netns add $LAB_NETNS failed"
+		rm -f "$LAB_DIR/netns"
+		LAB_NETNS=''
+		return 1
+	fi
+	# ip netns exec bind-mounts every file of /etc/netns/NAME over /etc.
+	mkdir -p "/etc/netns/$LAB_NETNS" &&
+		echo "nameserver $LAB_RESOLVER_ADDR" >"/etc/netns/$LAB_NETNS/resolv.conf" || return 1
+	# All of 127.0.0.0/8 is routed to lo, so 127.0.0.2 and 127.0.1.x need no
+	# addresses of their own.
+	ip -n "$LAB_NETNS" link set lo up || return 1
+
+	# Daemons run in the foreground, started with & directly: `ip netns exec`
+	# execs the command, so $! is the daemon itself.  (Through a subshell or
+	# a backgrounded function, $! would be the subshell, and killing it would
+	# leave the daemon running.)  Output goes to files: a daemon holding the
+	# test's stdout would keep the TAP reader waiting after the test ends.
+	# Bash starts background commands with SIGINT ignored, but NSD and
+	# unbound install their own SIGINT handlers: a Ctrl-C on the test's
+	# process group kills them, whatever the test's traps do.
+	ip netns exec "$LAB_NETNS" nsd -d -c "$LAB_DIR/dns/nsd.conf" \
+		</dev/null >>"$LAB_DIR/dns/nsd.out" 2>&1 &
+	lab_record_pid $! nsd
+	# NSD first, unbound once NSD answers: unbound would otherwise note the
+	# stub address as unreachable and back off before retrying it.
+	if ! _lab_poll 5000 _lab_alive_and $! _lab_nsd_answers; then
+		diag "lab_up: NSD does not answer on $LAB_NSD_ADDR (or died)"
+		_lab_log_tail "$LAB_DIR/dns/nsd.log"
+		_lab_log_tail "$LAB_DIR/dns/nsd.out"
+		return 1
+	fi
+	ip netns exec "$LAB_NETNS" unbound -d -c "$LAB_DIR/unbound/unbound.conf" \
+		</dev/null >>"$LAB_DIR/unbound/unbound.out" 2>&1 &
+	lab_record_pid $! unbound
+	if ! _lab_poll 5000 _lab_alive_and $! _lab_resolver_validates; then
+		diag "lab_up: the resolver on $LAB_RESOLVER_ADDR does not validate test. (or died)"
+		_lab_log_tail "$LAB_DIR/unbound/unbound.log"
+		_lab_log_tail "$LAB_DIR/unbound/unbound.out"
+		return 1
+	fi
+	return 0
+}
+
+# lab_nsd_stop: the authoritative server goes away, its port closed.  Measured
+# with unbound 1.17 defaults: a fresh libunbound context (unbound-host with
+# daemon-unbound.conf) needs ~17 s to give SERVFAIL for an uncached name, and
+# the resolver does not answer at all within 30 s (so Postfix's own lookups
+# time out: "Host not found, try again").  Tests of this case must rely on
+# the daemon's own lookup deadline and on names nobody asked for before.
+lab_nsd_stop() {
+	local pid name
+	while read -r pid name; do
+		[[ $name == nsd ]] || continue
+		_lab_stop_pid "$pid"
+		_lab_forget_pid "$pid"
+	done < <(cat "$LAB_DIR/pids")
+	if _lab_nsd_answers; then
+		diag "lab_nsd_stop: NSD still answers"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- Postfix
+
+# _lab_postfix_instance NAME: config dir $LAB_DIR/NAME with a master.cf copied
+# from the system one, every chroot column set to n (a chroot would need copies
+# of resolv.conf, certificates, maps...), and without its inet services (each
+# instance declares its own listeners).  Queue and data directories beside it,
+# not inside: Postfix wants queue_directory outside config_directory.
+_lab_postfix_instance() {
+	local name=$1 cf=$LAB_DIR/$1
+	mkdir -p "$cf" "$LAB_DIR/$name-queue" "$LAB_DIR/$name-data" || return 1
+	# data_directory must be owned by mail_owner.
+	chown postfix "$LAB_DIR/$name-data" || return 1
+	awk '
+		/^[ \t]/ { if (!skip) print; next }      # continuation lines
+		/^#/ || NF < 8 { skip = 0; print; next }
+		$2 == "inet" { skip = 1; next }
+		{ skip = 0; $5 = "n"; if ($1 == "postlog") have_postlog = 1; print }
+		# maillog_file needs the postlogd service.
+		END { if (!have_postlog) print "postlog unix-dgram n - n - 1 postlogd" }
+	' /etc/postfix/master.cf >"$cf/master.cf" || return 1
+
+	# Settings both instances share.
+	cat >"$cf/main.cf" <<-EOF
+		# Postfix instance "$name" of the tlspolicyd lab (tests/lab/lab.sh)
+		compatibility_level = 3.6
+		queue_directory = $LAB_DIR/$name-queue
+		data_directory = $LAB_DIR/$name-data
+		# Postfix >= 3.4 logs without syslog; the file must start with one of
+		# maillog_file_prefixes, or "postfix start" exits 1 without a word.
+		maillog_file = $LAB_DIR/$name.log
+		maillog_file_prefixes = $LAB_DIR
+		inet_protocols = ipv4
+		inet_interfaces = loopback-only
+		mydestination =
+		local_recipient_maps =
+		alias_maps =
+		alias_database =
+		biff = no
+	EOF
+}
+
+# Postfix re-reads a main.cf younger than about a second until it stops
+# changing (util/load_file.c): every command run on a freshly written file
+# stalls up to ~1.5 s.  Backdating the files avoids that.
+_lab_postfix_backdate() {
+	touch -d "@$(($(date +%s) - 10))" "$1/main.cf" "$1/master.cf"
+}
+
+_lab_postfix_start() {
+	local name=$1 cf=$LAB_DIR/$1 pidfile pid
+	pidfile=$LAB_DIR/$name-queue/pid/master.pid
+	_lab_postfix_backdate "$cf"
+	# `postfix start` returns once master is ready (master -w), listeners
+	# bound; master detaches, so record its pid from its pid file.
+	if ! lab_exec postfix -c "$cf" start </dev/null >>"$LAB_DIR/$name.start.log" 2>&1; then
+		diag "postfix instance $name did not start"
+		_lab_log_tail "$LAB_DIR/$name.start.log"
+		_lab_log_tail "$LAB_DIR/$name.log"
+		return 1
+	fi
+	read -r pid <"$pidfile" && lab_record_pid "$pid" "postfix-$name"
+}
+
+# SIGTERM to master stops the instance (master takes its children along).
+_lab_postfix_stop() {
+	local name=$1 pidfile pid
+	pidfile=$LAB_DIR/$name-queue/pid/master.pid
+	[[ -s $pidfile ]] && read -r pid <"$pidfile" || return 0
+	_lab_stop_pid "$pid"
+	_lab_forget_pid "$pid"
+	rm -f "$pidfile"
+}
+
+lab_mail_up() {
+	local cf=$LAB_DIR/mx entry addr host
+	_lab_postfix_stop mx
+	_lab_postfix_instance mx || return 1
+	cat >>"$cf/main.cf" <<-EOF
+		myhostname = receiver.lab.test
+		# Accept mail for any domain under test. and throw it away.  ".test"
+		# spells out the subdomains rather than rely on the default of
+		# parent_domain_matches_subdomains.
+		relay_domains = test, .test
+		relay_transport = discard:accepted by the tlspolicyd lab
+		default_transport = discard:accepted by the tlspolicyd lab
+		smtpd_tls_loglevel = 1
+	EOF
+	for entry in "${LAB_MX_LISTENERS[@]}"; do
+		addr=${entry%% *} host=${entry#* }
+		cat >>"$cf/master.cf" <<-EOF
+			$addr inet n - n - - smtpd
+			  -o myhostname=$host
+			  -o smtpd_tls_chain_files=$LAB_DIR/tls/$host.pem
+			  -o smtpd_tls_security_level=may
+		EOF
+	done
+	_lab_postfix_start mx
+}
+
+lab_sender_up() {
+	local map=${1:-} cf=$LAB_DIR/sender
+	if [[ -z $map ]]; then
+		diag "lab_sender_up: a policy map is required"
+		return 1
+	fi
+	# A second call replaces the instance: stop, rewrite, start (~0.3 s).
+	# The queue stays: mail deferred before is still there.
+	_lab_postfix_stop sender
+	_lab_postfix_instance sender || return 1
+	cat >>"$cf/main.cf" <<-EOF
+		myhostname = sender.lab.test
+		# Postfix trusts the AD bit of the resolver in /etc/resolv.conf (the
+		# lab's unbound, through /etc/netns).  The default DNSSEC probe asks
+		# for the real root's NS, which the lab cannot resolve.
+		smtp_dns_support_level = dnssec
+		dnssec_probe = ns:test.
+		smtp_tls_security_level = may
+		smtp_tls_policy_maps = $map
+		smtp_tls_CAfile = $LAB_DIR/tls/ca.crt
+		smtp_tls_loglevel = 1
+	EOF
+	# Postfix reads a file loaded whole (main.cf, texthash:, ...) again and
+	# again, 300 ms apart, while its mtime is within a second of now ("pausing
+	# to let FILE cool down"): a policy file written just before this call
+	# would slow the first delivery by ~1 s.  Backdate it like main.cf.
+	local file=${map#*:}
+	if [[ -f $file ]]; then
+		touch -d "@$(($(date +%s) - 10))" "$file"
+	fi
+	_lab_postfix_start sender
+}
+
+lab_send() {
+	local rcpt=$1 from=${2:-sender@sender.lab.test}
+	printf 'From: <%s>\nTo: <%s>\nSubject: tlspolicyd lab\n\nA lab message.\n' \
+		"$from" "$rcpt" |
+		lab_exec sendmail -C "$LAB_DIR/sender" -f "$from" -- "$rcpt"
+}
+
+lab_flush() {
+	lab_exec postqueue -c "$LAB_DIR/sender" -f
+}
+
+# lab_wait_log ERE [SECONDS [FILE]]: poll FILE (default: the sender's maillog)
+# until a line matches ERE.  Earlier deliveries stay in the log, so match on
+# something unique to the message awaited (e.g. its recipient).
+lab_wait_log() {
+	local re=$1 secs=${2:-10} log=${3:-$LAB_DIR/sender.log} deadline
+	deadline=$(($(_lab_ms) + secs * 1000))
+	until grep -Eq -- "$re" "$log" 2>/dev/null; do
+		# After lab_down (a trap that did not exit) nothing will come.
+		if [[ ${_LAB_DOWN_DONE:-0} == 1 ]]; then
+			diag "lab_wait_log /$re/: the lab is down"
+			return 1
+		fi
+		if (($(_lab_ms) > deadline)); then
+			diag "no /$re/ in $log after ${secs}s"
+			_lab_log_tail "$log" 20
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# ---------------------------------------------------------------- lab_down
+
+# lab_traps: lab_down on exit, and exit on INT/TERM (status 130/143).  With a
+# bare `trap lab_down EXIT INT TERM` a signal tears the lab down and the
+# script then carries on, every lab call failing fast, until it ends.
+lab_traps() {
+	trap lab_down EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# Safe at any point, any number of times: everything is looked up again and
+# only processes that are still in this lab's namespace are signalled.
+lab_down() {
+	local dir=${LAB_DIR:-} ns pid name
+	[[ ${_LAB_DOWN_DONE:-0} == 1 ]] && return 0
+	[[ -n $dir && -d $dir ]] || return 0
+	_LAB_DOWN_DONE=1
+	ns=$(_lab_ns 2>/dev/null) || ns=''
+
+	if [[ -n $ns ]] && _lab_ns_id "$ns" >/dev/null; then
+		_lab_postfix_stop sender
+		_lab_postfix_stop mx
+		if [[ -f $dir/pids ]]; then
+			while read -r pid name; do
+				[[ -n $pid ]] && _lab_stop_pid "$pid"
+			done <"$dir/pids"
+		fi
+		# Whatever else still runs in the namespace (a test's daemon,
+		# Postfix children in mid-exit): TERM, then KILL.  Namespace
+		# membership, not a process name, decides what is ours.
+		_lab_sweep "$ns"
+		ip netns delete "$ns" 2>/dev/null
+	fi
+	if [[ -n $ns && $ns == tlsplab-* ]]; then
+		rm -rf "/etc/netns/$ns"
+	fi
+	LAB_NETNS=''
+	if [[ ${LAB_KEEP:-0} == 1 ]]; then
+		diag "lab kept in $dir"
+		return 0
+	fi
+	# Never remove / or a top-level directory, whatever LAB_DIR says.
+	if [[ $(cd "$dir" && pwd -P) =~ ^/[^/]+/. ]]; then
+		rm -rf "$dir"
+	fi
+	return 0
+}

@@ -25,6 +25,8 @@
 /* Stop reading from a client that does not read its replies. */
 #define OUTPUT_HIGH_WATER (64 * 1024)
 #define ACCEPT_BATCH 64
+/* Input read and dropped after a fatal PERM, before the close. */
+#define LINGER_MAX (256 * 1024)
 
 struct listener {
 	struct server *srv;
@@ -42,6 +44,8 @@ struct conn {
 	struct buf in, out;
 	struct policymap_waiter *waiter;
 	bool closing;			/* close once the output is sent */
+	bool linger;			/* ...after reading what the client still sends */
+	size_t discarded;
 	bool reading;			/* ev_read is added */
 	uint64_t started_us;		/* of the request waiting for DNS */
 	char key[NEXTHOP_NAME_MAX + 16];
@@ -159,6 +163,15 @@ flush_output(struct conn *c)
 		return false;
 	}
 	event_del(c->ev_write);
+	if (c->closing && c->linger) {
+		/* Closing with unread input would make the kernel send a reset
+		 * that can destroy the PERM reply before the client reads it:
+		 * send FIN, then read and drop what still arrives. */
+		shutdown(c->fd, SHUT_WR);
+		c->closing = false;
+		reading(c, true);
+		return true;
+	}
 	if (c->closing) {
 		conn_close(c);
 		return false;
@@ -167,23 +180,19 @@ flush_output(struct conn *c)
 }
 
 static void
-log_answer(struct conn *c, const char *dest, const char *reply, size_t reply_len,
-    const struct policymap_answer *a, uint64_t usec)
+log_answer(struct conn *c, const char *dest, const char *answer, const struct policymap_answer *a,
+    uint64_t usec)
 {
 	struct server *srv = c->srv;
 	struct buf *line = &srv->line;
 
-	if (!log_enabled(srv->log, LOGL_INFO))
-		return;
 	buf_reset(line);
 	kv_str(line, "event", "answer");
 	kv_str(line, "dest", dest);
-	kv_strn(line, "answer", reply, reply_len);
-	if (a) {
-		kv_str(line, "rule", policy_rule_name(a->answer.rule));
-		kv_str(line, "cache", a->cache_hit ? "hit" : a->shared ? "shared" : "miss");
-		kv_str(line, "reason", a->reason);
-	}
+	kv_str(line, "answer", answer);
+	kv_str(line, "rule", policy_rule_name(a->answer.rule));
+	kv_str(line, "cache", a->no_dns ? "none" : a->cache_hit ? "hit" : a->shared ? "shared" : "miss");
+	kv_str(line, "reason", a->reason);
 	kv_ms(line, "duration_ms", usec);
 	log_line(srv->log, LOGL_INFO, buf_ptr(line), buf_size(line));
 }
@@ -191,12 +200,13 @@ log_answer(struct conn *c, const char *dest, const char *reply, size_t reply_len
 static void
 reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a, uint64_t started)
 {
-	const struct config *cfg = c->srv->cfg;
-	size_t before = buf_size(&c->out);
+	const char *level = NULL;
+	char answer[300];
 
 	switch (a->answer.result) {
 	case POLICY_OK:
-		socketmap_reply(&c->out, SOCKETMAP_OK, policy_level(&cfg->levels, a->answer));
+		level = policy_level(&c->srv->cfg->levels, a->answer);
+		socketmap_reply(&c->out, SOCKETMAP_OK, level);
 		break;
 	case POLICY_NOTFOUND:
 		socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
@@ -205,13 +215,12 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 		socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
 		break;
 	}
-	if (log_enabled(c->srv->log, LOGL_INFO)) {
-		/* The reply's payload, without the netstring framing. */
-		const char *p = buf_ptr(&c->out) + before;
-		const char *colon = memchr(p, ':', buf_size(&c->out) - before);
-		size_t len = buf_size(&c->out) - before - (size_t)(colon + 1 - p) - 1;
-		log_answer(c, dest, colon + 1, len, a, now_us() - started);
-	}
+	if (!log_enabled(c->srv->log, LOGL_INFO))
+		return;
+	/* The reason has a field of its own; the answer is what decides. */
+	snprintf(answer, sizeof(answer), "%s%s%s", a->answer.result == POLICY_OK ? "OK" :
+	    a->answer.result == POLICY_NOTFOUND ? "NOTFOUND" : "TEMP", level ? " " : "", level ? level : "");
+	log_answer(c, dest, answer, a, now_us() - started);
 }
 
 static void
@@ -221,7 +230,7 @@ reply_error(struct conn *c, const char *dest, const char *reason, bool fatal)
 
 	socketmap_reply(&c->out, SOCKETMAP_PERM, reason);
 	if (fatal)
-		c->closing = true;
+		c->closing = c->linger = true;
 	if (log_enabled(srv->log, LOGL_NOTICE)) {
 		buf_reset(&srv->line);
 		kv_str(&srv->line, "event", "bad-request");
@@ -301,7 +310,7 @@ handle_request(struct conn *c, const char *p, size_t n)
 static void
 process_input(struct conn *c)
 {
-	while (!c->waiter && !c->closing && buf_size(&c->out) < OUTPUT_HIGH_WATER) {
+	while (!c->waiter && !c->closing && !c->linger && buf_size(&c->out) < OUTPUT_HIGH_WATER) {
 		const char *payload;
 		size_t len, used;
 		int rc = netstring_parse(buf_ptr(&c->in), buf_size(&c->in), SOCKETMAP_MAX_REQUEST,
@@ -328,6 +337,16 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 
 	if (what & EV_TIMEOUT) {
 		conn_close(c);
+		return;
+	}
+	if (c->linger) {
+		char sink[READ_CHUNK];
+		ssize_t n = read(fd, sink, sizeof(sink));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* Give up on a client that keeps sending. */
+		if (n <= 0 || (c->discarded += (size_t)n) > LINGER_MAX)
+			conn_close(c);
 		return;
 	}
 	char *dst = buf_reserve(&c->in, READ_CHUNK);

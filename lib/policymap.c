@@ -171,6 +171,7 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 	memset(out, 0, sizeof(*out));
 	if (resolve_without_dns(nh, &out->answer, pm->no_dns_reason, sizeof(pm->no_dns_reason))) {
 		out->reason = pm->no_dns_reason;
+		out->no_dns = true;
 		return POLICYMAP_DONE;
 	}
 	nexthop_format(nh, key, sizeof(key));

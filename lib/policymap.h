@@ -30,6 +30,7 @@ struct policymap_answer {
 	const char *reason;
 	bool cache_hit;
 	bool shared;		/* joined a resolution already under way */
+	bool no_dns;		/* answered from the key alone (IP literal, parent form) */
 	uint32_t ttl_s;		/* how long it is cached from now */
 };
 

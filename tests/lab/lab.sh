@@ -21,7 +21,8 @@
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up)
 #
 # Functions (all return non-zero on failure and explain it with diag):
-#   lab_require_root        skip the whole test unless root with working netns
+#   lab_require_root        skip the whole test unless root; as root, fail
+#                           unless namespaces and every tool are there
 #   lab_up                  build keys, certificates, zones, configs; start DNS
 #   lab_exec CMD...         run CMD inside the lab's namespace
 #   lab_record_pid PID NAME have lab_down stop a process the test started

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# make bench: answers/s and latency of tlspolicyd with a warm cache, beside
+# the minimal netstring server (nsmin) on the same machine, at 1, 16 and 100
+# connections; server pinned to core 0, load generator to core 1 (SPEC's
+# reference figures were taken that way). With ../shared/bench present, the
+# reference tools are measured too.
+#
+# Environment: BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_RUNS (3,
+# the median is reported), BENCH_CONNS ("1 16 100").
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+source "$top_srcdir/tests/lab/lab.sh"
+source "$top_srcdir/tests/lab/daemon.sh"
+SMLOAD=$top_builddir/tests/bench/smload
+NSMIN=$top_builddir/tests/bench/nsmin
+SECONDS_=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+RUNS=${BENCH_RUNS:-3}
+CONNS=${BENCH_CONNS:-1 16 100}
+SERVER_CPU=0
+LOAD_CPU=1
+
+if [[ $(id -u) != 0 ]]; then
+	echo "make bench needs root: tlspolicyd runs against the lab in a namespace" >&2
+	exit 1
+fi
+if (( $(nproc) < 2 )); then
+	echo "make bench needs two cores (server and load generator pinned apart)" >&2
+	exit 1
+fi
+LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+lab_traps
+lab_up >/dev/null || { echo "lab_up failed" >&2; exit 1; }
+
+keys=$LAB_DIR/keys
+# Lab destinations with every kind of answer, cached after the first round.
+printf '%s\n' good.test mixed.test notlsa.test insecure.test danemx.insecure.test \
+	unsignedmx.test pkix.test cnamemx.test implicit.test ta.test nullmx.test \
+	nonexistent.test '[mx.submit.test]:587' > "$keys"
+
+# One measurement: prints "rps p50 p99" (the median run by rps).
+measure() {
+	local target=$1 conns=$2 i out
+	for ((i = 0; i < RUNS; i++)); do
+		out=$(ip netns exec "$LAB_NETNS" taskset -c "$LOAD_CPU" "$SMLOAD" --json -k "$keys" \
+			-c "$conns" -d "$SECONDS_" -w "$WARMUP" "$target") || {
+			echo "smload reported errors against $target: $out" >&2
+			return 1
+		}
+		sed -n 's/.*"rps":\([0-9.]*\).*"p50":\([0-9.]*\).*"p99":\([0-9.]*\).*/\1 \2 \3/p' <<<"$out"
+	done | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
+}
+
+declare -A result
+bench_server() {
+	local name=$1 target=$2 c
+	for c in $CONNS; do
+		result[$name,$c]=$(measure "$target" "$c") || return 1
+		printf '  %-28s %4d conns: %s req/s, p50 %s us, p99 %s us\n' "$name" "$c" \
+			$(awk '{printf "%.0f %.0f %.0f", $1, $2, $3}' <<<"${result[$name,$c]}") >&2
+	done
+}
+
+# Starts a server pinned to SERVER_CPU; its pid in SERVER_PID.
+start_pinned() {
+	ip netns exec "$LAB_NETNS" taskset -c "$SERVER_CPU" "$@" >/dev/null 2>&1 &
+	SERVER_PID=$!
+	lab_record_pid "$SERVER_PID" "$(basename "$1")"
+}
+
+echo "Measuring ($RUNS runs of ${SECONDS_} s after ${WARMUP} s warm-up each, median by req/s)..." >&2
+
+# The minimal server: the cost of the socket work and the framing alone.
+start_pinned "$NSMIN" -q inet:127.0.0.1:9461
+sleep 0.3
+bench_server "nsmin (the limit)" inet:127.0.0.1:9461 || exit 1
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+
+# tlspolicyd, warm cache, logging every answer (the default) and not.
+for mode in info notice; do
+	daemon_conf "log_level = $mode" "listen = inet:127.0.0.1:$DAEMON_PORT"
+	ip netns exec "$LAB_NETNS" taskset -c "$SERVER_CPU" "$TLSPOLICYD" -f -c "$DAEMON_CONF" 2>/dev/null &
+	DAEMON_PID=$!
+	lab_record_pid "$DAEMON_PID" tlspolicyd
+	for ((i = 0; i < 100; i++)); do
+		tlsp query '[192.0.2.1]' >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	while read -r k; do tlsp query "$k" >/dev/null; done < "$keys"	# warm the cache
+	bench_server "tlspolicyd log_level=$mode" "inet:127.0.0.1:$DAEMON_PORT" || exit 1
+	daemon_stop
+done
+
+# The reference tools of ../shared/bench, built outside the tree: their
+# generator against tlspolicyd at 16 connections, to check ours measures the
+# same thing.
+shared=$top_srcdir/../shared/bench
+reference=
+if [[ -f $shared/socketmap-load.c ]] && cc -O2 -o "$LAB_DIR/socketmap-load" "$shared/socketmap-load.c" -lpthread; then
+	daemon_conf "log_level = info" "listen = inet:127.0.0.1:$DAEMON_PORT"
+	ip netns exec "$LAB_NETNS" taskset -c "$SERVER_CPU" "$TLSPOLICYD" -f -c "$DAEMON_CONF" 2>/dev/null &
+	DAEMON_PID=$!
+	lab_record_pid "$DAEMON_PID" tlspolicyd
+	for ((i = 0; i < 100; i++)); do
+		tlsp query '[192.0.2.1]' >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	while read -r k; do tlsp query "$k" >/dev/null; done < "$keys"
+	reference=$(ip netns exec "$LAB_NETNS" taskset -c "$LOAD_CPU" "$LAB_DIR/socketmap-load" -m tlspolicy \
+		-k "$keys" -c 16 -d "$SECONDS_" -w "$WARMUP" "inet:127.0.0.1:$DAEMON_PORT" 2>&1 | grep -iE 'req/s|p99|requests' | head -n 3)
+	daemon_stop
+fi
+
+# The table.
+rps() { awk '{printf "%.0f", $1}' <<<"${result[$1,$2]}"; }
+p() { awk -v f="$3" '{printf "%.0f", $f}' <<<"${result[$1,$2]}"; }
+echo
+printf '| server | %s |\n' "$(for c in $CONNS; do printf '%s conns req/s | p50 us | p99 us | ' "$c"; done | sed 's/ | $//')"
+printf '|---|%s\n' "$(for c in $CONNS; do printf -- '---:|---:|---:|'; done)"
+for name in "nsmin (the limit)" "tlspolicyd log_level=info" "tlspolicyd log_level=notice"; do
+	printf '| %s |' "$name"
+	for c in $CONNS; do printf ' %s | %s | %s |' "$(rps "$name" "$c")" "$(p "$name" "$c" 2)" "$(p "$name" "$c" 3)"; done
+	echo
+done
+echo
+for mode in info notice; do
+	for c in $CONNS; do
+		printf 'tlspolicyd (log_level=%s) at %3d connections: %5.1f %% of nsmin\n' "$mode" "$c" \
+			"$(awk -v a="$(rps "tlspolicyd log_level=$mode" "$c")" -v b="$(rps "nsmin (the limit)" "$c")" 'BEGIN {print 100 * a / b}')"
+	done
+done
+if [[ -n $reference ]]; then
+	echo
+	echo "../shared/bench/socketmap-load against tlspolicyd (log_level=info), 16 connections:"
+	sed 's/^/    /' <<<"$reference"
+fi
+echo
+echo "Target: >= 70 % of nsmin at 16 and 100 connections."
+echo "Python peer (postfix-mta-sts-resolver, ../shared/bench/README.md): 60 300 req/s at 16 connections."

@@ -218,8 +218,14 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 	if (!log_enabled(c->srv->log, LOGL_INFO))
 		return;
 	/* The reason has a field of its own; the answer is what decides. */
-	snprintf(answer, sizeof(answer), "%s%s%s", a->answer.result == POLICY_OK ? "OK" :
-	    a->answer.result == POLICY_NOTFOUND ? "NOTFOUND" : "TEMP", level ? " " : "", level ? level : "");
+	if (level) {
+		size_t n = strlen(level) < sizeof(answer) - 4 ? strlen(level) : sizeof(answer) - 4;
+		memcpy(answer, "OK ", 3);
+		memcpy(answer + 3, level, n);
+		answer[3 + n] = '\0';
+	} else {
+		strcpy(answer, a->answer.result == POLICY_NOTFOUND ? "NOTFOUND" : "TEMP");
+	}
 	log_answer(c, dest, answer, a, now_us() - started);
 }
 

@@ -71,6 +71,13 @@ buf_commit(struct buf *b, size_t n)
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {
+	/* Most appends fit in the room already there. */
+	if (b->data && b->len + n + 1 <= b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	char *dst = buf_reserve(b, n);
 
 	if (!dst)
@@ -90,7 +97,28 @@ buf_puts(struct buf *b, const char *s)
 int
 buf_putc(struct buf *b, char c)
 {
+	/* The common case, one byte into room already there. */
+	if (b->data && b->len + 2 <= b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_append(b, &c, 1);
+}
+
+int
+buf_put_uint(struct buf *b, uint64_t v, unsigned min_digits)
+{
+	char digits[24];
+	unsigned n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(digits));
+	while (n < min_digits && n < sizeof(digits))
+		digits[sizeof(digits) - ++n] = '0';
+	return buf_append(b, digits + sizeof(digits) - n, n);
 }
 
 int

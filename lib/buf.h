@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* No single buffer ever needs more: replies are capped at 100 000 bytes. */
 #define BUF_MAX (16u * 1024u * 1024u)
@@ -44,6 +45,9 @@ void buf_commit(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
+/* Appends a number in decimal, at least min_digits long (zero-padded):
+ * cheaper than buf_printf on the paths that run once per request. */
+int buf_put_uint(struct buf *b, uint64_t v, unsigned min_digits);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_consume(struct buf *b, size_t n);

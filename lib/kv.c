@@ -1,7 +1,6 @@
 /* kv - key=value log fields; see kv.h for the contract. */
 #include "autoconfig.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 #include "kv.h"
@@ -18,30 +17,43 @@ bare(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
 }
 
+static int
+key_eq(struct buf *b, const char *key)
+{
+	if (separator(b) < 0 || buf_puts(b, key) < 0)
+		return -1;
+	return buf_putc(b, '=');
+}
+
 int
 kv_strn(struct buf *b, const char *key, const char *value, size_t len)
 {
 	size_t i;
 
-	if (separator(b) < 0 || buf_puts(b, key) < 0 || buf_putc(b, '=') < 0)
+	if (key_eq(b, key) < 0)
 		return -1;
 	for (i = 0; i < len && bare((unsigned char)value[i]); i++)
 		;
 	if (len > 0 && i == len)
 		return buf_append(b, value, len);
-	if (buf_putc(b, '"') < 0)
+	if (buf_putc(b, '"') < 0 || buf_append(b, value, i) < 0)
 		return -1;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)value[i];
-		int rc;
-		if (c == '"' || c == '\\')
-			rc = buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			rc = buf_printf(b, "\\x%02x", c);
-		else
-			rc = buf_putc(b, (char)c);
+	/* value[0..i) is plain text already written; go on from there. */
+	while (i < len) {
+		/* Runs of plain text in one copy; escapes one by one. */
+		size_t run = i;
+		while (run < len && (unsigned char)value[run] >= 0x20 && (unsigned char)value[run] < 0x7f &&
+		    value[run] != '"' && value[run] != '\\')
+			run++;
+		if (run > i && buf_append(b, value + i, run - i) < 0)
+			return -1;
+		if (run == len)
+			break;
+		unsigned char c = (unsigned char)value[run];
+		int rc = (c == '"' || c == '\\') ? buf_printf(b, "\\%c", c) : buf_printf(b, "\\x%02x", c);
 		if (rc < 0)
 			return -1;
+		i = run + 1;
 	}
 	return buf_putc(b, '"');
 }
@@ -55,15 +67,15 @@ kv_str(struct buf *b, const char *key, const char *value)
 int
 kv_uint(struct buf *b, const char *key, uint64_t value)
 {
-	if (separator(b) < 0)
+	if (key_eq(b, key) < 0)
 		return -1;
-	return buf_printf(b, "%s=%" PRIu64, key, value);
+	return buf_put_uint(b, value, 1);
 }
 
 int
 kv_ms(struct buf *b, const char *key, uint64_t usec)
 {
-	if (separator(b) < 0)
+	if (key_eq(b, key) < 0 || buf_put_uint(b, usec / 1000, 1) < 0 || buf_putc(b, '.') < 0)
 		return -1;
-	return buf_printf(b, "%s=%" PRIu64 ".%03" PRIu64, key, usec / 1000, usec % 1000);
+	return buf_put_uint(b, usec % 1000, 3);
 }

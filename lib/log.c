@@ -19,6 +19,8 @@ struct log {
 	bool to_syslog;
 	int level;
 	struct buf pending;
+	time_t stamp_second;		/* the second stamp[] shows */
+	char stamp[24];			/* "2026-11-24T16:18:05" */
 	void (*wakeup)(void *arg);
 	void *wakeup_arg;
 };
@@ -126,14 +128,24 @@ log_line(struct log *log, int level, const char *line, size_t len)
 		return;
 	}
 	struct timespec ts;
-	struct tm tm;
-	char stamp[40];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* Formatting the date is most of a line's cost: once a second will do. */
+	if (ts.tv_sec != log->stamp_second || !log->stamp[0]) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(log->stamp, sizeof(log->stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		log->stamp_second = ts.tv_sec;
+	}
 	bool was_empty = buf_size(&log->pending) == 0;
-	buf_printf(&log->pending, "%s.%03ldZ %s: %.*s\n", stamp, ts.tv_nsec / 1000000,
-	    log_level_name(level), (int)len, line);
+	struct buf *b = &log->pending;
+	buf_puts(b, log->stamp);
+	buf_putc(b, '.');
+	buf_put_uint(b, (uint64_t)ts.tv_nsec / 1000000, 3);
+	buf_puts(b, "Z ");
+	buf_puts(b, log_level_name(level));
+	buf_puts(b, ": ");
+	buf_append(b, line, len);
+	buf_putc(b, '\n');
 	if (level <= LOGL_WARNING || buf_size(&log->pending) >= LOG_BATCH || !log->wakeup)
 		log_flush(log);
 	else if (was_empty)

@@ -1,7 +1,6 @@
 /* netstring - see netstring.h for the contract. */
 #include "autoconfig.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "netstring.h"
@@ -43,17 +42,15 @@ netstring_parse(const char *p, size_t n, size_t max_payload,
 int
 netstring_put(struct buf *out, const char *p, size_t n)
 {
-	char head[24];
-	int hn = snprintf(head, sizeof(head), "%zu:", n);
-	char *dst = buf_reserve(out, (size_t)hn + n + 1);
-
+	if (buf_put_uint(out, n, 1) < 0 || buf_putc(out, ':') < 0)
+		return -1;
+	char *dst = buf_reserve(out, n + 1);
 	if (!dst)
 		return -1;
-	memcpy(dst, head, (size_t)hn);
 	if (n)
-		memcpy(dst + hn, p, n);
-	dst[hn + n] = ',';
-	buf_commit(out, (size_t)hn + n + 1);
+		memcpy(dst, p, n);
+	dst[n] = ',';
+	buf_commit(out, n + 1);
 	return 0;
 }
 

@@ -2,7 +2,6 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -159,22 +158,31 @@ nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why
 int
 nexthop_format(const struct nexthop *nh, char *dst, size_t size)
 {
-	const char *open = "", *close = "", *dot = "";
-	char port[8] = "";
+	/* Runs once per request: plain copies instead of snprintf. */
+	char text[NEXTHOP_NAME_MAX + 16], port[8];
+	size_t n = 0, plen = 0;
+	bool brackets = nh->kind == NEXTHOP_HOST || nh->kind == NEXTHOP_IP_LITERAL;
 
-	switch (nh->kind) {
-	case NEXTHOP_HOST:
-	case NEXTHOP_IP_LITERAL:
-		open = "[";
-		close = "]";
-		break;
-	case NEXTHOP_PARENT:
-		dot = ".";
-		break;
-	case NEXTHOP_DOMAIN:
-		break;
+	if (brackets)
+		text[n++] = '[';
+	else if (nh->kind == NEXTHOP_PARENT)
+		text[n++] = '.';
+	size_t len = strnlen(nh->name, NEXTHOP_NAME_MAX);
+	memcpy(text + n, nh->name, len);
+	n += len;
+	if (brackets)
+		text[n++] = ']';
+	if (nh->port != NEXTHOP_DEFAULT_PORT) {
+		for (unsigned v = nh->port; v; v /= 10)
+			port[plen++] = (char)('0' + v % 10);
+		text[n++] = ':';
+		while (plen)
+			text[n++] = port[--plen];
 	}
-	if (nh->port != NEXTHOP_DEFAULT_PORT)
-		snprintf(port, sizeof(port), ":%u", nh->port);
-	return snprintf(dst, size, "%s%s%s%s%s", open, dot, nh->name, close, port);
+	if (size) {
+		size_t copy = n < size ? n : size - 1;
+		memcpy(dst, text, copy);
+		dst[copy] = '\0';
+	}
+	return (int)n;
 }

@@ -72,8 +72,9 @@ int
 buf_append(struct buf *b, const void *p, size_t n)
 {
 	/* Most appends fit in the room already there. */
-	if (b->data && b->len + n + 1 <= b->cap) {
-		memcpy(b->data + b->len, p, n);
+	if (b->data && n < b->cap - b->len) {
+		if (n)
+			memcpy(b->data + b->len, p, n);
 		b->len += n;
 		b->data[b->len] = '\0';
 		return 0;
@@ -116,7 +117,7 @@ buf_put_uint(struct buf *b, uint64_t v, unsigned min_digits)
 		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v && n < sizeof(digits));
-	while (n < min_digits && n < sizeof(digits))
+	while (n < min_digits && n < sizeof(digits))	/* 24 digits: more than any caller wants */
 		digits[sizeof(digits) - ++n] = '0';
 	return buf_append(b, digits + sizeof(digits) - n, n);
 }

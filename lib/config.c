@@ -379,7 +379,7 @@ trim(const char **p, size_t *n)
 
 /* One logical line "name = value" (continuations already joined). */
 static void
-parse_line(struct config *c, unsigned *set_at, const char *text, size_t len,
+parse_line(struct config *c, unsigned *set_at, bool *bad, const char *text, size_t len,
     const char *name, unsigned line, struct buf *errors)
 {
 	char msg[600];
@@ -420,15 +420,22 @@ parse_line(struct config *c, unsigned *set_at, const char *text, size_t len,
 		add_error(errors, name, line, "out of memory");
 		return;
 	}
-	if (set_value(c, s, v, msg, sizeof(msg)) < 0)
+	if (set_value(c, s, v, msg, sizeof(msg)) < 0) {
 		add_error(errors, name, line, msg);
+		bad[idx] = true;
+	}
 	free(v);
 }
 
+/* Checks between settings, skipped for a setting already reported bad:
+ * its value is no value. */
 static void
-cross_check(const struct config *c, const char *name, struct buf *errors)
+cross_check(const struct config *c, const bool *bad, const char *name, struct buf *errors)
 {
-	if (c->cache_min_ttl_ms > c->cache_max_ttl_ms)
+	size_t min = (size_t)(find_setting("cache_min_ttl") - settings);
+	size_t max = (size_t)(find_setting("cache_max_ttl") - settings);
+
+	if (!bad[min] && !bad[max] && c->cache_min_ttl_ms > c->cache_max_ttl_ms)
 		add_error(errors, name, 0, "cache_min_ttl is larger than cache_max_ttl");
 }
 
@@ -437,6 +444,7 @@ config_parse(const char *text, size_t len, const char *name, struct buf *errors)
 {
 	struct config *c = calloc(1, sizeof(*c));
 	unsigned set_at[NSETTINGS] = {0};
+	bool bad[NSETTINGS] = {false};
 	size_t before = buf_size(errors);
 	struct buf logical;
 	unsigned logical_line = 0;
@@ -473,7 +481,7 @@ config_parse(const char *text, size_t len, const char *name, struct buf *errors)
 			continue;
 		}
 		if (logical_line)
-			parse_line(c, set_at, buf_ptr(&logical), buf_size(&logical), name, logical_line, errors);
+			parse_line(c, set_at, bad, buf_ptr(&logical), buf_size(&logical), name, logical_line, errors);
 		buf_reset(&logical);
 		buf_append(&logical, p, m);
 		logical_line = (unsigned)line;
@@ -481,7 +489,7 @@ config_parse(const char *text, size_t len, const char *name, struct buf *errors)
 			break;
 	}
 	if (logical_line)
-		parse_line(c, set_at, buf_ptr(&logical), buf_size(&logical), name, logical_line, errors);
+		parse_line(c, set_at, bad, buf_ptr(&logical), buf_size(&logical), name, logical_line, errors);
 	buf_free(&logical);
 
 	for (size_t i = 0; i < NSETTINGS; i++) {
@@ -490,7 +498,7 @@ config_parse(const char *text, size_t len, const char *name, struct buf *errors)
 		if (set_value(c, &settings[i], settings[i].def, msg, sizeof(msg)) < 0)
 			add_error(errors, name, 0, msg);	/* a broken default is a bug */
 	}
-	cross_check(c, name, errors);
+	cross_check(c, bad, name, errors);
 	if (!(c->path = strdup(name)))
 		add_error(errors, name, 0, "out of memory");
 	if (buf_size(errors) != before) {

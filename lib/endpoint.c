@@ -59,11 +59,13 @@ endpoint_parse(const char *spec, struct endpoint *out, char *err, size_t errlen)
 	}
 	memcpy(name, host, hlen);
 	name[hlen] = '\0';
-	for (const char *p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9') {
-			snprintf(err, errlen, "'%s': the port must be a number", spec);
-			return -1;
-		}
+	/* getaddrinfo() would cut a port to 16 bits without a word. */
+	unsigned long port = 0;
+	for (const char *p = colon + 1; *p && port <= 65535; p++)
+		port = (*p >= '0' && *p <= '9') ? port * 10 + (unsigned long)(*p - '0') : 65536;
+	if (port == 0 || port > 65535) {
+		snprintf(err, errlen, "'%s': the port must be a number from 1 to 65535", spec);
+		return -1;
 	}
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	    .ai_flags = AI_NUMERICSERV}, *res;

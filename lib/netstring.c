@@ -42,15 +42,22 @@ netstring_parse(const char *p, size_t n, size_t max_payload,
 int
 netstring_put(struct buf *out, const char *p, size_t n)
 {
-	if (buf_put_uint(out, n, 1) < 0 || buf_putc(out, ':') < 0)
-		return -1;
-	char *dst = buf_reserve(out, n + 1);
+	char head[24];
+	size_t hn = 0;
+
+	/* All or nothing: one reservation for the whole netstring, so a
+	 * reader never gets a header without its payload. */
+	for (size_t v = n; hn == 0 || v; v /= 10)
+		head[sizeof(head) - ++hn] = (char)('0' + v % 10);
+	char *dst = buf_reserve(out, hn + 1 + n + 1);
 	if (!dst)
 		return -1;
+	memcpy(dst, head + sizeof(head) - hn, hn);
+	dst[hn] = ':';
 	if (n)
-		memcpy(dst, p, n);
-	dst[n] = ',';
-	buf_commit(out, n + 1);
+		memcpy(dst + hn + 1, p, n);
+	dst[hn + 1 + n] = ',';
+	buf_commit(out, hn + 1 + n + 1);
 	return 0;
 }
 

@@ -39,7 +39,7 @@ int tlsa_parse(const unsigned char *rdata, size_t len, struct tlsa_record *out);
  * (a static string), untouched when it may. */
 bool tlsa_usable(const struct tlsa_record *r, const char **why);
 
-/* Appends the presentation form "3 1 1 ABCD..." to out. */
+/* Appends the presentation form "3 1 1 abcd..." (lower-case hex) to out. */
 int tlsa_format(const struct tlsa_record *r, struct buf *out);
 
 #endif

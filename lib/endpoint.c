@@ -67,11 +67,14 @@ endpoint_parse(const char *spec, struct endpoint *out, char *err, size_t errlen)
 		snprintf(err, errlen, "'%s': the port must be a number from 1 to 65535", spec);
 		return -1;
 	}
+	/* Addresses only: a configuration check must not wait on DNS. */
+	if (strcmp(name, "localhost") == 0)
+		strcpy(name, "127.0.0.1");
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_NUMERICSERV}, *res;
+	    .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST}, *res;
 	int rc = getaddrinfo(name, colon + 1, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, errlen, "'%s': %s", spec, gai_strerror(rc));
+		snprintf(err, errlen, "'%s': %s is not an IP address (write [IPv6] in brackets)", spec, name);
 		return -1;
 	}
 	memcpy(&out->addr, res->ai_addr, res->ai_addrlen);

@@ -1,10 +1,11 @@
 /*
  * endpoint - the socket addresses of the configuration and command line:
- * "inet:ADDR:PORT" (ADDR an IPv4 address, "[IPv6]" or a host name that
- * resolves through the system resolver) and "unix:/absolute/path".
+ * "inet:ADDR:PORT" (ADDR an IPv4 address, "[IPv6]", or "localhost" for
+ * 127.0.0.1) and "unix:/absolute/path". Host names other than localhost are
+ * refused: checking a configuration must never wait on DNS.
  *
- * Contract: endpoint_parse() is pure apart from host-name resolution and
- * fills a struct endpoint that holds no pointers. endpoint_listen() and
+ * Contract: endpoint_parse() is pure and fills a struct endpoint that holds
+ * no pointers. endpoint_listen() and
  * endpoint_connect() return a descriptor (non-blocking for listen, the
  * caller's choice for connect) or -1 with an English message in err; the
  * caller owns and closes the descriptor. A unix listener replaces a stale

@@ -135,13 +135,14 @@ nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why
 			return -1;
 		}
 	}
+	if (name_len > 1 && name[name_len - 1] == '.')
+		name_len--;
+	/* After the dot is gone: "192.0.2.1." is the address, not a name. */
 	if (is_ip_literal(name, name_len)) {
 		out->kind = NEXTHOP_IP_LITERAL;
 		store_name(out, name, name_len);
 		return 0;
 	}
-	if (name_len > 1 && name[name_len - 1] == '.')
-		name_len--;
 	if (out->kind == NEXTHOP_DOMAIN && name_len > 0 && name[0] == '.') {
 		out->kind = NEXTHOP_PARENT;
 		name++;

@@ -38,6 +38,7 @@ static const struct key_case cases[] = {
 	{"IPv6 literal", "[ipv6:2001:db8::1]", NEXTHOP_IP_LITERAL, "ipv6:2001:db8::1", 25, "[ipv6:2001:db8::1]"},
 	{"IPv6 literal without tag", "[2001:db8::1]:25", NEXTHOP_IP_LITERAL, "2001:db8::1", 25, "[2001:db8::1]"},
 	{"bare IPv4 address", "192.0.2.1", NEXTHOP_IP_LITERAL, "192.0.2.1", 25, "[192.0.2.1]"},
+	{"bare IPv4 address, trailing dot", "2.1.2.2.", NEXTHOP_IP_LITERAL, "2.1.2.2", 25, "[2.1.2.2]"},
 	{"parent form", ".example.org", NEXTHOP_PARENT, "example.org", 25, ".example.org"},
 	{"underscore allowed", "_dmarc.example.org", NEXTHOP_DOMAIN, "_dmarc.example.org", 25, "_dmarc.example.org"},
 	{"single label", "localhost", NEXTHOP_DOMAIN, "localhost", 25, "localhost"},

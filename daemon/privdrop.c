@@ -16,6 +16,14 @@ privdrop(const char *user, char *note, size_t notelen, char *err, size_t errlen)
 	note[0] = '\0';
 	if (!user || !*user)
 		return 0;
+	if (geteuid() != 0) {
+		/* Not ours to change: say so, unless we already are that user. */
+		struct passwd *self = getpwuid(geteuid());
+		if (!self || strcmp(self->pw_name, user) != 0)
+			snprintf(note, notelen, "not started as root: running as uid %u; the user setting "
+			    "('%s') applies only when started as root", (unsigned)geteuid(), user);
+		return 0;
+	}
 	errno = 0;
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
@@ -23,12 +31,6 @@ privdrop(const char *user, char *note, size_t notelen, char *err, size_t errlen)
 		    "--no-create-home %s) or change the user setting", user, errno ? ": " : "",
 		    errno ? strerror(errno) : "", user);
 		return -1;
-	}
-	if (geteuid() != 0) {
-		if (geteuid() != pw->pw_uid)
-			snprintf(note, notelen, "not started as root: running as uid %u, not as user '%s'",
-			    (unsigned)geteuid(), user);
-		return 0;
 	}
 	if (pw->pw_uid == 0) {
 		snprintf(err, errlen, "user '%s' is root: choose an unprivileged user", user);

@@ -2,8 +2,8 @@
  * privdrop - become the configured unprivileged user after binding.
  *
  * privdrop() does nothing when user is empty. When the process is not
- * root it only checks that it already runs as that user (or says in *note
- * that it could not switch). As root it sets the user's group, clears the
+ * root it cannot switch: it says so in *note unless it already runs as
+ * that user. As root it sets the user's group, clears the
  * supplementary groups, sets the user, and verifies that root cannot be
  * regained. Returns 0, or -1 with an English message in err.
  */

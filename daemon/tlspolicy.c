@@ -293,6 +293,11 @@ main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* These describe the program, not a configuration: a broken file
+	 * must not stand in their way. */
+	if (strcmp(cmd, "config") == 0 && argc > 1 &&
+	    (strcmp(argv[1], "--defaults") == 0 || strcmp(argv[1], "--names") == 0))
+		return cmd_config(NULL, argc, argv);
 	struct config *cfg = load_config(path, explicit_path);
 	if (!cfg)
 		return EXIT_TROUBLE;

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +34,19 @@
 #include "config.h"
 #include "dns_unbound.h"
 #include "endpoint.h"
+#include "kv.h"
 #include "log.h"
 #include "policymap.h"
 #include "privdrop.h"
+#include "resolve.h"
+#include "rr.h"
 #include "server.h"
 
 struct daemon {
 	const char *config_path;
 	struct config *cfg;
+	struct config *boot_cfg;	/* restart-only settings stay as they were here */
+	int report_fd;			/* to the waiting parent while starting in the background */
 	struct log *log;
 	struct event_base *base;
 	struct dns *dns;
@@ -59,6 +65,30 @@ notify(const char *state)
 #else
 	(void)state;
 #endif
+}
+
+/* A start-up failure: logged, and told to the parent that waits for the
+ * daemon in the background, which exits with the same status. */
+__attribute__((format(printf, 3, 4)))
+static int
+start_failed(struct daemon *d, int status, const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (d->log)
+		log_msg(d->log, LOGL_ERROR, "event=fatal reason=\"%s\"", reason);
+	if (d->report_fd >= 0) {
+		dprintf(d->report_fd, "%c%s", status, reason);
+		close(d->report_fd);
+		d->report_fd = -1;
+	} else if (!d->log) {
+		fprintf(stderr, "tlspolicyd: %s\n", reason);
+	}
+	return status;
 }
 
 static uint64_t
@@ -107,6 +137,24 @@ wake_flush(void *arg)
 	event_active(arg, EV_TIMEOUT, 0);
 }
 
+/* Enough descriptors for max_connections plus listeners, libunbound and
+ * logging; the hard limit is the administrator's (LimitNOFILE=). */
+static void
+raise_fd_limit(struct log *log, unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_msg(log, LOGL_WARNING, "event=fd-limit limit=%lu max_connections=%u "
+		    "reason=\"descriptor limit below max_connections; raise LimitNOFILE or ulimit -n\"",
+		    (unsigned long)rl.rlim_cur, max_connections);
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -121,9 +169,12 @@ reload(struct daemon *d)
 		log_msg(d->log, LOGL_ERROR, "event=reload result=rejected file=%s "
 		    "reason=\"configuration has errors; the previous one stays in force\"", d->config_path);
 	} else {
-		if (config_restart_needed(d->cfg, cfg, &names))
+		/* Against the start-up values: those are the ones still in force. */
+		if (config_restart_needed(d->boot_cfg, cfg, &names))
 			log_msg(d->log, LOGL_WARNING, "event=reload settings=\"%s\" "
-			    "reason=\"changed settings take effect only after a restart\"", buf_ptr(&names));
+			    "reason=\"these settings differ from the running ones and take effect only after a restart\"",
+			    buf_ptr(&names));
+		raise_fd_limit(d->log, cfg->max_connections);
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
 		log_set_level(d->log, cfg->log_level);
@@ -159,48 +210,88 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	notify("STOPPING=1");
 	log_msg(d->log, LOGL_NOTICE, "event=stop signal=%s connections=%zu", sig == SIGTERM ? "TERM" : "INT",
 	    server_connections(d->srv));
-	/* Answers under way get until the DNS time limit, and a second more. */
-	server_drain(d->srv, d->cfg->dns_timeout_ms + 1000, on_drained, d);
+	/* Answers under way get the longest a resolution can take: four
+	 * rounds of lookups (MX, addresses, TLSA at a CNAME target and at the
+	 * original name), each up to the time limit in force. */
+	server_drain(d->srv, 4 * d->boot_cfg->dns_timeout_ms + 1000, on_drained, d);
 }
 
-/* Enough descriptors for max_connections plus listeners, libunbound and
- * logging; the hard limit is the administrator's (LimitNOFILE=). */
+
+/* At debug level: every lookup behind a fresh answer, as explain shows it. */
 static void
-raise_fd_limit(struct log *log, unsigned max_connections)
+log_resolution(void *arg, const struct resolve_result *r)
 {
-	struct rlimit rl;
-	rlim_t want = (rlim_t)max_connections + 256;
+	struct daemon *d = arg;
+	char dest[NEXTHOP_NAME_MAX + 16];
+	struct buf line;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+	if (!log_enabled(d->log, LOGL_DEBUG))
 		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < want)
-		log_msg(log, LOGL_WARNING, "event=fd-limit limit=%lu max_connections=%u "
-		    "reason=\"descriptor limit below max_connections; raise LimitNOFILE or ulimit -n\"",
-		    (unsigned long)rl.rlim_cur, max_connections);
+	nexthop_format(&r->nexthop, dest, sizeof(dest));
+	buf_init(&line);
+	for (size_t i = 0; i < r->nlookups; i++) {
+		const struct resolve_lookup *l = &r->lookups[i];
+		buf_reset(&line);
+		kv_str(&line, "event", "lookup");
+		kv_str(&line, "dest", dest);
+		kv_str(&line, "name", l->name);
+		kv_str(&line, "type", rr_type_name(l->type));
+		kv_str(&line, "outcome", dns_outcome_name(l->outcome));
+		kv_str(&line, "security", dns_security_name(l->security));
+		kv_uint(&line, "ttl", l->ttl);
+		kv_uint(&line, "records", l->nrecords);
+		if (l->why)
+			kv_str(&line, "why", l->why);
+		log_line(d->log, LOGL_DEBUG, buf_ptr(&line), buf_size(&line));
+	}
+	for (unsigned h = 0; h < r->nhosts; h++) {
+		buf_reset(&line);
+		kv_str(&line, "event", "host");
+		kv_str(&line, "dest", dest);
+		kv_str(&line, "host", r->hosts[h].name);
+		kv_str(&line, "verdict", policy_host_verdict_name(r->hosts[h].verdict));
+		kv_str(&line, "why", r->hosts[h].why);
+		log_line(d->log, LOGL_DEBUG, buf_ptr(&line), buf_size(&line));
+	}
+	buf_free(&line);
 }
 
+/* Forks into the background. The process that was started waits for the
+ * daemon to report over a pipe that it is ready, or why it failed, and
+ * exits with that status: a start-up error is never hidden behind exit 0.
+ * Returns the pipe's write end for the daemon, or -1 with err. */
 static int
 daemonize(char *err, size_t errlen)
 {
-	pid_t pid = fork();
+	int report[2];
+	pid_t pid;
 
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+	if (pipe2(report, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		snprintf(err, errlen, "cannot start in the background: %s", strerror(errno));
 		return -1;
 	}
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char msg[1025];
+		close(report[1]);
+		ssize_t n = read(report[0], msg, sizeof(msg) - 1);
+		if (n <= 0) {
+			fprintf(stderr, "tlspolicyd: the daemon died while starting; see the mail log\n");
+			_exit(EX_SOFTWARE);
+		}
+		msg[n] = '\0';
+		if (msg[0] != 0)
+			fprintf(stderr, "tlspolicyd: %s\n", msg + 1);
+		_exit((unsigned char)msg[0]);
+	}
+	close(report[0]);
 	setsid();
-	if ((pid = fork()) < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		return -1;
-	}
+	if ((pid = fork()) < 0)
+		_exit(EX_OSERR);	/* the waiting parent reports it */
 	if (pid > 0)
 		_exit(0);
 	if (chdir("/") < 0) {
 		snprintf(err, errlen, "chdir /: %s", strerror(errno));
+		close(report[1]);
 		return -1;
 	}
 	int fd = open("/dev/null", O_RDWR);
@@ -211,7 +302,7 @@ daemonize(char *err, size_t errlen)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	return 0;
+	return report[1];
 }
 
 static int
@@ -239,7 +330,7 @@ open_listeners(const struct config *cfg, int *fds, const char **names, size_t *n
 int
 main(int argc, char **argv)
 {
-	struct daemon d = {.config_path = CONFIG_DEFAULT_PATH};
+	struct daemon d = {.config_path = CONFIG_DEFAULT_PATH, .report_fd = -1};
 	bool foreground = false, explicit_config = false;
 	char err[1024], note[256];
 	struct buf errors;
@@ -266,46 +357,36 @@ main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	buf_free(&errors);
+	d.boot_cfg = config_ref(d.cfg);
 	d.log = foreground ? log_create_stderr(d.cfg->log_level)
 	    : log_create_syslog("tlspolicyd", d.cfg->syslog_facility, d.cfg->log_level);
-	if (!d.log) {
-		fprintf(stderr, "tlspolicyd: out of memory\n");
-		return EX_OSERR;
-	}
+	if (!d.log)
+		return start_failed(&d, EX_OSERR, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
 
-	int fds[64];
-	const char *names[64];
+	int fds[CONFIG_MAX_LISTEN];
+	const char *names[CONFIG_MAX_LISTEN];
 	size_t nfds;
-	size_t nlisten = 0;
-	while (d.cfg->listen[nlisten])
-		nlisten++;
-	if (nlisten > 64) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"more than 64 listeners\"");
-		return EX_CONFIG;
-	}
 	if (open_listeners(d.cfg, fds, names, &nfds, err, sizeof(err)) < 0) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"cannot listen: %s\"", err);
 		if (!foreground)
 			fprintf(stderr, "tlspolicyd: cannot listen: %s\n", err);
-		return EX_UNAVAILABLE;
+		return start_failed(&d, EX_UNAVAILABLE, "cannot listen: %s", err);
 	}
-	/* Under systemd (Type=notify) the service's process is this one. */
-	if (!foreground && !getenv("NOTIFY_SOCKET") && daemonize(err, sizeof(err)) < 0) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"%s\"", err);
-		return EX_OSERR;
-	}
+	/* Under systemd the service's process is this one: no fork. The fork
+	 * comes before libunbound starts its thread, which a fork would lose. */
+	if (!foreground && !getenv("NOTIFY_SOCKET") && (d.report_fd = daemonize(err, sizeof(err))) < 0)
+		return start_failed(&d, EX_OSERR, "%s", err);
 	raise_fd_limit(d.log, d.cfg->max_connections);
 
 	struct event_config *ecfg = event_config_new();
 	d.base = ecfg ? event_base_new_with_config(ecfg) : NULL;
 	event_config_free(ecfg);
-	if (!d.base || event_base_priority_init(d.base, 3) < 0) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"cannot create the event loop\"");
-		return EX_OSERR;
-	}
+	if (!d.base || event_base_priority_init(d.base, 3) < 0)
+		return start_failed(&d, EX_OSERR, "cannot create the event loop");
 	/* Log batches go out after everything else ready in a loop turn. */
 	d.flush = event_new(d.base, -1, 0, on_flush, d.log);
+	if (!d.flush)
+		return start_failed(&d, EX_OSERR, "out of memory");
 	event_priority_set(d.flush, 2);
 	log_set_wakeup(d.log, wake_flush, d.flush);
 
@@ -314,25 +395,18 @@ main(int argc, char **argv)
 		.unbound_config = d.cfg->unbound_config,
 		.timeout_ms = d.cfg->dns_timeout_ms,
 	};
-	if (!(d.dns = dns_unbound_create(d.base, &dns_settings, err, sizeof(err)))) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"resolver: %s\"", err);
-		return EX_CONFIG;
-	}
+	if (!(d.dns = dns_unbound_create(d.base, &dns_settings, err, sizeof(err))))
+		return start_failed(&d, EX_CONFIG, "resolver: %s", err);
 	unsigned char seed[16];
-	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"getrandom: %s\"", strerror(errno));
-		return EX_OSERR;
-	}
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return start_failed(&d, EX_OSERR, "getrandom: %s", strerror(errno));
 	d.pm = policymap_create(d.dns, d.cfg, seed, monotonic_ms, NULL);
 	d.srv = d.pm ? server_create(d.base, d.log, d.pm, d.cfg, fds, names, nfds) : NULL;
-	if (!d.srv) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"out of memory\"");
-		return EX_OSERR;
-	}
-	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"%s\"", err);
-		return EX_NOUSER;
-	}
+	if (!d.srv)
+		return start_failed(&d, EX_OSERR, "out of memory");
+	policymap_set_observer(d.pm, log_resolution, &d);
+	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
+		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
 		log_msg(d.log, LOGL_NOTICE, "event=privileges reason=\"%s\"", note);
 
@@ -340,18 +414,22 @@ main(int argc, char **argv)
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
 	if (!d.sighup || !d.sigterm || !d.sigint || evsignal_add(d.sighup, NULL) < 0 ||
-	    evsignal_add(d.sigterm, NULL) < 0 || evsignal_add(d.sigint, NULL) < 0) {
-		log_msg(d.log, LOGL_ERROR, "event=fatal reason=\"cannot handle signals\"");
-		return EX_OSERR;
-	}
+	    evsignal_add(d.sigterm, NULL) < 0 || evsignal_add(d.sigint, NULL) < 0)
+		return start_failed(&d, EX_OSERR, "cannot handle signals");
 
 	struct buf listening;
 	buf_init(&listening);
 	for (size_t i = 0; i < nfds; i++)
 		buf_printf(&listening, "%s%s", i ? "," : "", names[i]);
 	log_msg(d.log, LOGL_NOTICE, "event=start version=%s config=%s listen=%s user=%s", PACKAGE_VERSION,
-	    defaults ? "(built-in defaults)" : d.config_path, buf_ptr(&listening), d.cfg->user[0] ? d.cfg->user : "(unchanged)");
+	    defaults ? "(built-in defaults)" : d.config_path, buf_ptr(&listening),
+	    d.cfg->user[0] ? d.cfg->user : "(unchanged)");
 	buf_free(&listening);
+	if (d.report_fd >= 0) {
+		dprintf(d.report_fd, "%c", 0);
+		close(d.report_fd);
+		d.report_fd = -1;
+	}
 	notify("READY=1");
 
 	event_base_dispatch(d.base);
@@ -366,6 +444,7 @@ main(int argc, char **argv)
 	event_free(d.flush);
 	event_base_free(d.base);
 	config_unref(d.cfg);
+	config_unref(d.boot_cfg);
 	log_free(d.log);
 	return 0;
 }

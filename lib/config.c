@@ -232,6 +232,10 @@ set_value(struct config *c, const struct setting *s, const char *value, char *wh
 			return -1;
 		}
 		for (size_t i = 0; s->type == T_LISTEN && list[i]; i++) {
+			if (i == CONFIG_MAX_LISTEN) {
+				snprintf(why, wlen, "%s: more than %d listeners", s->name, CONFIG_MAX_LISTEN);
+				return -1;
+			}
 			struct endpoint ep;
 			char err[256];
 			if (endpoint_parse(list[i], &ep, err, sizeof(err)) < 0) {

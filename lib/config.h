@@ -28,7 +28,12 @@
 #include "buf.h"
 #include "policy.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/tlspolicyd/tlspolicyd.conf"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/tlspolicyd/tlspolicyd.conf"
+/* More listeners than anybody needs; a bound, so that every program agrees. */
+#define CONFIG_MAX_LISTEN 64
 
 enum log_level_value { LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 

@@ -39,6 +39,8 @@ struct policymap {
 	struct in_flight *buckets[IN_FLIGHT_BUCKETS];
 	struct policymap_stats stats;
 	char no_dns_reason[256];	/* the reason of the last answer without DNS */
+	void (*observer)(void *arg, const struct resolve_result *r);
+	void *observer_arg;
 };
 
 struct policymap *
@@ -114,6 +116,8 @@ on_resolved(void *arg, const struct resolve_result *res)
 
 	f->resolve = NULL;	/* it frees itself after this callback */
 	unlink_in_flight(f);
+	if (pm->observer)
+		pm->observer(pm->observer_arg, res);
 	if (ttl_ms > 0)
 		cache_put(pm->cache, f->key, res->answer, res->reason, now, now + ttl_ms);
 
@@ -225,6 +229,14 @@ policymap_waiter_cancel(struct policymap_waiter *w)
 	if (w->next)
 		w->next->prev = w->prev;
 	free(w);
+}
+
+void
+policymap_set_observer(struct policymap *pm,
+    void (*observer)(void *arg, const struct resolve_result *r), void *arg)
+{
+	pm->observer = observer;
+	pm->observer_arg = arg;
 }
 
 int

@@ -58,6 +58,12 @@ int policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct poli
     policymap_callback *cb, void *arg, struct policymap_waiter **waiter);
 void policymap_waiter_cancel(struct policymap_waiter *w);
 
+struct resolve_result;
+/* Called with every resolution as it completes, before its waiters: the
+ * daemon logs its lookups at debug level, and later counts them. */
+void policymap_set_observer(struct policymap *pm,
+    void (*observer)(void *arg, const struct resolve_result *r), void *arg);
+
 /* Forgets a cached answer; 1 if there was one. */
 int policymap_purge(struct policymap *pm, const struct nexthop *nh);
 void policymap_stats(const struct policymap *pm, struct policymap_stats *out);

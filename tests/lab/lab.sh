@@ -739,6 +739,7 @@ lab_sender_up() {
 		smtp_dns_support_level = dnssec
 		dnssec_probe = ns:test.
 		smtp_tls_security_level = may
+		smtp_tls_dane_insecure_mx_policy = dane
 		smtp_tls_policy_maps = $map
 		smtp_tls_CAfile = $LAB_DIR/tls/ca.crt
 		smtp_tls_loglevel = 1

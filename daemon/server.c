@@ -68,6 +68,9 @@ struct server {
 	void *drained_arg;
 	bool draining;
 	struct buf line;		/* scratch for log lines */
+	/* Every read lands here first, so that an idle connection holds only
+	 * the bytes it has actually sent, not a read-sized buffer. */
+	char scratch[READ_CHUNK];
 };
 
 static uint64_t
@@ -307,7 +310,7 @@ handle_request(struct conn *c, const char *p, size_t n)
 		reading(c, false);	/* DNS is the slow one now, not the client */
 	} else {
 		socketmap_reply(&c->out, SOCKETMAP_TEMP, "out of memory");
-		log_msg(srv->log, LOGL_ERROR, "event=error dest=%s reason=\"out of memory\"", c->key);
+		log_event(srv->log, LOGL_ERROR, "error", "dest", c->key, "reason", "out of memory", NULL);
 	}
 }
 
@@ -334,6 +337,9 @@ process_input(struct conn *c)
 		handle_request(c, payload, len);
 		buf_consume(&c->in, used);
 	}
+	/* After a large request, give the memory back. */
+	if (buf_size(&c->in) == 0 && c->in.cap > 4096)
+		buf_free(&c->in);
 }
 
 static void
@@ -346,8 +352,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->linger) {
-		char sink[READ_CHUNK];
-		ssize_t n = read(fd, sink, sizeof(sink));
+		ssize_t n = read(fd, c->srv->scratch, sizeof(c->srv->scratch));
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		/* Give up on a client that keeps sending. */
@@ -355,19 +360,14 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			conn_close(c);
 		return;
 	}
-	char *dst = buf_reserve(&c->in, READ_CHUNK);
-	if (!dst) {
-		conn_close(c);
-		return;
-	}
-	ssize_t n = read(fd, dst, READ_CHUNK);
+	struct server *srv = c->srv;
+	ssize_t n = read(fd, srv->scratch, sizeof(srv->scratch));
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n <= 0 || buf_append(&c->in, srv->scratch, (size_t)n) < 0) {
 		conn_close(c);
 		return;
 	}
-	buf_commit(&c->in, (size_t)n);
 	process_input(c);
 	if (!flush_output(c))
 		return;
@@ -396,7 +396,9 @@ accept_pause(struct server *srv, const char *why)
 {
 	struct timeval second = {1, 0};
 
-	log_msg(srv->log, LOGL_WARNING, "event=accept-paused reason=\"%s\" connections=%zu", why, srv->nconns);
+	char conns[24];
+	snprintf(conns, sizeof(conns), "%zu", srv->nconns);
+	log_event(srv->log, LOGL_WARNING, "accept-paused", "reason", why, "connections", conns, NULL);
 	listeners_enable(srv, false);
 	evtimer_add(srv->resume_accept, &second);
 }
@@ -507,6 +509,11 @@ server_set_config(struct server *srv, struct config *cfg)
 	config_unref(srv->cfg);
 	srv->cfg = cfg;
 	set_idle_timeout(srv);
+	/* Open connections take the new client_timeout now, not at their
+	 * next re-arm, which a connection served from the cache never has. */
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (c->reading)
+			event_add(c->ev_read, srv->idle_timeout);
 	if (srv->nconns < cfg->max_connections)
 		listeners_enable(srv, true);
 }

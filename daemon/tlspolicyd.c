@@ -47,6 +47,7 @@ struct daemon {
 	struct config *cfg;
 	struct config *boot_cfg;	/* restart-only settings stay as they were here */
 	int report_fd;			/* to the waiting parent while starting in the background */
+	bool tell_terminal;		/* before going to the background: errors to stderr too */
 	struct log *log;
 	struct event_base *base;
 	struct dns *dns;
@@ -80,12 +81,12 @@ start_failed(struct daemon *d, int status, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (d->log)
-		log_msg(d->log, LOGL_ERROR, "event=fatal reason=\"%s\"", reason);
+		log_event(d->log, LOGL_ERROR, "fatal", "reason", reason, NULL);
 	if (d->report_fd >= 0) {
 		dprintf(d->report_fd, "%c%s", status, reason);
 		close(d->report_fd);
 		d->report_fd = -1;
-	} else if (!d->log) {
+	} else if (!d->log || d->tell_terminal) {
 		fprintf(stderr, "tlspolicyd: %s\n", reason);
 	}
 	return status;
@@ -120,7 +121,9 @@ log_config_errors(struct log *log, int level, const struct buf *errors)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		log_msg(log, level, "event=config-error error=\"%.*s\"", (int)n, p);
+		char *error = strndup(p, n);
+		log_event(log, level, "config-error", "error", error ? error : "out of memory", NULL);
+		free(error);
 		p += n + 1;
 	}
 }
@@ -166,21 +169,20 @@ reload(struct daemon *d)
 	struct config *cfg = config_load(d->config_path, &errors);
 	if (!cfg) {
 		log_config_errors(d->log, LOGL_ERROR, &errors);
-		log_msg(d->log, LOGL_ERROR, "event=reload result=rejected file=%s "
-		    "reason=\"configuration has errors; the previous one stays in force\"", d->config_path);
+		log_event(d->log, LOGL_ERROR, "reload", "result", "rejected", "file", d->config_path,
+		    "reason", "configuration has errors; the previous one stays in force", NULL);
 	} else {
 		/* Against the start-up values: those are the ones still in force. */
 		if (config_restart_needed(d->boot_cfg, cfg, &names))
-			log_msg(d->log, LOGL_WARNING, "event=reload settings=\"%s\" "
-			    "reason=\"these settings differ from the running ones and take effect only after a restart\"",
-			    buf_ptr(&names));
+			log_event(d->log, LOGL_WARNING, "reload", "settings", buf_ptr(&names), "reason",
+			    "these settings differ from the running ones and take effect only after a restart", NULL);
 		raise_fd_limit(d->log, cfg->max_connections);
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
 		log_set_level(d->log, cfg->log_level);
 		config_unref(d->cfg);
 		d->cfg = cfg;
-		log_msg(d->log, LOGL_NOTICE, "event=reload result=ok file=%s", d->config_path);
+		log_event(d->log, LOGL_NOTICE, "reload", "result", "ok", "file", d->config_path, NULL);
 	}
 	buf_free(&errors);
 	buf_free(&names);
@@ -290,9 +292,8 @@ daemonize(char *err, size_t errlen)
 	if (pid > 0)
 		_exit(0);
 	if (chdir("/") < 0) {
-		snprintf(err, errlen, "chdir /: %s", strerror(errno));
-		close(report[1]);
-		return -1;
+		dprintf(report[1], "%cchdir /: %s", EX_OSERR, strerror(errno));
+		_exit(EX_OSERR);
 	}
 	int fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
@@ -367,15 +368,17 @@ main(int argc, char **argv)
 	int fds[CONFIG_MAX_LISTEN];
 	const char *names[CONFIG_MAX_LISTEN];
 	size_t nfds;
-	if (open_listeners(d.cfg, fds, names, &nfds, err, sizeof(err)) < 0) {
-		if (!foreground)
-			fprintf(stderr, "tlspolicyd: cannot listen: %s\n", err);
+	/* Under systemd the service's process is this one: no fork, and its
+	 * standard error is the journal, which has the syslog lines already. */
+	bool background = !foreground && !getenv("NOTIFY_SOCKET");
+	d.tell_terminal = background;
+	if (open_listeners(d.cfg, fds, names, &nfds, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "cannot listen: %s", err);
-	}
-	/* Under systemd the service's process is this one: no fork. The fork
-	 * comes before libunbound starts its thread, which a fork would lose. */
-	if (!foreground && !getenv("NOTIFY_SOCKET") && (d.report_fd = daemonize(err, sizeof(err))) < 0)
+	/* The fork comes before libunbound starts its thread, which a fork
+	 * would lose. From here the waiting parent reports errors. */
+	if (background && (d.report_fd = daemonize(err, sizeof(err))) < 0)
 		return start_failed(&d, EX_OSERR, "%s", err);
+	d.tell_terminal = false;
 	raise_fd_limit(d.log, d.cfg->max_connections);
 
 	struct event_config *ecfg = event_config_new();
@@ -408,7 +411,8 @@ main(int argc, char **argv)
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
-		log_msg(d.log, LOGL_NOTICE, "event=privileges reason=\"%s\"", note);
+		log_event(d.log, LOGL_NOTICE, "privileges", "reason", note, NULL);
+	const char *running_as = !d.cfg->user[0] ? "(unchanged)" : note[0] ? "(unchanged: not root)" : d.cfg->user;
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_signal, &d);
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
@@ -421,9 +425,9 @@ main(int argc, char **argv)
 	buf_init(&listening);
 	for (size_t i = 0; i < nfds; i++)
 		buf_printf(&listening, "%s%s", i ? "," : "", names[i]);
-	log_msg(d.log, LOGL_NOTICE, "event=start version=%s config=%s listen=%s user=%s", PACKAGE_VERSION,
-	    defaults ? "(built-in defaults)" : d.config_path, buf_ptr(&listening),
-	    d.cfg->user[0] ? d.cfg->user : "(unchanged)");
+	log_event(d.log, LOGL_NOTICE, "start", "version", PACKAGE_VERSION,
+	    "config", defaults ? "(built-in defaults)" : d.config_path, "listen", buf_ptr(&listening),
+	    "user", running_as, NULL);
 	buf_free(&listening);
 	if (d.report_fd >= 0) {
 		dprintf(d.report_fd, "%c", 0);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "kv.h"
 #include "log.h"
 
 #define LOG_BATCH 16384
@@ -163,6 +164,25 @@ log_msg(struct log *log, int level, const char *fmt, ...)
 	buf_init(&line);
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	log_line(log, level, buf_ptr(&line), buf_size(&line));
+	buf_free(&line);
+}
+
+void
+log_event(struct log *log, int level, const char *event, ...)
+{
+	va_list ap;
+	struct buf line;
+	const char *key;
+
+	if (!log_enabled(log, level))
+		return;
+	buf_init(&line);
+	kv_str(&line, "event", event);
+	va_start(ap, event);
+	while ((key = va_arg(ap, const char *)))
+		kv_str(&line, key, va_arg(ap, const char *));
 	va_end(ap);
 	log_line(log, level, buf_ptr(&line), buf_size(&line));
 	buf_free(&line);

@@ -33,6 +33,10 @@ bool log_enabled(const struct log *log, int level);
 void log_set_wakeup(struct log *log, void (*wakeup)(void *arg), void *arg);
 
 void log_msg(struct log *log, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "event=EVENT key=value ..." from string pairs ending with NULL, each
+ * value quoted as kv.h does: the way to log anything a client, a file or
+ * DNS supplied. */
+void log_event(struct log *log, int level, const char *event, ...) __attribute__((sentinel));
 /* A pre-composed line (no newline). */
 void log_line(struct log *log, int level, const char *line, size_t len);
 void log_flush(struct log *log);

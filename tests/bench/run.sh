@@ -78,17 +78,22 @@ sleep 0.3
 bench_server "nsmin (the limit)" inet:127.0.0.1:9461 || exit 1
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 
-# tlspolicyd, warm cache, logging every answer (the default) and not.
-for mode in info notice; do
-	daemon_conf "log_level = $mode" "listen = inet:127.0.0.1:$DAEMON_PORT"
-	ip netns exec "$LAB_NETNS" taskset -c "$SERVER_CPU" "$TLSPOLICYD" -f -c "$DAEMON_CONF" 2>/dev/null &
-	DAEMON_PID=$!
-	lab_record_pid "$DAEMON_PID" tlspolicyd
+# tlspolicyd pinned to the server core, its cache warm with every key.
+start_daemon() {
+	local i
+	daemon_conf "log_level = $1" "listen = inet:127.0.0.1:$DAEMON_PORT"
+	start_pinned "$TLSPOLICYD" -f -c "$DAEMON_CONF"
+	DAEMON_PID=$SERVER_PID
 	for ((i = 0; i < 100; i++)); do
 		tlsp query '[192.0.2.1]' >/dev/null 2>&1 && break
 		sleep 0.05
 	done
-	while read -r k; do tlsp query "$k" >/dev/null; done < "$keys"	# warm the cache
+	while read -r k; do tlsp query "$k" >/dev/null; done < "$keys"
+}
+
+# tlspolicyd, logging every answer (the default) and not.
+for mode in info notice; do
+	start_daemon "$mode"
 	bench_server "tlspolicyd log_level=$mode" "inet:127.0.0.1:$DAEMON_PORT" || exit 1
 	daemon_stop
 done
@@ -99,15 +104,7 @@ done
 shared=$top_srcdir/../shared/bench
 reference=
 if [[ -f $shared/socketmap-load.c ]] && cc -O2 -o "$LAB_DIR/socketmap-load" "$shared/socketmap-load.c" -lpthread; then
-	daemon_conf "log_level = info" "listen = inet:127.0.0.1:$DAEMON_PORT"
-	ip netns exec "$LAB_NETNS" taskset -c "$SERVER_CPU" "$TLSPOLICYD" -f -c "$DAEMON_CONF" 2>/dev/null &
-	DAEMON_PID=$!
-	lab_record_pid "$DAEMON_PID" tlspolicyd
-	for ((i = 0; i < 100; i++)); do
-		tlsp query '[192.0.2.1]' >/dev/null 2>&1 && break
-		sleep 0.05
-	done
-	while read -r k; do tlsp query "$k" >/dev/null; done < "$keys"
+	start_daemon info
 	reference=$(ip netns exec "$LAB_NETNS" taskset -c "$LOAD_CPU" "$LAB_DIR/socketmap-load" -m tlspolicy \
 		-k "$keys" -c 16 -d "$SECONDS_" -w "$WARMUP" "inet:127.0.0.1:$DAEMON_PORT" 2>&1 | grep -iE 'req/s|p99|requests' | head -n 3)
 	daemon_stop

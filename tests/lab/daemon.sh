@@ -1,6 +1,8 @@
 # daemon.sh - run tlspolicyd and ask it questions inside a lab.  Source it
 # after lab.sh, once lab_up has succeeded.
 #
+#   daemon_lab_start [LINES...]  lab_start, a sender configuration for
+#                            postmap, daemon_conf LINES, daemon_start
 #   daemon_conf [LINES...]   write $LAB_DIR/tlspolicyd.conf: the lab's
 #                            resolver settings plus LINES (name = value)
 #   daemon_start [CONF]      start tlspolicyd -f in the lab's namespace and
@@ -95,4 +97,11 @@ pmq() {
 		echo NOTFOUND
 	fi
 	rm -f "$err"
+}
+
+daemon_lab_start() {
+	lab_start
+	lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
+	daemon_conf "$@"
+	daemon_start || bail_out "tlspolicyd did not start"
 }

@@ -21,6 +21,7 @@
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up)
 #
 # Functions (all return non-zero on failure and explain it with diag):
+#   lab_start               lab_require_root, a new LAB_DIR, lab_traps, lab_up
 #   lab_require_root        skip the whole test unless root; as root, fail
 #                           unless namespaces and every tool are there
 #   lab_up                  build keys, certificates, zones, configs; start DNS
@@ -220,6 +221,15 @@ _lab_log_tail() {
 }
 
 # ---------------------------------------------------------------- checks
+
+# The usual opening of a lab test: skip unless root, a fresh $LAB_DIR,
+# lab_down on exit, lab_up; bails out when the lab cannot start.
+lab_start() {
+	lab_require_root
+	LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+	lab_traps
+	lab_up || bail_out "lab_up failed"
+}
 
 lab_require_root() {
 	local tool

@@ -7,10 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 source "$here/daemon.sh"
 
-lab_require_root
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
-lab_traps
-lab_up || bail_out "lab_up failed"
+lab_start
 daemon_conf
 daemon_start || bail_out "tlspolicyd did not start"
 lab_mail_up || bail_out "receiving Postfix did not start"

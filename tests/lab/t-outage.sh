@@ -7,13 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 source "$here/daemon.sh"
 
-lab_require_root
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
-lab_traps
-lab_up || bail_out "lab_up failed"
-lab_sender_up "texthash:/dev/null" || bail_out "sender config failed"
-daemon_conf "dns_timeout = 2s"
-daemon_start || bail_out "tlspolicyd did not start"
+daemon_lab_start "dns_timeout = 2s"
 
 # Warm the cache for one destination while DNS works.
 is "$(pmq good.test)" "dane-only" "before the outage: good.test"

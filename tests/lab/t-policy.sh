@@ -6,13 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 source "$here/daemon.sh"
 
-lab_require_root
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
-lab_traps
-lab_up || bail_out "lab_up failed"
-lab_sender_up "texthash:/dev/null" || bail_out "sender config failed"
-daemon_conf
-daemon_start || bail_out "tlspolicyd did not start"
+daemon_lab_start
 
 # key | expected postmap answer | what the case is
 cases=(

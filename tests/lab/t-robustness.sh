@@ -9,14 +9,8 @@ source "$here/lab.sh"
 source "$here/daemon.sh"
 SMLOAD=${top_builddir:-.}/tests/bench/smload
 
-lab_require_root
 [ -x "$SMLOAD" ] || bail_out "$SMLOAD not built (make check builds it)"
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
-lab_traps
-lab_up || bail_out "lab_up failed"
-lab_sender_up "texthash:/dev/null" || bail_out "sender config failed"
-daemon_conf
-daemon_start || bail_out "tlspolicyd did not start"
+daemon_lab_start
 
 # Raw bytes to the daemon; prints what came back until the daemon closed
 # the connection, or until SECONDS (then the exit status is 124).

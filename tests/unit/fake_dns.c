@@ -211,21 +211,29 @@ fake_dns_create(const struct fake_rr *zone, size_t n, struct fake_dns **fake)
 }
 
 size_t
+fake_dns_step(struct fake_dns *f)
+{
+	struct queued *q = f->queue;
+
+	if (!q)
+		return 0;
+	f->queue = q->next;
+	struct dns_answer *a = answer_for(f, q->name, q->type);
+	dns_callback *cb = q->cb;
+	void *arg = q->arg;
+	free(q->name);
+	free(q);
+	cb(arg, a);
+	return 1;
+}
+
+size_t
 fake_dns_run(struct fake_dns *f)
 {
 	size_t delivered = 0;
 
-	while (f->queue) {
-		struct queued *q = f->queue;
-		f->queue = q->next;
-		struct dns_answer *a = answer_for(f, q->name, q->type);
-		dns_callback *cb = q->cb;
-		void *arg = q->arg;
-		free(q->name);
-		free(q);
-		cb(arg, a);
+	while (fake_dns_step(f))
 		delivered++;
-	}
 	return delivered;
 }
 

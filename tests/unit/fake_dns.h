@@ -32,6 +32,8 @@ struct fake_dns;
 struct dns *fake_dns_create(const struct fake_rr *zone, size_t n, struct fake_dns **fake);
 /* Delivers every queued answer; returns how many. */
 size_t fake_dns_run(struct fake_dns *fake);
+/* Delivers the oldest queued answer only; 0 when none was queued. */
+size_t fake_dns_step(struct fake_dns *fake);
 size_t fake_dns_pending(const struct fake_dns *fake);
 /* How many lookups of (name, type) were started. */
 unsigned fake_dns_count(const struct fake_dns *fake, const char *name, uint16_t type);

@@ -186,19 +186,27 @@ collect(void *arg, const struct resolve_result *r)
 	}
 }
 
+/* Starts resolving key against the shared zone; the caller frees *dns. */
+static struct resolve *
+start(const char *key, struct dns **dns, struct fake_dns **fake, struct outcome *o)
+{
+	struct nexthop nh;
+	const char *why;
+
+	*dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), fake);
+	assert_int_equal(nexthop_parse(key, strlen(key), &nh, &why), 0);
+	return resolve_start(*dns, &nh, collect, o);
+}
+
 static void
 test_scenario(void **state)
 {
 	const struct scenario *sc = *state;
 	struct fake_dns *fake;
-	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
-	struct nexthop nh;
-	const char *why;
+	struct dns *dns;
 	struct outcome o = {0};
 
-	assert_int_equal(nexthop_parse(sc->key, strlen(sc->key), &nh, &why), 0);
-	struct resolve *r = resolve_start(dns, &nh, collect, &o);
-	assert_non_null(r);
+	assert_non_null(start(sc->key, &dns, &fake, &o));
 	assert_false(o.called);		/* never from inside resolve_start() */
 	fake_dns_run(fake);
 	assert_true(o.called);
@@ -223,37 +231,31 @@ static void
 test_no_tlsa_lookup_for_insecure_host(void **state)
 {
 	struct fake_dns *fake;
-	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
-	struct nexthop nh;
-	const char *why;
+	struct dns *dns;
 	struct outcome o = {0};
 
-	nexthop_parse("unsigned2.example", 17, &nh, &why);
-	resolve_start(dns, &nh, collect, &o);
+	start("unsigned2.example", &dns, &fake, &o);
 	fake_dns_run(fake);
+	assert_true(o.called);
 	assert_int_equal(fake_dns_count(fake, "_25._tcp.mx.unsigned2.example", RR_TYPE_TLSA), 0);
 	dns_free(dns);
 }
 
-/* Hosts are looked up in parallel: after the MX answer, every host's
- * address lookups are queued at once. */
+/* Hosts are looked up in parallel: the MX answer queues every host's
+ * address lookups at once, before any of them is answered. */
 static void
 test_hosts_in_parallel(void **state)
 {
 	struct fake_dns *fake;
-	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
-	struct nexthop nh;
-	const char *why;
+	struct dns *dns;
 	struct outcome o = {0};
 
-	nexthop_parse("mixed.example", 13, &nh, &why);
-	resolve_start(dns, &nh, collect, &o);
+	start("mixed.example", &dns, &fake, &o);
 	assert_int_equal(fake_dns_pending(fake), 1);	/* MX */
-	/* Deliver only the MX answer by hand: run one step. */
+	assert_int_equal(fake_dns_step(fake), 1);
+	assert_int_equal(fake_dns_pending(fake), 4);	/* A and AAAA of two hosts */
 	fake_dns_run(fake);
 	assert_true(o.called);
-	assert_int_equal(fake_dns_count(fake, "mx1.good.example", RR_TYPE_A), 1);
-	assert_int_equal(fake_dns_count(fake, "mx.plain.example", RR_TYPE_AAAA), 1);
 	dns_free(dns);
 }
 
@@ -262,16 +264,28 @@ static void
 test_cancel(void **state)
 {
 	struct fake_dns *fake;
-	struct dns *dns = fake_dns_create(zone, sizeof(zone) / sizeof(zone[0]), &fake);
-	struct nexthop nh;
-	const char *why;
+	struct dns *dns;
 	struct outcome o = {0};
 
-	nexthop_parse("mixed.example", 13, &nh, &why);
-	struct resolve *r = resolve_start(dns, &nh, collect, &o);
-	resolve_cancel(r);
+	resolve_cancel(start("mixed.example", &dns, &fake, &o));
 	assert_int_equal(fake_dns_pending(fake), 0);
 	assert_int_equal(fake_dns_run(fake), 0);
+	assert_false(o.called);
+	dns_free(dns);
+}
+
+/* Cancelling half-way, with host lookups in flight: the same. */
+static void
+test_cancel_midway(void **state)
+{
+	struct fake_dns *fake;
+	struct dns *dns;
+	struct outcome o = {0};
+	struct resolve *r = start("mixed.example", &dns, &fake, &o);
+
+	fake_dns_step(fake);
+	resolve_cancel(r);
+	assert_int_equal(fake_dns_pending(fake), 0);
 	assert_false(o.called);
 	dns_free(dns);
 }
@@ -317,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_no_tlsa_lookup_for_insecure_host),
 		cmocka_unit_test(test_hosts_in_parallel),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_midway),
 		cmocka_unit_test(test_host_limit),
 	};
 	struct table t = {0};

@@ -49,6 +49,7 @@
 #   LAB_SENDER_LOG, LAB_MX_LOG  the two instances' maillog files
 #   $LAB_DIR/pids             "PID NAME" of every process the lab started
 #   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
+#                             (mx.wrongtlsa.test: self-signed, no CA)
 #
 # The DNS cases are the table in the issue that introduced this file; the
 # zone text below (_lab_write_zones) is the authoritative list.  TTLs are 300 s:
@@ -80,6 +81,8 @@ LAB_MX_LISTENERS=(
 )
 LAB_TLS_HOSTS=(mx1.good.test mx.wrongtlsa.test mx.notlsa.test mx.insecure.test
 	mx.pkix.test mx.submit.test mx.ta.test)
+# Self-signed rather than from the lab CA: the untrusted case.
+LAB_SELF_SIGNED=(mx.wrongtlsa.test)
 
 # ---------------------------------------------------------------- helpers
 
@@ -278,18 +281,27 @@ _lab_make_tls() {
 		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.crt" -subj "/CN=tlspolicyd lab CA" \
 		-days 30 2>>"$d/openssl.log" || return 1
+	local issuer chain
 	for host in "${LAB_TLS_HOSTS[@]}"; do
+		# Most hosts have a certificate from the lab CA; those listed in
+		# LAB_SELF_SIGNED are their own issuer.
+		issuer=(-CA "$d/ca.crt" -CAkey "$d/ca.key")
+		chain=$d/ca.crt
+		if [[ " ${LAB_SELF_SIGNED[*]} " == *" $host "* ]]; then
+			issuer=()
+			chain=
+		fi
 		openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
 			-addext "subjectAltName=DNS:$host" \
 			-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 			-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$host" \
-			-CA "$d/ca.crt" -CAkey "$d/ca.key" -days 30 \
+			"${issuer[@]}" -days 30 \
 			2>>"$d/openssl.log" || return 1
 		# The chain file smtpd loads carries the CA too: DANE-TA(2) with
 		# selector 1 and PKIX-TA(0) can only match an issuer the server
 		# actually sends.
 		# smtpd loads it as root, before dropping privileges.
-		(umask 077 && cat "$d/$host.key" "$d/$host.crt" "$d/ca.crt" >"$d/$host.pem")
+		(umask 077 && cat "$d/$host.key" "$d/$host.crt" $chain >"$d/$host.pem")
 	done
 }
 

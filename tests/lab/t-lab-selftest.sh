@@ -97,6 +97,10 @@ like "$out" "NXDOMAIN.*\(secure\)" "mx.submit.test port 25 TLSA: secure NXDOMAIN
 out=$(uh TLSA _25._tcp.mx.wrongtlsa.test)
 like "$out" "3 1 1 [0-9A-F]{64} \(secure\)" "mx.wrongtlsa.test TLSA secure"
 unlike "$out" "$(spki mx.wrongtlsa.test)|$mx1|$ca" "mx.wrongtlsa.test TLSA matches no lab key"
+is "$(openssl x509 -in "$LAB_DIR/tls/mx.wrongtlsa.test.crt" -noout -issuer)" "issuer=CN = mx.wrongtlsa.test" \
+	"mx.wrongtlsa.test has a self-signed certificate"
+is "$(openssl x509 -in "$LAB_DIR/tls/mx1.good.test.crt" -noout -issuer)" "issuer=CN = tlspolicyd lab CA" \
+	"mx1.good.test has a certificate from the lab CA"
 
 out=$(uh MX cnamemx.test)
 is "$out" "cnamemx.test mail is handled by 10 alias.cnamemx.test. (secure)" "cnamemx.test MX secure"

@@ -25,6 +25,9 @@
 #include "explain.h"
 #include "netstring.h"
 #include "nexthop.h"
+#include "probe.h"
+#include "probeplan.h"
+#include "probereport.h"
 #include "resolve.h"
 #include "socketmap.h"
 
@@ -47,6 +50,8 @@ usage(FILE *out)
 	    "                     ask the running tlspolicyd, as Postfix does\n"
 	    "  explain [--json] DEST\n"
 	    "                     resolve DEST here and show every step of the decision\n"
+	    "  probe [--json] DEST\n"
+	    "                     connect to every MX host address of DEST: STARTTLS, chain, DANE\n"
 	    "  config [--defaults|--names]\n"
 	    "                     check the configuration; print every setting in force\n"
 	    "DEST is a Postfix next hop: example.org, example.org:2525, [mx.example.org]:587.\n"
@@ -166,10 +171,73 @@ cmd_query(const struct config *cfg, int argc, char **argv)
 	return status;
 }
 
+/* Resolves one next hop here, as the daemon would, and hands the result
+ * to done() (which must copy what it keeps). -1 when the resolver could
+ * not be set up or the lookups could not start (reported). */
+struct resolution {
+	struct event_base *base;
+	void (*done)(void *arg, const struct resolve_result *r);
+	void *arg;
+};
+
+static void
+resolved(void *arg, const struct resolve_result *r)
+{
+	struct resolution *run = arg;
+
+	run->done(run->arg, r);
+	event_base_loopbreak(run->base);
+}
+
+static int
+resolve_once(const struct config *cfg, const char *cmd, const struct nexthop *nh,
+    void (*done)(void *arg, const struct resolve_result *r), void *arg)
+{
+	struct resolve_result direct = {.nexthop = *nh};
+	char err[1024];
+
+	if (resolve_without_dns(nh, &direct.answer, direct.reason, sizeof(direct.reason))) {
+		done(arg, &direct);
+		return 0;
+	}
+	struct resolution run = {.base = event_base_new(), .done = done, .arg = arg};
+	struct dns_unbound_settings s = {
+		.trust_anchor_file = cfg->trust_anchor_file,
+		.unbound_config = cfg->unbound_config,
+		.timeout_ms = cfg->dns_timeout_ms,
+	};
+	struct dns *dns = run.base ? dns_unbound_create(run.base, &s, err, sizeof(err)) : NULL;
+	int rc = 0;
+	if (!dns) {
+		fprintf(stderr, "tlspolicy %s: resolver: %s\n", cmd, run.base ? err : "no event loop");
+		rc = -1;
+	} else if (!resolve_start(dns, nh, resolved, &run)) {
+		fprintf(stderr, "tlspolicy %s: cannot start the lookups\n", cmd);
+		rc = -1;
+	} else {
+		event_base_dispatch(run.base);
+	}
+	dns_free(dns);
+	if (run.base)
+		event_base_free(run.base);
+	return rc;
+}
+
+static int
+parse_dest(const char *cmd, const char *dest, struct nexthop *nh)
+{
+	const char *why;
+
+	if (nexthop_parse(dest, strlen(dest), nh, &why) < 0) {
+		fprintf(stderr, "tlspolicy %s: '%s': %s\n", cmd, dest, why);
+		return -1;
+	}
+	return 0;
+}
+
 struct explain_run {
 	const struct config *cfg;
 	bool json;
-	struct event_base *base;
 	struct buf out;
 	int status;
 };
@@ -184,7 +252,6 @@ explained(void *arg, const struct resolve_result *res)
 	else
 		explain_text(res, &run->cfg->levels, &run->out);
 	run->status = res->answer.result == POLICY_TEMP ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;
-	event_base_loopbreak(run->base);
 }
 
 static int
@@ -196,8 +263,6 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 	};
 	struct explain_run run = {.cfg = cfg, .status = EXIT_TROUBLE};
 	struct nexthop nh;
-	const char *why;
-	char err[1024];
 	int opt;
 
 	optind = 1;
@@ -210,42 +275,138 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tlspolicy explain: name one destination\n");
 		return EXIT_TROUBLE;
 	}
-	const char *dest = argv[optind];
-	if (nexthop_parse(dest, strlen(dest), &nh, &why) < 0) {
-		fprintf(stderr, "tlspolicy explain: '%s': %s\n", dest, why);
+	if (parse_dest("explain", argv[optind], &nh) < 0)
 		return EXIT_TROUBLE;
-	}
 	buf_init(&run.out);
-	struct resolve_result direct = {.nexthop = nh};
-	if (resolve_without_dns(&nh, &direct.answer, direct.reason, sizeof(direct.reason))) {
-		explained(&run, &direct);
-		goto print;
-	}
-	run.base = event_base_new();
-	struct dns_unbound_settings s = {
-		.trust_anchor_file = cfg->trust_anchor_file,
-		.unbound_config = cfg->unbound_config,
-		.timeout_ms = cfg->dns_timeout_ms,
-	};
-	struct dns *dns = run.base ? dns_unbound_create(run.base, &s, err, sizeof(err)) : NULL;
-	if (!dns) {
-		fprintf(stderr, "tlspolicy explain: resolver: %s\n", run.base ? err : "no event loop");
-		buf_free(&run.out);
-		if (run.base)
-			event_base_free(run.base);
-		return EXIT_TROUBLE;
-	}
-	struct resolve *r = resolve_start(dns, &nh, explained, &run);
-	if (r)
-		event_base_dispatch(run.base);
-	else
-		fprintf(stderr, "tlspolicy explain: cannot start the lookups\n");
-	dns_free(dns);
-	event_base_free(run.base);
-print:
-	fputs(buf_ptr(&run.out), stdout);
+	if (resolve_once(cfg, "explain", &nh, explained, &run) == 0)
+		fputs(buf_ptr(&run.out), stdout);
 	buf_free(&run.out);
 	return run.status;
+}
+
+/* Exit codes of probe, documented in tlspolicy(1). */
+enum {
+	PROBE_EXIT_AS_PROMISED = 0,	/* every probed host as secure as its DNS promises */
+	PROBE_EXIT_BROKEN = 1,		/* a host does less than its TLSA records promise */
+	PROBE_EXIT_UNKNOWN = 3,		/* DNS failed, or no address could be probed */
+};
+
+struct probe_run {
+	const struct config *cfg;
+	struct probeplan plan;
+	struct policy_answer answer;
+	char reason[512];
+	bool planned;
+};
+
+static void
+planned(void *arg, const struct resolve_result *res)
+{
+	struct probe_run *run = arg;
+
+	run->answer = res->answer;
+	snprintf(run->reason, sizeof(run->reason), "%s", res->reason);
+	run->planned = probeplan_build(res, run->cfg->probe_allow_private, &run->plan) == 0;
+}
+
+/* Whether a result keeps the promise its DNS made: usable TLSA records
+ * promise DANE, unusable ones at least encryption. */
+static bool
+as_promised(const struct probe_target *t, const struct probe_result *r)
+{
+	if (r->tlsa_usable)
+		return r->class == PROBE_DANE_VERIFIED;
+	if (t->ntlsa)
+		return r->class != PROBE_PLAINTEXT && r->class != PROBE_TLS_FAILED && r->class != PROBE_UNREACHABLE;
+	return true;
+}
+
+static int
+cmd_probe(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct probe_run run = {.cfg = cfg};
+	struct nexthop nh;
+	bool json = false;
+	char err[512];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return EXIT_TROUBLE;
+		json = true;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "tlspolicy probe: name one destination\n");
+		return EXIT_TROUBLE;
+	}
+	if (parse_dest("probe", argv[optind], &nh) < 0)
+		return EXIT_TROUBLE;
+	if (resolve_once(cfg, "probe", &nh, planned, &run) < 0)
+		return EXIT_TROUBLE;
+	struct probe_env_settings es = {
+		.ca_file = cfg->probe_ca_file,
+		.helo_name = cfg->probe_helo_name,
+		.step_timeout_ms = cfg->probe_timeout_ms,
+		.max_reply = PROBE_MAX_REPLY,
+	};
+	struct probe_env *env = probe_env_new(&es, err, sizeof(err));
+	if (!env) {
+		fprintf(stderr, "tlspolicy probe: %s\n", err);
+		probeplan_free(&run.plan);
+		return EXIT_TROUBLE;
+	}
+	struct buf out;
+	buf_init(&out);
+	int status = run.answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
+	size_t probed = 0;
+	if (json)
+		buf_printf(&out, "{\"destination\":\"%s\",\"results\":[", run.plan.dest);
+	else
+		buf_printf(&out, "destination %s: %s%s%s\n", run.plan.dest, policy_rule_name(run.answer.rule),
+		    run.reason[0] ? ": " : "", run.reason);
+	for (size_t i = 0; i < run.plan.n; i++) {
+		const struct probeplan_item *it = &run.plan.items[i];
+		char addr[64];
+		netaddr_format(&it->target.address, addr, sizeof(addr));
+		if (it->refused) {
+			if (!json)
+				buf_printf(&out, "== %s[%s]:%u refused: %s address (probe_allow_private = no)\n",
+				    it->target.host, addr, it->target.port, it->refused);
+			continue;
+		}
+		struct probe *p = probe_new(env, &it->target);
+		if (!p)
+			continue;
+		const struct probe_result *r = probe_run_blocking(p);
+		if (json) {
+			if (probed)
+				buf_putc(&out, ',');
+			probereport_json(probe_target(p), r, &out);
+		} else {
+			probereport_text(probe_target(p), r, &out);
+		}
+		probed++;
+		if (!as_promised(&it->target, r))
+			status = PROBE_EXIT_BROKEN;
+		probe_free(p);
+	}
+	if (json)
+		buf_puts(&out, "]}\n");
+	if (probed == 0 && status == PROBE_EXIT_AS_PROMISED) {
+		status = PROBE_EXIT_UNKNOWN;
+		if (!json)
+			buf_puts(&out, "nothing to probe: no address that may be probed\n");
+	}
+	fputs(buf_ptr(&out), stdout);
+	buf_free(&out);
+	probe_env_free(env);
+	probeplan_free(&run.plan);
+	return status;
 }
 
 static int
@@ -306,6 +467,8 @@ main(int argc, char **argv)
 		rc = cmd_query(cfg, argc, argv);
 	else if (strcmp(cmd, "explain") == 0)
 		rc = cmd_explain(cfg, argc, argv);
+	else if (strcmp(cmd, "probe") == 0)
+		rc = cmd_probe(cfg, argc, argv);
 	else if (strcmp(cmd, "config") == 0)
 		rc = cmd_config(cfg, argc, argv);
 	else {

@@ -21,6 +21,7 @@ enum type {
 	T_LEVEL,
 	T_FACILITY,
 	T_LOGLEVEL,
+	T_BOOL,
 };
 
 #define RESTART 1u	/* a reload cannot change it: the daemon warns */
@@ -59,6 +60,17 @@ static const struct setting settings[] = {
 	{"level_insecure_mx_dane", T_LEVEL, LEVEL(RULE_INSECURE_MX_DANE), "dane", 0, 0, 0},
 	{"level_insecure", T_LEVEL, LEVEL(RULE_INSECURE), "may", 0, 0, 0},
 	{"level_failed_host", T_LEVEL, LEVEL(RULE_FAILED_HOST), "dane", 0, 0, 0},
+	{"probe_enable", T_BOOL, OFF(probe_enable), "yes", 0, 0, 0},
+	{"probe_workers", T_UINT, OFF(probe_workers), "0", RESTART, 0, 256},
+	{"probe_concurrency", T_UINT, OFF(probe_concurrency), "64", 0, 1, 10000},
+	{"probe_queue_max", T_UINT, OFF(probe_queue_max), "1000", 0, 1, 1000000},
+	{"probe_rate", T_UINT, OFF(probe_rate), "10", 0, 1, 100000},
+	{"probe_host_interval", T_DURATION, OFF(probe_host_interval_ms), "1m", 0, 0, DAY_MS},
+	{"probe_interval", T_DURATION, OFF(probe_interval_ms), "1h", 0, 60000, 7 * DAY_MS},
+	{"probe_timeout", T_DURATION, OFF(probe_timeout_ms), "10s", 0, 100, 600000},
+	{"probe_ca_file", T_STRING, OFF(probe_ca_file), "", RESTART, 0, 0},
+	{"probe_helo_name", T_STRING, OFF(probe_helo_name), "", 0, 0, 0},
+	{"probe_allow_private", T_BOOL, OFF(probe_allow_private), "no", 0, 0, 0},
 	{"user", T_STRING, OFF(user), "tlspolicyd", RESTART, 0, 0},
 	{"syslog_facility", T_FACILITY, OFF(syslog_facility), "mail", RESTART, 0, 0},
 	{"log_level", T_LOGLEVEL, OFF(log_level), "info", 0, 0, 0},
@@ -110,6 +122,7 @@ free_value(struct config *c, const struct setting *s)
 	case T_DURATION:
 	case T_FACILITY:
 	case T_LOGLEVEL:
+	case T_BOOL:
 		break;
 	}
 }
@@ -289,6 +302,14 @@ set_value(struct config *c, const struct setting *s, const char *value, char *wh
 		}
 		snprintf(why, wlen, "%s: '%s' is not a log level (error, warning, notice, info, debug)",
 		    s->name, value);
+		return -1;
+	case T_BOOL:
+		/* Postfix's words, and only those. */
+		if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+			*FIELD(c, s, bool) = value[0] == 'y';
+			return 0;
+		}
+		snprintf(why, wlen, "%s: '%s' is not yes or no", s->name, value);
 		return -1;
 	}
 	snprintf(why, wlen, "%s: unknown type", s->name);
@@ -604,6 +625,9 @@ format_value(const struct config *c, const struct setting *s, struct buf *out)
 		break;
 	case T_LOGLEVEL:
 		buf_puts(out, log_levels[*CFIELD(c, s, int)]);
+		break;
+	case T_BOOL:
+		buf_puts(out, *CFIELD(c, s, bool) ? "yes" : "no");
 		break;
 	}
 }

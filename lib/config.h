@@ -57,6 +57,18 @@ struct config {
 
 	struct policy_levels levels;
 
+	bool probe_enable;
+	unsigned probe_workers;		/* 0: one per core */
+	unsigned probe_concurrency;	/* probes in flight at once, all workers */
+	unsigned probe_queue_max;
+	unsigned probe_rate;		/* probes started per second */
+	unsigned probe_host_interval_ms;	/* between probes of one address */
+	unsigned probe_interval_ms;	/* re-probe a destination still asked for */
+	unsigned probe_timeout_ms;	/* each step of a probe */
+	char *probe_ca_file;		/* "": the system's CA store */
+	char *probe_helo_name;		/* "": the host name */
+	bool probe_allow_private;
+
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */
 	int log_level;			/* enum log_level_value */

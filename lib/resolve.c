@@ -171,6 +171,11 @@ free_result(struct resolve_result *res)
 		free(l->why);
 	}
 	free(res->lookups);
+	for (unsigned i = 0; res->hosts && i < res->nhosts; i++) {
+		for (size_t j = 0; j < res->hosts[i].ntlsa; j++)
+			free(res->hosts[i].tlsa[j].data);
+		free(res->hosts[i].tlsa);
+	}
 	free(res->hosts);
 }
 
@@ -285,6 +290,12 @@ on_address(struct resolve *r, struct pending *p, const struct dns_answer *a)
 	}
 	if (policy_dns_failed(d) && !hs->failure[0])
 		describe_failure(hs->failure, sizeof(hs->failure), a);
+	for (size_t i = 0; a->outcome == DNS_DATA && i < a->count && h->naddresses < RESOLVE_MAX_ADDRESSES; i++) {
+		char text[64];
+		if (rr_address(a->qtype, a->rdata[i].data, a->rdata[i].len, text, sizeof(text)) == 0 &&
+		    netaddr_parse(text, &h->addresses[h->naddresses]) == 0)
+			h->naddresses++;
+	}
 	if (a->canonname && !hs->canon[0] && nexthop_valid_hostname(a->canonname, strlen(a->canonname)))
 		snprintf(hs->canon, sizeof(hs->canon), "%s", a->canonname);
 	if (hs->a_done && hs->aaaa_done)
@@ -306,6 +317,20 @@ count_tlsa(struct policy_host_facts *f, const struct dns_answer *a)
 	}
 }
 
+/* The validated records, for probes to check the server against. */
+static void
+keep_tlsa(struct resolve_host *h, const struct dns_answer *a)
+{
+	if (!a->count || !(h->tlsa = calloc(a->count, sizeof(*h->tlsa))))
+		return;
+	for (size_t i = 0; i < a->count; i++) {
+		if (!(h->tlsa[h->ntlsa].data = malloc(a->rdata[i].len ? a->rdata[i].len : 1)))
+			continue;
+		memcpy(h->tlsa[h->ntlsa].data, a->rdata[i].data, a->rdata[i].len);
+		h->tlsa[h->ntlsa++].len = a->rdata[i].len;
+	}
+}
+
 static void
 on_tlsa(struct resolve *r, struct pending *p, const struct dns_answer *a)
 {
@@ -323,8 +348,10 @@ on_tlsa(struct resolve *r, struct pending *p, const struct dns_answer *a)
 		snprintf(hs->failure, sizeof(hs->failure), "TLSA lookup could not start");
 	}
 	h->facts.tlsa = d;
-	if (d == PDNS_SECURE)
+	if (d == PDNS_SECURE) {
 		count_tlsa(&h->facts, a);
+		keep_tlsa(h, a);
+	}
 	if (policy_dns_failed(d))
 		describe_failure(hs->failure, sizeof(hs->failure), a);
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "dns.h"
+#include "netaddr.h"
 #include "nexthop.h"
 #include "policy.h"
 
@@ -46,6 +47,8 @@ struct resolve_lookup {
 	const char **notes;		/* per record: why a TLSA record is unusable, or NULL */
 };
 
+#define RESOLVE_MAX_ADDRESSES 16
+
 struct resolve_host {
 	char name[NEXTHOP_NAME_MAX + 1];
 	uint16_t preference;
@@ -53,6 +56,13 @@ struct resolve_host {
 	enum policy_host_verdict verdict;
 	const char *why;		/* static: why this verdict */
 	char tlsa_name[NEXTHOP_NAME_MAX + 16]; /* where the counted TLSA lookup went */
+	/* For probes: the host's addresses (A then AAAA, at most
+	 * RESOLVE_MAX_ADDRESSES) and its TLSA records as DNS gave them, when
+	 * they were DNSSEC-validated (facts.tlsa == PDNS_SECURE). */
+	size_t naddresses;
+	struct netaddr addresses[RESOLVE_MAX_ADDRESSES];
+	size_t ntlsa;
+	struct dns_rdata *tlsa;
 };
 
 struct resolve_result {

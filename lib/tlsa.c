@@ -1,6 +1,9 @@
 /* tlsa - TLSA records; see tlsa.h for the contract. */
 #include "autoconfig.h"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "tlsa.h"
 
 int
@@ -71,4 +74,30 @@ tlsa_format(const struct tlsa_record *r, struct buf *out)
 	}
 	buf_commit(out, r->len * 2);
 	return 0;
+}
+
+int
+tlsa_data_for_cert(const unsigned char *der, size_t len, uint8_t selector, uint8_t mtype, struct buf *out)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	unsigned char *data = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int n = -1, rc = -1;
+
+	if (!x || selector > TLSA_SEL_SPKI || mtype > TLSA_MATCH_SHA512)
+		goto done;
+	n = selector == TLSA_SEL_CERT ? i2d_X509(x, &data) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &data);
+	if (n <= 0)
+		goto done;
+	if (mtype == TLSA_MATCH_FULL) {
+		rc = buf_append(out, data, (size_t)n);
+	} else if (EVP_Digest(data, (size_t)n, md, &mdlen,
+	    mtype == TLSA_MATCH_SHA256 ? EVP_sha256() : EVP_sha512(), NULL) == 1) {
+		rc = buf_append(out, md, mdlen);
+	}
+done:
+	OPENSSL_free(data);
+	X509_free(x);
+	return rc;
 }

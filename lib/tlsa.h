@@ -39,6 +39,12 @@ int tlsa_parse(const unsigned char *rdata, size_t len, struct tlsa_record *out);
  * (a static string), untouched when it may. */
 bool tlsa_usable(const struct tlsa_record *r, const char **why);
 
+/* The association data of a TLSA record for a certificate given in DER:
+ * selector 0 the whole certificate, 1 its SubjectPublicKeyInfo; matching
+ * type 0 the data itself, 1 SHA-256, 2 SHA-512. Appends it to out; -1 for
+ * a certificate OpenSSL cannot read or parameters outside those. */
+int tlsa_data_for_cert(const unsigned char *der, size_t len, uint8_t selector, uint8_t mtype, struct buf *out);
+
 /* Appends the presentation form "3 1 1 abcd..." (lower-case hex) to out. */
 int tlsa_format(const struct tlsa_record *r, struct buf *out);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "probe.h"
 #include "probeplan.h"
 #include "probereport.h"
+#include "probestate.h"
 #include "resolve.h"
 #include "socketmap.h"
 
@@ -240,6 +242,8 @@ struct explain_run {
 	bool json;
 	struct buf out;
 	int status;
+	char dest[NEXTHOP_NAME_MAX + 16];
+	size_t nprobes;
 };
 
 static void
@@ -251,7 +255,53 @@ explained(void *arg, const struct resolve_result *res)
 		explain_json(res, &run->cfg->levels, &run->out);
 	else
 		explain_text(res, &run->cfg->levels, &run->out);
+	nexthop_format(&res->nexthop, run->dest, sizeof(run->dest));
 	run->status = res->answer.result == POLICY_TEMP ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;
+}
+
+static void
+explain_probe_addr(void *arg, const struct probestate_addr *a)
+{
+	struct explain_run *run = arg;
+
+	if (run->json) {
+		if (run->nprobes)
+			buf_putc(&run->out, ',');
+		explain_probes_json(a, &run->out);
+	} else {
+		explain_probes_text(a, &run->out);
+	}
+	run->nprobes++;
+}
+
+/* What the daemon's probes found, from its history file. */
+static void
+explain_probes(struct explain_run *run)
+{
+	const char *dir = run->cfg->state_directory;
+	struct buf path;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/probes", dir);
+	struct probestate *ps = probestate_create(1000000);
+	int n = dir[0] && ps ? probestate_load(ps, buf_ptr(&path), (int64_t)time(NULL)) : 0;
+	if (run->json) {
+		buf_puts(&run->out, ",\"probes\":[");
+	} else if (n < 0) {
+		buf_printf(&run->out, "probes: cannot read %s: %s\n", buf_ptr(&path), strerror(errno));
+	} else {
+		buf_printf(&run->out, "probes (the daemon's, from %s):\n", dir[0] ? buf_ptr(&path) : "nowhere");
+	}
+	if (n > 0)
+		probestate_each_addr(ps, run->dest, explain_probe_addr, run);
+	if (run->json) {
+		buf_putc(&run->out, ']');
+		explain_json_close(&run->out);
+	} else if (n >= 0 && run->nprobes == 0) {
+		buf_puts(&run->out, "    none yet\n");
+	}
+	probestate_free(ps);
+	buf_free(&path);
 }
 
 static int
@@ -278,8 +328,10 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 	if (parse_dest("explain", argv[optind], &nh) < 0)
 		return EXIT_TROUBLE;
 	buf_init(&run.out);
-	if (resolve_once(cfg, "explain", &nh, explained, &run) == 0)
+	if (resolve_once(cfg, "explain", &nh, explained, &run) == 0) {
+		explain_probes(&run);
 		fputs(buf_ptr(&run.out), stdout);
+	}
 	buf_free(&run.out);
 	return run.status;
 }

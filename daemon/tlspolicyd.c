@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
@@ -38,6 +39,7 @@
 #include "log.h"
 #include "policymap.h"
 #include "privdrop.h"
+#include "probing.h"
 #include "resolve.h"
 #include "rr.h"
 #include "server.h"
@@ -53,6 +55,7 @@ struct daemon {
 	struct dns *dns;
 	struct policymap *pm;
 	struct server *srv;
+	struct probing *probing;
 	struct event *flush;
 	struct event *sighup, *sigterm, *sigint;
 	bool stopping;
@@ -179,6 +182,7 @@ reload(struct daemon *d)
 		raise_fd_limit(d->log, cfg->max_connections);
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
+		probing_set_config(d->probing, cfg);
 		log_set_level(d->log, cfg->log_level);
 		config_unref(d->cfg);
 		d->cfg = cfg;
@@ -221,9 +225,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* At debug level: every lookup behind a fresh answer, as explain shows it. */
 static void
-log_resolution(void *arg, const struct resolve_result *r)
+log_resolution(struct daemon *d, const struct resolve_result *r)
 {
-	struct daemon *d = arg;
 	char dest[NEXTHOP_NAME_MAX + 16];
 	struct buf line;
 
@@ -256,6 +259,35 @@ log_resolution(void *arg, const struct resolve_result *r)
 		log_line(d->log, LOGL_DEBUG, buf_ptr(&line), buf_size(&line));
 	}
 	buf_free(&line);
+}
+
+/* Every fresh resolution: logged at debug, and handed to the probes. */
+static void
+on_resolution(void *arg, const struct resolve_result *r)
+{
+	struct daemon *d = arg;
+
+	log_resolution(d, r);
+	probing_resolved(d->probing, r);
+}
+
+/* The state directory belongs to the daemon's user, which creates nothing
+ * after dropping root; so it is made here, while still root. */
+static void
+prepare_state_directory(struct daemon *d)
+{
+	const char *dir = d->cfg->state_directory;
+
+	if (!dir[0])
+		return;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		log_event(d->log, LOGL_WARNING, "state-directory", "dir", dir, "error", strerror(errno),
+		    "reason", "probe history is kept in memory only", NULL);
+		return;
+	}
+	struct passwd *pw = geteuid() == 0 && d->cfg->user[0] ? getpwnam(d->cfg->user) : NULL;
+	if (pw && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+		log_event(d->log, LOGL_WARNING, "state-directory", "dir", dir, "error", strerror(errno), NULL);
 }
 
 /* Forks into the background. The process that was started waits for the
@@ -407,7 +439,10 @@ main(int argc, char **argv)
 	d.srv = d.pm ? server_create(d.base, d.log, d.pm, d.cfg, fds, names, nfds) : NULL;
 	if (!d.srv)
 		return start_failed(&d, EX_OSERR, "out of memory");
-	policymap_set_observer(d.pm, log_resolution, &d);
+	policymap_set_observer(d.pm, on_resolution, &d);
+	prepare_state_directory(&d);
+	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.cfg, err, sizeof(err))))
+		return start_failed(&d, EX_CONFIG, "probes: %s", err);
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
@@ -440,6 +475,7 @@ main(int argc, char **argv)
 
 	log_msg(d.log, LOGL_NOTICE, "event=stopped");
 	server_free(d.srv);
+	probing_free(d.probing);
 	policymap_free(d.pm);
 	dns_free(d.dns);
 	event_free(d.sighup);

@@ -136,7 +136,19 @@ cache_get(struct cache *c, const char *key, uint64_t now_ms)
 	}
 	lru_unlink(c, n);
 	lru_push(c, n);
+	n->entry.used_ms = now_ms;
 	return &n->entry;
+}
+
+const struct cache_entry *
+cache_peek(const struct cache *c, const char *key)
+{
+	uint64_t hash = hash_siphash13(c->key, key, strlen(key));
+	const struct node *n = c->buckets[hash & (c->nbuckets - 1)];
+
+	while (n && (n->hash != hash || strcmp(n->key, key) != 0))
+		n = n->chain;
+	return n ? &n->entry : NULL;
 }
 
 int
@@ -159,6 +171,7 @@ cache_put(struct cache *c, const char *key, struct policy_answer answer,
 	n->entry.reason = why;
 	n->entry.stored_ms = now_ms;
 	n->entry.expires_ms = expires_ms;
+	n->entry.used_ms = now_ms;
 
 	struct node **slot = find_slot(c, key, hash);
 	if (*slot)

@@ -24,6 +24,7 @@ struct cache_entry {
 	char *reason;
 	uint64_t stored_ms;
 	uint64_t expires_ms;
+	uint64_t used_ms;		/* the last cache_get() that found it */
 };
 
 struct cache;
@@ -39,6 +40,9 @@ const struct cache_entry *cache_get(struct cache *c, const char *key, uint64_t n
  * 0, or -1 when out of memory (the cache is unchanged). */
 int cache_put(struct cache *c, const char *key, struct policy_answer answer,
     const char *reason, uint64_t now_ms, uint64_t expires_ms);
+
+/* The entry without touching recency or expiry, or NULL. */
+const struct cache_entry *cache_peek(const struct cache *c, const char *key);
 
 /* Removes one key; 1 if it was there. */
 int cache_remove(struct cache *c, const char *key);

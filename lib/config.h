@@ -35,7 +35,8 @@
 /* More listeners than anybody needs; a bound, so that every program agrees. */
 #define CONFIG_MAX_LISTEN 64
 
-enum log_level_value { LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
+/* LOGL_ALERT is never filtered out: alerts are what the log is for. */
+enum log_level_value { LOGL_ALERT = -1, LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
 struct config {
 	unsigned refs;
@@ -68,6 +69,7 @@ struct config {
 	char *probe_ca_file;		/* "": the system's CA store */
 	char *probe_helo_name;		/* "": the host name */
 	bool probe_allow_private;
+	char *state_directory;		/* probe history */
 
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
+#include <time.h>
+
 #include "explain.h"
+#include "probestate.h"
 #include "json.h"
 #include "rr.h"
 
@@ -185,7 +188,73 @@ explain_json(const struct resolve_result *r, const struct policy_levels *levels,
 		}
 		buf_puts(out, "]}");
 	}
-	buf_puts(out, "]}\n");
+	buf_puts(out, "]");
 	buf_free(&reply);
 	return buf_terminate(out);
+}
+
+int
+explain_json_close(struct buf *out)
+{
+	return buf_puts(out, "}\n");
+}
+
+static void
+utc(int64_t unix_s, char *dst, size_t size)
+{
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+explain_probes_text(const struct probestate_addr *a, struct buf *out)
+{
+	char addr[64], when[32];
+
+	netaddr_format(&a->address, addr, sizeof(addr));
+	buf_printf(out, "    %s[%s]:%u%s\n", a->host, addr, a->port, a->has_usable_tlsa ? " (usable TLSA)" : "");
+	for (size_t i = 0; i < a->nhistory; i++) {
+		const struct probestate_record *r = &a->history[i];
+		utc(r->unix_s, when, sizeof(when));
+		buf_printf(out, "        %s %s%s%s\n", when, probe_class_name(r->class), r->detail[0] ? ": " : "",
+		    r->detail);
+	}
+	return buf_terminate(out);
+}
+
+int
+explain_probes_json(const struct probestate_addr *a, struct buf *out)
+{
+	char addr[64], when[32];
+
+	netaddr_format(&a->address, addr, sizeof(addr));
+	buf_putc(out, '{');
+	json_key(out, "host", 1);
+	json_str(out, a->host);
+	json_key(out, "address", 0);
+	json_str(out, addr);
+	json_key(out, "port", 0);
+	buf_printf(out, "%u", a->port);
+	json_key(out, "usable_tlsa", 0);
+	buf_puts(out, a->has_usable_tlsa ? "true" : "false");
+	json_key(out, "history", 0);
+	buf_putc(out, '[');
+	for (size_t i = 0; i < a->nhistory; i++) {
+		const struct probestate_record *r = &a->history[i];
+		utc(r->unix_s, when, sizeof(when));
+		buf_puts(out, i ? ",{" : "{");
+		json_key(out, "time", 1);
+		json_str(out, when);
+		json_key(out, "class", 0);
+		json_str(out, probe_class_name(r->class));
+		json_key(out, "detail", 0);
+		json_str(out, r->detail[0] ? r->detail : NULL);
+		json_key(out, "leaf_spki_sha256", 0);
+		json_str(out, r->leaf_spki[0] ? r->leaf_spki : NULL);
+		buf_putc(out, '}');
+	}
+	return buf_puts(out, "]}");
 }

@@ -1,6 +1,7 @@
 /* kv - key=value log fields; see kv.h for the contract. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "kv.h"
@@ -78,4 +79,66 @@ kv_ms(struct buf *b, const char *key, uint64_t usec)
 	if (key_eq(b, key) < 0 || buf_put_uint(b, usec / 1000, 1) < 0 || buf_putc(b, '.') < 0)
 		return -1;
 	return buf_put_uint(b, usec % 1000, 3);
+}
+
+int
+kv_parse(const char *line, size_t len, void (*field)(void *arg, const char *key, const char *value),
+    void *arg)
+{
+	struct buf key, value;
+	size_t i = 0;
+	int rc = 0;
+
+	buf_init(&key);
+	buf_init(&value);
+	while (i < len) {
+		while (i < len && line[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		size_t k = i;
+		while (i < len && line[i] != '=' && line[i] != ' ')
+			i++;
+		if (i == len || line[i] != '=' || i == k) {
+			rc = -1;
+			break;
+		}
+		buf_reset(&key);
+		buf_append(&key, line + k, i - k);
+		buf_reset(&value);
+		buf_terminate(&value);
+		i++;
+		if (i < len && line[i] == '"') {
+			for (i++; i < len && line[i] != '"'; i++) {
+				char c = line[i];
+				if (c == '\\' && i + 1 < len && line[i + 1] == 'x' && i + 3 < len) {
+					unsigned v;
+					char hex[3] = {line[i + 2], line[i + 3], 0};
+					if (sscanf(hex, "%2x", &v) != 1)
+						break;
+					c = (char)v;
+					i += 3;
+				} else if (c == '\\' && i + 1 < len) {
+					c = line[++i];
+				}
+				buf_putc(&value, c);
+			}
+			if (i == len) {
+				rc = -1;	/* no closing quote */
+				break;
+			}
+			i++;
+		} else {
+			size_t v = i;
+			while (i < len && line[i] != ' ')
+				i++;
+			buf_append(&value, line + v, i - v);
+		}
+		buf_terminate(&key);
+		buf_terminate(&value);
+		field(arg, buf_ptr(&key), buf_ptr(&value));
+	}
+	buf_free(&key);
+	buf_free(&value);
+	return rc;
 }

@@ -22,4 +22,11 @@ int kv_uint(struct buf *b, const char *key, uint64_t value);
 /* Milliseconds with microsecond precision: "1.234". */
 int kv_ms(struct buf *b, const char *key, uint64_t usec);
 
+/* Reads a line written by the functions above: calls field() for each
+ * key=value with the value unquoted. Returns 0, or -1 at the first thing
+ * that is not key=value (fields before it have been passed on). The value
+ * strings are valid during the call only. */
+int kv_parse(const char *line, size_t len, void (*field)(void *arg, const char *key, const char *value),
+    void *arg);
+
 #endif

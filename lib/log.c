@@ -26,17 +26,20 @@ struct log {
 	void *wakeup_arg;
 };
 
-static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
-static const int syslog_priorities[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+/* Indexed by level - LOGL_ALERT. */
+static const char *const level_names[] = {"alert", "error", "warning", "notice", "info", "debug"};
+static const int syslog_priorities[] = {LOG_ALERT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+
+static int
+clamp_level(int level)
+{
+	return level < LOGL_ALERT ? LOGL_ALERT : level > LOGL_DEBUG ? LOGL_DEBUG : level;
+}
 
 const char *
 log_level_name(int level)
 {
-	if (level < LOGL_ERROR)
-		level = LOGL_ERROR;
-	if (level > LOGL_DEBUG)
-		level = LOGL_DEBUG;
-	return level_names[level];
+	return level_names[clamp_level(level) - LOGL_ALERT];
 }
 
 static struct log *
@@ -122,10 +125,9 @@ log_line(struct log *log, int level, const char *line, size_t len)
 {
 	if (!log_enabled(log, level))
 		return;
-	if (level < LOGL_ERROR)
-		level = LOGL_ERROR;
+	level = clamp_level(level);
 	if (log->to_syslog) {
-		syslog(syslog_priorities[level > LOGL_DEBUG ? LOGL_DEBUG : level], "%.*s", (int)len, line);
+		syslog(syslog_priorities[level - LOGL_ALERT], "%.*s", (int)len, line);
 		return;
 	}
 	struct timespec ts;

@@ -239,6 +239,14 @@ policymap_set_observer(struct policymap *pm,
 	pm->observer_arg = arg;
 }
 
+uint64_t
+policymap_last_asked(const struct policymap *pm, const char *key)
+{
+	const struct cache_entry *e = cache_peek(pm->cache, key);
+
+	return e ? e->used_ms : 0;
+}
+
 int
 policymap_purge(struct policymap *pm, const struct nexthop *nh)
 {

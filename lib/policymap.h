@@ -64,6 +64,10 @@ struct resolve_result;
 void policymap_set_observer(struct policymap *pm,
     void (*observer)(void *arg, const struct resolve_result *r), void *arg);
 
+/* When Postfix last asked for a next hop (canonical key) that is still
+ * cached, in the policymap's clock; 0 when it is not cached. */
+uint64_t policymap_last_asked(const struct policymap *pm, const char *key);
+
 /* Forgets a cached answer; 1 if there was one. */
 int policymap_purge(struct policymap *pm, const struct nexthop *nh);
 void policymap_stats(const struct policymap *pm, struct policymap_stats *out);

@@ -15,7 +15,10 @@
 #
 # The daemon listens on 127.0.0.1:7672 inside the namespace (every lab has
 # its own loopback) and on unix:$LAB_DIR/tlspolicyd.sock; it logs to
-# $LAB_DIR/tlspolicyd.log and runs as the unprivileged user "nobody".
+# $LAB_DIR/tlspolicyd.log, runs as the unprivileged user "nobody", keeps its
+# state in $LAB_DIR/state, and probes the lab's mail servers, whose
+# loopback addresses it may reach (probe_allow_private) and whose
+# certificates come from the lab CA (probe_ca_file).
 
 TLSPOLICYD=${top_builddir:-.}/daemon/tlspolicyd
 TLSPOLICY=${top_builddir:-.}/daemon/tlspolicy
@@ -31,6 +34,9 @@ daemon_conf() {
 		"unbound_config = $LAB_DAEMON_UNBOUND_CONF"
 		"user = nobody"
 		"dns_timeout = 3s"
+		"state_directory = $LAB_DIR/state"
+		"probe_allow_private = yes"
+		"probe_ca_file = $LAB_CA"
 	)
 	DAEMON_CONF=$LAB_DIR/tlspolicyd.conf
 	{

@@ -1,0 +1,41 @@
+/*
+ * probing - the daemon's probes: the wiring between the answers the
+ * policy map resolves and the probe pool.
+ *
+ * A destination is probed when a resolution for it completes and it was
+ * never probed, or not for probe_interval; and again on a schedule while
+ * Postfix keeps asking for it (asked within probe_interval, as the policy
+ * map's cache tells). Every address of every MX host is probed, except
+ * those in special-purpose ranges (logged once per plan as refused) unless
+ * probe_allow_private = yes. Each result is one key=value line at info; a
+ * dane-mismatch is an alert naming the destination, host, address, the
+ * published TLSA records and the presented chain's digests, and so is a
+ * destination whose every DANE host mismatches. The history is kept in
+ * state_directory/probes, rewritten at most every few seconds.
+ *
+ * Ownership: borrows the event base, log and policy map; holds a reference
+ * to the configuration.
+ */
+#ifndef TLSPOLICYD_PROBING_H
+#define TLSPOLICYD_PROBING_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "log.h"
+#include "policymap.h"
+#include "resolve.h"
+
+struct event_base;
+struct probing;
+
+/* NULL with err when probes are enabled but cannot be set up. With
+ * probe_enable = no it returns an object that does nothing. */
+struct probing *probing_create(struct event_base *base, struct log *log, struct policymap *pm,
+    struct config *cfg, char *err, size_t errlen);
+void probing_set_config(struct probing *pg, struct config *cfg);
+/* The policy map's observer: a resolution has completed. */
+void probing_resolved(void *arg, const struct resolve_result *r);
+void probing_free(struct probing *pg);
+
+#endif

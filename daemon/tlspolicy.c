@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "config.h"
@@ -32,6 +35,7 @@
 #include "probestate.h"
 #include "resolve.h"
 #include "socketmap.h"
+#include "tlsa.h"
 
 /* Exit codes, documented in tlspolicy(1). */
 enum {
@@ -54,6 +58,8 @@ usage(FILE *out)
 	    "                     resolve DEST here and show every step of the decision\n"
 	    "  probe [--json] DEST\n"
 	    "                     connect to every MX host address of DEST: STARTTLS, chain, DANE\n"
+	    "  tlsa [--usage 3 --selector 1 --mtype 1] CERT.pem | --host HOST[:PORT]\n"
+	    "                     the TLSA record for a certificate, or for a live server's\n"
 	    "  config [--defaults|--names]\n"
 	    "                     check the configuration; print every setting in force\n"
 	    "DEST is a Postfix next hop: example.org, example.org:2525, [mx.example.org]:587.\n"
@@ -461,6 +467,163 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 	return status;
 }
 
+/* A TLSA record for a certificate: usage 3 names the first certificate
+ * (the server's own), usage 2 the last (the top of the chain given). */
+static int
+print_tlsa(const char *owner, unsigned usage, unsigned selector, unsigned mtype,
+    const unsigned char *der, size_t len)
+{
+	struct buf data, line;
+	struct tlsa_record r = {(uint8_t)usage, (uint8_t)selector, (uint8_t)mtype, NULL, 0};
+
+	buf_init(&data);
+	buf_init(&line);
+	if (tlsa_data_for_cert(der, len, (uint8_t)selector, (uint8_t)mtype, &data) < 0) {
+		fprintf(stderr, "tlspolicy tlsa: cannot read the certificate\n");
+		buf_free(&data);
+		return EXIT_TROUBLE;
+	}
+	r.data = (const unsigned char *)buf_ptr(&data);
+	r.len = buf_size(&data);
+	tlsa_format(&r, &line);
+	printf("%s%s%s\n", owner ? owner : "", owner ? " IN TLSA " : "", buf_ptr(&line));
+	buf_free(&data);
+	buf_free(&line);
+	return EXIT_ANSWERED;
+}
+
+static int
+tlsa_from_file(const char *path, unsigned usage, unsigned selector, unsigned mtype)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x, *chosen = NULL;
+
+	if (!f) {
+		fprintf(stderr, "tlspolicy tlsa: %s: %s\n", path, strerror(errno));
+		return EXIT_TROUBLE;
+	}
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL))) {
+		if (chosen && usage == TLSA_DANE_EE) {
+			X509_free(x);
+			continue;
+		}
+		X509_free(chosen);
+		chosen = x;
+	}
+	ERR_clear_error();
+	fclose(f);
+	if (!chosen) {
+		fprintf(stderr, "tlspolicy tlsa: %s: no PEM certificate in it\n", path);
+		return EXIT_TROUBLE;
+	}
+	unsigned char *der = NULL;
+	int len = i2d_X509(chosen, &der);
+	int rc = len > 0 ? print_tlsa(NULL, usage, selector, mtype, der, (size_t)len) : EXIT_TROUBLE;
+	OPENSSL_free(der);
+	X509_free(chosen);
+	return rc;
+}
+
+static int
+tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsigned selector, unsigned mtype)
+{
+	struct probe_run run = {.cfg = cfg};
+	struct nexthop nh;
+	char key[NEXTHOP_NAME_MAX + 24], err[512], owner[NEXTHOP_NAME_MAX + 32];
+
+	/* "host", "host:port" and "[host]:port" all name one host. */
+	snprintf(key, sizeof(key), "%s%s", spec[0] == '[' ? "" : "[", spec);
+	if (spec[0] != '[') {
+		char *colon = strchr(key, ':');
+		if (colon) {
+			memmove(colon + 1, colon, strlen(colon) + 1);
+			*colon = ']';
+		} else {
+			strcat(key, "]");
+		}
+	}
+	if (parse_dest("tlsa", key, &nh) < 0 || nh.kind != NEXTHOP_HOST) {
+		fprintf(stderr, "tlspolicy tlsa: --host takes a host name, as host, host:port or [host]:port\n");
+		return EXIT_TROUBLE;
+	}
+	if (resolve_once(cfg, "tlsa", &nh, planned, &run) < 0)
+		return EXIT_TROUBLE;
+	const struct probeplan_item *item = NULL;
+	for (size_t i = 0; i < run.plan.n && !item; i++)
+		if (!run.plan.items[i].refused)
+			item = &run.plan.items[i];
+	if (!item) {
+		fprintf(stderr, "tlspolicy tlsa: %s: no address that may be probed%s\n", key,
+		    run.plan.n ? " (probe_allow_private = no)" : "");
+		probeplan_free(&run.plan);
+		return EXIT_TROUBLE;
+	}
+	struct probe_env_settings es = {
+		.ca_file = cfg->probe_ca_file,
+		.helo_name = cfg->probe_helo_name,
+		.step_timeout_ms = cfg->probe_timeout_ms,
+		.max_reply = PROBE_MAX_REPLY,
+		.keep_certs = true,
+	};
+	struct probe_env *env = probe_env_new(&es, err, sizeof(err));
+	struct probe *p = env ? probe_new(env, &item->target) : NULL;
+	int rc = EXIT_TROUBLE;
+	if (!p) {
+		fprintf(stderr, "tlspolicy tlsa: %s\n", env ? "out of memory" : err);
+	} else {
+		const struct probe_result *r = probe_run_blocking(p);
+		if (r->ncerts == 0 || !r->certs[0].der) {
+			fprintf(stderr, "tlspolicy tlsa: %s: no certificate (%s%s%s)\n", key, probe_class_name(r->class),
+			    r->error[0] ? ": " : "", r->error);
+		} else {
+			const struct probe_cert *c = usage == TLSA_DANE_EE ? &r->certs[0] : &r->certs[r->ncerts - 1];
+			snprintf(owner, sizeof(owner), "_%u._tcp.%s.", nh.port, nh.name);
+			rc = print_tlsa(owner, usage, selector, mtype, c->der, c->der_len);
+		}
+	}
+	probe_free(p);
+	probe_env_free(env);
+	probeplan_free(&run.plan);
+	return rc;
+}
+
+static int
+cmd_tlsa(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"usage", required_argument, NULL, 'u'},
+		{"selector", required_argument, NULL, 's'},
+		{"mtype", required_argument, NULL, 'm'},
+		{"host", required_argument, NULL, 'H'},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned usage = TLSA_DANE_EE, selector = TLSA_SEL_SPKI, mtype = TLSA_MATCH_SHA256;
+	const char *host = NULL;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "u:s:m:H:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u': usage = (unsigned)atoi(optarg); break;
+		case 's': selector = (unsigned)atoi(optarg); break;
+		case 'm': mtype = (unsigned)atoi(optarg); break;
+		case 'H': host = optarg; break;
+		default: return EXIT_TROUBLE;
+		}
+	}
+	if ((usage != TLSA_DANE_TA && usage != TLSA_DANE_EE) || selector > 1 || mtype > 2) {
+		fprintf(stderr, "tlspolicy tlsa: usage 2 or 3, selector 0 or 1, mtype 0, 1 or 2: "
+		    "the records SMTP can use (RFC 7672)\n");
+		return EXIT_TROUBLE;
+	}
+	if (host && optind == argc)
+		return tlsa_from_host(cfg, host, usage, selector, mtype);
+	if (!host && argc - optind == 1)
+		return tlsa_from_file(argv[optind], usage, selector, mtype);
+	fprintf(stderr, "tlspolicy tlsa: name a certificate file, or --host HOST[:PORT]\n");
+	return EXIT_TROUBLE;
+}
+
 static int
 cmd_config(const struct config *cfg, int argc, char **argv)
 {
@@ -521,6 +684,8 @@ main(int argc, char **argv)
 		rc = cmd_explain(cfg, argc, argv);
 	else if (strcmp(cmd, "probe") == 0)
 		rc = cmd_probe(cfg, argc, argv);
+	else if (strcmp(cmd, "tlsa") == 0)
+		rc = cmd_tlsa(cfg, argc, argv);
 	else if (strcmp(cmd, "config") == 0)
 		rc = cmd_config(cfg, argc, argv);
 	else {

@@ -33,6 +33,7 @@ fi
 LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
 lab_traps
 lab_up >/dev/null || { echo "lab_up failed" >&2; exit 1; }
+lab_mail_up >/dev/null || { echo "lab_mail_up failed" >&2; exit 1; }
 
 keys=$LAB_DIR/keys
 # Lab destinations with every kind of answer, cached after the first round.
@@ -110,6 +111,19 @@ if [[ -f $shared/socketmap-load.c ]] && cc -O2 -o "$LAB_DIR/socketmap-load" "$sh
 	daemon_stop
 fi
 
+# Probe throughput: the pool's whole SMTP sessions (banner, EHLO, STARTTLS,
+# handshake, checks, QUIT) beside openssl s_time's bare TLS handshakes,
+# against the same Postfix smtpd and certificate (STARTTLS on 2525,
+# implicit TLS on 4465 for s_time, which has no STARTTLS). Neither is
+# pinned: both share the machine with the server, as in real use.
+PROBEBENCH=$top_builddir/tests/bench/probebench
+probes=$(ip netns exec "$LAB_NETNS" "$PROBEBENCH" -n $(( SECONDS_ * 300 )) -c 64 -C "$LAB_CA" \
+	mx.notlsa.test 127.0.2.1 2525)
+probe_rate=$(sed -n 's/.* rate \([0-9.]*\)\/s.*/\1/p' <<<"$probes")
+stime=$(ip netns exec "$LAB_NETNS" openssl s_time -connect 127.0.0.7:4465 -new -time "$SECONDS_" 2>&1 |
+	sed -n 's/^\([0-9]*\) connections in \([0-9]*\) real seconds.*/\1 \2/p')
+stime_rate=$(awk '{ if ($2 > 0) printf "%.1f", $1 / $2 }' <<<"$stime")
+
 # The table.
 rps() { awk '{printf "%.0f", $1}' <<<"${result[$1,$2]}"; }
 p() { awk -v f="$3" '{printf "%.0f", $f}' <<<"${result[$1,$2]}"; }
@@ -128,6 +142,13 @@ for mode in info notice; do
 			"$(awk -v a="$(rps "tlspolicyd log_level=$mode" "$c")" -v b="$(rps "nsmin (the limit)" "$c")" 'BEGIN {print 100 * a / b}')"
 	done
 done
+echo
+echo "Probe pool (probebench: -c 64 in flight, workers = cores): $probes"
+echo "openssl s_time -new against the same server: ${stime_rate:-?} handshakes/s"
+if [[ -n $probe_rate && -n $stime_rate ]]; then
+	printf 'Probe pool at %.0f %% of s_time (target >= 80 %%)\n' \
+		"$(awk -v a="$probe_rate" -v b="$stime_rate" 'BEGIN {print 100 * a / b}')"
+fi
 if [[ -n $reference ]]; then
 	echo
 	echo "../shared/bench/socketmap-load against tlspolicyd (log_level=info), 16 connections:"

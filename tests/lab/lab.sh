@@ -18,6 +18,7 @@
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
 #   127.0.1.x:25   receiving Postfix, one smtpd per MX host (lab_mail_up)
+#   127.0.1.13-15:25  fakesmtp: failed TLS, silent, slow (lab_mail_up)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up)
 #
 # Functions (all return non-zero on failure and explain it with diag):
@@ -29,6 +30,7 @@
 #   lab_record_pid PID NAME have lab_down stop a process the test started
 #   lab_nsd_stop            stop the authoritative server
 #   lab_mail_up             start the receiving Postfix (all MX listeners)
+#                           and the fakesmtp servers (LAB_FAKE_LISTENERS)
 #   lab_sender_up MAP       (re)start the sending Postfix with MAP as
 #                           smtp_tls_policy_maps
 #   lab_send RCPT [FROM]    submit a small message through the sender
@@ -49,7 +51,12 @@
 #   LAB_SENDER_LOG, LAB_MX_LOG  the two instances' maillog files
 #   $LAB_DIR/pids             "PID NAME" of every process the lab started
 #   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
-#                             (mx.wrongtlsa.test: self-signed, no CA)
+#                             (LAB_SELF_SIGNED hosts: self-signed, no CA)
+#   LAB_FAKESMTP              the fakesmtp binary lab_mail_up runs (default
+#                             ${top_builddir:-.}/tests/lab/fakesmtp)
+#   LAB_SLOW_DELAY_MS         mx.slow.test's delay before each reply (2000),
+#                             read by lab_mail_up
+#   LAB_SLOW_DESTS            how many slowN.test destinations (200)
 #
 # The DNS cases are the table in the issue that introduced this file; the
 # zone text below (_lab_write_zones) is the authoritative list.  TTLs are 300 s:
@@ -78,11 +85,42 @@ LAB_MX_LISTENERS=(
 	"127.0.1.8:25 mx.submit.test"
 	"127.0.1.8:587 mx.submit.test"
 	"127.0.1.9:25 mx.ta.test"
+	# The prober's classes (issue 3).  Words after the host name are extra
+	# smtpd -o settings, after (so overriding) the common ones.
+	"127.0.1.10:25 mx.selfsigned.test"
+	"127.0.1.11:25 mx.wrongname.test"
+	"127.0.1.12:25 mx.nostarttls.test smtpd_tls_security_level=none"
+	# The benchmark's server (make bench): every address of 127.0.0.0/8,
+	# STARTTLS on 2525 for the probe pool, implicit TLS on 4465 for
+	# openssl s_time, which has no STARTTLS.
+	"0.0.0.0:2525 mx.notlsa.test"
+	"0.0.0.0:4465 mx.notlsa.test smtpd_tls_wrappermode=yes"
+)
+# slow1.test ... slowN.test: MX hosts on mx.slow.test's address.
+LAB_SLOW_DESTS=${LAB_SLOW_DESTS:-200}
+# Servers a real smtpd cannot play, run by tests/lab/fakesmtp: "ADDRESS:PORT
+# HOSTNAME MODE".  mx.tlsfail.test offers STARTTLS, answers 220, then sends
+# plaintext instead of a ServerHello.  (An smtpd limited to TLS 1.0 is no
+# substitute: posttls-finger -l verify, secure or dane fails with "legacy
+# sigalg disallowed or unsupported", but -l may and -l encrypt complete the
+# TLS 1.0 handshake: Postfix's client evidently lowers OpenSSL's security
+# level when it does not authenticate the server.)  mx.slow.test answers
+# after LAB_SLOW_DELAY_MS, with TLS.
+LAB_FAKE_LISTENERS=(
+	"127.0.1.13:25 mx.tlsfail.test tlsfail"
+	"127.0.1.14:25 mx.silent.test silent"
+	"127.0.1.15:25 mx.slow.test slow"
 )
 LAB_TLS_HOSTS=(mx1.good.test mx.wrongtlsa.test mx.notlsa.test mx.insecure.test
-	mx.pkix.test mx.submit.test mx.ta.test)
+	mx.pkix.test mx.submit.test mx.ta.test
+	mx.selfsigned.test mx.wrongname.test mx.slow.test)
 # Self-signed rather than from the lab CA: the untrusted case.
-LAB_SELF_SIGNED=(mx.wrongtlsa.test)
+LAB_SELF_SIGNED=(mx.wrongtlsa.test mx.selfsigned.test)
+# Certificates for another name than the host's: "HOST NAME" (subject CN and
+# the one subjectAltName).
+LAB_CERT_NAMES=(
+	"mx.wrongname.test other.example"
+)
 
 # ---------------------------------------------------------------- helpers
 
@@ -281,8 +319,12 @@ _lab_make_tls() {
 		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.crt" -subj "/CN=tlspolicyd lab CA" \
 		-days 30 2>>"$d/openssl.log" || return 1
-	local issuer chain
+	local issuer chain name entry
 	for host in "${LAB_TLS_HOSTS[@]}"; do
+		name=$host
+		for entry in "${LAB_CERT_NAMES[@]}"; do
+			[[ ${entry%% *} == "$host" ]] && name=${entry#* }
+		done
 		# Most hosts have a certificate from the lab CA; those listed in
 		# LAB_SELF_SIGNED are their own issuer.
 		issuer=(-CA "$d/ca.crt" -CAkey "$d/ca.key")
@@ -292,9 +334,9 @@ _lab_make_tls() {
 			chain=
 		fi
 		openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
-			-addext "subjectAltName=DNS:$host" \
+			-addext "subjectAltName=DNS:$name" \
 			-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$host" \
+			-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$name" \
 			"${issuer[@]}" -days 30 \
 			2>>"$d/openssl.log" || return 1
 		# The chain file smtpd loads carries the CA too: DANE-TA(2) with
@@ -385,7 +427,34 @@ _lab_write_zones() {
 		ta                      MX   10 mx.ta.test.
 		mx.ta                   A    127.0.1.9
 		_25._tcp.mx.ta          TLSA 2 1 1 $ca_spki
+
+		; The prober's classes (issue 3): none has TLSA, all secure denial.
+		; self-signed certificate, its own issuer, correct name
+		selfsigned              MX   10 mx.selfsigned.test.
+		mx.selfsigned           A    127.0.1.10
+		; lab CA certificate for other.example
+		wrongname               MX   10 mx.wrongname.test.
+		mx.wrongname            A    127.0.1.11
+		; no STARTTLS in the EHLO reply
+		nostarttls              MX   10 mx.nostarttls.test.
+		mx.nostarttls           A    127.0.1.12
+		; STARTTLS, 220, then a failed handshake (fakesmtp)
+		tlsfail                 MX   10 mx.tlsfail.test.
+		mx.tlsfail              A    127.0.1.13
+		; accepts connections, never sends a banner (fakesmtp)
+		silent                  MX   10 mx.silent.test.
+		mx.silent               A    127.0.1.14
+		; every reply LAB_SLOW_DELAY_MS late, correct TLS (fakesmtp)
+		slow                    MX   10 mx.slow.test.
+		mx.slow                 A    127.0.1.15
 	EOF
+	# LAB_SLOW_DESTS destinations, slowN.test, each with an MX host of its
+	# own on mx.slow.test's address: that many distinct probes at once
+	# against one slow server (t-probe.sh).
+	local i
+	for ((i = 1; i <= LAB_SLOW_DESTS; i++)); do
+		printf 'slow%d MX 10 mx%d.slow.test.\nmx%d.slow A 127.0.1.15\n' "$i" "$i" "$i"
+	done >>"$d/test.zone"
 
 	cat >"$d/insecure.test.zone" <<-EOF
 		\$ORIGIN insecure.test.
@@ -717,8 +786,60 @@ _lab_postfix_stop() {
 	rm -f "$pidfile"
 }
 
+# The fakesmtp binary that lab_mail_up runs.
+_lab_fakesmtp() {
+	echo "${LAB_FAKESMTP:-${top_builddir:-.}/tests/lab/fakesmtp}"
+}
+
+# Is something listening on ADDRESS:PORT in the namespace?
+_lab_listening() {
+	[[ -n $(ip netns exec "$LAB_NETNS" ss -Hltn src "$1" 2>/dev/null) ]]
+}
+
+_lab_fakes_stop() {
+	local pid name
+	while read -r pid name; do
+		[[ $name == fakesmtp-* ]] || continue
+		_lab_stop_pid "$pid"
+		_lab_forget_pid "$pid"
+	done < <(cat "$LAB_DIR/pids")
+}
+
+# One fakesmtp per LAB_FAKE_LISTENERS entry, in the foreground with & like the
+# DNS servers, each recorded as "fakesmtp-HOST"; ready once it listens.
+_lab_fakes_start() {
+	local bin entry addr host mode pid args
+	bin=$(_lab_fakesmtp)
+	if [[ ! -f $bin || ! -x $bin ]]; then
+		diag "lab_mail_up: $bin is missing: build it with 'make check'" \
+			"(or cc -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -o tests/lab/fakesmtp" \
+			"tests/lab/fakesmtp.c -lssl -lcrypto), or set LAB_FAKESMTP"
+		return 1
+	fi
+	# Absolute, in case the test changes directory later.
+	bin=$(cd "$(dirname "$bin")" && pwd -P)/$(basename "$bin")
+	for entry in "${LAB_FAKE_LISTENERS[@]}"; do
+		read -r addr host mode <<<"$entry"
+		args=(-m "$mode" -n "$host")
+		if [[ $mode == slow ]]; then
+			args+=(-d "${LAB_SLOW_DELAY_MS:-2000}"
+				-c "$LAB_DIR/tls/$host.pem" -k "$LAB_DIR/tls/$host.pem")
+		fi
+		ip netns exec "$LAB_NETNS" "$bin" "${args[@]}" "$addr" \
+			</dev/null >>"$LAB_DIR/fakesmtp-$host.log" 2>&1 &
+		pid=$!
+		lab_record_pid "$pid" "fakesmtp-$host"
+		if ! _lab_poll 5000 _lab_alive_and "$pid" _lab_listening "$addr"; then
+			diag "lab_mail_up: fakesmtp for $host does not listen on $addr (or died)"
+			_lab_log_tail "$LAB_DIR/fakesmtp-$host.log"
+			return 1
+		fi
+	done
+}
+
 lab_mail_up() {
-	local cf=$LAB_DIR/mx entry addr host
+	local cf=$LAB_DIR/mx entry addr host opt words
+	_lab_fakes_stop
 	_lab_postfix_stop mx
 	_lab_postfix_instance mx || return 1
 	cat >>"$cf/main.cf" <<-EOF
@@ -732,15 +853,23 @@ lab_mail_up() {
 		smtpd_tls_loglevel = 1
 	EOF
 	for entry in "${LAB_MX_LISTENERS[@]}"; do
-		addr=${entry%% *} host=${entry#* }
-		cat >>"$cf/master.cf" <<-EOF
-			$addr inet n - n - - smtpd
-			  -o myhostname=$host
-			  -o smtpd_tls_chain_files=$LAB_DIR/tls/$host.pem
-			  -o smtpd_tls_security_level=may
-		EOF
+		read -ra words <<<"$entry"
+		addr=${words[0]} host=${words[1]}
+		{
+			printf '%s inet n - n - - smtpd\n' "$addr"
+			printf '  -o %s\n' "myhostname=$host"
+			# A host without certificate (mx.nostarttls.test) offers no TLS.
+			if [[ " ${LAB_TLS_HOSTS[*]} " == *" $host "* ]]; then
+				printf '  -o %s\n' "smtpd_tls_chain_files=$LAB_DIR/tls/$host.pem"
+			fi
+			printf '  -o %s\n' smtpd_tls_security_level=may
+			for opt in "${words[@]:2}"; do
+				printf '  -o %s\n' "$opt"
+			done
+		} >>"$cf/master.cf"
 	done
-	_lab_postfix_start mx
+	_lab_postfix_start mx || return 1
+	_lab_fakes_start
 }
 
 lab_sender_up() {

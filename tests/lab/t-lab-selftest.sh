@@ -119,6 +119,19 @@ out=$(uh TLSA _25._tcp.mx.ta.test)
 is "$out" "_25._tcp.mx.ta.test has TLSA record 2 1 1 $ca (secure)" \
 	"mx.ta.test TLSA 2 1 1 (lab CA key) secure"
 
+# The prober's servers (t-lab-servers.sh proves what they do): each domain's
+# MX and its host's A secure, no TLSA (secure NXDOMAIN).
+for entry in "selfsigned 127.0.1.10" "wrongname 127.0.1.11" "nostarttls 127.0.1.12" \
+	"tlsfail 127.0.1.13" "silent 127.0.1.14" "slow 127.0.1.15"; do
+	read -r d a <<<"$entry"
+	out=$(uh MX "$d.test")
+	is "$out" "$d.test mail is handled by 10 mx.$d.test. (secure)" "$d.test MX secure"
+	out=$(uh A "mx.$d.test")
+	is "$out" "mx.$d.test has address $a (secure)" "mx.$d.test A secure"
+	out=$(uh TLSA "_25._tcp.mx.$d.test")
+	like "$out" "NXDOMAIN.*\(secure\)" "mx.$d.test TLSA: secure NXDOMAIN"
+done
+
 # The resolver Postfix uses, through the namespace's /etc/resolv.conf.
 out=$(lab_exec cat /etc/resolv.conf)
 is "$out" "nameserver $LAB_RESOLVER_ADDR" "resolv.conf in the namespace points at the lab resolver"
@@ -137,6 +150,12 @@ t0=$(_lab_ms)
 lab_mail_up
 ok $? "lab_mail_up"
 diag "lab_mail_up took $(($(_lab_ms) - t0)) ms"
+listening=()
+for entry in "${LAB_MX_LISTENERS[@]}" "${LAB_FAKE_LISTENERS[@]}"; do
+	_lab_listening "${entry%% *}" && listening+=("${entry%% *}")
+done
+is "${#listening[@]}" $((${#LAB_MX_LISTENERS[@]} + ${#LAB_FAKE_LISTENERS[@]})) \
+	"every smtpd and fakesmtp listener listens (${listening[*]})"
 
 policy=$LAB_DIR/tls_policy
 printf '%s\n' 'good.test dane-only' 'wrongtlsa.test dane-only' >"$policy"

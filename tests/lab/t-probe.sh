@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Probes against every kind of lab mail server. Each class the prober gives
+# must be the one posttls-finger (Postfix's own prober) reports for the
+# same server; probes to special-purpose addresses are refused unless
+# allowed; 200 probes against a slow server do not slow the answers.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lab.sh"
+source "$here/daemon.sh"
+SMLOAD=${top_builddir:-.}/tests/bench/smload
+
+[ -x "$SMLOAD" ] || bail_out "$SMLOAD not built (make check builds it)"
+lab_start
+lab_mail_up || bail_out "mail servers did not start"
+lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
+daemon_conf "probe_rate = 1000" "probe_host_interval = 0s" "probe_concurrency = 400" "probe_timeout = 5s"
+daemon_start || bail_out "tlspolicyd did not start"
+
+finger() {
+	lab_exec timeout 60 env MAIL_CONFIG="$LAB_SENDER" posttls-finger "$@" 2>&1
+}
+
+# posttls-finger's verdict in the prober's words. With TLSA records it
+# runs at level dane; without, twice: at may with the lab CA (does the
+# chain verify: Trusted or Untrusted) and at secure (does the name match:
+# Verified or not), which is how the prober judges PKIX.
+finger_class() {
+	local dest=$1 dane=$2 out may secure
+	if [ "$dane" = yes ]; then
+		out=$(finger -c -l dane "$dest")
+		case $out in
+		*"Matched DANE"*"Verified TLS connection established"*) echo dane-verified ;;
+		*"no matching DANE TLSA records"*) echo dane-mismatch ;;
+		*) echo "unknown: $out" ;;
+		esac
+		return
+	fi
+	may=$(finger -t 3 -l may -F "$LAB_CA" "$dest")
+	case $may in
+	*"timeout while reading server greeting"*) echo unreachable; return ;;
+	*"SSL_connect error"*) echo tls-failed; return ;;
+	*"Anonymous TLS connection established"*) echo anonymous; return ;;
+	*"Untrusted TLS connection established"*) echo untrusted; return ;;
+	*"Trusted TLS connection established"*) ;;
+	*"< 250 "*) [[ $may == *STARTTLS* ]] || { echo plaintext; return; } ;;
+	*) echo "unknown: $may"; return ;;
+	esac
+	secure=$(finger -c -l secure -F "$LAB_CA" "$dest")
+	[[ $secure == *"Verified TLS connection established"* ]] && echo verified || echo trusted
+}
+
+probe_class() {
+	tlsp probe --json "$1" | sed -n 's/.*"class":"\([a-z-]*\)".*/\1/p' | head -n 1
+}
+
+# destination | TLSA? | the class the server was built to give
+servers=(
+	"good.test|yes|dane-verified"
+	"ta.test|yes|dane-verified"
+	"wrongtlsa.test|yes|dane-mismatch"
+	"notlsa.test|no|verified"
+	"selfsigned.test|no|untrusted"
+	"wrongname.test|no|trusted"
+	"nostarttls.test|no|plaintext"
+	"tlsfail.test|no|tls-failed"
+	"silent.test|no|unreachable"
+)
+for s in "${servers[@]}"; do
+	IFS='|' read -r dest dane want <<<"$s"
+	got=$(probe_class "$dest")
+	is "$got" "$want" "tlspolicy probe $dest: $want"
+	is "$(finger_class "$dest" "$dane")" "$got" "posttls-finger agrees on $dest"
+done
+
+tlsp probe good.test >/dev/null
+is "$?" 0 "probe exit status: good.test as secure as its DNS promises"
+tlsp probe wrongtlsa.test >/dev/null
+is "$?" 1 "probe exit status: wrongtlsa.test breaks its TLSA promise"
+like "$(tlsp probe good.test)" 'DANE: matched 3 1 1 [0-9a-f]{64} at depth 0' "probe shows the matching record and depth"
+like "$(tlsp probe ta.test)" 'DANE: matched 2 1 1 [0-9a-f]{64} at depth 1' "a DANE-TA match is at the CA's depth"
+
+# The TLSA record a server needs is the one DNS has.
+published=$(lab_exec dig +short TLSA _25._tcp.mx1.good.test @127.0.0.1 | tr -d ' ' | tr A-F a-f)
+made=$(tlsp tlsa --host mx1.good.test | awk '{print $4 $5 $6 $7}')
+is "$made" "$published" "tlspolicy tlsa --host gives the published 3 1 1 record"
+made=$(tlsp tlsa "$LAB_DIR/tls/mx1.good.test.crt" | tr -d ' ')
+is "$made" "$published" "tlspolicy tlsa CERT.pem gives the same"
+
+# Private addresses are refused unless allowed.
+noprivate=$LAB_DIR/noprivate.conf
+sed 's/^probe_allow_private = yes$/probe_allow_private = no/' "$DAEMON_CONF" > "$noprivate"
+out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$noprivate" probe good.test)
+is "$?" 3 "probe_allow_private = no: probe of 127.0.1.1 refused, exit 3"
+like "$out" 'refused: loopback address' "the refusal names the range"
+
+# The daemon probed what Postfix asked about, and said so.
+for dest in good.test wrongtlsa.test wrongname.test; do
+	pmq "$dest" >/dev/null
+done
+for ((i = 0; i < 100; i++)); do
+	grep -q 'event=alert kind=dane-mismatch-all dest=wrongtlsa.test' "$DAEMON_LOG" &&
+		grep -q 'event=probe dest=wrongname.test' "$DAEMON_LOG" && break
+	sleep 0.1
+done
+like "$(cat "$DAEMON_LOG")" 'event=probe dest=good\.test host=mx1\.good\.test addr=127\.0\.1\.1 port=25 class=dane-verified' \
+	"daemon: one line per probe"
+like "$(cat "$DAEMON_LOG")" 'alert: event=alert kind=dane-mismatch dest=wrongtlsa\.test host=mx\.wrongtlsa\.test addr=127\.0\.1\.2 port=25 tlsa="3 1 1 [0-9a-f]{64}" chain_spki_sha256=[0-9a-f]{64} chain_cert_sha256=[0-9a-f]{64}' \
+	"daemon: a DANE mismatch is an alert with the evidence"
+like "$(cat "$DAEMON_LOG")" 'event=alert kind=dane-mismatch-all dest=wrongtlsa\.test' \
+	"daemon: every host of the destination mismatching is an alert too"
+# The history file is written a moment after the results (a few seconds).
+for ((i = 0; i < 100; i++)); do
+	grep -q 'dest=wrongtlsa.test' "$LAB_DIR/state/probes" 2>/dev/null && break
+	sleep 0.1
+done
+like "$(tlsp explain wrongtlsa.test)" 'mx\.wrongtlsa\.test\[127\.0\.1\.2\]:25 \(usable TLSA\).*dane-mismatch' \
+	"explain shows the daemon's probe history"
+
+# 200 probes against a server that takes 2 s for every reply; the answers
+# to Postfix must not notice.
+keys=$LAB_DIR/keys
+printf '%s\n' good.test notlsa.test mixed.test > "$keys"
+load() {
+	ip netns exec "$LAB_NETNS" "$SMLOAD" --json -k "$keys" -c 4 -d 2 "inet:127.0.0.1:$DAEMON_PORT"
+}
+p99() {
+	sed -n 's/.*"p99":\([0-9.]*\).*/\1/p' <<<"$1"
+}
+load >/dev/null
+base=$(p99 "$(load)")
+for ((i = 1; i <= LAB_SLOW_DESTS; i++)); do
+	echo "slow$i.test"
+done > "$LAB_DIR/slow"
+ip netns exec "$LAB_NETNS" "$SMLOAD" -k "$LAB_DIR/slow" -c 8 -d 1 "inet:127.0.0.1:$DAEMON_PORT" >/dev/null
+running=$(lab_exec ss -tn state established '( dport = :25 and dst 127.0.1.15 )' | grep -c 127.0.1.15)
+ok $(( running >= 150 ? 0 : 1 )) "probes to the slow server under way: $running connections"
+loaded=$(p99 "$(load)")
+limit=$(( ${base%.*} * 5 + 5000 ))
+ok $(( ${loaded%.*} <= limit ? 0 : 1 )) \
+	"answers as fast while the probes run: p99 ${loaded} us, ${base} us without (limit ${limit})"
+for ((i = 0; i < 300; i++)); do
+	(( $(grep -c 'event=probe dest=slow[0-9]*\.test' "$DAEMON_LOG") >= LAB_SLOW_DESTS )) && break
+	sleep 0.1
+done
+is "$(grep -c 'event=probe dest=slow[0-9]*\.test .*class=trusted' "$DAEMON_LOG")" "$LAB_SLOW_DESTS" \
+	"every slow probe finished, trusted (a lab CA certificate for another name)"
+
+daemon_stop
+is "$?" 0 "SIGTERM: clean exit"
+tap_done

@@ -67,8 +67,7 @@ reuse_recent(struct probing *pg, const char *dest, const struct probe_target *t)
 		return false;
 	struct probestate_record copy = *rec;
 	probestate_record_shared(pg->state, dest, t->host, &t->address, t->port, usable, &copy);
-	if (copy.class == PROBE_DANE_MISMATCH)
-		check_all_mismatch(pg, dest);
+	check_all_mismatch(pg, dest);
 	return true;
 }
 
@@ -163,7 +162,7 @@ schedule_save(struct probing *pg)
 static void
 check_all_mismatch(struct probing *pg, const char *dest)
 {
-	if (probestate_all_mismatch(pg->state, dest))
+	if (probestate_all_mismatch_news(pg->state, dest))
 		log_event(pg->log, LOGL_ALERT, "alert", "kind", "dane-mismatch-all", "dest", dest,
 		    "reason", "every MX host with TLSA records fails DANE: mail to this destination is deferred",
 		    NULL);
@@ -188,8 +187,7 @@ on_result(void *arg, const char *const *dests, size_t ndests, const struct probe
 		alert_mismatch(pg, dests[0], t, r);
 	for (size_t i = 0; i < ndests; i++) {
 		probestate_record(pg->state, dests[i], t, r, now);
-		if (r->class == PROBE_DANE_MISMATCH)
-			check_all_mismatch(pg, dests[i]);
+		check_all_mismatch(pg, dests[i]);
 	}
 	schedule_save(pg);
 }

@@ -6,11 +6,13 @@
  * never probed, or not for probe_interval; and again on a schedule while
  * Postfix keeps asking for it (asked within probe_interval, as the policy
  * map's cache tells). Every address of every MX host is probed, except
- * those in special-purpose ranges (logged once per plan as refused) unless
- * probe_allow_private = yes. Each result is one key=value line at info; a
+ * those in special-purpose ranges unless probe_allow_private = yes (logged
+ * as refused when a resolution plans them, not again at re-probes). A
+ * result younger than probe_interval that another destination's probe of
+ * the same host got is reused. Each result is one key=value line at info; a
  * dane-mismatch is an alert naming the destination, host, address, the
- * published TLSA records and the presented chain's digests, and so is a
- * destination whose every DANE host mismatches. The history is kept in
+ * published TLSA records and the presented chain's digests; a destination
+ * whose every DANE host mismatches is one more alert, when it becomes so. The history is kept in
  * state_directory/probes, rewritten at most every few seconds.
  *
  * Ownership: borrows the event base, log and policy map; holds a reference

@@ -27,6 +27,7 @@
 #include "dns_unbound.h"
 #include "endpoint.h"
 #include "explain.h"
+#include "json.h"
 #include "netstring.h"
 #include "nexthop.h"
 #include "probe.h"
@@ -418,23 +419,44 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		probeplan_free(&run.plan);
 		return EXIT_TROUBLE;
 	}
-	struct buf out;
+	struct buf out, refused;
 	buf_init(&out);
+	buf_init(&refused);
 	int status = run.answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
-	size_t probed = 0;
-	if (json)
-		buf_printf(&out, "{\"destination\":\"%s\",\"results\":[", run.plan.dest);
-	else
-		buf_printf(&out, "destination %s: %s%s%s\n", run.plan.dest, policy_rule_name(run.answer.rule),
-		    run.reason[0] ? ": " : "", run.reason);
+	size_t probed = 0, nrefused = 0;
+	if (json) {
+		buf_putc(&out, '{');
+		json_key(&out, "destination", 1);
+		json_str(&out, run.plan.dest[0] ? run.plan.dest : argv[optind]);
+		json_key(&out, "rule", 0);
+		json_str(&out, policy_rule_name(run.answer.rule));
+		json_key(&out, "reason", 0);
+		json_str(&out, run.reason);
+		json_key(&out, "results", 0);
+		buf_putc(&out, '[');
+	} else {
+		buf_printf(&out, "destination %s: %s%s%s\n", run.plan.dest[0] ? run.plan.dest : argv[optind],
+		    policy_rule_name(run.answer.rule), run.reason[0] ? ": " : "", run.reason);
+	}
 	for (size_t i = 0; i < run.plan.n; i++) {
 		const struct probeplan_item *it = &run.plan.items[i];
 		char addr[64];
 		netaddr_format(&it->target.address, addr, sizeof(addr));
 		if (it->refused) {
-			if (!json)
+			if (json) {
+				buf_puts(&refused, nrefused ? ",{" : "{");
+				json_key(&refused, "host", 1);
+				json_str(&refused, it->target.host);
+				json_key(&refused, "address", 0);
+				json_str(&refused, addr);
+				json_key(&refused, "range", 0);
+				json_str(&refused, it->refused);
+				buf_putc(&refused, '}');
+			} else {
 				buf_printf(&out, "== %s[%s]:%u refused: %s address (probe_allow_private = no)\n",
 				    it->target.host, addr, it->target.port, it->refused);
+			}
+			nrefused++;
 			continue;
 		}
 		struct probe *p = probe_new(env, &it->target);
@@ -453,13 +475,19 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 			status = PROBE_EXIT_BROKEN;
 		probe_free(p);
 	}
-	if (json)
-		buf_puts(&out, "]}\n");
 	if (probed == 0 && status == PROBE_EXIT_AS_PROMISED) {
 		status = PROBE_EXIT_UNKNOWN;
 		if (!json)
 			buf_puts(&out, "nothing to probe: no address that may be probed\n");
 	}
+	if (json) {
+		buf_puts(&out, "],");
+		json_key(&out, "refused", 1);
+		buf_putc(&out, '[');
+		buf_append(&out, buf_ptr(&refused), buf_size(&refused));
+		buf_puts(&out, "]}\n");
+	}
+	buf_free(&refused);
 	fputs(buf_ptr(&out), stdout);
 	buf_free(&out);
 	probe_env_free(env);

@@ -282,7 +282,7 @@ prepare_state_directory(struct daemon *d)
 		return;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		log_event(d->log, LOGL_WARNING, "state-directory", "dir", dir, "error", strerror(errno),
-		    "reason", "probe history is kept in memory only", NULL);
+		    "reason", "cannot create it: the probe history will not be saved", NULL);
 		return;
 	}
 	struct passwd *pw = geteuid() == 0 && d->cfg->user[0] ? getpwnam(d->cfg->user) : NULL;

@@ -499,9 +499,10 @@ start_tls(struct probe *p, uint64_t now)
 	SSL_set_tlsext_host_name(p->ssl, p->target.host);
 	/* Postfix offers TLS 1.0 and up (smtp_tls_protocols), and where it
 	 * does not authenticate the server (levels may and encrypt) it also
-	 * takes any key size and anonymous ciphers, last. The probe does the
-	 * same, so that its class is what Postfix would log; DANE keeps
-	 * OpenSSL's default security level, as Postfix's dane level does. */
+	 * takes any key size and its medium cipher list, anonymous ciphers
+	 * included. The probe does the same, so that its class is what
+	 * Postfix would log; DANE keeps OpenSSL's default security level, as
+	 * Postfix's dane level does. */
 	SSL_set_min_proto_version(p->ssl, TLS1_VERSION);
 	add_tlsa(p);
 	if (p->res.tlsa_usable == 0) {

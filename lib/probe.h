@@ -14,9 +14,9 @@
  * DANE code fed with the DNSSEC-validated TLSA records: which record
  * matched, at which depth. DANE-EE(3) matches ignore names and dates,
  * DANE-TA(2) checks both (RFC 7672 section 3.1). The result's class is
- * SPEC section 6's table; "unreachable" is for a probe that never got an
- * SMTP dialogue (connect or banner failed), which the table does not
- * classify.
+ * SPEC section 6's table; "unreachable" is for a probe that never learnt
+ * whether STARTTLS is offered (connect, greeting or EHLO failed, timed out
+ * or was not SMTP), which the table does not classify.
  *
  * Driving: probe_start() opens the socket; then whenever probe_fd() is
  * ready for what probe_run() last asked (PROBE_WANT_READ or
@@ -48,7 +48,7 @@ enum probe_class {
 	PROBE_VERIFIED,		/* PKIX chain valid and name matched */
 	PROBE_DANE_VERIFIED,	/* a usable TLSA record matched the chain */
 	PROBE_DANE_MISMATCH,	/* usable TLSA records exist, none matched */
-	PROBE_UNREACHABLE,	/* no SMTP dialogue: connect or banner failed */
+	PROBE_UNREACHABLE,	/* STARTTLS unknown: connect, greeting or EHLO failed */
 	PROBE_CLASS_COUNT
 };
 
@@ -98,7 +98,7 @@ struct probe_result {
 	enum probe_class class;
 	enum probe_stage stage;		/* where it ended */
 	char error[256];		/* what went wrong, "" when nothing */
-	char banner[256];		/* the first banner line */
+	char banner[256];		/* the last line of the greeting (the transcript has all) */
 	bool starttls_offered;
 	char protocol[16];
 	char cipher[64];

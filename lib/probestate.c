@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "kv.h"
 #include "probestate.h"
+#include "tlsa.h"
 
 #define BUCKETS 4096
 #define DEST_MAX (NEXTHOP_NAME_MAX + 16)
@@ -21,6 +22,7 @@ struct dest {
 	char name[DEST_MAX];
 	struct probeplan plan;
 	uint64_t probed_ms;		/* 0: never */
+	bool all_mismatch;		/* as last reported by probestate_all_mismatch_news() */
 	size_t naddrs, cap;
 	struct probestate_addr *addrs;
 };
@@ -303,7 +305,15 @@ probestate_record(struct probestate *ps, const char *dest, const struct probe_ta
 
 	if (!a)
 		return NULL;
-	a->has_usable_tlsa = r->tlsa_usable > 0;
+	/* What DNS promised, not what the probe got to: a DANE host that
+	 * never reached STARTTLS still has usable TLSA records. */
+	a->has_usable_tlsa = false;
+	for (size_t i = 0; i < t->ntlsa && !a->has_usable_tlsa; i++) {
+		struct tlsa_record tr = {t->tlsa[i].usage, t->tlsa[i].selector, t->tlsa[i].mtype,
+		    t->tlsa[i].data, t->tlsa[i].len};
+		const char *why;
+		a->has_usable_tlsa = tlsa_usable(&tr, &why);
+	}
 	const char *detail = r->error[0] ? r->error : r->dane_match[0] ? r->dane_match
 	    : r->dane_error[0] ? r->dane_error : r->pkix_error;
 	snprintf(rec.detail, sizeof(rec.detail), "%.199s", detail);
@@ -330,14 +340,11 @@ probestate_record_shared(struct probestate *ps, const char *dest, const char *ho
 	push_record(a, rec);
 }
 
-bool
-probestate_all_mismatch(const struct probestate *ps, const char *dest)
+static bool
+all_mismatch(const struct dest *d)
 {
-	const struct dest *d = find(ps, dest);
 	size_t mismatched = 0;
 
-	if (!d)
-		return false;
 	for (size_t i = 0; i < d->naddrs; i++) {
 		const struct probestate_addr *a = &d->addrs[i];
 		if (!a->has_usable_tlsa)
@@ -347,6 +354,26 @@ probestate_all_mismatch(const struct probestate *ps, const char *dest)
 		mismatched++;
 	}
 	return mismatched > 0;
+}
+
+bool
+probestate_all_mismatch(const struct probestate *ps, const char *dest)
+{
+	const struct dest *d = find(ps, dest);
+
+	return d && all_mismatch(d);
+}
+
+bool
+probestate_all_mismatch_news(struct probestate *ps, const char *dest)
+{
+	struct dest *d = get_dest(ps, dest, false);
+
+	if (!d)
+		return false;
+	bool now = all_mismatch(d), news = now && !d->all_mismatch;
+	d->all_mismatch = now;
+	return news;
 }
 
 void

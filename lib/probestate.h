@@ -37,7 +37,7 @@ struct probestate_addr {
 	char host[NEXTHOP_NAME_MAX + 1];
 	struct netaddr address;
 	unsigned port;
-	bool has_usable_tlsa;		/* the DNS promised DANE for it */
+	bool has_usable_tlsa;		/* its validated TLSA records include usable ones */
 	size_t nhistory;
 	struct probestate_record history[PROBESTATE_HISTORY];	/* newest first */
 };
@@ -74,6 +74,9 @@ void probestate_record_shared(struct probestate *ps, const char *dest, const cha
 /* Whether every address of dest that has usable TLSA has a latest result,
  * and every one of those is dane-mismatch (and there is at least one). */
 bool probestate_all_mismatch(const struct probestate *ps, const char *dest);
+/* The same, true only when it has just become so (it was not at the last
+ * call): an alert worth raising once, not at every probe. */
+bool probestate_all_mismatch_news(struct probestate *ps, const char *dest);
 /* Calls fn for each address recorded for dest. */
 void probestate_each_addr(const struct probestate *ps, const char *dest,
     void (*fn)(void *arg, const struct probestate_addr *a), void *arg);

@@ -290,7 +290,10 @@ on_address(struct resolve *r, struct pending *p, const struct dns_answer *a)
 	}
 	if (policy_dns_failed(d) && !hs->failure[0])
 		describe_failure(hs->failure, sizeof(hs->failure), a);
-	for (size_t i = 0; a->outcome == DNS_DATA && i < a->count && h->naddresses < RESOLVE_MAX_ADDRESSES; i++) {
+	/* Addresses from a failed (bogus) answer may be forged: Postfix skips
+	 * the host, and so do probes. */
+	for (size_t i = 0; !policy_dns_failed(d) && a->outcome == DNS_DATA && i < a->count &&
+	    h->naddresses < RESOLVE_MAX_ADDRESSES; i++) {
 		char text[64];
 		if (rr_address(a->qtype, a->rdata[i].data, a->rdata[i].len, text, sizeof(text)) == 0 &&
 		    netaddr_parse(text, &h->addresses[h->naddresses]) == 0)

@@ -66,7 +66,7 @@ static const struct setting settings[] = {
 	{"probe_queue_max", T_UINT, OFF(probe_queue_max), "1000", 0, 1, 1000000},
 	{"probe_rate", T_UINT, OFF(probe_rate), "10", 0, 1, 100000},
 	{"probe_host_interval", T_DURATION, OFF(probe_host_interval_ms), "1m", 0, 0, DAY_MS},
-	{"probe_interval", T_DURATION, OFF(probe_interval_ms), "1h", 0, 60000, 7 * DAY_MS},
+	{"probe_interval", T_DURATION, OFF(probe_interval_ms), "1h", 0, 1000, 7 * DAY_MS},
 	{"probe_timeout", T_DURATION, OFF(probe_timeout_ms), "10s", RESTART, 100, 600000},
 	{"probe_ca_file", T_STRING, OFF(probe_ca_file), "", RESTART, 0, 0},
 	{"probe_helo_name", T_STRING, OFF(probe_helo_name), "", RESTART, 0, 0},

@@ -13,7 +13,8 @@ SMLOAD=${top_builddir:-.}/tests/bench/smload
 lab_start
 lab_mail_up || bail_out "mail servers did not start"
 lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
-daemon_conf "probe_rate = 1000" "probe_host_interval = 0s" "probe_concurrency = 400" "probe_timeout = 5s"
+daemon_conf "probe_rate = 1000" "probe_host_interval = 0s" "probe_concurrency = 400" "probe_timeout = 5s" \
+	"probe_interval = 3s"
 daemon_start || bail_out "tlspolicyd did not start"
 
 finger() {
@@ -142,8 +143,13 @@ for ((i = 0; i < 300; i++)); do
 	(( $(grep -c 'event=probe dest=slow[0-9]*\.test' "$DAEMON_LOG") >= LAB_SLOW_DESTS )) && break
 	sleep 0.1
 done
-is "$(grep -c 'event=probe dest=slow[0-9]*\.test .*class=trusted' "$DAEMON_LOG")" "$LAB_SLOW_DESTS" \
-	"every slow probe finished, trusted (a lab CA certificate for another name)"
+slow_trusted=$(grep 'event=probe dest=slow[0-9]*\.test .*class=trusted' "$DAEMON_LOG" | grep -o 'dest=slow[0-9]*' | sort -u | wc -l)
+is "$slow_trusted" "$LAB_SLOW_DESTS" "every slow probe finished, trusted (a lab CA certificate for another name)"
+
+# The load above kept asking for good.test for several probe_intervals
+# (3 s here): it was probed again, not only the first time.
+ok $(( $(grep -c 'event=probe dest=good\.test ' "$DAEMON_LOG") >= 2 ? 0 : 1 )) \
+	"re-probed while Postfix keeps asking: $(grep -c 'event=probe dest=good\.test ' "$DAEMON_LOG") probes of good.test"
 
 daemon_stop
 is "$?" 0 "SIGTERM: clean exit"

@@ -232,6 +232,14 @@ probe_target(const struct probe *p)
 	return &p->target;
 }
 
+/* What a server sends reaches reports and terminals only as printable
+ * ASCII: no reply can forge a line of a report or an escape sequence. */
+static char
+printable_char(unsigned char c)
+{
+	return (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+}
+
 static void
 transcript(struct probe *p, const char *dir, const char *text, size_t len)
 {
@@ -240,11 +248,8 @@ transcript(struct probe *p, const char *dir, const char *text, size_t len)
 	if (buf_size(t) + len + 4 > TRANSCRIPT_MAX)
 		return;
 	buf_puts(t, dir);
-	/* Replies are the server's: keep them printable. */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		buf_putc(t, (c >= 0x20 && c < 0x7f) ? (char)c : '?');
-	}
+	for (size_t i = 0; i < len; i++)
+		buf_putc(t, printable_char((unsigned char)text[i]));
 	buf_putc(t, '\n');
 }
 
@@ -351,6 +356,18 @@ send_plain(struct probe *p)
 	return 1;
 }
 
+/* Server text for the error and the banner: one line of printable ASCII,
+ * as in the transcript. */
+static void
+printable(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < size; i++)
+		dst[n++] = printable_char((unsigned char)src[i]);
+	dst[n] = '\0';
+}
+
 /* Reads one complete SMTP reply ("250-..." lines up to "250 ...").
  * Returns 1 with reply_code set, 0 to wait for more, -1 with p->read_error.
  * Lines of a reply still incomplete are checked and written to the
@@ -371,7 +388,9 @@ read_reply(struct probe *p)
 			transcript(p, "< ", line, len);
 			if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
 			    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
-				snprintf(p->read_error, sizeof(p->read_error), "not an SMTP reply: %.60s", line);
+				char shown[61];
+				printable(shown, sizeof(shown), line, len);
+				snprintf(p->read_error, sizeof(p->read_error), "not an SMTP reply: %s", shown);
 				return -1;
 			}
 			if (len >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
@@ -379,7 +398,7 @@ read_reply(struct probe *p)
 				p->reply_has_starttls = true;
 			if (len == 3 || line[3] == ' ') {
 				p->reply_code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-				snprintf(p->reply_last, sizeof(p->reply_last), "%.*s", (int)len, line);
+				printable(p->reply_last, sizeof(p->reply_last), line, len);
 				buf_consume(&p->in, (size_t)(nl + 1 - data));
 				p->scanned = 0;
 				return 1;

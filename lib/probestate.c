@@ -519,8 +519,9 @@ probestate_load(struct probestate *ps, const char *path, int64_t unix_now)
 		return errno == ENOENT ? 0 : -1;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		struct loaded l = {0};
-		if (line[n - 1] == '\n')
-			n--;
+		if (line[n - 1] != '\n')
+			continue;	/* torn: whoever wrote it never finished the line */
+		n--;
 		if (kv_parse(line, (size_t)n, on_field, &l) < 0 || !l.dest[0] || !l.host[0] || !l.have_addr ||
 		    !l.have_class || !l.port || l.rec.unix_s > unix_now + 86400)
 			continue;

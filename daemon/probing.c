@@ -36,6 +36,8 @@ struct probing {
 	char *history_path;
 	bool save_failed;		/* said once until a save works again */
 	struct buf line;
+	char **demanded;		/* to probe at their next resolution */
+	size_t ndemanded;
 };
 
 static struct prober_settings
@@ -71,8 +73,10 @@ reuse_recent(struct probing *pg, const char *dest, const struct probe_target *t)
 	return true;
 }
 
+/* first_time: the plan of a fresh resolution (refusals are logged);
+ * demanded: an administrator asked (no reuse, no waiting). */
 static void
-submit_plan(struct probing *pg, const struct probeplan *plan, bool first_time)
+submit_plan(struct probing *pg, const struct probeplan *plan, bool first_time, bool demanded)
 {
 	char addr[64];
 
@@ -86,12 +90,58 @@ submit_plan(struct probing *pg, const struct probeplan *plan, bool first_time)
 				    "reason", "special-purpose address; probe_allow_private = no", NULL);
 			continue;
 		}
-		if (reuse_recent(pg, plan->dest, &it->target))
+		if (!demanded && reuse_recent(pg, plan->dest, &it->target))
 			continue;
-		if (prober_submit(pg->prober, plan->dest, &it->target) == PROBER_FULL)
+		int rc = demanded ? prober_submit_urgent(pg->prober, plan->dest, &it->target)
+		    : prober_submit(pg->prober, plan->dest, &it->target);
+		if (rc == PROBER_FULL)
 			log_event(pg->log, LOGL_WARNING, "probe-dropped", "dest", plan->dest, "host", it->target.host,
 			    "addr", addr, "reason", "probe queue full (probe_queue_max); tried again later", NULL);
 	}
+}
+
+static bool
+take_demand(struct probing *pg, const char *dest)
+{
+	for (size_t i = 0; i < pg->ndemanded; i++) {
+		if (strcmp(pg->demanded[i], dest) == 0) {
+			free(pg->demanded[i]);
+			pg->demanded[i] = pg->demanded[--pg->ndemanded];
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+probing_demand(struct probing *pg, const char *dest)
+{
+	/* Administrators type these: a handful at most, each once. */
+	if (!pg->prober || pg->ndemanded >= 64)
+		return;
+	take_demand(pg, dest);
+	char **more = realloc(pg->demanded, (pg->ndemanded + 1) * sizeof(*more));
+	if (!more)
+		return;
+	pg->demanded = more;
+	if ((pg->demanded[pg->ndemanded] = strdup(dest)))
+		pg->ndemanded++;
+}
+
+void
+probing_stats(const struct probing *pg, struct buf *out)
+{
+	struct prober_stats st = {0};
+
+	if (pg->prober)
+		prober_stats(pg->prober, &st);
+	kv_str(out, "probes", pg->prober ? "enabled" : "disabled");
+	kv_uint(out, "probes_queued", st.queued);
+	kv_uint(out, "probes_running", st.running);
+	kv_uint(out, "probes_submitted", st.submitted);
+	kv_uint(out, "probes_started", st.started);
+	kv_uint(out, "probes_finished", st.finished);
+	kv_uint(out, "probes_dropped", st.dropped);
 }
 
 void
@@ -108,9 +158,10 @@ probing_resolved(void *arg, const struct resolve_result *r)
 	}
 	char dest[sizeof(plan.dest)];
 	memcpy(dest, plan.dest, sizeof(dest));
-	if (probestate_plan(pg->state, &plan, probe_now_ms(), pg->cfg->probe_interval_ms)) {
+	bool demanded = take_demand(pg, dest);
+	if (probestate_plan(pg->state, &plan, probe_now_ms(), pg->cfg->probe_interval_ms) || demanded) {
 		probestate_probed(pg->state, dest, probe_now_ms());
-		submit_plan(pg, probestate_get_plan(pg->state, dest), true);
+		submit_plan(pg, probestate_get_plan(pg->state, dest), true, demanded);
 	}
 }
 
@@ -222,7 +273,7 @@ probe_again(void *arg, const char *dest)
 	if (!asked || now - asked > pg->cfg->probe_interval_ms)
 		return;
 	probestate_probed(pg->state, dest, now);
-	submit_plan(pg, probestate_get_plan(pg->state, dest), false);
+	submit_plan(pg, probestate_get_plan(pg->state, dest), false, false);
 }
 
 static void
@@ -313,6 +364,9 @@ probing_free(struct probing *pg)
 	if (pg->save)
 		event_free(pg->save);
 	free(pg->history_path);
+	for (size_t i = 0; i < pg->ndemanded; i++)
+		free(pg->demanded[i]);
+	free(pg->demanded);
 	buf_free(&pg->line);
 	config_unref(pg->cfg);
 	free(pg);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "policymap.h"
@@ -38,6 +39,11 @@ struct probing *probing_create(struct event_base *base, struct log *log, struct 
 void probing_set_config(struct probing *pg, struct config *cfg);
 /* The policy map's observer: a resolution has completed. */
 void probing_resolved(void *arg, const struct resolve_result *r);
+/* Probes dest's MX hosts after its next resolution, whatever probe_interval
+ * says (tlspolicy refresh). */
+void probing_demand(struct probing *pg, const char *dest);
+/* Appends the pool's counters as one key=value line. */
+void probing_stats(const struct probing *pg, struct buf *out);
 void probing_free(struct probing *pg);
 
 #endif

@@ -61,6 +61,9 @@ usage(FILE *out)
 	    "                     connect to every MX host address of DEST: STARTTLS, chain, DANE\n"
 	    "  tlsa [--usage 3 --selector 1 --mtype 1] CERT.pem | --host HOST[:PORT]\n"
 	    "                     the TLSA record for a certificate, or for a live server's\n"
+	    "  purge DEST | refresh DEST | stats\n"
+	    "                     ask the running daemon (control_socket): forget an answer;\n"
+	    "                     resolve and probe again now; its counters\n"
 	    "  config [--defaults|--names]\n"
 	    "                     check the configuration; print every setting in force\n"
 	    "DEST is a Postfix next hop: example.org, example.org:2525, [mx.example.org]:587.\n"
@@ -652,6 +655,61 @@ cmd_tlsa(const struct config *cfg, int argc, char **argv)
 	return EXIT_TROUBLE;
 }
 
+/* purge, refresh and stats: one request to the daemon's control socket. */
+static int
+cmd_control(const struct config *cfg, const char *cmd, int argc, char **argv)
+{
+	struct endpoint ep;
+	struct buf spec, out, in;
+	char err[512];
+	int status = EXIT_TROUBLE;
+
+	bool wants_dest = strcmp(cmd, "stats") != 0;
+	if (argc != (wants_dest ? 2 : 1)) {
+		fprintf(stderr, "tlspolicy %s: %s\n", cmd, wants_dest ? "name one destination" : "takes no argument");
+		return EXIT_TROUBLE;
+	}
+	if (!cfg->control_socket[0]) {
+		fprintf(stderr, "tlspolicy %s: control_socket is empty in the configuration\n", cmd);
+		return EXIT_TROUBLE;
+	}
+	buf_init(&spec);
+	buf_init(&out);
+	buf_init(&in);
+	buf_printf(&spec, "unix:%s", cfg->control_socket);
+	int fd = -1;
+	if (endpoint_parse(buf_ptr(&spec), &ep, err, sizeof(err)) < 0 || (fd = endpoint_connect(&ep, err, sizeof(err))) < 0) {
+		fprintf(stderr, "tlspolicy %s: %s (is tlspolicyd running, and are you root or in its group?)\n", cmd, err);
+		goto done;
+	}
+	/* refresh waits for a resolution: up to four rounds of dns_timeout. */
+	struct timeval tv = {(time_t)(4 * cfg->dns_timeout_ms / 1000 + 5), 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	buf_printf(&out, "%s%s%s", cmd, wants_dest ? " " : "", wants_dest ? argv[1] : "");
+	struct buf request;
+	buf_init(&request);
+	netstring_put(&request, buf_ptr(&out), buf_size(&out));
+	if (write(fd, buf_ptr(&request), buf_size(&request)) != (ssize_t)buf_size(&request)) {
+		fprintf(stderr, "tlspolicy %s: sending: %s\n", cmd, strerror(errno));
+		buf_free(&request);
+		goto done;
+	}
+	buf_free(&request);
+	const char *payload;
+	size_t len, used;
+	if (read_reply(fd, &in, &payload, &len, &used) < 0)
+		goto done;
+	printf("%.*s\n", (int)len, payload);
+	status = len >= 2 && memcmp(payload, "OK", 2) == 0 ? EXIT_ANSWERED : EXIT_NOT_ANSWERED;
+done:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&spec);
+	buf_free(&out);
+	buf_free(&in);
+	return status;
+}
+
 static int
 cmd_config(const struct config *cfg, int argc, char **argv)
 {
@@ -714,6 +772,8 @@ main(int argc, char **argv)
 		rc = cmd_probe(cfg, argc, argv);
 	else if (strcmp(cmd, "tlsa") == 0)
 		rc = cmd_tlsa(cfg, argc, argv);
+	else if (strcmp(cmd, "purge") == 0 || strcmp(cmd, "refresh") == 0 || strcmp(cmd, "stats") == 0)
+		rc = cmd_control(cfg, cmd, argc, argv);
 	else if (strcmp(cmd, "config") == 0)
 		rc = cmd_config(cfg, argc, argv);
 	else {

@@ -32,6 +32,8 @@
 #endif
 
 #include "buf.h"
+#include "commands.h"
+#include "control.h"
 #include "config.h"
 #include "dns_unbound.h"
 #include "endpoint.h"
@@ -56,6 +58,8 @@ struct daemon {
 	struct policymap *pm;
 	struct server *srv;
 	struct probing *probing;
+	struct control *control;
+	struct commands commands;
 	struct event *flush;
 	struct event *sighup, *sigterm, *sigint;
 	bool stopping;
@@ -290,6 +294,42 @@ prepare_state_directory(struct daemon *d)
 		log_event(d->log, LOGL_WARNING, "state-directory", "dir", dir, "error", strerror(errno), NULL);
 }
 
+/* The control socket, for root and the daemon's group: bound as root, its
+ * directory made if missing (/run/tlspolicyd outside systemd). */
+static int
+open_control(struct daemon *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg->control_socket;
+	long gid = -1;
+
+	if (!path[0])
+		return 0;
+	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "control_socket %s: cannot create %s: %s", path, dir, strerror(errno));
+			free(dir);
+			return -1;
+		}
+	}
+	free(dir);
+	struct passwd *pw = geteuid() == 0 && d->cfg->user[0] ? getpwnam(d->cfg->user) : NULL;
+	if (pw)
+		gid = (long)pw->pw_gid;
+	int fd = control_listen(path, gid, err, errlen);
+	if (fd < 0)
+		return -1;
+	d->commands.pm = d->pm;
+	d->commands.probing = d->probing;
+	d->commands.cfg = (const struct config *const *)&d->cfg;
+	if (!(d->control = control_create(d->base, fd, commands_handle, &d->commands))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Forks into the background. The process that was started waits for the
  * daemon to report over a pipe that it is ready, or why it failed, and
  * exits with that status: a start-up error is never hidden behind exit 0.
@@ -443,6 +483,8 @@ main(int argc, char **argv)
 	prepare_state_directory(&d);
 	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
+	if (open_control(&d, err, sizeof(err)) < 0)
+		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
@@ -474,6 +516,7 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	log_msg(d.log, LOGL_NOTICE, "event=stopped");
+	control_free(d.control);
 	server_free(d.srv);
 	probing_free(d.probing);
 	policymap_free(d.pm);

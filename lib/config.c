@@ -72,6 +72,7 @@ static const struct setting settings[] = {
 	{"probe_helo_name", T_STRING, OFF(probe_helo_name), "", RESTART, 0, 0},
 	{"probe_allow_private", T_BOOL, OFF(probe_allow_private), "no", 0, 0, 0},
 	{"state_directory", T_STRING, OFF(state_directory), "/var/lib/tlspolicyd", RESTART, 0, 0},
+	{"control_socket", T_STRING, OFF(control_socket), "/run/tlspolicyd/control", RESTART, 0, 0},
 	{"user", T_STRING, OFF(user), "tlspolicyd", RESTART, 0, 0},
 	{"syslog_facility", T_FACILITY, OFF(syslog_facility), "mail", RESTART, 0, 0},
 	{"log_level", T_LOGLEVEL, OFF(log_level), "info", 0, 0, 0},

@@ -70,6 +70,7 @@ struct config {
 	char *probe_helo_name;		/* "": the host name */
 	bool probe_allow_private;
 	char *state_directory;		/* probe history */
+	char *control_socket;		/* unix socket path, "" for none */
 
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */

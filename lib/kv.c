@@ -6,10 +6,13 @@
 
 #include "kv.h"
 
+/* A space between fields, none at the start of a line. */
 static int
 separator(struct buf *b)
 {
-	return buf_size(b) ? buf_putc(b, ' ') : 0;
+	size_t n = buf_size(b);
+
+	return n && buf_ptr(b)[n - 1] != '\n' ? buf_putc(b, ' ') : 0;
 }
 
 static int

@@ -2,6 +2,8 @@
  * kv - one event per log line in a stable key=value form that greps and
  * parses: `event=answer dest=example.org answer="OK dane-only" ...`.
  *
+ * Fields are separated by one space; a field starts a line without one
+ * when the buffer ends with a newline, so one buffer can hold many lines.
  * A value is written bare when it is non-empty and holds only printable
  * ASCII other than space, '"', '\' and '='; otherwise it is double-quoted
  * with '"' and '\' escaped as \" and \\ and any other byte outside

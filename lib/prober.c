@@ -30,6 +30,7 @@ struct job {
 	struct worker *worker;
 	struct probe *probe;
 	struct event *ev;		/* worker thread only */
+	bool urgent;			/* ignores host_interval */
 	size_t ndests;			/* owner thread only */
 	char **dests;
 };
@@ -348,7 +349,7 @@ pump(struct prober *pr)
 		}
 		const struct netaddr *a = &probe_target(j->probe)->address;
 		struct addr_slot *slot = addr_slot(pr, a, true);
-		if (slot && slot->started_ms && now - slot->started_ms < pr->s.host_interval_ms) {
+		if (!j->urgent && slot && slot->started_ms && now - slot->started_ms < pr->s.host_interval_ms) {
 			if (slot->started_ms + pr->s.host_interval_ms < wake_at)
 				wake_at = slot->started_ms + pr->s.host_interval_ms;
 			continue;	/* the next job may be for another address */
@@ -409,21 +410,40 @@ same_target(const struct job *j, const struct probe_target *t)
 	    strcmp(o->host, t->host) == 0;
 }
 
+/* Adds dest to a probe of the same target in list: PROBER_JOINED, or
+ * PROBER_QUEUED when there is none (or PROBER_FULL out of memory). An
+ * urgent submission makes a queued probe urgent. */
 static int
-join(struct job *list, const char *dest, const struct probe_target *t)
+join(struct prober *pr, struct job *list, const char *dest, const struct probe_target *t, bool urgent)
 {
-	for (struct job *j = list; j; j = j->next)
-		if (same_target(j, t))
-			return add_dest(j, dest) == 0 ? PROBER_JOINED : PROBER_FULL;
+	for (struct job *j = list; j; j = j->next) {
+		if (!same_target(j, t))
+			continue;
+		if (add_dest(j, dest) < 0)
+			return PROBER_FULL;
+		if (urgent && !j->urgent && list == pr->q_head) {
+			j->urgent = true;
+			list_remove(&pr->q_head, &pr->q_tail, j);
+			j->next = pr->q_head;
+			if (pr->q_head)
+				pr->q_head->prev = j;
+			else
+				pr->q_tail = j;
+			pr->q_head = j;
+			pump(pr);
+		}
+		return PROBER_JOINED;
+	}
 	return PROBER_QUEUED;
 }
 
-int
-prober_submit(struct prober *pr, const char *dest, const struct probe_target *t)
+static int
+submit(struct prober *pr, const char *dest, const struct probe_target *t, bool urgent)
 {
 	int rc;
 
-	if ((rc = join(pr->q_head, dest, t)) != PROBER_QUEUED || (rc = join(pr->running, dest, t)) != PROBER_QUEUED)
+	if ((rc = join(pr, pr->q_head, dest, t, urgent)) != PROBER_QUEUED ||
+	    (rc = join(pr, pr->running, dest, t, false)) != PROBER_QUEUED)
 		return rc;
 	if (pr->nqueued >= pr->s.queue_max) {
 		pr->stats.dropped++;
@@ -436,16 +456,38 @@ prober_submit(struct prober *pr, const char *dest, const struct probe_target *t)
 		pr->stats.dropped++;
 		return PROBER_FULL;
 	}
-	j->prev = pr->q_tail;
-	if (pr->q_tail)
-		pr->q_tail->next = j;
-	else
+	j->urgent = urgent;
+	if (urgent) {
+		j->next = pr->q_head;
+		if (pr->q_head)
+			pr->q_head->prev = j;
+		else
+			pr->q_tail = j;
 		pr->q_head = j;
-	pr->q_tail = j;
+	} else {
+		j->prev = pr->q_tail;
+		if (pr->q_tail)
+			pr->q_tail->next = j;
+		else
+			pr->q_head = j;
+		pr->q_tail = j;
+	}
 	pr->nqueued++;
 	pr->stats.submitted++;
 	pump(pr);
 	return PROBER_QUEUED;
+}
+
+int
+prober_submit(struct prober *pr, const char *dest, const struct probe_target *t)
+{
+	return submit(pr, dest, t, false);
+}
+
+int
+prober_submit_urgent(struct prober *pr, const char *dest, const struct probe_target *t)
+{
+	return submit(pr, dest, t, true);
 }
 
 static void

@@ -62,6 +62,10 @@ void prober_set_limits(struct prober *pr, const struct prober_settings *s);
  * port is queued or running already (dest is added to those it reports
  * to); PROBER_FULL when the queue is full. */
 int prober_submit(struct prober *pr, const char *dest, const struct probe_target *t);
+/* The same for a probe an administrator asked for: it goes to the front
+ * of the queue and does not wait for host_interval (the global rate and
+ * concurrency still apply). */
+int prober_submit_urgent(struct prober *pr, const char *dest, const struct probe_target *t);
 void prober_stats(const struct prober *pr, struct prober_stats *out);
 void prober_free(struct prober *pr);
 

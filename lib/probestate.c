@@ -388,12 +388,10 @@ probestate_each_addr(const struct probestate *ps, const char *dest,
 
 static void
 format_record(const char *dest, const struct probestate_addr *a, const struct probestate_record *rec,
-    struct buf *file)
+    struct buf *out)
 {
 	char addr[64];
-	struct buf line, *out = &line;
 
-	buf_init(&line);
 	netaddr_format(&a->address, addr, sizeof(addr));
 	kv_str(out, "dest", dest);
 	kv_str(out, "host", a->host);
@@ -407,8 +405,6 @@ format_record(const char *dest, const struct probestate_addr *a, const struct pr
 	if (rec->leaf_spki[0])
 		kv_str(out, "spki", rec->leaf_spki);
 	buf_putc(out, '\n');
-	buf_append(file, buf_ptr(&line), buf_size(&line));
-	buf_free(&line);
 }
 
 int

@@ -35,6 +35,7 @@ daemon_conf() {
 		"user = nobody"
 		"dns_timeout = 3s"
 		"state_directory = $LAB_DIR/state"
+		"control_socket = $LAB_DIR/control"
 		"probe_allow_private = yes"
 		"probe_ca_file = $LAB_CA"
 	)

@@ -1,0 +1,27 @@
+/*
+ * commands - what the control socket can be asked (see control.h):
+ *
+ *   purge DEST     forget the cached answer for DEST
+ *   refresh DEST   forget it, resolve DEST again, and probe its MX hosts now
+ *                  whatever probe_interval says; answers once resolved
+ *   stats          counters of the answer cache and the probe pool
+ *
+ * DEST is a next hop as Postfix writes it. Answers start with "OK" or
+ * "ERROR <why>".
+ */
+#ifndef TLSPOLICYD_COMMANDS_H
+#define TLSPOLICYD_COMMANDS_H
+
+#include "control.h"
+#include "policymap.h"
+#include "probing.h"
+
+struct commands {
+	struct policymap *pm;
+	struct probing *probing;
+	const struct config *const *cfg;	/* the daemon's current snapshot */
+};
+
+void commands_handle(void *arg, struct control_request *req, const char *command, const char *argument);
+
+#endif

@@ -1,0 +1,243 @@
+/* control - the administrator's socket; see control.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "control.h"
+#include "netstring.h"
+
+#define REQUEST_TIMEOUT_S 5
+
+struct control_request {
+	struct control *ctl;
+	struct control_request *prev, *next;
+	int fd;
+	struct event *ev;
+	struct buf in, out;
+	bool answered;			/* control_reply() was called */
+	bool handled;			/* the handler has it */
+};
+
+struct control {
+	struct event_base *base;
+	int fd;
+	struct event *accept_ev;
+	control_handler *handler;
+	void *arg;
+	struct control_request *requests;
+};
+
+int
+control_listen(const char *path, long gid, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control_socket %s: path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "control_socket %s: exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* Created with no permissions for others at all, then opened to the
+	 * group: there is no moment when anyone else could connect. */
+	mode_t old = umask(0177);
+	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, 16) < 0 || (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) ||
+	    chmod(path, 0660) < 0) {
+		snprintf(err, errlen, "control_socket %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+request_free(struct control_request *r)
+{
+	struct control *c = r->ctl;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->requests = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	if (r->ev)
+		event_free(r->ev);
+	if (r->fd >= 0)
+		close(r->fd);
+	buf_free(&r->in);
+	buf_free(&r->out);
+	free(r);
+}
+
+/* Sends what is left of the reply; frees the request when done. */
+static void
+flush_reply(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_request *r = arg;
+
+	while (buf_size(&r->out)) {
+		ssize_t n = write(r->fd, buf_ptr(&r->out), buf_size(&r->out));
+		if (n > 0) {
+			buf_consume(&r->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(what & EV_TIMEOUT)) {
+			struct timeval tv = {REQUEST_TIMEOUT_S, 0};
+			event_free(r->ev);
+			r->ev = event_new(r->ctl->base, r->fd, EV_WRITE, flush_reply, r);
+			if (r->ev && event_add(r->ev, &tv) == 0)
+				return;
+		}
+		break;
+	}
+	request_free(r);
+}
+
+void
+control_reply(struct control_request *r, const char *text)
+{
+	r->answered = true;
+	if (r->fd < 0) {
+		request_free(r);	/* the client went away while we worked */
+		return;
+	}
+	netstring_put(&r->out, text, strlen(text));
+	flush_reply(r->fd, 0, r);
+}
+
+static void
+on_request(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_request *r = arg;
+	const char *payload;
+	size_t len, used;
+
+	if (what & EV_TIMEOUT) {
+		request_free(r);
+		return;
+	}
+	char *dst = buf_reserve(&r->in, 512);
+	ssize_t n = dst ? read(fd, dst, 512) : -1;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (!r->handled) {
+			request_free(r);
+			return;
+		}
+		/* Gone while the handler works: keep the request for its reply. */
+		event_del(r->ev);
+		close(r->fd);
+		r->fd = -1;
+		return;
+	}
+	buf_commit(&r->in, (size_t)n);
+	if (r->handled)
+		return;	/* one request per connection: the rest is ignored */
+	int rc = netstring_parse(buf_ptr(&r->in), buf_size(&r->in), CONTROL_MAX_REQUEST, &payload, &len, &used);
+	if (rc == NETSTRING_INCOMPLETE)
+		return;
+	r->handled = true;
+	/* From now on the handler decides how long this takes (a resolution
+	 * is bounded by dns_timeout); keep listening only for a hang-up. */
+	event_del(r->ev);
+	event_add(r->ev, NULL);
+	if (rc != NETSTRING_OK) {
+		control_reply(r, "ERROR malformed request: send one netstring \"COMMAND [ARGUMENT]\"");
+		return;
+	}
+	char request[CONTROL_MAX_REQUEST + 1];
+	memcpy(request, payload, len);
+	request[len] = '\0';
+	char *space = strchr(request, ' ');
+	if (space)
+		*space++ = '\0';
+	r->ctl->handler(r->ctl->arg, r, request, space ? space : "");
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct control *c = arg;
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	struct control_request *r = calloc(1, sizeof(*r));
+	struct timeval tv = {REQUEST_TIMEOUT_S, 0};
+	if (!r) {
+		close(fd);
+		return;
+	}
+	r->ctl = c;
+	r->fd = fd;
+	buf_init(&r->in);
+	buf_init(&r->out);
+	r->next = c->requests;
+	if (r->next)
+		r->next->prev = r;
+	c->requests = r;
+	if (!(r->ev = event_new(c->base, fd, EV_READ | EV_PERSIST, on_request, r)) || event_add(r->ev, &tv) < 0)
+		request_free(r);
+}
+
+struct control *
+control_create(struct event_base *base, int fd, control_handler *handler, void *arg)
+{
+	struct control *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->base = base;
+	c->fd = fd;
+	c->handler = handler;
+	c->arg = arg;
+	if (!(c->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_accept, c)) ||
+	    event_add(c->accept_ev, NULL) < 0) {
+		control_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+control_free(struct control *c)
+{
+	if (!c)
+		return;
+	/* Requests a handler still holds are answered into the void: they are
+	 * freed here, and the handler must not reply after this. */
+	while (c->requests)
+		request_free(c->requests);
+	if (c->accept_ev)
+		event_free(c->accept_ev);
+	close(c->fd);
+	free(c);
+}

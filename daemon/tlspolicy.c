@@ -346,6 +346,20 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 	return run.status;
 }
 
+/* Probes as the daemon makes them, from the same settings. */
+static struct probe_env *
+probe_env_from(const struct config *cfg, bool keep_certs, char *err, size_t errlen)
+{
+	struct probe_env_settings es = {
+		.ca_file = cfg->probe_ca_file,
+		.helo_name = cfg->probe_helo_name,
+		.step_timeout_ms = cfg->probe_timeout_ms,
+		.max_reply = PROBE_MAX_REPLY,
+		.keep_certs = keep_certs,
+	};
+	return probe_env_new(&es, err, errlen);
+}
+
 /* Exit codes of probe, documented in tlspolicy(1). */
 enum {
 	PROBE_EXIT_AS_PROMISED = 0,	/* every probed host as secure as its DNS promises */
@@ -410,13 +424,7 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		return EXIT_TROUBLE;
 	if (resolve_once(cfg, "probe", &nh, planned, &run) < 0)
 		return EXIT_TROUBLE;
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-	};
-	struct probe_env *env = probe_env_new(&es, err, sizeof(err));
+	struct probe_env *env = probe_env_from(cfg, false, err, sizeof(err));
 	if (!env) {
 		fprintf(stderr, "tlspolicy probe: %s\n", err);
 		probeplan_free(&run.plan);
@@ -589,14 +597,7 @@ tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsig
 		probeplan_free(&run.plan);
 		return EXIT_TROUBLE;
 	}
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-		.keep_certs = true,
-	};
-	struct probe_env *env = probe_env_new(&es, err, sizeof(err));
+	struct probe_env *env = probe_env_from(cfg, true, err, sizeof(err));
 	struct probe *p = env ? probe_new(env, &item->target) : NULL;
 	int rc = EXIT_TROUBLE;
 	if (!p) {

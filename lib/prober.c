@@ -19,11 +19,20 @@
 #define ADDR_SLOTS 4096		/* last start per address; pruned when half full */
 
 struct worker;
+struct job;
+
+/* A list one thread hands jobs over on and another takes them from, with
+ * an eventfd to wake the taker. */
+struct xlist {
+	pthread_mutex_t lock;
+	struct job *head, *tail;
+	int fd;
+};
 
 struct job {
 	/* Owner's lists (queue or running): owner thread only. */
 	struct job *prev, *next;
-	/* Inbox and done lists: under the lock of the list it is on. */
+	/* Inbox and done lists: under the lock of the xlist it is on. */
 	struct job *xnext;
 	/* The worker's list of the jobs it runs: worker thread only. */
 	struct job *wnext;
@@ -40,11 +49,9 @@ struct worker {
 	pthread_t thread;
 	bool started;
 	struct event_base *base;
-	int wake_fd;
+	struct xlist inbox;		/* jobs from the owner */
 	struct event *wake_ev;
-	pthread_mutex_t lock;		/* inbox, stop */
-	struct job *inbox_head, *inbox_tail;
-	bool stop;
+	_Atomic bool stop;
 	unsigned running;		/* owner's count */
 	struct job *live;		/* jobs this worker runs, by wnext */
 };
@@ -66,9 +73,7 @@ struct prober {
 	struct job *q_head, *q_tail;	/* waiting, oldest first */
 	struct job *running;		/* started, not yet back */
 	size_t nqueued, nrunning;
-	pthread_mutex_t done_lock;
-	struct job *done_head, *done_tail;
-	int done_fd;
+	struct xlist done;		/* finished jobs, for the owner */
 	struct event *done_ev;
 	struct event *pump_timer;
 	double tokens;
@@ -79,22 +84,59 @@ struct prober {
 	struct prober_stats stats;
 };
 
+static int
+xlist_init(struct xlist *x)
+{
+	x->head = x->tail = NULL;
+	x->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&x->lock, NULL);
+	return x->fd < 0 ? -1 : 0;
+}
+
 static void
-wake(int fd)
+xlist_destroy(struct xlist *x)
+{
+	if (x->fd >= 0)
+		close(x->fd);
+	pthread_mutex_destroy(&x->lock);
+}
+
+static void
+xlist_wake(struct xlist *x)
 {
 	uint64_t one = 1;
 
-	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+	while (write(x->fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 }
 
 static void
-drain(int fd)
+xlist_push(struct xlist *x, struct job *j)
+{
+	j->xnext = NULL;
+	pthread_mutex_lock(&x->lock);
+	if (x->tail)
+		x->tail->xnext = j;
+	else
+		x->head = j;
+	x->tail = j;
+	pthread_mutex_unlock(&x->lock);
+	xlist_wake(x);
+}
+
+/* Everything handed over so far, oldest first (linked by xnext). */
+static struct job *
+xlist_take(struct xlist *x)
 {
 	uint64_t n;
 
-	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
+	while (read(x->fd, &n, sizeof(n)) < 0 && errno == EINTR)
 		;
+	pthread_mutex_lock(&x->lock);
+	struct job *all = x->head;
+	x->head = x->tail = NULL;
+	pthread_mutex_unlock(&x->lock);
+	return all;
 }
 
 static void
@@ -144,15 +186,7 @@ post_result(struct worker *w, struct job *j)
 			break;
 		}
 	}
-	j->xnext = NULL;
-	pthread_mutex_lock(&pr->done_lock);
-	if (pr->done_tail)
-		pr->done_tail->xnext = j;
-	else
-		pr->done_head = j;
-	pr->done_tail = j;
-	pthread_mutex_unlock(&pr->done_lock);
-	wake(pr->done_fd);
+	xlist_push(&pr->done, j);
 }
 
 static void on_probe_io(evutil_socket_t fd, short what, void *arg);
@@ -200,13 +234,8 @@ on_worker_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
-	drain(fd);
-	pthread_mutex_lock(&w->lock);
-	struct job *jobs = w->inbox_head;
-	bool stop = w->stop;
-	w->inbox_head = w->inbox_tail = NULL;
-	pthread_mutex_unlock(&w->lock);
-	if (stop) {
+	struct job *jobs = xlist_take(&w->inbox);
+	if (w->stop) {
 		/* What was handed over but not started is freed with the rest. */
 		while (jobs) {
 			struct job *next = jobs->xnext;
@@ -318,15 +347,7 @@ dispatch(struct prober *pr, struct job *j)
 	pr->running = j;
 	pr->nrunning++;
 	pr->stats.started++;
-	j->xnext = NULL;
-	pthread_mutex_lock(&w->lock);
-	if (w->inbox_tail)
-		w->inbox_tail->xnext = j;
-	else
-		w->inbox_head = j;
-	w->inbox_tail = j;
-	pthread_mutex_unlock(&w->lock);
-	wake(w->wake_fd);
+	xlist_push(&w->inbox, j);
 }
 
 /* Starts what the limits allow; sets a timer for when more will be. */
@@ -379,11 +400,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct prober *pr = arg;
 
-	drain(fd);
-	pthread_mutex_lock(&pr->done_lock);
-	struct job *done = pr->done_head;
-	pr->done_head = pr->done_tail = NULL;
-	pthread_mutex_unlock(&pr->done_lock);
+	struct job *done = xlist_take(&pr->done);
 	while (done) {
 		struct job *j = done;
 		done = j->xnext;
@@ -529,7 +546,7 @@ prober_create(struct event_base *owner, const struct probe_env *env, const struc
 	pr->env = env;
 	pr->cb = cb;
 	pr->arg = arg;
-	pr->done_fd = -1;
+	pr->done.fd = -1;
 	apply_limits(pr, s);
 	pr->tokens = 1;
 	pr->tokens_ms = probe_now_ms();
@@ -538,27 +555,25 @@ prober_create(struct event_base *owner, const struct probe_env *env, const struc
 	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		memset(seed, 0x5a, sizeof(seed));
 	pr->hkey = hash_key_from_bytes(seed);
-	pthread_mutex_init(&pr->done_lock, NULL);
 	pr->nworkers = s->workers ? s->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (pr->nworkers == 0)
 		pr->nworkers = 1;
 	if (!(pr->slots = calloc(ADDR_SLOTS, sizeof(*pr->slots))) ||
 	    !(pr->workers = calloc(pr->nworkers, sizeof(*pr->workers))) ||
-	    (pr->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-	    !(pr->done_ev = event_new(owner, pr->done_fd, EV_READ | EV_PERSIST, on_done, pr)) ||
+	    xlist_init(&pr->done) < 0 ||
+	    !(pr->done_ev = event_new(owner, pr->done.fd, EV_READ | EV_PERSIST, on_done, pr)) ||
 	    event_add(pr->done_ev, NULL) < 0 ||
 	    !(pr->pump_timer = evtimer_new(owner, on_pump_timer, pr))) {
 		snprintf(err, errlen, "cannot set up the probe pool: %s", strerror(errno ? errno : ENOMEM));
 		goto fail;
 	}
+	for (unsigned i = 0; i < pr->nworkers; i++)
+		pr->workers[i].inbox.fd = -1;	/* prober_free() must not close fd 0 */
 	for (unsigned i = 0; i < pr->nworkers; i++) {
 		struct worker *w = &pr->workers[i];
 		w->pr = pr;
-		w->wake_fd = -1;
-		pthread_mutex_init(&w->lock, NULL);
-		if (!(w->base = event_base_new()) ||
-		    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-		    !(w->wake_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, on_worker_wake, w)) ||
+		if (xlist_init(&w->inbox) < 0 || !(w->base = event_base_new()) ||
+		    !(w->wake_ev = event_new(w->base, w->inbox.fd, EV_READ | EV_PERSIST, on_worker_wake, w)) ||
 		    event_add(w->wake_ev, NULL) < 0) {
 			snprintf(err, errlen, "cannot set up a probe worker");
 			goto fail;
@@ -584,25 +599,21 @@ prober_free(struct prober *pr)
 	for (unsigned i = 0; pr->workers && i < pr->nworkers; i++) {
 		struct worker *w = &pr->workers[i];
 		if (w->started) {
-			pthread_mutex_lock(&w->lock);
 			w->stop = true;
-			pthread_mutex_unlock(&w->lock);
-			wake(w->wake_fd);
+			xlist_wake(&w->inbox);
 			pthread_join(w->thread, NULL);
 		}
 		/* Jobs handed over after the worker last looked. */
-		while (w->inbox_head) {
-			struct job *j = w->inbox_head;
-			w->inbox_head = j->xnext;
+		while (w->inbox.head) {
+			struct job *j = w->inbox.head;
+			w->inbox.head = j->xnext;
 			free_job(j);
 		}
 		if (w->wake_ev)
 			event_free(w->wake_ev);
 		if (w->base)
 			event_base_free(w->base);
-		if (w->wake_fd >= 0)
-			close(w->wake_fd);
-		pthread_mutex_destroy(&w->lock);
+		xlist_destroy(&w->inbox);
 	}
 	while (pr->q_head) {
 		struct job *j = pr->q_head;
@@ -610,9 +621,9 @@ prober_free(struct prober *pr)
 		free_job(j);
 	}
 	/* Finished but not yet taken by the owner. */
-	while (pr->done_head) {
-		struct job *j = pr->done_head;
-		pr->done_head = j->xnext;
+	while (pr->done.head) {
+		struct job *j = pr->done.head;
+		pr->done.head = j->xnext;
 		free_job(j);
 	}
 	free(pr->workers);
@@ -621,8 +632,6 @@ prober_free(struct prober *pr)
 		event_free(pr->done_ev);
 	if (pr->pump_timer)
 		event_free(pr->pump_timer);
-	if (pr->done_fd >= 0)
-		close(pr->done_fd);
-	pthread_mutex_destroy(&pr->done_lock);
+	xlist_destroy(&pr->done);
 	free(pr);
 }

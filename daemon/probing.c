@@ -38,6 +38,7 @@ struct probing {
 	struct buf line;
 	char **demanded;		/* to probe at their next resolution */
 	size_t ndemanded;
+	uint64_t by_class[PROBE_CLASS_COUNT];
 };
 
 static struct prober_settings
@@ -144,6 +145,18 @@ probing_stats(const struct probing *pg, struct buf *out)
 	kv_uint(out, "probes_dropped", st.dropped);
 }
 
+const uint64_t *
+probing_class_counts(const struct probing *pg)
+{
+	return pg->by_class;
+}
+
+const struct prober *
+probing_prober(const struct probing *pg)
+{
+	return pg->prober;
+}
+
 void
 probing_resolved(void *arg, const struct resolve_result *r)
 {
@@ -229,6 +242,8 @@ on_result(void *arg, const char *const *dests, size_t ndests, const struct probe
 	struct probing *pg = arg;
 	int64_t now = (int64_t)time(NULL);
 
+	if ((unsigned)r->class < PROBE_CLASS_COUNT)
+		pg->by_class[r->class]++;
 	buf_reset(&pg->line);
 	probereport_kv(dests[0], t, r, &pg->line);
 	if (ndests > 1)

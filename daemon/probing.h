@@ -44,6 +44,11 @@ void probing_resolved(void *arg, const struct resolve_result *r);
 void probing_demand(struct probing *pg, const char *dest);
 /* Appends the pool's counters as one key=value line. */
 void probing_stats(const struct probing *pg, struct buf *out);
+/* Probes finished so far by class (indexes: enum probe_class). */
+const uint64_t *probing_class_counts(const struct probing *pg);
+struct prober;
+/* The pool, for its counters; NULL when probes are disabled. */
+const struct prober *probing_prober(const struct probing *pg);
 void probing_free(struct probing *pg);
 
 #endif

@@ -67,6 +67,7 @@ struct server {
 	void (*drained)(void *arg);
 	void *drained_arg;
 	bool draining;
+	struct server_stats stats;
 	struct buf line;		/* scratch for log lines */
 	/* Every read lands here first, so that an idle connection holds only
 	 * the bytes it has actually sent, not a read-sized buffer. */
@@ -210,12 +211,15 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 	case POLICY_OK:
 		level = policy_level(&c->srv->cfg->levels, a->answer);
 		socketmap_reply(&c->out, SOCKETMAP_OK, level);
+		c->srv->stats.ok++;
 		break;
 	case POLICY_NOTFOUND:
 		socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
+		c->srv->stats.notfound++;
 		break;
 	case POLICY_TEMP:
 		socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
+		c->srv->stats.temp++;
 		break;
 	}
 	if (!log_enabled(c->srv->log, LOGL_INFO))
@@ -238,6 +242,7 @@ reply_error(struct conn *c, const char *dest, const char *reason, bool fatal)
 	struct server *srv = c->srv;
 
 	socketmap_reply(&c->out, SOCKETMAP_PERM, reason);
+	srv->stats.perm++;
 	if (fatal)
 		c->closing = c->linger = true;
 	if (log_enabled(srv->log, LOGL_NOTICE)) {
@@ -450,6 +455,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		c->srv = srv;
 		c->fd = fd;
+		srv->stats.accepted++;
 		buf_init(&c->in);
 		buf_init(&c->out);
 		c->next = srv->conns;
@@ -571,6 +577,12 @@ server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), voi
 	srv->drain_timer = evtimer_new(srv->base, on_drain_timeout, srv);
 	if (srv->drain_timer)
 		evtimer_add(srv->drain_timer, &grace);
+}
+
+void
+server_stats(const struct server *srv, struct server_stats *out)
+{
+	*out = srv->stats;
 }
 
 size_t

@@ -35,6 +35,12 @@ void server_set_config(struct server *srv, struct config *cfg);
  * connection has its answers sent (or after grace_ms, closing the rest). */
 void server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), void *arg);
 size_t server_connections(const struct server *srv);
+
+struct server_stats {
+	uint64_t ok, notfound, temp, perm;	/* replies by status */
+	uint64_t accepted;			/* connections */
+};
+void server_stats(const struct server *srv, struct server_stats *out);
 void server_free(struct server *srv);
 
 #endif

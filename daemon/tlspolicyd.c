@@ -39,6 +39,9 @@
 #include "endpoint.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "prober.h"
 #include "policymap.h"
 #include "privdrop.h"
 #include "probing.h"
@@ -60,6 +63,10 @@ struct daemon {
 	struct probing *probing;
 	struct control *control;
 	struct commands commands;
+	struct metrics_http *metrics;
+	/* Counted here, read by the metrics endpoint. */
+	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
+	struct metrics_histogram resolution_time;
 	struct event *flush;
 	struct event *sighup, *sigterm, *sigint;
 	bool stopping;
@@ -265,14 +272,72 @@ log_resolution(struct daemon *d, const struct resolve_result *r)
 	buf_free(&line);
 }
 
-/* Every fresh resolution: logged at debug, and handed to the probes. */
+/* Every fresh resolution: logged at debug, counted, handed to the probes. */
 static void
-on_resolution(void *arg, const struct resolve_result *r)
+on_resolution(void *arg, const struct resolve_result *r, uint64_t elapsed_ms)
 {
 	struct daemon *d = arg;
 
 	log_resolution(d, r);
+	for (size_t i = 0; i < r->nlookups; i++)
+		if ((unsigned)r->lookups[i].security < 3 && (unsigned)r->lookups[i].outcome < 5)
+			d->lookups[r->lookups[i].security][r->lookups[i].outcome]++;
+	metrics_observe(&d->resolution_time, (double)elapsed_ms / 1000.0);
 	probing_resolved(d->probing, r);
+}
+
+/* The Prometheus exposition, read at each scrape. */
+static void
+collect_metrics(void *arg, struct buf *out)
+{
+	struct daemon *d = arg;
+	struct server_stats ss;
+	struct policymap_stats ps;
+	struct prober_stats pr = {0};
+
+	server_stats(d->srv, &ss);
+	policymap_stats(d->pm, &ps);
+	metrics_family(out, "tlspolicyd_answers_total", "counter", "Socketmap replies by status.");
+	metrics_sample(out, "tlspolicyd_answers_total", "result", "OK", ss.ok);
+	metrics_sample(out, "tlspolicyd_answers_total", "result", "NOTFOUND", ss.notfound);
+	metrics_sample(out, "tlspolicyd_answers_total", "result", "TEMP", ss.temp);
+	metrics_sample(out, "tlspolicyd_answers_total", "result", "PERM", ss.perm);
+	metrics_family(out, "tlspolicyd_connections_total", "counter", "Socketmap connections accepted.");
+	metrics_sample(out, "tlspolicyd_connections_total", NULL, NULL, ss.accepted);
+	metrics_family(out, "tlspolicyd_connections", "gauge", "Socketmap connections open.");
+	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, server_connections(d->srv));
+	metrics_family(out, "tlspolicyd_cache_hits_total", "counter", "Answers served from the cache.");
+	metrics_sample(out, "tlspolicyd_cache_hits_total", NULL, NULL, ps.hits);
+	metrics_family(out, "tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.");
+	metrics_sample(out, "tlspolicyd_cache_misses_total", NULL, NULL, ps.misses);
+	metrics_family(out, "tlspolicyd_cache_entries", "gauge", "Answers cached.");
+	metrics_sample(out, "tlspolicyd_cache_entries", NULL, NULL, ps.entries);
+	metrics_family(out, "tlspolicyd_resolutions_shared_total", "counter",
+	    "Requests that joined a resolution already under way.");
+	metrics_sample(out, "tlspolicyd_resolutions_shared_total", NULL, NULL, ps.shared);
+	metrics_family(out, "tlspolicyd_dns_lookups_total", "counter", "DNS lookups by DNSSEC status and outcome.");
+	for (int sec = 0; sec < 3; sec++) {
+		for (int oc = 0; oc < 5; oc++) {
+			buf_printf(out, "tlspolicyd_dns_lookups_total{security=\"%s\",outcome=\"%s\"} ",
+			    dns_security_name((enum dns_security)sec), dns_outcome_name((enum dns_outcome)oc));
+			buf_put_uint(out, d->lookups[sec][oc], 1);
+			buf_putc(out, '\n');
+		}
+	}
+	metrics_histogram_write(out, "tlspolicyd_resolution_seconds", "Time to resolve a next hop.",
+	    &d->resolution_time);
+	const uint64_t *classes = probing_class_counts(d->probing);
+	metrics_family(out, "tlspolicyd_probes_total", "counter", "Probes finished, by class.");
+	for (int c = 0; c < PROBE_CLASS_COUNT; c++)
+		metrics_sample(out, "tlspolicyd_probes_total", "class", probe_class_name((enum probe_class)c), classes[c]);
+	if (probing_prober(d->probing))
+		prober_stats(probing_prober(d->probing), &pr);
+	metrics_family(out, "tlspolicyd_probes_queued", "gauge", "Probes waiting for their turn.");
+	metrics_sample(out, "tlspolicyd_probes_queued", NULL, NULL, pr.queued);
+	metrics_family(out, "tlspolicyd_probes_running", "gauge", "Probes in flight.");
+	metrics_sample(out, "tlspolicyd_probes_running", NULL, NULL, pr.running);
+	metrics_family(out, "tlspolicyd_probes_dropped_total", "counter", "Probes dropped: queue full.");
+	metrics_sample(out, "tlspolicyd_probes_dropped_total", NULL, NULL, pr.dropped);
 }
 
 /* The state directory belongs to the daemon's user, which creates nothing
@@ -485,6 +550,9 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
+	if (d.cfg->metrics_listen[0] &&
+	    !(d.metrics = metrics_http_create(d.base, d.cfg->metrics_listen, collect_metrics, &d, err, sizeof(err))))
+		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
@@ -516,6 +584,7 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	log_msg(d.log, LOGL_NOTICE, "event=stopped");
+	metrics_http_free(d.metrics);
 	control_free(d.control);
 	server_free(d.srv);
 	probing_free(d.probing);

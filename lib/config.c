@@ -73,6 +73,7 @@ static const struct setting settings[] = {
 	{"probe_allow_private", T_BOOL, OFF(probe_allow_private), "no", 0, 0, 0},
 	{"state_directory", T_STRING, OFF(state_directory), "/var/lib/tlspolicyd", RESTART, 0, 0},
 	{"control_socket", T_STRING, OFF(control_socket), "/run/tlspolicyd/control", RESTART, 0, 0},
+	{"metrics_listen", T_STRING, OFF(metrics_listen), "", RESTART, 0, 0},
 	{"user", T_STRING, OFF(user), "tlspolicyd", RESTART, 0, 0},
 	{"syslog_facility", T_FACILITY, OFF(syslog_facility), "mail", RESTART, 0, 0},
 	{"log_level", T_LOGLEVEL, OFF(log_level), "info", 0, 0, 0},
@@ -464,6 +465,13 @@ cross_check(const struct config *c, const bool *bad, const char *name, struct bu
 
 	if (!bad[min] && !bad[max] && c->cache_min_ttl_ms > c->cache_max_ttl_ms)
 		add_error(errors, name, 0, "cache_min_ttl is larger than cache_max_ttl");
+	struct endpoint ep;
+	char why[300], msg[400];
+	if (c->metrics_listen && c->metrics_listen[0] &&
+	    (endpoint_parse(c->metrics_listen, &ep, why, sizeof(why)) < 0 || ep.is_unix)) {
+		snprintf(msg, sizeof(msg), "metrics_listen: %s", ep.is_unix ? "inet:ADDR:PORT only" : why);
+		add_error(errors, name, 0, msg);
+	}
 }
 
 struct config *

@@ -71,6 +71,7 @@ struct config {
 	bool probe_allow_private;
 	char *state_directory;		/* probe history */
 	char *control_socket;		/* unix socket path, "" for none */
+	char *metrics_listen;		/* inet:ADDR:PORT, "" for none */
 
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */

@@ -25,6 +25,7 @@ struct in_flight {
 	struct in_flight *chain;
 	uint64_t hash;
 	struct resolve *resolve;
+	uint64_t started_ms;
 	struct policymap_waiter *waiters;
 	char key[KEY_MAX];
 };
@@ -39,7 +40,7 @@ struct policymap {
 	struct in_flight *buckets[IN_FLIGHT_BUCKETS];
 	struct policymap_stats stats;
 	char no_dns_reason[256];	/* the reason of the last answer without DNS */
-	void (*observer)(void *arg, const struct resolve_result *r);
+	policymap_observer *observer;
 	void *observer_arg;
 };
 
@@ -117,7 +118,7 @@ on_resolved(void *arg, const struct resolve_result *res)
 	f->resolve = NULL;	/* it frees itself after this callback */
 	unlink_in_flight(f);
 	if (pm->observer)
-		pm->observer(pm->observer_arg, res);
+		pm->observer(pm->observer_arg, res, now - f->started_ms);
 	if (ttl_ms > 0)
 		cache_put(pm->cache, f->key, res->answer, res->reason, now, now + ttl_ms);
 
@@ -200,6 +201,7 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		return -1;
 	f->pm = pm;
 	f->hash = hash;
+	f->started_ms = now;
 	memcpy(f->key, key, sizeof(key));
 	if (add_waiter(f, cb, arg, waiter) < 0) {
 		free(f);
@@ -232,8 +234,7 @@ policymap_waiter_cancel(struct policymap_waiter *w)
 }
 
 void
-policymap_set_observer(struct policymap *pm,
-    void (*observer)(void *arg, const struct resolve_result *r), void *arg)
+policymap_set_observer(struct policymap *pm, policymap_observer *observer, void *arg)
 {
 	pm->observer = observer;
 	pm->observer_arg = arg;

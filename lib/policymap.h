@@ -59,10 +59,11 @@ int policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct poli
 void policymap_waiter_cancel(struct policymap_waiter *w);
 
 struct resolve_result;
-/* Called with every resolution as it completes, before its waiters: the
- * daemon logs its lookups at debug level, and later counts them. */
-void policymap_set_observer(struct policymap *pm,
-    void (*observer)(void *arg, const struct resolve_result *r), void *arg);
+/* Called with every resolution as it completes, before its waiters, with
+ * how long it took: the daemon logs its lookups, counts them and probes
+ * the hosts. */
+typedef void policymap_observer(void *arg, const struct resolve_result *r, uint64_t elapsed_ms);
+void policymap_set_observer(struct policymap *pm, policymap_observer *observer, void *arg);
 
 /* When Postfix last asked for a next hop (canonical key) that is still
  * cached, in the policymap's clock; 0 when it is not cached. */

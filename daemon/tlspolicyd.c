@@ -31,6 +31,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "adcheck.h"
 #include "buf.h"
 #include "commands.h"
 #include "control.h"
@@ -64,6 +65,8 @@ struct daemon {
 	struct control *control;
 	struct commands commands;
 	struct metrics_http *metrics;
+	struct adcheck *adcheck;		/* in flight */
+	struct event *adcheck_timer;
 	/* Counted here, read by the metrics endpoint. */
 	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
 	struct metrics_histogram resolution_time;
@@ -172,6 +175,8 @@ raise_fd_limit(struct log *log, unsigned max_connections)
 		    (unsigned long)rl.rlim_cur, max_connections);
 }
 
+static void start_resolver_check(struct daemon *d);
+
 static void
 reload(struct daemon *d)
 {
@@ -191,12 +196,15 @@ reload(struct daemon *d)
 			log_event(d->log, LOGL_WARNING, "reload", "settings", buf_ptr(&names), "reason",
 			    "these settings differ from the running ones and take effect only after a restart", NULL);
 		raise_fd_limit(d->log, cfg->max_connections);
+		bool check_was_off = d->cfg->resolver_check_interval_ms == 0;
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
 		probing_set_config(d->probing, cfg);
 		log_set_level(d->log, cfg->log_level);
 		config_unref(d->cfg);
 		d->cfg = cfg;
+		if (check_was_off && cfg->resolver_check_interval_ms)
+			start_resolver_check(d);
 		log_event(d->log, LOGL_NOTICE, "reload", "result", "ok", "file", d->config_path, NULL);
 	}
 	buf_free(&errors);
@@ -284,6 +292,54 @@ on_resolution(void *arg, const struct resolve_result *r, uint64_t elapsed_ms)
 			d->lookups[r->lookups[i].security][r->lookups[i].outcome]++;
 	metrics_observe(&d->resolution_time, (double)elapsed_ms / 1000.0);
 	probing_resolved(d->probing, r);
+}
+
+/* Postfix trusts its resolver's AD bit: if that resolver does not
+ * validate, Postfix's own DANE is off whatever this daemon answers. */
+static void
+resolver_checked(void *arg, const struct adcheck_result *r)
+{
+	struct daemon *d = arg;
+	char detail[200];
+
+	d->adcheck = NULL;
+	if (r->answered && r->rcode == 0 && r->ad) {
+		log_event(d->log, LOGL_INFO, "resolver-check", "result", "validating", "resolv_conf", d->cfg->resolv_conf,
+		    "name", d->cfg->resolver_check_name, NULL);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s", !r->answered || r->rcode ? r->error
+	    : "answered without the AD bit: it does not validate DNSSEC");
+	log_event(d->log, LOGL_ALERT, "alert", "kind", "resolver-not-validating", "resolv_conf", d->cfg->resolv_conf,
+	    "name", d->cfg->resolver_check_name, "error", detail,
+	    "reason", "Postfix trusts this resolver's AD bit for DANE: with it, Postfix's own DANE is off", NULL);
+}
+
+static void
+on_adcheck_timer(evutil_socket_t fd, short what, void *arg)
+{
+	start_resolver_check(arg);
+}
+
+static void
+start_resolver_check(struct daemon *d)
+{
+	struct netaddr server;
+	char err[300];
+	uint64_t every = d->cfg->resolver_check_interval_ms;
+
+	if (every) {
+		struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+		evtimer_add(d->adcheck_timer, &tv);
+	}
+	if (d->adcheck)
+		return;
+	if (adcheck_nameserver(d->cfg->resolv_conf, &server, err, sizeof(err)) < 0) {
+		log_event(d->log, LOGL_WARNING, "resolver-check", "result", "not-done", "error", err, NULL);
+		return;
+	}
+	d->adcheck = adcheck_start(d->base, &server, d->cfg->resolver_check_name, d->cfg->dns_timeout_ms,
+	    resolver_checked, d);
 }
 
 /* The Prometheus exposition, read at each scrape. */
@@ -566,6 +622,11 @@ main(int argc, char **argv)
 	    evsignal_add(d.sigterm, NULL) < 0 || evsignal_add(d.sigint, NULL) < 0)
 		return start_failed(&d, EX_OSERR, "cannot handle signals");
 
+	if (!(d.adcheck_timer = evtimer_new(d.base, on_adcheck_timer, &d)))
+		return start_failed(&d, EX_OSERR, "out of memory");
+	if (d.cfg->resolver_check_interval_ms)
+		start_resolver_check(&d);
+
 	struct buf listening;
 	buf_init(&listening);
 	for (size_t i = 0; i < nfds; i++)
@@ -585,6 +646,8 @@ main(int argc, char **argv)
 
 	log_msg(d.log, LOGL_NOTICE, "event=stopped");
 	metrics_http_free(d.metrics);
+	adcheck_cancel(d.adcheck);
+	event_free(d.adcheck_timer);
 	control_free(d.control);
 	server_free(d.srv);
 	probing_free(d.probing);

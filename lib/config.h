@@ -72,6 +72,9 @@ struct config {
 	char *state_directory;		/* probe history */
 	char *control_socket;		/* unix socket path, "" for none */
 	char *metrics_listen;		/* inet:ADDR:PORT, "" for none */
+	char *resolv_conf;		/* Postfix's resolver, for the AD-bit check */
+	char *resolver_check_name;	/* a DNSSEC-signed name */
+	unsigned resolver_check_interval_ms;	/* 0: never */
 
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "kv.h"
 #include "probe.h"
@@ -27,6 +28,7 @@ struct probing {
 	struct event_base *base;
 	struct log *log;
 	struct policymap *pm;
+	struct alerter *alerter;
 	struct config *cfg;
 	struct probe_env *env;
 	struct prober *prober;
@@ -204,11 +206,13 @@ alert_mismatch(struct probing *pg, const char *dest, const struct probe_target *
 	chain_digests(r, &spki, &cert);
 	netaddr_format(&t->address, addr, sizeof(addr));
 	snprintf(port, sizeof(port), "%u", t->port);
-	log_event(pg->log, LOGL_ALERT, "alert", "kind", "dane-mismatch", "dest", dest, "host", t->host,
-	    "addr", addr, "port", port, "tlsa", buf_ptr(&tlsa), "chain_spki_sha256", buf_ptr(&spki),
-	    "chain_cert_sha256", buf_ptr(&cert), "error", r->dane_error,
-	    "reason", "the server's certificate matches none of its DNSSEC-signed TLSA records: "
-	    "Postfix defers mail for it", NULL);
+	const char *fields[] = {
+		"host", t->host, "addr", addr, "port", port, "tlsa", buf_ptr(&tlsa),
+		"chain_spki_sha256", buf_ptr(&spki), "chain_cert_sha256", buf_ptr(&cert), "error", r->dane_error,
+		"reason", "the server's certificate matches none of its DNSSEC-signed TLSA records: "
+		"Postfix defers mail for it", NULL,
+	};
+	alerter_raise(pg->alerter, "dane-mismatch", dest, fields, probe_now_ms());
 	buf_free(&tlsa);
 	buf_free(&spki);
 	buf_free(&cert);
@@ -226,10 +230,12 @@ schedule_save(struct probing *pg)
 static void
 check_all_mismatch(struct probing *pg, const char *dest)
 {
+	static const char *const fields[] = {
+		"reason", "every MX host with TLSA records fails DANE: mail to this destination is deferred", NULL,
+	};
+
 	if (probestate_all_mismatch_news(pg->state, dest))
-		log_event(pg->log, LOGL_ALERT, "alert", "kind", "dane-mismatch-all", "dest", dest,
-		    "reason", "every MX host with TLSA records fails DANE: mail to this destination is deferred",
-		    NULL);
+		alerter_raise(pg->alerter, "dane-mismatch-all", dest, fields, probe_now_ms());
 }
 
 /* One line per probe and the alert name the first destination it was made
@@ -300,8 +306,8 @@ on_schedule(evutil_socket_t fd, short what, void *arg)
 }
 
 struct probing *
-probing_create(struct event_base *base, struct log *log, struct policymap *pm, struct config *cfg,
-    char *err, size_t errlen)
+probing_create(struct event_base *base, struct log *log, struct policymap *pm, struct alerter *alerter,
+    struct config *cfg, char *err, size_t errlen)
 {
 	struct probing *pg = calloc(1, sizeof(*pg));
 
@@ -312,6 +318,7 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 	pg->base = base;
 	pg->log = log;
 	pg->pm = pm;
+	pg->alerter = alerter;
 	pg->cfg = config_ref(cfg);
 	buf_init(&pg->line);
 	if (!cfg->probe_enable)

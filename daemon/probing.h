@@ -15,8 +15,8 @@
  * whose every DANE host mismatches is one more alert, when it becomes so. The history is kept in
  * state_directory/probes, rewritten at most every few seconds.
  *
- * Ownership: borrows the event base, log and policy map; holds a reference
- * to the configuration.
+ * Ownership: borrows the event base, log, policy map and alerter; holds a
+ * reference to the configuration.
  */
 #ifndef TLSPOLICYD_PROBING_H
 #define TLSPOLICYD_PROBING_H
@@ -34,8 +34,9 @@ struct probing;
 
 /* NULL with err when probes are enabled but cannot be set up. With
  * probe_enable = no it returns an object that does nothing. */
+struct alerter;
 struct probing *probing_create(struct event_base *base, struct log *log, struct policymap *pm,
-    struct config *cfg, char *err, size_t errlen);
+    struct alerter *alerter, struct config *cfg, char *err, size_t errlen);
 void probing_set_config(struct probing *pg, struct config *cfg);
 /* The policy map's observer: a resolution has completed. */
 void probing_resolved(void *arg, const struct resolve_result *r);

@@ -32,6 +32,7 @@
 #endif
 
 #include "adcheck.h"
+#include "alert.h"
 #include "buf.h"
 #include "commands.h"
 #include "control.h"
@@ -67,6 +68,8 @@ struct daemon {
 	struct metrics_http *metrics;
 	struct adcheck *adcheck;		/* in flight */
 	struct event *adcheck_timer;
+	struct alerter *alerter;
+	struct event *sigchld, *reap_timer;
 	/* Counted here, read by the metrics endpoint. */
 	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
 	struct metrics_histogram resolution_time;
@@ -177,6 +180,29 @@ raise_fd_limit(struct log *log, unsigned max_connections)
 
 static void start_resolver_check(struct daemon *d);
 
+static struct alert_settings
+alert_settings(const struct config *cfg)
+{
+	struct alert_settings s = {
+		.command = cfg->alert_command,
+		.recipient = cfg->alert_recipient,
+		.sendmail = cfg->alert_sendmail,
+		.interval_ms = cfg->alert_interval_ms,
+		.max_per_hour = cfg->alert_max_per_hour,
+	};
+	return s;
+}
+
+/* Alert commands and sendmail are children: reaped when they exit, and
+ * killed when they overstay (the timer also closes the hourly summary). */
+static void
+on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	alert_reap(d->alerter, monotonic_ms(NULL));
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -200,6 +226,8 @@ reload(struct daemon *d)
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
 		probing_set_config(d->probing, cfg);
+		struct alert_settings as = alert_settings(cfg);
+		alerter_set(d->alerter, &as);
 		log_set_level(d->log, cfg->log_level);
 		config_unref(d->cfg);
 		d->cfg = cfg;
@@ -310,9 +338,12 @@ resolver_checked(void *arg, const struct adcheck_result *r)
 	}
 	snprintf(detail, sizeof(detail), "%s", !r->answered || r->rcode ? r->error
 	    : "answered without the AD bit: it does not validate DNSSEC");
-	log_event(d->log, LOGL_ALERT, "alert", "kind", "resolver-not-validating", "resolv_conf", d->cfg->resolv_conf,
-	    "name", d->cfg->resolver_check_name, "error", detail,
-	    "reason", "Postfix trusts this resolver's AD bit for DANE: with it, Postfix's own DANE is off", NULL);
+	const char *fields[] = {
+		"resolv_conf", d->cfg->resolv_conf, "name", d->cfg->resolver_check_name, "error", detail,
+		"reason", "Postfix trusts this resolver's AD bit for DANE: with it, Postfix's own DANE is off", NULL,
+	};
+	/* Not about one destination: "-" stands for the whole host. */
+	alerter_raise(d->alerter, "resolver-not-validating", "-", fields, monotonic_ms(NULL));
 }
 
 static void
@@ -340,6 +371,12 @@ start_resolver_check(struct daemon *d)
 	}
 	d->adcheck = adcheck_start(d->base, &server, d->cfg->resolver_check_name, d->cfg->dns_timeout_ms,
 	    resolver_checked, d);
+}
+
+static void
+alert_metric(void *arg, const char *kind, uint64_t n)
+{
+	metrics_sample(arg, "tlspolicyd_alerts_total", "kind", kind, n);
 }
 
 /* The Prometheus exposition, read at each scrape. */
@@ -394,6 +431,8 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_sample(out, "tlspolicyd_probes_running", NULL, NULL, pr.running);
 	metrics_family(out, "tlspolicyd_probes_dropped_total", "counter", "Probes dropped: queue full.");
 	metrics_sample(out, "tlspolicyd_probes_dropped_total", NULL, NULL, pr.dropped);
+	metrics_family(out, "tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.");
+	alerter_each_kind(d->alerter, alert_metric, out);
 }
 
 /* The state directory belongs to the daemon's user, which creates nothing
@@ -602,7 +641,13 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_OSERR, "out of memory");
 	policymap_set_observer(d.pm, on_resolution, &d);
 	prepare_state_directory(&d);
-	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.cfg, err, sizeof(err))))
+	struct alert_settings as = alert_settings(d.cfg);
+	struct timeval reap_every = {2, 0};
+	if (!(d.alerter = alerter_create(d.log, &as)) ||
+	    !(d.sigchld = evsignal_new(d.base, SIGCHLD, on_reap, &d)) || evsignal_add(d.sigchld, NULL) < 0 ||
+	    !(d.reap_timer = event_new(d.base, -1, EV_PERSIST, on_reap, &d)) || event_add(d.reap_timer, &reap_every) < 0)
+		return start_failed(&d, EX_OSERR, "cannot set up alerts");
+	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
@@ -648,6 +693,8 @@ main(int argc, char **argv)
 	metrics_http_free(d.metrics);
 	adcheck_cancel(d.adcheck);
 	event_free(d.adcheck_timer);
+	event_free(d.sigchld);
+	event_free(d.reap_timer);
 	control_free(d.control);
 	server_free(d.srv);
 	probing_free(d.probing);
@@ -658,6 +705,7 @@ main(int argc, char **argv)
 	event_free(d.sigint);
 	event_free(d.flush);
 	event_base_free(d.base);
+	alerter_free(d.alerter);
 	config_unref(d.cfg);
 	config_unref(d.boot_cfg);
 	log_free(d.log);

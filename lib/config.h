@@ -75,6 +75,11 @@ struct config {
 	char *resolv_conf;		/* Postfix's resolver, for the AD-bit check */
 	char *resolver_check_name;	/* a DNSSEC-signed name */
 	unsigned resolver_check_interval_ms;	/* 0: never */
+	char *alert_command;		/* argv, split on white space */
+	char *alert_recipient;
+	char *alert_sendmail;
+	unsigned alert_interval_ms;	/* per (destination, kind) */
+	unsigned alert_max_per_hour;
 
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */

@@ -86,6 +86,7 @@ drop(struct cache *c, struct node **slot)
 	*slot = n->chain;
 	lru_unlink(c, n);
 	free(n->entry.reason);
+	free(n->entry.policy);
 	free(n);
 	c->count--;
 }
@@ -153,22 +154,25 @@ cache_peek(const struct cache *c, const char *key)
 
 int
 cache_put(struct cache *c, const char *key, struct policy_answer answer,
-    const char *reason, uint64_t now_ms, uint64_t expires_ms)
+    const char *reason, const char *policy, uint64_t now_ms, uint64_t expires_ms)
 {
 	size_t klen = strlen(key);
 	uint64_t hash = hash_siphash13(c->key, key, klen);
 	struct node *n = malloc(sizeof(*n) + klen + 1);
 	char *why = strdup(reason ? reason : "");
+	char *pol = policy ? strdup(policy) : NULL;
 
-	if (!n || !why) {
+	if (!n || !why || (policy && !pol)) {
 		free(n);
 		free(why);
+		free(pol);
 		return -1;
 	}
 	memcpy(n->key, key, klen + 1);
 	n->hash = hash;
 	n->entry.answer = answer;
 	n->entry.reason = why;
+	n->entry.policy = pol;
 	n->entry.stored_ms = now_ms;
 	n->entry.expires_ms = expires_ms;
 	n->entry.used_ms = now_ms;
@@ -208,6 +212,13 @@ cache_set_max(struct cache *c, size_t max_entries)
 		evict_oldest(c);
 }
 
+void
+cache_clear(struct cache *c)
+{
+	while (c->oldest)
+		drop(c, find_slot(c, c->oldest->key, c->oldest->hash));
+}
+
 size_t
 cache_count(const struct cache *c)
 {
@@ -225,8 +236,7 @@ cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	while (c->oldest)
-		drop(c, find_slot(c, c->oldest->key, c->oldest->hash));
+	cache_clear(c);
 	free(c->buckets);
 	free(c);
 }

@@ -22,6 +22,7 @@
 struct cache_entry {
 	struct policy_answer answer;
 	char *reason;
+	char *policy;			/* an exception's policy, or NULL */
 	uint64_t stored_ms;
 	uint64_t expires_ms;
 	uint64_t used_ms;		/* the last cache_get() that found it */
@@ -39,7 +40,9 @@ const struct cache_entry *cache_get(struct cache *c, const char *key, uint64_t n
 /* Stores or replaces; evicts the least recently used entry when full.
  * 0, or -1 when out of memory (the cache is unchanged). */
 int cache_put(struct cache *c, const char *key, struct policy_answer answer,
-    const char *reason, uint64_t now_ms, uint64_t expires_ms);
+    const char *reason, const char *policy, uint64_t now_ms, uint64_t expires_ms);
+/* Forgets everything (a new exception list changes answers). */
+void cache_clear(struct cache *c);
 
 /* The entry without touching recency or expiry, or NULL. */
 const struct cache_entry *cache_peek(const struct cache *c, const char *key);

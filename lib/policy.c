@@ -116,6 +116,7 @@ static const char *const rule_names[RULE_COUNT] = {
 	[RULE_NO_ADDRESS] = "no-address",
 	[RULE_IP_LITERAL] = "ip-literal",
 	[RULE_PARENT_FORM] = "parent-domain-form",
+	[RULE_EXCEPTION] = "exception",
 };
 
 const char *
@@ -139,6 +140,7 @@ static const char *const rule_texts[RULE_COUNT] = {
 	[RULE_NO_ADDRESS] = "no MX host has an address",
 	[RULE_IP_LITERAL] = "an IP address needs no DNS and allows no DANE",
 	[RULE_PARENT_FORM] = "Postfix's parent-domain lookup: subdomains are answered when asked for themselves",
+	[RULE_EXCEPTION] = "the exception list names this destination, or one of its MX hosts",
 };
 
 const char *

@@ -98,6 +98,7 @@ enum policy_rule {
 	RULE_NO_ADDRESS,	/* NOTFOUND: no host has an address */
 	RULE_IP_LITERAL,	/* NOTFOUND */
 	RULE_PARENT_FORM,	/* NOTFOUND */
+	RULE_EXCEPTION,		/* OK: the exception list's policy, not a level */
 	RULE_COUNT
 };
 

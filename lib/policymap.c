@@ -2,9 +2,13 @@
 #include "autoconfig.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "buf.h"
 #include "cache.h"
+#include "exceptions.h"
 #include "hash.h"
 #include "policymap.h"
 #include "resolve.h"
@@ -42,7 +46,68 @@ struct policymap {
 	char no_dns_reason[256];	/* the reason of the last answer without DNS */
 	policymap_observer *observer;
 	void *observer_arg;
+	struct exceptions *exceptions, *auto_exceptions;
+	char **retired;
+	size_t nretired;
+	policymap_wall_clock *wall;
+	void *wall_arg;
+	char exception_reason[400];	/* the reason of the last exception answer */
 };
+
+static int64_t
+system_wall_clock(void *arg)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool
+retired(const struct policymap *pm, const char *name)
+{
+	for (size_t i = 0; i < pm->nretired; i++)
+		if (strcmp(pm->retired[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The entry of the file, else of the automatic list, that names what the
+ * match function looks for; NULL when none applies. */
+static const struct exception_entry *
+find_exception(const struct policymap *pm, const char *name, bool mx, bool *automatic)
+{
+	int64_t now = pm->wall(pm->wall_arg);
+	const struct exception_entry *e = NULL;
+
+	if (retired(pm, name))
+		return NULL;
+	*automatic = false;
+	if (pm->exceptions)
+		e = mx ? exceptions_match_mx(pm->exceptions, name, now) : exceptions_match_domain(pm->exceptions, name, now);
+	if (!e && pm->auto_exceptions) {
+		e = mx ? exceptions_match_mx(pm->auto_exceptions, name, now)
+		    : exceptions_match_domain(pm->auto_exceptions, name, now);
+		*automatic = e != NULL;
+	}
+	return e;
+}
+
+/* "exception (line 12) for MX host mail.provider.example: encrypt" */
+static void
+exception_reason(char *dst, size_t size, const struct exception_entry *e, bool automatic, const char *host)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (automatic)
+		buf_puts(&b, "automatic exception (exceptions_auto)");
+	else
+		buf_printf(&b, "exception (line %u)", e->line);
+	buf_printf(&b, " for %s%s%s: %s", e->kind == EXCEPTION_MX_HOST ? "MX host " : "",
+	    e->kind == EXCEPTION_SUBDOMAINS ? "." : "", e->name, e->policy);
+	if (host && e->kind == EXCEPTION_MX_HOST && strcmp(host, e->name) != 0)
+		buf_printf(&b, " (%s)", host);
+	snprintf(dst, size, "%s", buf_ptr(&b));
+	buf_free(&b);
+}
 
 struct policymap *
 policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[16],
@@ -67,6 +132,7 @@ policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[1
 	pm->hkey = hash_key_from_bytes(swapped);
 	pm->clock = clock;
 	pm->clock_arg = clock_arg;
+	pm->wall = system_wall_clock;
 	return pm;
 }
 
@@ -119,14 +185,32 @@ on_resolved(void *arg, const struct resolve_result *res)
 	unlink_in_flight(f);
 	if (pm->observer)
 		pm->observer(pm->observer_arg, res, now - f->started_ms);
-	if (ttl_ms > 0)
-		cache_put(pm->cache, f->key, res->answer, res->reason, now, now + ttl_ms);
 
 	struct policymap_answer a = {
 		.answer = res->answer,
 		.reason = res->reason,
 		.ttl_s = (uint32_t)(ttl_ms / 1000),
 	};
+	/* A provider's broken MX host, named once for all its domains; even a
+	 * failed lookup of its TLSA records is what such an entry is for. */
+	bool automatic;
+	for (unsigned i = 0; i < res->nhosts; i++) {
+		const struct exception_entry *e = find_exception(pm, res->hosts[i].name, true, &automatic);
+		if (e) {
+			a.answer.result = POLICY_OK;
+			a.answer.rule = RULE_EXCEPTION;
+			a.policy = e->policy;
+			exception_reason(pm->exception_reason, sizeof(pm->exception_reason), e, automatic,
+			    res->hosts[i].name);
+			a.reason = pm->exception_reason;
+			if (res->answer.result == POLICY_TEMP)
+				ttl_ms = cfg->cache_min_ttl_ms;
+			a.ttl_s = (uint32_t)(ttl_ms / 1000);
+			break;
+		}
+	}
+	if (ttl_ms > 0)
+		cache_put(pm->cache, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
 	/* Each callback may start or cancel other lookups, so take the
 	 * waiters off the list one at a time. */
 	while (f->waiters) {
@@ -166,6 +250,88 @@ add_waiter(struct in_flight *f, policymap_callback *cb, void *arg, struct policy
 	return POLICYMAP_PENDING;
 }
 
+/* Starts a resolution nobody waits for, unless one runs or its answer is
+ * cached: an excepted destination's hosts are probed all the same. */
+static void
+resolve_in_background(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
+{
+	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
+	struct in_flight **slot = find_in_flight(pm, key, hash);
+
+	if (*slot || cache_peek(pm->cache, key))
+		return;
+	struct in_flight *f = calloc(1, sizeof(*f));
+	if (!f)
+		return;
+	f->pm = pm;
+	f->hash = hash;
+	f->started_ms = now;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
+		free(f);
+		return;
+	}
+	*slot = f;
+	pm->stats.in_flight++;
+	pm->stats.resolutions++;
+}
+
+const struct exception_entry *
+policymap_exception(const struct policymap *pm, const struct nexthop *nh, bool *automatic)
+{
+	if (nh->kind == NEXTHOP_DOMAIN)
+		return find_exception(pm, nh->name, false, automatic);
+	if (nh->kind == NEXTHOP_HOST)
+		return find_exception(pm, nh->name, true, automatic);
+	return NULL;
+}
+
+void
+policymap_set_exceptions(struct policymap *pm, struct exceptions *file, struct exceptions *automatic)
+{
+	if (file)
+		exceptions_ref(file);
+	if (automatic)
+		exceptions_ref(automatic);
+	exceptions_unref(pm->exceptions);
+	exceptions_unref(pm->auto_exceptions);
+	pm->exceptions = file;
+	pm->auto_exceptions = automatic;
+	cache_clear(pm->cache);
+}
+
+void
+policymap_unretire_all(struct policymap *pm)
+{
+	for (size_t i = 0; i < pm->nretired; i++)
+		free(pm->retired[i]);
+	free(pm->retired);
+	pm->retired = NULL;
+	pm->nretired = 0;
+	cache_clear(pm->cache);
+}
+
+void
+policymap_retire(struct policymap *pm, const char *name)
+{
+	char **more = realloc(pm->retired, (pm->nretired + 1) * sizeof(*more));
+
+	if (!more || retired(pm, name))
+		return;
+	pm->retired = more;
+	if ((pm->retired[pm->nretired] = strdup(name)))
+		pm->nretired++;
+	/* The answers given under the exception are stale now. */
+	cache_clear(pm->cache);
+}
+
+void
+policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock, void *arg)
+{
+	pm->wall = clock;
+	pm->wall_arg = arg;
+}
+
 int
 policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
     policymap_callback *cb, void *arg, struct policymap_waiter **waiter)
@@ -180,10 +346,23 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		return POLICYMAP_DONE;
 	}
 	nexthop_format(nh, key, sizeof(key));
+	bool automatic;
+	const struct exception_entry *x = policymap_exception(pm, nh, &automatic);
+	if (x) {
+		out->answer.result = POLICY_OK;
+		out->answer.rule = RULE_EXCEPTION;
+		out->policy = x->policy;
+		exception_reason(pm->exception_reason, sizeof(pm->exception_reason), x, automatic, NULL);
+		out->reason = pm->exception_reason;
+		out->no_dns = true;
+		resolve_in_background(pm, nh, key, now);
+		return POLICYMAP_DONE;
+	}
 	const struct cache_entry *e = cache_get(pm->cache, key, now);
 	if (e) {
 		pm->stats.hits++;
 		out->answer = e->answer;
+		out->policy = e->policy;
 		out->reason = e->reason;
 		out->cache_hit = true;
 		out->ttl_s = (uint32_t)((e->expires_ms - now) / 1000);
@@ -282,7 +461,10 @@ policymap_free(struct policymap *pm)
 			free(f);
 		}
 	}
+	policymap_unretire_all(pm);
 	cache_free(pm->cache);
+	exceptions_unref(pm->exceptions);
+	exceptions_unref(pm->auto_exceptions);
 	config_unref(pm->cfg);
 	free(pm);
 }

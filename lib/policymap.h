@@ -27,6 +27,7 @@
 
 struct policymap_answer {
 	struct policy_answer answer;
+	const char *policy;	/* an exception's policy (RULE_EXCEPTION), else NULL */
 	const char *reason;
 	bool cache_hit;
 	bool shared;		/* joined a resolution already under way */
@@ -64,6 +65,33 @@ struct resolve_result;
  * the hosts. */
 typedef void policymap_observer(void *arg, const struct resolve_result *r, uint64_t elapsed_ms);
 void policymap_set_observer(struct policymap *pm, policymap_observer *observer, void *arg);
+
+struct exceptions;
+struct exception_entry;
+
+/* The exception lists in force: the administrator's file, and the
+ * proposals applied automatically (exceptions_auto); either may be NULL.
+ * Takes references; the cache is emptied, since answers may change.
+ *
+ * A domain next hop that a domain entry names (or a [host] next hop an
+ * "mx:" entry names) is answered with the entry's policy before any DNS;
+ * the destination is still resolved in the background (once per cache
+ * TTL) so that its hosts are probed and a fix is noticed. A resolution
+ * one of whose MX hosts an "mx:" entry names is answered with that
+ * entry's policy. Retired names (policymap_retire) are skipped. */
+void policymap_set_exceptions(struct policymap *pm, struct exceptions *file, struct exceptions *automatic);
+/* Stops applying exceptions for a destination or MX host name, until
+ * policymap_unretire_all() (the daemon calls it when the file is loaded
+ * again). */
+void policymap_retire(struct policymap *pm, const char *name);
+void policymap_unretire_all(struct policymap *pm);
+/* The domain exception that applies to a next hop now, or NULL; *automatic
+ * says which list it came from. */
+const struct exception_entry *policymap_exception(const struct policymap *pm, const struct nexthop *nh,
+    bool *automatic);
+/* Unix seconds, for exception expiry (default: time()). */
+typedef int64_t policymap_wall_clock(void *arg);
+void policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock, void *arg);
 
 /* When Postfix last asked for a next hop (canonical key) that is still
  * cached, in the policymap's clock; 0 when it is not cached. */

@@ -159,7 +159,7 @@ test_script(void **state)
 		switch (s->op) {
 		case PUT:
 			snprintf(reason, sizeof(reason), "%s:%u", s->key, s->arg);
-			assert_int_equal(cache_put(cache, s->key, answer(s->arg), reason, s->now, s->expires), 0);
+			assert_int_equal(cache_put(cache, s->key, answer(s->arg), reason, NULL, s->now, s->expires), 0);
 			break;
 		case HIT:
 			e = cache_get(cache, s->key, s->now);
@@ -205,7 +205,7 @@ test_entry_fields(void **state)
 	char reason[] = "secure MX, every host dane";
 	struct policy_answer a = {POLICY_OK, RULE_ALL_DANE};
 
-	assert_int_equal(cache_put(c, "example.org", a, reason, 1234, 5678), 0);
+	assert_int_equal(cache_put(c, "example.org", a, reason, NULL, 1234, 5678), 0);
 	memset(reason, 'X', sizeof(reason) - 1);
 	const struct cache_entry *e = cache_get(c, "example.org", 2000);
 	assert_non_null(e);
@@ -216,7 +216,7 @@ test_entry_fields(void **state)
 	assert_int_equal(e->expires_ms, 5678);
 	/* A NULL reason is stored as "". */
 	struct policy_answer t = {POLICY_TEMP, RULE_MX_FAILED};
-	assert_int_equal(cache_put(c, "temp.example", t, NULL, 0, 10), 0);
+	assert_int_equal(cache_put(c, "temp.example", t, NULL, NULL, 0, 10), 0);
 	e = cache_get(c, "temp.example", 9);
 	assert_non_null(e);
 	assert_string_equal(e->reason, "");
@@ -232,7 +232,7 @@ test_key_copied(void **state)
 	char key[] = "example.org";
 	struct policy_answer a = {POLICY_OK, RULE_MIXED};
 
-	assert_int_equal(cache_put(c, key, a, "r", 0, LONG_TTL), 0);
+	assert_int_equal(cache_put(c, key, a, "r", NULL, 0, LONG_TTL), 0);
 	key[0] = 'X';
 	assert_null(cache_get(c, key, 1));
 	assert_non_null(cache_get(c, "example.org", 1));
@@ -250,7 +250,7 @@ test_bound_under_load(void **state)
 
 	for (unsigned i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "d%u.example", i);
-		assert_int_equal(cache_put(c, key, a, "load", i, UINT64_MAX), 0);
+		assert_int_equal(cache_put(c, key, a, "load", NULL, i, UINT64_MAX), 0);
 		if (cache_count(c) > 1000)
 			fail_msg("%zu entries after %u inserts", cache_count(c), i + 1);
 	}
@@ -285,9 +285,9 @@ test_long_keys(void **state)
 	memcpy(k3, k1, LEN);
 	k3[LEN] = 'a';
 	k3[LEN + 1] = '\0';
-	assert_int_equal(cache_put(c, k1, a1, "one", 0, LONG_TTL), 0);
-	assert_int_equal(cache_put(c, k2, a2, "two", 0, LONG_TTL), 0);
-	assert_int_equal(cache_put(c, k3, a3, "three", 0, LONG_TTL), 0);
+	assert_int_equal(cache_put(c, k1, a1, "one", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(cache_put(c, k2, a2, "two", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(cache_put(c, k3, a3, "three", NULL, 0, LONG_TTL), 0);
 	assert_int_equal(cache_count(c), 3);
 	assert_string_equal(cache_get(c, k1, 1)->reason, "one");
 	assert_string_equal(cache_get(c, k2, 1)->reason, "two");
@@ -315,7 +315,7 @@ test_growth(void **state)
 		struct cache *c = cache_create(5000, seeds[s]);
 		for (unsigned i = 0; i < 5000; i++) {
 			snprintf(key, sizeof(key), "h%u", i);
-			assert_int_equal(cache_put(c, key, a, key, 0, LONG_TTL), 0);
+			assert_int_equal(cache_put(c, key, a, key, NULL, 0, LONG_TTL), 0);
 		}
 		assert_int_equal(cache_count(c), 5000);
 		assert_int_equal(cache_evictions(c), 0);

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "exceptions.h"
 #include "fake_dns.h"
 #include "policymap.h"
 #include "rr.h"
@@ -25,6 +26,14 @@ static const struct fake_rr zone[] = {
 	{"short.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 1, NULL, {NULL}, false},
 	{"long.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 86400, NULL, {NULL}, false},
 	{"broken.example", RR_TYPE_MX, DNS_SERVFAIL, DNS_INSECURE, 0, NULL, {NULL}, false},
+	{"sub.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 60, NULL, {NULL}, false},
+	{"gone.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 60, NULL, {NULL}, false},
+	{"soon.example", RR_TYPE_MX, DNS_NXDOMAIN, S, 60, NULL, {NULL}, false},
+	/* A provider whose TLSA lookups fail: mail to its customers defers. */
+	{"customer.example", RR_TYPE_MX, DNS_DATA, S, 3600, NULL, {"10 mx.provider.example"}, false},
+	{"mx.provider.example", RR_TYPE_A, DNS_DATA, S, 600, NULL, {"192.0.2.7"}, false},
+	{"mx.provider.example", RR_TYPE_AAAA, DNS_NODATA, S, 600, NULL, {NULL}, false},
+	{"_25._tcp.mx.provider.example", RR_TYPE_TLSA, DNS_SERVFAIL, DNS_BOGUS, 0, NULL, {NULL}, false},
 };
 
 struct fixture {
@@ -320,6 +329,189 @@ test_reload_bounds(void **state)
 	assert_int_equal(r.last.ttl_s, 30);
 }
 
+/* Exceptions: 2026-11-24 12:00 UTC on the wall clock. */
+#define WALL_NOW 1795521600
+
+static int64_t
+fake_wall(void *arg)
+{
+	return *(int64_t *)arg;
+}
+
+static void
+count_observed(void *arg, const struct resolve_result *r, uint64_t elapsed_ms)
+{
+	(*(int *)arg)++;
+}
+
+static const char exception_list[] =
+    "## Evidence: TLSA mismatch\n"
+    "good.example encrypt\n"
+    ".sub.example\n"
+    "gone.example expires=2026-11-23\n"
+    "mx:mx.provider.example secure match=nexthop\n";
+
+static void
+set_exceptions(struct fixture *f, const char *text)
+{
+	struct buf errors;
+
+	buf_init(&errors);
+	struct exceptions *x = exceptions_parse(text, strlen(text), "exceptions", &errors);
+	assert_non_null(x);
+	buf_free(&errors);
+	policymap_set_exceptions(f->pm, x, NULL);
+	exceptions_unref(x);
+}
+
+struct exception_case {
+	const char *name;
+	const char *key;
+	int ret;			/* POLICYMAP_DONE: before DNS */
+	enum policy_rule rule;
+	const char *policy;		/* NULL: no exception applies */
+	const char *reason;		/* a part of the reason */
+};
+
+static const struct exception_case exception_cases[] = {
+	{"exact: before DNS", "good.example", POLICYMAP_DONE, RULE_EXCEPTION, "encrypt",
+	    "exception (line 2) for good.example: encrypt"},
+	{"subdomain entry: a subdomain", "a.b.sub.example", POLICYMAP_DONE, RULE_EXCEPTION, "may",
+	    "exception (line 3) for .sub.example: may"},
+	{"subdomain entry: not the parent itself", "sub.example", POLICYMAP_PENDING, RULE_NXDOMAIN, NULL, NULL},
+	{"expired entry: DNS decides", "gone.example", POLICYMAP_PENDING, RULE_NXDOMAIN, NULL, NULL},
+	{"MX host entry: after the MX lookup", "customer.example", POLICYMAP_PENDING, RULE_EXCEPTION,
+	    "secure match=nexthop", "for MX host mx.provider.example: secure match=nexthop"},
+	{"MX host entry: [host] next hop", "[mx.provider.example]", POLICYMAP_DONE, RULE_EXCEPTION,
+	    "secure match=nexthop", "exception (line 5)"},
+	{"no entry: DNS decides", "long.example", POLICYMAP_PENDING, RULE_NXDOMAIN, NULL, NULL},
+};
+
+static void
+test_exception_row(struct fixture *f, const struct exception_case *c)
+{
+	struct policymap_answer a = {0};
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	int64_t wall = WALL_NOW;
+
+	policymap_set_wall_clock(f->pm, fake_wall, &wall);
+	set_exceptions(f, exception_list);
+	int ret = lookup(f, c->key, &a, &r, &w);
+	if (ret != c->ret)
+		fail_msg("%s: lookup returned %d, want %d", c->name, ret, c->ret);
+	fake_dns_run(f->fake);
+	const struct policymap_answer *got = ret == POLICYMAP_DONE ? &a : &r.last;
+	if (ret == POLICYMAP_PENDING && r.calls != 1)
+		fail_msg("%s: %d callbacks", c->name, r.calls);
+	if (got->answer.rule != c->rule)
+		fail_msg("%s: rule %s, want %s", c->name, policy_rule_name(got->answer.rule),
+		    policy_rule_name(c->rule));
+	if (!c->policy) {
+		if (got->policy)
+			fail_msg("%s: policy %s, want none", c->name, got->policy);
+		return;
+	}
+	if (!got->policy || strcmp(got->policy, c->policy) != 0)
+		fail_msg("%s: policy %s, want %s", c->name, got->policy ? got->policy : "(none)", c->policy);
+	if (!strstr(got->reason, c->reason))
+		fail_msg("%s: reason \"%s\" lacks \"%s\"", c->name, got->reason, c->reason);
+	/* Asked again: still the exception (a cached MX-host answer, or the entry). */
+	assert_int_equal(lookup(f, c->key, &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_string_equal(a.policy, c->policy);
+}
+
+static void
+test_exception_cases(void **state)
+{
+	for (size_t i = 0; i < sizeof(exception_cases) / sizeof(exception_cases[0]); i++) {
+		teardown(state);
+		setup(state);
+		test_exception_row(*state, &exception_cases[i]);
+	}
+}
+
+/* An excepted destination is still resolved, once, so that its hosts are
+ * probed; the answer stays the exception's. */
+static void
+test_exception_resolves_in_background(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	int64_t wall = WALL_NOW;
+	int observed = 0;
+
+	policymap_set_wall_clock(f->pm, fake_wall, &wall);
+	policymap_set_observer(f->pm, count_observed, &observed);
+	set_exceptions(f, exception_list);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	fake_dns_run(f->fake);
+	assert_int_equal(observed, 1);
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	fake_dns_run(f->fake);
+	assert_int_equal(observed, 1);	/* cached: not resolved again */
+}
+
+/* An entry that expires while its answers are cached stops applying at
+ * once; a retired entry stops applying until the list is set again. */
+static void
+test_exception_expiry_and_retire(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	int64_t wall = WALL_NOW;
+
+	policymap_set_wall_clock(f->pm, fake_wall, &wall);
+	set_exceptions(f, "soon.example expires=2026-11-24\ngood.example\n");
+	assert_int_equal(lookup(f, "soon.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	wall += 12 * 3600;	/* midnight: the end of the day it names */
+	assert_int_equal(lookup(f, "soon.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	fake_dns_run(f->fake);
+	policymap_retire(f->pm, "good.example");
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_null(r.last.policy);
+	policymap_unretire_all(f->pm);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+}
+
+/* A new list empties the cache: an answer given under the old one is not
+ * served under the new one. */
+static void
+test_exception_list_swap(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	int64_t wall = WALL_NOW;
+
+	policymap_set_wall_clock(f->pm, fake_wall, &wall);
+	set_exceptions(f, "mx:mx.provider.example encrypt\n");
+	lookup(f, "customer.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.rule, RULE_EXCEPTION);
+	set_exceptions(f, "other.example\n");
+	assert_int_equal(lookup(f, "customer.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.result, POLICY_TEMP);
+	assert_null(r.last.policy);
+}
+
 int
 main(void)
 {
@@ -334,6 +526,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reentrant_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exception_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exception_resolves_in_background, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exception_expiry_and_retire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exception_list_swap, setup, teardown),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests_name("policymap", tests, NULL, NULL);

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "commands.h"
+#include "exlist.h"
 #include "kv.h"
 #include "nexthop.h"
 
@@ -30,7 +31,7 @@ answer_text(const struct config *cfg, const struct policymap_answer *a, char *ds
 {
 	switch (a->answer.result) {
 	case POLICY_OK:
-		snprintf(dst, size, "OK %s", policy_level(&cfg->levels, a->answer));
+		snprintf(dst, size, "OK %s", a->policy ? a->policy : policy_level(&cfg->levels, a->answer));
 		break;
 	case POLICY_NOTFOUND:
 		snprintf(dst, size, "NOTFOUND");
@@ -131,7 +132,15 @@ commands_handle(void *arg, struct control_request *req, const char *command, con
 		control_reply(req, reply);
 	} else if (strcmp(command, "stats") == 0) {
 		stats(cmd, req);
+	} else if (strcmp(command, "proposed") == 0) {
+		struct buf out;
+		buf_init(&out);
+		buf_puts(&out, "OK\n");
+		exlist_proposed(cmd->exlist, &out);
+		buf_terminate(&out);
+		control_reply(req, buf_ptr(&out));
+		buf_free(&out);
 	} else {
-		control_reply(req, "ERROR unknown command: purge DEST, refresh DEST or stats");
+		control_reply(req, "ERROR unknown command: purge DEST, refresh DEST, stats or proposed");
 	}
 }

@@ -5,6 +5,7 @@
  *   refresh DEST   forget it, resolve DEST again, and probe its MX hosts now
  *                  whatever probe_interval says; answers once resolved
  *   stats          counters of the answer cache and the probe pool
+ *   proposed       the exceptions the daemon proposes, one line each
  *
  * DEST is a next hop as Postfix writes it. Answers start with "OK" or
  * "ERROR <why>".
@@ -16,9 +17,11 @@
 #include "policymap.h"
 #include "probing.h"
 
+struct exlist;
 struct commands {
 	struct policymap *pm;
 	struct probing *probing;
+	struct exlist *exlist;
 	const struct config *const *cfg;	/* the daemon's current snapshot */
 };
 

@@ -41,6 +41,8 @@ struct probing {
 	char **demanded;		/* to probe at their next resolution */
 	size_t ndemanded;
 	uint64_t by_class[PROBE_CLASS_COUNT];
+	void (*news)(void *arg, const char *dest, enum probing_news n);
+	void *news_arg;
 };
 
 static struct prober_settings
@@ -227,6 +229,8 @@ schedule_save(struct probing *pg)
 		evtimer_add(pg->save, &delay);
 }
 
+/* Whole-destination news: an alert when every DANE host fails, and both
+ * ways to the daemon (exception proposals and fixes). */
 static void
 check_all_mismatch(struct probing *pg, const char *dest)
 {
@@ -234,8 +238,20 @@ check_all_mismatch(struct probing *pg, const char *dest)
 		"reason", "every MX host with TLSA records fails DANE: mail to this destination is deferred", NULL,
 	};
 
-	if (probestate_all_mismatch_news(pg->state, dest))
+	if (probestate_all_mismatch_news(pg->state, dest)) {
 		alerter_raise(pg->alerter, "dane-mismatch-all", dest, fields, probe_now_ms());
+		if (pg->news)
+			pg->news(pg->news_arg, dest, PROBING_ALL_MISMATCH);
+	}
+	if (probestate_all_verified_news(pg->state, dest) && pg->news)
+		pg->news(pg->news_arg, dest, PROBING_ALL_VERIFIED);
+}
+
+void
+probing_set_news(struct probing *pg, void (*news)(void *arg, const char *dest, enum probing_news n), void *arg)
+{
+	pg->news = news;
+	pg->news_arg = arg;
 }
 
 /* One line per probe and the alert name the first destination it was made

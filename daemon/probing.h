@@ -43,6 +43,14 @@ void probing_resolved(void *arg, const struct resolve_result *r);
 /* Probes dest's MX hosts after its next resolution, whatever probe_interval
  * says (tlspolicy refresh). */
 void probing_demand(struct probing *pg, const char *dest);
+/* What probes found out about a whole destination, when it becomes so. */
+enum probing_news {
+	PROBING_ALL_MISMATCH,	/* every DANE host fails DANE */
+	PROBING_ALL_VERIFIED,	/* every DANE host passes DANE */
+};
+void probing_set_news(struct probing *pg, void (*news)(void *arg, const char *dest, enum probing_news n),
+    void *arg);
+
 /* Appends the pool's counters as one key=value line. */
 void probing_stats(const struct probing *pg, struct buf *out);
 /* Probes finished so far by class (indexes: enum probe_class). */

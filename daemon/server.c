@@ -209,7 +209,7 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 
 	switch (a->answer.result) {
 	case POLICY_OK:
-		level = policy_level(&c->srv->cfg->levels, a->answer);
+		level = a->policy ? a->policy : policy_level(&c->srv->cfg->levels, a->answer);
 		socketmap_reply(&c->out, SOCKETMAP_OK, level);
 		c->srv->stats.ok++;
 		break;

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "dns_unbound.h"
 #include "endpoint.h"
+#include "exceptions.h"
 #include "explain.h"
 #include "json.h"
 #include "netstring.h"
@@ -61,6 +62,9 @@ usage(FILE *out)
 	    "                     connect to every MX host address of DEST: STARTTLS, chain, DANE\n"
 	    "  tlsa [--usage 3 --selector 1 --mtype 1] CERT.pem | --host HOST[:PORT]\n"
 	    "                     the TLSA record for a certificate, or for a live server's\n"
+	    "  lint FILE          check an exception list as the daemon would\n"
+	    "  exceptions --proposed\n"
+	    "                     the exceptions the running daemon proposes\n"
 	    "  purge DEST | refresh DEST | stats\n"
 	    "                     ask the running daemon (control_socket): forget an answer;\n"
 	    "                     resolve and probe again now; its counters\n"
@@ -254,19 +258,66 @@ struct explain_run {
 	int status;
 	char dest[NEXTHOP_NAME_MAX + 16];
 	size_t nprobes;
+	struct exceptions *exceptions;
 };
+
+/* The exception that overrides the DNS answer, as the daemon would find it:
+ * the destination's entry, else an MX host's. */
+static const struct exception_entry *
+explain_exception(const struct explain_run *run, const struct resolve_result *res, const char **host)
+{
+	int64_t now = (int64_t)time(NULL);
+	const struct exception_entry *e = NULL;
+
+	*host = NULL;
+	if (!run->exceptions)
+		return NULL;
+	if (res->nexthop.kind == NEXTHOP_DOMAIN)
+		e = exceptions_match_domain(run->exceptions, res->nexthop.name, now);
+	else if (res->nexthop.kind == NEXTHOP_HOST)
+		e = exceptions_match_mx(run->exceptions, res->nexthop.name, now);
+	for (unsigned i = 0; !e && i < res->nhosts; i++)
+		if ((e = exceptions_match_mx(run->exceptions, res->hosts[i].name, now)))
+			*host = res->hosts[i].name;
+	return e;
+}
 
 static void
 explained(void *arg, const struct resolve_result *res)
 {
 	struct explain_run *run = arg;
+	const char *host;
+	const struct exception_entry *e = explain_exception(run, res, &host);
 
-	if (run->json)
+	if (run->json) {
 		explain_json(res, &run->cfg->levels, &run->out);
-	else
+		json_key(&run->out, "exception", 0);
+		if (e) {
+			struct buf line;
+			buf_init(&line);
+			exceptions_format(e, &line);
+			buf_terminate(&line);
+			buf_putc(&run->out, '{');
+			json_key(&run->out, "line", 1);
+			buf_printf(&run->out, "%u", e->line);
+			json_key(&run->out, "entry", 0);
+			json_str(&run->out, buf_ptr(&line));
+			json_key(&run->out, "policy", 0);
+			json_str(&run->out, e->policy);
+			buf_putc(&run->out, '}');
+			buf_free(&line);
+		} else {
+			buf_puts(&run->out, "null");
+		}
+	} else {
 		explain_text(res, &run->cfg->levels, &run->out);
+		if (e)
+			buf_printf(&run->out, "exception: %s line %u names %s%s%s: Postfix gets OK %s, not the answer above\n",
+			    run->cfg->exceptions_file, e->line, e->kind == EXCEPTION_MX_HOST ? "MX host " : "",
+			    e->kind == EXCEPTION_SUBDOMAINS ? "." : "", e->name, e->policy);
+	}
 	nexthop_format(&res->nexthop, run->dest, sizeof(run->dest));
-	run->status = res->answer.result == POLICY_TEMP ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;
+	run->status = res->answer.result == POLICY_TEMP && !e ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;
 }
 
 static void
@@ -338,10 +389,19 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 	if (parse_dest("explain", argv[optind], &nh) < 0)
 		return EXIT_TROUBLE;
 	buf_init(&run.out);
+	/* The daemon's list, if it reads; a broken one is lint's business. */
+	struct buf errors;
+	buf_init(&errors);
+	if (cfg->exceptions_file[0] && access(cfg->exceptions_file, F_OK) == 0 &&
+	    !(run.exceptions = exceptions_load(cfg->exceptions_file, &errors)))
+		fprintf(stderr, "tlspolicy explain: %s has errors, ignored here (see tlspolicy lint)\n",
+		    cfg->exceptions_file);
+	buf_free(&errors);
 	if (resolve_once(cfg, "explain", &nh, explained, &run) == 0) {
 		explain_probes(&run);
 		fputs(buf_ptr(&run.out), stdout);
 	}
+	exceptions_unref(run.exceptions);
 	buf_free(&run.out);
 	return run.status;
 }
@@ -665,7 +725,7 @@ cmd_control(const struct config *cfg, const char *cmd, int argc, char **argv)
 	char err[512];
 	int status = EXIT_TROUBLE;
 
-	bool wants_dest = strcmp(cmd, "stats") != 0;
+	bool wants_dest = strcmp(cmd, "stats") != 0 && strcmp(cmd, "proposed") != 0;
 	if (argc != (wants_dest ? 2 : 1)) {
 		fprintf(stderr, "tlspolicy %s: %s\n", cmd, wants_dest ? "name one destination" : "takes no argument");
 		return EXIT_TROUBLE;
@@ -700,8 +760,12 @@ cmd_control(const struct config *cfg, const char *cmd, int argc, char **argv)
 	size_t len, used;
 	if (read_reply(fd, &in, &payload, &len, &used) < 0)
 		goto done;
-	printf("%.*s\n", (int)len, payload);
 	status = len >= 2 && memcmp(payload, "OK", 2) == 0 ? EXIT_ANSWERED : EXIT_NOT_ANSWERED;
+	if (status == EXIT_ANSWERED && strcmp(cmd, "proposed") == 0 && len >= 3)
+		/* Lines to append to the exception list as they are. */
+		printf("%.*s", (int)(len - 3), payload + 3);
+	else
+		printf("%.*s\n", (int)len, payload);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -709,6 +773,29 @@ done:
 	buf_free(&out);
 	buf_free(&in);
 	return status;
+}
+
+/* lint FILE: the checks the daemon makes before it uses a list. */
+static int
+cmd_lint(int argc, char **argv)
+{
+	struct buf errors;
+
+	if (argc != 2) {
+		fprintf(stderr, "tlspolicy lint: name one exception list\n");
+		return EXIT_TROUBLE;
+	}
+	buf_init(&errors);
+	struct exceptions *x = exceptions_load(argv[1], &errors);
+	if (!x) {
+		fputs(buf_ptr(&errors), stderr);
+		buf_free(&errors);
+		return EXIT_NOT_ANSWERED;
+	}
+	printf("%s: %zu entries, no errors\n", argv[1], exceptions_count(x));
+	exceptions_unref(x);
+	buf_free(&errors);
+	return EXIT_ANSWERED;
 }
 
 static int
@@ -756,6 +843,8 @@ main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	if (strcmp(cmd, "lint") == 0)
+		return cmd_lint(argc, argv);
 	/* These describe the program, not a configuration: a broken file
 	 * must not stand in their way. */
 	if (strcmp(cmd, "config") == 0 && argc > 1 &&
@@ -775,6 +864,8 @@ main(int argc, char **argv)
 		rc = cmd_tlsa(cfg, argc, argv);
 	else if (strcmp(cmd, "purge") == 0 || strcmp(cmd, "refresh") == 0 || strcmp(cmd, "stats") == 0)
 		rc = cmd_control(cfg, cmd, argc, argv);
+	else if (strcmp(cmd, "exceptions") == 0 && argc == 2 && strcmp(argv[1], "--proposed") == 0)
+		rc = cmd_control(cfg, "proposed", 1, argv);
 	else if (strcmp(cmd, "config") == 0)
 		rc = cmd_config(cfg, argc, argv);
 	else {

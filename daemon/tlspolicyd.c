@@ -39,6 +39,7 @@
 #include "config.h"
 #include "dns_unbound.h"
 #include "endpoint.h"
+#include "exlist.h"
 #include "kv.h"
 #include "log.h"
 #include "metrics.h"
@@ -70,6 +71,7 @@ struct daemon {
 	struct event *adcheck_timer;
 	struct alerter *alerter;
 	struct event *sigchld, *reap_timer;
+	struct exlist *exlist;
 	/* Counted here, read by the metrics endpoint. */
 	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
 	struct metrics_histogram resolution_time;
@@ -226,6 +228,7 @@ reload(struct daemon *d)
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
 		probing_set_config(d->probing, cfg);
+		exlist_reload(d->exlist, cfg);
 		struct alert_settings as = alert_settings(cfg);
 		alerter_set(d->alerter, &as);
 		log_set_level(d->log, cfg->log_level);
@@ -431,6 +434,8 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_sample(out, "tlspolicyd_probes_running", NULL, NULL, pr.running);
 	metrics_family(out, "tlspolicyd_probes_dropped_total", "counter", "Probes dropped: queue full.");
 	metrics_sample(out, "tlspolicyd_probes_dropped_total", NULL, NULL, pr.dropped);
+	metrics_family(out, "tlspolicyd_exceptions", "gauge", "Entries of the exception list in force.");
+	metrics_sample(out, "tlspolicyd_exceptions", NULL, NULL, exlist_count(d->exlist));
 	metrics_family(out, "tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.");
 	alerter_each_kind(d->alerter, alert_metric, out);
 }
@@ -482,6 +487,7 @@ open_control(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	d->commands.pm = d->pm;
 	d->commands.probing = d->probing;
+	d->commands.exlist = d->exlist;
 	d->commands.cfg = (const struct config *const *)&d->cfg;
 	if (!(d->control = control_create(d->base, fd, commands_handle, &d->commands))) {
 		snprintf(err, errlen, "out of memory");
@@ -649,6 +655,16 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_OSERR, "cannot set up alerts");
 	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
+	buf_init(&errors);
+	if (!(d.exlist = exlist_create(d.base, d.log, d.pm, d.alerter, d.cfg, &errors))) {
+		log_config_errors(d.log, LOGL_ERROR, &errors);
+		int status = start_failed(&d, EX_CONFIG, "exceptions_file %s has errors (each logged)",
+		    d.cfg->exceptions_file);
+		buf_free(&errors);
+		return status;
+	}
+	buf_free(&errors);
+	probing_set_news(d.probing, exlist_news, d.exlist);
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&
@@ -698,6 +714,7 @@ main(int argc, char **argv)
 	control_free(d.control);
 	server_free(d.srv);
 	probing_free(d.probing);
+	exlist_free(d.exlist);
 	policymap_free(d.pm);
 	dns_free(d.dns);
 	event_free(d.sighup);

@@ -70,6 +70,9 @@ struct config {
 	char *probe_helo_name;		/* "": the host name */
 	bool probe_allow_private;
 	char *state_directory;		/* probe history */
+	char *exceptions_file;
+	bool exceptions_retire;		/* stop applying an exception once fixed */
+	bool exceptions_auto;		/* apply proposed exceptions */
 	char *control_socket;		/* unix socket path, "" for none */
 	char *metrics_listen;		/* inet:ADDR:PORT, "" for none */
 	char *resolv_conf;		/* Postfix's resolver, for the AD-bit check */

@@ -23,6 +23,7 @@ struct dest {
 	struct probeplan plan;
 	uint64_t probed_ms;		/* 0: never */
 	bool all_mismatch;		/* as last reported by probestate_all_mismatch_news() */
+	bool all_verified;		/* as last reported by probestate_all_verified_news() */
 	size_t naddrs, cap;
 	struct probestate_addr *addrs;
 };
@@ -340,20 +341,40 @@ probestate_record_shared(struct probestate *ps, const char *dest, const char *ho
 	push_record(a, rec);
 }
 
+/* Every address with usable TLSA records has a latest result, all of
+ * them of this class, and there is at least one. */
 static bool
-all_mismatch(const struct dest *d)
+all_dane(const struct dest *d, enum probe_class class)
 {
-	size_t mismatched = 0;
+	size_t n = 0;
 
 	for (size_t i = 0; i < d->naddrs; i++) {
 		const struct probestate_addr *a = &d->addrs[i];
 		if (!a->has_usable_tlsa)
 			continue;
-		if (a->nhistory == 0 || a->history[0].class != PROBE_DANE_MISMATCH)
+		if (a->nhistory == 0 || a->history[0].class != class)
 			return false;
-		mismatched++;
+		n++;
 	}
-	return mismatched > 0;
+	return n > 0;
+}
+
+bool
+probestate_all_verified_news(struct probestate *ps, const char *dest)
+{
+	struct dest *d = get_dest(ps, dest, false);
+
+	if (!d)
+		return false;
+	bool now = all_dane(d, PROBE_DANE_VERIFIED), news = now && !d->all_verified;
+	d->all_verified = now;
+	return news;
+}
+
+static bool
+all_mismatch(const struct dest *d)
+{
+	return all_dane(d, PROBE_DANE_MISMATCH);
 }
 
 bool

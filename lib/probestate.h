@@ -77,6 +77,9 @@ bool probestate_all_mismatch(const struct probestate *ps, const char *dest);
 /* The same, true only when it has just become so (it was not at the last
  * call): an alert worth raising once, not at every probe. */
 bool probestate_all_mismatch_news(struct probestate *ps, const char *dest);
+/* True when every address of dest with usable TLSA records has just
+ * become dane-verified (at least one): a destination whose DANE works. */
+bool probestate_all_verified_news(struct probestate *ps, const char *dest);
 /* Calls fn for each address recorded for dest. */
 void probestate_each_addr(const struct probestate *ps, const char *dest,
     void (*fn)(void *arg, const struct probestate_addr *a), void *arg);

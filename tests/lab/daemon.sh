@@ -36,6 +36,7 @@ daemon_conf() {
 		"dns_timeout = 3s"
 		"state_directory = $LAB_DIR/state"
 		"control_socket = $LAB_DIR/control"
+		"exceptions_file = $LAB_DIR/exceptions"
 		"resolver_check_name = test."
 		"probe_allow_private = yes"
 		"probe_ca_file = $LAB_CA"

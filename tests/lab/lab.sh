@@ -416,6 +416,7 @@ _lab_write_zones() {
 		wrongtlsa               MX   10 mx.wrongtlsa.test.
 		mx.wrongtlsa            A    127.0.1.2
 		_25._tcp.mx.wrongtlsa   TLSA 3 1 1 $wrong
+		hosted                  MX   10 mx.wrongtlsa.test.
 
 		cnamemx                 MX   10 alias.cnamemx.test.
 		alias.cnamemx           CNAME mx1.good.test.

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "exlist.h"
 #include "kv.h"
+#include "maillog.h"
 #include "nexthop.h"
 
 static bool
@@ -140,7 +141,20 @@ commands_handle(void *arg, struct control_request *req, const char *command, con
 		buf_terminate(&out);
 		control_reply(req, buf_ptr(&out));
 		buf_free(&out);
+	} else if (strcmp(command, "maillog") == 0) {
+		struct nexthop nh;
+		char key[NEXTHOP_NAME_MAX + 16];
+		if (argument[0] && !parse_dest(req, argument, &nh, key, sizeof(key)))
+			return;
+		struct buf out;
+		buf_init(&out);
+		buf_puts(&out, "OK");
+		/* Postfix's log names recipient domains, so the counts are by domain. */
+		maillog_report(cmd->maillog, argument[0] ? nh.name : NULL, &out);
+		buf_terminate(&out);
+		control_reply(req, buf_ptr(&out));
+		buf_free(&out);
 	} else {
-		control_reply(req, "ERROR unknown command: purge DEST, refresh DEST, stats or proposed");
+		control_reply(req, "ERROR unknown command: purge DEST, refresh DEST, stats, proposed or maillog [DEST]");
 	}
 }

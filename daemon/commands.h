@@ -6,6 +6,8 @@
  *                  whatever probe_interval says; answers once resolved
  *   stats          counters of the answer cache and the probe pool
  *   proposed       the exceptions the daemon proposes, one line each
+ *   maillog [DEST] what Postfix's log said about TLS: DEST's counts, or
+ *                  the totals
  *
  * DEST is a next hop as Postfix writes it. Answers start with "OK" or
  * "ERROR <why>".
@@ -18,10 +20,12 @@
 #include "probing.h"
 
 struct exlist;
+struct maillog;
 struct commands {
 	struct policymap *pm;
 	struct probing *probing;
 	struct exlist *exlist;
+	struct maillog *maillog;
 	const struct config *const *cfg;	/* the daemon's current snapshot */
 };
 

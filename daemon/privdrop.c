@@ -36,7 +36,9 @@ privdrop(const char *user, char *note, size_t notelen, char *err, size_t errlen)
 		snprintf(err, errlen, "user '%s' is root: choose an unprivileged user", user);
 		return -1;
 	}
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+	/* The user's own groups, and no others of root's: membership of adm is
+	 * how an administrator lets it read /var/log/mail.log (maillog_file). */
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		snprintf(err, errlen, "cannot become user '%s': %s", user, strerror(errno));
 		return -1;
 	}

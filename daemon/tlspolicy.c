@@ -68,6 +68,7 @@ usage(FILE *out)
 	    "  purge DEST | refresh DEST | stats\n"
 	    "                     ask the running daemon (control_socket): forget an answer;\n"
 	    "                     resolve and probe again now; its counters\n"
+	    "  maillog [DEST]     what Postfix's log said about TLS to DEST, or in all\n"
 	    "  config [--defaults|--names]\n"
 	    "                     check the configuration; print every setting in force\n"
 	    "DEST is a Postfix next hop: example.org, example.org:2525, [mx.example.org]:587.\n"
@@ -725,11 +726,14 @@ cmd_control(const struct config *cfg, const char *cmd, int argc, char **argv)
 	char err[512];
 	int status = EXIT_TROUBLE;
 
-	bool wants_dest = strcmp(cmd, "stats") != 0 && strcmp(cmd, "proposed") != 0;
-	if (argc != (wants_dest ? 2 : 1)) {
-		fprintf(stderr, "tlspolicy %s: %s\n", cmd, wants_dest ? "name one destination" : "takes no argument");
+	bool may_name_dest = strcmp(cmd, "maillog") == 0;
+	bool wants_dest = !may_name_dest && strcmp(cmd, "stats") != 0 && strcmp(cmd, "proposed") != 0;
+	if (may_name_dest ? argc > 2 : argc != (wants_dest ? 2 : 1)) {
+		fprintf(stderr, "tlspolicy %s: %s\n", cmd,
+		    may_name_dest ? "name at most one destination" : wants_dest ? "name one destination" : "takes no argument");
 		return EXIT_TROUBLE;
 	}
+	wants_dest = wants_dest || argc == 2;
 	if (!cfg->control_socket[0]) {
 		fprintf(stderr, "tlspolicy %s: control_socket is empty in the configuration\n", cmd);
 		return EXIT_TROUBLE;
@@ -862,7 +866,8 @@ main(int argc, char **argv)
 		rc = cmd_probe(cfg, argc, argv);
 	else if (strcmp(cmd, "tlsa") == 0)
 		rc = cmd_tlsa(cfg, argc, argv);
-	else if (strcmp(cmd, "purge") == 0 || strcmp(cmd, "refresh") == 0 || strcmp(cmd, "stats") == 0)
+	else if (strcmp(cmd, "purge") == 0 || strcmp(cmd, "refresh") == 0 || strcmp(cmd, "stats") == 0 ||
+	    strcmp(cmd, "maillog") == 0)
 		rc = cmd_control(cfg, cmd, argc, argv);
 	else if (strcmp(cmd, "exceptions") == 0 && argc == 2 && strcmp(argv[1], "--proposed") == 0)
 		rc = cmd_control(cfg, "proposed", 1, argv);

@@ -42,6 +42,7 @@
 #include "exlist.h"
 #include "kv.h"
 #include "log.h"
+#include "maillog.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "prober.h"
@@ -72,6 +73,7 @@ struct daemon {
 	struct alerter *alerter;
 	struct event *sigchld, *reap_timer;
 	struct exlist *exlist;
+	struct maillog *maillog;
 	/* Counted here, read by the metrics endpoint. */
 	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
 	struct metrics_histogram resolution_time;
@@ -229,6 +231,7 @@ reload(struct daemon *d)
 		policymap_set_config(d->pm, cfg);
 		probing_set_config(d->probing, cfg);
 		exlist_reload(d->exlist, cfg);
+		maillog_reload(d->maillog, cfg);
 		struct alert_settings as = alert_settings(cfg);
 		alerter_set(d->alerter, &as);
 		log_set_level(d->log, cfg->log_level);
@@ -436,6 +439,25 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_sample(out, "tlspolicyd_probes_dropped_total", NULL, NULL, pr.dropped);
 	metrics_family(out, "tlspolicyd_exceptions", "gauge", "Entries of the exception list in force.");
 	metrics_sample(out, "tlspolicyd_exceptions", NULL, NULL, exlist_count(d->exlist));
+	struct logwatch_counts mc;
+	size_t mlines;
+	maillog_totals(d->maillog, &mc, &mlines);
+	metrics_family(out, "tlspolicyd_maillog_lines_total", "counter", "Lines of Postfix's log read.");
+	metrics_sample(out, "tlspolicyd_maillog_lines_total", NULL, NULL, mlines);
+	/* A gauge: destinations seen longest ago are forgotten, and their counts with them. */
+	metrics_family(out, "tlspolicyd_maillog_outcomes", "gauge",
+	    "What Postfix's log said about TLS to the destinations tracked (the latest 10000), by outcome.");
+	const struct {
+		const char *outcome;
+		uint64_t n;
+	} outcomes[] = {
+		{"verified", mc.verified}, {"trusted", mc.trusted}, {"untrusted", mc.untrusted},
+		{"anonymous", mc.anonymous}, {"cert_failed", mc.cert_failed}, {"tlsa_error", mc.tlsa_error},
+		{"non_dnssec", mc.non_dnssec}, {"sent", mc.sent}, {"deferred", mc.deferred},
+		{"deferred_tls", mc.deferred_tls},
+	};
+	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		metrics_sample(out, "tlspolicyd_maillog_outcomes", "outcome", outcomes[i].outcome, outcomes[i].n);
 	metrics_family(out, "tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.");
 	alerter_each_kind(d->alerter, alert_metric, out);
 }
@@ -610,6 +632,9 @@ main(int argc, char **argv)
 	 * standard error is the journal, which has the syslog lines already. */
 	bool background = !foreground && !getenv("NOTIFY_SOCKET");
 	d.tell_terminal = background;
+	if (background && strcmp(d.cfg->maillog_file, "-") == 0)
+		return start_failed(&d, EX_CONFIG, "maillog_file = - reads standard input, which a daemon that "
+		    "detaches closes: run tlspolicyd -f with Postfix's log piped in");
 	if (open_listeners(d.cfg, fds, names, &nfds, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "cannot listen: %s", err);
 	/* The fork comes before libunbound starts its thread, which a fork
@@ -674,6 +699,10 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
 		log_event(d.log, LOGL_NOTICE, "privileges", "reason", note, NULL);
+	/* As the user that will have to read it again after each rotation. */
+	if (!(d.maillog = maillog_create(d.base, d.log, d.alerter, d.cfg, err, sizeof(err))))
+		return start_failed(&d, EX_NOINPUT, "%s", err);
+	d.commands.maillog = d.maillog;
 	const char *running_as = !d.cfg->user[0] ? "(unchanged)" : note[0] ? "(unchanged: not root)" : d.cfg->user;
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_signal, &d);
@@ -715,6 +744,7 @@ main(int argc, char **argv)
 	server_free(d.srv);
 	probing_free(d.probing);
 	exlist_free(d.exlist);
+	maillog_free(d.maillog);
 	policymap_free(d.pm);
 	dns_free(d.dns);
 	event_free(d.sighup);

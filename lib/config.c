@@ -75,6 +75,7 @@ static const struct setting settings[] = {
 	{"exceptions_file", T_STRING, OFF(exceptions_file), SYSCONFDIR "/tlspolicyd/exceptions", 0, 0, 0},
 	{"exceptions_retire", T_BOOL, OFF(exceptions_retire), "no", 0, 0, 0},
 	{"exceptions_auto", T_BOOL, OFF(exceptions_auto), "no", 0, 0, 0},
+	{"maillog_file", T_STRING, OFF(maillog_file), "", 0, 0, 0},
 	{"control_socket", T_STRING, OFF(control_socket), "/run/tlspolicyd/control", RESTART, 0, 0},
 	{"metrics_listen", T_STRING, OFF(metrics_listen), "", RESTART, 0, 0},
 	{"resolv_conf", T_STRING, OFF(resolv_conf), "/etc/resolv.conf", 0, 0, 0},

@@ -73,6 +73,7 @@ struct config {
 	char *exceptions_file;
 	bool exceptions_retire;		/* stop applying an exception once fixed */
 	bool exceptions_auto;		/* apply proposed exceptions */
+	char *maillog_file;		/* Postfix's log: "" none, "-" standard input */
 	char *control_socket;		/* unix socket path, "" for none */
 	char *metrics_listen;		/* inet:ADDR:PORT, "" for none */
 	char *resolv_conf;		/* Postfix's resolver, for the AD-bit check */

@@ -185,6 +185,23 @@ parse_tag(struct span line, struct postfixlog_line *out)
 	return 0;
 }
 
+/* "HOST[ADDR]:PORT" and, after ": ", the rest of the line as text; false
+ * when the endpoint is malformed or something else follows it. */
+static bool
+endpoint_and_text(struct span rest, struct postfixlog_line *out)
+{
+	size_t used = parse_endpoint(rest, out);
+
+	if (used == 0)
+		return false;
+	rest = from(rest, used);
+	if (rest.n && !starts(rest, ": "))
+		return false;
+	rest = from(rest, rest.n ? 2 : 0);
+	copy_text(out->text, sizeof(out->text), rest.p, rest.n);
+	return true;
+}
+
 static enum postfixlog_kind
 parse_tls(struct span m, struct postfixlog_line *out)
 {
@@ -195,16 +212,9 @@ parse_tls(struct span m, struct postfixlog_line *out)
 		size_t tl = strlen(trusts[t]);
 		if (!starts(m, trusts[t]) || !starts(from(m, tl), established))
 			continue;
-		struct span rest = from(m, tl + strlen(established));
-		size_t used = parse_endpoint(rest, out);
-		if (used == 0)
+		if (!endpoint_and_text(from(m, tl + strlen(established)), out))
 			return PLOG_NONE;
-		rest = from(rest, used);
-		if (rest.n && !starts(rest, ": "))
-			return PLOG_NONE;
-		rest = from(rest, rest.n ? 2 : 0);
 		copy_text(out->trust, sizeof(out->trust), trusts[t], tl);
-		copy_text(out->text, sizeof(out->text), rest.p, rest.n);
 		return PLOG_TLS_ESTABLISHED;
 	}
 	return PLOG_NONE;
@@ -229,15 +239,7 @@ parse_cert(struct span m, struct postfixlog_line *out)
 		rest = from(m, strlen(failed));
 	else
 		return PLOG_NONE;
-	size_t used = parse_endpoint(rest, out);
-	if (used == 0)
-		return PLOG_NONE;
-	rest = from(rest, used);
-	if (rest.n && !starts(rest, ": "))
-		return PLOG_NONE;
-	rest = from(rest, rest.n ? 2 : 0);
-	copy_text(out->text, sizeof(out->text), rest.p, rest.n);
-	return PLOG_CERT_FAILED;
+	return endpoint_and_text(rest, out) ? PLOG_CERT_FAILED : PLOG_NONE;
 }
 
 /* "TLSA lookup error for HOST:PORT", as smtp(8) words it in the warning

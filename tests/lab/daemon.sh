@@ -12,6 +12,11 @@
 #                            prints the value, "NOTFOUND", or "ERROR: ..."
 #                            (postmap's warning, as for TEMP and PERM)
 #   tlsp ARGS...             run the tlspolicy command in the namespace
+#   alert_hook               write $ALERT_HOOK, an alert_command that
+#                            records its arguments and the alert's
+#                            environment, one file per alert
+#   alerts KIND              the files of the alerts of KIND
+#   wait_alert KIND          wait up to 10 s for one
 #
 # The daemon listens on 127.0.0.1:7672 inside the namespace (every lab has
 # its own loopback) and on unix:$LAB_DIR/tlspolicyd.sock; it logs to
@@ -113,4 +118,30 @@ daemon_lab_start() {
 	lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
 	daemon_conf "$@"
 	daemon_start || bail_out "tlspolicyd did not start"
+}
+
+ALERT_HOOK=
+
+alert_hook() {
+	ALERT_HOOK=$LAB_DIR/hook
+	mkdir -p -m 777 "$LAB_DIR/alerts"
+	cat > "$ALERT_HOOK" <<'HOOK'
+#!/bin/sh
+out=$(mktemp "${0%/*}/alerts/alert.XXXXXX")
+{ printf 'argc=%s\n' "$#"; for a in "$@"; do printf 'arg=%s\n' "$a"; done; env | grep '^TLSPOLICY_ALERT_' | sort; } > "$out"
+HOOK
+	chmod 755 "$ALERT_HOOK"
+}
+
+alerts() {
+	grep -l "TLSPOLICY_ALERT_KIND=$1\$" "$LAB_DIR"/alerts/alert.* 2>/dev/null
+}
+
+wait_alert() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(alerts "$1")" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }

@@ -10,39 +10,19 @@ source "$here/daemon.sh"
 
 lab_start
 lab_mail_up || bail_out "mail servers did not start"
-# The command the daemon runs: it writes down its arguments and the alert
-# environment, one file per alert.
-hook=$LAB_DIR/hook
-mkdir -m 777 "$LAB_DIR/alerts"
-cat > "$hook" <<'HOOK'
-#!/bin/sh
-out=$(mktemp "${0%/*}/alerts/alert.XXXXXX")
-{ printf 'argc=%s\n' "$#"; for a in "$@"; do printf 'arg=%s\n' "$a"; done; env | grep '^TLSPOLICY_ALERT_' | sort; } > "$out"
-HOOK
-chmod 755 "$hook"
+alert_hook
 # Postfix's resolver, as this test has it: NSD, which answers without AD.
 echo "nameserver 127.0.0.2" > "$LAB_DIR/nsd-resolv.conf"
 lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
-daemon_conf "alert_command = $hook one two" "resolv_conf = $LAB_DIR/nsd-resolv.conf"
+daemon_conf "alert_command = $ALERT_HOOK one two" "resolv_conf = $LAB_DIR/nsd-resolv.conf"
 daemon_start || bail_out "tlspolicyd did not start"
 
-alerts() {
-	grep -l "TLSPOLICY_ALERT_KIND=$1\$" "$LAB_DIR"/alerts/alert.* 2>/dev/null
-}
-wait_for() {
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(alerts "$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-ok "resolver without AD: alert command ran" wait_for resolver-not-validating
+ok "resolver without AD: alert command ran" wait_alert resolver-not-validating
 like "$(cat "$DAEMON_LOG")" 'alert: event=alert kind=resolver-not-validating dest=- .*error="answered without the AD bit' \
 	"resolver without AD: alert line"
 
 pmq wrongtlsa.test >/dev/null
-ok "DANE mismatch: alert command ran" wait_for dane-mismatch
+ok "DANE mismatch: alert command ran" wait_alert dane-mismatch
 file=$(alerts dane-mismatch | head -n 1)
 is "$(grep -c '^arg=' "$file")" 2 "the command got its configured arguments only"
 like "$(cat "$file")" $'argc=2\narg=one\narg=two\n' "the arguments are the configured words"

@@ -16,16 +16,9 @@ RECORDED=$here/../logwatch
 
 lab_start
 lab_mail_up || bail_out "mail servers did not start"
-hook=$LAB_DIR/hook
-mkdir -m 777 "$LAB_DIR/alerts"
-cat > "$hook" <<'HOOK'
-#!/bin/sh
-out=$(mktemp "${0%/*}/alerts/alert.XXXXXX")
-{ printf 'argc=%s\n' "$#"; env | grep '^TLSPOLICY_ALERT_' | sort; } > "$out"
-HOOK
-chmod 755 "$hook"
+alert_hook
 maillog=$LAB_DIR/sender.log
-daemon_conf "maillog_file = $maillog" "alert_command = $hook" "resolver_check_interval = 0s"
+daemon_conf "maillog_file = $maillog" "alert_command = $ALERT_HOOK" "resolver_check_interval = 0s"
 lab_sender_up "socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy" || bail_out "sending Postfix did not start"
 ok "the sending Postfix logs to its maillog_file" lab_wait_log 'starting the Postfix mail system' 10
 # The daemon runs as nobody: Postfix's log must be readable to it (on a
@@ -50,18 +43,6 @@ wait_count() {
 	diag "$1: $2=$n, want >= $3: $(tlsp maillog "$1")"
 	return 1
 }
-alerts() {
-	grep -l "TLSPOLICY_ALERT_KIND=$1\$" "$LAB_DIR"/alerts/alert.* 2>/dev/null
-}
-wait_alert() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(alerts "$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 ok "submit to good.test" lab_send user@good.test
 ok "submit to wrongtlsa.test" lab_send user@wrongtlsa.test
 lab_flush
@@ -128,7 +109,7 @@ is "$?" 0 "SIGTERM: clean exit"
 
 # Standard input: recorded excerpts and hostile lines piped in, as from
 # journalctl -f.
-daemon_conf "maillog_file = -" "alert_command = $hook" "resolver_check_interval = 0s"
+daemon_conf "maillog_file = -" "alert_command = $ALERT_HOOK" "resolver_check_interval = 0s"
 rm -f "$LAB_DIR"/alerts/alert.*
 cat "$RECORDED/deliveries.log" "$RECORDED/hostile.log" "$RECORDED/dnssec-off.log" > "$LAB_DIR/piped.log"
 DAEMON_LOG=$LAB_DIR/tlspolicyd.log

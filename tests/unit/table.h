@@ -65,4 +65,20 @@ table_run(struct table *t, const char *group)
 	table_add_rows(t, rows, sizeof(rows[0]), sizeof(rows) / sizeof(rows[0]), type##_name, fn)
 #define TABLE_TESTS(t, tests) table_add_tests(t, tests, sizeof(tests) / sizeof(tests[0]))
 
+/* A folder of test data, tests/SUB: under $top_srcdir when make check sets
+ * it, else where the build said (FALLBACK), for a run by hand. Fills buf
+ * once. */
+static inline const char *
+table_data_dir(char *buf, size_t size, const char *sub, const char *fallback)
+{
+	if (!buf[0]) {
+		const char *top = getenv("top_srcdir");
+		if (top && *top)
+			snprintf(buf, size, "%s/tests/%s", top, sub);
+		else
+			snprintf(buf, size, "%s", fallback);
+	}
+	return buf;
+}
+
 #endif

@@ -45,14 +45,7 @@ static char conf_dir_path[4096];
 static const char *
 conf_dir(void)
 {
-	if (!conf_dir_path[0]) {
-		const char *top = getenv("top_srcdir");
-		if (top && *top)
-			snprintf(conf_dir_path, sizeof(conf_dir_path), "%s/tests/conf", top);
-		else
-			snprintf(conf_dir_path, sizeof(conf_dir_path), "%s", TESTS_CONF_DIR);
-	}
-	return conf_dir_path;
+	return table_data_dir(conf_dir_path, sizeof(conf_dir_path), "conf", TESTS_CONF_DIR);
 }
 
 static char *

@@ -61,14 +61,7 @@ static char failure[8192];
 static const char *
 exc_dir(void)
 {
-	if (!dir_path[0]) {
-		const char *top = getenv("top_srcdir");
-		if (top && *top)
-			snprintf(dir_path, sizeof(dir_path), "%s/tests/exceptions", top);
-		else
-			snprintf(dir_path, sizeof(dir_path), "%s", TESTS_EXCEPTIONS_DIR);
-	}
-	return dir_path;
+	return table_data_dir(dir_path, sizeof(dir_path), "exceptions", TESTS_EXCEPTIONS_DIR);
 }
 
 static char *

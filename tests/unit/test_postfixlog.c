@@ -496,14 +496,7 @@ static char dir_path[4096];
 static const char *
 logwatch_dir(void)
 {
-	if (!dir_path[0]) {
-		const char *top = getenv("top_srcdir");
-		if (top && *top)
-			snprintf(dir_path, sizeof(dir_path), "%s/tests/logwatch", top);
-		else
-			snprintf(dir_path, sizeof(dir_path), "%s", TESTS_LOGWATCH_DIR);
-	}
-	return dir_path;
+	return table_data_dir(dir_path, sizeof(dir_path), "logwatch", TESTS_LOGWATCH_DIR);
 }
 
 static const struct line_case *

@@ -94,6 +94,44 @@ notify(const char *state)
 
 /* A start-up failure: logged, and told to the parent that waits for the
  * daemon in the background, which exits with the same status. */
+static void
+free_event(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
+/* Everything the daemon holds, in the order that lets each part stop
+ * cleanly; also after a start that failed half-way. */
+static void
+release(struct daemon *d)
+{
+	metrics_http_free(d->metrics);
+	adcheck_cancel(d->adcheck);
+	free_event(d->adcheck_timer);
+	free_event(d->sigchld);
+	free_event(d->reap_timer);
+	control_free(d->control);
+	server_free(d->srv);
+	probing_free(d->probing);
+	exlist_free(d->exlist);
+	maillog_free(d->maillog);
+	policymap_free(d->pm);
+	dns_free(d->dns);
+	free_event(d->sighup);
+	free_event(d->sigterm);
+	free_event(d->sigint);
+	free_event(d->flush);
+	if (d->base)
+		event_base_free(d->base);
+	alerter_free(d->alerter);
+	config_unref(d->cfg);
+	config_unref(d->boot_cfg);
+	log_free(d->log);
+	memset(d, 0, sizeof(*d));
+	d->report_fd = -1;
+}
+
 __attribute__((format(printf, 3, 4)))
 static int
 start_failed(struct daemon *d, int status, const char *fmt, ...)
@@ -113,6 +151,7 @@ start_failed(struct daemon *d, int status, const char *fmt, ...)
 	} else if (!d->log || d->tell_terminal) {
 		fprintf(stderr, "tlspolicyd: %s\n", reason);
 	}
+	release(d);
 	return status;
 }
 
@@ -735,26 +774,6 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	log_msg(d.log, LOGL_NOTICE, "event=stopped");
-	metrics_http_free(d.metrics);
-	adcheck_cancel(d.adcheck);
-	event_free(d.adcheck_timer);
-	event_free(d.sigchld);
-	event_free(d.reap_timer);
-	control_free(d.control);
-	server_free(d.srv);
-	probing_free(d.probing);
-	exlist_free(d.exlist);
-	maillog_free(d.maillog);
-	policymap_free(d.pm);
-	dns_free(d.dns);
-	event_free(d.sighup);
-	event_free(d.sigterm);
-	event_free(d.sigint);
-	event_free(d.flush);
-	event_base_free(d.base);
-	alerter_free(d.alerter);
-	config_unref(d.cfg);
-	config_unref(d.boot_cfg);
-	log_free(d.log);
+	release(&d);
 	return 0;
 }

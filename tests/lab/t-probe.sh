@@ -147,9 +147,18 @@ slow_trusted=$(grep 'event=probe dest=slow[0-9]*\.test .*class=trusted' "$DAEMON
 is "$slow_trusted" "$LAB_SLOW_DESTS" "every slow probe finished, trusted (a lab CA certificate for another name)"
 
 # The load above kept asking for good.test for several probe_intervals
-# (3 s here): it was probed again, not only the first time.
-ok $(( $(grep -c 'event=probe dest=good\.test ' "$DAEMON_LOG") >= 2 ? 0 : 1 )) \
-	"re-probed while Postfix keeps asking: $(grep -c 'event=probe dest=good\.test ' "$DAEMON_LOG") probes of good.test"
+# (3 s here): it is probed again, not only the first time. mixed.test
+# shares its host, and while both are asked for, whichever is due first
+# probes the host for both; asking for good.test alone settles it.
+good_probes() {
+	grep -c 'event=probe dest=good\.test ' "$DAEMON_LOG"
+}
+for ((i = 0; i < 150 && $(good_probes) < 2; i++)); do
+	pmq good.test >/dev/null
+	sleep 0.1
+done
+ok $(( $(good_probes) >= 2 ? 0 : 1 )) \
+	"re-probed while Postfix keeps asking: $(good_probes) probes of good.test"
 
 daemon_stop
 is "$?" 0 "SIGTERM: clean exit"

@@ -118,6 +118,14 @@ take_demand(struct probing *pg, const char *dest)
 	return false;
 }
 
+bool
+probing_all_mismatch(void *arg, const char *dest)
+{
+	const struct probing *pg = arg;
+
+	return pg->state && probestate_all_mismatch(pg->state, dest);
+}
+
 void
 probing_demand(struct probing *pg, const char *dest)
 {

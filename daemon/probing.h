@@ -21,6 +21,7 @@
 #ifndef TLSPOLICYD_PROBING_H
 #define TLSPOLICYD_PROBING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -50,6 +51,10 @@ enum probing_news {
 };
 void probing_set_news(struct probing *pg, void (*news)(void *arg, const char *dest, enum probing_news n),
     void *arg);
+
+/* Whether probes found every DANE host of dest failing DANE (a
+ * server_set_probe_view() callback; arg is the probing). */
+bool probing_all_mismatch(void *arg, const char *dest);
 
 /* Appends the pool's counters as one key=value line. */
 void probing_stats(const struct probing *pg, struct buf *out);

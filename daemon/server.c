@@ -20,6 +20,7 @@
 #include "nexthop.h"
 #include "server.h"
 #include "socketmap.h"
+#include "status.h"
 
 #define READ_CHUNK 16384
 /* Stop reading from a client that does not read its replies. */
@@ -48,6 +49,7 @@ struct conn {
 	size_t discarded;
 	bool reading;			/* ev_read is added */
 	uint64_t started_us;		/* of the request waiting for DNS */
+	bool status_map;		/* ...and whether it came for the status map */
 	char key[NEXTHOP_NAME_MAX + 16];
 };
 
@@ -68,6 +70,8 @@ struct server {
 	void *drained_arg;
 	bool draining;
 	struct server_stats stats;
+	bool (*all_mismatch)(void *arg, const char *dest);
+	void *all_mismatch_arg;
 	struct buf line;		/* scratch for log lines */
 	/* Every read lands here first, so that an idle connection holds only
 	 * the bytes it has actually sent, not a read-sized buffer. */
@@ -183,42 +187,88 @@ flush_output(struct conn *c)
 	return true;
 }
 
+static const char *
+cache_word(const struct policymap_answer *a)
+{
+	return a->no_dns ? "none" : a->cache_hit ? "hit" : a->shared ? "shared" : "miss";
+}
+
 static void
 log_answer(struct conn *c, const char *dest, const char *answer, const struct policymap_answer *a,
-    uint64_t usec)
+    uint64_t usec, bool status_map)
 {
 	struct server *srv = c->srv;
 	struct buf *line = &srv->line;
 
 	buf_reset(line);
 	kv_str(line, "event", "answer");
+	if (status_map)
+		kv_str(line, "map", STATUS_MAP_NAME);
 	kv_str(line, "dest", dest);
 	kv_str(line, "answer", answer);
 	kv_str(line, "rule", policy_rule_name(a->answer.rule));
-	kv_str(line, "cache", a->no_dns ? "none" : a->cache_hit ? "hit" : a->shared ? "shared" : "miss");
+	kv_str(line, "cache", cache_word(a));
 	kv_str(line, "reason", a->reason);
 	kv_ms(line, "duration_ms", usec);
 	log_line(srv->log, LOGL_INFO, buf_ptr(line), buf_size(line));
 }
 
+/* The status map's reply: the answer, and whether delivery is known to
+ * fail on DANE. Only a destination that the decision itself put at the
+ * all-DANE rule can fail on every host; an exception overrides probes. */
 static void
-reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a, uint64_t started)
+reply_status(struct conn *c, const char *dest, const struct policymap_answer *a)
+{
+	struct server *srv = c->srv;
+	struct status st = {.result = a->answer.result, .failure = STATUS_FAILURE_NONE};
+	struct buf text;
+
+	if (a->answer.result == POLICY_OK)
+		snprintf(st.policy, sizeof(st.policy), "%s",
+		    a->policy ? a->policy : policy_level(&srv->cfg->levels, a->answer));
+	snprintf(st.rule, sizeof(st.rule), "%s", policy_rule_name(a->answer.rule));
+	snprintf(st.cache, sizeof(st.cache), "%s", cache_word(a));
+	snprintf(st.reason, sizeof(st.reason), "%s", a->reason ? a->reason : "");
+	if (a->answer.result == POLICY_TEMP && a->answer.bogus)
+		st.failure = STATUS_FAILURE_DNSSEC_BOGUS;
+	else if (a->answer.result == POLICY_OK && a->answer.rule == RULE_ALL_DANE && srv->all_mismatch &&
+	    srv->all_mismatch(srv->all_mismatch_arg, dest)) {
+		st.failure = STATUS_FAILURE_TLSA_MISMATCH;
+		snprintf(st.reason, sizeof(st.reason), "probes found that the certificate of every MX host of "
+		    "%s matches none of its TLSA records", dest);
+	}
+	buf_init(&text);
+	if (status_format(&st, &text) < 0 || buf_terminate(&text) < 0)
+		socketmap_reply(&c->out, SOCKETMAP_TEMP, "out of memory");
+	else
+		socketmap_reply(&c->out, SOCKETMAP_OK, buf_ptr(&text));
+	buf_free(&text);
+}
+
+static void
+reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a, uint64_t started,
+    bool status_map)
 {
 	const char *level = NULL;
 	char answer[300];
 
+	if (status_map)
+		reply_status(c, dest, a);
 	switch (a->answer.result) {
 	case POLICY_OK:
 		level = a->policy ? a->policy : policy_level(&c->srv->cfg->levels, a->answer);
-		socketmap_reply(&c->out, SOCKETMAP_OK, level);
+		if (!status_map)
+			socketmap_reply(&c->out, SOCKETMAP_OK, level);
 		c->srv->stats.ok++;
 		break;
 	case POLICY_NOTFOUND:
-		socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
+		if (!status_map)
+			socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
 		c->srv->stats.notfound++;
 		break;
 	case POLICY_TEMP:
-		socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
+		if (!status_map)
+			socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
 		c->srv->stats.temp++;
 		break;
 	}
@@ -233,7 +283,7 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 	} else {
 		strcpy(answer, a->answer.result == POLICY_NOTFOUND ? "NOTFOUND" : "TEMP");
 	}
-	log_answer(c, dest, answer, a, now_us() - started);
+	log_answer(c, dest, answer, a, now_us() - started, status_map);
 }
 
 static void
@@ -273,7 +323,7 @@ on_answer(void *arg, const struct policymap_answer *a)
 	struct conn *c = arg;
 
 	c->waiter = NULL;
-	reply_answer(c, c->key, a, c->started_us);
+	reply_answer(c, c->key, a, c->started_us, c->status_map);
 	process_input(c);
 	if (flush_output(c) && !c->closing && !c->waiter)
 		reading(c, buf_size(&c->out) < OUTPUT_HIGH_WATER);
@@ -295,7 +345,8 @@ handle_request(struct conn *c, const char *p, size_t n)
 		reply_error(c, NULL, "malformed request: expected '<map name> <key>'", false);
 		return;
 	}
-	if (!map_name_known(srv->cfg, name, name_len)) {
+	bool status_map = name_len == strlen(STATUS_MAP_NAME) && memcmp(name, STATUS_MAP_NAME, name_len) == 0;
+	if (!status_map && !map_name_known(srv->cfg, name, name_len)) {
 		reply_error(c, NULL, "unknown map name: the map_names setting lists the names answered", false);
 		return;
 	}
@@ -309,9 +360,10 @@ handle_request(struct conn *c, const char *p, size_t n)
 	nexthop_format(&nh, c->key, sizeof(c->key));
 	int rc = policymap_lookup(srv->pm, &nh, &a, on_answer, c, &c->waiter);
 	if (rc == POLICYMAP_DONE) {
-		reply_answer(c, c->key, &a, started);
+		reply_answer(c, c->key, &a, started, status_map);
 	} else if (rc == POLICYMAP_PENDING) {
 		c->started_us = started;
+		c->status_map = status_map;
 		reading(c, false);	/* DNS is the slow one now, not the client */
 	} else {
 		socketmap_reply(&c->out, SOCKETMAP_TEMP, "out of memory");
@@ -577,6 +629,13 @@ server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), voi
 	srv->drain_timer = evtimer_new(srv->base, on_drain_timeout, srv);
 	if (srv->drain_timer)
 		evtimer_add(srv->drain_timer, &grace);
+}
+
+void
+server_set_probe_view(struct server *srv, bool (*all_mismatch)(void *arg, const char *dest), void *arg)
+{
+	srv->all_mismatch = all_mismatch;
+	srv->all_mismatch_arg = arg;
 }
 
 void

@@ -11,6 +11,9 @@
  * and the connection stays open. A connection silent for client_timeout
  * is closed. At max_connections the listeners pause until one closes.
  *
+ * Besides the map_names, every listener answers the status map (status.h)
+ * for tlspolicy-milter: the same lookup, with probe evidence added.
+ *
  * Ownership: server_create() takes the listening descriptors (it closes
  * them), borrows the log, the policymap and the event base, and takes a
  * reference to the configuration.
@@ -18,6 +21,7 @@
 #ifndef TLSPOLICYD_SERVER_H
 #define TLSPOLICYD_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -40,6 +44,11 @@ struct server_stats {
 	uint64_t ok, notfound, temp, perm;	/* replies by status */
 	uint64_t accepted;			/* connections */
 };
+/* How the status map learns that probes found every DANE host of a
+ * destination (canonical next-hop key) presenting a chain that matches
+ * none of its TLSA records. Unset: never. */
+void server_set_probe_view(struct server *srv, bool (*all_mismatch)(void *arg, const char *dest), void *arg);
+
 void server_stats(const struct server *srv, struct server_stats *out);
 void server_free(struct server *srv);
 

@@ -29,6 +29,7 @@
 #include "exceptions.h"
 #include "explain.h"
 #include "json.h"
+#include "mapclient.h"
 #include "netstring.h"
 #include "nexthop.h"
 #include "probe.h"
@@ -145,46 +146,32 @@ cmd_query(const struct config *cfg, int argc, char **argv)
 		return EXIT_TROUBLE;
 	}
 	struct endpoint ep;
-	int fd;
-	if (endpoint_parse(server, &ep, err, sizeof(err)) < 0 || (fd = endpoint_connect(&ep, err, sizeof(err))) < 0) {
-		fprintf(stderr, "tlspolicy query: %s (is tlspolicyd running?)\n", err);
+	struct mapclient *mc;
+	if (endpoint_parse(server, &ep, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlspolicy query: %s\n", err);
 		return EXIT_TROUBLE;
 	}
-	struct timeval tv = {QUERY_TIMEOUT_S, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-
-	struct buf out, in;
+	if (!(mc = mapclient_create(&ep))) {
+		fprintf(stderr, "tlspolicy query: out of memory\n");
+		return EXIT_TROUBLE;
+	}
+	struct buf text;
 	int status = EXIT_ANSWERED;
-	buf_init(&out);
-	buf_init(&in);
+	buf_init(&text);
 	for (int i = optind; i < argc; i++) {
-		buf_reset(&out);
-		socketmap_request(&out, map, argv[i]);
-		if (write(fd, buf_ptr(&out), buf_size(&out)) != (ssize_t)buf_size(&out)) {
-			fprintf(stderr, "tlspolicy query: sending: %s\n", strerror(errno));
-			status = EXIT_TROUBLE;
-			break;
-		}
-		const char *payload, *text;
-		size_t len, used, tlen;
 		enum socketmap_status st;
-		if (read_reply(fd, &in, &payload, &len, &used) < 0) {
+		if (mapclient_query(mc, map, argv[i], QUERY_TIMEOUT_S * 1000, &st, &text, err, sizeof(err)) !=
+		    MAPCLIENT_OK) {
+			fprintf(stderr, "tlspolicy query: %s (is tlspolicyd running?)\n", err);
 			status = EXIT_TROUBLE;
 			break;
 		}
-		if (socketmap_parse_reply(payload, len, &st, &text, &tlen) < 0) {
-			fprintf(stderr, "tlspolicy query: the server sent an unknown status: %.*s\n", (int)len, payload);
-			status = EXIT_TROUBLE;
-			break;
-		}
-		printf("%s\t%s%s%.*s\n", argv[i], socketmap_status_name(st), tlen ? " " : "", (int)tlen, text);
+		printf("%s\t%s%s%s\n", argv[i], socketmap_status_name(st), buf_size(&text) ? " " : "", buf_ptr(&text));
 		if (st != SOCKETMAP_OK && st != SOCKETMAP_NOTFOUND && status == EXIT_ANSWERED)
 			status = EXIT_NOT_ANSWERED;
-		buf_consume(&in, used);
 	}
-	buf_free(&out);
-	buf_free(&in);
-	close(fd);
+	buf_free(&text);
+	mapclient_free(mc);
 	return status;
 }
 

@@ -729,6 +729,7 @@ main(int argc, char **argv)
 	}
 	buf_free(&errors);
 	probing_set_news(d.probing, exlist_news, d.exlist);
+	server_set_probe_view(d.srv, probing_all_mismatch, d.probing);
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&

@@ -22,9 +22,11 @@ enum type {
 	T_FACILITY,
 	T_LOGLEVEL,
 	T_BOOL,
+	T_CHOICE,	/* one of choices[], stored as its index (an int) */
 };
 
 #define RESTART 1u	/* a reload cannot change it: the daemon warns */
+#define EMPTY_OK 2u	/* T_LIST: may be empty */
 
 struct setting {
 	const char *name;
@@ -33,7 +35,10 @@ struct setting {
 	const char *def;
 	unsigned flags;
 	unsigned long min, max;	/* T_UINT, T_DURATION (ms) */
+	const char *const *choices;	/* T_CHOICE, NULL-terminated */
 };
+
+static const char *const dane_failure_actions[] = {"accept", "tempfail", "reject", NULL};
 
 #define OFF(field) offsetof(struct config, field)
 #define LEVEL(rule) offsetof(struct config, levels) + sizeof(const char *) * (rule)
@@ -42,53 +47,60 @@ struct setting {
 /* The one table of settings. Order is the order of `tlspolicy config` and
  * of the documentation. */
 static const struct setting settings[] = {
-	{"listen", T_LISTEN, OFF(listen), "inet:127.0.0.1:7672", RESTART, 0, 0},
-	{"map_names", T_LIST, OFF(map_names), "tlspolicy", 0, 0, 0},
-	{"max_connections", T_UINT, OFF(max_connections), "10000", 0, 1, 1000000},
-	{"client_timeout", T_DURATION, OFF(client_timeout_ms), "30s", 0, 100, DAY_MS},
-	{"trust_anchor_file", T_STRING, OFF(trust_anchor_file), "/usr/share/dns/root.key", RESTART, 0, 0},
-	{"unbound_config", T_STRING, OFF(unbound_config), "", RESTART, 0, 0},
-	{"dns_timeout", T_DURATION, OFF(dns_timeout_ms), "10s", RESTART, 100, 600000},
-	{"cache_max_entries", T_UINT, OFF(cache_max_entries), "100000", 0, 1, 100000000},
-	{"cache_min_ttl", T_DURATION, OFF(cache_min_ttl_ms), "10s", 0, 0, 7 * DAY_MS},
-	{"cache_max_ttl", T_DURATION, OFF(cache_max_ttl_ms), "1h", 0, 1000, 7 * DAY_MS},
-	{"cache_temp_ttl", T_DURATION, OFF(cache_temp_ttl_ms), "15s", 0, 0, 3600000},
-	{"level_all_dane", T_LEVEL, LEVEL(RULE_ALL_DANE), "dane-only", 0, 0, 0},
-	{"level_mixed", T_LEVEL, LEVEL(RULE_MIXED), "dane", 0, 0, 0},
-	{"level_all_encrypt", T_LEVEL, LEVEL(RULE_ALL_ENCRYPT), "encrypt", 0, 0, 0},
-	{"level_no_tlsa", T_LEVEL, LEVEL(RULE_NO_TLSA), "may", 0, 0, 0},
-	{"level_insecure_mx_dane", T_LEVEL, LEVEL(RULE_INSECURE_MX_DANE), "dane", 0, 0, 0},
-	{"level_insecure", T_LEVEL, LEVEL(RULE_INSECURE), "may", 0, 0, 0},
-	{"level_failed_host", T_LEVEL, LEVEL(RULE_FAILED_HOST), "dane", 0, 0, 0},
-	{"probe_enable", T_BOOL, OFF(probe_enable), "yes", RESTART, 0, 0},
-	{"probe_workers", T_UINT, OFF(probe_workers), "0", RESTART, 0, 256},
-	{"probe_concurrency", T_UINT, OFF(probe_concurrency), "64", 0, 1, 10000},
-	{"probe_queue_max", T_UINT, OFF(probe_queue_max), "1000", 0, 1, 1000000},
-	{"probe_rate", T_UINT, OFF(probe_rate), "10", 0, 1, 100000},
-	{"probe_host_interval", T_DURATION, OFF(probe_host_interval_ms), "1m", 0, 0, DAY_MS},
-	{"probe_interval", T_DURATION, OFF(probe_interval_ms), "1h", 0, 1000, 7 * DAY_MS},
-	{"probe_timeout", T_DURATION, OFF(probe_timeout_ms), "10s", RESTART, 100, 600000},
-	{"probe_ca_file", T_STRING, OFF(probe_ca_file), "", RESTART, 0, 0},
-	{"probe_helo_name", T_STRING, OFF(probe_helo_name), "", RESTART, 0, 0},
-	{"probe_allow_private", T_BOOL, OFF(probe_allow_private), "no", 0, 0, 0},
-	{"state_directory", T_STRING, OFF(state_directory), "/var/lib/tlspolicyd", RESTART, 0, 0},
-	{"exceptions_file", T_STRING, OFF(exceptions_file), SYSCONFDIR "/tlspolicyd/exceptions", 0, 0, 0},
-	{"exceptions_retire", T_BOOL, OFF(exceptions_retire), "no", 0, 0, 0},
-	{"exceptions_auto", T_BOOL, OFF(exceptions_auto), "no", 0, 0, 0},
-	{"maillog_file", T_STRING, OFF(maillog_file), "", 0, 0, 0},
-	{"control_socket", T_STRING, OFF(control_socket), "/run/tlspolicyd/control", RESTART, 0, 0},
-	{"metrics_listen", T_STRING, OFF(metrics_listen), "", RESTART, 0, 0},
-	{"resolv_conf", T_STRING, OFF(resolv_conf), "/etc/resolv.conf", 0, 0, 0},
-	{"resolver_check_name", T_STRING, OFF(resolver_check_name), ".", 0, 0, 0},
-	{"resolver_check_interval", T_DURATION, OFF(resolver_check_interval_ms), "1h", 0, 0, 7 * DAY_MS},
-	{"alert_command", T_STRING, OFF(alert_command), "", 0, 0, 0},
-	{"alert_recipient", T_STRING, OFF(alert_recipient), "", 0, 0, 0},
-	{"alert_sendmail", T_STRING, OFF(alert_sendmail), "/usr/sbin/sendmail", 0, 0, 0},
-	{"alert_interval", T_DURATION, OFF(alert_interval_ms), "1h", 0, 0, 7 * DAY_MS},
-	{"alert_max_per_hour", T_UINT, OFF(alert_max_per_hour), "60", 0, 0, 100000},
-	{"user", T_STRING, OFF(user), "tlspolicyd", RESTART, 0, 0},
-	{"syslog_facility", T_FACILITY, OFF(syslog_facility), "mail", RESTART, 0, 0},
-	{"log_level", T_LOGLEVEL, OFF(log_level), "info", 0, 0, 0},
+	{"listen", T_LISTEN, OFF(listen), "inet:127.0.0.1:7672", RESTART, 0, 0, NULL},
+	{"map_names", T_LIST, OFF(map_names), "tlspolicy", 0, 0, 0, NULL},
+	{"max_connections", T_UINT, OFF(max_connections), "10000", 0, 1, 1000000, NULL},
+	{"client_timeout", T_DURATION, OFF(client_timeout_ms), "30s", 0, 100, DAY_MS, NULL},
+	{"trust_anchor_file", T_STRING, OFF(trust_anchor_file), "/usr/share/dns/root.key", RESTART, 0, 0, NULL},
+	{"unbound_config", T_STRING, OFF(unbound_config), "", RESTART, 0, 0, NULL},
+	{"dns_timeout", T_DURATION, OFF(dns_timeout_ms), "10s", RESTART, 100, 600000, NULL},
+	{"cache_max_entries", T_UINT, OFF(cache_max_entries), "100000", 0, 1, 100000000, NULL},
+	{"cache_min_ttl", T_DURATION, OFF(cache_min_ttl_ms), "10s", 0, 0, 7 * DAY_MS, NULL},
+	{"cache_max_ttl", T_DURATION, OFF(cache_max_ttl_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
+	{"cache_temp_ttl", T_DURATION, OFF(cache_temp_ttl_ms), "15s", 0, 0, 3600000, NULL},
+	{"level_all_dane", T_LEVEL, LEVEL(RULE_ALL_DANE), "dane-only", 0, 0, 0, NULL},
+	{"level_mixed", T_LEVEL, LEVEL(RULE_MIXED), "dane", 0, 0, 0, NULL},
+	{"level_all_encrypt", T_LEVEL, LEVEL(RULE_ALL_ENCRYPT), "encrypt", 0, 0, 0, NULL},
+	{"level_no_tlsa", T_LEVEL, LEVEL(RULE_NO_TLSA), "may", 0, 0, 0, NULL},
+	{"level_insecure_mx_dane", T_LEVEL, LEVEL(RULE_INSECURE_MX_DANE), "dane", 0, 0, 0, NULL},
+	{"level_insecure", T_LEVEL, LEVEL(RULE_INSECURE), "may", 0, 0, 0, NULL},
+	{"level_failed_host", T_LEVEL, LEVEL(RULE_FAILED_HOST), "dane", 0, 0, 0, NULL},
+	{"probe_enable", T_BOOL, OFF(probe_enable), "yes", RESTART, 0, 0, NULL},
+	{"probe_workers", T_UINT, OFF(probe_workers), "0", RESTART, 0, 256, NULL},
+	{"probe_concurrency", T_UINT, OFF(probe_concurrency), "64", 0, 1, 10000, NULL},
+	{"probe_queue_max", T_UINT, OFF(probe_queue_max), "1000", 0, 1, 1000000, NULL},
+	{"probe_rate", T_UINT, OFF(probe_rate), "10", 0, 1, 100000, NULL},
+	{"probe_host_interval", T_DURATION, OFF(probe_host_interval_ms), "1m", 0, 0, DAY_MS, NULL},
+	{"probe_interval", T_DURATION, OFF(probe_interval_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
+	{"probe_timeout", T_DURATION, OFF(probe_timeout_ms), "10s", RESTART, 100, 600000, NULL},
+	{"probe_ca_file", T_STRING, OFF(probe_ca_file), "", RESTART, 0, 0, NULL},
+	{"probe_helo_name", T_STRING, OFF(probe_helo_name), "", RESTART, 0, 0, NULL},
+	{"probe_allow_private", T_BOOL, OFF(probe_allow_private), "no", 0, 0, 0, NULL},
+	{"state_directory", T_STRING, OFF(state_directory), "/var/lib/tlspolicyd", RESTART, 0, 0, NULL},
+	{"exceptions_file", T_STRING, OFF(exceptions_file), SYSCONFDIR "/tlspolicyd/exceptions", 0, 0, 0, NULL},
+	{"exceptions_retire", T_BOOL, OFF(exceptions_retire), "no", 0, 0, 0, NULL},
+	{"exceptions_auto", T_BOOL, OFF(exceptions_auto), "no", 0, 0, 0, NULL},
+	{"maillog_file", T_STRING, OFF(maillog_file), "", 0, 0, 0, NULL},
+	{"control_socket", T_STRING, OFF(control_socket), "/run/tlspolicyd/control", RESTART, 0, 0, NULL},
+	{"metrics_listen", T_STRING, OFF(metrics_listen), "", RESTART, 0, 0, NULL},
+	{"resolv_conf", T_STRING, OFF(resolv_conf), "/etc/resolv.conf", 0, 0, 0, NULL},
+	{"resolver_check_name", T_STRING, OFF(resolver_check_name), ".", 0, 0, 0, NULL},
+	{"resolver_check_interval", T_DURATION, OFF(resolver_check_interval_ms), "1h", 0, 0, 7 * DAY_MS, NULL},
+	{"alert_command", T_STRING, OFF(alert_command), "", 0, 0, 0, NULL},
+	{"alert_recipient", T_STRING, OFF(alert_recipient), "", 0, 0, 0, NULL},
+	{"alert_sendmail", T_STRING, OFF(alert_sendmail), "/usr/sbin/sendmail", 0, 0, 0, NULL},
+	{"alert_interval", T_DURATION, OFF(alert_interval_ms), "1h", 0, 0, 7 * DAY_MS, NULL},
+	{"alert_max_per_hour", T_UINT, OFF(alert_max_per_hour), "60", 0, 0, 100000, NULL},
+	{"milter_listen", T_STRING, OFF(milter_listen), "inet:127.0.0.1:8891", 0, 0, 0, NULL},
+	{"milter_socketmap", T_STRING, OFF(milter_socketmap), "", 0, 0, 0, NULL},
+	{"milter_lookup_timeout", T_DURATION, OFF(milter_lookup_timeout_ms), "2s", 0, 10, 60000, NULL},
+	{"milter_on_dane_failure", T_CHOICE, OFF(milter_on_dane_failure), "accept", 0, 0, 0,
+	    dane_failure_actions},
+	{"milter_require_secure_senders", T_LIST, OFF(milter_require_secure_senders), "", EMPTY_OK, 0, 0, NULL},
+	{"milter_add_header", T_BOOL, OFF(milter_add_header), "no", 0, 0, 0, NULL},
+	{"user", T_STRING, OFF(user), "tlspolicyd", RESTART, 0, 0, NULL},
+	{"syslog_facility", T_FACILITY, OFF(syslog_facility), "mail", RESTART, 0, 0, NULL},
+	{"log_level", T_LOGLEVEL, OFF(log_level), "info", 0, 0, 0, NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -138,6 +150,7 @@ free_value(struct config *c, const struct setting *s)
 	case T_FACILITY:
 	case T_LOGLEVEL:
 	case T_BOOL:
+	case T_CHOICE:
 		break;
 	}
 }
@@ -255,7 +268,7 @@ set_value(struct config *c, const struct setting *s, const char *value, char *wh
 		if (!list)
 			goto nomem;
 		*FIELD(c, s, char **) = list;
-		if (!list[0]) {
+		if (!list[0] && !(s->flags & EMPTY_OK)) {
 			snprintf(why, wlen, "%s: must not be empty", s->name);
 			return -1;
 		}
@@ -326,6 +339,21 @@ set_value(struct config *c, const struct setting *s, const char *value, char *wh
 		}
 		snprintf(why, wlen, "%s: '%s' is not yes or no", s->name, value);
 		return -1;
+	case T_CHOICE: {
+		struct buf words;
+		for (size_t i = 0; s->choices[i]; i++) {
+			if (strcmp(value, s->choices[i]) == 0) {
+				*FIELD(c, s, int) = (int)i;
+				return 0;
+			}
+		}
+		buf_init(&words);
+		for (size_t i = 0; s->choices[i]; i++)
+			buf_printf(&words, "%s%s", i ? ", " : "", s->choices[i]);
+		snprintf(why, wlen, "%s: '%s' is not one of %s", s->name, value, buf_ptr(&words));
+		buf_free(&words);
+		return -1;
+	}
 	}
 	snprintf(why, wlen, "%s: unknown type", s->name);
 	return -1;
@@ -483,6 +511,13 @@ cross_check(const struct config *c, const bool *bad, const char *name, struct bu
 	    (endpoint_parse(c->metrics_listen, &ep, why, sizeof(why)) < 0 || ep.is_unix)) {
 		snprintf(msg, sizeof(msg), "metrics_listen: %s", ep.is_unix ? "inet:ADDR:PORT only" : why);
 		add_error(errors, name, 0, msg);
+	}
+	const char *endpoints[] = {"milter_listen", c->milter_listen, "milter_socketmap", c->milter_socketmap};
+	for (size_t i = 0; i < 4; i += 2) {
+		if (endpoints[i + 1] && endpoints[i + 1][0] && endpoint_parse(endpoints[i + 1], &ep, why, sizeof(why)) < 0) {
+			snprintf(msg, sizeof(msg), "%s: %s", endpoints[i], why);
+			add_error(errors, name, 0, msg);
+		}
 	}
 }
 
@@ -650,6 +685,9 @@ format_value(const struct config *c, const struct setting *s, struct buf *out)
 		break;
 	case T_BOOL:
 		buf_puts(out, *CFIELD(c, s, bool) ? "yes" : "no");
+		break;
+	case T_CHOICE:
+		buf_puts(out, s->choices[*CFIELD(c, s, int)]);
 		break;
 	}
 }

@@ -38,6 +38,8 @@
 /* LOGL_ALERT is never filtered out: alerts are what the log is for. */
 enum log_level_value { LOGL_ALERT = -1, LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
+enum config_dane_failure_action { CONFIG_DANE_FAILURE_ACCEPT, CONFIG_DANE_FAILURE_TEMPFAIL, CONFIG_DANE_FAILURE_REJECT };
+
 struct config {
 	unsigned refs;
 	char *path;			/* the file it came from, or "(defaults)" */
@@ -85,6 +87,12 @@ struct config {
 	unsigned alert_interval_ms;	/* per (destination, kind) */
 	unsigned alert_max_per_hour;
 
+	char *milter_listen;		/* where tlspolicy-milter listens */
+	char *milter_socketmap;		/* the daemon it asks; "": listen's first */
+	unsigned milter_lookup_timeout_ms;
+	int milter_on_dane_failure;	/* enum config_dane_failure_action */
+	char **milter_require_secure_senders;	/* addresses and @domains, NULL-terminated */
+	bool milter_add_header;
 	char *user;
 	int syslog_facility;		/* LOG_MAIL etc. */
 	int log_level;			/* enum log_level_value */

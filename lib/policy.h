@@ -115,6 +115,11 @@ enum policy_result {
 struct policy_answer {
 	enum policy_result result;
 	enum policy_rule rule;
+	/* POLICY_TEMP only: DNSSEC validation failed (the MX lookup, or a
+	 * lookup of every failed host was bogus), so retrying will not help
+	 * until the receiver fixes its zone. policy_decide() leaves it false;
+	 * resolve.c, which sees each lookup, sets it. */
+	bool bogus;
 };
 
 /* Postfix levels for each rule that yields OK (indexes: enum policy_rule). */

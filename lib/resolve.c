@@ -221,6 +221,28 @@ summarize_hosts(struct resolve *r)
 	}
 }
 
+/* A TEMP that DNSSEC caused: the MX lookup, or some lookup of every
+ * failed host, was bogus. */
+static bool
+failed_validation(const struct resolve_result *res)
+{
+	unsigned failed = 0;
+
+	if (res->answer.result != POLICY_TEMP)
+		return false;
+	if (res->facts.mx == MX_FAILED)
+		return res->facts.mx_dns == PDNS_BOGUS;
+	for (unsigned i = 0; i < res->nhosts; i++) {
+		const struct policy_host_facts *f = &res->hosts[i].facts;
+		if (res->hosts[i].verdict != HOST_FAILED)
+			continue;
+		failed++;
+		if (f->a != PDNS_BOGUS && f->aaaa != PDNS_BOGUS && !(f->tlsa_looked_up && f->tlsa == PDNS_BOGUS))
+			return false;
+	}
+	return failed > 0;
+}
+
 static void
 finish(struct resolve *r)
 {
@@ -238,6 +260,7 @@ finish(struct resolve *r)
 	}
 	res->facts.nhosts = res->nhosts;
 	res->answer = policy_decide(&res->facts);
+	res->answer.bogus = failed_validation(res);
 	if (res->facts.mx == MX_HOSTS)
 		summarize_hosts(r);
 	else if (res->facts.mx == MX_NXDOMAIN)

@@ -19,7 +19,8 @@
 #                  lab_exec (Postfix included) at it
 #   127.0.1.x:25   receiving Postfix, one smtpd per MX host (lab_mail_up)
 #   127.0.1.13-15:25  fakesmtp: failed TLS, silent, slow (lab_mail_up)
-#   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up)
+#   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
+#                  a test adds one (lab_sender_smtpd)
 #
 # Functions (all return non-zero on failure and explain it with diag):
 #   lab_start               lab_require_root, a new LAB_DIR, lab_traps, lab_up
@@ -33,6 +34,8 @@
 #                           and the fakesmtp servers (LAB_FAKE_LISTENERS)
 #   lab_sender_up MAP       (re)start the sending Postfix with MAP as
 #                           smtp_tls_policy_maps
+#   lab_sender_smtpd ADDR [NAME=VALUE...]  give the sender an smtpd on
+#                           ADDR with those -o options, and restart it
 #   lab_send RCPT [FROM]    submit a small message through the sender
 #   lab_flush               postqueue -f on the sender
 #   lab_wait_log ERE [SECONDS [FILE]]  poll a maillog (default: the sender's)
@@ -905,6 +908,23 @@ lab_sender_up() {
 		touch -d "@$(($(date +%s) - 10))" "$file"
 	fi
 	_lab_postfix_start sender
+}
+
+lab_sender_smtpd() {
+	local addr=$1 cf=$LAB_DIR/sender opt
+	shift
+	{
+		printf '%s inet n - n - - smtpd\n' "$addr"
+		for opt in "$@"; do
+			printf '  -o %s\n' "$opt"
+		done
+	} >>"$cf/master.cf" || return 1
+	_lab_postfix_stop sender
+	_lab_postfix_start sender || return 1
+	if ! _lab_poll 5000 _lab_listening "$addr"; then
+		diag "lab_sender_smtpd: nothing listens on $addr"
+		return 1
+	fi
 }
 
 lab_send() {

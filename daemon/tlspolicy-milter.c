@@ -403,7 +403,7 @@ main(int argc, char **argv)
 		return fatal(EX_UNAVAILABLE, "cannot listen on %s (in use, or no permission)",
 		    milter.cfg->milter_listen);
 	if (privdrop(milter.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
-		return fatal(EX_NOPERM, "%s", err);
+		return fatal(EX_NOUSER, "%s", err);
 	if (note[0])
 		log_event(milter.log, LOGL_NOTICE, "privileges", "note", note, NULL);
 	/* Under systemd this process is the service; otherwise detach. */

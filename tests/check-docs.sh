@@ -22,7 +22,7 @@ source "$top_srcdir/tests/lab/tap.sh"
 TLSPOLICY=$top_builddir/daemon/tlspolicy
 MAN5=$top_srcdir/doc/tlspolicyd.conf.5
 SAMPLE=$top_srcdir/conf/tlspolicyd.conf
-MAN_PAGES=(doc/tlspolicyd.8 doc/tlspolicyd.conf.5 doc/tlspolicy.1)
+MAN_PAGES=(doc/tlspolicyd.8 doc/tlspolicyd.conf.5 doc/tlspolicy.1 doc/tlspolicy-milter.8)
 
 [[ -x $TLSPOLICY ]] || bail_out "$TLSPOLICY not built"
 for f in "$MAN5" "$SAMPLE"; do

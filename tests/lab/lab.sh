@@ -20,7 +20,7 @@
 #   127.0.1.x:25   receiving Postfix, one smtpd per MX host (lab_mail_up)
 #   127.0.1.13-15:25  fakesmtp: failed TLS, silent, slow (lab_mail_up)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
-#                  a test adds one (lab_sender_smtpd)
+#                  a test asks for one
 #
 # Functions (all return non-zero on failure and explain it with diag):
 #   lab_start               lab_require_root, a new LAB_DIR, lab_traps, lab_up
@@ -32,10 +32,9 @@
 #   lab_nsd_stop            stop the authoritative server
 #   lab_mail_up             start the receiving Postfix (all MX listeners)
 #                           and the fakesmtp servers (LAB_FAKE_LISTENERS)
-#   lab_sender_up MAP       (re)start the sending Postfix with MAP as
-#                           smtp_tls_policy_maps
-#   lab_sender_smtpd ADDR [NAME=VALUE...]  give the sender an smtpd on
-#                           ADDR with those -o options, and restart it
+#   lab_sender_up MAP [ADDR [NAME=VALUE...]]  (re)start the sending
+#                           Postfix with MAP as smtp_tls_policy_maps; with
+#                           ADDR, also an smtpd there with those -o options
 #   lab_send RCPT [FROM]    submit a small message through the sender
 #   lab_flush               postqueue -f on the sender
 #   lab_wait_log ERE [SECONDS [FILE]]  poll a maillog (default: the sender's)
@@ -877,11 +876,12 @@ lab_mail_up() {
 }
 
 lab_sender_up() {
-	local map=${1:-} cf=$LAB_DIR/sender
+	local map=${1:-} smtpd=${2:-} cf=$LAB_DIR/sender opt
 	if [[ -z $map ]]; then
 		diag "lab_sender_up: a policy map is required"
 		return 1
 	fi
+	shift $(($# < 2 ? $# : 2))
 	# A second call replaces the instance: stop, rewrite, start (~0.3 s).
 	# The queue stays: mail deferred before is still there.
 	_lab_postfix_stop sender
@@ -907,22 +907,17 @@ lab_sender_up() {
 	if [[ -f $file ]]; then
 		touch -d "@$(($(date +%s) - 10))" "$file"
 	fi
-	_lab_postfix_start sender
-}
-
-lab_sender_smtpd() {
-	local addr=$1 cf=$LAB_DIR/sender opt
-	shift
-	{
-		printf '%s inet n - n - - smtpd\n' "$addr"
-		for opt in "$@"; do
-			printf '  -o %s\n' "$opt"
-		done
-	} >>"$cf/master.cf" || return 1
-	_lab_postfix_stop sender
+	if [[ -n $smtpd ]]; then
+		{
+			printf '%s inet n - n - - smtpd\n' "$smtpd"
+			for opt in "$@"; do
+				printf '  -o %s\n' "$opt"
+			done
+		} >>"$cf/master.cf"
+	fi
 	_lab_postfix_start sender || return 1
-	if ! _lab_poll 5000 _lab_listening "$addr"; then
-		diag "lab_sender_smtpd: nothing listens on $addr"
+	if [[ -n $smtpd ]] && ! _lab_poll 5000 _lab_listening "$smtpd"; then
+		diag "lab_sender_up: no smtpd listens on $smtpd"
 		return 1
 	fi
 }

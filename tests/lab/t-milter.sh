@@ -20,12 +20,12 @@ MILTER_LOG=
 command -v swaks >/dev/null || bail_out "swaks is missing (apt-get install swaks; ./dev test installs it)"
 lab_start
 lab_mail_up || bail_out "mail servers did not start"
-lab_sender_up "socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy" || bail_out "sender configuration failed"
 # Submissions are held once accepted: the test reads them with postcat
 # instead of delivering them.
-lab_sender_smtpd "$SUBMIT_ADDR" "smtpd_milters=inet:$MILTER_ADDR" milter_default_action=accept \
+lab_sender_up "socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy" \
+	"$SUBMIT_ADDR" "smtpd_milters=inet:$MILTER_ADDR" milter_default_action=accept \
 	"smtpd_end_of_data_restrictions=check_client_access,static:HOLD" ||
-	bail_out "the sender's smtpd did not start"
+	bail_out "the sender with its smtpd did not start"
 daemon_conf
 daemon_start || bail_out "tlspolicyd did not start"
 

@@ -167,7 +167,7 @@ policy_default_level(enum policy_rule r)
 static struct policy_answer
 answer(enum policy_result result, enum policy_rule rule)
 {
-	struct policy_answer a = {result, rule};
+	struct policy_answer a = {.result = result, .rule = rule};
 	return a;
 }
 

@@ -104,6 +104,8 @@ status_parse(const char *text, size_t len, struct status *out, const char **why)
 		*why = p.why;
 		return -1;
 	}
+	if (out->result != POLICY_OK)
+		out->policy[0] = '\0';	/* only an OK answer has one */
 	return 0;
 }
 

@@ -372,10 +372,12 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 		buf_init(&path);
 		buf_printf(&path, "%s/probes", cfg->state_directory);
 		pg->history_path = buf_detach(&path);
-		int n = pg->history_path ? probestate_load(pg->state, pg->history_path, (int64_t)time(NULL)) : -1;
-		if (n < 0 && pg->history_path)
-			log_event(log, LOGL_WARNING, "state-read", "file", pg->history_path, "error", strerror(errno),
-			    NULL);
+		char why[600] = "out of memory";
+		int n = pg->history_path ? probestate_load(pg->state, pg->history_path, (int64_t)time(NULL), why,
+		    sizeof(why)) : -1;
+		if (n < 0)
+			log_event(log, LOGL_WARNING, "state-read", "file", pg->history_path ? pg->history_path : "-",
+			    "error", why, NULL);
 	}
 	return pg;
 fail:

@@ -333,11 +333,12 @@ explain_probes(struct explain_run *run)
 	buf_init(&path);
 	buf_printf(&path, "%s/probes", dir);
 	struct probestate *ps = probestate_create(1000000);
-	int n = dir[0] && ps ? probestate_load(ps, buf_ptr(&path), (int64_t)time(NULL)) : 0;
+	char err[600];
+	int n = dir[0] && ps ? probestate_load(ps, buf_ptr(&path), (int64_t)time(NULL), err, sizeof(err)) : 0;
 	if (run->json) {
 		buf_puts(&run->out, ",\"probes\":[");
 	} else if (n < 0) {
-		buf_printf(&run->out, "probes: cannot read %s: %s\n", buf_ptr(&path), strerror(errno));
+		buf_printf(&run->out, "probes: %s\n", err);
 	} else {
 		buf_printf(&run->out, "probes (the daemon's, from %s):\n", dir[0] ? buf_ptr(&path) : "nowhere");
 	}

@@ -157,6 +157,13 @@ buf_printf(struct buf *b, const char *fmt, ...)
 }
 
 void
+buf_truncate(struct buf *b, size_t n)
+{
+	if (n < buf_size(b))
+		b->len = b->start + n;
+}
+
+void
 buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len - b->start)

@@ -51,6 +51,8 @@ int buf_put_uint(struct buf *b, uint64_t v, unsigned min_digits);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_consume(struct buf *b, size_t n);
+/* Drops all but the first n bytes of the data (n <= buf_size). */
+void buf_truncate(struct buf *b, size_t n);
 /* Guarantees a terminating NUL after the data, even when empty. */
 int buf_terminate(struct buf *b);
 /* Hands the storage to the caller as a NUL-terminated string (caller frees)

@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "kv.h"
 #include "probestate.h"
+#include "statefile.h"
 #include "tlsa.h"
 
 #define BUCKETS 4096
@@ -431,54 +432,18 @@ format_record(const char *dest, const struct probestate_addr *a, const struct pr
 int
 probestate_save(const struct probestate *ps, const char *path)
 {
-	struct buf out, tmp;
-	int rc = -1, saved;
+	struct buf out;
 
 	buf_init(&out);
-	buf_init(&tmp);
 	for (size_t i = 0; i < BUCKETS; i++)
 		for (const struct dest *d = ps->buckets[i]; d; d = d->chain)
 			for (size_t a = 0; a < d->naddrs; a++)
 				/* Oldest first, so that loading pushes them in order. */
 				for (size_t h = d->addrs[a].nhistory; h-- > 0;)
 					format_record(d->name, &d->addrs[a], &d->addrs[a].history[h], &out);
-	buf_printf(&tmp, "%s.tmp", path);
-	int fd = open(buf_ptr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		goto done;
-	const char *p = buf_ptr(&out);
-	size_t left = buf_size(&out);
-	while (left) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto close_fail;
-		p += n;
-		left -= (size_t)n;
-	}
-	/* Synced before the rename: a crash leaves the old file or the new
-	 * one, never a torn one. */
-	if (fsync(fd) < 0)
-		goto close_fail;
-	if (close(fd) < 0)
-		goto unlink_fail;
-	if (rename(buf_ptr(&tmp), path) < 0)
-		goto unlink_fail;
-	rc = 0;
-	goto done;
-close_fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-unlink_fail:
-	saved = errno;
-	unlink(buf_ptr(&tmp));
-	errno = saved;
-done:
-	saved = errno;
+	int rc = statefile_write(path, buf_ptr(&out), buf_size(&out));
+	int saved = errno;
 	buf_free(&out);
-	buf_free(&tmp);
 	errno = saved;
 	return rc;
 }
@@ -524,22 +489,30 @@ on_field(void *arg, const char *key, const char *value)
 }
 
 int
-probestate_load(struct probestate *ps, const char *path, int64_t unix_now)
+probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	struct buf content;
+	const char *why;
 	int loaded = 0;
 
-	if (!f)
-		return errno == ENOENT ? 0 : -1;
-	while ((n = getline(&line, &cap, f)) > 0) {
+	buf_init(&content);
+	int rc = statefile_read(path, &content, &why);
+	if (rc != STATEFILE_OK) {
+		if (rc == STATEFILE_ERROR)
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		else if (rc == STATEFILE_DAMAGED)
+			snprintf(err, errlen, "%s is damaged (%s); it is ignored and will be rewritten", path, why);
+		buf_free(&content);
+		return rc == STATEFILE_MISSING ? 0 : -1;
+	}
+	const char *p = buf_ptr(&content), *end = p + buf_size(&content);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
 		struct loaded l = {0};
-		if (line[n - 1] != '\n')
-			continue;	/* torn: whoever wrote it never finished the line */
-		n--;
-		if (kv_parse(line, (size_t)n, on_field, &l) < 0 || !l.dest[0] || !l.host[0] || !l.have_addr ||
+		const char *line = p;
+		p = nl ? nl + 1 : end;
+		if (kv_parse(line, n, on_field, &l) < 0 || !l.dest[0] || !l.host[0] || !l.have_addr ||
 		    !l.have_class || !l.port || l.rec.unix_s > unix_now + 86400)
 			continue;
 		struct dest *d = get_dest(ps, l.dest, true);
@@ -551,7 +524,6 @@ probestate_load(struct probestate *ps, const char *path, int64_t unix_now)
 		note_latest(ps, l.host, &l.addr, l.port, l.usable, &l.rec);
 		loaded++;
 	}
-	free(line);
-	fclose(f);
+	buf_free(&content);
 	return loaded;
 }

@@ -84,11 +84,12 @@ bool probestate_all_verified_news(struct probestate *ps, const char *dest);
 void probestate_each_addr(const struct probestate *ps, const char *dest,
     void (*fn)(void *arg, const struct probestate_addr *a), void *arg);
 
-/* The history file: written whole to a temporary file, synced, renamed
- * over the old one; 0 or -1 with errno. */
+/* The history file, written as statefile.h says (a crash leaves the old
+ * file or the new one); 0 or -1 with errno. */
 int probestate_save(const struct probestate *ps, const char *path);
-/* Loads it (a missing file is no error); lines it cannot read are
- * skipped. Returns how many records it loaded, or -1 with errno. */
-int probestate_load(struct probestate *ps, const char *path, int64_t unix_now);
+/* Loads it (a missing file is no error, and loads nothing); lines it
+ * cannot read are skipped. Returns how many records it loaded, or -1 with
+ * an English message in err: unreadable, or damaged (refused whole). */
+int probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 #include "kv.h"
 #include "probeplan.h"
 #include "probestate.h"
+#include "statefile.h"
 #include "table.h"
 
 #define SPKI_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -538,7 +539,8 @@ test_round_trip(void **state)
 		shared(ps, "many.test", "mx.many.test", "203.0.113.1", 25, false, 2000 + i,
 		    (enum probe_class)(i % PROBE_CLASS_COUNT), "", "");
 	assert_int_equal(probestate_save(ps, path), 0);
-	assert_int_equal(probestate_load(back, path, 5000), 3 + 1 + 1 + PROBESTATE_HISTORY);
+	char err[600];
+	assert_int_equal(probestate_load(back, path, 5000, err, sizeof(err)), 3 + 1 + 1 + PROBESTATE_HISTORY);
 	assert_same_addrs(ps, back, "rt.test");
 	assert_same_addrs(ps, back, "[192.0.2.9]:2525");
 	assert_same_addrs(ps, back, "many.test");
@@ -550,7 +552,7 @@ test_round_trip(void **state)
 	assert_non_null(rec);
 	assert_int_equal(rec->unix_s, 1002);
 	assert_true(usable);
-	/* One line per record, no raw control byte in the file. */
+	/* One line per record and the trailer, no raw control byte in the file. */
 	const char *text = slurp(path);
 	assert_non_null(text);
 	size_t lines = 0;
@@ -558,7 +560,7 @@ test_round_trip(void **state)
 		lines += *p == '\n';
 		assert_true(*p == '\n' || (*p >= 0x20 && *p < 0x7f));
 	}
-	assert_int_equal(lines, 3 + 1 + 1 + PROBESTATE_HISTORY);
+	assert_int_equal(lines, 3 + 1 + 1 + PROBESTATE_HISTORY + 1);
 	unlink(path);
 	probestate_free(ps);
 	probestate_free(back);
@@ -567,7 +569,8 @@ test_round_trip(void **state)
 struct file_case {
 	const char *name;
 	const char *text;
-	int loaded;
+	int loaded;		/* -1: the file is refused whole */
+	bool raw;		/* written as is, not through statefile_write() */
 };
 
 static const char *
@@ -594,9 +597,12 @@ static const struct file_case file_cases[] = {
 	    "time=150 class=dane-mis\n" LINE2 "\n", 2},
 	{"load: torn before the class", LINE1 "\ndest=t.test host=mx.t.test addr=192.0.2.1 port=25 tlsa=us\n"
 	    LINE2 "\n", 2},
-	{"load: the last line torn inside the spki (no newline)", LINE1 "\n" LINE2 "\n"
+	{"load: the file cut short inside a line: refused", LINE1 "\n" LINE2 "\n"
 	    "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 tlsa=usable time=300 class=dane-verified "
-	    "detail=\"3 1 1 ab\" spki=0123456789ab", 2},
+	    "detail=\"3 1 1 ab\" spki=0123456789ab", -1, true},
+	{"load: no trailer: refused", LINE1 "\n" LINE2 "\n", -1, true},
+	{"load: a trailer for other content: refused", LINE1 "\n" LINE2 "\nend 10 0123456789abcdef\n", -1, true},
+	{"load: a line after the trailer: refused", "end 0 0000000000000000\n" LINE1 "\n", -1, true},
 	{"load: an unknown class", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 tlsa=usable "
 	    "time=150 class=superb\n" LINE2 "\n", 2},
 	{"load: a bad address", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.999 port=25 tlsa=usable "
@@ -620,10 +626,14 @@ test_load(void **state)
 	struct netaddr a;
 	bool usable = false;
 
+	char err[600] = "";
+
 	unlink(path);
-	if (c->text)
+	if (c->text && c->raw)
 		spew(path, c->text);
-	int loaded = probestate_load(ps, path, 1000);
+	else if (c->text)
+		assert_int_equal(statefile_write(path, c->text, strlen(c->text)), 0);
+	int loaded = probestate_load(ps, path, 1000, err, sizeof(err));
 	netaddr_parse("192.0.2.1", &a);
 	const struct probestate_record *rec = probestate_latest(ps, "mx.t.test", &a, 25, &usable);
 	if (rec)
@@ -633,6 +643,8 @@ test_load(void **state)
 	probestate_free(ps);	/* before any assertion can fail */
 
 	assert_int_equal(loaded, c->loaded);
+	if (c->loaded < 0)
+		assert_non_null(strstr(err, "is damaged"));
 	if (c->loaded == 2) {
 		/* The good lines, newest first, whole. */
 		assert_int_equal(l.n, 1);
@@ -644,7 +656,7 @@ test_load(void **state)
 		assert_int_equal(l.a[0].history[1].class, PROBE_DANE_VERIFIED);
 		assert_true(l.a[0].has_usable_tlsa);
 		assert_int_equal(latest.unix_s, 200);
-	} else if (c->loaded == 0) {
+	} else if (c->loaded <= 0) {
 		assert_int_equal(l.n, 0);
 		assert_int_equal(latest.unix_s, 0);
 	}
@@ -667,15 +679,15 @@ test_save_replaces(void **state)
 	assert_int_equal(access(tmp, F_OK), -1);
 	assert_int_equal(probestate_save(b, path), 0);
 	assert_int_equal(access(tmp, F_OK), -1);
-	assert_string_equal(slurp(path), "dest=b.test host=mx.b.test addr=192.0.2.2 port=25 tlsa=none time=100 "
-	    "class=plaintext\n");
+	assert_non_null(strstr(slurp(path), "dest=b.test host=mx.b.test addr=192.0.2.2 port=25 tlsa=none time=100 "
+	    "class=plaintext\nend "));
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0027, 0);	/* not world-readable, nobody else writes */
 	/* An empty state saves an empty file. */
 	probestate_free(b);
 	b = probestate_create(10);
 	assert_int_equal(probestate_save(b, path), 0);
-	assert_string_equal(slurp(path), "");
+	assert_int_equal(strncmp(slurp(path), "end 0 ", 6), 0);
 	unlink(path);
 	probestate_free(a);
 	probestate_free(b);

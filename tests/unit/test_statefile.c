@@ -1,0 +1,169 @@
+/*
+ * Unit tests: state files (lib/statefile.h). What is written reads back;
+ * every prefix of a written file (a write cut short anywhere) and every
+ * single-byte change is refused whole; a missing file is not an error;
+ * content that is not whole lines is refused at write.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "statefile.h"
+#include "table.h"
+
+static const char content[] = "key=a.test answer=dane-only\nkey=b.test answer=\"may\"\n";
+
+static const char *
+path_for(const char *name)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), "/tmp/tlsp-statefile-%d-%s", (int)getpid(), name);
+	return path;
+}
+
+static void
+slurp(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "r");
+	char chunk[4096];
+	size_t n;
+
+	assert_non_null(f);
+	buf_reset(out);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(out, chunk, n);
+	fclose(f);
+}
+
+static void
+spew(const char *path, const char *p, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_round_trip(void **state)
+{
+	const char *path = path_for("rt");
+	struct buf got;
+	const char *why = NULL;
+
+	buf_init(&got);
+	assert_int_equal(statefile_write(path, content, strlen(content)), 0);
+	assert_int_equal(statefile_read(path, &got, &why), STATEFILE_OK);
+	assert_int_equal(buf_size(&got), strlen(content));
+	assert_memory_equal(buf_ptr(&got), content, strlen(content));
+	/* Empty content is a valid state too. */
+	assert_int_equal(statefile_write(path, "", 0), 0);
+	assert_int_equal(statefile_read(path, &got, &why), STATEFILE_OK);
+	assert_int_equal(buf_size(&got), 0);
+	assert_int_equal(access(path_for("rt.tmp"), F_OK), -1);
+	unlink(path);
+	buf_free(&got);
+}
+
+static void
+test_missing(void **state)
+{
+	struct buf got;
+	const char *why = NULL;
+
+	buf_init(&got);
+	unlink(path_for("none"));
+	assert_int_equal(statefile_read(path_for("none"), &got, &why), STATEFILE_MISSING);
+	buf_free(&got);
+}
+
+static void
+test_not_lines(void **state)
+{
+	errno = 0;
+	assert_int_equal(statefile_write(path_for("nl"), "no newline", 10), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(access(path_for("nl"), F_OK), -1);
+}
+
+/* A write cut short anywhere: never read as a state. */
+static void
+test_every_prefix(void **state)
+{
+	const char *path = path_for("prefix"), *cut = path_for("cut");
+	struct buf whole, got;
+	const char *why;
+
+	buf_init(&whole);
+	buf_init(&got);
+	assert_int_equal(statefile_write(path, content, strlen(content)), 0);
+	slurp(path, &whole);
+	for (size_t n = 0; n < buf_size(&whole); n++) {
+		spew(cut, buf_ptr(&whole), n);
+		why = NULL;
+		int rc = statefile_read(cut, &got, &why);
+		if (rc != STATEFILE_DAMAGED)
+			fail_msg("a file cut at %zu of %zu bytes gave %d", n, buf_size(&whole), rc);
+		assert_non_null(why);
+	}
+	unlink(path);
+	unlink(cut);
+	buf_free(&whole);
+	buf_free(&got);
+}
+
+/* Any one byte changed: refused (the content, its length or its hash). */
+static void
+test_every_byte_changed(void **state)
+{
+	const char *path = path_for("flip"), *bad = path_for("bad");
+	struct buf whole, got;
+	const char *why;
+
+	buf_init(&whole);
+	buf_init(&got);
+	assert_int_equal(statefile_write(path, content, strlen(content)), 0);
+	slurp(path, &whole);
+	char *copy = malloc(buf_size(&whole));
+	assert_non_null(copy);
+	for (size_t i = 0; i < buf_size(&whole); i++) {
+		memcpy(copy, buf_ptr(&whole), buf_size(&whole));
+		copy[i] = copy[i] == 'x' ? 'y' : 'x';
+		spew(bad, copy, buf_size(&whole));
+		if (statefile_read(bad, &got, &why) != STATEFILE_DAMAGED)
+			fail_msg("byte %zu changed: not refused", i);
+	}
+	free(copy);
+	unlink(path);
+	unlink(bad);
+	buf_free(&whole);
+	buf_free(&got);
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_not_lines),
+		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_every_byte_changed),
+	};
+	struct table t = {0};
+
+	table_add_tests(&t, tests, sizeof(tests) / sizeof(tests[0]));
+	return table_run(&t, "statefile");
+}

@@ -109,6 +109,7 @@ stats(struct commands *cmd, struct control_request *req)
 	kv_uint(&out, "resolutions", ps.resolutions);
 	kv_uint(&out, "resolutions_shared", ps.shared);
 	kv_uint(&out, "resolutions_in_flight", ps.in_flight);
+	kv_uint(&out, "stale_answers", ps.stale);
 	buf_putc(&out, '\n');
 	probing_stats(cmd->probing, &out);
 	buf_terminate(&out);

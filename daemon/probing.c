@@ -118,6 +118,17 @@ take_demand(struct probing *pg, const char *dest)
 	return false;
 }
 
+void
+probing_load_history(struct probing *pg)
+{
+	char why[600];
+
+	if (!pg->state || !pg->history_path)
+		return;
+	if (probestate_load(pg->state, pg->history_path, (int64_t)time(NULL), why, sizeof(why)) < 0)
+		log_event(pg->log, LOGL_WARNING, "state-read", "file", pg->history_path, "error", why, NULL);
+}
+
 bool
 probing_all_mismatch(void *arg, const char *dest)
 {
@@ -371,13 +382,10 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 		struct buf path;
 		buf_init(&path);
 		buf_printf(&path, "%s/probes", cfg->state_directory);
-		pg->history_path = buf_detach(&path);
-		char why[600] = "out of memory";
-		int n = pg->history_path ? probestate_load(pg->state, pg->history_path, (int64_t)time(NULL), why,
-		    sizeof(why)) : -1;
-		if (n < 0)
-			log_event(log, LOGL_WARNING, "state-read", "file", pg->history_path ? pg->history_path : "-",
-			    "error", why, NULL);
+		if (!(pg->history_path = buf_detach(&path))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	return pg;
 fail:

@@ -39,6 +39,9 @@ struct alerter;
 struct probing *probing_create(struct event_base *base, struct log *log, struct policymap *pm,
     struct alerter *alerter, struct config *cfg, char *err, size_t errlen);
 void probing_set_config(struct probing *pg, struct config *cfg);
+/* Loads state_directory/probes: called as the daemon's user, who owns
+ * the file (root without CAP_DAC_OVERRIDE, as under systemd, cannot). */
+void probing_load_history(struct probing *pg);
 /* The policy map's observer: a resolution has completed. */
 void probing_resolved(void *arg, const struct resolve_result *r);
 /* Probes dest's MX hosts after its next resolution, whatever probe_interval

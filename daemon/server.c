@@ -190,7 +190,7 @@ flush_output(struct conn *c)
 static const char *
 cache_word(const struct policymap_answer *a)
 {
-	return a->no_dns ? "none" : a->cache_hit ? "hit" : a->shared ? "shared" : "miss";
+	return a->no_dns ? "none" : a->stale ? "stale" : a->cache_hit ? "hit" : a->shared ? "shared" : "miss";
 }
 
 static void

@@ -34,6 +34,7 @@
 #include "adcheck.h"
 #include "alert.h"
 #include "buf.h"
+#include "cachesave.h"
 #include "commands.h"
 #include "control.h"
 #include "config.h"
@@ -74,6 +75,7 @@ struct daemon {
 	struct event *sigchld, *reap_timer;
 	struct exlist *exlist;
 	struct maillog *maillog;
+	struct cachesave *cachesave;
 	/* Counted here, read by the metrics endpoint. */
 	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
 	struct metrics_histogram resolution_time;
@@ -103,8 +105,10 @@ free_event(struct event *ev)
 
 /* Everything the daemon holds, in the order that lets each part stop
  * cleanly; also after a start that failed half-way. */
+/* stopped: a normal stop, whose state is worth saving; a start that
+ * failed has nothing to save and must not overwrite what was. */
 static void
-release(struct daemon *d)
+release(struct daemon *d, bool stopped)
 {
 	metrics_http_free(d->metrics);
 	adcheck_cancel(d->adcheck);
@@ -116,6 +120,7 @@ release(struct daemon *d)
 	probing_free(d->probing);
 	exlist_free(d->exlist);
 	maillog_free(d->maillog);
+	cachesave_free(d->cachesave, stopped);
 	policymap_free(d->pm);
 	dns_free(d->dns);
 	free_event(d->sighup);
@@ -151,7 +156,7 @@ start_failed(struct daemon *d, int status, const char *fmt, ...)
 	} else if (!d->log || d->tell_terminal) {
 		fprintf(stderr, "tlspolicyd: %s\n", reason);
 	}
-	release(d);
+	release(d, false);
 	return status;
 }
 
@@ -268,6 +273,7 @@ reload(struct daemon *d)
 		bool check_was_off = d->cfg->resolver_check_interval_ms == 0;
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
+		cachesave_set_config(d->cachesave, cfg);
 		probing_set_config(d->probing, cfg);
 		exlist_reload(d->exlist, cfg);
 		maillog_reload(d->maillog, cfg);
@@ -453,6 +459,9 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_family(out, "tlspolicyd_resolutions_shared_total", "counter",
 	    "Requests that joined a resolution already under way.");
 	metrics_sample(out, "tlspolicyd_resolutions_shared_total", NULL, NULL, ps.shared);
+	metrics_family(out, "tlspolicyd_stale_answers_total", "counter",
+	    "Resolver outages answered with the last secure answer (stale_answer_max_age).");
+	metrics_sample(out, "tlspolicyd_stale_answers_total", NULL, NULL, ps.stale);
 	metrics_family(out, "tlspolicyd_dns_lookups_total", "counter", "DNS lookups by DNSSEC status and outcome.");
 	for (int sec = 0; sec < 3; sec++) {
 		for (int oc = 0; oc < 5; oc++) {
@@ -739,6 +748,11 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])
 		log_event(d.log, LOGL_NOTICE, "privileges", "reason", note, NULL);
+	/* The state files are the user's: read as the user (root may lack
+	 * CAP_DAC_OVERRIDE), before the first request is read. */
+	if (!(d.cachesave = cachesave_create(d.base, d.log, d.pm, d.cfg)))
+		return start_failed(&d, EX_OSERR, "out of memory");
+	probing_load_history(d.probing);
 	/* As the user that will have to read it again after each rotation. */
 	if (!(d.maillog = maillog_create(d.base, d.log, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_NOINPUT, "%s", err);
@@ -775,6 +789,6 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	log_msg(d.log, LOGL_NOTICE, "event=stopped");
-	release(&d);
+	release(&d, true);
 	return 0;
 }

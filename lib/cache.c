@@ -192,6 +192,13 @@ cache_put(struct cache *c, const char *key, struct policy_answer answer,
 	return 0;
 }
 
+void
+cache_each(const struct cache *c, void (*fn)(void *arg, const char *key, const struct cache_entry *e), void *arg)
+{
+	for (const struct node *n = c->oldest; n; n = n->newer)
+		fn(arg, n->key, &n->entry);
+}
+
 int
 cache_remove(struct cache *c, const char *key)
 {

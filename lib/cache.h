@@ -47,6 +47,12 @@ void cache_clear(struct cache *c);
 /* The entry without touching recency or expiry, or NULL. */
 const struct cache_entry *cache_peek(const struct cache *c, const char *key);
 
+/* Calls fn for every entry, expired or not, least recently used first
+ * (putting them back in this order rebuilds the same recency). fn must
+ * not modify the cache. */
+void cache_each(const struct cache *c, void (*fn)(void *arg, const char *key, const struct cache_entry *e),
+    void *arg);
+
 /* Removes one key; 1 if it was there. */
 int cache_remove(struct cache *c, const char *key);
 /* Lowers or raises the bound, evicting at once when lowered. */

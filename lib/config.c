@@ -58,6 +58,8 @@ static const struct setting settings[] = {
 	{"cache_min_ttl", T_DURATION, OFF(cache_min_ttl_ms), "10s", 0, 0, 7 * DAY_MS, NULL},
 	{"cache_max_ttl", T_DURATION, OFF(cache_max_ttl_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
 	{"cache_temp_ttl", T_DURATION, OFF(cache_temp_ttl_ms), "15s", 0, 0, 3600000, NULL},
+	{"stale_answer_max_age", T_DURATION, OFF(stale_answer_max_age_ms), "24h", 0, 0, 7 * DAY_MS, NULL},
+	{"cache_snapshot_interval", T_DURATION, OFF(cache_snapshot_interval_ms), "5m", 0, 0, DAY_MS, NULL},
 	{"level_all_dane", T_LEVEL, LEVEL(RULE_ALL_DANE), "dane-only", 0, 0, 0, NULL},
 	{"level_mixed", T_LEVEL, LEVEL(RULE_MIXED), "dane", 0, 0, 0, NULL},
 	{"level_all_encrypt", T_LEVEL, LEVEL(RULE_ALL_ENCRYPT), "encrypt", 0, 0, 0, NULL},

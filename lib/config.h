@@ -57,6 +57,8 @@ struct config {
 	unsigned cache_min_ttl_ms;
 	unsigned cache_max_ttl_ms;
 	unsigned cache_temp_ttl_ms;
+	unsigned stale_answer_max_age_ms;	/* 0: never serve stale */
+	unsigned cache_snapshot_interval_ms;	/* 0: only at stop */
 
 	struct policy_levels levels;
 

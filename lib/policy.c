@@ -125,6 +125,34 @@ policy_rule_name(enum policy_rule r)
 	return (unsigned)r < RULE_COUNT ? rule_names[r] : "unknown";
 }
 
+int
+policy_rule_from_name(const char *name)
+{
+	for (int r = 0; r < RULE_COUNT; r++)
+		if (strcmp(rule_names[r], name) == 0)
+			return r;
+	return -1;
+}
+
+static const char *const result_names[] = {
+	[POLICY_OK] = "ok", [POLICY_NOTFOUND] = "notfound", [POLICY_TEMP] = "temp",
+};
+
+const char *
+policy_result_name(enum policy_result r)
+{
+	return (unsigned)r < sizeof(result_names) / sizeof(result_names[0]) ? result_names[r] : "unknown";
+}
+
+int
+policy_result_from_name(const char *name)
+{
+	for (size_t r = 0; r < sizeof(result_names) / sizeof(result_names[0]); r++)
+		if (strcmp(result_names[r], name) == 0)
+			return (int)r;
+	return -1;
+}
+
 static const char *const rule_texts[RULE_COUNT] = {
 	[RULE_ALL_DANE] = "the MX records are DNSSEC-signed and every usable MX host has usable TLSA records",
 	[RULE_MIXED] = "the MX records are DNSSEC-signed and the MX hosts differ: Postfix enforces DANE per host",

@@ -103,6 +103,8 @@ enum policy_rule {
 };
 
 const char *policy_rule_name(enum policy_rule r);
+/* The rule of a name policy_rule_name() gives, or -1. */
+int policy_rule_from_name(const char *name);
 /* One sentence on what the rule means, for `tlspolicy explain`. */
 const char *policy_rule_text(enum policy_rule r);
 
@@ -111,6 +113,10 @@ enum policy_result {
 	POLICY_NOTFOUND,
 	POLICY_TEMP,
 };
+
+/* "ok", "notfound", "temp"; and back (-1 for anything else). */
+const char *policy_result_name(enum policy_result r);
+int policy_result_from_name(const char *name);
 
 struct policy_answer {
 	enum policy_result result;

@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "policymap.h"
 #include "resolve.h"
+#include "snapshot.h"
 
 #define IN_FLIGHT_BUCKETS 1024
 #define KEY_MAX (NEXTHOP_NAME_MAX + 16)
@@ -38,6 +39,9 @@ struct policymap {
 	struct dns *dns;
 	struct config *cfg;
 	struct cache *cache;
+	/* The last dane or dane-only answer per next hop, kept for
+	 * stale_answer_max_age: what a resolver outage is answered with. */
+	struct cache *secure;
 	struct hash_key hkey;
 	policymap_clock *clock;
 	void *clock_arg;
@@ -52,6 +56,7 @@ struct policymap {
 	policymap_wall_clock *wall;
 	void *wall_arg;
 	char exception_reason[400];	/* the reason of the last exception answer */
+	char stale_reason[700];		/* the reason of the last stale answer */
 };
 
 static int64_t
@@ -117,7 +122,11 @@ policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[1
 
 	if (!pm)
 		return NULL;
-	if (!(pm->cache = cache_create(cfg->cache_max_entries, seed))) {
+	if (!(pm->cache = cache_create(cfg->cache_max_entries, seed)) ||
+	    !(pm->secure = cache_create(cfg->cache_max_entries, seed))) {
+		if (pm->cache)
+			cache_free(pm->cache);
+	cache_free(pm->secure);
 		free(pm);
 		return NULL;
 	}
@@ -143,6 +152,7 @@ policymap_set_config(struct policymap *pm, struct config *cfg)
 	config_unref(pm->cfg);
 	pm->cfg = cfg;
 	cache_set_max(pm->cache, cfg->cache_max_entries);
+	cache_set_max(pm->secure, cfg->cache_max_entries);
 }
 
 static struct in_flight **
@@ -169,6 +179,54 @@ static uint64_t
 clamp(uint64_t v, uint64_t lo, uint64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Whether a decided answer makes Postfix check TLSA records itself. */
+static bool
+is_dane(const struct policymap *pm, struct policy_answer answer)
+{
+	if (answer.result != POLICY_OK || answer.rule == RULE_EXCEPTION)
+		return false;
+	const char *level = policy_level(&pm->cfg->levels, answer);
+	size_t n = strcspn(level, " \t");
+	return (n == 4 && strncmp(level, "dane", 4) == 0) || (n == 9 && strncmp(level, "dane-only", 9) == 0);
+}
+
+/* A dane answer is kept as the one to serve through an outage; any other
+ * answer but TEMP replaces it, so a destination that gave up DANE is never
+ * answered dane from memory. */
+static void
+remember_secure(struct policymap *pm, const char *key, const struct policymap_answer *a, uint64_t now)
+{
+	if (a->answer.rule == RULE_EXCEPTION)
+		return;	/* the administrator's, not the DNS's */
+	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
+		cache_put(pm->secure, key, a->answer, a->reason, NULL, now, now + pm->cfg->stale_answer_max_age_ms);
+	else if (a->answer.result != POLICY_TEMP)
+		cache_remove(pm->secure, key);
+}
+
+/* A resolver outage (not a DNSSEC failure: that stays TEMP) for a next
+ * hop whose last answer was dane or dane-only, within
+ * stale_answer_max_age: that answer again. Safe, because at those levels
+ * Postfix looks up and checks the TLSA records itself; and better than
+ * TEMP, which defers mail that Postfix could deliver securely. */
+static bool
+serve_stale(struct policymap *pm, const char *key, struct policymap_answer *a, uint64_t now)
+{
+	if (a->answer.bogus || !pm->cfg->stale_answer_max_age_ms)
+		return false;
+	const struct cache_entry *e = cache_get(pm->secure, key, now);
+	if (!e || now - e->stored_ms > pm->cfg->stale_answer_max_age_ms || !is_dane(pm, e->answer))
+		return false;
+	snprintf(pm->stale_reason, sizeof(pm->stale_reason), "stale: %s; the last secure answer, from %llu s ago: %s",
+	    a->reason, (unsigned long long)((now - e->stored_ms) / 1000), e->reason);
+	a->answer = e->answer;
+	a->reason = pm->stale_reason;
+	a->stale = true;
+	a->ttl_s = (uint32_t)(pm->cfg->cache_temp_ttl_ms / 1000);
+	pm->stats.stale++;
+	return true;
 }
 
 static void
@@ -209,6 +267,9 @@ on_resolved(void *arg, const struct resolve_result *res)
 			break;
 		}
 	}
+	remember_secure(pm, f->key, &a, now);
+	if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
+		ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
 	if (ttl_ms > 0)
 		cache_put(pm->cache, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
 	/* Each callback may start or cancel other lookups, so take the
@@ -433,7 +494,8 @@ policymap_purge(struct policymap *pm, const struct nexthop *nh)
 	char key[KEY_MAX];
 
 	nexthop_format(nh, key, sizeof(key));
-	return cache_remove(pm->cache, key);
+	int was_secure = cache_remove(pm->secure, key);
+	return cache_remove(pm->cache, key) | was_secure;
 }
 
 void
@@ -463,8 +525,85 @@ policymap_free(struct policymap *pm)
 	}
 	policymap_unretire_all(pm);
 	cache_free(pm->cache);
+	cache_free(pm->secure);
 	exceptions_unref(pm->exceptions);
 	exceptions_unref(pm->auto_exceptions);
 	config_unref(pm->cfg);
 	free(pm);
+}
+
+struct snapshot_walk {
+	const struct policymap *pm;
+	enum snapshot_store store;
+	struct buf *out;
+	uint64_t now;
+	int64_t wall_now;
+	int rc;
+};
+
+static void
+snapshot_one(void *arg, const char *key, const struct cache_entry *e)
+{
+	struct snapshot_walk *w = arg;
+	struct snapshot_entry s = {.store = w->store, .answer = e->answer, .has_policy = e->policy != NULL};
+
+	if (e->expires_ms <= w->now)
+		return;
+	snprintf(s.key, sizeof(s.key), "%s", key);
+	if (e->policy)
+		snprintf(s.policy, sizeof(s.policy), "%s", e->policy);
+	snprintf(s.reason, sizeof(s.reason), "%s", e->reason);
+	s.stored = w->wall_now - (int64_t)((w->now - e->stored_ms) / 1000);
+	/* Rounded down, so an entry never outlives its TTL by a restart. */
+	s.expires = w->wall_now + (int64_t)((e->expires_ms - w->now) / 1000);
+	w->rc |= snapshot_format(w->out, &s);
+}
+
+int
+policymap_snapshot(const struct policymap *pm, struct buf *out)
+{
+	struct snapshot_walk w = {.pm = pm, .out = out, .now = pm->clock(pm->clock_arg),
+	    .wall_now = pm->wall(pm->wall_arg)};
+
+	w.store = SNAPSHOT_ANSWERS;
+	cache_each(pm->cache, snapshot_one, &w);
+	w.store = SNAPSHOT_SECURE;
+	cache_each(pm->secure, snapshot_one, &w);
+	return w.rc ? -1 : 0;
+}
+
+size_t
+policymap_restore(struct policymap *pm, const char *text, size_t len)
+{
+	uint64_t now = pm->clock(pm->clock_arg);
+	int64_t wall_now = pm->wall(pm->wall_arg);
+	const char *p = text, *end = text + len;
+	size_t restored = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line = p;
+		size_t n = (size_t)((nl ? nl : end) - line);
+		struct snapshot_entry e;
+		p = nl ? nl + 1 : end;
+		/* A clock that went back makes no entry older than stored. */
+		if (snapshot_parse(line, n, &e) < 0 || e.expires <= wall_now || e.stored > wall_now)
+			continue;
+		struct nexthop nh;
+		const char *why;
+		char canonical[KEY_MAX];
+		/* Only keys the daemon itself would have made. */
+		if (nexthop_parse(e.key, strlen(e.key), &nh, &why) < 0 ||
+		    (nexthop_format(&nh, canonical, sizeof(canonical)), strcmp(canonical, e.key) != 0))
+			continue;
+		uint64_t age_ms = (uint64_t)(wall_now - e.stored) * 1000;
+		uint64_t stored = age_ms < now ? now - age_ms : 0;
+		uint64_t expires = now + (uint64_t)(e.expires - wall_now) * 1000;
+		struct cache *c = e.store == SNAPSHOT_SECURE ? pm->secure : pm->cache;
+		if (e.store == SNAPSHOT_SECURE && !is_dane(pm, e.answer))
+			continue;
+		if (cache_put(c, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
+			restored++;
+	}
+	return restored;
 }

@@ -6,6 +6,12 @@
  * cache_temp_ttl only, so a failure is retried soon but a burst of
  * requests during an outage does not hammer the resolver.
  *
+ * A resolver outage (SERVFAIL, timeout; not a DNSSEC failure) for a next
+ * hop whose last answer was dane or dane-only is answered with that answer
+ * for up to stale_answer_max_age, marked stale: Postfix checks the TLSA
+ * records itself at those levels, so the answer cannot weaken anything.
+ * Every other failure stays TEMP.
+ *
  * Ownership: the policymap borrows the dns and holds a reference to the
  * configuration snapshot it is given (policymap_set_config() swaps it). A
  * pending lookup returns a waiter that the caller may cancel until its
@@ -20,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
 #include "dns.h"
 #include "nexthop.h"
@@ -32,6 +39,7 @@ struct policymap_answer {
 	bool cache_hit;
 	bool shared;		/* joined a resolution already under way */
 	bool no_dns;		/* answered from the key alone (IP literal, parent form) */
+	bool stale;		/* a resolver outage answered with the last secure answer */
 	uint32_t ttl_s;		/* how long it is cached from now */
 };
 
@@ -39,7 +47,7 @@ typedef void policymap_callback(void *arg, const struct policymap_answer *a);
 typedef uint64_t policymap_clock(void *arg);	/* monotonic milliseconds */
 
 struct policymap_stats {
-	uint64_t hits, misses, shared, resolutions;
+	uint64_t hits, misses, shared, resolutions, stale;
 	size_t entries, in_flight;
 };
 
@@ -97,7 +105,15 @@ void policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock,
  * cached, in the policymap's clock; 0 when it is not cached. */
 uint64_t policymap_last_asked(const struct policymap *pm, const char *key);
 
-/* Forgets a cached answer; 1 if there was one. */
+/* The caches as snapshot lines (snapshot.h), for the state file: the
+ * answers, and the last secure answers. */
+int policymap_snapshot(const struct policymap *pm, struct buf *out);
+/* Puts back what snapshot lines hold that has not expired (by the wall
+ * clock); lines it cannot read, or whose key is not a canonical next hop,
+ * are skipped. Returns how many entries it restored. */
+size_t policymap_restore(struct policymap *pm, const char *text, size_t len);
+
+/* Forgets a cached answer, and the last secure one; 1 if there was one. */
 int policymap_purge(struct policymap *pm, const struct nexthop *nh);
 void policymap_stats(const struct policymap *pm, struct policymap_stats *out);
 

@@ -7,10 +7,6 @@
 #include "kv.h"
 #include "status.h"
 
-static const char *const results[] = {
-	[POLICY_OK] = "ok", [POLICY_NOTFOUND] = "notfound", [POLICY_TEMP] = "temp",
-};
-
 static const char *const failures[] = {
 	[STATUS_FAILURE_NONE] = "none",
 	[STATUS_FAILURE_TLSA_MISMATCH] = "tlsa-mismatch",
@@ -26,7 +22,7 @@ status_failure_name(enum status_failure f)
 int
 status_format(const struct status *s, struct buf *out)
 {
-	int rc = kv_str(out, "result", results[s->result]);
+	int rc = kv_str(out, "result", policy_result_name(s->result));
 
 	if (s->result == POLICY_OK)
 		rc |= kv_str(out, "policy", s->policy);
@@ -65,7 +61,7 @@ on_field(void *arg, const char *key, const char *value)
 	int i;
 
 	if (strcmp(key, "result") == 0) {
-		if ((i = lookup(results, sizeof(results) / sizeof(results[0]), value)) < 0)
+		if ((i = policy_result_from_name(value)) < 0)
 			p->why = "unknown result";
 		else
 			p->out->result = (enum policy_result)i, p->have_result = true;

@@ -450,6 +450,13 @@ _lab_write_zones() {
 		; every reply LAB_SLOW_DELAY_MS late, correct TLS (fakesmtp)
 		slow                    MX   10 mx.slow.test.
 		mx.slow                 A    127.0.1.15
+
+		; good.test again with 2 s TTLs: expired in every cache soon after
+		; it was asked, so a test can ask again once NSD is stopped
+		; (t-state.sh: stale answers through an outage).
+		shortttl              2 MX   10 mx.shortttl.test.
+		mx.shortttl           2 A    127.0.1.1
+		_25._tcp.mx.shortttl  2 TLSA 3 1 1 $mx1
 	EOF
 	# LAB_SLOW_DESTS destinations, slowN.test, each with an MX host of its
 	# own on mx.slow.test's address: that many distinct probes at once

@@ -512,11 +512,226 @@ test_exception_list_swap(void **state)
 	assert_null(r.last.policy);
 }
 
+/* --- stale answers and snapshots: a zone each test may change --- */
+
+static struct fake_rr outage_zone[] = {
+	{"outage.example", RR_TYPE_MX, DNS_DATA, S, 3600, NULL, {"10 mx.outage.example"}, false},
+	{"mx.outage.example", RR_TYPE_A, DNS_DATA, S, 600, NULL, {"192.0.2.9"}, false},
+	{"mx.outage.example", RR_TYPE_AAAA, DNS_NODATA, S, 600, NULL, {NULL}, false},
+	{"_25._tcp.mx.outage.example", RR_TYPE_TLSA, DNS_DATA, S, 300, NULL, {"3 1 1 " FAKE_DIGEST32}, false},
+};
+#define OUTAGE_MX 0
+#define OUTAGE_TLSA 3
+
+struct outage {
+	struct fixture f;
+	int64_t wall;
+};
+
+static int64_t
+outage_wall(void *arg)
+{
+	return ((struct outage *)arg)->wall;
+}
+
+static void
+outage_setup(struct outage *o, const char *extra)
+{
+	static const unsigned char seed[16] = "0123456789abcdef";
+	struct buf errors, text;
+
+	/* Every test starts from the working zone. */
+	outage_zone[OUTAGE_MX].outcome = DNS_DATA;
+	outage_zone[OUTAGE_MX].security = S;
+	outage_zone[OUTAGE_TLSA].outcome = DNS_DATA;
+	memset(o, 0, sizeof(*o));
+	buf_init(&errors);
+	buf_init(&text);
+	buf_printf(&text, "cache_min_ttl = 10s\ncache_max_ttl = 1h\ncache_temp_ttl = 15s\n%s", extra);
+	o->f.cfg = config_parse(buf_ptr(&text), buf_size(&text), "test", &errors);
+	assert_non_null(o->f.cfg);
+	buf_free(&errors);
+	buf_free(&text);
+	o->f.dns = fake_dns_create(outage_zone, sizeof(outage_zone) / sizeof(outage_zone[0]), &o->f.fake);
+	o->f.now = 1000000;
+	o->wall = 1760000000;
+	o->f.pm = policymap_create(o->f.dns, o->f.cfg, seed, fake_clock, &o->f);
+	policymap_set_wall_clock(o->f.pm, outage_wall, o);
+}
+
+static void
+outage_teardown(struct outage *o)
+{
+	policymap_free(o->f.pm);
+	dns_free(o->f.dns);
+	config_unref(o->f.cfg);
+}
+
+/* Resolves (the cache having expired) and returns the answer. */
+static struct policymap_answer
+resolve_now(struct outage *o, struct answered *r)
+{
+	struct policymap_answer a;
+	struct policymap_waiter *w;
+
+	memset(r, 0, sizeof(*r));
+	int rc = lookup(&o->f, "outage.example", &a, r, &w);
+	if (rc == POLICYMAP_DONE)
+		return a;
+	assert_int_equal(rc, POLICYMAP_PENDING);
+	fake_dns_run(o->f.fake);
+	assert_int_equal(r->calls, 1);
+	return r->last;
+}
+
+static void
+advance(struct outage *o, uint64_t seconds)
+{
+	o->f.now += seconds * 1000;
+	o->wall += (int64_t)seconds;
+}
+
+/* An outage after a dane-only answer: that answer, marked stale, until
+ * stale_answer_max_age; then TEMP. */
+static void
+test_stale_through_outage(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "stale_answer_max_age = 1h\n");
+	struct policymap_answer a = resolve_now(&o, &r);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_false(a.stale);
+	advance(&o, 301);		/* past the TLSA's TTL */
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+	a = resolve_now(&o, &r);
+	assert_int_equal(a.answer.result, POLICY_OK);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_true(a.stale);
+	assert_int_equal(a.ttl_s, 15);	/* retried as soon as a TEMP would be */
+	assert_non_null(strstr(a.reason, "stale: MX lookup for outage.example"));
+	assert_non_null(strstr(a.reason, "from 301 s ago"));
+	/* Within the short TTL: from the cache. */
+	a = resolve_now(&o, &r);
+	assert_true(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	struct policymap_stats st;
+	policymap_stats(o.f.pm, &st);
+	assert_int_equal(st.stale, 1);
+	/* An hour after the secure answer: TEMP. */
+	advance(&o, 3600 - 301);
+	a = resolve_now(&o, &r);
+	assert_int_equal(a.answer.result, POLICY_TEMP);
+	assert_false(a.stale);
+	outage_teardown(&o);
+}
+
+/* A DNSSEC failure is no outage: TEMP, whatever was answered before. */
+static void
+test_no_stale_for_bogus(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	advance(&o, 301);
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_BOGUS;
+	struct policymap_answer a = resolve_now(&o, &r);
+	assert_int_equal(a.answer.result, POLICY_TEMP);
+	assert_true(a.answer.bogus);
+	assert_false(a.stale);
+	outage_teardown(&o);
+}
+
+/* A destination that gave up DANE is never answered dane from memory;
+ * nor is anything when stale answers are off. */
+static void
+test_no_stale_after_may_or_when_off(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	advance(&o, 301);
+	outage_zone[OUTAGE_TLSA].outcome = DNS_NODATA;
+	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_NO_TLSA);
+	advance(&o, 3601);
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+	assert_int_equal(resolve_now(&o, &r).answer.result, POLICY_TEMP);
+	outage_teardown(&o);
+
+	outage_setup(&o, "stale_answer_max_age = 0\n");
+	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	advance(&o, 301);
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+	assert_int_equal(resolve_now(&o, &r).answer.result, POLICY_TEMP);
+	outage_teardown(&o);
+}
+
+/* A snapshot restores into a fresh map: the answer without DNS, and the
+ * secure answer for an outage; expired entries and bad lines do not. */
+static void
+test_snapshot_restore(void **state)
+{
+	struct outage o, back;
+	struct answered r;
+	struct buf snap;
+
+	outage_setup(&o, "");
+	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	buf_init(&snap);
+	assert_int_equal(policymap_snapshot(o.f.pm, &snap), 0);
+	buf_terminate(&snap);
+	assert_non_null(strstr(buf_ptr(&snap), "store=answers key=outage.example result=ok rule=all-hosts-dane"));
+	assert_non_null(strstr(buf_ptr(&snap), "store=secure key=outage.example"));
+	outage_teardown(&o);
+
+	/* A restart 100 s later: the answer is there, with 200 s left. */
+	outage_setup(&back, "");
+	back.wall += 100;
+	const char *junk = "this is not a snapshot line\n"
+	    "store=answers key=Outage.Example. result=ok rule=all-hosts-dane bogus=no reason=x stored=1 expires=9999999999\n"
+	    "store=answers key=x.example result=ok rule=exception bogus=no reason=x stored=1 expires=9999999999\n";
+	buf_puts(&snap, junk);
+	assert_int_equal(policymap_restore(back.f.pm, buf_ptr(&snap), buf_size(&snap)), 2);
+	struct policymap_answer a = resolve_now(&back, &r);
+	assert_true(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_true(a.ttl_s <= 200 && a.ttl_s >= 199);
+	assert_int_equal(fake_dns_total(back.f.fake), 0);
+	/* And an outage after it: the restored secure answer, stale. */
+	advance(&back, 201);
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+	a = resolve_now(&back, &r);
+	assert_true(a.stale);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	outage_teardown(&back);
+
+	/* A day later everything has expired: nothing restored. */
+	outage_setup(&back, "");
+	back.wall += 86400 + 1;
+	assert_int_equal(policymap_restore(back.f.pm, buf_ptr(&snap), buf_size(&snap)), 0);
+	outage_teardown(&back);
+	buf_free(&snap);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_miss_then_hit, setup, teardown),
+		cmocka_unit_test(test_stale_through_outage),
+		cmocka_unit_test(test_no_stale_for_bogus),
+		cmocka_unit_test(test_no_stale_after_may_or_when_off),
+		cmocka_unit_test(test_snapshot_restore),
 		cmocka_unit_test_setup_teardown(test_shared_resolution, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_waiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_cancelled_still_cached, setup, teardown),

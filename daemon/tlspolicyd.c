@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -219,7 +220,9 @@ raise_fd_limit(struct log *log, unsigned max_connections)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
+	/* Refused (a seccomp filter): the limit stays as it was. */
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < want)
 		log_msg(log, LOGL_WARNING, "event=fd-limit limit=%lu max_connections=%u "
 		    "reason=\"descriptor limit below max_connections; raise LimitNOFILE or ulimit -n\"",
@@ -614,6 +617,38 @@ daemonize(char *err, size_t errlen)
 	return report[1];
 }
 
+/* A unix listener is made with no permission for anyone but its owner,
+ * then handed to listen_group (0660), so there is no moment when another
+ * user could connect; an empty listen_group opens it to everyone. */
+static int
+open_unix_to_group(const struct endpoint *ep, const char *path, const char *group, char *err, size_t errlen)
+{
+	struct group *gr = NULL;
+
+	if (group[0] && !(gr = getgrnam(group))) {
+		snprintf(err, errlen, "%s: listen_group %s: no such group", ep->text, group);
+		return -1;
+	}
+	mode_t old = umask(0177);
+	int fd = endpoint_listen(ep, SOMAXCONN, err, errlen);
+	umask(old);
+	if (fd < 0)
+		return -1;
+	if (gr && (chown(path, (uid_t)-1, gr->gr_gid) < 0 || chmod(path, 0660) < 0)) {
+		snprintf(err, errlen, "%s: cannot hand it to group %s: %s (the daemon must start as root or be "
+		    "a member of %s: under systemd, SupplementaryGroups=%s)", ep->text, group, strerror(errno),
+		    group, group);
+		close(fd);
+		return -1;
+	}
+	if (!gr && chmod(path, 0666) < 0) {
+		snprintf(err, errlen, "%s: %s", ep->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 open_listeners(const struct config *cfg, int *fds, const char **names, size_t *n, char *err, size_t errlen)
 {
@@ -622,13 +657,10 @@ open_listeners(const struct config *cfg, int *fds, const char **names, size_t *n
 		struct endpoint ep;
 		if (endpoint_parse(*spec, &ep, err, errlen) < 0)
 			return -1;
-		int fd = endpoint_listen(&ep, SOMAXCONN, err, errlen);
+		int fd = ep.is_unix ? open_unix_to_group(&ep, *spec + 5, cfg->listen_group, err, errlen)
+		    : endpoint_listen(&ep, SOMAXCONN, err, errlen);
 		if (fd < 0)
 			return -1;
-		/* Postfix's smtp processes run as another user; issue #6 narrows
-		 * this to the postfix group. */
-		if (ep.is_unix)
-			chmod(*spec + 5, 0666);
 		fds[*n] = fd;
 		names[*n] = *spec;
 		(*n)++;

@@ -46,6 +46,7 @@ struct config {
 
 	char **listen;			/* socketmap listeners, NULL-terminated */
 	char **map_names;		/* NULL-terminated */
+	char *listen_group;		/* of unix listeners; "": anyone */
 	unsigned max_connections;
 	unsigned client_timeout_ms;
 

@@ -48,7 +48,8 @@ got=$(tlsp query bogustlsa.test)
 like "$got" 'TEMP .*TLSA lookup for _25\._tcp\.mx\.bogustlsa\.test failed DNSSEC validation' \
 	"bogus TLSA: TEMP names the host and the lookup"
 
-# The same over the unix socket.
+# The same over the unix socket, which only root and the postfix group reach.
+is "$(stat -c '%a %G' "$LAB_DIR/tlspolicyd.sock")" "660 postfix" "the unix socket: mode 660, group postfix"
 is "$(pmq good.test "socketmap:unix:$LAB_DIR/tlspolicyd.sock:tlspolicy")" "dane-only" \
 	"over a unix socket: good.test"
 is "$(pmq notlsa.test "socketmap:unix:$LAB_DIR/tlspolicyd.sock:tlspolicy")" "may" \

@@ -217,15 +217,14 @@ log_answer(struct conn *c, const char *dest, const char *answer, const struct po
  * fail on DANE. Only a destination that the decision itself put at the
  * all-DANE rule can fail on every host; an exception overrides probes. */
 static void
-reply_status(struct conn *c, const char *dest, const struct policymap_answer *a)
+reply_status(struct conn *c, const char *dest, const struct policymap_answer *a, const char *level)
 {
 	struct server *srv = c->srv;
 	struct status st = {.result = a->answer.result, .failure = STATUS_FAILURE_NONE};
 	struct buf text;
 
-	if (a->answer.result == POLICY_OK)
-		snprintf(st.policy, sizeof(st.policy), "%s",
-		    a->policy ? a->policy : policy_level(&srv->cfg->levels, a->answer));
+	if (level)
+		snprintf(st.policy, sizeof(st.policy), "%s", level);
 	snprintf(st.rule, sizeof(st.rule), "%s", policy_rule_name(a->answer.rule));
 	snprintf(st.cache, sizeof(st.cache), "%s", cache_word(a));
 	snprintf(st.reason, sizeof(st.reason), "%s", a->reason ? a->reason : "");
@@ -252,25 +251,20 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 	const char *level = NULL;
 	char answer[300];
 
-	if (status_map)
-		reply_status(c, dest, a);
-	switch (a->answer.result) {
-	case POLICY_OK:
+	if (a->answer.result == POLICY_OK)
 		level = a->policy ? a->policy : policy_level(&c->srv->cfg->levels, a->answer);
-		if (!status_map)
-			socketmap_reply(&c->out, SOCKETMAP_OK, level);
-		c->srv->stats.ok++;
-		break;
-	case POLICY_NOTFOUND:
-		if (!status_map)
-			socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
-		c->srv->stats.notfound++;
-		break;
-	case POLICY_TEMP:
-		if (!status_map)
-			socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
-		c->srv->stats.temp++;
-		break;
+	if (status_map)
+		reply_status(c, dest, a, level);
+	else if (a->answer.result == POLICY_OK)
+		socketmap_reply(&c->out, SOCKETMAP_OK, level);
+	else if (a->answer.result == POLICY_NOTFOUND)
+		socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
+	else
+		socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
+	switch (a->answer.result) {
+	case POLICY_OK: c->srv->stats.ok++; break;
+	case POLICY_NOTFOUND: c->srv->stats.notfound++; break;
+	case POLICY_TEMP: c->srv->stats.temp++; break;
 	}
 	if (!log_enabled(c->srv->log, LOGL_INFO))
 		return;

@@ -13,7 +13,9 @@
 # host's resolver, ports or Postfix:
 #
 #   127.0.0.2:53   NSD, authoritative for test. (signed, NSEC3) and
-#                  insecure.test. (unsigned, delegated without DS)
+#                  insecure.test. (unsigned, delegated without DS), and the
+#                  signed children nods.test. (no DS) and wrongds.test.
+#                  (a DS of no key)
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -21,6 +23,11 @@
 #   127.0.1.13-15:25  fakesmtp: failed TLS, silent, slow (lab_mail_up)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
 #                  a test asks for one
+#   127.0.3.x:53   DNS fault servers (lab_faults_up, t-dnsfaults.sh): .1 a
+#                  second NSD with the signed slowdns.test. and
+#                  slowerdns.test., which REFUSES lame.test.; .2 blackholed;
+#                  .3 dnsdelay, silent (dropped.test.); .4 and .5 dnsdelay in
+#                  front of .1, LAB_DNS_SLOW_MS and LAB_DNS_SLOWER_MS late
 #
 # Functions (all return non-zero on failure and explain it with diag):
 #   lab_start               lab_require_root, a new LAB_DIR, lab_traps, lab_up
@@ -30,6 +37,7 @@
 #   lab_exec CMD...         run CMD inside the lab's namespace
 #   lab_record_pid PID NAME have lab_down stop a process the test started
 #   lab_nsd_stop            stop the authoritative server
+#   lab_faults_up           start the DNS fault servers (127.0.3.x)
 #   lab_mail_up             start the receiving Postfix (all MX listeners)
 #                           and the fakesmtp servers (LAB_FAKE_LISTENERS)
 #   lab_sender_up MAP [ADDR [NAME=VALUE...]]  (re)start the sending
@@ -59,6 +67,10 @@
 #   LAB_SLOW_DELAY_MS         mx.slow.test's delay before each reply (2000),
 #                             read by lab_mail_up
 #   LAB_SLOW_DESTS            how many slowN.test destinations (200)
+#   LAB_DNSDELAY              the dnsdelay binary lab_faults_up runs (default
+#                             ${top_builddir:-.}/tests/lab/dnsdelay)
+#   LAB_DNS_SLOW_MS, LAB_DNS_SLOWER_MS  how late the slow DNS servers answer
+#                             (1000, 8000), read by lab_faults_up
 #
 # The DNS cases are the table in the issue that introduced this file; the
 # zone text below (_lab_write_zones) is the authoritative list.  TTLs are 300 s:
@@ -75,6 +87,12 @@ fi
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
+# The DNS fault servers (lab_faults_up), for t-dnsfaults.sh.
+LAB_NSD2_ADDR=127.0.3.1
+LAB_BLACKHOLE_ADDR=127.0.3.2
+LAB_SILENT_DNS_ADDR=127.0.3.3
+LAB_SLOW_DNS_ADDR=127.0.3.4
+LAB_SLOWER_DNS_ADDR=127.0.3.5
 
 # Receiving smtpd listeners: "ADDRESS:PORT HOSTNAME".  Each HOSTNAME gets a
 # certificate from the lab CA.
@@ -457,11 +475,72 @@ _lab_write_zones() {
 		shortttl              2 MX   10 mx.shortttl.test.
 		mx.shortttl           2 A    127.0.1.1
 		_25._tcp.mx.shortttl  2 TLSA 3 1 1 $mx1
+
+		; DNS faults (t-dnsfaults.sh).  Every child zone below has the same
+		; content as _lab_child_zone writes: MX 10 mx.CHILD, mx A 127.0.1.1
+		; and its TLSA 3 1 1 (the mx1 digest).  The DS records of the signed
+		; children are added by _lab_sign_zones, which makes their keys.
+		; A signed child without DS: insecure, not bogus.
+		nods                    NS   ns.test.
+		; A signed child whose DS matches none of its keys: bogus.  A
+		; domain of the signed parent whose only MX host is in it.
+		wrongds                 NS   ns.test.
+		wrongdshost             MX   10 mx.wrongds.test.
+		; Signatures expired a week ago (_lab_sign_zones): on the MX RRset,
+		; and on the only host's TLSA RRset.
+		expiredmx               MX   10 mx.expiredmx.test.
+		mx.expiredmx            A    127.0.1.1
+		_25._tcp.mx.expiredmx   TLSA 3 1 1 $mx1
+		expiredtlsa             MX   10 mx.expiredtlsa.test.
+		mx.expiredtlsa          A    127.0.1.1
+		_25._tcp.mx.expiredtlsa TLSA 3 1 1 $mx1
+		; A TLSA RRset too big for a 1232-byte UDP answer: TC, then TCP.
+		bigtlsa                 MX   10 mx.bigtlsa.test.
+		mx.bigtlsa              A    127.0.1.1
+		_25._tcp.mx.bigtlsa     TLSA 3 1 1 $mx1
+		; A secure NODATA for TLSA: the TLSA name exists, with a TXT record.
+		nodatatlsa              MX   10 mx.nodatatlsa.test.
+		mx.nodatatlsa           A    127.0.1.3
+		_25._tcp.mx.nodatatlsa  TXT  "no TLSA here"
+		; An MX host whose name is a CNAME loop; alone, and beside a host
+		; without TLSA.
+		loopmx                  MX   10 a.loop.test.
+		loopmix                 MX   10 a.loop.test.
+		loopmix                 MX   20 mx.notlsa.test.
+		a.loop                  CNAME b.loop.test.
+		b.loop                  CNAME a.loop.test.
+		; Delegations to the fault servers of lab_faults_up.  The name
+		; servers' addresses are in this (signed) zone: only the child's
+		; own answers go through the fault.
+		; the second NSD, which does not serve lame.test: REFUSED
+		lame                    NS   ns-lame.test.
+		ns-lame                 A    $LAB_NSD2_ADDR
+		; a blackhole route: nothing reaches the server, sending fails at once
+		unrouted                NS   ns-unrouted.test.
+		ns-unrouted             A    $LAB_BLACKHOLE_ADDR
+		; a server that reads every query and never answers
+		dropped                 NS   ns-dropped.test.
+		ns-dropped              A    $LAB_SILENT_DNS_ADDR
+		droppedhost             MX   10 mx.dropped.test.
+		droppedhost             MX   20 mx.notlsa.test.
+		; signed children served by the second NSD behind dnsdelay: their
+		; answers LAB_DNS_SLOW_MS and LAB_DNS_SLOWER_MS late
+		slowdns                 NS   ns-slowdns.test.
+		ns-slowdns              A    $LAB_SLOW_DNS_ADDR
+		slowerdns               NS   ns-slowerdns.test.
+		ns-slowerdns            A    $LAB_SLOWER_DNS_ADDR
 	EOF
+	# The big TLSA RRset: beside the one that matches, 40 well-formed
+	# digests of no key (every byte the record's number): ~2 KB in all.
+	local i hex
+	for ((i = 1; i <= 40; i++)); do
+		printf -v hex '%02x' "$i"
+		hex=$hex$hex hex=$hex$hex hex=$hex$hex hex=$hex$hex hex=$hex$hex
+		printf '_25._tcp.mx.bigtlsa TLSA 3 1 1 %s\n' "$hex"
+	done >>"$d/test.zone"
 	# LAB_SLOW_DESTS destinations, slowN.test, each with an MX host of its
 	# own on mx.slow.test's address: that many distinct probes at once
 	# against one slow server (t-probe.sh).
-	local i
 	for ((i = 1; i <= LAB_SLOW_DESTS; i++)); do
 		printf 'slow%d MX 10 mx%d.slow.test.\nmx%d.slow A 127.0.1.15\n' "$i" "$i" "$i"
 	done >>"$d/test.zone"
@@ -477,37 +556,111 @@ _lab_write_zones() {
 		; an unsigned domain whose MX host has DANE
 		danemx  MX  10 mx1.good.test.
 	EOF
+	# The signed children (_lab_sign_zones signs them): served by NSD
+	# itself, or by the second NSD, whose address only dnsdelay knows.
+	_lab_child_zone nods ns.test. "$mx1" &&
+		_lab_child_zone wrongds ns.test. "$mx1" &&
+		_lab_child_zone slowdns ns-slowdns.test. "$mx1" &&
+		_lab_child_zone slowerdns ns-slowerdns.test. "$mx1" || return 1
 	# Kept for _lab_sign_zones.
 	_LAB_MX1_DIGEST=$mx1 _LAB_WRONG_DIGEST=$wrong
 }
 
+# _lab_child_zone NAME NS DIGEST: $LAB_DIR/dns/NAME.test.zone, a child of
+# test. with one MX host that has a TLSA 3 1 1 record with DIGEST.
+_lab_child_zone() {
+	cat >"$LAB_DIR/dns/$1.test.zone" <<-EOF
+		\$ORIGIN $1.test.
+		\$TTL 300
+		@       SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+		@       NS  $2
+		@       MX  10 mx.$1.test.
+		mx      A   127.0.1.1
+		_25._tcp.mx  TLSA 3 1 1 $3
+	EOF
+}
+
 _lab_sign_zones() {
-	local d=$LAB_DIR/dns ksk zsk inception expiration
-	# ldns-keygen writes K<name>+<alg>+<id>.{key,private,ds} into the
-	# current directory and prints the base name.
-	ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k test.) &&
-		zsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 test.) || return 1
-	LAB_TA=$d/$ksk.key
+	local d=$LAB_DIR/dns ksk zsk inception expiration child pid ds failed=0
+	local children=(nods wrongds slowdns slowerdns) pids=()
 	# Inception an hour back tolerates a little clock skew between the
 	# signer and whoever validates.
 	inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
 	expiration=$(date -u -d '30 days' +%Y%m%d%H%M%S)
+
+	# The signed children (t-dnsfaults.sh), one key each that signs
+	# everything, in the background while test.'s keys are made: keys and
+	# signing are the bulk of lab_up's DNS set-up.
+	for child in "${children[@]}"; do
+		(
+			cd "$d" && key=$(ldns-keygen -a ECDSAP256SHA256 -k "$child.test.") &&
+				ldns-signzone -n -t 0 -i "$inception" -e "$expiration" \
+					-f "$child.test.zone.signed" "$child.test.zone" "$key" &&
+				mv "$key.ds" "$child.test.ds"
+		) &
+		pids+=($!)
+	done
+	# ldns-keygen writes K<name>+<alg>+<id>.{key,private,ds} into the
+	# current directory and prints the base name.
+	ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k test.) &&
+		zsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 test.) || failed=1
+	for pid in "${pids[@]}"; do
+		wait "$pid" || failed=1
+	done
+	((failed == 0)) || return 1
+	LAB_TA=$d/$ksk.key
+
+	# The children's DS records into the parent: wrongds.test's with a
+	# digest of no key; none for nods.test.
+	for child in "${children[@]}"; do
+		read -r ds <"$d/$child.test.ds" || return 1
+		case $child in
+		nods) ;;
+		wrongds) echo "${ds% *} $_LAB_WRONG_DIGEST" ;;
+		*) echo "$ds" ;;
+		esac
+	done >>"$d/test.zone"
+
+	# Expired signatures: the same RRsets signed with the same keys, valid
+	# from 37 to 7 days ago (validators allow at most a day of skew), in
+	# the background; the tampering below puts their RRSIGs in place of the
+	# good ones.
+	awk '$1 ~ /^(@|\$)/ || /^(expiredmx|_25\._tcp\.mx\.expiredtlsa)[ \t]/' \
+		"$d/test.zone" >"$d/expired.zone" || return 1
+	(cd "$d" && ldns-signzone -n -t 0 \
+		-i "$(date -u -d '37 days ago' +%Y%m%d%H%M%S)" \
+		-e "$(date -u -d '7 days ago' +%Y%m%d%H%M%S)" \
+		-f expired.zone.signed expired.zone "$ksk" "$zsk") &
+	pid=$!
 	# NSEC3 with 0 extra iterations and no salt (RFC 9276): -t 0, no -s.
 	(cd "$d" && ldns-signzone -n -t 0 -i "$inception" -e "$expiration" \
-		-f test.zone.signed test.zone "$ksk" "$zsk") || return 1
+		-f test.zone.signed test.zone "$ksk" "$zsk") || failed=1
+	wait "$pid" || failed=1
+	((failed == 0)) || return 1
 
 	# Tamper after signing: the RRSIGs now cover other data, so validators
 	# report these RRsets bogus ("signature verification failed") while the
 	# rest of the zone stays secure.  ldns-signzone writes one record per
-	# line, fields separated by tabs: owner TTL class type rdata.
+	# line, fields separated by tabs: owner TTL class type rdata.  The
+	# expired RRSIGs replace the good ones in the same pass.
 	awk -F'\t' -v OFS='\t' -v good="$_LAB_MX1_DIGEST" -v wrong="$_LAB_WRONG_DIGEST" '
+		function expired() {
+			return $4 == "RRSIG" && ($1 == "expiredmx.test." && $5 ~ /^MX / ||
+				$1 == "_25._tcp.mx.expiredtlsa.test." && $5 ~ /^TLSA /)
+		}
+		FNR == NR { if (expired()) old[++e] = $0; next }
+		expired() { next }
 		$1 == "bogusmx.test." && $4 == "MX" && $5 == "99 mx.bogusmx.test." {
 			$5 = "10 mx.bogusmx.test."; n++ }
 		$1 == "_25._tcp.mx.bogustlsa.test." && $4 == "TLSA" && $5 == "3 1 1 " wrong {
 			$5 = "3 1 1 " good; n++ }
 		{ print }
-		END { if (n != 2) { print "tampered " n " records, not 2" > "/dev/stderr"; exit 1 } }
-	' "$d/test.zone.signed" >"$d/test.zone.tampered" || return 1
+		END {
+			for (i = 1; i <= e; i++) print old[i]
+			if (n != 2) { print "tampered " n " records, not 2" > "/dev/stderr"; exit 1 }
+			if (e != 2) { print "found " e " expired RRSIGs, not 2" > "/dev/stderr"; exit 1 }
+		}
+	' "$d/expired.zone.signed" "$d/test.zone.signed" >"$d/test.zone.tampered" || return 1
 	mv "$d/test.zone.tampered" "$d/test.zone.signed"
 }
 
@@ -539,6 +692,40 @@ _lab_write_dns_configs() {
 		zone:
 		    name: "insecure.test."
 		    zonefile: "insecure.test.zone"
+		zone:
+		    name: "nods.test."
+		    zonefile: "nods.test.zone.signed"
+		zone:
+		    name: "wrongds.test."
+		    zonefile: "wrongds.test.zone.signed"
+	EOF
+
+	# The second NSD (lab_faults_up): the children that must be reached
+	# only through their delegation, so not through NSD above, which
+	# would answer for them itself.  State files of its own in dns2.
+	mkdir -p "$LAB_DIR/dns2" || return 1
+	cat >"$LAB_DIR/dns2/nsd.conf" <<-EOF
+		server:
+		    ip-address: $LAB_NSD2_ADDR@53
+		    zonesdir: "$d"
+		    database: ""
+		    zonelistfile: "$LAB_DIR/dns2/zone.list"
+		    xfrdfile: "$LAB_DIR/dns2/xfrd.state"
+		    xfrdir: "$LAB_DIR/dns2"
+		    pidfile: "$LAB_DIR/dns2/nsd.pid"
+		    logfile: "$LAB_DIR/dns2/nsd.log"
+		    username: ""
+		    chroot: ""
+		    server-count: 1
+		    verbosity: 1
+		remote-control:
+		    control-enable: no
+		zone:
+		    name: "slowdns.test."
+		    zonefile: "slowdns.test.zone.signed"
+		zone:
+		    name: "slowerdns.test."
+		    zonefile: "slowerdns.test.zone.signed"
 	EOF
 
 	# What a validator needs to resolve the lab (shared by both configs):
@@ -721,6 +908,62 @@ lab_nsd_stop() {
 		diag "lab_nsd_stop: NSD still answers"
 		return 1
 	fi
+}
+
+# lab_faults_up: the DNS fault servers of t-dnsfaults.sh, all recorded for
+# lab_down: the second NSD, a blackhole route to $LAB_BLACKHOLE_ADDR, and
+# three dnsdelay servers (silent; LAB_DNS_SLOW_MS and LAB_DNS_SLOWER_MS late
+# in front of the second NSD).  See the zone text for what they serve.
+lab_faults_up() {
+	local bin entry addr delay pid args
+	bin=${LAB_DNSDELAY:-${top_builddir:-.}/tests/lab/dnsdelay}
+	if [[ ! -f $bin || ! -x $bin ]]; then
+		diag "lab_faults_up: $bin is missing: build it with 'make check'" \
+			"(or cc -std=c11 -O2 -Wall -D_GNU_SOURCE -o tests/lab/dnsdelay" \
+			"tests/lab/dnsdelay.c), or set LAB_DNSDELAY"
+		return 1
+	fi
+	bin=$(cd "$(dirname "$bin")" && pwd -P)/$(basename "$bin")
+	# In the lab's own routing table: it goes with the namespace.  A
+	# blackhole route in table local beats 127.0.0.0/8 there (longest
+	# prefix); the sender gets EINVAL at once, nothing is ever sent.
+	ip -n "$LAB_NETNS" route add blackhole "$LAB_BLACKHOLE_ADDR/32" table local || return 1
+
+	ip netns exec "$LAB_NETNS" nsd -d -c "$LAB_DIR/dns2/nsd.conf" \
+		</dev/null >>"$LAB_DIR/dns2/nsd.out" 2>&1 &
+	pid=$!
+	lab_record_pid "$pid" nsd2
+	if ! _lab_poll 5000 _lab_alive_and "$pid" _lab_answers "$LAB_NSD2_ADDR" slowdns.test.; then
+		diag "lab_faults_up: the second NSD does not answer on $LAB_NSD2_ADDR (or died)"
+		_lab_log_tail "$LAB_DIR/dns2/nsd.log"
+		_lab_log_tail "$LAB_DIR/dns2/nsd.out"
+		return 1
+	fi
+	for entry in "$LAB_SILENT_DNS_ADDR" \
+		"$LAB_SLOW_DNS_ADDR ${LAB_DNS_SLOW_MS:-1000}" \
+		"$LAB_SLOWER_DNS_ADDR ${LAB_DNS_SLOWER_MS:-8000}"; do
+		read -r addr delay <<<"$entry"
+		args=()
+		[[ -n $delay ]] && args=(-u "$LAB_NSD2_ADDR" -d "$delay")
+		ip netns exec "$LAB_NETNS" "$bin" -v "${args[@]}" "$addr" \
+			</dev/null >>"$LAB_DIR/dnsdelay-$addr.log" 2>&1 &
+		pid=$!
+		lab_record_pid "$pid" "dnsdelay-$addr"
+		if ! _lab_poll 5000 _lab_alive_and "$pid" _lab_udp_bound "$addr:53"; then
+			diag "lab_faults_up: dnsdelay does not listen on $addr (or died)"
+			_lab_log_tail "$LAB_DIR/dnsdelay-$addr.log"
+			return 1
+		fi
+	done
+}
+
+_lab_answers() {
+	ip netns exec "$LAB_NETNS" dig +norec +tries=1 +time=1 \
+		@"$1" SOA "$2" 2>/dev/null | grep -q 'status: NOERROR'
+}
+
+_lab_udp_bound() {
+	[[ -n $(ip netns exec "$LAB_NETNS" ss -Hlun src "$1" 2>/dev/null) ]]
 }
 
 # ---------------------------------------------------------------- Postfix

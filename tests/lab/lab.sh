@@ -684,6 +684,9 @@ _lab_write_dns_configs() {
 		    chroot: ""
 		    server-count: 1
 		    verbosity: 1
+		    # Response rate limiting (200 answers/s per client by default)
+		    # would make load tests measure NSD, not the daemon.
+		    rrl-ratelimit: 0
 		remote-control:
 		    control-enable: no
 		zone:
@@ -718,6 +721,9 @@ _lab_write_dns_configs() {
 		    chroot: ""
 		    server-count: 1
 		    verbosity: 1
+		    # Response rate limiting (200 answers/s per client by default)
+		    # would make load tests measure NSD, not the daemon.
+		    rrl-ratelimit: 0
 		remote-control:
 		    control-enable: no
 		zone:

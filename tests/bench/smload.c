@@ -773,6 +773,7 @@ struct conn {
 	const char *req;	/* request in flight */
 	size_t req_len, woff;
 	size_t key;		/* its key's number */
+	uint64_t counted;	/* replies counted in the measured window */
 	uint64_t t_start;	/* request written / connect begun / retry at */
 	char *rbuf;
 	size_t rlen, rcap;
@@ -1068,6 +1069,7 @@ read_reply(struct worker *w, struct conn *c)
 	if (now >= t_measure && now < t_stop) {
 		lat_add(&w->lat, now - c->t_start);
 		w->status[st]++;
+		c->counted++;
 	}
 	if (c->rcap > 4 * RBUF_INITIAL) {	/* after a big reply */
 		char *nb = realloc(c->rbuf, RBUF_INITIAL);
@@ -1495,6 +1497,16 @@ main(int argc, char **argv)
 	for (int e = 0; e < ER_N; e++)
 		nerr += errors[e];
 
+	/* Fairness: the replies of the least and the most served connection. */
+	uint64_t pc_min = UINT64_MAX, pc_max = 0;
+
+	for (size_t i = 0; i < nc; i++) {
+		if (conns[i].counted < pc_min)
+			pc_min = conns[i].counted;
+		if (conns[i].counted > pc_max)
+			pc_max = conns[i].counted;
+	}
+
 	double rps = (double)lat.n / opt.duration;
 	double q[4] = {
 		lat_quantile(&lat, 0.50) / 1e3, lat_quantile(&lat, 0.90) / 1e3,
@@ -1536,7 +1548,9 @@ main(int argc, char **argv)
 		for (int e = 0; e < ER_N; e++)
 			printf("%s\"%s\":%" PRIu64, e ? "," : "", error_name[e],
 			    errors[e]);
-		printf("},\"stallers_at_end\":{\"open\":%ld,\"closed\":%ld,"
+		printf("},\"per_connection\":{\"min\":%" PRIu64 ",\"max\":%"
+		    PRIu64 "}", pc_min, pc_max);
+		printf(",\"stallers_at_end\":{\"open\":%ld,\"closed\":%ld,"
 		    "\"reset\":%ld,\"answered\":%ld},\"client_cpu\":{"
 		    "\"user_s\":%.3f,\"sys_s\":%.3f,\"wall_s\":%.3f}}\n",
 		    sr.open, sr.closed, sr.reset, sr.answered,
@@ -1553,6 +1567,9 @@ main(int argc, char **argv)
 		printf("; %.3f s measured after %.3f s warm-up\n", opt.duration,
 		    opt.warmup);
 		printf("requests     %" PRIu64 "  (%.1f req/s)\n", lat.n, rps);
+		if (opt.conns > 1)
+			printf("per conn     min %" PRIu64 "  max %" PRIu64
+			    " replies\n", pc_min, pc_max);
 		printf("latency us   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  "
 		    "max %.1f  (mean %.1f)\n", q[0], q[1], q[2], q[3], lmax, lmean);
 		printf("replies     ");

@@ -28,6 +28,7 @@ METRICS_PORT=9672
 # and a soft limit of 1024, as from a login shell: it must raise the soft
 # limit itself (raise_fd_limit) to max_connections + 256.
 DAEMON_EXEC=(prlimit --nofile=1024:16384 --)
+command -v prlimit >/dev/null || bail_out "prlimit (util-linux) is not installed"
 lab_start
 # smload holds the other end of every connection: $CONNS descriptors and
 # some (it raises its soft limit itself; the hard limit must allow it).

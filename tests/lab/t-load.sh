@@ -152,6 +152,7 @@ cp "$DAEMON_CONF" "$conf_b"
 chmod 644 "$conf_a" "$conf_b"
 reloads_before=$(grep -c 'event=reload result=ok' "$DAEMON_LOG")
 misses_before=$(metric tlspolicyd_cache_misses_total)
+rss_before=$(status_kb VmRSS)
 lists_before=$(grep -c 'event=exceptions-reload result=ok .*trigger=SIGHUP' "$DAEMON_LOG")
 stop=$LAB_DIR/stop-reloading
 (
@@ -180,6 +181,7 @@ reloads=$(( $(grep -c 'event=reload result=ok' "$DAEMON_LOG") - reloads_before )
 lists=$(( $(grep -c 'event=exceptions-reload result=ok .*trigger=SIGHUP' "$DAEMON_LOG") - lists_before ))
 requests=$(field requests "$out")
 misses=$(( $(metric tlspolicyd_cache_misses_total) - misses_before ))
+rss_after=$(status_kb VmRSS)
 diag "reload run: $requests requests, $hups SIGHUPs sent, $reloads configuration and $lists list reloads, $misses cache misses"
 is "$rc" 0 "SIGHUP every 100 ms: smload found no error"
 is "$(errors_of "$out")" \
@@ -194,6 +196,9 @@ is "$(grep -c 'result=rejected' "$DAEMON_LOG")" 0 "no reload was rejected"
 # Each new list empties the cache: the answers after it came from fresh
 # resolutions, with requests waiting for DNS while the next SIGHUP came.
 ok $(( misses >= reloads ? 0 : 1 )) "the reloads emptied the cache: $misses answers needed a resolution"
+# A list, a configuration or a cache's worth leaked per reload would show.
+ok $(( rss_after - rss_before < 4096 ? 0 : 1 )) \
+	"memory bounded across the reloads: RSS ${rss_before} kB before, ${rss_after} kB after (< 4 MB more)"
 ok "still alive" kill -0 "$DAEMON_PID"
 
 daemon_stop

@@ -5,8 +5,13 @@
 # reference figures were taken that way). With ../shared/bench present, the
 # reference tools are measured too.
 #
+# Then the same daemon at BENCH_STALL_CONNS connections with and without
+# 1 000 clients that sent half a request and stall (smload -S): their p99
+# must stay within 2x of the unloaded one.
+#
 # Environment: BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_RUNS (3,
-# the median is reported), BENCH_CONNS ("1 16 100").
+# the median is reported), BENCH_CONNS ("1 16 100"), BENCH_STALL_CONNS (16),
+# BENCH_STALLERS (1000).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
@@ -19,6 +24,8 @@ SECONDS_=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 RUNS=${BENCH_RUNS:-3}
 CONNS=${BENCH_CONNS:-1 16 100}
+STALL_CONNS=${BENCH_STALL_CONNS:-16}
+STALLERS=${BENCH_STALLERS:-1000}
 SERVER_CPU=0
 LOAD_CPU=1
 
@@ -99,6 +106,47 @@ for mode in info notice; do
 	daemon_stop
 done
 
+# Stalled clients must not slow the others.  Runs with and without them
+# alternate (A B B A ...), so that a slow spell of the shared host hits
+# both; the medians of p99 are compared.  Each run opens its stallers
+# before its warm-up and holds them to its end, well within client_timeout.
+stall_run() {
+	local out
+	out=$(ip netns exec "$LAB_NETNS" taskset -c "$LOAD_CPU" "$SMLOAD" --json -k "$keys" \
+		-c "$STALL_CONNS" -d "$SECONDS_" -w "$WARMUP" "$@" "inet:127.0.0.1:$DAEMON_PORT") || {
+		echo "smload reported errors against tlspolicyd: $out" >&2
+		return 1
+	}
+	sed -n 's/.*"rps":\([0-9.]*\).*"p99":\([0-9.]*\).*/\1 \2/p' <<<"$out"
+}
+median() { sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+start_daemon info
+stall_plain=() stall_loaded=()
+for ((i = 0; i < RUNS; i++)); do
+	if (( i % 2 )); then order="loaded plain"; else order="plain loaded"; fi
+	for kind in $order; do
+		if [[ $kind == plain ]]; then
+			r=$(stall_run) || exit 1
+			stall_plain+=("$r")
+		else
+			r=$(stall_run -S "$STALLERS") || exit 1
+			stall_loaded+=("$r")
+		fi
+		printf '  %-28s %4d conns: %s req/s, p99 %s us\n' \
+			"tlspolicyd $([[ $kind == plain ]] && echo unloaded || echo "+ $STALLERS stalled")" \
+			"$STALL_CONNS" $(awk '{printf "%.0f %.0f", $1, $2}' <<<"$r") >&2
+	done
+done
+daemon_stop
+p99_plain=$(printf '%s\n' "${stall_plain[@]}" | awk '{print $2}' | median)
+p99_loaded=$(printf '%s\n' "${stall_loaded[@]}" | awk '{print $2}' | median)
+rps_plain=$(printf '%s\n' "${stall_plain[@]}" | awk '{print $1}' | median)
+rps_loaded=$(printf '%s\n' "${stall_loaded[@]}" | awk '{print $1}' | median)
+# Each pair ran back to back: its ratio is the least disturbed by the host.
+stall_ratios=$(for ((i = 0; i < RUNS; i++)); do
+	awk -v a="${stall_loaded[i]#* }" -v b="${stall_plain[i]#* }" 'BEGIN {printf "%.2f\n", (b > 0 ? a / b : 0)}'
+done)
+
 # The reference tools of ../shared/bench, built outside the tree: their
 # generator against tlspolicyd at 16 connections, to check ours measures the
 # same thing.
@@ -142,6 +190,15 @@ for mode in info notice; do
 			"$(awk -v a="$(rps "tlspolicyd log_level=$mode" "$c")" -v b="$(rps "nsmin (the limit)" "$c")" 'BEGIN {print 100 * a / b}')"
 	done
 done
+echo
+printf 'Stalled clients (tlspolicyd log_level=info, %d connections, medians of %d interleaved runs):\n' \
+	"$STALL_CONNS" "$RUNS"
+printf '| load | req/s | p99 us |\n|---|---:|---:|\n'
+printf '| unloaded | %.0f | %.0f |\n' "$rps_plain" "$p99_plain"
+printf '| + %d clients stalled on half a request | %.0f | %.0f |\n' "$STALLERS" "$rps_loaded" "$p99_loaded"
+printf 'p99 with %d stalled / unloaded: %.2f from the medians; per pair %s, median %.2f (target <= 2)\n' \
+	"$STALLERS" "$(awk -v a="$p99_loaded" -v b="$p99_plain" 'BEGIN {print (b > 0 ? a / b : 0)}')" \
+	"$(tr '\n' ' ' <<<"$stall_ratios" | sed 's/ $//')" "$(median <<<"$stall_ratios")"
 echo
 echo "Probe pool (probebench: -c 64 in flight, workers = cores): $probes"
 echo "openssl s_time -new against the same server: ${stime_rate:-?} handshakes/s"

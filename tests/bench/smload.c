@@ -24,7 +24,9 @@
  * zeros, ':', exactly <len> bytes, ','), its size against Postfix's limit,
  * the status word, and that nothing arrives that was not asked for.  A
  * broken reply is counted, and the connection is closed and opened again,
- * as Postfix would.
+ * as Postfix would.  With -e the keys come with the reply each one must
+ * get, and a well-formed reply that differs is counted as a mismatch (the
+ * connection goes on: Postfix would have taken the answer).
  *
  * C11 + POSIX + Linux epoll, no other library.  See tests/bench/README.md.
  */
@@ -43,6 +45,7 @@
 #include <signal.h>
 #include <stdalign.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +80,7 @@ static struct {
 	const char *target;
 	const char *map;
 	const char *keyfile;
+	int expect;		/* -e: keyfile lines are "key<TAB>reply" */
 	const char *pattern;
 	unsigned long keyspace;
 	long conns;
@@ -128,6 +132,11 @@ usage(FILE *fp)
 "  -n, --keyspace N     the modulus for -p: keys 0 .. N-1 (default 1000)\n"
 "  -k, --keys FILE      keys from FILE instead, one per line, used in turn\n"
 "                       (blank lines and lines starting with '#' skipped)\n"
+"  -e, --expect FILE    as -k, but each line is \"KEY<TAB>REPLY\": the reply\n"
+"                       payload that key must get, e.g. \"OK dane-only\" or\n"
+"                       \"NOTFOUND\" (trailing spaces of the reply ignored; a\n"
+"                       REPLY ending in '*' is a prefix); any other\n"
+"                       well-formed reply counts as a mismatch error\n"
 "      Each thread walks the keys with its own counter, starting at\n"
 "      thread * keys / threads; requests longer than %d bytes are refused.\n"
 "\n"
@@ -150,7 +159,8 @@ usage(FILE *fp)
 "  refused    a connect failed (refused, unreachable, timed out)\n"
 "  timeout    no complete reply within --timeout\n"
 "  io         any other read/write error\n"
-"After each error the connection is closed and reopened.\n"
+"  mismatch   with -e: a well-formed reply other than the key's expected one\n"
+"After each error but a mismatch the connection is closed and reopened.\n"
 "\n"
 "Exit status: 0 all replies well-formed and no connection error; 1 some\n"
 "error above happened, or no reply at all was counted; 2 could not start\n"
@@ -327,6 +337,9 @@ static struct {
 	size_t n;		/* -k: number of keys; -p: keyspace */
 	char **req;		/* -k: encoded requests */
 	size_t *req_len;
+	char **expect;		/* -e: the reply payload each key must get */
+	size_t *expect_len;
+	bool *expect_prefix;	/* ... or must start with */
 	const char *pre;	/* -p: text before '#' */
 	size_t pre_len;
 	const char *post;	/* -p: text after '#', or NULL for no '#' */
@@ -367,8 +380,30 @@ static void
 keys_add(const char *key, size_t klen, unsigned long lineno)
 {
 	static size_t cap;
-	size_t payload = keys.map_len + 1 + klen;
+	const char *want = NULL;
+	size_t want_len = 0;
 	char *r, *p;
+
+	if (opt.expect) {
+		const char *tab = memchr(key, '\t', klen);
+		const char *e = key + klen;
+
+		if (!tab)
+			fatal(EXIT_USAGE, "%s:%lu: want \"KEY<TAB>REPLY\"",
+			    opt.keyfile, lineno);
+		want = tab + 1;
+		while (want < e && (*want == ' ' || *want == '\t'))
+			want++;
+		want_len = (size_t)(e - want);
+		klen = (size_t)(tab - key);
+		while (klen && (key[klen - 1] == ' ' || key[klen - 1] == '\t'))
+			klen--;
+		if (klen == 0 || want_len == 0)
+			fatal(EXIT_USAGE, "%s:%lu: want \"KEY<TAB>REPLY\"",
+			    opt.keyfile, lineno);
+	}
+
+	size_t payload = keys.map_len + 1 + klen;
 
 	if (payload > MAX_QUERY)
 		fatal(EXIT_USAGE, "%s:%lu: request would be %zu bytes, Postfix "
@@ -377,7 +412,25 @@ keys_add(const char *key, size_t klen, unsigned long lineno)
 		cap = cap ? 2 * cap : 256;
 		keys.req = realloc(keys.req, cap * sizeof(*keys.req));
 		keys.req_len = realloc(keys.req_len, cap * sizeof(*keys.req_len));
-		if (!keys.req || !keys.req_len)
+		keys.expect = realloc(keys.expect, cap * sizeof(*keys.expect));
+		keys.expect_len = realloc(keys.expect_len,
+		    cap * sizeof(*keys.expect_len));
+		keys.expect_prefix = realloc(keys.expect_prefix,
+		    cap * sizeof(*keys.expect_prefix));
+		if (!keys.req || !keys.req_len || !keys.expect ||
+		    !keys.expect_len || !keys.expect_prefix)
+			fatal(EXIT_SETUP, "out of memory");
+	}
+	keys.expect[keys.n] = NULL;
+	keys.expect_len[keys.n] = 0;
+	keys.expect_prefix[keys.n] = false;
+	if (want) {
+		keys.expect_prefix[keys.n] = want[want_len - 1] == '*';
+		if (keys.expect_prefix[keys.n])
+			want_len--;
+		keys.expect[keys.n] = strndup(want, want_len);
+		keys.expect_len[keys.n] = want_len;
+		if (!keys.expect[keys.n])
 			fatal(EXIT_SETUP, "out of memory");
 	}
 	r = malloc(payload + 24);
@@ -548,11 +601,11 @@ reply_status(const char *p, size_t n)
 
 enum error {
 	ER_FRAMING, ER_OVERSIZED, ER_STATUS, ER_CLOSED, ER_RESET,
-	ER_REFUSED, ER_TIMEOUT, ER_IO, ER_N
+	ER_REFUSED, ER_TIMEOUT, ER_IO, ER_MISMATCH, ER_N
 };
 static const char *const error_name[ER_N] = {
 	"framing", "oversized", "status", "closed", "reset",
-	"refused", "timeout", "io",
+	"refused", "timeout", "io", "mismatch",
 };
 
 /* Printable copy of up to max bytes of b, for error messages. */
@@ -719,6 +772,8 @@ struct conn {
 	uint32_t events;	/* what epoll watches for now */
 	const char *req;	/* request in flight */
 	size_t req_len, woff;
+	size_t key;		/* its key's number */
+	uint64_t counted;	/* replies counted in the measured window */
 	uint64_t t_start;	/* request written / connect begun / retry at */
 	char *rbuf;
 	size_t rlen, rcap;
@@ -859,6 +914,7 @@ start_request(struct worker *w, struct conn *c)
 {
 	uint64_t k = w->next_key++ % keys.n;
 
+	c->key = (size_t)k;
 	if (c->wbuf) {
 		c->req = c->wbuf;
 		c->req_len = build_request(c->wbuf, k);
@@ -886,6 +942,45 @@ show_pair(const struct conn *c, const char *reply, size_t len, uint64_t ns)
 		    (double)ns / 1e3);
 	}
 	pthread_mutex_unlock(&show_lock);
+}
+
+/* -e: whether the reply payload is the one key k must get. */
+static bool
+reply_expected(size_t k, const char *pay, size_t plen)
+{
+	while (plen && pay[plen - 1] == ' ')
+		plen--;
+	if (keys.expect_prefix[k])
+		return plen >= keys.expect_len[k] &&
+		    memcmp(pay, keys.expect[k], keys.expect_len[k]) == 0;
+	return plen == keys.expect_len[k] &&
+	    memcmp(pay, keys.expect[k], plen) == 0;
+}
+
+/* A well-formed reply, but not the expected one: counted, and the
+ * connection goes on, as Postfix would take the answer. */
+static void
+count_mismatch(struct worker *w, struct conn *c, const char *pay, size_t plen,
+    uint64_t now)
+{
+	w->errors[ER_MISMATCH]++;
+	if (!w->first_err_at) {
+		char got[64], want[64], key[64];
+		const char *r = memchr(c->req, ':', c->req_len);
+		size_t skip = r ? (size_t)(r - c->req) + 1 + keys.map_len + 1 : 0;
+
+		printable(got, sizeof(got), pay, plen, 60);
+		printable(want, sizeof(want), keys.expect[c->key],
+		    keys.expect_len[c->key], 60);
+		printable(key, sizeof(key), c->req + skip,
+		    c->req_len - skip - 1, 60);
+		w->first_err_at = now;
+		snprintf(w->first_err, sizeof(w->first_err),
+		    "connection %d, %.3f s into the run: mismatch: key \"%s\" "
+		    "got \"%s\", expected \"%s\"%s", c->id,
+		    (double)(now - t_begin) / 1e9, key, got, want,
+		    keys.expect_prefix[c->key] ? "..." : "");
+	}
 }
 
 /* Reads on c; when its reply is complete, counts it and sends the next. */
@@ -969,9 +1064,12 @@ read_reply(struct worker *w, struct conn *c)
 		    "TIMEOUT or PERM", c->rbuf, c->rlen);
 		return;
 	}
+	if (opt.expect && !reply_expected(c->key, pay, plen))
+		count_mismatch(w, c, pay, plen, now);
 	if (now >= t_measure && now < t_stop) {
 		lat_add(&w->lat, now - c->t_start);
 		w->status[st]++;
+		c->counted++;
 	}
 	if (c->rcap > 4 * RBUF_INITIAL) {	/* after a big reply */
 		char *nb = realloc(c->rbuf, RBUF_INITIAL);
@@ -1165,6 +1263,7 @@ static void
 parse_args(int argc, char **argv)
 {
 	enum { O_TIMEOUT = 256, O_MAXREPLY, O_SHOW, O_JSON };
+	const char *expectfile = NULL;
 	static const struct option lopts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 't' },
@@ -1175,6 +1274,7 @@ parse_args(int argc, char **argv)
 		{ "pattern", required_argument, NULL, 'p' },
 		{ "keyspace", required_argument, NULL, 'n' },
 		{ "keys", required_argument, NULL, 'k' },
+		{ "expect", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "max-reply", required_argument, NULL, O_MAXREPLY },
 		{ "show", required_argument, NULL, O_SHOW },
@@ -1184,7 +1284,7 @@ parse_args(int argc, char **argv)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:t:d:w:S:m:p:n:k:h", lopts,
+	while ((ch = getopt_long(argc, argv, "c:t:d:w:S:m:p:n:k:e:h", lopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -1214,6 +1314,9 @@ parse_args(int argc, char **argv)
 		case 'k':
 			opt.keyfile = optarg;
 			break;
+		case 'e':
+			expectfile = optarg;
+			break;
 		case O_TIMEOUT:
 			opt.timeout = arg_seconds(optarg, "--timeout", 0.001);
 			break;
@@ -1239,8 +1342,13 @@ parse_args(int argc, char **argv)
 		    "give exactly one target, after the options" :
 		    "no target: inet:ADDR:PORT or unix:PATH");
 	opt.target = argv[optind];
-	if (opt.keyfile && opt.pattern)
-		fatal(EXIT_USAGE, "-k and -p exclude each other");
+	if ((opt.keyfile != NULL) + (opt.pattern != NULL) +
+	    (expectfile != NULL) > 1)
+		fatal(EXIT_USAGE, "-k, -e and -p exclude each other");
+	if (expectfile) {
+		opt.keyfile = expectfile;
+		opt.expect = 1;
+	}
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
 }
@@ -1262,6 +1370,30 @@ json_str(const char *s)
 	putchar('"');
 }
 
+/*
+ * Every connection and staller is a descriptor: raise the soft limit as
+ * far as needed and the hard limit allows, or say at once that it is too
+ * low (instead of failing at connection 1021 with EMFILE).
+ */
+static void
+fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)opt.conns + (rlim_t)opt.stallers +
+	    (rlim_t)opt.threads + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ?
+	    want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		fatal(EXIT_SETUP, "%ld connections and %ld stallers need %lu "
+		    "descriptors; the hard limit is %lu (raise ulimit -Hn)",
+		    opt.conns, opt.stallers, (unsigned long)want,
+		    (unsigned long)rl.rlim_max);
+}
+
 static double
 tv_sec(struct timeval tv)
 {
@@ -1276,6 +1408,7 @@ main(int argc, char **argv)
 	keys_setup();
 	target_parse(opt.target);
 	timeout_ns = (uint64_t)(opt.timeout * 1e9);
+	fd_limit();
 
 	/* Stallers first, so that the server holds them before the load. */
 	stallers_open();
@@ -1364,6 +1497,16 @@ main(int argc, char **argv)
 	for (int e = 0; e < ER_N; e++)
 		nerr += errors[e];
 
+	/* Fairness: the replies of the least and the most served connection. */
+	uint64_t pc_min = UINT64_MAX, pc_max = 0;
+
+	for (size_t i = 0; i < nc; i++) {
+		if (conns[i].counted < pc_min)
+			pc_min = conns[i].counted;
+		if (conns[i].counted > pc_max)
+			pc_max = conns[i].counted;
+	}
+
 	double rps = (double)lat.n / opt.duration;
 	double q[4] = {
 		lat_quantile(&lat, 0.50) / 1e3, lat_quantile(&lat, 0.90) / 1e3,
@@ -1377,8 +1520,8 @@ main(int argc, char **argv)
 	char keydesc[300];
 
 	if (opt.keyfile)
-		snprintf(keydesc, sizeof(keydesc), "%s (%zu keys)", opt.keyfile,
-		    keys.n);
+		snprintf(keydesc, sizeof(keydesc), "%s (%zu keys%s)", opt.keyfile,
+		    keys.n, opt.expect ? ", replies checked" : "");
 	else
 		snprintf(keydesc, sizeof(keydesc), "%s (%zu keys)",
 		    opt.pattern ? opt.pattern : "d#.test", keys.n);
@@ -1405,7 +1548,9 @@ main(int argc, char **argv)
 		for (int e = 0; e < ER_N; e++)
 			printf("%s\"%s\":%" PRIu64, e ? "," : "", error_name[e],
 			    errors[e]);
-		printf("},\"stallers_at_end\":{\"open\":%ld,\"closed\":%ld,"
+		printf("},\"per_connection\":{\"min\":%" PRIu64 ",\"max\":%"
+		    PRIu64 "}", pc_min, pc_max);
+		printf(",\"stallers_at_end\":{\"open\":%ld,\"closed\":%ld,"
 		    "\"reset\":%ld,\"answered\":%ld},\"client_cpu\":{"
 		    "\"user_s\":%.3f,\"sys_s\":%.3f,\"wall_s\":%.3f}}\n",
 		    sr.open, sr.closed, sr.reset, sr.answered,
@@ -1422,6 +1567,9 @@ main(int argc, char **argv)
 		printf("; %.3f s measured after %.3f s warm-up\n", opt.duration,
 		    opt.warmup);
 		printf("requests     %" PRIu64 "  (%.1f req/s)\n", lat.n, rps);
+		if (opt.conns > 1)
+			printf("per conn     min %" PRIu64 "  max %" PRIu64
+			    " replies\n", pc_min, pc_max);
 		printf("latency us   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  "
 		    "max %.1f  (mean %.1f)\n", q[0], q[1], q[2], q[3], lmax, lmean);
 		printf("replies     ");
@@ -1457,10 +1605,15 @@ main(int argc, char **argv)
 	free(conns);
 	free(cptr);
 	free(workers);
-	for (size_t i = 0; keys.req && i < keys.n; i++)
+	for (size_t i = 0; keys.req && i < keys.n; i++) {
 		free(keys.req[i]);
+		free(keys.expect[i]);
+	}
 	free(keys.req);
 	free(keys.req_len);
+	free(keys.expect);
+	free(keys.expect_len);
+	free(keys.expect_prefix);
 
 	return nerr || lat.n == 0 ? EXIT_ERRORS : EXIT_FINE;
 }

@@ -6,7 +6,10 @@
 #   daemon_conf [LINES...]   write $LAB_DIR/tlspolicyd.conf: the lab's
 #                            resolver settings plus LINES (name = value)
 #   daemon_start [CONF]      start tlspolicyd -f in the lab's namespace and
-#                            wait until it answers; its pid in DAEMON_PID
+#                            wait until it answers; its pid in DAEMON_PID.
+#                            DAEMON_EXEC, an array, goes before the
+#                            command: (prlimit --nofile=1024:16384 --)
+#                            starts it with the systemd unit's hard limit
 #   daemon_stop              SIGTERM, and wait for the exit
 #   pmq KEY [MAP]            ask through Postfix's own client, postmap -q;
 #                            prints the value, "NOTFOUND", or "ERROR: ..."
@@ -31,6 +34,7 @@ DAEMON_PORT=7672
 DAEMON_PID=
 DAEMON_LOG=
 DAEMON_CONF=
+DAEMON_EXEC=()
 
 daemon_conf() {
 	local line name defaults=(
@@ -70,7 +74,7 @@ daemon_start() {
 	local conf=${1:-$DAEMON_CONF} i
 	DAEMON_LOG=$LAB_DIR/tlspolicyd.log
 	# Started directly with & so that $! is the daemon, not a subshell.
-	ip netns exec "$LAB_NETNS" "$TLSPOLICYD" -f -c "$conf" 2>>"$DAEMON_LOG" &
+	ip netns exec "$LAB_NETNS" "${DAEMON_EXEC[@]}" "$TLSPOLICYD" -f -c "$conf" 2>>"$DAEMON_LOG" &
 	DAEMON_PID=$!
 	lab_record_pid "$DAEMON_PID" tlspolicyd
 	for ((i = 0; i < 100; i++)); do

@@ -59,18 +59,64 @@ field() {
 }
 load -c 1 -d 1 >/dev/null	# warm the cache
 
-base=$(load -c 8 -d 2)
-is "$?" 0 "baseline load: no errors"
-base_p99=$(field p99 "$base")
+# A load in the background, the daemon's peak RSS and descriptors sampled
+# meanwhile (in WATCH_RSS, WATCH_FDS) with shell builtins only, so that the
+# watching costs the same little in every run it is used for; the output
+# in WATCH_OUT, the exit status returned.
+watched_load() {
+	local pid k v _ fds
+	load "$@" > "$LAB_DIR/watched.json" &
+	pid=$!
+	WATCH_RSS=0 WATCH_FDS=0
+	while kill -0 "$pid" 2>/dev/null; do
+		while read -r k v _; do
+			[[ $k == VmRSS: ]] && (( v > WATCH_RSS )) && WATCH_RSS=$v
+		done < "/proc/$DAEMON_PID/status"
+		fds=("/proc/$DAEMON_PID/fd/"*)
+		(( ${#fds[@]} > WATCH_FDS )) && WATCH_FDS=${#fds[@]}
+		sleep 0.2
+	done
+	wait "$pid"
+	local rc=$?
+	WATCH_OUT=$(cat "$LAB_DIR/watched.json")
+	return $rc
+}
 
+# Stalled clients must not slow the others.  Three runs with them and three
+# without, alternated (A B B A A B) so that a slow spell of this shared
+# machine hits both kinds; each kind's best p99 is compared, which a
+# passing burst of other work cannot spoil but a cost of the stallers
+# (they are there in every run of theirs) would still show.
 rss_before=$(rss_kb)
-stalled=$(load -c 8 -d 2 -S 1000)
-is "$?" 0 "with 1 000 stalled half-requests: no errors for the others"
-stalled_p99=$(field p99 "$stalled")
+base_p99s=() stall_p99s=() base_fail=0 stall_fail=0 held=0 rss_stall=0 fds_stall=0
+for kind in base stall stall base base stall; do
+	if [[ $kind == base ]]; then
+		watched_load -c 8 -d 2 || base_fail=1
+		base_p99s+=("$(field p99 "$WATCH_OUT")")
+		continue
+	fi
+	watched_load -c 8 -d 2 -S 1000 || stall_fail=1
+	stall_p99s+=("$(field p99 "$WATCH_OUT")")
+	[[ $WATCH_OUT == *'"stallers_at_end":{"open":1000,"closed":0,"reset":0,"answered":0}'* ]] &&
+		held=$((held + 1))
+	(( WATCH_RSS > rss_stall )) && rss_stall=$WATCH_RSS
+	(( WATCH_FDS > fds_stall )) && fds_stall=$WATCH_FDS
+done
+is "$base_fail" 0 "baseline loads: no errors"
+is "$stall_fail" 0 "with 1 000 stalled half-requests: no errors for the others"
+is "$held" 3 "the 1 000 stallers were held to the end of every run, neither answered nor dropped"
+ok $(( fds_stall >= 1008 ? 0 : 1 )) "the daemon held them all at once: ${fds_stall} descriptors open"
+# Measured: ~1 MB more than at rest (a connection's struct, its events
+# and the half request it sent); 8 MB catches a read-sized buffer each.
+ok $(( rss_stall - rss_before < 8192 ? 0 : 1 )) \
+	"memory bounded while 1 000 clients stall: RSS ${rss_stall} kB, $(( rss_stall - rss_before )) kB above ${rss_before} kB (< 8 MB)"
+best() { printf '%s\n' "$@" | sort -g | head -n 1; }
+base_p99=$(best "${base_p99s[@]}") stalled_p99=$(best "${stall_p99s[@]}")
+diag "p99 us without stallers: ${base_p99s[*]}; with 1 000: ${stall_p99s[*]}"
 # Generous: this machine is shared; the benchmark measures the real ratio.
 limit=$(( ${base_p99%.*} * 5 + 2000 ))
 ok $(( ${stalled_p99%.*} <= limit ? 0 : 1 )) \
-	"stalled clients do not slow the others: p99 ${stalled_p99} us vs ${base_p99} us unloaded"
+	"stalled clients do not slow the others: best p99 ${stalled_p99} us vs ${base_p99} us unloaded (limit ${limit} us)"
 
 many=$(load -c 1000 -t 2 -d 3)
 is "$?" 0 "1 000 concurrent connections: every reply well-formed"

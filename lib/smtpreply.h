@@ -12,8 +12,9 @@
  *   data + len), without copying or allocating, and never past data + len.
  *   It is incremental: r->scanned remembers how far the lines of an
  *   incomplete reply were checked, so each line is checked, and handed to
- *   the line callback, exactly once however the bytes arrive. Between
- *   calls the caller may only append to its buffer.
+ *   the line callback, exactly once however the bytes arrive. Until a call
+ *   returns SMTPREPLY_DONE, the caller may only append to its buffer, or
+ *   throw it away and call smtpreply_init().
  * - SMTPREPLY_DONE: a whole reply was read; r->code, r->starttls and
  *   r->last describe it, and the first *used bytes of the buffer (through
  *   the last line's LF) are the caller's to drop. Bytes after it (a

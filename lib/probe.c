@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "probe.h"
+#include "smtpreply.h"
 #include "tlsa.h"
 
 #define TRANSCRIPT_MAX 8192
@@ -51,11 +52,8 @@ struct probe {
 	SSL *ssl;
 	uint64_t started_ms, deadline_ms;
 	struct buf in, out;
-	int reply_code;
-	char reply_last[256];		/* the last line of the latest reply */
-	size_t scanned;			/* bytes of p->in already checked */
+	struct smtpreply reply;		/* the latest reply, or how far into it */
 	char read_error[200];		/* why read_reply() failed */
-	bool reply_has_starttls;
 };
 
 static const char *const class_names[PROBE_CLASS_COUNT] = {
@@ -169,6 +167,7 @@ probe_new(const struct probe_env *env, const struct probe_target *t)
 	buf_init(&p->in);
 	buf_init(&p->out);
 	buf_init(&p->res.transcript);
+	smtpreply_init(&p->reply);
 	if (!p->target.tlsa_base[0])
 		memcpy(p->target.tlsa_base, p->target.host, sizeof(p->target.host));
 	if (t->ntlsa) {
@@ -356,58 +355,29 @@ send_plain(struct probe *p)
 	return 1;
 }
 
-/* Server text for the error and the banner: one line of printable ASCII,
- * as in the transcript. */
+/* Each line of a reply goes to the transcript once, as it is checked. */
 static void
-printable(char *dst, size_t size, const char *src, size_t len)
+transcript_line(void *arg, const char *line, size_t len)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && n + 1 < size; i++)
-		dst[n++] = printable_char((unsigned char)src[i]);
-	dst[n] = '\0';
+	transcript(arg, "< ", line, len);
 }
 
-/* Reads one complete SMTP reply ("250-..." lines up to "250 ...").
- * Returns 1 with reply_code set, 0 to wait for more, -1 with p->read_error.
- * Lines of a reply still incomplete are checked and written to the
- * transcript once: p->scanned marks how far. */
+/* Reads one complete SMTP reply ("250-..." lines up to "250 ...", see
+ * smtpreply.h). Returns 1 with p->reply set, 0 to wait for more, -1 with
+ * p->read_error. */
 static int
 read_reply(struct probe *p)
 {
 	for (;;) {
-		const char *data = buf_ptr(&p->in), *end = data + buf_size(&p->in);
-		const char *line = data + p->scanned;
-		while (line < end) {
-			const char *nl = memchr(line, '\n', (size_t)(end - line));
-			if (!nl)
-				break;
-			size_t len = (size_t)(nl - line);
-			if (len && line[len - 1] == '\r')
-				len--;
-			transcript(p, "< ", line, len);
-			if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
-			    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
-				char shown[61];
-				printable(shown, sizeof(shown), line, len);
-				snprintf(p->read_error, sizeof(p->read_error), "not an SMTP reply: %s", shown);
-				return -1;
-			}
-			if (len >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
-			    (len == 12 || line[12] == ' '))
-				p->reply_has_starttls = true;
-			if (len == 3 || line[3] == ' ') {
-				p->reply_code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-				printable(p->reply_last, sizeof(p->reply_last), line, len);
-				buf_consume(&p->in, (size_t)(nl + 1 - data));
-				p->scanned = 0;
-				return 1;
-			}
-			line = nl + 1;
-			p->scanned = (size_t)(line - data);
+		size_t used;
+		int rc = smtpreply_scan(&p->reply, buf_ptr(&p->in), buf_size(&p->in), p->env->max_reply, &used,
+		    transcript_line, p);
+		if (rc == SMTPREPLY_DONE) {
+			buf_consume(&p->in, used);
+			return 1;
 		}
-		if (buf_size(&p->in) >= p->env->max_reply) {
-			snprintf(p->read_error, sizeof(p->read_error), "reply longer than %zu bytes", p->env->max_reply);
+		if (rc == SMTPREPLY_ERROR) {
+			snprintf(p->read_error, sizeof(p->read_error), "%s", p->reply.error);
 			return -1;
 		}
 		char *dst = buf_reserve(&p->in, READ_CHUNK);
@@ -512,7 +482,7 @@ start_tls(struct probe *p, uint64_t now)
 	/* Anything the server sent after its 220 came before TLS: it must not
 	 * be read as if it came through TLS (STARTTLS command injection). */
 	buf_reset(&p->in);
-	p->scanned = 0;
+	smtpreply_init(&p->reply);
 	if (!(p->ssl = SSL_new(p->env->ctx)) || SSL_set_fd(p->ssl, p->fd) != 1)
 		return fail(p, now, PROBE_TLS_FAILED, "cannot set up TLS");
 	SSL_set_tlsext_host_name(p->ssl, p->target.host);
@@ -621,12 +591,11 @@ probe_run(struct probe *p, uint64_t now)
 			if ((rc = read_reply(p)) <= 0)
 				return rc == 0 ? PROBE_WANT_READ
 				    : fail(p, now, PROBE_UNREACHABLE, "banner: %s", p->read_error);
-			snprintf(p->res.banner, sizeof(p->res.banner), "%s", p->reply_last);
-			if (p->reply_code != 220)
-				return fail(p, now, PROBE_UNREACHABLE, "the server refused the session: %.200s", p->reply_last);
+			snprintf(p->res.banner, sizeof(p->res.banner), "%s", p->reply.last);
+			if (p->reply.code != 220)
+				return fail(p, now, PROBE_UNREACHABLE, "the server refused the session: %.200s", p->reply.last);
 			snprintf(why, sizeof(why), "EHLO %s", p->env->helo);
 			queue_command(p, why);
-			p->reply_has_starttls = false;
 			enter(p, S_SEND_EHLO, now);
 			break;
 		case S_SEND_EHLO:
@@ -640,11 +609,11 @@ probe_run(struct probe *p, uint64_t now)
 		case S_EHLO:
 			if ((rc = read_reply(p)) <= 0)
 				return rc == 0 ? PROBE_WANT_READ : fail(p, now, PROBE_UNREACHABLE, "EHLO: %s", p->read_error);
-			p->res.starttls_offered = p->reply_code == 250 && p->reply_has_starttls;
+			p->res.starttls_offered = p->reply.code == 250 && p->reply.starttls;
 			if (!p->res.starttls_offered) {
 				p->res.class = PROBE_PLAINTEXT;
-				if (p->reply_code != 250)
-					snprintf(p->res.error, sizeof(p->res.error), "EHLO refused: %.200s", p->reply_last);
+				if (p->reply.code != 250)
+					snprintf(p->res.error, sizeof(p->res.error), "EHLO refused: %.200s", p->reply.last);
 				queue_command(p, "QUIT");
 				enter(p, S_QUIT_PLAIN, now);
 				break;
@@ -655,8 +624,8 @@ probe_run(struct probe *p, uint64_t now)
 		case S_STARTTLS:
 			if ((rc = read_reply(p)) <= 0)
 				return rc == 0 ? PROBE_WANT_READ : fail(p, now, PROBE_TLS_FAILED, "STARTTLS: %s", p->read_error);
-			if (p->reply_code != 220)
-				return fail(p, now, PROBE_TLS_FAILED, "STARTTLS refused: %.200s", p->reply_last);
+			if (p->reply.code != 220)
+				return fail(p, now, PROBE_TLS_FAILED, "STARTTLS refused: %.200s", p->reply.last);
 			if (start_tls(p, now) != 0)
 				return PROBE_DONE;
 			break;

@@ -40,7 +40,8 @@ probeplan_build(const struct resolve_result *r, bool allow_private, struct probe
 		goto fail;
 	for (unsigned h = 0; h < r->nhosts; h++) {
 		const struct resolve_host *host = &r->hosts[h];
-		struct probe_tlsa *first = out->tlsa + out->ntlsa;
+		/* No TLSA at all: out->tlsa is NULL, and NULL + 0 is undefined. */
+		struct probe_tlsa *first = out->tlsa ? out->tlsa + out->ntlsa : NULL;
 		size_t count = 0;
 		for (size_t i = 0; i < host->ntlsa; i++) {
 			struct tlsa_record rec;

@@ -6,7 +6,8 @@
 #   daemon_conf [LINES...]   write $LAB_DIR/tlspolicyd.conf: the lab's
 #                            resolver settings plus LINES (name = value)
 #   daemon_start [CONF]      start tlspolicyd -f in the lab's namespace and
-#                            wait until it answers; its pid in DAEMON_PID.
+#                            wait until it answers (5 s times
+#                            LAB_TIME_FACTOR); its pid in DAEMON_PID.
 #                            DAEMON_EXEC, an array, goes before the
 #                            command: (prlimit --nofile=1024:16384 --)
 #                            starts it with the systemd unit's hard limit
@@ -19,7 +20,7 @@
 #                            records its arguments and the alert's
 #                            environment, one file per alert
 #   alerts KIND              the files of the alerts of KIND
-#   wait_alert KIND          wait up to 10 s for one
+#   wait_alert KIND          wait up to 10 s for one (times LAB_TIME_FACTOR)
 #
 # The daemon listens on 127.0.0.1:7672 inside the namespace (every lab has
 # its own loopback) and on unix:$LAB_DIR/tlspolicyd.sock; it logs to
@@ -77,7 +78,7 @@ daemon_start() {
 	ip netns exec "$LAB_NETNS" "${DAEMON_EXEC[@]}" "$TLSPOLICYD" -f -c "$conf" 2>>"$DAEMON_LOG" &
 	DAEMON_PID=$!
 	lab_record_pid "$DAEMON_PID" tlspolicyd
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 100 * ${LAB_TIME_FACTOR:-1}; i++)); do
 		if tlsp query '[192.0.2.1]' >/dev/null 2>&1; then
 			return 0
 		fi
@@ -88,7 +89,7 @@ daemon_start() {
 		fi
 		sleep 0.05
 	done
-	diag "tlspolicyd did not answer within 5 s"
+	diag "tlspolicyd did not answer within $((5 * ${LAB_TIME_FACTOR:-1})) s"
 	return 1
 }
 
@@ -143,7 +144,7 @@ alerts() {
 
 wait_alert() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 100 * ${LAB_TIME_FACTOR:-1}; i++)); do
 		[ -n "$(alerts "$1")" ] && return 0
 		sleep 0.1
 	done

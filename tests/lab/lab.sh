@@ -78,6 +78,9 @@
 # DNS behaviour (lab_nsd_stop) must ask for names nobody has asked for yet.
 #
 # Set LAB_KEEP=1 to keep $LAB_DIR (logs, configs, queues) after lab_down.
+# LAB_TIME_FACTOR (default 1) multiplies how long the waits for something
+# to happen last (lab_wait_log, daemon_start, wait_alert): the sanitizer
+# run of tests/hardening.sh sets it, for instrumented programs are slower.
 # Test scripts should not use `set -e`; everything here is `set -u` clean.
 # $LAB_DIR must not contain white space (it ends up in Postfix -o options).
 
@@ -1193,7 +1196,7 @@ lab_flush() {
 # until a line matches ERE.  Earlier deliveries stay in the log, so match on
 # something unique to the message awaited (e.g. its recipient).
 lab_wait_log() {
-	local re=$1 secs=${2:-10} log=${3:-$LAB_DIR/sender.log} deadline
+	local re=$1 secs=$((${2:-10} * ${LAB_TIME_FACTOR:-1})) log=${3:-$LAB_DIR/sender.log} deadline
 	deadline=$(($(_lab_ms) + secs * 1000))
 	until grep -Eq -- "$re" "$log" 2>/dev/null; do
 		# After lab_down (a trap that did not exit) nothing will come.

@@ -914,6 +914,52 @@ test_kv_bad(void **state)
 	assert_int_equal(f.n, c->fields);
 }
 
+/* A plan from a resolution: a host without TLSA records (the plan then
+ * holds none at all, which once did arithmetic on a NULL pointer) and one
+ * with a record, whose targets point at it. */
+static void
+test_plan_build(void **state)
+{
+	unsigned char rdata[3 + 32] = {3, 1, 1};
+	struct dns_rdata tlsa = {sizeof(rdata), rdata};
+	struct resolve_host hosts[2];
+	struct resolve_result r;
+	struct probeplan plan;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(hosts, 0, sizeof(hosts));
+	assert_int_equal(nexthop_parse("d.test", 6, &r.nexthop, &(const char *){NULL}), 0);
+	r.nhosts = 1;
+	r.hosts = hosts;
+	snprintf(hosts[0].name, sizeof(hosts[0].name), "mx0.d.test");
+	hosts[0].naddresses = 1;
+	assert_int_equal(netaddr_parse("192.0.2.1", &hosts[0].addresses[0]), 0);
+	assert_int_equal(probeplan_build(&r, false, &plan), 0);
+	assert_int_equal(plan.n, 1);
+	assert_int_equal(plan.ntlsa, 0);
+	assert_null(plan.items[0].target.tlsa);
+	assert_non_null(plan.items[0].refused);	/* documentation range */
+	probeplan_free(&plan);
+
+	r.nhosts = 2;
+	snprintf(hosts[1].name, sizeof(hosts[1].name), "mx1.d.test");
+	hosts[1].naddresses = 1;
+	assert_int_equal(netaddr_parse("127.0.0.1", &hosts[1].addresses[0]), 0);
+	hosts[1].ntlsa = 1;
+	hosts[1].tlsa = &tlsa;
+	assert_int_equal(probeplan_build(&r, false, &plan), 0);
+	assert_int_equal(plan.n, 2);
+	assert_int_equal(plan.ntlsa, 1);
+	assert_null(plan.items[0].target.tlsa);
+	assert_int_equal(plan.items[1].target.ntlsa, 1);
+	assert_ptr_equal(plan.items[1].target.tlsa, plan.tlsa);
+	assert_int_equal(plan.tlsa[0].usage, 3);
+	assert_int_equal(plan.tlsa[0].len, 32);
+	assert_non_null(plan.items[1].refused);	/* loopback */
+	probeplan_free(&plan);
+}
+
 int
 main(void)
 {
@@ -924,6 +970,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_save_replaces),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_plan_build),
 	};
 	struct table t = {0};
 

@@ -16,6 +16,10 @@
 #                  insecure.test. (unsigned, delegated without DS), and the
 #                  signed children nods.test. (no DS) and wrongds.test.
 #                  (a DS of no key)
+#                  With LAB_SURVEY_DOMAINS set before lab_up, also the
+#                  signed survey.test. and the MX hosts of tlspolicy
+#                  survey's population (survey.sh, which writes the
+#                  population's list and expected summary)
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -87,6 +91,8 @@
 if ! declare -F _tap_result >/dev/null; then
 	source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 fi
+# The survey's population (LAB_SURVEY_DOMAINS): only built when asked for.
+source "$(dirname "${BASH_SOURCE[0]}")/survey.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -559,6 +565,9 @@ _lab_write_zones() {
 		; an unsigned domain whose MX host has DANE
 		danemx  MX  10 mx1.good.test.
 	EOF
+	if _lab_survey_enabled; then
+		_lab_survey_zones "$mx1" "$wrong" || return 1
+	fi
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -586,6 +595,8 @@ _lab_child_zone() {
 _lab_sign_zones() {
 	local d=$LAB_DIR/dns ksk zsk inception expiration child pid ds failed=0
 	local children=(nods wrongds slowdns slowerdns) pids=()
+	# survey.test: the survey's domains (survey.sh), DS in test.
+	_lab_survey_enabled && children+=(survey)
 	# Inception an hour back tolerates a little clock skew between the
 	# signer and whoever validates.
 	inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
@@ -705,6 +716,9 @@ _lab_write_dns_configs() {
 		    name: "wrongds.test."
 		    zonefile: "wrongds.test.zone.signed"
 	EOF
+	if _lab_survey_enabled; then
+		printf 'zone:\n    name: "survey.test."\n    zonefile: "survey.test.zone.signed"\n' >>"$d/nsd.conf"
+	fi
 
 	# The second NSD (lab_faults_up): the children that must be reached
 	# only through their delegation, so not through NSD above, which

@@ -38,6 +38,7 @@
 #include "probestate.h"
 #include "resolve.h"
 #include "socketmap.h"
+#include "survey_cmd.h"
 #include "tlsa.h"
 
 /* Exit codes, documented in tlspolicy(1). */
@@ -63,6 +64,8 @@ usage(FILE *out)
 	    "                     connect to every MX host address of DEST: STARTTLS, chain, DANE\n"
 	    "  tlsa [--usage 3 --selector 1 --mtype 1] CERT.pem | --host HOST[:PORT]\n"
 	    "                     the TLSA record for a certificate, or for a live server's\n"
+	    "  survey [-j N] [--out FILE.jsonl] LIST|-\n"
+	    "                     resolve and probe every domain of a list; one JSON line each\n"
 	    "  lint FILE          check an exception list as the daemon would\n"
 	    "  exceptions --proposed\n"
 	    "                     the exceptions the running daemon proposes\n"
@@ -854,6 +857,8 @@ main(int argc, char **argv)
 		rc = cmd_probe(cfg, argc, argv);
 	else if (strcmp(cmd, "tlsa") == 0)
 		rc = cmd_tlsa(cfg, argc, argv);
+	else if (strcmp(cmd, "survey") == 0)
+		rc = cmd_survey(cfg, argc, argv);
 	else if (strcmp(cmd, "purge") == 0 || strcmp(cmd, "refresh") == 0 || strcmp(cmd, "stats") == 0 ||
 	    strcmp(cmd, "maillog") == 0)
 		rc = cmd_control(cfg, cmd, argc, argv);

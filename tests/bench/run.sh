@@ -9,6 +9,16 @@
 # 1 000 clients that sent half a request and stall (smload -S): their p99
 # must stay within 2x of the unloaded one.
 #
+# With BENCH_SURVEY=1 (after the rest) or BENCH_SURVEY=only (alone): domains/s
+# of `tlspolicy survey` over BENCH_SURVEY_DOMAINS (10 000) lab domains (the
+# population of tests/lab/survey.sh: every probe class, null MX, NXDOMAIN,
+# unsigned, DNS failures), beside the study's method without the mail
+# queue, a loop of posttls-finger, one domain after the other, over
+# BENCH_SURVEY_SAMPLE (100) of the same domains taken evenly from the
+# list, extrapolated. Both get the same timeouts, BENCH_SURVEY_TIMEOUT
+# seconds (5): probe_timeout for the survey, -t and -T for posttls-finger.
+# BENCH_SURVEY_OPTS: more options for the survey (its defaults otherwise).
+#
 # Environment: BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_RUNS (3,
 # the median is reported), BENCH_CONNS ("1 16 100"), BENCH_STALL_CONNS (16),
 # BENCH_STALLERS (1000).
@@ -28,6 +38,10 @@ STALL_CONNS=${BENCH_STALL_CONNS:-16}
 STALLERS=${BENCH_STALLERS:-1000}
 SERVER_CPU=0
 LOAD_CPU=1
+SURVEY=${BENCH_SURVEY:-0}
+SURVEY_DOMAINS=${BENCH_SURVEY_DOMAINS:-10000}
+SURVEY_SAMPLE=${BENCH_SURVEY_SAMPLE:-100}
+SURVEY_TIMEOUT=${BENCH_SURVEY_TIMEOUT:-5}
 
 if [[ $(id -u) != 0 ]]; then
 	echo "make bench needs root: tlspolicyd runs against the lab in a namespace" >&2
@@ -39,8 +53,66 @@ if (( $(nproc) < 2 )); then
 fi
 LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
 lab_traps
+if [[ $SURVEY != 0 ]]; then
+	# The survey's zone is only built when asked for (tests/lab/survey.sh).
+	LAB_SURVEY_DOMAINS=$SURVEY_DOMAINS
+fi
 lab_up >/dev/null || { echo "lab_up failed" >&2; exit 1; }
 lab_mail_up >/dev/null || { echo "lab_mail_up failed" >&2; exit 1; }
+
+# tlspolicy survey beside a posttls-finger loop over the same domains.
+# Prints its figures on stdout.
+bench_survey() {
+	local list=$LAB_DIR/survey/list out=$LAB_DIR/survey.jsonl sample=$LAB_DIR/survey/sample
+	local t0 survey_ms finger_ms n step d rate finger_rate
+	lab_sender_up "texthash:/dev/null" >/dev/null || { echo "lab_sender_up failed" >&2; return 1; }
+	daemon_conf "probe_timeout = ${SURVEY_TIMEOUT}s"
+	n=$(awk '$1 == "domains" { print $2 }' "$LAB_DIR/survey/expected")
+	echo "Surveying $n lab domains with tlspolicy survey ${BENCH_SURVEY_OPTS:-}..." >&2
+	t0=$(_lab_ms)
+	# shellcheck disable=SC2086
+	tlsp survey ${BENCH_SURVEY_OPTS:-} --out "$out" "$list" 2>"$LAB_DIR/survey.err" || {
+		echo "tlspolicy survey failed: $(tail -n 3 "$LAB_DIR/survey.err")" >&2
+		return 1
+	}
+	survey_ms=$(($(_lab_ms) - t0))
+	if (($(wc -l <"$out") != n)); then
+		echo "tlspolicy survey wrote $(wc -l <"$out") records, not $n" >&2
+		return 1
+	fi
+	# The study's method: posttls-finger on each domain in turn, at level
+	# dane (DANE where TLSA is published, else opportunistic TLS), the lab
+	# CA trusted, the DNS of the lab's validating resolver; every Nth domain
+	# of the (shuffled) list, so the sample has the population's mix.
+	step=$((n / SURVEY_SAMPLE > 0 ? n / SURVEY_SAMPLE : 1))
+	awk -v step="$step" -v max="$SURVEY_SAMPLE" 'NR % step == 1 && k < max { print; k++ }' \
+		<(grep -v '[,A-Z]\|\.$' "$list") >"$sample"
+	echo "posttls-finger on $(wc -l <"$sample") of them, one after the other..." >&2
+	t0=$(_lab_ms)
+	while read -r d; do
+		lab_exec env MAIL_CONFIG="$LAB_SENDER" posttls-finger -c -l dane \
+			-t "$SURVEY_TIMEOUT" -T "$SURVEY_TIMEOUT" -F "$LAB_CA" "$d" >/dev/null 2>&1 </dev/null
+	done <"$sample"
+	finger_ms=$(($(_lab_ms) - t0))
+	rate=$(awk -v n="$n" -v t="$survey_ms" 'BEGIN { printf "%.1f", n * 1000 / t }')
+	finger_rate=$(awk -v n="$(wc -l <"$sample")" -v t="$finger_ms" 'BEGIN { printf "%.2f", n * 1000 / t }')
+	echo
+	echo "Survey of $n lab domains (probe timeout ${SURVEY_TIMEOUT} s for both):"
+	printf '| method | domains | seconds | domains/s |\n|---|---:|---:|---:|\n'
+	printf '| tlspolicy survey %s| %d | %.1f | %s |\n' "${BENCH_SURVEY_OPTS:+$BENCH_SURVEY_OPTS }" \
+		"$n" "$(awk -v t="$survey_ms" 'BEGIN { print t / 1000 }')" "$rate"
+	printf '| posttls-finger loop (sample) | %d | %.1f | %s |\n' "$(wc -l <"$sample")" \
+		"$(awk -v t="$finger_ms" 'BEGIN { print t / 1000 }')" "$finger_rate"
+	printf 'posttls-finger loop over all %d, extrapolated: %.0f s\n' "$n" \
+		"$(awk -v n="$n" -v r="$finger_rate" 'BEGIN { print n / r }')"
+	printf 'tlspolicy survey / posttls-finger loop: %.0fx (target >= 50x)\n' \
+		"$(awk -v a="$rate" -v b="$finger_rate" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+	echo "tlspolicy survey: $(tail -n 1 "$LAB_DIR/survey.err")"
+}
+if [[ $SURVEY == only ]]; then
+	bench_survey
+	exit
+fi
 
 keys=$LAB_DIR/keys
 # Lab destinations with every kind of answer, cached after the first round.
@@ -214,3 +286,6 @@ fi
 echo
 echo "Target: >= 70 % of nsmin at 16 and 100 connections."
 echo "Python peer (postfix-mta-sts-resolver, ../shared/bench/README.md): 60 300 req/s at 16 connections."
+if [[ $SURVEY != 0 ]]; then
+	bench_survey || exit 1
+fi

@@ -16,7 +16,11 @@
 #                             the survey's JSONL record, tlspolicy(1)):
 #                               domains N, with_mx N, null_mx N, nxdomain N,
 #                               dns_failures N, signed_mx N, dane_all N,
-#                               tlsa_mismatch N,
+#                               tlsa_mismatch N, and what follows from
+#                               them: mx_failed N (the DNS failures are all
+#                               failed MX lookups), mx_hosts N (distinct
+#                               names), mx_addresses N (distinct (host,
+#                               address, port)), providers N,
 #                               domain_class CLASS N   (by domain)
 #                               host_class CLASS N     (by (host, addr, port))
 #                               provider NAME N        (domains)
@@ -29,6 +33,7 @@
 #                             PROVIDER ROLE (see _lab_survey_hosts)
 #   $LAB_DIR/survey/domains   "DOMAIN TYPE HOST..." for every domain: what
 #                             it was built as (for a test's diagnostics)
+#   $LAB_DIR/survey/mismatch  the domains with a TLSA mismatch, sorted
 #
 # The population, over LAB_SURVEY_HOSTS MX host names (default 36), all on
 # port 25 of the lab's existing listeners (lab_mail_up must run):
@@ -165,14 +170,14 @@ _lab_survey_zones() {
 		@       NS  ns.test.
 	EOF
 	_lab_survey_generate "$s/hosts" "$d/survey.test.zone" "$d/insecure.test.zone" \
-		"$s/list" "$s/expected" "$s/pairs" "$s/domains"
+		"$s/list" "$s/expected" "$s/pairs" "$s/domains" "$s/mismatch"
 }
 
 # The population itself and its expected summary, in one pass.
 _lab_survey_generate() {
 	awk -v n="$LAB_SURVEY_DOMAINS" -v seed="$LAB_SURVEY_SEED" \
 		-v signedzone="$2" -v inszone="$3" -v listfile="$4" -v expfile="$5" \
-		-v pairfile="$6" -v domfile="$7" '
+		-v pairfile="$6" -v domfile="$7" -v mismfile="$8" '
 	function rnd(m) {       # MINSTD: exact in doubles; 0 .. m-1
 		state = (state * 48271) % 2147483647
 		return state % m
@@ -219,7 +224,7 @@ _lab_survey_generate() {
 			if (!(p in seenp)) { seenp[p] = 1; provider[p]++; pc[p, first_class(list[1])]++ }
 		}
 		if (dane) dane_all++
-		if (mism) tlsa_mismatch++
+		if (mism) { tlsa_mismatch++; print dom > mismfile }
 		domain_class[first_class(list[1])]++
 		print line > domfile
 	}
@@ -293,22 +298,27 @@ _lab_survey_generate() {
 		}
 		for (h = 0; h < nh; h++) {
 			if (!(h in used)) continue
+			mx_hosts++
 			na = split(addrs[h], a, ",")
 			split(cls[h], c, ",")
 			for (k = 1; k <= na; k++) {
 				print name[h], a[k], 25, c[k] > pairfile
 				host_class[c[k]]++
+				mx_addresses++
 			}
 		}
 		printf "domains %d\nwith_mx %d\nnull_mx %d\nnxdomain %d\ndns_failures %d\n", \
 			nd, with_mx, null_mx, nxdomain, dns_failures > expfile
 		printf "signed_mx %d\ndane_all %d\ntlsa_mismatch %d\n", signed_mx, dane_all, tlsa_mismatch > expfile
+		# Not among the counts of the spec, but what follows from them.
+		printf "mx_failed %d\nmx_hosts %d\nmx_addresses %d\n", dns_failures, mx_hosts, mx_addresses > expfile
 		for (c1 in domain_class) print "domain_class", c1, domain_class[c1] > expfile
 		for (c1 in host_class) print "host_class", c1, host_class[c1] > expfile
 		for (p in provider) {
 			print "provider", p, provider[p] > expfile
 			np++; pname[np] = p
 		}
+		print "providers", np > expfile
 		for (k in pc) {
 			split(k, kk, SUBSEP)
 			print "provider_class", kk[1], kk[2], pc[k] > expfile
@@ -325,5 +335,5 @@ _lab_survey_generate() {
 			print "provider_rank", i, pname[i] > expfile
 	}' "$1" || return 1
 	# Stable order for diff.
-	LC_ALL=C sort -o "$5" "$5" && LC_ALL=C sort -o "$6" "$6"
+	touch "$8" && LC_ALL=C sort -o "$5" "$5" && LC_ALL=C sort -o "$6" "$6" && LC_ALL=C sort -o "$8" "$8"
 }

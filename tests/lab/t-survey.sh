@@ -67,6 +67,10 @@ jsonl_summary() {
 	  "signed_mx \([$withmx[] | select(.mx_security == "secure")] | length)",
 	  "dane_all \([$d[] | select(.rule == "all-hosts-dane")] | length)",
 	  "tlsa_mismatch \([$d[] | select([.hosts[]?.addresses[]?.class] | index("dane-mismatch"))] | length)",
+	  "mx_failed \([$d[] | select(.mx == "failed")] | length)",
+	  "mx_hosts \([$d[] | .hosts[]?.name] | unique | length)",
+	  "mx_addresses \($pairs | length)",
+	  "providers \($rank | length)",
 	  ([$d[] | dclass] | group_by(.)[] | "domain_class \(.[0]) \(length)"),
 	  ([$pairs[]] | group_by(.)[] | "host_class \(.[0]) \(length)"),
 	  ($rank[] | "provider \(.p) \(.n)"),
@@ -118,13 +122,20 @@ jsonl_repeats() {
 	jq -r .domain "$1" | sort | uniq -d | head -n 5 | tr '\n' ' '
 }
 
-# The command's own summary in the same "KEY VALUE" lines.
-summarize() {
-	tlsp survey --summarize "$1" --json | summary_kv
-}
-# FIXME: the JSON of --summarize --json (lib/surveysum), once it lands.
+# The JSON of --summarize --json (lib/surveysum.c): counts by name, the
+# classes as objects (zeros included), top_providers ranked.
 summary_kv() {
-	cat
+	jq -r '
+	(["domains", "with_mx", "null_mx", "nxdomain", "mx_failed", "dns_failures", "signed_mx",
+	  "tlsa_mismatch", "mx_hosts", "mx_addresses", "providers"][] as $k | "\($k) \(.[$k])"),
+	"dane_all \(.all_dane)",
+	(.by_domain_class | to_entries[] | select(.value > 0) | "domain_class \(.key) \(.value)"),
+	(.by_mx_host_class | to_entries[] | select(.value > 0) | "host_class \(.key) \(.value)"),
+	(.top_providers | to_entries[] | "provider_rank \(.key + 1) \(.value.name)",
+		"provider \(.value.name) \(.value.domains)",
+		(.value.name as $n | .value.by_class | to_entries[] | select(.value > 0)
+		 | "provider_class \($n) \(.key) \(.value)"))
+	' | LC_ALL=C sort
 }
 
 check_counts() {
@@ -176,10 +187,14 @@ is "$(($(postfix_connects) - before))" "$want" \
 
 # ---------------------------------------------------------------- summary
 
-got=$(summarize "$out")
+json=$(tlsp survey --summarize "$out" --json)
+is "$?" 0 "survey --summarize --json: exit 0"
+got=$(summary_kv <<<"$json")
 [[ $got == "$(cat "$S/expected")" ]]
 ok $? "survey --summarize --json: every count as the lab was built"
 [[ $got == "$(cat "$S/expected")" ]] || diag "$(diff <(echo "$got") "$S/expected" | head -n 20)"
+is "$(jq -r '.tlsa_mismatch_domains[]' <<<"$json" 2>&1)" "$(head -n 100 "$S/mismatch")" \
+	"survey --summarize --json: the domains with a TLSA mismatch, the first 100 by name"
 
 # ---------------------------------------------------------------- rerun
 

@@ -1284,7 +1284,7 @@ html_esc(struct buf *b, const char *str, size_t max)
 #define SVG_ROW 24
 #define SVG_BAR_H 16
 #define SVG_PAD 8
-#define SVG_NAME_MAX 36			/* bytes of a name shown as a label */
+#define SVG_NAME_MAX 30			/* bytes of a name shown as a label */
 
 struct bar {
 	char key[80];			/* the number's path in the JSON object */

@@ -471,8 +471,8 @@ get_string(struct surveysum *s, json_t *obj, const char *key, const char *path, 
 {
 	json_t *v = json_object_get(obj, key);
 
-	if (!v) {
-		if (!optional) {
+	if (!v || (optional && json_is_null(v))) {
+		if (!v && !optional) {
 			fail(s, SURVEYSUM_BAD, "%s%s: missing", path, key);
 			*bad = true;
 		}
@@ -604,7 +604,7 @@ stage_host(struct surveysum *s, json_t *h, size_t i, struct stage_host *out, str
 	if (word_index(verdict, verdict_name, HOST_NOADDR + 1) < 0 && strcmp(verdict, "noaddr") != 0)
 		return fail(s, -1, "%sverdict: unknown word \"%s\"", path, shown(verdict, cut));
 	json_t *tlsa = json_object_get(h, "tlsa");
-	if (tlsa) {
+	if (tlsa && !json_is_null(tlsa)) {
 		if (!json_is_array(tlsa))
 			return fail(s, -1, "%stlsa: not an array", path);
 		for (size_t j = 0; j < json_array_size(tlsa); j++)

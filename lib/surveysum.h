@@ -35,6 +35,7 @@
  *       class       a name probe_class_name() gives, "refused" or "skipped"
  *       detail      optional, a string
  *   level, reason optional, strings.
+ * An optional member may also be null (as if missing), except preference.
  * Other members are ignored; a member named twice is not valid. Anything
  * else makes surveysum_add_line() return SURVEYSUM_BAD with a one-line
  * reason naming the member (e.g. `hosts[1].addresses[0].class: unknown

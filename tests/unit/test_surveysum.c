@@ -464,6 +464,9 @@ static const struct line_case good_lines[] = {
 	    "\"detail\":\"documentation\"}]}]}\n", NULL},
 	{"accepted: no optional member", REC("{\"name\":\"mx.a.example\",\"verdict\":\"plain\",\"addresses\":[" ADDR "]}"),
 	    NULL},
+	{"accepted: optional members null", "{" HEAD ",\"level\":null,\"reason\":null,\"hosts\":[{\"name\":"
+	    "\"mx.a.example\",\"verdict\":\"plain\",\"tlsa\":null,\"addresses\":[{\"address\":\"192.0.2.1\","
+	    "\"port\":25,\"class\":\"verified\",\"detail\":null}]}]}", NULL},
 	{"accepted: unknown members are ignored", "{\"future\":{\"x\":[1]}," HEAD ",\"hosts\":[]}", NULL},
 	{"accepted: verdict no-address", REC(HOSTF("\"verdict\":\"no-address\",", "")), NULL},
 	{"accepted: verdict noaddr, as the format's text spells it", REC(HOSTF("\"verdict\":\"noaddr\",", "")), NULL},

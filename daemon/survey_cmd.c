@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "strmap.h"
 #include "survey.h"
+#include "surveysum.h"
 #include "survey_cmd.h"
 
 enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 130 };
@@ -40,6 +41,7 @@ struct run {
 	int out_fd;
 	const char *out_name;
 	struct strmap *seen;		/* domains done, or started in this run */
+	struct surveysum *sum;		/* every record, old and new */
 	unsigned long total;		/* domains in the list, 0 when unknown */
 	unsigned long skipped;		/* already in --out */
 	unsigned long bad;		/* lines that are not domains */
@@ -132,6 +134,8 @@ on_record(void *arg, const char *domain, const char *line, size_t len)
 		left -= (size_t)n;
 	}
 	r->written++;
+	const char *why;
+	surveysum_add_line(r->sum, line, len, &why);	/* our own records are valid */
 	maybe_done(r);
 }
 
@@ -193,6 +197,8 @@ load_done(struct run *r, char *err, size_t errlen)
 		whole += n;
 		if (survey_record_domain(r->buffer, (size_t)n - 1, domain, sizeof(domain)) == 0)
 			strmap_put(r->seen, domain, r);
+		const char *why;
+		surveysum_add_line(r->sum, r->buffer, (size_t)n - 1, &why);
 	}
 	fclose(f);
 	struct stat st;
@@ -221,11 +227,75 @@ count_list(const char *path)
 	return count;
 }
 
+/* The study's table (or JSON), and the HTML report when asked for. */
+static int
+write_summary(struct surveysum *sum, FILE *out, bool json, const char *report)
+{
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b);
+	if ((json ? surveysum_json(sum, &b) : surveysum_text(sum, &b)) < 0) {
+		fprintf(stderr, "tlspolicy survey: out of memory\n");
+		rc = -1;
+	} else {
+		fwrite(buf_ptr(&b), 1, buf_size(&b), out);
+		fflush(out);
+	}
+	if (rc == 0 && report) {
+		buf_reset(&b);
+		FILE *f = NULL;
+		if (surveysum_html(sum, &b, NULL) < 0 || !(f = fopen(report, "w")) ||
+		    fwrite(buf_ptr(&b), 1, buf_size(&b), f) != buf_size(&b) || fclose(f) != 0) {
+			fprintf(stderr, "tlspolicy survey: %s: %s\n", report, f ? strerror(errno) : "cannot write it");
+			rc = -1;
+		}
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* --summarize FILE: the summary of an existing file, its bad lines named. */
+static int
+summarize(const char *path, bool json, const char *report)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	struct surveysum *sum = surveysum_create();
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned long lineno = 0, bad = 0;
+	int status = SURVEY_EXIT_TROUBLE;
+
+	if (!f || !sum) {
+		fprintf(stderr, "tlspolicy survey: %s: %s\n", path, f ? "out of memory" : strerror(errno));
+		goto done;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		const char *why;
+		lineno++;
+		size_t len = (size_t)n - (line[n - 1] == '\n');
+		if (surveysum_add_line(sum, line, len, &why) != SURVEYSUM_OK && bad++ < 20)
+			fprintf(stderr, "%s:%lu: %s\n", path, lineno, why);
+	}
+	if (bad > 20)
+		fprintf(stderr, "%s: %lu lines not records in all\n", path, bad);
+	if (write_summary(sum, stdout, json, report) == 0)
+		status = SURVEY_EXIT_DONE;
+done:
+	free(line);
+	surveysum_free(sum);
+	if (f && f != stdin)
+		fclose(f);
+	return status;
+}
+
 static void
 survey_usage(FILE *out)
 {
 	fprintf(out, "usage: tlspolicy [-c FILE] survey [-j N] [--rate N] [--address-interval MS] [--no-probe]\n"
-	    "                 [--out FILE.jsonl] LIST|-\n");
+	    "                 [--out FILE.jsonl] [--report FILE.html] [--json] LIST|-\n"
+	    "       tlspolicy survey --summarize FILE.jsonl [--report FILE.html] [--json]\n");
 }
 
 int
@@ -237,11 +307,15 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 		{"rate", required_argument, NULL, 'r'},
 		{"address-interval", required_argument, NULL, 'i'},
 		{"no-probe", no_argument, NULL, 'n'},
+		{"summarize", required_argument, NULL, 's'},
+		{"report", required_argument, NULL, 'R'},
+		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
 	};
 	struct run r = {.cfg = cfg, .out_fd = STDOUT_FILENO, .out_name = NULL};
 	unsigned jobs = 64, rate = 200, interval_ms = 1000;
-	bool probe = true;
+	bool probe = true, json = false;
+	const char *summarize_path = NULL, *report = NULL;
 	char err[1024] = "";
 	int opt, status = SURVEY_EXIT_TROUBLE;
 
@@ -263,8 +337,18 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 		case 'i': interval_ms = (unsigned)v; break;
 		case 'n': probe = false; break;
 		case 'o': r.out_name = optarg; break;
+		case 's': summarize_path = optarg; break;
+		case 'R': report = optarg; break;
+		case 'J': json = true; break;
 		default: survey_usage(stderr); return SURVEY_EXIT_TROUBLE;
 		}
+	}
+	if (summarize_path) {
+		if (argc != optind) {
+			survey_usage(stderr);
+			return SURVEY_EXIT_TROUBLE;
+		}
+		return summarize(summarize_path, json, report);
 	}
 	if (argc - optind != 1) {
 		survey_usage(stderr);
@@ -281,7 +365,7 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 	buf_init(&r.line);
 	struct dns *dns = NULL;
 	struct probe_env *env = NULL;
-	if (!(r.seen = strmap_create())) {
+	if (!(r.seen = strmap_create()) || !(r.sum = surveysum_create())) {
 		fprintf(stderr, "tlspolicy survey: out of memory\n");
 		goto done;
 	}
@@ -347,6 +431,11 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 		    r.written, r.skipped, r.bad, seconds_since(&r.started));
 		status = SURVEY_EXIT_DONE;
 	}
+	/* The table of everything --out holds; on standard error when the
+	 * records themselves go to standard output. */
+	if (!r.write_failed && write_summary(r.sum, r.out_fd == STDOUT_FILENO ? stderr : stdout, json, report) < 0 &&
+	    status == SURVEY_EXIT_DONE)
+		status = SURVEY_EXIT_TROUBLE;
 done:
 	survey_free(r.sv);
 	if (r.tick)
@@ -364,6 +453,7 @@ done:
 	if (r.list && r.list != stdin)
 		fclose(r.list);
 	strmap_free(r.seen, NULL);
+	surveysum_free(r.sum);
 	buf_free(&r.line);
 	free(r.buffer);
 	return status;

@@ -1,6 +1,6 @@
 /*
  * surveysum - the summary of a `tlspolicy survey` file: the JSON lines of
- * format v1 (survey-jsonl.md), one record per domain, read one line at a
+ * format v1 (tlspolicy(1), SURVEY), one record per domain, read one line at a
  * time, counted as that format's summary definitions say, and
  * written out as a plain-text table, one JSON object or one self-contained
  * HTML page with inline SVG bar charts.

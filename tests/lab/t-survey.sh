@@ -154,7 +154,8 @@ check_counts() {
 
 out=$LAB_DIR/survey.jsonl
 before=$(postfix_connects)
-timed tlsp survey "${survey_opts[@]}" --out "$out" "$list" 2>"$LAB_DIR/survey.err"
+# With --out, the summary of the whole file goes to standard output.
+timed tlsp survey "${survey_opts[@]}" --out "$out" "$list" >"$LAB_DIR/survey.out" 2>"$LAB_DIR/survey.err"
 is "$?" 0 "survey: exit 0"
 first_ms=$ELAPSED
 diag "survey of $total domains: ${first_ms} ms ($(awk -v n="$total" -v t="$first_ms" 'BEGIN { printf "%.0f", n * 1000 / t }') domains/s)"
@@ -195,12 +196,14 @@ ok $? "survey --summarize --json: every count as the lab was built"
 [[ $got == "$(cat "$S/expected")" ]] || diag "$(diff <(echo "$got") "$S/expected" | head -n 20)"
 is "$(jq -r '.tlsa_mismatch_domains[]' <<<"$json" 2>&1)" "$(head -n 100 "$S/mismatch")" \
 	"survey --summarize --json: the domains with a TLSA mismatch, the first 100 by name"
+is "$(cat "$LAB_DIR/survey.out")" "$(tlsp survey --summarize "$out")" \
+	"the survey's own table at the end is the summary of its file"
 
 # ---------------------------------------------------------------- rerun
 
 lines=$(wc -l <"$out")
 before=$(postfix_connects)
-timed tlsp survey "${survey_opts[@]}" --out "$out" "$list" 2>"$LAB_DIR/rerun.err"
+timed tlsp survey "${survey_opts[@]}" --out "$out" "$list" >"$LAB_DIR/rerun.out" 2>"$LAB_DIR/rerun.err"
 is "$?" 0 "rerun with the same --out: exit 0"
 is "$(wc -l <"$out")" "$lines" "rerun: no new line"
 ok $((ELAPSED < 5000 ? 0 : 1)) "rerun: fast (${ELAPSED} ms, first run ${first_ms} ms; limit 5000)"
@@ -211,7 +214,7 @@ diag "its stderr: $(tail -n 3 "$LAB_DIR/rerun.err")"
 
 part=$LAB_DIR/part.jsonl
 ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$DAEMON_CONF" survey "${survey_opts[@]}" --out "$part" "$list" \
-	2>"$LAB_DIR/part.err" &
+	>"$LAB_DIR/part.out" 2>"$LAB_DIR/part.err" &
 pid=$!
 lab_record_pid "$pid" survey
 # A second after the first record, while the silent server's probes (5 s)
@@ -232,7 +235,7 @@ done_lines=$(wc -l <"$part")
 ok $((done_lines > 0 && done_lines < total ? 0 : 1)) "interrupted: $done_lines of $total domains written"
 ok "interrupted: every line a whole record" jsonl_whole "$part"
 is "$(jsonl_repeats "$part")" "" "interrupted: no domain written twice"
-timed tlsp survey "${survey_opts[@]}" --out "$part" "$list" 2>"$LAB_DIR/resume.err"
+timed tlsp survey "${survey_opts[@]}" --out "$part" "$list" >"$LAB_DIR/resume.out" 2>"$LAB_DIR/resume.err"
 is "$?" 0 "rerun after the interruption: exit 0"
 diag "rerun after the interruption: ${ELAPSED} ms; $(tail -n 1 "$LAB_DIR/resume.err")"
 is "$(wc -l <"$part")" "$total" "rerun: the rest written, $((total - done_lines)) domains"

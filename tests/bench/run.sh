@@ -71,7 +71,7 @@ bench_survey() {
 	echo "Surveying $n lab domains with tlspolicy survey ${BENCH_SURVEY_OPTS:-}..." >&2
 	t0=$(_lab_ms)
 	# shellcheck disable=SC2086
-	tlsp survey ${BENCH_SURVEY_OPTS:-} --out "$out" "$list" 2>"$LAB_DIR/survey.err" || {
+	tlsp survey ${BENCH_SURVEY_OPTS:-} --out "$out" "$list" >"$LAB_DIR/survey.out" 2>"$LAB_DIR/survey.err" || {
 		echo "tlspolicy survey failed: $(tail -n 3 "$LAB_DIR/survey.err")" >&2
 		return 1
 	}

@@ -30,6 +30,9 @@
 
 enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 130 };
 
+/* Where a domain in the seen map came from. */
+static char from_file, from_list;
+
 struct run {
 	const struct config *cfg;
 	struct event_base *base;
@@ -44,6 +47,7 @@ struct run {
 	struct surveysum *sum;		/* every record, old and new */
 	unsigned long total;		/* domains in the list, 0 when unknown */
 	unsigned long skipped;		/* already in --out */
+	unsigned long repeats;		/* listed more than once */
 	unsigned long bad;		/* lines that are not domains */
 	unsigned long written;
 	bool interrupted, write_failed;
@@ -88,13 +92,17 @@ feed(void *arg)
 		int rc = survey_list_domain(r->buffer, (size_t)n, domain, sizeof(domain));
 		if (rc == 0)
 			continue;
-		if (rc < 0 || strmap_get(r->seen, domain)) {
-			if (rc < 0) {
-				fprintf(stderr, "%s:%lu: not a domain name (too long)\n", r->list_name, r->list_line);
-				r->bad++;
-			} else {
+		if (rc < 0) {
+			fprintf(stderr, "%s:%lu: not a domain name (too long)\n", r->list_name, r->list_line);
+			r->bad++;
+			continue;
+		}
+		const char *seen = strmap_get(r->seen, domain);
+		if (seen) {
+			if (seen == &from_file)
 				r->skipped++;
-			}
+			else
+				r->repeats++;
 			continue;
 		}
 		if (survey_add(r->sv, domain, err, sizeof(err)) < 0) {
@@ -102,7 +110,7 @@ feed(void *arg)
 			r->bad++;
 			continue;
 		}
-		strmap_put(r->seen, domain, r);
+		strmap_put(r->seen, domain, &from_list);
 	}
 	maybe_done(r);
 }
@@ -196,7 +204,7 @@ load_done(struct run *r, char *err, size_t errlen)
 			break;
 		whole += n;
 		if (survey_record_domain(r->buffer, (size_t)n - 1, domain, sizeof(domain)) == 0)
-			strmap_put(r->seen, domain, r);
+			strmap_put(r->seen, domain, &from_file);
 		const char *why;
 		surveysum_add_line(r->sum, r->buffer, (size_t)n - 1, &why);
 	}
@@ -427,8 +435,12 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 		    "run it again with the same --out to go on\n", r.written, survey_pending(r.sv));
 		status = SURVEY_EXIT_INTERRUPTED;
 	} else if (!r.write_failed) {
-		fprintf(stderr, "tlspolicy survey: %lu domains written, %lu already there, %lu bad lines, in %.1f s\n",
-		    r.written, r.skipped, r.bad, seconds_since(&r.started));
+		struct survey_stats st;
+		survey_stats(r.sv, &st);
+		fprintf(stderr, "tlspolicy survey: %lu domains written, %lu already there, %lu listed twice, "
+		    "%lu bad lines; %llu probes, %llu addresses answered by an earlier probe; in %.1f s\n",
+		    r.written, r.skipped, r.repeats, r.bad, (unsigned long long)st.probes,
+		    (unsigned long long)st.reused, seconds_since(&r.started));
 		status = SURVEY_EXIT_DONE;
 	}
 	/* The table of everything --out holds; on standard error when the

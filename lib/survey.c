@@ -208,6 +208,8 @@ result_detail(const struct probe_result *r, char *dst, size_t size)
 		snprintf(dst, size, "%s", r->dane_error[0] ? r->dane_error : "no TLSA record matches");
 	else if (r->class == PROBE_UNTRUSTED)
 		snprintf(dst, size, "%s", r->pkix_error);
+	else if (!r->starttls_offered)
+		snprintf(dst, size, "STARTTLS not offered");
 	else
 		snprintf(dst, size, "%s %s", r->protocol, r->cipher);
 }

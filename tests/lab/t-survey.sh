@@ -185,6 +185,9 @@ done
 sleep 0.5
 is "$(($(postfix_connects) - before))" "$want" \
 	"Postfix saw one connection per (host, address, port) on its listeners ($want), however many domains share them"
+like "$(cat "$LAB_DIR/survey.err")" " $(wc -l <"$S/pairs") probes, [0-9]+ addresses answered by an earlier probe" \
+	"the closing line counts one probe per (host, address, port)"
+like "$(cat "$LAB_DIR/survey.err")" " 0 already there, 3 listed twice," "repeats in the list are not taken for domains already done"
 
 # ---------------------------------------------------------------- summary
 

@@ -201,6 +201,12 @@ is "$(jq -r '.tlsa_mismatch_domains[]' <<<"$json" 2>&1)" "$(head -n 100 "$S/mism
 	"survey --summarize --json: the domains with a TLSA mismatch, the first 100 by name"
 is "$(cat "$LAB_DIR/survey.out")" "$(tlsp survey --summarize "$out")" \
 	"the survey's own table at the end is the summary of its file"
+# The report of the real survey (t-report.sh renders one in Chromium and
+# checks every number): its charts, with the number of domains.
+tlsp survey --summarize "$out" --report "$LAB_DIR/report.html" >/dev/null
+like "$(cat "$LAB_DIR/report.html")" '<svg class="chart" id="by-domain-class"' "--report: the charts are in the page"
+like "$(grep -o 'data-key="domains" data-count="[0-9]*"' "$LAB_DIR/report.html" | head -n 1)" "data-count=\"$total\"" \
+	"--report: the number of domains is this survey's"
 
 # ---------------------------------------------------------------- rerun
 

@@ -252,4 +252,13 @@ is "$(jsonl_repeats "$part")" "" "rerun: no domain written twice"
 ok "rerun: every line a whole record" jsonl_whole "$part"
 check_counts "$part" "interrupted and resumed"
 
+# ---------------------------------------------------------------- terminal
+# On a terminal (script(1) gives it one) a progress line: done/total, the
+# rate, the time left, the probes by class; elsewhere (above) none.
+printf '%s\n' good.test wrongtlsa.test notlsa.test >"$LAB_DIR/tty-list"
+tty_out=$(ip netns exec "$LAB_NETNS" script -qec "$TLSPOLICY -c $DAEMON_CONF survey ${survey_opts[*]} \
+	--out $LAB_DIR/tty.jsonl $LAB_DIR/tty-list" /dev/null | tr '\r' '\n')
+like "$tty_out" '3/3 domains +[0-9]+/s +probes 3: .*dane-verified 1 dane-mismatch 1' \
+	"on a terminal: the progress line (done/total, rate, probes by class)"
+unlike "$(cat "$LAB_DIR/survey.err")" 'domains +[0-9]+/s' "elsewhere: no progress line"
 tap_done

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "dns_unbound.h"
 #include "probe.h"
+#include "smtpreply.h"
 #include "strmap.h"
 #include "survey.h"
 #include "surveysum.h"
@@ -106,7 +107,10 @@ feed(void *arg)
 			continue;
 		}
 		if (survey_add(r->sv, domain, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s:%lu: '%s': %s\n", r->list_name, r->list_line, domain, err);
+			char shown[NEXTHOP_NAME_MAX + 2];
+			/* A list is anybody's text: no escape sequences to the terminal. */
+			smtpreply_printable(shown, sizeof(shown), domain, strlen(domain));
+			fprintf(stderr, "%s:%lu: '%s': %s\n", r->list_name, r->list_line, shown, err);
 			r->bad++;
 			continue;
 		}

@@ -25,6 +25,12 @@
  *       ServerHello, and the connection is shut down.  No client can
  *       complete a handshake, whatever its TLS versions and ciphers.
  *
+ *   fakesmtp -m anon ADDR:PORT
+ *       The slow mode's dialogue without the delay, STARTTLS offered, and
+ *       TLS with anonymous cipher suites only (TLS 1.2 at most: TLS 1.3 has
+ *       none), so the client gets no certificate at all: what Postfix logs
+ *       as "Anonymous TLS connection established".
+ *
  *   Options for every mode: -n NAME, the host name in the banner and the
  *   EHLO reply (default localhost); -v, a line on stderr per connection
  *   event.
@@ -625,6 +631,23 @@ static SSL_CTX *tls_server(const char *cert, const char *key)
 	return ctx;
 }
 
+/* No certificate: only anonymous (EC)DH key exchanges can be agreed. */
+static SSL_CTX *tls_anonymous_server(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		die("SSL_CTX_new failed");
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_set_cipher_list(ctx, "aNULL") != 1)
+		die("this OpenSSL has no anonymous cipher suites");
+	SSL_CTX_set_dh_auto(ctx, 1);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -637,7 +660,7 @@ static void raise_fd_limit(void)
 
 static void usage(void)
 {
-	fputs("usage: fakesmtp -m silent|slow|tlsfail [-d DELAY_MS] [-c CERT.pem -k KEY.pem]\n"
+	fputs("usage: fakesmtp -m silent|slow|tlsfail|anon [-d DELAY_MS] [-c CERT.pem -k KEY.pem]\n"
 	      "                [-n NAME] [-v] ADDR:PORT\n", stderr);
 	exit(2);
 }
@@ -689,12 +712,17 @@ int main(int argc, char **argv)
 		g.mode = MODE_SLOW;
 	else if (strcmp(mode, "tlsfail") == 0)
 		g.mode = MODE_TLSFAIL;
+	else if (strcmp(mode, "anon") == 0)
+		g.mode = MODE_SLOW;	/* the same dialogue, anonymous TLS */
 	else
 		usage();
+	bool anonymous = strcmp(mode, "anon") == 0;
 	if (g.delay_ms == -1)
-		g.delay_ms = g.mode == MODE_SLOW ? 2000 : 0;
+		g.delay_ms = g.mode == MODE_SLOW && !anonymous ? 2000 : 0;
 
-	if (cert && g.mode == MODE_SLOW)
+	if (anonymous)
+		g.ssl_ctx = tls_anonymous_server();
+	else if (cert && g.mode == MODE_SLOW)
 		g.ssl_ctx = tls_server(cert, key);
 	g.offer_starttls = g.ssl_ctx || g.mode == MODE_TLSFAIL;
 	raise_fd_limit();

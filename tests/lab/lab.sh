@@ -24,7 +24,8 @@
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
 #   127.0.1.x:25   receiving Postfix, one smtpd per MX host (lab_mail_up)
-#   127.0.1.13-15:25  fakesmtp: failed TLS, silent, slow (lab_mail_up)
+#   127.0.1.13-16:25  fakesmtp: failed TLS, silent, slow, anonymous TLS
+#                  (lab_mail_up)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
 #                  a test asks for one
 #   127.0.3.x:53   DNS fault servers (lab_faults_up, t-dnsfaults.sh): .1 a
@@ -139,6 +140,7 @@ LAB_FAKE_LISTENERS=(
 	"127.0.1.13:25 mx.tlsfail.test tlsfail"
 	"127.0.1.14:25 mx.silent.test silent"
 	"127.0.1.15:25 mx.slow.test slow"
+	"127.0.1.16:25 mx.anon.test anon"
 )
 LAB_TLS_HOSTS=(mx1.good.test mx.wrongtlsa.test mx.notlsa.test mx.insecure.test
 	mx.pkix.test mx.submit.test mx.ta.test
@@ -477,6 +479,9 @@ _lab_write_zones() {
 		; every reply LAB_SLOW_DELAY_MS late, correct TLS (fakesmtp)
 		slow                    MX   10 mx.slow.test.
 		mx.slow                 A    127.0.1.15
+		; anonymous TLS: no certificate at all (fakesmtp)
+		anon                    MX   10 mx.anon.test.
+		mx.anon                 A    127.0.1.16
 
 		; good.test again with 2 s TTLs: expired in every cache soon after
 		; it was asked, so a test can ask again once NSD is stopped

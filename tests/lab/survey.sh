@@ -49,6 +49,7 @@
 #   127.0.1.12  no STARTTLS            none                  plaintext
 #   127.0.1.13  fakesmtp tlsfail       none                  tls-failed
 #   127.0.1.14  fakesmtp silent        none                  unreachable
+#   127.0.1.16  fakesmtp anon          none                  anonymous
 #
 # Each address gives one class whatever host name points at it (the
 # verified ones are reached under their certificate's name only), so the
@@ -98,7 +99,7 @@ _lab_survey_hosts() {
 	# Signed hosts take providerP.test in turn; every fourth kind is a
 	# host of the unsigned zone.
 	local kinds=(dane dane mismatch untrusted ins-trusted dane trusted plaintext
-		ins-untrusted dane tlsfail unreachable ins-plaintext mismatch)
+		ins-untrusted anonymous dane tlsfail unreachable ins-plaintext mismatch)
 	echo "mx.notlsa.test existing 127.0.1.3 none verified notlsa.test any"
 	echo "mx.submit.test existing 127.0.1.8 none verified submit.test any"
 	echo "mx.insecure.test existing 127.0.1.4 none verified insecure.test any"
@@ -114,6 +115,7 @@ _lab_survey_hosts() {
 		plaintext) addr=127.0.1.12 class=plaintext ;;
 		tlsfail) addr=127.0.1.13 class=tls-failed ;;
 		unreachable) addr=127.0.1.14 class=unreachable ;;
+		anonymous) addr=127.0.1.16 class=anonymous ;;
 		esac
 		if [[ $kind == ins-* ]]; then
 			k=$((k + 1))
@@ -133,8 +135,8 @@ _lab_survey_hosts() {
 _lab_survey_zones() {
 	local d=$LAB_DIR/dns s=$LAB_DIR/survey name zone addrs tlsa classes prov role a
 	mkdir -p "$s" || return 1
-	if ((LAB_SURVEY_HOSTS < 10)); then
-		diag "LAB_SURVEY_HOSTS must be at least 10 (every class), not $LAB_SURVEY_HOSTS"
+	if ((LAB_SURVEY_HOSTS < 17)); then
+		diag "LAB_SURVEY_HOSTS must be at least 17 (every class), not $LAB_SURVEY_HOSTS"
 		return 1
 	fi
 	_lab_survey_hosts "$LAB_SURVEY_HOSTS" >"$s/hosts" || return 1

@@ -383,7 +383,7 @@ ok "mx.slow.test: 30 TLS sessions at once took $(took many-tls) ms" \
 
 # ---------------------------------------------------------------- teardown
 mapfile -t fakes < <(awk '$2 ~ /^fakesmtp-/ { print $1 }' "$LAB_DIR/pids")
-is "${#fakes[@]}" 3 "three fakesmtp processes recorded"
+is "${#fakes[@]}" 4 "four fakesmtp processes recorded"
 lab_down
 gone=0
 for pid in "${fakes[@]}"; do

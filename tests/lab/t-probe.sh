@@ -65,6 +65,7 @@ servers=(
 	"nostarttls.test|no|plaintext"
 	"tlsfail.test|no|tls-failed"
 	"silent.test|no|unreachable"
+	"anon.test|no|anonymous"
 )
 for s in "${servers[@]}"; do
 	IFS='|' read -r dest dane want <<<"$s"

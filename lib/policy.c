@@ -1,6 +1,7 @@
 /* policy - the RFC 7672 decision; see policy.h for the contract. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "policy.h"
@@ -327,4 +328,23 @@ policy_level_valid(const char *value, const char **why)
 		return false;
 	}
 	return true;
+}
+
+void
+policy_level_word(const char *value, char *dst, size_t size)
+{
+	size_t n = strcspn(value, " \t");
+
+	snprintf(dst, size, "%.*s", (int)n, value);
+}
+
+bool
+policy_level_authenticated(const char *level)
+{
+	static const char *const authenticated[] = {"dane-only", "dane", "verify", "secure", "fingerprint"};
+
+	for (size_t i = 0; i < sizeof(authenticated) / sizeof(authenticated[0]); i++)
+		if (strcmp(level, authenticated[i]) == 0)
+			return true;
+	return false;
 }

@@ -19,6 +19,7 @@
 #define TLSPOLICY_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* A lookup's outcome as the decision needs it. */
@@ -145,5 +146,12 @@ const char *policy_level(const struct policy_levels *levels, struct policy_answe
  * dane, dane-only, fingerprint, verify, secure) and attributes known to
  * Postfix (name=value). Returns false with a static reason in *why. */
 bool policy_level_valid(const char *value, const char **why);
+
+/* The level of a policy table value: its first word ("dane-only" of
+ * "dane-only protocols=>=TLSv1.2"), in dst. */
+void policy_level_word(const char *value, char *dst, size_t size);
+/* Levels at which Postfix authenticates the server: dane-only, dane,
+ * verify, secure, fingerprint. */
+bool policy_level_authenticated(const char *level);
 
 #endif

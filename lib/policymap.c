@@ -187,9 +187,9 @@ is_dane(const struct policymap *pm, struct policy_answer answer)
 {
 	if (answer.result != POLICY_OK || answer.rule == RULE_EXCEPTION)
 		return false;
-	const char *level = policy_level(&pm->cfg->levels, answer);
-	size_t n = strcspn(level, " \t");
-	return (n == 4 && strncmp(level, "dane", 4) == 0) || (n == 9 && strncmp(level, "dane-only", 9) == 0);
+	char level[16];
+	policy_level_word(policy_level(&pm->cfg->levels, answer), level, sizeof(level));
+	return strcmp(level, "dane") == 0 || strcmp(level, "dane-only") == 0;
 }
 
 /* A dane answer is kept as the one to serve through an outage; any other

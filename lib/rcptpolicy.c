@@ -101,7 +101,7 @@ security_word(const struct status *st, char *dst, size_t size)
 	else if (st->result == POLICY_TEMP)
 		snprintf(dst, size, "deferred");
 	else
-		status_level(st->policy, dst, size);
+		policy_level_word(st->policy, dst, size);
 }
 
 void
@@ -125,8 +125,8 @@ rcptpolicy_decide(const struct config *cfg, bool secure_sender, const char *doma
 		out->why = "daemon-temp";
 		return;
 	}
-	status_level(st->result == POLICY_OK ? st->policy : "", level, sizeof(level));
-	if (secure_sender && !failing && !status_level_authenticated(level)) {
+	policy_level_word(st->result == POLICY_OK ? st->policy : "", level, sizeof(level));
+	if (secure_sender && !failing && !policy_level_authenticated(level)) {
 		refuse(out, false, "5.7.1", "secure-sender");
 		snprintf(out->text, sizeof(out->text),
 		    "Your mail may only leave over authenticated TLS, and mail to %s would not: %s", dom,

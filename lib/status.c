@@ -104,19 +104,3 @@ status_parse(const char *text, size_t len, struct status *out, const char **why)
 		out->policy[0] = '\0';	/* only an OK answer has one */
 	return 0;
 }
-
-void
-status_level(const char *policy, char *level, size_t size)
-{
-	size_t n = strcspn(policy, " \t");
-
-	snprintf(level, size, "%.*s", (int)n, policy);
-}
-
-bool
-status_level_authenticated(const char *level)
-{
-	static const char *const authenticated[] = {"dane-only", "dane", "verify", "secure", "fingerprint"};
-
-	return lookup(authenticated, sizeof(authenticated) / sizeof(authenticated[0]), level) >= 0;
-}

@@ -55,10 +55,5 @@ int status_format(const struct status *s, struct buf *out);
 int status_parse(const char *text, size_t len, struct status *out, const char **why);
 
 const char *status_failure_name(enum status_failure f);
-/* The Postfix level of a policy: its first word ("dane-only", "encrypt"). */
-void status_level(const char *policy, char *level, size_t size);
-/* Levels at which Postfix authenticates the server (dane-only, dane,
- * verify, secure, fingerprint). */
-bool status_level_authenticated(const char *level);
 
 #endif

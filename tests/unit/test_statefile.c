@@ -23,13 +23,20 @@
 
 static const char content[] = "key=a.test answer=dane-only\nkey=b.test answer=\"may\"\n";
 
-static const char *
+/* Every file the tests make lives here; main() removes it. */
+static char test_dir[] = "/tmp/test_statefile.XXXXXX";
+
+struct path {
+	char s[sizeof(test_dir) + 32];
+};
+
+static struct path
 path_for(const char *name)
 {
-	static char path[256];
+	struct path p;
 
-	snprintf(path, sizeof(path), "/tmp/tlsp-statefile-%d-%s", (int)getpid(), name);
-	return path;
+	snprintf(p.s, sizeof(p.s), "%s/%s", test_dir, name);
+	return p;
 }
 
 static void
@@ -59,7 +66,8 @@ spew(const char *path, const char *p, size_t n)
 static void
 test_round_trip(void **state)
 {
-	const char *path = path_for("rt");
+	struct path rt = path_for("rt"), rt_tmp = path_for("rt.tmp");
+	const char *path = rt.s;
 	struct buf got;
 	const char *why = NULL;
 
@@ -72,7 +80,7 @@ test_round_trip(void **state)
 	assert_int_equal(statefile_write(path, "", 0), 0);
 	assert_int_equal(statefile_read(path, &got, &why), STATEFILE_OK);
 	assert_int_equal(buf_size(&got), 0);
-	assert_int_equal(access(path_for("rt.tmp"), F_OK), -1);
+	assert_int_equal(access(rt_tmp.s, F_OK), -1);
 	unlink(path);
 	buf_free(&got);
 }
@@ -83,26 +91,30 @@ test_missing(void **state)
 	struct buf got;
 	const char *why = NULL;
 
+	struct path none = path_for("none");
+
 	buf_init(&got);
-	unlink(path_for("none"));
-	assert_int_equal(statefile_read(path_for("none"), &got, &why), STATEFILE_MISSING);
+	assert_int_equal(statefile_read(none.s, &got, &why), STATEFILE_MISSING);
 	buf_free(&got);
 }
 
 static void
 test_not_lines(void **state)
 {
+	struct path nl = path_for("nl");
+
 	errno = 0;
-	assert_int_equal(statefile_write(path_for("nl"), "no newline", 10), -1);
+	assert_int_equal(statefile_write(nl.s, "no newline", 10), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(access(path_for("nl"), F_OK), -1);
+	assert_int_equal(access(nl.s, F_OK), -1);
 }
 
 /* A write cut short anywhere: never read as a state. */
 static void
 test_every_prefix(void **state)
 {
-	const char *path = path_for("prefix"), *cut = path_for("cut");
+	struct path whole_path = path_for("prefix"), cut_path = path_for("cut");
+	const char *path = whole_path.s, *cut = cut_path.s;
 	struct buf whole, got;
 	const char *why;
 
@@ -128,7 +140,8 @@ test_every_prefix(void **state)
 static void
 test_every_byte_changed(void **state)
 {
-	const char *path = path_for("flip"), *bad = path_for("bad");
+	struct path whole_path = path_for("flip"), bad_path = path_for("bad");
+	const char *path = whole_path.s, *bad = bad_path.s;
 	struct buf whole, got;
 	const char *why;
 
@@ -163,7 +176,21 @@ main(void)
 		cmocka_unit_test(test_every_byte_changed),
 	};
 	struct table t = {0};
+	int failed;
 
+	if (!mkdtemp(test_dir)) {
+		perror(test_dir);
+		return 1;
+	}
 	table_add_tests(&t, tests, sizeof(tests) / sizeof(tests[0]));
-	return table_run(&t, "statefile");
+	failed = table_run(&t, "statefile");
+	/* Tests that fail stop before their unlink(): empty the directory here. */
+	static const char *const names[] = {"rt", "rt.tmp", "none", "nl", "prefix", "cut", "flip", "bad"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct path p = path_for(names[i]);
+		unlink(p.s);
+	}
+	if (rmdir(test_dir) != 0)
+		perror(test_dir);
+	return failed;
 }

@@ -16,6 +16,9 @@
 #                            prints the value, "NOTFOUND", or "ERROR: ..."
 #                            (postmap's warning, as for TEMP and PERM)
 #   tlsp ARGS...             run the tlspolicy command in the namespace
+#   daemon_settle            wait until every line the daemon logged is in
+#                            $DAEMON_LOG (daemon_start, pmq and tlsp do so
+#                            before they return)
 #   alert_hook               write $ALERT_HOOK, an alert_command that
 #                            records its arguments and the alert's
 #                            environment, one file per alert
@@ -68,7 +71,27 @@ daemon_conf() {
 }
 
 tlsp() {
-	ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$DAEMON_CONF" "$@"
+	local rc=0
+	ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$DAEMON_CONF" "$@" || rc=$?
+	daemon_settle
+	return $rc
+}
+
+# The daemon writes its info and notice lines in batches, once per turn of
+# its event loop, so an answer can reach the client before the line that
+# logs it reaches the file. While a batch is pending the loop polls without
+# waiting; a main thread asleep in epoll_wait has written everything.
+daemon_settle() {
+	local i wchan stat
+	[[ -n $DAEMON_PID ]] || return 0
+	for ((i = 0; i < 200 * ${LAB_TIME_FACTOR:-1}; i++)); do
+		# Gone, or exited and not yet reaped: it will log nothing more.
+		read -r -a stat 2>/dev/null <"/proc/$DAEMON_PID/stat" || return 0
+		[[ ${stat[2]} == [RSD] ]] || return 0
+		read -r wchan 2>/dev/null <"/proc/$DAEMON_PID/task/$DAEMON_PID/wchan"
+		[[ $wchan == do_epoll_wait || $wchan == ep_poll ]] && return 0
+		sleep 0.01
+	done
 }
 
 daemon_start() {
@@ -80,7 +103,7 @@ daemon_start() {
 	lab_record_pid "$DAEMON_PID" tlspolicyd
 	for ((i = 0; i < 100 * ${LAB_TIME_FACTOR:-1}; i++)); do
 		if tlsp query '[192.0.2.1]' >/dev/null 2>&1; then
-			return 0
+			return 0	# tlsp settled: the start's lines are in the log
 		fi
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			diag "tlspolicyd exited at start:"
@@ -116,6 +139,7 @@ pmq() {
 		echo NOTFOUND
 	fi
 	rm -f "$err"
+	daemon_settle
 }
 
 daemon_lab_start() {

@@ -256,6 +256,22 @@ policy_decide(const struct policy_facts *f)
 	return decide_hosts(f);
 }
 
+bool
+policy_answer_possible(struct policy_answer a)
+{
+	if (a.bogus && a.result != POLICY_TEMP)
+		return false;
+	switch (a.result) {
+	case POLICY_OK:
+		return (unsigned)a.rule <= RULE_FAILED_HOST || a.rule == RULE_EXCEPTION;
+	case POLICY_TEMP:
+		return a.rule == RULE_ALL_FAILED || a.rule == RULE_MX_FAILED;
+	case POLICY_NOTFOUND:
+		return a.rule >= RULE_NXDOMAIN && a.rule <= RULE_PARENT_FORM;
+	}
+	return false;
+}
+
 const char *
 policy_level(const struct policy_levels *levels, struct policy_answer a)
 {

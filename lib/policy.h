@@ -138,6 +138,11 @@ struct policy_levels {
 const char *policy_default_level(enum policy_rule r);
 
 struct policy_answer policy_decide(const struct policy_facts *f);
+/* Whether the daemon can give this answer: a result with a rule that
+ * yields it (RULE_EXCEPTION: OK, with the exception's policy), bogus only
+ * on TEMP. What comes back from a state file is checked with it, since an
+ * OK answer without a level would have nothing to tell Postfix. */
+bool policy_answer_possible(struct policy_answer a);
 
 /* The level a POLICY_OK answer maps to under the given levels. */
 const char *policy_level(const struct policy_levels *levels, struct policy_answer a);

@@ -142,6 +142,7 @@ test_decide(void **state)
 	struct policy_levels levels = default_levels();
 	struct policy_answer a = policy_decide(&c->facts);
 
+	assert_true(policy_answer_possible(a));
 	assert_int_equal(a.result, c->result);
 	if (a.rule != c->rule)
 		fail_msg("rule %s, want %s", policy_rule_name(a.rule), policy_rule_name(c->rule));
@@ -170,6 +171,7 @@ test_never_weaker_with_failures(void **state)
 				usable |= f.hosts[h] == D || f.hosts[h] == E || f.hosts[h] == P;
 			}
 			struct policy_answer a = policy_decide(&f);
+			assert_true(policy_answer_possible(a));
 			if (!failed)
 				continue;
 			if (!usable) {
@@ -220,6 +222,35 @@ test_level(void **state)
 		assert_non_null(why);
 }
 
+/* What a state file may claim: exactly the pairs the decision makes (and
+ * an exception's OK), and each possible OK answer has a level to give
+ * Postfix, since a restored answer is served as it is. */
+static void
+test_answer_possible(void **state)
+{
+	struct policy_levels levels = default_levels();
+	unsigned possible[3] = {0};
+
+	for (int result = POLICY_OK; result <= POLICY_TEMP; result++)
+		for (int rule = 0; rule < RULE_COUNT; rule++)
+			for (int bogus = 0; bogus < 2; bogus++) {
+				struct policy_answer a = {(enum policy_result)result, (enum policy_rule)rule, bogus};
+				if (!policy_answer_possible(a))
+					continue;
+				possible[result]++;
+				if (result == POLICY_OK && rule != RULE_EXCEPTION)
+					assert_non_null(policy_level(&levels, a));
+			}
+	assert_int_equal(possible[POLICY_OK], RULE_FAILED_HOST + 1 + 1);	/* the levels, and exceptions */
+	assert_int_equal(possible[POLICY_TEMP], 2 * 2);				/* two rules, bogus or not */
+	assert_int_equal(possible[POLICY_NOTFOUND], RULE_PARENT_FORM - RULE_NXDOMAIN + 1);
+	assert_false(policy_answer_possible((struct policy_answer){POLICY_OK, RULE_NXDOMAIN, false}));
+	assert_false(policy_answer_possible((struct policy_answer){POLICY_OK, RULE_ALL_DANE, true}));
+	assert_false(policy_answer_possible((struct policy_answer){POLICY_TEMP, RULE_EXCEPTION, false}));
+	assert_false(policy_answer_possible((struct policy_answer){POLICY_NOTFOUND, RULE_MX_FAILED, false}));
+	assert_false(policy_answer_possible((struct policy_answer){(enum policy_result)7, RULE_ALL_DANE, false}));
+}
+
 static void
 test_rule_names_complete(void **state)
 {
@@ -234,6 +265,7 @@ main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_never_weaker_with_failures),
+		cmocka_unit_test(test_answer_possible),
 		cmocka_unit_test(test_rule_names_complete),
 	};
 	struct table t = {0};

@@ -698,7 +698,17 @@ test_snapshot_restore(void **state)
 	back.wall += 100;
 	const char *junk = "this is not a snapshot line\n"
 	    "store=answers key=Outage.Example. result=ok rule=all-hosts-dane bogus=no reason=x stored=1 expires=9999999999\n"
-	    "store=answers key=x.example result=ok rule=exception bogus=no reason=x stored=1 expires=9999999999\n";
+	    "store=answers key=x.example result=ok rule=exception bogus=no reason=x stored=1 expires=9999999999\n"
+	    /* Answers the daemon never gives: OK without a level to serve,
+	     * an exception that is not OK, bogus on an answer that is not
+	     * TEMP (they once crashed the restore, or the first lookup). */
+	    "store=answers key=nx.example result=ok rule=nxdomain bogus=no reason=x stored=1 expires=9999999999\n"
+	    "store=answers key=temp.example result=temp rule=exception bogus=no policy=encrypt reason=x "
+	    "stored=1 expires=9999999999\n"
+	    "store=secure key=nf.example result=notfound rule=all-hosts-dane bogus=no reason=x stored=1 "
+	    "expires=9999999999\n"
+	    "store=answers key=b.example result=ok rule=all-hosts-dane bogus=yes reason=x stored=1 "
+	    "expires=9999999999\n";
 	buf_puts(&snap, junk);
 	assert_int_equal(policymap_restore(back.f.pm, buf_ptr(&snap), buf_size(&snap)), 2);
 	struct policymap_answer a = resolve_now(&back, &r);

@@ -429,18 +429,24 @@ format_record(const char *dest, const struct probestate_addr *a, const struct pr
 	buf_putc(out, '\n');
 }
 
+void
+probestate_format(const struct probestate *ps, struct buf *out)
+{
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (const struct dest *d = ps->buckets[i]; d; d = d->chain)
+			for (size_t a = 0; a < d->naddrs; a++)
+				/* Oldest first, so that loading pushes them in order. */
+				for (size_t h = d->addrs[a].nhistory; h-- > 0;)
+					format_record(d->name, &d->addrs[a], &d->addrs[a].history[h], out);
+}
+
 int
 probestate_save(const struct probestate *ps, const char *path)
 {
 	struct buf out;
 
 	buf_init(&out);
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (const struct dest *d = ps->buckets[i]; d; d = d->chain)
-			for (size_t a = 0; a < d->naddrs; a++)
-				/* Oldest first, so that loading pushes them in order. */
-				for (size_t h = d->addrs[a].nhistory; h-- > 0;)
-					format_record(d->name, &d->addrs[a], &d->addrs[a].history[h], &out);
+	probestate_format(ps, &out);
 	int rc = statefile_write(path, buf_ptr(&out), buf_size(&out));
 	int saved = errno;
 	buf_free(&out);
@@ -489,23 +495,11 @@ on_field(void *arg, const char *key, const char *value)
 }
 
 int
-probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char *err, size_t errlen)
+probestate_restore(struct probestate *ps, const char *text, size_t len, int64_t unix_now)
 {
-	struct buf content;
-	const char *why;
+	const char *p = text, *end = text + len;
 	int loaded = 0;
 
-	buf_init(&content);
-	int rc = statefile_read(path, &content, &why);
-	if (rc != STATEFILE_OK) {
-		if (rc == STATEFILE_ERROR)
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		else if (rc == STATEFILE_DAMAGED)
-			snprintf(err, errlen, "%s is damaged (%s); it is ignored and will be rewritten", path, why);
-		buf_free(&content);
-		return rc == STATEFILE_MISSING ? 0 : -1;
-	}
-	const char *p = buf_ptr(&content), *end = p + buf_size(&content);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = (size_t)((nl ? nl : end) - p);
@@ -524,6 +518,26 @@ probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char 
 		note_latest(ps, l.host, &l.addr, l.port, l.usable, &l.rec);
 		loaded++;
 	}
+	return loaded;
+}
+
+int
+probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char *err, size_t errlen)
+{
+	struct buf content;
+	const char *why;
+
+	buf_init(&content);
+	int rc = statefile_read(path, &content, &why);
+	if (rc != STATEFILE_OK) {
+		if (rc == STATEFILE_ERROR)
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		else if (rc == STATEFILE_DAMAGED)
+			snprintf(err, errlen, "%s is damaged (%s); it is ignored and will be rewritten", path, why);
+		buf_free(&content);
+		return rc == STATEFILE_MISSING ? 0 : -1;
+	}
+	int loaded = probestate_restore(ps, buf_ptr(&content), buf_size(&content), unix_now);
 	buf_free(&content);
 	return loaded;
 }

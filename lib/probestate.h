@@ -91,5 +91,10 @@ int probestate_save(const struct probestate *ps, const char *path);
  * cannot read are skipped. Returns how many records it loaded, or -1 with
  * an English message in err: unreadable, or damaged (refused whole). */
 int probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char *err, size_t errlen);
+/* The two halves without the file: the history as its lines (appended to
+ * out), and lines put back (those it cannot read, or dated more than a
+ * day after unix_now, are skipped); returns how many records it took. */
+void probestate_format(const struct probestate *ps, struct buf *out);
+int probestate_restore(struct probestate *ps, const char *text, size_t len, int64_t unix_now);
 
 #endif

@@ -58,6 +58,33 @@ sync_directory(const char *path)
 	return rc;
 }
 
+/* The trailer line for data, or -1 (EINVAL) when data is not lines: the
+ * trailer must be a line of its own. */
+static int
+format_trailer(const char *data, size_t len, char trailer[TRAILER_MAX])
+{
+	if (len && data[len - 1] != '\n') {
+		errno = EINVAL;
+		return -1;
+	}
+	return snprintf(trailer, TRAILER_MAX, "end %zu %016" PRIx64 "\n", len, content_hash(data, len));
+}
+
+int
+statefile_seal(struct buf *content)
+{
+	char trailer[TRAILER_MAX];
+	int tn = format_trailer(buf_ptr(content), buf_size(content), trailer);
+
+	if (tn < 0)
+		return -1;
+	if (buf_append(content, trailer, (size_t)tn) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 int
 statefile_write(const char *path, const char *data, size_t len)
 {
@@ -65,12 +92,9 @@ statefile_write(const char *path, const char *data, size_t len)
 	struct buf tmp;
 	int saved;
 
-	/* The trailer must be a line of its own. */
-	if (len && data[len - 1] != '\n') {
-		errno = EINVAL;
+	int tn = format_trailer(data, len, trailer);
+	if (tn < 0)
 		return -1;
-	}
-	int tn = snprintf(trailer, sizeof(trailer), "end %zu %016" PRIx64 "\n", len, content_hash(data, len));
 	buf_init(&tmp);
 	if (buf_printf(&tmp, "%s.tmp", path) < 0 || buf_terminate(&tmp) < 0) {
 		buf_free(&tmp);
@@ -132,9 +156,15 @@ statefile_read(const char *path, struct buf *out, const char **why)
 		buf_commit(out, (size_t)n);
 	}
 	close(fd);
+	return statefile_unseal(out, why);
+}
 
-	const char *p = buf_ptr(out);
-	size_t size = buf_size(out);
+int
+statefile_unseal(struct buf *file, const char **why)
+{
+	const char *p = buf_ptr(file);
+	size_t size = buf_size(file);
+
 	if (size == 0 || p[size - 1] != '\n') {
 		*why = "no trailer: the file ends without its last line";
 		return STATEFILE_DAMAGED;
@@ -161,6 +191,6 @@ statefile_read(const char *path, struct buf *out, const char **why)
 		*why = "the trailer does not match the content";
 		return STATEFILE_DAMAGED;
 	}
-	buf_truncate(out, start);
+	buf_truncate(file, start);
 	return STATEFILE_OK;
 }

@@ -32,4 +32,11 @@ enum { STATEFILE_OK = 0, STATEFILE_MISSING = 1, STATEFILE_ERROR = -1, STATEFILE_
  * says which). */
 int statefile_read(const char *path, struct buf *out, const char **why);
 
+/* The two halves without the file: append the trailer to content (0, or
+ * -1 with errno EINVAL when it is not lines, ENOMEM); and check a whole
+ * file's bytes, removing the trailer (STATEFILE_OK) or saying why not
+ * (STATEFILE_DAMAGED, file unchanged). */
+int statefile_seal(struct buf *content);
+int statefile_unseal(struct buf *file, const char **why);
+
 #endif

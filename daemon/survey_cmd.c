@@ -23,7 +23,7 @@
 #include "buf.h"
 #include "dns_unbound.h"
 #include "probe.h"
-#include "smtpreply.h"
+#include "text.h"
 #include "strmap.h"
 #include "survey.h"
 #include "surveysum.h"
@@ -109,7 +109,7 @@ feed(void *arg)
 		if (survey_add(r->sv, domain, err, sizeof(err)) < 0) {
 			char shown[NEXTHOP_NAME_MAX + 2];
 			/* A list is anybody's text: no escape sequences to the terminal. */
-			smtpreply_printable(shown, sizeof(shown), domain, strlen(domain));
+			text_printable(shown, sizeof(shown), domain, strlen(domain));
 			fprintf(stderr, "%s:%lu: '%s': %s\n", r->list_name, r->list_line, shown, err);
 			r->bad++;
 			continue;

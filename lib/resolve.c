@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "resolve.h"
 #include "rr.h"
+#include "text.h"
 #include "tlsa.h"
 
 enum step { STEP_MX, STEP_A, STEP_AAAA, STEP_TLSA };
@@ -67,8 +68,11 @@ describe_failure(char *dst, size_t size, const struct dns_answer *a)
 	const char *how = a->security == DNS_BOGUS ? "failed DNSSEC validation"
 	    : a->outcome == DNS_TIMEOUT ? "timed out" : "failed (SERVFAIL)";
 
+	char why[160];
+
+	text_printable(why, sizeof(why), a->why ? a->why : "", a->why ? strlen(a->why) : 0);
 	snprintf(dst, size, "%s lookup for %s %s%s%s", rr_type_name(a->qtype), a->qname, how,
-	    a->why ? ": " : "", a->why ? a->why : "");
+	    a->why ? ": " : "", why);
 }
 
 static void
@@ -137,8 +141,10 @@ record_lookup(struct resolve *r, const struct dns_answer *a, int host)
 	l->outcome = a->outcome;
 	l->security = a->security;
 	l->ttl = a->ttl;
-	l->canonname = a->canonname ? strdup(a->canonname) : NULL;
-	l->why = a->why ? strdup(a->why) : NULL;
+	/* The resolver's texts carry names from the answers: shown as they
+	 * are, they could end a log line or reach a terminal as escapes. */
+	l->canonname = a->canonname ? text_printable_dup(a->canonname) : NULL;
+	l->why = a->why ? text_printable_dup(a->why) : NULL;
 	if (!a->count)
 		return;
 	l->records = calloc(a->count, sizeof(char *));

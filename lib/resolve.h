@@ -13,7 +13,9 @@
  * need no DNS at all: resolve_without_dns() answers them.
  *
  * Every lookup is recorded with its outcome, DNSSEC status, TTL and records
- * in presentation form, for `tlspolicy explain`.
+ * in presentation form, for `tlspolicy explain`. Every text of a result
+ * (names, the resolver's explanations, the reason) is printable ASCII,
+ * whatever the answers held: other bytes become '?'.
  *
  * Ownership: resolve_start() returns a resolution the caller may cancel
  * until its callback runs. The callback receives the result, valid only

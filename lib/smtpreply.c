@@ -6,25 +6,12 @@
 #include <strings.h>
 
 #include "smtpreply.h"
+#include "text.h"
 
 void
 smtpreply_init(struct smtpreply *r)
 {
 	memset(r, 0, sizeof(*r));
-}
-
-void
-smtpreply_printable(char *dst, size_t size, const char *src, size_t len)
-{
-	size_t n = 0;
-
-	if (size == 0)
-		return;
-	for (size_t i = 0; i < len && n + 1 < size; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[n] = '\0';
 }
 
 int
@@ -49,7 +36,7 @@ smtpreply_scan(struct smtpreply *r, const char *data, size_t len, size_t max, si
 		if (n < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
 		    line[2] < '0' || line[2] > '9' || (n > 3 && line[3] != ' ' && line[3] != '-')) {
 			char shown[61];
-			smtpreply_printable(shown, sizeof(shown), line, n);
+			text_printable(shown, sizeof(shown), line, n);
 			snprintf(r->error, sizeof(r->error), "not an SMTP reply: %s", shown);
 			return SMTPREPLY_ERROR;
 		}
@@ -57,7 +44,7 @@ smtpreply_scan(struct smtpreply *r, const char *data, size_t len, size_t max, si
 			r->starttls = true;
 		if (n == 3 || line[3] == ' ') {
 			r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-			smtpreply_printable(r->last, sizeof(r->last), line, n);
+			text_printable(r->last, sizeof(r->last), line, n);
 			*used = (size_t)(nl + 1 - data);
 			r->scanned = 0;
 			return SMTPREPLY_DONE;

@@ -53,8 +53,4 @@ void smtpreply_init(struct smtpreply *r);
 int smtpreply_scan(struct smtpreply *r, const char *data, size_t len, size_t max, size_t *used,
     smtpreply_line_fn *on_line, void *arg);
 
-/* Copies len bytes of server text into dst (size bytes, NUL-terminated,
- * cut to fit), each byte outside 0x20-0x7e as '?'. */
-void smtpreply_printable(char *dst, size_t size, const char *src, size_t len);
-
 #endif

@@ -133,7 +133,9 @@ answer_for(const struct fake_dns *f, const char *name, uint16_t type)
 	a->rcode = rr->outcome == DNS_NXDOMAIN ? 3 : rr->outcome == DNS_SERVFAIL ? 2 : 0;
 	if (rr->canonname)
 		a->canonname = strdup(rr->canonname);
-	if (rr->security == DNS_BOGUS)
+	if (rr->why)
+		a->why = strdup(rr->why);
+	else if (rr->security == DNS_BOGUS)
 		a->why = strdup("signature crypto failed (fake)");
 	for (size_t i = 0; i < 48 && rr->records[i]; i++)
 		dns_answer_add(a, rdata, encode(type, rr->records[i], rdata));

@@ -24,6 +24,7 @@ struct fake_rr {
 	const char *canonname;
 	const char *records[48];	/* "10 mx.example", "192.0.2.1", "3 1 1 <hex>", "\\# <hex>" */
 	bool fail_to_start;
+	const char *why;		/* the resolver's explanation, as given (bogus has one anyway) */
 };
 
 struct fake_dns;

@@ -14,6 +14,7 @@
 #include "resolve.h"
 #include "rr.h"
 #include "table.h"
+#include "text.h"
 
 #define S DNS_SECURE
 #define I DNS_INSECURE
@@ -93,6 +94,12 @@ static const struct fake_rr zone[] = {
 	{"noaddr.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.noaddr.example"}, false},
 	{"mx.noaddr.example", RR_TYPE_A, NX, S, 3600, NULL, {NULL}, false},
 	{"mx.noaddr.example", RR_TYPE_AAAA, NX, S, 3600, NULL, {NULL}, false},
+	/* control bytes in what the resolver says: a CNAME target, and an
+	 * explanation quoting a forger's data */
+	{"escapes.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.escapes.example"}, false},
+	{"mx.escapes.example", RR_TYPE_A, DATA, S, 3600, "evil\x1b[2J\n.example", {"192.0.2.9"}, false},
+	{"mx.escapes.example", RR_TYPE_AAAA, SF, B, 3600, NULL, {NULL}, false,
+	    "forged\r\nkey=injected \x1b[31m"},
 };
 
 struct scenario {
@@ -147,6 +154,8 @@ static const struct scenario scenarios[] = {
 	    "mx1.good.example=plain", 0, NULL, "_2525._tcp.mx1.good.example"},
 	{"host without addresses: NOTFOUND", "noaddr.example", POLICY_NOTFOUND, RULE_NO_ADDRESS,
 	    "mx.noaddr.example=no-address", 0, NULL, NULL},
+	{"control bytes from the resolver become '?'", "escapes.example", POLICY_TEMP, RULE_ALL_FAILED,
+	    "mx.escapes.example=failed", 0, "failed DNSSEC validation: forged??key=injected ?[31m", NULL},
 };
 
 static const char *
@@ -178,9 +187,17 @@ collect(void *arg, const struct resolve_result *r)
 	for (unsigned i = 0; i < r->nhosts; i++)
 		used += (size_t)snprintf(o->hosts + used, sizeof(o->hosts) - used, "%s%s=%s", i ? " " : "",
 		    r->hosts[i].name, policy_host_verdict_name(r->hosts[i].verdict));
-	/* Every lookup is in the trace, with records in presentation form. */
+	/* Every lookup is in the trace, with records in presentation form;
+	 * every text is printable, whatever the answers held. */
+	assert_true(text_is_printable(r->reason, strlen(r->reason)));
 	for (size_t i = 0; i < r->nlookups; i++) {
-		assert_non_null(r->lookups[i].name);
+		const struct resolve_lookup *l = &r->lookups[i];
+		assert_non_null(l->name);
+		assert_true(text_is_printable(l->name, strlen(l->name)));
+		assert_true(!l->why || text_is_printable(l->why, strlen(l->why)));
+		assert_true(!l->canonname || text_is_printable(l->canonname, strlen(l->canonname)));
+		for (size_t k = 0; k < l->nrecords; k++)
+			assert_true(text_is_printable(l->records[k], strlen(l->records[k])));
 		if (r->lookups[i].outcome == DNS_DATA && r->lookups[i].security != DNS_BOGUS)
 			assert_true(r->lookups[i].nrecords > 0);
 	}

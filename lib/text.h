@@ -1,0 +1,22 @@
+/*
+ * text - bytes from outside (a DNS answer, an SMTP server, a list file)
+ * made safe to show: printable ASCII only, every other byte as '?', so no
+ * remote party can end a log line early or send an escape sequence to a
+ * terminal.
+ *
+ * Contract: no state; the caller owns every buffer.
+ */
+#ifndef TLSPOLICY_TEXT_H
+#define TLSPOLICY_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Copies len bytes of src into dst (size bytes, NUL-terminated, cut to
+ * fit), each byte outside 0x20-0x7e as '?'. */
+void text_printable(char *dst, size_t size, const char *src, size_t len);
+/* The same into a new string the caller frees; NULL when out of memory. */
+char *text_printable_dup(const char *src);
+bool text_is_printable(const char *s, size_t len);
+
+#endif

@@ -5,6 +5,7 @@
 
 #include "netstring.h"
 #include "socketmap.h"
+#include "text.h"
 
 static const char *const status_words[] = {
 	[SOCKETMAP_OK] = "OK",
@@ -46,11 +47,11 @@ socketmap_reply(struct buf *out, enum socketmap_status status, const char *text)
 	 * 100 000-byte limit whatever a reason holds. */
 	memcpy(payload, word, n);
 	payload[n++] = ' ';
-	for (const char *t = text ? text : ""; *t && n < sizeof(payload); t++) {
-		unsigned char c = (unsigned char)*t;
-		payload[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	return netstring_put(out, payload, n);
+	if (text)
+		text_printable(payload + n, sizeof(payload) - n, text, strlen(text));
+	else
+		payload[n] = '\0';
+	return netstring_put(out, payload, n + strlen(payload + n));
 }
 
 int

@@ -1,7 +1,9 @@
 /* libFuzzer: what tlspolicy-milter reads from the daemon and from smtpd.
- * A status reply that parses must write out and parse back the same; the
- * input as an envelope address must give a domain that fits, and the reply
- * built for it must stay printable ASCII without '%'. */
+ * A socketmap reply that parses points inside the input, and written out
+ * again (netstring and all) parses back to the same status and text, made
+ * printable; a status reply that parses must write out and parse back the
+ * same; the input as an envelope address must give a domain that fits,
+ * and the reply built for it must stay printable ASCII without '%'. */
 #include "autoconfig.h"
 
 #include <stddef.h>
@@ -9,10 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netstring.h"
 #include "rcptpolicy.h"
+#include "socketmap.h"
 #include "status.h"
+#include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+socketmap_round_trip(const char *p, size_t n)
+{
+	enum socketmap_status status, again;
+	const char *text, *payload;
+	size_t text_len, len, used;
+	struct buf out;
+
+	if (socketmap_parse_reply(p, n, &status, &text, &text_len) < 0)
+		return;
+	if (text < p || text + text_len > p + n)
+		__builtin_trap();
+	char *copy = strndup(text, text_len);	/* to its first NUL, as C text */
+	if (!copy)
+		abort();
+	buf_init(&out);
+	if (socketmap_reply(&out, status, copy) < 0 ||
+	    netstring_parse(buf_ptr(&out), buf_size(&out), SOCKETMAP_MAX_REPLY, &payload, &len, &used) != NETSTRING_OK ||
+	    used != buf_size(&out) || socketmap_parse_reply(payload, len, &again, &text, &text_len) < 0 ||
+	    again != status || !text_is_printable(text, text_len) || text_len > strlen(copy) ||
+	    (strlen(copy) < 1000 && text_len != strlen(copy)))
+		__builtin_trap();
+	buf_free(&out);
+	free(copy);
+}
 
 static void
 check_reply(const char *text)
@@ -30,6 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf out;
 	char domain[256];
 
+	socketmap_round_trip((const char *)data, size);
 	if (status_parse((const char *)data, size, &a, &why) == 0) {
 		buf_init(&out);
 		if (status_format(&a, &out) < 0 || status_parse(buf_ptr(&out), buf_size(&out), &b, &why) < 0 ||

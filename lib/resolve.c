@@ -67,7 +67,6 @@ describe_failure(char *dst, size_t size, const struct dns_answer *a)
 {
 	const char *how = a->security == DNS_BOGUS ? "failed DNSSEC validation"
 	    : a->outcome == DNS_TIMEOUT ? "timed out" : "failed (SERVFAIL)";
-
 	char why[160];
 
 	text_printable(why, sizeof(why), a->why ? a->why : "", a->why ? strlen(a->why) : 0);

@@ -8,12 +8,15 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -165,6 +168,69 @@ test_every_byte_changed(void **state)
 	buf_free(&got);
 }
 
+/* Lines of one repeated byte, n bytes in all: two versions of a state
+ * that a reader must never see mixed. */
+static char *
+state_of(char c, size_t n)
+{
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	for (size_t i = 99; i < n; i += 100)
+		s[i] = '\n';
+	s[n - 1] = '\n';
+	return s;
+}
+
+/* SIGKILL at random moments of a writer that rewrites a 4 MB state over
+ * and over (the cache snapshot of a busy daemon is that size): after each
+ * kill the file reads back whole, as one version or the other. */
+static void
+test_sigkill_during_writes(void **state)
+{
+	enum { ROUNDS = 60 };
+	const size_t size_a = 4 << 20, size_b = 3 << 20;
+	struct path p = path_for("killed"), tmp = path_for("killed.tmp");
+	char *a = state_of('a', size_a), *b = state_of('b', size_b);
+	struct buf got;
+	const char *why = NULL;
+	unsigned midwrite = 0;
+
+	buf_init(&got);
+	assert_int_equal(statefile_write(p.s, a, size_a), 0);
+	srandom((unsigned)getpid());
+	for (int round = 0; round < ROUNDS; round++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			for (unsigned i = 0;; i++)
+				if (statefile_write(p.s, i & 1 ? b : a, i & 1 ? size_b : size_a) < 0)
+					_exit(1);
+		usleep((useconds_t)(random() % 30000));
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFSIGNALED(status))
+			fail_msg("the writer failed before the kill (round %d)", round);
+		/* Only a write under way leaves the temporary file. */
+		midwrite += access(tmp.s, F_OK) == 0;
+		int rc = statefile_read(p.s, &got, &why);
+		if (rc != STATEFILE_OK)
+			fail_msg("kill %d: read gave %d (%s)", round + 1, rc, why ? why : "-");
+		bool is_a = buf_size(&got) == size_a && memcmp(buf_ptr(&got), a, size_a) == 0;
+		bool is_b = buf_size(&got) == size_b && memcmp(buf_ptr(&got), b, size_b) == 0;
+		if (!is_a && !is_b)
+			fail_msg("kill %d: the content is neither version", round + 1);
+	}
+	printf("# %d SIGKILLs, %u in the middle of a write: every read whole\n", ROUNDS, midwrite);
+	unlink(p.s);
+	unlink(tmp.s);
+	free(a);
+	free(b);
+	buf_free(&got);
+}
+
 int
 main(void)
 {
@@ -173,6 +239,7 @@ main(void)
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_not_lines),
 		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_sigkill_during_writes),
 		cmocka_unit_test(test_every_byte_changed),
 	};
 	struct table t = {0};
@@ -185,7 +252,8 @@ main(void)
 	table_add_tests(&t, tests, sizeof(tests) / sizeof(tests[0]));
 	failed = table_run(&t, "statefile");
 	/* Tests that fail stop before their unlink(): empty the directory here. */
-	static const char *const names[] = {"rt", "rt.tmp", "none", "nl", "prefix", "cut", "flip", "bad"};
+	static const char *const names[] = {"rt", "rt.tmp", "none", "nl", "prefix", "cut", "flip", "bad", "killed",
+	    "killed.tmp"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct path p = path_for(names[i]);
 		unlink(p.s);

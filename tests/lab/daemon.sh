@@ -90,6 +90,9 @@ daemon_settle() {
 		[[ ${stat[2]} == [RSD] ]] || return 0
 		read -r wchan 2>/dev/null <"/proc/$DAEMON_PID/task/$DAEMON_PID/wchan"
 		[[ $wchan == do_epoll_wait || $wchan == ep_poll ]] && return 0
+		# A kernel that hides wchan says 0 even when asleep: give a
+		# turn of the loop time instead.
+		[[ ${stat[2]} == S && $wchan == 0 ]] && { sleep 0.05; return 0; }
 		sleep 0.01
 	done
 }

@@ -6,8 +6,10 @@
  * - the callback runs once, unless the input cancels the resolution;
  *   after either, no lookup is left pending, and nothing unfreed (ASan's
  *   leak check);
- * - the answer is one the daemon can give (policy_answer_possible), and a
- *   failed or bogus MX lookup of a domain is TEMP: never a weaker answer;
+ * - the answer is one the daemon can give (policy_answer_possible); a
+ *   failed or bogus MX lookup of a domain is TEMP; a failed or bogus
+ *   address lookup fails its host, and with a failed host an OK answer is
+ *   dane or dane-only (Postfix then skips that host): never weaker;
  * - the reason, the socketmap reply and `tlspolicy explain` stay printable
  *   text, and its JSON form parses. */
 #include "autoconfig.h"
@@ -199,16 +201,25 @@ on_result(void *arg, const struct resolve_result *r)
 	o->answer = r->answer;
 	if (!policy_answer_possible(r->answer))
 		__builtin_trap();
+	if (!cfg && !(cfg = config_defaults()))
+		abort();
 	for (size_t i = 0; i < r->nlookups; i++) {
 		const struct resolve_lookup *l = &r->lookups[i];
-		if (l->host == -1 && l->type == RR_TYPE_MX &&
-		    (l->outcome == DNS_SERVFAIL || l->outcome == DNS_TIMEOUT || l->security == DNS_BOGUS))
+		bool failed = l->outcome == DNS_SERVFAIL || l->outcome == DNS_TIMEOUT || l->security == DNS_BOGUS;
+		if (failed && l->host == -1 && l->type == RR_TYPE_MX)
 			o->mx_failed = true;
+		if (failed && l->host >= 0 && (l->type == RR_TYPE_A || l->type == RR_TYPE_AAAA) &&
+		    ((unsigned)l->host >= r->nhosts || r->hosts[l->host].verdict != HOST_FAILED))
+			__builtin_trap();
+	}
+	for (unsigned i = 0; i < r->nhosts && r->answer.result == POLICY_OK; i++) {
+		const char *level = policy_level(&cfg->levels, r->answer);
+		if (r->hosts[i].verdict == HOST_FAILED && r->answer.rule != RULE_EXCEPTION &&
+		    strcmp(level, "dane") != 0 && strcmp(level, "dane-only") != 0)
+			__builtin_trap();
 	}
 	check_text(r->reason, strlen(r->reason), false);
 
-	if (!cfg && !(cfg = config_defaults()))
-		abort();
 	buf_init(&out);
 	if (explain_reply(r, &cfg->levels, &out) < 0)
 		abort();

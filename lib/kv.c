@@ -145,3 +145,22 @@ kv_parse(const char *line, size_t len, void (*field)(void *arg, const char *key,
 	buf_free(&value);
 	return rc;
 }
+
+bool
+kv_number(const char *value, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*value)
+		return false;
+	for (const char *p = value; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		unsigned digit = (unsigned)(*p - '0');
+		if (v > (max - digit) / 10)
+			return false;
+		v = v * 10 + digit;
+	}
+	*out = v;
+	return true;
+}

@@ -13,6 +13,7 @@
 #ifndef TLSPOLICY_KV_H
 #define TLSPOLICY_KV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,8 @@ int kv_ms(struct buf *b, const char *key, uint64_t usec);
  * strings are valid during the call only. */
 int kv_parse(const char *line, size_t len, void (*field)(void *arg, const char *key, const char *value),
     void *arg);
+/* A value that kv_uint() could have written, up to max: decimal digits
+ * only (no sign, no space), no more than max. */
+bool kv_number(const char *value, uint64_t max, uint64_t *out);
 
 #endif

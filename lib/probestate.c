@@ -461,6 +461,7 @@ struct loaded {
 	unsigned port;
 	struct probestate_record rec;
 	bool have_class;
+	bool bad;			/* a field that format_record() never writes */
 };
 
 static void
@@ -474,12 +475,18 @@ on_field(void *arg, const char *key, const char *value)
 		snprintf(l->host, sizeof(l->host), "%s", value);
 	else if (strcmp(key, "addr") == 0)
 		l->have_addr = netaddr_parse(value, &l->addr) == 0;
-	else if (strcmp(key, "port") == 0)
-		l->port = (unsigned)strtoul(value, NULL, 10);
+	else if (strcmp(key, "port") == 0) {
+		uint64_t port = 0;
+		l->bad |= !kv_number(value, 65535, &port) || port == 0;
+		l->port = (unsigned)port;
+	}
 	else if (strcmp(key, "tlsa") == 0)
 		l->usable = strcmp(value, "usable") == 0;
-	else if (strcmp(key, "time") == 0)
-		l->rec.unix_s = strtoll(value, NULL, 10);
+	else if (strcmp(key, "time") == 0) {
+		uint64_t t = 0;
+		l->bad |= !kv_number(value, INT64_MAX, &t);
+		l->rec.unix_s = (int64_t)t;
+	}
 	else if (strcmp(key, "detail") == 0)
 		snprintf(l->rec.detail, sizeof(l->rec.detail), "%s", value);
 	else if (strcmp(key, "spki") == 0)
@@ -506,7 +513,7 @@ probestate_restore(struct probestate *ps, const char *text, size_t len, int64_t 
 		struct loaded l = {0};
 		const char *line = p;
 		p = nl ? nl + 1 : end;
-		if (kv_parse(line, n, on_field, &l) < 0 || !l.dest[0] || !l.host[0] || !l.have_addr ||
+		if (kv_parse(line, n, on_field, &l) < 0 || l.bad || !l.dest[0] || !l.host[0] || !l.have_addr ||
 		    !l.have_class || !l.port || l.rec.unix_s > unix_now + 86400)
 			continue;
 		struct dest *d = get_dest(ps, l.dest, true);

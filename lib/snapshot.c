@@ -51,10 +51,9 @@ copy(char *dst, size_t size, const char *value)
 static bool
 number(const char *value, int64_t *out)
 {
-	char *end;
-	long long v = strtoll(value, &end, 10);
+	uint64_t v;
 
-	if (!*value || *end || v < 0)
+	if (!kv_number(value, INT64_MAX, &v))
 		return false;
 	*out = (int64_t)v;
 	return true;

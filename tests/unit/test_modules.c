@@ -238,6 +238,29 @@ test_kv_other(void **state)
 	buf_free(&b);
 }
 
+/* Numbers read back only in the form kv_uint() writes, within bounds. */
+static void
+test_kv_number(void **state)
+{
+	uint64_t v = 7;
+
+	assert_true(kv_number("0", 10, &v) && v == 0);
+	assert_true(kv_number("65535", 65535, &v) && v == 65535);
+	assert_true(kv_number("18446744073709551615", UINT64_MAX, &v) && v == UINT64_MAX);
+	assert_true(kv_number("007", 10, &v) && v == 7);
+	v = 3;
+	assert_false(kv_number("65536", 65535, &v));
+	assert_false(kv_number("18446744073709551616", UINT64_MAX, &v));
+	assert_false(kv_number("99999999999999999999999", INT64_MAX, &v));
+	assert_false(kv_number("", 10, &v));
+	assert_false(kv_number("-1", 10, &v));
+	assert_false(kv_number("+1", 10, &v));
+	assert_false(kv_number(" 1", 10, &v));
+	assert_false(kv_number("1 ", 10, &v));
+	assert_false(kv_number("1x", 10, &v));
+	assert_int_equal(v, 3);		/* untouched when refused */
+}
+
 /* ==== socketmap ==== */
 
 struct split_case {
@@ -1302,6 +1325,7 @@ main(int argc, char **argv)
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_kv_hostile),
 		cmocka_unit_test(test_kv_other),
+		cmocka_unit_test(test_kv_number),
 		cmocka_unit_test(test_reply_long),
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_status_names),

@@ -613,6 +613,18 @@ static const struct file_case file_cases[] = {
 	    "time=150 class=untrusted\n" LINE2 "\n", 2},
 	{"load: a time more than a day ahead", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
 	    "tlsa=usable time=999999 class=untrusted\n" LINE2 "\n", 2},
+	/* Numbers only as the writer writes them: one read back wrongly
+	 * would be written out as something else again. */
+	{"load: a negative time", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
+	    "tlsa=usable time=-150 class=untrusted\n" LINE2 "\n", 2},
+	{"load: a port past 65535", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=65561 "
+	    "tlsa=usable time=150 class=untrusted\n" LINE2 "\n", 2},
+	{"load: port 0", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=0 "
+	    "tlsa=usable time=150 class=untrusted\n" LINE2 "\n", 2},
+	{"load: a port with more after it", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25x "
+	    "tlsa=usable time=150 class=untrusted\n" LINE2 "\n", 2},
+	{"load: a time with a sign", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
+	    "tlsa=usable time=+150 class=untrusted\n" LINE2 "\n", 2},
 };
 
 static void

@@ -48,10 +48,8 @@ socketmap_reply(struct buf *out, enum socketmap_status status, const char *text)
 	memcpy(payload, word, n);
 	payload[n++] = ' ';
 	if (text)
-		text_printable(payload + n, sizeof(payload) - n, text, strlen(text));
-	else
-		payload[n] = '\0';
-	return netstring_put(out, payload, n + strlen(payload + n));
+		n += text_printable(payload + n, sizeof(payload) - n, text, strlen(text));
+	return netstring_put(out, payload, n);
 }
 
 int

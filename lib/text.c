@@ -12,16 +12,17 @@ printable(unsigned char c)
 	return c >= 0x20 && c < 0x7f;
 }
 
-void
+size_t
 text_printable(char *dst, size_t size, const char *src, size_t len)
 {
 	size_t n = 0;
 
 	if (size == 0)
-		return;
+		return 0;
 	for (size_t i = 0; i < len && n + 1 < size; i++)
 		dst[n++] = printable((unsigned char)src[i]) ? src[i] : '?';
 	dst[n] = '\0';
+	return n;
 }
 
 char *

@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 /* Copies len bytes of src into dst (size bytes, NUL-terminated, cut to
- * fit), each byte outside 0x20-0x7e as '?'. */
-void text_printable(char *dst, size_t size, const char *src, size_t len);
+ * fit), each byte outside 0x20-0x7e as '?'; returns the length written. */
+size_t text_printable(char *dst, size_t size, const char *src, size_t len);
 /* The same into a new string the caller frees; NULL when out of memory. */
 char *text_printable_dup(const char *src);
 bool text_is_printable(const char *s, size_t len);

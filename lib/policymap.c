@@ -124,9 +124,8 @@ policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[1
 		return NULL;
 	if (!(pm->cache = cache_create(cfg->cache_max_entries, seed)) ||
 	    !(pm->secure = cache_create(cfg->cache_max_entries, seed))) {
-		if (pm->cache)
-			cache_free(pm->cache);
-	cache_free(pm->secure);
+		cache_free(pm->cache);	/* cache_free(NULL) does nothing */
+		cache_free(pm->secure);
 		free(pm);
 		return NULL;
 	}

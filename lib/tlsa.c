@@ -1,6 +1,9 @@
 /* tlsa - TLSA records; see tlsa.h for the contract. */
 #include "autoconfig.h"
 
+#include <limits.h>
+
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -17,6 +20,32 @@ tlsa_parse(const unsigned char *rdata, size_t len, struct tlsa_record *out)
 	out->data = rdata + 3;
 	out->len = len - 3;
 	return 0;
+}
+
+/* Matching type 0 holds the certificate or key itself: as Postfix and
+ * OpenSSL's DANE do, it counts only when it decodes over its whole length
+ * (a certificate also needs a public key OpenSSL supports); otherwise no
+ * server can ever match it. */
+static bool
+full_data_parses(const struct tlsa_record *r)
+{
+	const unsigned char *p = r->data;
+	bool ok = false;
+
+	if (r->len > LONG_MAX)
+		return false;
+	if (r->selector == TLSA_SEL_CERT) {
+		X509 *x = d2i_X509(NULL, &p, (long)r->len);
+		EVP_PKEY *key = x && p == r->data + r->len ? X509_get0_pubkey(x) : NULL;
+		ok = key != NULL;
+		X509_free(x);
+	} else {
+		EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)r->len);
+		ok = key && p == r->data + r->len;
+		EVP_PKEY_free(key);
+	}
+	ERR_clear_error();
+	return ok;
 }
 
 bool
@@ -38,6 +67,11 @@ tlsa_usable(const struct tlsa_record *r, const char **why)
 	case TLSA_MATCH_FULL:
 		if (r->len == 0) {
 			*why = "empty association data";
+			return false;
+		}
+		if (!full_data_parses(r)) {
+			*why = r->selector == TLSA_SEL_CERT ? "full data is not a certificate with a usable key"
+			    : "full data is not a SubjectPublicKeyInfo";
 			return false;
 		}
 		return true;

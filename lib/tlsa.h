@@ -3,7 +3,9 @@
  * (RFC 7672 section 3.1).
  *
  * Usable: usage 2 (DANE-TA) or 3 (DANE-EE); selector 0 (full certificate)
- * or 1 (SubjectPublicKeyInfo); matching type 0 (full data, non-empty),
+ * or 1 (SubjectPublicKeyInfo); matching type 0 (full data that decodes,
+ * over its whole length, as a certificate with a supported public key or
+ * as a SubjectPublicKeyInfo: what OpenSSL's DANE and Postfix accept),
  * 1 (SHA-256, exactly 32 bytes) or 2 (SHA-512, exactly 64 bytes).
  * Usages 0 and 1 (PKIX-TA, PKIX-EE) are not usable for SMTP, and neither is
  * anything malformed: a digest of the wrong length, unknown parameters.

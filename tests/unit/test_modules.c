@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "endpoint.h"
@@ -492,8 +494,10 @@ static const struct tlsa_case tlsa_cases[] = {
 	{"tlsa: 3 1 1 usable", 3, 1, 1, 32, true, NULL},
 	{"tlsa: 2 0 1 usable", 2, 0, 1, 32, true, NULL},
 	{"tlsa: 3 0 2 usable", 3, 0, 2, 64, true, NULL},
-	{"tlsa: 3 1 0 full data usable", 3, 1, 0, 300, true, NULL},
-	{"tlsa: 2 1 0 one byte of full data", 2, 1, 0, 1, true, NULL},
+	/* Full data is usable only when it decodes: see test_tlsa_full. */
+	{"tlsa: 3 1 0 of 300 bytes that are no key", 3, 1, 0, 300, false, "SubjectPublicKeyInfo"},
+	{"tlsa: 2 1 0 one byte of full data", 2, 1, 0, 1, false, "SubjectPublicKeyInfo"},
+	{"tlsa: 3 0 0 of 300 bytes that are no certificate", 3, 0, 0, 300, false, "certificate"},
 	{"tlsa: usage 0 PKIX-TA", 0, 1, 1, 32, false, "PKIX"},
 	{"tlsa: usage 1 PKIX-EE", 1, 1, 1, 32, false, "PKIX"},
 	{"tlsa: usage 4 unknown", 4, 1, 1, 32, false, "unknown certificate usage"},
@@ -559,6 +563,86 @@ test_tlsa_short(void **state)
 	assert_int_equal(tlsa_parse(rdata, 2, &r), -1);
 	assert_int_equal(tlsa_parse(rdata, 3, &r), 0);
 	assert_int_equal(r.len, 0);
+}
+
+/* A throw-away EC key and self-signed certificate, in DER. */
+static void
+make_der(struct buf *cert, struct buf *spki)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"mx.example", -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_true((n = i2d_X509(x, &der)) > 0);
+	buf_append(cert, der, (size_t)n);
+	OPENSSL_free(der);
+	der = NULL;
+	assert_true((n = i2d_PUBKEY(key, &der)) > 0);
+	buf_append(spki, der, (size_t)n);
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
+static bool
+full_usable(uint8_t selector, const void *data, size_t len, const char **why)
+{
+	unsigned char rdata[3 + 2048] = {3, selector, 0};
+	struct tlsa_record r;
+
+	assert_true(len <= sizeof(rdata) - 3);
+	memcpy(rdata + 3, data, len);
+	assert_int_equal(tlsa_parse(rdata, 3 + len, &r), 0);
+	return tlsa_usable(&r, why);
+}
+
+/* Matching type 0: usable only when the data decodes over its whole
+ * length, as OpenSSL's DANE requires ("3 1 0 00" matches nothing). */
+static void
+test_tlsa_full(void **state)
+{
+	struct buf cert, spki;
+	const char *why = NULL;
+
+	buf_init(&cert);
+	buf_init(&spki);
+	make_der(&cert, &spki);
+	const unsigned char *c = (const unsigned char *)buf_ptr(&cert), *k = (const unsigned char *)buf_ptr(&spki);
+	size_t clen = buf_size(&cert), klen = buf_size(&spki);
+	unsigned char longer[2048], zero = 0;
+
+	assert_true(full_usable(1, k, klen, &why));
+	assert_true(full_usable(0, c, clen, &why));
+	assert_false(full_usable(1, &zero, 1, &why));
+	assert_non_null(strstr(why, "SubjectPublicKeyInfo"));
+	assert_false(full_usable(0, &zero, 1, &why));
+	assert_non_null(strstr(why, "certificate"));
+	/* A key where a certificate belongs, and the other way round. */
+	assert_false(full_usable(0, k, klen, &why));
+	assert_false(full_usable(1, c, clen, &why));
+	/* Cut short by a byte, or a byte too long. */
+	assert_false(full_usable(1, k, klen - 1, &why));
+	assert_false(full_usable(0, c, clen - 1, &why));
+	memcpy(longer, k, klen);
+	longer[klen] = 0;
+	assert_false(full_usable(1, longer, klen + 1, &why));
+	memcpy(longer, c, clen);
+	longer[clen] = 0;
+	assert_false(full_usable(0, longer, clen + 1, &why));
+	buf_free(&cert);
+	buf_free(&spki);
 }
 
 static void
@@ -1331,6 +1415,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_tlsa_short),
 		cmocka_unit_test(test_tlsa_format),
+		cmocka_unit_test(test_tlsa_full),
 		cmocka_unit_test(test_rr_name_lengths),
 		cmocka_unit_test(test_rr_type_names),
 		cmocka_unit_test(test_buf_empty),

@@ -27,6 +27,11 @@ enum type {
 
 #define RESTART 1u	/* a reload cannot change it: the daemon warns */
 #define EMPTY_OK 2u	/* T_LIST: may be empty */
+/* T_LEVEL: dane or dane-only only. The rule's hosts include some whose
+ * TLSA records Postfix must look up itself: a failed host it must skip, a
+ * DANE host beside others it must authenticate. Any other level would
+ * let Postfix send to those in the clear or unauthenticated. */
+#define DANE_FLOOR 4u
 
 struct setting {
 	const char *name;
@@ -62,12 +67,12 @@ static const struct setting settings[] = {
 	{"stale_answer_max_age", T_DURATION, OFF(stale_answer_max_age_ms), "24h", 0, 0, 7 * DAY_MS, NULL},
 	{"cache_snapshot_interval", T_DURATION, OFF(cache_snapshot_interval_ms), "5m", 0, 0, DAY_MS, NULL},
 	{"level_all_dane", T_LEVEL, LEVEL(RULE_ALL_DANE), "dane-only", 0, 0, 0, NULL},
-	{"level_mixed", T_LEVEL, LEVEL(RULE_MIXED), "dane", 0, 0, 0, NULL},
+	{"level_mixed", T_LEVEL, LEVEL(RULE_MIXED), "dane", DANE_FLOOR, 0, 0, NULL},
 	{"level_all_encrypt", T_LEVEL, LEVEL(RULE_ALL_ENCRYPT), "encrypt", 0, 0, 0, NULL},
 	{"level_no_tlsa", T_LEVEL, LEVEL(RULE_NO_TLSA), "may", 0, 0, 0, NULL},
 	{"level_insecure_mx_dane", T_LEVEL, LEVEL(RULE_INSECURE_MX_DANE), "dane", 0, 0, 0, NULL},
 	{"level_insecure", T_LEVEL, LEVEL(RULE_INSECURE), "may", 0, 0, 0, NULL},
-	{"level_failed_host", T_LEVEL, LEVEL(RULE_FAILED_HOST), "dane", 0, 0, 0, NULL},
+	{"level_failed_host", T_LEVEL, LEVEL(RULE_FAILED_HOST), "dane", DANE_FLOOR, 0, 0, NULL},
 	{"probe_enable", T_BOOL, OFF(probe_enable), "yes", RESTART, 0, 0, NULL},
 	{"probe_workers", T_UINT, OFF(probe_workers), "0", RESTART, 0, 256, NULL},
 	{"probe_concurrency", T_UINT, OFF(probe_concurrency), "64", 0, 1, 10000, NULL},
@@ -260,6 +265,12 @@ set_value(struct config *c, const struct setting *s, const char *value, char *wh
 	case T_LEVEL:
 		if (!policy_level_valid(value, &reason)) {
 			snprintf(why, wlen, "%s: '%s': %s", s->name, value, reason);
+			return -1;
+		}
+		if ((s->flags & DANE_FLOOR) && !policy_level_is_dane(value)) {
+			snprintf(why, wlen, "%s: '%s': must be dane or dane-only, so that Postfix checks "
+			    "the TLSA records of each host itself and never sends to a failed or DANE host "
+			    "without them", s->name, value);
 			return -1;
 		}
 		if (!(*FIELD(c, s, char *) = strdup(value)))

@@ -355,6 +355,15 @@ policy_level_word(const char *value, char *dst, size_t size)
 }
 
 bool
+policy_level_is_dane(const char *value)
+{
+	char level[16];
+
+	policy_level_word(value, level, sizeof(level));
+	return strcmp(level, "dane") == 0 || strcmp(level, "dane-only") == 0;
+}
+
+bool
 policy_level_authenticated(const char *level)
 {
 	static const char *const authenticated[] = {"dane-only", "dane", "verify", "secure", "fingerprint"};

@@ -155,6 +155,9 @@ bool policy_level_valid(const char *value, const char **why);
 /* The level of a policy table value: its first word ("dane-only" of
  * "dane-only protocols=>=TLSv1.2"), in dst. */
 void policy_level_word(const char *value, char *dst, size_t size);
+/* Whether a policy table value makes Postfix look up and enforce TLSA
+ * records itself: its level is dane or dane-only. */
+bool policy_level_is_dane(const char *value);
 /* Levels at which Postfix authenticates the server: dane-only, dane,
  * verify, secure, fingerprint. */
 bool policy_level_authenticated(const char *level);

@@ -186,9 +186,7 @@ is_dane(const struct policymap *pm, struct policy_answer answer)
 {
 	if (answer.result != POLICY_OK || answer.rule == RULE_EXCEPTION)
 		return false;
-	char level[16];
-	policy_level_word(policy_level(&pm->cfg->levels, answer), level, sizeof(level));
-	return strcmp(level, "dane") == 0 || strcmp(level, "dane-only") == 0;
+	return policy_level_is_dane(policy_level(&pm->cfg->levels, answer));
 }
 
 /* A dane answer is kept as the one to serve through an outage; any other

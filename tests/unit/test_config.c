@@ -135,7 +135,7 @@ static const struct good_case good_cases[] = {
 	    "/var/lib/unbound/root.key", "/etc/tlspolicyd/unbound.conf", 2500, 5000,
 	    2 * 3600000, 7 * 86400000, 45000,
 	    {"dane-only protocols=>=TLSv1.3", "dane ciphers=high", "verify match=hostname",
-		"encrypt", "dane-only", "none", "secure match=nexthop:dot-nexthop"},
+		"encrypt", "dane-only", "none", "dane-only protocols=>=TLSv1.2"},
 	    "mailpolicy", LOG_LOCAL5, LOGL_DEBUG, true},
 	{"good-crlf.conf: CRLF, continuations, units", "good-crlf.conf",
 	    {"unix:/run/tlspolicyd.sock", "inet:127.0.0.1:7672", "unix:/run/tlspolicyd-2.sock"},

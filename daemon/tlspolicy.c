@@ -252,33 +252,59 @@ struct explain_run {
 	struct exceptions *exceptions;
 };
 
-/* The exception that overrides the DNS answer, as the daemon would find it:
- * the destination's entry, else an MX host's. */
-static const struct exception_entry *
-explain_exception(const struct explain_run *run, const struct resolve_result *res, const char **host)
-{
-	int64_t now = (int64_t)time(NULL);
-	const struct exception_entry *e = NULL;
+struct explain_mx_lookup {
+	const struct exceptions *list;
+	int64_t now;
+};
 
-	*host = NULL;
+static const struct exception_entry *
+explain_mx_lookup(void *arg, const char *host)
+{
+	const struct explain_mx_lookup *l = arg;
+
+	return exceptions_match_mx(l->list, host, l->now);
+}
+
+/* The exception that overrides the DNS answer, as the daemon would find it:
+ * the destination's entry, else its MX hosts' (exceptions_mx_cover); the
+ * policy Postfix gets in *policy. */
+static const struct exception_entry *
+explain_exception(const struct explain_run *run, const struct resolve_result *res,
+    struct exceptions_mx_cover *cover, const char **policy)
+{
+	struct explain_mx_lookup l = {.list = run->exceptions, .now = (int64_t)time(NULL)};
+	const struct exception_entry *e = NULL;
+	const char *names[POLICY_MAX_HOSTS];
+	size_t n = 0;
+
+	memset(cover, 0, sizeof(*cover));
 	if (!run->exceptions)
 		return NULL;
 	if (res->nexthop.kind == NEXTHOP_DOMAIN)
-		e = exceptions_match_domain(run->exceptions, res->nexthop.name, now);
+		e = exceptions_match_domain(run->exceptions, res->nexthop.name, l.now);
 	else if (res->nexthop.kind == NEXTHOP_HOST)
-		e = exceptions_match_mx(run->exceptions, res->nexthop.name, now);
-	for (unsigned i = 0; !e && i < res->nhosts; i++)
-		if ((e = exceptions_match_mx(run->exceptions, res->hosts[i].name, now)))
-			*host = res->hosts[i].name;
-	return e;
+		e = exceptions_match_mx(run->exceptions, res->nexthop.name, l.now);
+	if (e) {
+		*policy = e->policy;
+		return e;
+	}
+	for (unsigned i = 0; i < res->nhosts && n < POLICY_MAX_HOSTS; i++)
+		if (res->hosts[i].verdict != HOST_NOADDR)
+			names[n++] = res->hosts[i].name;
+	exceptions_mx_cover(names, n, explain_mx_lookup, &l, cover);
+	if (!cover->entry || (!cover->all && res->answer.result != POLICY_OK))
+		return NULL;
+	*policy = cover->all ? cover->entry->policy : EXCEPTIONS_PARTIAL_POLICY;
+	return cover->entry;
 }
 
 static void
 explained(void *arg, const struct resolve_result *res)
 {
 	struct explain_run *run = arg;
-	const char *host;
-	const struct exception_entry *e = explain_exception(run, res, &host);
+	struct exceptions_mx_cover cover;
+	const char *policy = NULL;
+	const struct exception_entry *e = explain_exception(run, res, &cover, &policy);
 
 	if (run->json) {
 		explain_json(res, &run->cfg->levels, &run->out);
@@ -294,7 +320,10 @@ explained(void *arg, const struct resolve_result *res)
 			json_key(&run->out, "entry", 0);
 			json_str(&run->out, buf_ptr(&line));
 			json_key(&run->out, "policy", 0);
-			json_str(&run->out, e->policy);
+			json_str(&run->out, policy);
+			json_key(&run->out, "names_every_host", 0);
+			buf_puts(&run->out, e->kind != EXCEPTION_MX_HOST || res->nexthop.kind == NEXTHOP_HOST || cover.all
+			    ? "true" : "false");
 			buf_putc(&run->out, '}');
 			buf_free(&line);
 		} else {
@@ -305,7 +334,11 @@ explained(void *arg, const struct resolve_result *res)
 		if (e)
 			buf_printf(&run->out, "exception: %s line %u names %s%s%s: Postfix gets OK %s, not the answer above\n",
 			    run->cfg->exceptions_file, e->line, e->kind == EXCEPTION_MX_HOST ? "MX host " : "",
-			    e->kind == EXCEPTION_SUBDOMAINS ? "." : "", e->name, e->policy);
+			    e->kind == EXCEPTION_SUBDOMAINS ? "." : "", e->name, policy);
+		if (e && cover.entry && !cover.all)
+			buf_printf(&run->out, "    the list names %u of %u MX hosts, so " EXCEPTIONS_PARTIAL_POLICY
+			    " instead of %s: Postfix checks the others' TLSA records and skips only the broken host\n",
+			    cover.named, cover.hosts, e->policy);
 	}
 	nexthop_format(&res->nexthop, run->dest, sizeof(run->dest));
 	run->status = res->answer.result == POLICY_TEMP && !e ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;

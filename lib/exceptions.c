@@ -796,3 +796,22 @@ exceptions_format(const struct exception_entry *e, struct buf *out)
 		return -1;
 	return buf_append(out, line, (size_t)n);
 }
+
+void
+exceptions_mx_cover(const char *const *names, size_t n, exceptions_mx_lookup *find, void *arg,
+    struct exceptions_mx_cover *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->hosts = (unsigned)n;
+	for (size_t i = 0; i < n; i++) {
+		const struct exception_entry *e = find(arg, names[i]);
+		if (!e)
+			continue;
+		out->named++;
+		if (!out->entry) {
+			out->entry = e;
+			out->host = names[i];
+		}
+	}
+	out->all = out->entry && out->named == n;
+}

@@ -74,6 +74,27 @@ const struct exception_entry *exceptions_match_domain(const struct exceptions *x
     int64_t now);
 const struct exception_entry *exceptions_match_mx(const struct exceptions *x, const char *host, int64_t now);
 
+/* How "mx:" entries apply to a destination whose MX hosts Postfix could
+ * use are names[0..n-1] (in MX order; hosts without an address left
+ * out): the entry of the first named host replaces the DNS answer only
+ * when every host has an entry (even hosts whose lookups failed: such an
+ * entry is for a broken provider). When only some have one, the others
+ * keep their protection: the answer becomes EXCEPTIONS_PARTIAL_POLICY,
+ * under which Postfix checks each host's TLSA records itself and skips
+ * just the broken one; a TEMP stays TEMP (the caller's part). find
+ * finds a host's entry (whichever lists and retirements the caller
+ * keeps). */
+#define EXCEPTIONS_PARTIAL_POLICY "dane"
+struct exceptions_mx_cover {
+	const struct exception_entry *entry;	/* NULL: no host has one */
+	const char *host;			/* the host it names (one of names) */
+	unsigned named, hosts;			/* hosts with an entry, of n */
+	bool all;				/* named == n: entry's policy applies */
+};
+typedef const struct exception_entry *exceptions_mx_lookup(void *arg, const char *host);
+void exceptions_mx_cover(const char *const *names, size_t n, exceptions_mx_lookup *find, void *arg,
+    struct exceptions_mx_cover *out);
+
 size_t exceptions_count(const struct exceptions *x);
 /* Every entry, in file order. */
 void exceptions_each(const struct exceptions *x, void (*fn)(void *arg, const struct exception_entry *e),

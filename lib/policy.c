@@ -257,6 +257,15 @@ policy_decide(const struct policy_facts *f)
 }
 
 bool
+policy_some_host_failed(const struct policy_facts *f)
+{
+	for (unsigned i = 0; i < f->nhosts && i < POLICY_MAX_HOSTS; i++)
+		if (f->hosts[i] == HOST_FAILED)
+			return true;
+	return false;
+}
+
+bool
 policy_answer_possible(struct policy_answer a)
 {
 	if (a.bogus && a.result != POLICY_TEMP)

@@ -138,6 +138,10 @@ struct policy_levels {
 const char *policy_default_level(enum policy_rule r);
 
 struct policy_answer policy_decide(const struct policy_facts *f);
+/* Whether some host failed its lookups: an answer decided beside a
+ * failure is only as good as the next lookup, and is kept as briefly as
+ * a TEMP. */
+bool policy_some_host_failed(const struct policy_facts *f);
 /* Whether the daemon can give this answer: a result with a rule that
  * yields it (RULE_EXCEPTION: OK, with the exception's policy), bogus only
  * on TEMP. What comes back from a state file is checked with it, since an

@@ -55,7 +55,7 @@ struct policymap {
 	size_t nretired;
 	policymap_wall_clock *wall;
 	void *wall_arg;
-	char exception_reason[400];	/* the reason of the last exception answer */
+	char exception_reason[1024];	/* the reason of the last exception answer */
 	char stale_reason[700];		/* the reason of the last stale answer */
 };
 
@@ -191,12 +191,15 @@ is_dane(const struct policymap *pm, struct policy_answer answer)
 
 /* A dane answer is kept as the one to serve through an outage; any other
  * answer but TEMP replaces it, so a destination that gave up DANE is never
- * answered dane from memory. */
+ * answered dane from memory. An answer beside a failed host is neither:
+ * it says too little about the destination to be served for a day, or to
+ * erase what was. */
 static void
-remember_secure(struct policymap *pm, const char *key, const struct policymap_answer *a, uint64_t now)
+remember_secure(struct policymap *pm, const char *key, const struct policymap_answer *a, bool some_failed,
+    uint64_t now)
 {
-	if (a->answer.rule == RULE_EXCEPTION)
-		return;	/* the administrator's, not the DNS's */
+	if (a->answer.rule == RULE_EXCEPTION || some_failed)
+		return;	/* the administrator's, not the DNS's; or partial */
 	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
 		cache_put(pm->secure, key, a->answer, a->reason, NULL, now, now + pm->cfg->stale_answer_max_age_ms);
 	else if (a->answer.result != POLICY_TEMP)
@@ -226,6 +229,60 @@ serve_stale(struct policymap *pm, const char *key, struct policymap_answer *a, u
 	return true;
 }
 
+struct mx_lookup {
+	const struct policymap *pm;
+	bool automatic;		/* of the first entry found */
+	bool found;
+};
+
+static const struct exception_entry *
+mx_lookup(void *arg, const char *host)
+{
+	struct mx_lookup *l = arg;
+	bool automatic;
+	const struct exception_entry *e = find_exception(l->pm, host, true, &automatic);
+
+	if (e && !l->found) {
+		l->found = true;
+		l->automatic = automatic;
+	}
+	return e;
+}
+
+/* A provider's broken MX host, named once for all its domains ("mx:"
+ * entries), as exceptions_mx_cover() says. Returns whether an entry
+ * changed the answer. */
+static bool
+apply_mx_exception(struct policymap *pm, const struct resolve_result *res, struct policymap_answer *a)
+{
+	const char *names[POLICY_MAX_HOSTS];
+	size_t n = 0;
+	struct mx_lookup l = {.pm = pm};
+	struct exceptions_mx_cover cover;
+
+	for (unsigned i = 0; i < res->nhosts && n < POLICY_MAX_HOSTS; i++)
+		if (res->hosts[i].verdict != HOST_NOADDR)
+			names[n++] = res->hosts[i].name;
+	exceptions_mx_cover(names, n, mx_lookup, &l, &cover);
+	if (!cover.entry || (!cover.all && res->answer.result != POLICY_OK))
+		return false;
+	exception_reason(pm->exception_reason, sizeof(pm->exception_reason), cover.entry, l.automatic, cover.host);
+	a->answer.result = POLICY_OK;
+	a->answer.rule = RULE_EXCEPTION;
+	a->answer.bogus = false;
+	a->reason = pm->exception_reason;
+	if (cover.all) {
+		a->policy = cover.entry->policy;
+		return true;
+	}
+	size_t used = strlen(pm->exception_reason);
+	snprintf(pm->exception_reason + used, sizeof(pm->exception_reason) - used,
+	    "; it names %u of %u MX hosts, so " EXCEPTIONS_PARTIAL_POLICY
+	    ": Postfix checks the others' TLSA records (%s)", cover.named, cover.hosts, res->reason);
+	a->policy = EXCEPTIONS_PARTIAL_POLICY;
+	return true;
+}
+
 static void
 on_resolved(void *arg, const struct resolve_result *res)
 {
@@ -233,7 +290,10 @@ on_resolved(void *arg, const struct resolve_result *res)
 	struct policymap *pm = f->pm;
 	const struct config *cfg = pm->cfg;
 	uint64_t now = pm->clock(pm->clock_arg);
-	uint64_t ttl_ms = res->answer.result == POLICY_TEMP ? cfg->cache_temp_ttl_ms
+	bool some_failed = policy_some_host_failed(&res->facts);
+	/* An answer beside a failed host is retried as soon as a TEMP: the
+	 * next lookup may well find that host again. */
+	uint64_t ttl_ms = res->answer.result == POLICY_TEMP || some_failed ? cfg->cache_temp_ttl_ms
 	    : clamp((uint64_t)res->ttl * 1000, cfg->cache_min_ttl_ms, cfg->cache_max_ttl_ms);
 
 	f->resolve = NULL;	/* it frees itself after this callback */
@@ -241,30 +301,12 @@ on_resolved(void *arg, const struct resolve_result *res)
 	if (pm->observer)
 		pm->observer(pm->observer_arg, res, now - f->started_ms);
 
-	struct policymap_answer a = {
-		.answer = res->answer,
-		.reason = res->reason,
-		.ttl_s = (uint32_t)(ttl_ms / 1000),
-	};
-	/* A provider's broken MX host, named once for all its domains; even a
-	 * failed lookup of its TLSA records is what such an entry is for. */
-	bool automatic;
-	for (unsigned i = 0; i < res->nhosts; i++) {
-		const struct exception_entry *e = find_exception(pm, res->hosts[i].name, true, &automatic);
-		if (e) {
-			a.answer.result = POLICY_OK;
-			a.answer.rule = RULE_EXCEPTION;
-			a.policy = e->policy;
-			exception_reason(pm->exception_reason, sizeof(pm->exception_reason), e, automatic,
-			    res->hosts[i].name);
-			a.reason = pm->exception_reason;
-			if (res->answer.result == POLICY_TEMP)
-				ttl_ms = cfg->cache_min_ttl_ms;
-			a.ttl_s = (uint32_t)(ttl_ms / 1000);
-			break;
-		}
-	}
-	remember_secure(pm, f->key, &a, now);
+	struct policymap_answer a = {.answer = res->answer, .reason = res->reason};
+	/* An entry that names every host stands in for a DNS that failed. */
+	if (apply_mx_exception(pm, res, &a) && res->answer.result == POLICY_TEMP)
+		ttl_ms = cfg->cache_min_ttl_ms;
+	a.ttl_s = (uint32_t)(ttl_ms / 1000);
+	remember_secure(pm, f->key, &a, some_failed, now);
 	if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
 		ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
 	if (ttl_ms > 0)

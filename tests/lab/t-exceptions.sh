@@ -42,6 +42,7 @@ wait_log() {
 		.sub.notlsa.test secure match=nexthop
 		mx:mx.bogustlsa.test encrypt
 		mx:mx.wrongtlsa.test encrypt
+		mx:mx.notlsa.test may
 	EOF
 } | install_list
 
@@ -65,6 +66,10 @@ like "$(cat "$DAEMON_LOG")" 'event=exception-expired name=good\.test .*expired=2
 is "$(pmq bogustlsa.test)" "encrypt" "MX-host entry: bogustlsa.test gets encrypt, not TEMP"
 is "$(pmq '[mx.bogustlsa.test]')" "encrypt" "MX-host entry: the [host] next hop too"
 is "$(pmq hosted.test)" "encrypt" "MX-host entry: another domain on that provider's host"
+# mixed.test's other host, mx1.good.test, has DANE: an entry for one of two
+# hosts must not take it away.
+is "$(pmq mixed.test)" "dane" "MX-host entry for one of two hosts: dane, not the entry's may"
+like "$(tlsp explain mixed.test)" 'Postfix gets OK dane, not the answer above.*names 1 of 2 MX hosts, so dane instead of may' "explain says why the entry did not apply"
 like "$(tlsp explain wrongtlsa.test)" "exception: $list line [0-9]+ names wrongtlsa\.test" \
 	"tlspolicy explain shows the exception"
 

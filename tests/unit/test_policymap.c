@@ -34,6 +34,13 @@ static const struct fake_rr zone[] = {
 	{"mx.provider.example", RR_TYPE_A, DNS_DATA, S, 600, NULL, {"192.0.2.7"}, false},
 	{"mx.provider.example", RR_TYPE_AAAA, DNS_NODATA, S, 600, NULL, {NULL}, false},
 	{"_25._tcp.mx.provider.example", RR_TYPE_TLSA, DNS_SERVFAIL, DNS_BOGUS, 0, NULL, {NULL}, false},
+	/* Two hosts: one with DANE, one at that provider. */
+	{"partial.example", RR_TYPE_MX, DNS_DATA, S, 3600, NULL, {"10 mx.good.example", "20 mx.provider.example"}, false},
+	/* Two hosts at two providers, one without TLSA. */
+	{"twoprov.example", RR_TYPE_MX, DNS_DATA, S, 3600, NULL, {"10 mx.provider.example", "20 mx.other.example"}, false},
+	{"mx.other.example", RR_TYPE_A, DNS_DATA, S, 600, NULL, {"192.0.2.8"}, false},
+	{"mx.other.example", RR_TYPE_AAAA, DNS_NODATA, S, 600, NULL, {NULL}, false},
+	{"_25._tcp.mx.other.example", RR_TYPE_TLSA, DNS_NXDOMAIN, S, 600, NULL, {NULL}, false},
 };
 
 struct fixture {
@@ -491,6 +498,71 @@ test_exception_expiry_and_retire(void **state)
 
 /* A new list empties the cache: an answer given under the old one is not
  * served under the new one. */
+/* An answer decided beside a failed host (here dane-only, the failed host
+ * skipped) is kept only as long as a TEMP, and never becomes the secure
+ * answer served through an outage. */
+static void
+test_failed_host_kept_briefly(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	struct buf snap;
+
+	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.result, POLICY_OK);
+	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(r.last.ttl_s, 15);
+	f->now += 14999;
+	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_DONE);
+	f->now += 1;
+	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	buf_init(&snap);
+	assert_int_equal(policymap_snapshot(f->pm, &snap), 0);
+	buf_terminate(&snap);
+	assert_non_null(strstr(buf_ptr(&snap), "store=answers key=partial.example"));
+	assert_null(strstr(buf_ptr(&snap), "store=secure key=partial.example"));
+	buf_free(&snap);
+}
+
+/* An "mx:" entry replaces the answer only when it names every host that
+ * has an address; naming some leaves dane, so that Postfix checks the
+ * others' TLSA records and skips only the listed host. */
+static void
+test_mx_exception_partial(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	set_exceptions(f, "mx:mx.provider.example may\n");
+	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.result, POLICY_OK);
+	assert_int_equal(r.last.answer.rule, RULE_EXCEPTION);
+	assert_string_equal(r.last.policy, "dane");
+	assert_non_null(strstr(r.last.reason, "exception (line 1) for MX host mx.provider.example: may"));
+	assert_non_null(strstr(r.last.reason, "names 1 of 2 MX hosts, so dane"));
+	/* The one host it names: the entry decides. */
+	assert_int_equal(lookup(f, "customer.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_string_equal(r.last.policy, "may");
+	/* One of two hosts, the other without TLSA: still dane, not may. */
+	assert_int_equal(lookup(f, "twoprov.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.last.answer.rule, RULE_EXCEPTION);
+	assert_string_equal(r.last.policy, "dane");
+	/* Entries for both hosts: the first in MX order decides. */
+	set_exceptions(f, "mx:mx.provider.example may\nmx:mx.other.example encrypt\n");
+	assert_int_equal(lookup(f, "twoprov.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_string_equal(r.last.policy, "may");
+}
+
 static void
 test_exception_list_swap(void **state)
 {
@@ -755,6 +827,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_exception_resolves_in_background, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exception_expiry_and_retire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exception_list_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_host_kept_briefly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mx_exception_partial, setup, teardown),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests_name("policymap", tests, NULL, NULL);

@@ -33,16 +33,6 @@
 
 #include <cmocka.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() 0
-#endif
-
 #include "buf.h"
 #include "exceptions.h"
 #include "nexthop.h"
@@ -1158,8 +1148,6 @@ test_large(void **state)
 {
 	struct buf text;
 	struct timespec t0;
-	/* Valgrind runs code some fifty times slower. */
-	double limit = UNDER_VALGRIND() ? 60000.0 : 1000.0;
 
 	failure[0] = '\0';
 	buf_init(&text);
@@ -1224,17 +1212,16 @@ test_large(void **state)
 		hits += e != NULL;
 	}
 	double match_ms = ms_since(&t0);
+	/* The times are for people; a timed assertion would fail on a busy
+	 * or instrumented build without saying anything about the code. */
 	printf("# %u entries (%zu bytes of text): parsed in %.1f ms; %u matches (%zu hits) in %.1f ms, "
-	    "%.0f ns each%s\n", BIG, buf_size(&text), parse_ms, LOOKUPS, hits, match_ms, match_ms * 1e6 / LOOKUPS,
-	    UNDER_VALGRIND() ? " (under valgrind)" : "");
+	    "%.0f ns each\n", BIG, buf_size(&text), parse_ms, LOOKUPS, hits, match_ms, match_ms * 1e6 / LOOKUPS);
 	fflush(stdout);
 	exceptions_unref(x);
 	buf_free(&text);
 	free(q);
 	if (failure[0])
 		fail_msg("%s", failure);
-	assert_true(parse_ms < limit);
-	assert_true(match_ms < limit);
 }
 
 int

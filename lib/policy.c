@@ -58,6 +58,13 @@ policy_host_wants_tlsa(enum policy_dns a, enum policy_dns aaaa)
 	return is_secure(a) && is_secure(aaaa) && (a == PDNS_SECURE || aaaa == PDNS_SECURE);
 }
 
+bool
+policy_host_insecure(enum policy_dns a, enum policy_dns aaaa)
+{
+	return !policy_dns_failed(a) && !policy_dns_failed(aaaa) &&
+	    !(policy_dns_denial(a) && policy_dns_denial(aaaa)) && !policy_host_wants_tlsa(a, aaaa);
+}
+
 enum policy_host_verdict
 policy_host_verdict(const struct policy_host_facts *h, const char **why)
 {
@@ -70,8 +77,20 @@ policy_host_verdict(const struct policy_host_facts *h, const char **why)
 		return HOST_NOADDR;
 	}
 	if (!policy_host_wants_tlsa(h->a, h->aaaa)) {
-		*why = "address records not DNSSEC-signed";
-		return HOST_PLAIN;
+		if (!h->cname_looked_up) {
+			*why = "address records not DNSSEC-signed";
+			return HOST_PLAIN;
+		}
+		/* As Postfix: whether the alias is signed is unknown, so the
+		 * TLSA records that might apply cannot be looked up. */
+		if (policy_dns_failed(h->cname) || policy_dns_denial(h->cname)) {
+			*why = "CNAME lookup failed";
+			return HOST_FAILED;
+		}
+		if (h->cname != PDNS_SECURE) {
+			*why = "address records and CNAME not DNSSEC-signed";
+			return HOST_PLAIN;
+		}
 	}
 	if (!h->tlsa_looked_up) {
 		/* Only a caller bug gets here; refusing the host is the safe side. */

@@ -55,6 +55,12 @@ struct policy_host_facts {
 	enum policy_dns tlsa;		/* the TLSA lookup that counted */
 	unsigned tlsa_usable;		/* usable records in a secure TLSA RRset */
 	unsigned tlsa_unusable;
+	/* When the address records are not signed but came through a CNAME:
+	 * the lookup of that CNAME at the host's own name. Signed, it makes
+	 * the original name's TLSA records count (a signed MX name aliased
+	 * into an unsigned provider zone). */
+	bool cname_looked_up;
+	enum policy_dns cname;
 };
 
 /* Steps 2-3: one host's verdict, and a static reason in *why. */
@@ -63,6 +69,10 @@ enum policy_host_verdict policy_host_verdict(const struct policy_host_facts *h, 
 /* Whether the address lookups justify a TLSA lookup (both secure or
  * securely denied, at least one with data). */
 bool policy_host_wants_tlsa(enum policy_dns a, enum policy_dns aaaa);
+/* Whether the address lookups found addresses, none failed, and yet they
+ * do not justify a TLSA lookup: unsigned somewhere. Through a CNAME, its
+ * own signature then decides (policy_host_facts.cname). */
+bool policy_host_insecure(enum policy_dns a, enum policy_dns aaaa);
 
 enum policy_mx {
 	MX_HOSTS,	/* MX records naming hosts (or implicit MX on NODATA) */

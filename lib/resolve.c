@@ -11,7 +11,7 @@
 #include "text.h"
 #include "tlsa.h"
 
-enum step { STEP_MX, STEP_A, STEP_AAAA, STEP_TLSA };
+enum step { STEP_MX, STEP_A, STEP_AAAA, STEP_CNAME, STEP_TLSA };
 
 struct pending {
 	struct resolve *r;
@@ -21,10 +21,10 @@ struct pending {
 };
 
 struct host_state {
-	struct pending a, aaaa, tlsa;
+	struct pending a, aaaa, cname, tlsa;
 	bool a_done, aaaa_done;
 	bool malformed;
-	bool tlsa_at_original;	/* the second TLSA try of a CNAME'd host */
+	bool tlsa_at_original;	/* TLSA at the host's own name, not its CNAME target */
 	char canon[NEXTHOP_NAME_MAX + 1];
 	char failure[200];	/* what failed, for the TEMP reason */
 };
@@ -103,6 +103,10 @@ record_text(uint16_t type, const struct dns_rdata *rd)
 	case RR_TYPE_A:
 	case RR_TYPE_AAAA:
 		if (rr_address(type, rd->data, rd->len, text, sizeof(text)) == 0)
+			return strdup(text);
+		break;
+	case RR_TYPE_CNAME:
+		if (rr_name(rd->data, rd->len, text) == (int)rd->len)
 			return strdup(text);
 		break;
 	case RR_TYPE_TLSA:
@@ -242,7 +246,8 @@ failed_validation(const struct resolve_result *res)
 		if (res->hosts[i].verdict != HOST_FAILED)
 			continue;
 		failed++;
-		if (f->a != PDNS_BOGUS && f->aaaa != PDNS_BOGUS && !(f->tlsa_looked_up && f->tlsa == PDNS_BOGUS))
+		if (f->a != PDNS_BOGUS && f->aaaa != PDNS_BOGUS && !(f->cname_looked_up && f->cname == PDNS_BOGUS) &&
+		    !(f->tlsa_looked_up && f->tlsa == PDNS_BOGUS))
 			return false;
 	}
 	return failed > 0;
@@ -286,20 +291,59 @@ tlsa_name(char *dst, size_t size, unsigned port, const char *host)
 }
 
 static void
-host_done_addresses(struct resolve *r, int i)
+start_tlsa(struct resolve *r, int i, const char *base)
 {
 	struct resolve_host *h = &r->res.hosts[i];
 	struct host_state *hs = &r->hs[i];
 
-	if (!policy_host_wants_tlsa(h->facts.a, h->facts.aaaa))
-		return;
-	tlsa_name(h->tlsa_name, sizeof(h->tlsa_name), r->res.nexthop.port,
-	    hs->canon[0] ? hs->canon : h->name);
+	tlsa_name(h->tlsa_name, sizeof(h->tlsa_name), r->res.nexthop.port, base);
 	h->facts.tlsa_looked_up = true;
 	if (!start_lookup(r, &hs->tlsa, h->tlsa_name, RR_TYPE_TLSA)) {
 		h->facts.tlsa = PDNS_SERVFAIL;
 		snprintf(hs->failure, sizeof(hs->failure), "TLSA lookup could not start");
 	}
+}
+
+/* Where the TLSA records are looked for, as Postfix's own DANE does
+ * (RFC 7672 section 2.2.2): signed addresses, at the CNAME-expanded name
+ * first; unsigned addresses reached through a CNAME, at the host's own
+ * name if that CNAME is signed, which a CNAME lookup tells. */
+static void
+host_done_addresses(struct resolve *r, int i)
+{
+	struct resolve_host *h = &r->res.hosts[i];
+	struct host_state *hs = &r->hs[i];
+
+	if (policy_host_wants_tlsa(h->facts.a, h->facts.aaaa)) {
+		hs->tlsa_at_original = !hs->canon[0];
+		start_tlsa(r, i, hs->canon[0] ? hs->canon : h->name);
+		return;
+	}
+	if (!hs->canon[0] || !policy_host_insecure(h->facts.a, h->facts.aaaa))
+		return;
+	h->facts.cname_looked_up = true;
+	if (!start_lookup(r, &hs->cname, h->name, RR_TYPE_CNAME)) {
+		h->facts.cname = PDNS_SERVFAIL;
+		snprintf(hs->failure, sizeof(hs->failure), "CNAME lookup could not start");
+	}
+}
+
+static void
+on_cname(struct resolve *r, struct pending *p, const struct dns_answer *a)
+{
+	struct resolve_host *h = &r->res.hosts[p->host];
+	struct host_state *hs = &r->hs[p->host];
+	enum policy_dns d = classify(a);
+
+	h->facts.cname = d;
+	if (policy_dns_failed(d))
+		describe_failure(hs->failure, sizeof(hs->failure), a);
+	else if (policy_dns_denial(d))
+		snprintf(hs->failure, sizeof(hs->failure), "CNAME lookup: no longer a CNAME");
+	if (d != PDNS_SECURE)
+		return;
+	hs->tlsa_at_original = true;
+	start_tlsa(r, p->host, h->name);
 }
 
 static void
@@ -369,14 +413,12 @@ on_tlsa(struct resolve *r, struct pending *p, const struct dns_answer *a)
 	struct host_state *hs = &r->hs[p->host];
 	enum policy_dns d = classify(a);
 
-	/* RFC 7672 2.2.2: nothing at the expanded name, so try the original. */
-	if (policy_dns_denial(d) && hs->canon[0] && !hs->tlsa_at_original) {
+	/* RFC 7672 2.2.2: nothing (or nothing signed) at the expanded name,
+	 * so try the original; a failure there is a failure, as for Postfix. */
+	if ((policy_dns_denial(d) || d == PDNS_INSECURE) && !hs->tlsa_at_original) {
 		hs->tlsa_at_original = true;
-		tlsa_name(h->tlsa_name, sizeof(h->tlsa_name), r->res.nexthop.port, h->name);
-		if (start_lookup(r, &hs->tlsa, h->tlsa_name, RR_TYPE_TLSA))
-			return;
-		d = PDNS_SERVFAIL;
-		snprintf(hs->failure, sizeof(hs->failure), "TLSA lookup could not start");
+		start_tlsa(r, p->host, h->name);
+		return;
 	}
 	h->facts.tlsa = d;
 	if (d == PDNS_SECURE) {
@@ -457,9 +499,10 @@ start_hosts(struct resolve *r)
 		struct host_state *hs = &r->hs[i];
 		if (hs->malformed)
 			continue;
-		hs->a.host = hs->aaaa.host = hs->tlsa.host = (int)i;
+		hs->a.host = hs->aaaa.host = hs->cname.host = hs->tlsa.host = (int)i;
 		hs->a.step = STEP_A;
 		hs->aaaa.step = STEP_AAAA;
+		hs->cname.step = STEP_CNAME;
 		hs->tlsa.step = STEP_TLSA;
 		if (!start_lookup(r, &hs->a, h->name, RR_TYPE_A)) {
 			h->facts.a = PDNS_SERVFAIL;
@@ -522,6 +565,10 @@ on_answer(void *arg, struct dns_answer *a)
 	case STEP_AAAA:
 		note_ttl(r, a);
 		on_address(r, p, a);
+		break;
+	case STEP_CNAME:
+		note_ttl(r, a);
+		on_cname(r, p, a);
 		break;
 	case STEP_TLSA:
 		note_ttl(r, a);
@@ -587,6 +634,7 @@ resolve_cancel(struct resolve *r)
 	for (unsigned i = 0; r->hs && i < r->res.nhosts; i++) {
 		cancel_pending(r, &r->hs[i].a);
 		cancel_pending(r, &r->hs[i].aaaa);
+		cancel_pending(r, &r->hs[i].cname);
 		cancel_pending(r, &r->hs[i].tlsa);
 	}
 	free_resolve(r);

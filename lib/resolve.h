@@ -5,9 +5,14 @@
  * For a domain next hop: the MX lookup, then for each MX host (at most
  * POLICY_MAX_HOSTS, lowest preference first, in parallel) its A and AAAA
  * lookups and, when those are secure, the TLSA lookup at
- * _<port>._tcp.<host>. When a host name is a CNAME chain (secure, or the
- * address lookups would not be), the TLSA base is the expanded name first
- * and the original name second (RFC 7672 section 2.2.2). NODATA for the MX
+ * _<port>._tcp.<host>. When a host name is a CNAME chain, the TLSA base
+ * is chosen as Postfix's own DANE chooses it (RFC 7672 section 2.2.2):
+ * with secure addresses, the expanded name first and, when nothing signed
+ * is there (denied, or an unsigned answer), the original name; with
+ * unsigned addresses, a CNAME lookup at the original name, and the TLSA
+ * records there if that CNAME is signed (a signed MX name aliased into
+ * an unsigned provider zone). A failed TLSA lookup at the expanded name,
+ * or a failed CNAME lookup, fails the host. NODATA for the MX
  * is an implicit MX: the domain itself is the host. A host next hop
  * ([host]:port) skips the MX lookup. IP literals and Postfix's parent form
  * need no DNS at all: resolve_without_dns() answers them.

@@ -89,6 +89,8 @@ encode(uint16_t type, const char *text, unsigned char *out)
 		out[0] = (unsigned char)(pref >> 8);
 		out[1] = (unsigned char)pref;
 		return 2 + wire_name(name, out + 2);
+	case RR_TYPE_CNAME:
+		return wire_name(text, out);
 	case RR_TYPE_A:
 		inet_pton(AF_INET, text, out);
 		return 4;

@@ -44,6 +44,17 @@ static const struct host_case host_cases[] = {
 	{"host: TLSA SERVFAIL", {SEC, SDEN, true, SF, 0, 0}, HOST_FAILED},
 	{"host: TLSA timeout", {SEC, SDEN, true, TO, 0, 0}, HOST_FAILED},
 	{"host: secure but TLSA never asked (refused)", {SEC, SDEN, false, 0, 0, 0}, HOST_FAILED},
+	/* Unsigned addresses through a CNAME: the CNAME's own signature decides
+	 * whether the TLSA records at the host's name count. */
+	{"host: insecure via signed CNAME, usable TLSA", {INS, IDEN, true, SEC, 1, 0, true, SEC}, HOST_DANE},
+	{"host: insecure via signed CNAME, unusable TLSA", {INS, IDEN, true, SEC, 0, 1, true, SEC}, HOST_ENCRYPT},
+	{"host: insecure via signed CNAME, no TLSA", {INS, IDEN, true, SDEN, 0, 0, true, SEC}, HOST_PLAIN},
+	{"host: insecure via signed CNAME, TLSA bogus", {INS, IDEN, true, BOG, 0, 0, true, SEC}, HOST_FAILED},
+	{"host: insecure via signed CNAME, TLSA never asked", {INS, IDEN, false, 0, 0, 0, true, SEC}, HOST_FAILED},
+	{"host: insecure via unsigned CNAME", {INS, IDEN, false, 0, 0, 0, true, INS}, HOST_PLAIN},
+	{"host: insecure via CNAME, CNAME lookup bogus", {INS, IDEN, false, 0, 0, 0, true, BOG}, HOST_FAILED},
+	{"host: insecure via CNAME, CNAME lookup timeout", {INS, IDEN, false, 0, 0, 0, true, TO}, HOST_FAILED},
+	{"host: insecure via CNAME, no longer a CNAME", {INS, IDEN, false, 0, 0, 0, true, SDEN}, HOST_FAILED},
 };
 
 static const char *

@@ -50,6 +50,34 @@ static const struct fake_rr zone[] = {
 	{"mail.alias2.example", RR_TYPE_A, DATA, S, 3600, "mx.plain.example", {"192.0.2.2"}, false},
 	{"mail.alias2.example", RR_TYPE_AAAA, NODATA, S, 3600, "mx.plain.example", {NULL}, false},
 	{"_25._tcp.mail.alias2.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* alias whose target's TLSA answer is not signed: try the original */
+	{"alias3.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias3.example"}, false},
+	{"mail.alias3.example", RR_TYPE_A, DATA, S, 3600, "mx.insectlsa.example", {"192.0.2.2"}, false},
+	{"mail.alias3.example", RR_TYPE_AAAA, NODATA, S, 3600, "mx.insectlsa.example", {NULL}, false},
+	{"_25._tcp.mx.insectlsa.example", RR_TYPE_TLSA, DATA, I, 3600, NULL, {TLSA_GOOD}, false},
+	{"_25._tcp.mail.alias3.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* alias whose target's TLSA lookup fails: a failure, no second try */
+	{"alias4.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias4.example"}, false},
+	{"mail.alias4.example", RR_TYPE_A, DATA, S, 3600, "mx.bogustlsa.example", {"192.0.2.2"}, false},
+	{"mail.alias4.example", RR_TYPE_AAAA, NODATA, S, 3600, "mx.bogustlsa.example", {NULL}, false},
+	{"_25._tcp.mail.alias4.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* a signed alias into an unsigned provider zone: its own TLSA records */
+	{"alias5.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias5.example"}, false},
+	{"mail.alias5.example", RR_TYPE_A, DATA, I, 3600, "mx.unsigned2.example", {"192.0.2.3"}, false},
+	{"mail.alias5.example", RR_TYPE_AAAA, NODATA, I, 3600, "mx.unsigned2.example", {NULL}, false},
+	{"mail.alias5.example", RR_TYPE_CNAME, DATA, S, 600, NULL, {"mx.unsigned2.example"}, false},
+	{"_25._tcp.mail.alias5.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	/* an unsigned alias into that zone: nothing to authenticate */
+	{"alias6.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias6.example"}, false},
+	{"mail.alias6.example", RR_TYPE_A, DATA, I, 3600, "mx.unsigned2.example", {"192.0.2.3"}, false},
+	{"mail.alias6.example", RR_TYPE_AAAA, NODATA, I, 3600, "mx.unsigned2.example", {NULL}, false},
+	{"mail.alias6.example", RR_TYPE_CNAME, DATA, I, 600, NULL, {"mx.unsigned2.example"}, false},
+	{"_25._tcp.mail.alias6.example", RR_TYPE_TLSA, DATA, I, 3600, NULL, {TLSA_GOOD}, false},
+	/* a signed alias whose CNAME lookup is bogus: the host fails */
+	{"alias7.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mail.alias7.example", "20 mx.plain.example"}, false},
+	{"mail.alias7.example", RR_TYPE_A, DATA, I, 3600, "mx.unsigned2.example", {"192.0.2.3"}, false},
+	{"mail.alias7.example", RR_TYPE_AAAA, NODATA, I, 3600, "mx.unsigned2.example", {NULL}, false},
+	{"mail.alias7.example", RR_TYPE_CNAME, DATA, B, 600, NULL, {"mx.unsigned2.example"}, false},
 	/* implicit MX */
 	{"implicit.example", RR_TYPE_MX, NODATA, S, 3600, NULL, {NULL}, false},
 	SECURE_HOST("implicit.example", 3600),
@@ -122,6 +150,16 @@ static const struct scenario scenarios[] = {
 	    "mail.alias.example=dane", 0, NULL, "_25._tcp.mx1.good.example"},
 	{"CNAME'd MX host: target denied, original has TLSA", "alias2.example", POLICY_OK, RULE_ALL_DANE,
 	    "mail.alias2.example=dane", 0, NULL, "_25._tcp.mail.alias2.example"},
+	{"CNAME'd MX host: target's TLSA unsigned, original has TLSA", "alias3.example", POLICY_OK, RULE_ALL_DANE,
+	    "mail.alias3.example=dane", 0, NULL, "_25._tcp.mail.alias3.example"},
+	{"CNAME'd MX host: target's TLSA lookup fails, no second try", "alias4.example", POLICY_TEMP,
+	    RULE_ALL_FAILED, "mail.alias4.example=failed", 0, "TLSA lookup for _25._tcp.mx.bogustlsa.example", NULL},
+	{"signed CNAME into an unsigned zone: TLSA at the original name", "alias5.example", POLICY_OK,
+	    RULE_ALL_DANE, "mail.alias5.example=dane", 0, NULL, "_25._tcp.mail.alias5.example"},
+	{"unsigned CNAME into an unsigned zone: plain", "alias6.example", POLICY_OK, RULE_NO_TLSA,
+	    "mail.alias6.example=plain", 0, NULL, NULL},
+	{"bogus CNAME: the host fails, the answer stays dane", "alias7.example", POLICY_OK, RULE_FAILED_HOST,
+	    "mail.alias7.example=failed mx.plain.example=plain", 0, "CNAME lookup for mail.alias7.example failed", NULL},
 	{"implicit MX on NODATA", "implicit.example", POLICY_OK, RULE_ALL_DANE,
 	    "implicit.example=dane", 0, NULL, "_25._tcp.implicit.example"},
 	{"null MX", "nullmx.example", POLICY_NOTFOUND, RULE_NULL_MX, "", 3600, "null MX", NULL},
@@ -255,7 +293,43 @@ test_no_tlsa_lookup_for_insecure_host(void **state)
 	fake_dns_run(fake);
 	assert_true(o.called);
 	assert_int_equal(fake_dns_count(fake, "_25._tcp.mx.unsigned2.example", RR_TYPE_TLSA), 0);
+	assert_int_equal(fake_dns_count(fake, "mx.unsigned2.example", RR_TYPE_CNAME), 0);
 	dns_free(dns);
+}
+
+/* The CNAME of a host is looked up only when its unsigned addresses came
+ * through one; an unsigned CNAME stops there, without a TLSA lookup. */
+static void
+test_cname_lookup_only_when_needed(void **state)
+{
+	static const struct {
+		const char *key, *host;
+		unsigned cname, tlsa_at_host;
+	} cases[] = {
+		{"good.example", "mx1.good.example", 0, 1},
+		{"alias.example", "mail.alias.example", 0, 0},
+		{"alias2.example", "mail.alias2.example", 0, 1},
+		{"alias5.example", "mail.alias5.example", 1, 1},
+		{"alias6.example", "mail.alias6.example", 1, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_dns *fake;
+		struct dns *dns;
+		struct outcome o = {0};
+		char tlsa[300];
+
+		start(cases[i].key, &dns, &fake, &o);
+		fake_dns_run(fake);
+		assert_true(o.called);
+		snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s", cases[i].host);
+		if (fake_dns_count(fake, cases[i].host, RR_TYPE_CNAME) != cases[i].cname ||
+		    fake_dns_count(fake, tlsa, RR_TYPE_TLSA) != cases[i].tlsa_at_host)
+			fail_msg("%s: %u CNAME and %u TLSA lookups at %s, want %u and %u", cases[i].key,
+			    fake_dns_count(fake, cases[i].host, RR_TYPE_CNAME), fake_dns_count(fake, tlsa, RR_TYPE_TLSA),
+			    cases[i].host, cases[i].cname, cases[i].tlsa_at_host);
+		dns_free(dns);
+	}
 }
 
 /* Hosts are looked up in parallel: the MX answer queues every host's
@@ -346,6 +420,7 @@ main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_no_tlsa_lookup_for_insecure_host),
+		cmocka_unit_test(test_cname_lookup_only_when_needed),
 		cmocka_unit_test(test_hosts_in_parallel),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_cancel_midway),

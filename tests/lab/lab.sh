@@ -27,7 +27,8 @@
 #   127.0.1.13-16:25  fakesmtp: failed TLS, silent, slow, anonymous TLS
 #                  (lab_mail_up)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
-#                  a test asks for one
+#                  a test asks for one; a second one, "dane", with
+#                  Postfix's own DANE and no policy map (lab_dane_sender_up)
 #   127.0.3.x:53   DNS fault servers (lab_faults_up, t-dnsfaults.sh): .1 a
 #                  second NSD with the signed slowdns.test. and
 #                  slowerdns.test., which REFUSES lame.test.; .2 blackholed;
@@ -48,6 +49,8 @@
 #   lab_sender_up MAP [ADDR [NAME=VALUE...]]  (re)start the sending
 #                           Postfix with MAP as smtp_tls_policy_maps; with
 #                           ADDR, also an smtpd there with those -o options
+#   lab_dane_sender_up      (re)start the second sending Postfix, "dane":
+#                           smtp_tls_security_level = dane, no policy map
 #   lab_send RCPT [FROM]    submit a small message through the sender
 #   lab_flush               postqueue -f on the sender
 #   lab_wait_log ERE [SECONDS [FILE]]  poll a maillog (default: the sender's)
@@ -64,6 +67,8 @@
 #   LAB_DAEMON_UNBOUND_CONF   $LAB_DIR/daemon-unbound.conf, for ub_ctx_config()
 #   LAB_SENDER                sender's config dir (postmap -c, sendmail -C ...)
 #   LAB_SENDER_LOG, LAB_MX_LOG  the two instances' maillog files
+#   LAB_DANE_SENDER, LAB_DANE_SENDER_LOG  the "dane" sender's config dir
+#                             and maillog (lab_dane_sender_up)
 #   $LAB_DIR/pids             "PID NAME" of every process the lab started
 #   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
 #                             (LAB_SELF_SIGNED hosts: self-signed, no CA)
@@ -924,11 +929,13 @@ _lab_write_env() {
 	LAB_DAEMON_UNBOUND_CONF=$LAB_DIR/daemon-unbound.conf
 	LAB_SENDER=$LAB_DIR/sender
 	LAB_SENDER_LOG=$LAB_DIR/sender.log
+	LAB_DANE_SENDER=$LAB_DIR/dane
+	LAB_DANE_SENDER_LOG=$LAB_DIR/dane.log
 	LAB_MX_LOG=$LAB_DIR/mx.log
 	export LAB_DIR LAB_NETNS LAB_TA LAB_CA LAB_DAEMON_UNBOUND_CONF \
-		LAB_SENDER LAB_SENDER_LOG LAB_MX_LOG
+		LAB_SENDER LAB_SENDER_LOG LAB_DANE_SENDER LAB_DANE_SENDER_LOG LAB_MX_LOG
 	for v in LAB_DIR LAB_NETNS LAB_TA LAB_CA LAB_DAEMON_UNBOUND_CONF \
-		LAB_SENDER LAB_SENDER_LOG LAB_MX_LOG; do
+		LAB_SENDER LAB_SENDER_LOG LAB_DANE_SENDER LAB_DANE_SENDER_LOG LAB_MX_LOG; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$LAB_DIR/env"
 }
@@ -1238,6 +1245,22 @@ lab_mail_up() {
 	_lab_fakes_start
 }
 
+# _lab_sender_instance NAME: a sending instance's configuration, without its
+# TLS level and policy.
+_lab_sender_instance() {
+	_lab_postfix_instance "$1" || return 1
+	cat >>"$LAB_DIR/$1/main.cf" <<-EOF
+		myhostname = $1.lab.test
+		# Postfix trusts the AD bit of the resolver in /etc/resolv.conf (the
+		# lab's unbound, through /etc/netns).  The default DNSSEC probe asks
+		# for the real root's NS, which the lab cannot resolve.
+		smtp_dns_support_level = dnssec
+		dnssec_probe = ns:test.
+		smtp_tls_CAfile = $LAB_DIR/tls/ca.crt
+		smtp_tls_loglevel = 1
+	EOF
+}
+
 lab_sender_up() {
 	local map=${1:-} smtpd=${2:-} cf=$LAB_DIR/sender opt
 	if [[ -z $map ]]; then
@@ -1248,19 +1271,11 @@ lab_sender_up() {
 	# A second call replaces the instance: stop, rewrite, start (~0.3 s).
 	# The queue stays: mail deferred before is still there.
 	_lab_postfix_stop sender
-	_lab_postfix_instance sender || return 1
+	_lab_sender_instance sender || return 1
 	cat >>"$cf/main.cf" <<-EOF
-		myhostname = sender.lab.test
-		# Postfix trusts the AD bit of the resolver in /etc/resolv.conf (the
-		# lab's unbound, through /etc/netns).  The default DNSSEC probe asks
-		# for the real root's NS, which the lab cannot resolve.
-		smtp_dns_support_level = dnssec
-		dnssec_probe = ns:test.
 		smtp_tls_security_level = may
 		smtp_tls_dane_insecure_mx_policy = dane
 		smtp_tls_policy_maps = $map
-		smtp_tls_CAfile = $LAB_DIR/tls/ca.crt
-		smtp_tls_loglevel = 1
 	EOF
 	# Postfix reads a file loaded whole (main.cf, texthash:, ...) again and
 	# again, 300 ms apart, while its mtime is within a second of now ("pausing
@@ -1283,6 +1298,17 @@ lab_sender_up() {
 		diag "lab_sender_up: no smtpd listens on $smtpd"
 		return 1
 	fi
+}
+
+# lab_dane_sender_up: (re)start the instance "dane", Postfix's own DANE
+# without any policy map (smtp_tls_security_level = dane, everything else as
+# the sender's; smtp_tls_dane_insecure_mx_policy at its default, which is
+# dane at that level).  Config $LAB_DANE_SENDER, log $LAB_DANE_SENDER_LOG.
+lab_dane_sender_up() {
+	_lab_postfix_stop dane
+	_lab_sender_instance dane || return 1
+	echo "smtp_tls_security_level = dane" >>"$LAB_DIR/dane/main.cf"
+	_lab_postfix_start dane
 }
 
 lab_send() {
@@ -1339,6 +1365,7 @@ lab_down() {
 
 	if [[ -n $ns ]] && _lab_ns_id "$ns" >/dev/null; then
 		_lab_postfix_stop sender
+		_lab_postfix_stop dane
 		_lab_postfix_stop mx
 		if [[ -f $dir/pids ]]; then
 			while read -r pid name; do

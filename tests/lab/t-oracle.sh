@@ -57,6 +57,12 @@ step "DNS fault servers" lab_faults_up
 step "sending Postfix with tlspolicyd" \
 	lab_sender_up "socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy"
 step "sending Postfix alone" lab_dane_sender_up
+# What "Postfix alone" means, as this Postfix reads its configuration.
+pc() { postconf -c "$LAB_DANE_SENDER" -xh "$1"; }
+is "$(pc smtp_tls_security_level)|$(pc smtp_tls_policy_maps)" "dane|" \
+	"Postfix alone: level dane, no policy map"
+is "$(pc smtp_tls_dane_insecure_mx_policy)" dane \
+	"Postfix alone: smtp_tls_dane_insecure_mx_policy defaults to dane at level dane"
 
 # Every domain scenario of the lab (lab.sh, _lab_write_zones), with what it
 # is.  Host next hops ([mx.submit.test]:587) need a transport: not here.
@@ -134,7 +140,7 @@ done
 # delivers per destination, in parallel), from the null sender: bounces
 # go nowhere.
 submit() {
-	printf 'From: <>\nSubject: tlspolicyd oracle\n\nThe same message through %s.\n' "$1" |
+	printf 'From: postmaster@%s.lab.test\nSubject: tlspolicyd oracle\n\nThe same message through %s.\n' "$1" "$1" |
 		lab_exec sendmail -C "$LAB_DIR/$1" -f '' -- "${rcpts[@]}"
 }
 t0=$(_lab_ms)

@@ -12,10 +12,10 @@
 # $LAB_DIR, so several labs can run at once on one machine and none touches the
 # host's resolver, ports or Postfix:
 #
-#   127.0.0.2:53   NSD, authoritative for test. (signed, NSEC3) and
-#                  insecure.test. (unsigned, delegated without DS), and the
-#                  signed children nods.test. (no DS) and wrongds.test.
-#                  (a DS of no key)
+#   127.0.0.2:53   NSD, authoritative for test. (signed, NSEC3),
+#                  insecure.test. and _tcp.mx.insectlsa.test. (unsigned,
+#                  delegated without DS), and the signed children
+#                  nods.test. (no DS) and wrongds.test. (a DS of no key)
 #                  With LAB_SURVEY_DOMAINS set before lab_up, also the
 #                  signed survey.test. and the MX hosts of tlspolicy
 #                  survey's population (survey.sh, which writes the
@@ -27,7 +27,8 @@
 #   127.0.1.13-16:25  fakesmtp: failed TLS, silent, slow, anonymous TLS
 #                  (lab_mail_up)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
-#                  a test asks for one
+#                  a test asks for one; a second one, "dane", with
+#                  Postfix's own DANE and no policy map (lab_dane_sender_up)
 #   127.0.3.x:53   DNS fault servers (lab_faults_up, t-dnsfaults.sh): .1 a
 #                  second NSD with the signed slowdns.test. and
 #                  slowerdns.test., which REFUSES lame.test.; .2 blackholed;
@@ -48,6 +49,8 @@
 #   lab_sender_up MAP [ADDR [NAME=VALUE...]]  (re)start the sending
 #                           Postfix with MAP as smtp_tls_policy_maps; with
 #                           ADDR, also an smtpd there with those -o options
+#   lab_dane_sender_up      (re)start the second sending Postfix, "dane":
+#                           smtp_tls_security_level = dane, no policy map
 #   lab_send RCPT [FROM]    submit a small message through the sender
 #   lab_flush               postqueue -f on the sender
 #   lab_wait_log ERE [SECONDS [FILE]]  poll a maillog (default: the sender's)
@@ -64,6 +67,8 @@
 #   LAB_DAEMON_UNBOUND_CONF   $LAB_DIR/daemon-unbound.conf, for ub_ctx_config()
 #   LAB_SENDER                sender's config dir (postmap -c, sendmail -C ...)
 #   LAB_SENDER_LOG, LAB_MX_LOG  the two instances' maillog files
+#   LAB_DANE_SENDER, LAB_DANE_SENDER_LOG  the "dane" sender's config dir
+#                             and maillog (lab_dane_sender_up)
 #   $LAB_DIR/pids             "PID NAME" of every process the lab started
 #   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
 #                             (LAB_SELF_SIGNED hosts: self-signed, no CA)
@@ -390,12 +395,36 @@ _lab_cert_sha256() {   # x 0 1: SHA-256 of the whole DER certificate
 	out=$(openssl x509 -in "$1" -outform DER | sha256sum) || return 1
 	echo "${out%% *}"
 }
+_lab_cert_sha512() {   # x 0 2: SHA-512 of the whole DER certificate
+	local out
+	out=$(openssl x509 -in "$1" -outform DER | sha512sum) || return 1
+	echo "${out%% *}"
+}
+# x 1 0 / x 0 0: the DER SubjectPublicKeyInfo or certificate itself, in hex.
+_lab_spki_der() {
+	local out
+	out=$(openssl x509 -in "$1" -noout -pubkey |
+		openssl pkey -pubin -outform DER | od -An -v -tx1) || return 1
+	out=${out//[[:space:]]/}
+	[[ -n $out ]] && echo "$out"
+}
+_lab_cert_der() {
+	local out
+	out=$(openssl x509 -in "$1" -outform DER | od -An -v -tx1) || return 1
+	out=${out//[[:space:]]/}
+	[[ -n $out ]] && echo "$out"
+}
 
 _lab_write_zones() {
 	local d=$LAB_DIR/dns t=$LAB_DIR/tls
 	local mx1 insec pkix_ee ca_cert ca_spki submit wrong
+	local notlsa notlsa_spki notlsa_cert notlsa_512
 	mx1=$(_lab_spki_sha256 "$t/mx1.good.test.crt") &&
 		insec=$(_lab_spki_sha256 "$t/mx.insecure.test.crt") &&
+		notlsa=$(_lab_spki_sha256 "$t/mx.notlsa.test.crt") &&
+		notlsa_spki=$(_lab_spki_der "$t/mx.notlsa.test.crt") &&
+		notlsa_cert=$(_lab_cert_der "$t/mx.notlsa.test.crt") &&
+		notlsa_512=$(_lab_cert_sha512 "$t/mx.notlsa.test.crt") &&
 		pkix_ee=$(_lab_spki_sha256 "$t/mx.pkix.test.crt") &&
 		submit=$(_lab_spki_sha256 "$t/mx.submit.test.crt") &&
 		ca_spki=$(_lab_spki_sha256 "$t/ca.crt") &&
@@ -459,6 +488,51 @@ _lab_write_zones() {
 		ta                      MX   10 mx.ta.test.
 		mx.ta                   A    127.0.1.9
 		_25._tcp.mx.ta          TLSA 2 1 1 $ca_spki
+
+		; The oracle's cases (t-oracle.sh), each judged by Postfix's own DANE.
+		; CNAME'd MX hosts, as Postfix's tls_dane_resolve looks them up:
+		; TLSA at the target first, at the alias when the target's TLSA is
+		; denied or insecure; at the alias alone when the addresses are
+		; insecure but the alias's own CNAME is signed.
+		; target securely without TLSA, TLSA at the alias
+		cnameorig               MX   10 alias.cnameorig.test.
+		alias.cnameorig         CNAME mx.notlsa.test.
+		_25._tcp.alias.cnameorig TLSA 3 1 1 $notlsa
+		; target's TLSA in an unsigned zone (a wrong digest), TLSA at the alias
+		cnameinsectlsa          MX   10 alias.cnameinsectlsa.test.
+		alias.cnameinsectlsa    CNAME mx.insectlsa.test.
+		mx.insectlsa            A    127.0.1.3
+		_tcp.mx.insectlsa       NS   ns.test.
+		_25._tcp.alias.cnameinsectlsa TLSA 3 1 1 $notlsa
+		; a signed CNAME into the unsigned child insecure.test, TLSA at the alias
+		cnameunsigned           MX   10 alias.cnameunsigned.test.
+		alias.cnameunsigned     CNAME mx.insecure.test.
+		_25._tcp.alias.cnameunsigned TLSA 3 1 1 $insec
+		; an unsigned CNAME (in insecure.test) to a host with TLSA: no DANE
+		viaunsignedcname        MX   10 alias.insecure.test.
+		; TLSA shapes, all for mx.notlsa.test's certificate on 127.0.1.3:
+		; the whole SPKI, the whole certificate, a SHA-512 of it
+		fullspki                MX   10 mx.fullspki.test.
+		mx.fullspki             A    127.0.1.3
+		_25._tcp.mx.fullspki    TLSA 3 1 0 $notlsa_spki
+		fullcert                MX   10 mx.fullcert.test.
+		mx.fullcert             A    127.0.1.3
+		_25._tcp.mx.fullcert    TLSA 3 0 0 $notlsa_cert
+		certsha512              MX   10 mx.certsha512.test.
+		mx.certsha512           A    127.0.1.3
+		_25._tcp.mx.certsha512  TLSA 3 0 2 $notlsa_512
+		; unusable: "full" data that is no SPKI; a 31-byte SHA-256 digest
+		badfull                 MX   10 mx.badfull.test.
+		mx.badfull              A    127.0.1.3
+		_25._tcp.mx.badfull     TLSA 3 1 0 00
+		badlen                  MX   10 mx.badlen.test.
+		mx.badlen               A    127.0.1.3
+		_25._tcp.mx.badlen      TLSA 3 1 1 ${notlsa:0:62}
+		; a PKIX-EE record (unusable for SMTP) beside a usable DANE-EE one
+		mixedtlsa               MX   10 mx.mixedtlsa.test.
+		mx.mixedtlsa            A    127.0.1.3
+		_25._tcp.mx.mixedtlsa   TLSA 1 1 1 $wrong
+		_25._tcp.mx.mixedtlsa   TLSA 3 1 1 $notlsa
 
 		; The prober's classes (issue 3): none has TLSA, all secure denial.
 		; self-signed certificate, its own issuer, correct name
@@ -569,6 +643,19 @@ _lab_write_zones() {
 		_25._tcp.mx  TLSA 3 1 1 $insec
 		; an unsigned domain whose MX host has DANE
 		danemx  MX  10 mx1.good.test.
+		; an unsigned alias of a host with DANE (viaunsignedcname.test)
+		alias   CNAME mx1.good.test.
+		; an unsigned domain whose MX host's DANE fails (t-oracle.sh)
+		danewrong  MX  10 mx.wrongtlsa.test.
+	EOF
+	# An unsigned zone (delegated without DS) under a signed MX host,
+	# holding that host's TLSA records: cnameinsectlsa.test.
+	cat >"$d/_tcp.mx.insectlsa.test.zone" <<-EOF
+		\$ORIGIN _tcp.mx.insectlsa.test.
+		\$TTL 300
+		@       SOA ns.test. hostmaster.test. 1 3600 600 86400 300
+		@       NS  ns.test.
+		_25     TLSA 3 1 1 $wrong
 	EOF
 	if _lab_survey_enabled; then
 		_lab_survey_zones "$mx1" "$wrong" || return 1
@@ -715,6 +802,9 @@ _lab_write_dns_configs() {
 		    name: "insecure.test."
 		    zonefile: "insecure.test.zone"
 		zone:
+		    name: "_tcp.mx.insectlsa.test."
+		    zonefile: "_tcp.mx.insectlsa.test.zone"
+		zone:
 		    name: "nods.test."
 		    zonefile: "nods.test.zone.signed"
 		zone:
@@ -839,11 +929,13 @@ _lab_write_env() {
 	LAB_DAEMON_UNBOUND_CONF=$LAB_DIR/daemon-unbound.conf
 	LAB_SENDER=$LAB_DIR/sender
 	LAB_SENDER_LOG=$LAB_DIR/sender.log
+	LAB_DANE_SENDER=$LAB_DIR/dane
+	LAB_DANE_SENDER_LOG=$LAB_DIR/dane.log
 	LAB_MX_LOG=$LAB_DIR/mx.log
 	export LAB_DIR LAB_NETNS LAB_TA LAB_CA LAB_DAEMON_UNBOUND_CONF \
-		LAB_SENDER LAB_SENDER_LOG LAB_MX_LOG
+		LAB_SENDER LAB_SENDER_LOG LAB_DANE_SENDER LAB_DANE_SENDER_LOG LAB_MX_LOG
 	for v in LAB_DIR LAB_NETNS LAB_TA LAB_CA LAB_DAEMON_UNBOUND_CONF \
-		LAB_SENDER LAB_SENDER_LOG LAB_MX_LOG; do
+		LAB_SENDER LAB_SENDER_LOG LAB_DANE_SENDER LAB_DANE_SENDER_LOG LAB_MX_LOG; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$LAB_DIR/env"
 }
@@ -1153,6 +1245,22 @@ lab_mail_up() {
 	_lab_fakes_start
 }
 
+# _lab_sender_instance NAME: a sending instance's configuration, without its
+# TLS level and policy.
+_lab_sender_instance() {
+	_lab_postfix_instance "$1" || return 1
+	cat >>"$LAB_DIR/$1/main.cf" <<-EOF
+		myhostname = $1.lab.test
+		# Postfix trusts the AD bit of the resolver in /etc/resolv.conf (the
+		# lab's unbound, through /etc/netns).  The default DNSSEC probe asks
+		# for the real root's NS, which the lab cannot resolve.
+		smtp_dns_support_level = dnssec
+		dnssec_probe = ns:test.
+		smtp_tls_CAfile = $LAB_DIR/tls/ca.crt
+		smtp_tls_loglevel = 1
+	EOF
+}
+
 lab_sender_up() {
 	local map=${1:-} smtpd=${2:-} cf=$LAB_DIR/sender opt
 	if [[ -z $map ]]; then
@@ -1163,19 +1271,11 @@ lab_sender_up() {
 	# A second call replaces the instance: stop, rewrite, start (~0.3 s).
 	# The queue stays: mail deferred before is still there.
 	_lab_postfix_stop sender
-	_lab_postfix_instance sender || return 1
+	_lab_sender_instance sender || return 1
 	cat >>"$cf/main.cf" <<-EOF
-		myhostname = sender.lab.test
-		# Postfix trusts the AD bit of the resolver in /etc/resolv.conf (the
-		# lab's unbound, through /etc/netns).  The default DNSSEC probe asks
-		# for the real root's NS, which the lab cannot resolve.
-		smtp_dns_support_level = dnssec
-		dnssec_probe = ns:test.
 		smtp_tls_security_level = may
 		smtp_tls_dane_insecure_mx_policy = dane
 		smtp_tls_policy_maps = $map
-		smtp_tls_CAfile = $LAB_DIR/tls/ca.crt
-		smtp_tls_loglevel = 1
 	EOF
 	# Postfix reads a file loaded whole (main.cf, texthash:, ...) again and
 	# again, 300 ms apart, while its mtime is within a second of now ("pausing
@@ -1198,6 +1298,17 @@ lab_sender_up() {
 		diag "lab_sender_up: no smtpd listens on $smtpd"
 		return 1
 	fi
+}
+
+# lab_dane_sender_up: (re)start the instance "dane", Postfix's own DANE
+# without any policy map (smtp_tls_security_level = dane, everything else as
+# the sender's; smtp_tls_dane_insecure_mx_policy at its default, which is
+# dane at that level).  Config $LAB_DANE_SENDER, log $LAB_DANE_SENDER_LOG.
+lab_dane_sender_up() {
+	_lab_postfix_stop dane
+	_lab_sender_instance dane || return 1
+	echo "smtp_tls_security_level = dane" >>"$LAB_DIR/dane/main.cf"
+	_lab_postfix_start dane
 }
 
 lab_send() {
@@ -1254,6 +1365,7 @@ lab_down() {
 
 	if [[ -n $ns ]] && _lab_ns_id "$ns" >/dev/null; then
 		_lab_postfix_stop sender
+		_lab_postfix_stop dane
 		_lab_postfix_stop mx
 		if [[ -f $dir/pids ]]; then
 			while read -r pid name; do

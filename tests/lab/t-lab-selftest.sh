@@ -108,6 +108,64 @@ out=$(uh A alias.cnamemx.test)
 like "$out" "alias for mx1\.good\.test\. \(secure\).*127\.0\.1\.1 \(secure\)" \
 	"alias.cnamemx.test CNAME to mx1.good.test secure"
 
+# The oracle's CNAME forms (t-oracle.sh): which names are secure decides
+# where Postfix's tls_dane_resolve looks for TLSA.
+notlsa=$(spki mx.notlsa.test)
+out=$(uh MX cnameorig.test)
+is "$out" "cnameorig.test mail is handled by 10 alias.cnameorig.test. (secure)" "cnameorig.test MX secure"
+out=$(uh A alias.cnameorig.test)
+like "$out" "alias for mx\.notlsa\.test\. \(secure\).*127\.0\.1\.3 \(secure\)" \
+	"alias.cnameorig.test: secure CNAME to mx.notlsa.test, address secure"
+out=$(uh TLSA _25._tcp.alias.cnameorig.test)
+is "$out" "_25._tcp.alias.cnameorig.test has TLSA record 3 1 1 $notlsa (secure)" \
+	"alias.cnameorig.test: TLSA at the alias, secure (the target has none)"
+
+out=$(uh A alias.cnameinsectlsa.test)
+like "$out" "alias for mx\.insectlsa\.test\. \(secure\).*127\.0\.1\.3 \(secure\)" \
+	"alias.cnameinsectlsa.test: secure CNAME to mx.insectlsa.test, address secure"
+out=$(uh TLSA _25._tcp.mx.insectlsa.test)
+like "$out" "^_25\._tcp\.mx\.insectlsa\.test has TLSA record 3 1 1 [0-9A-F]{64} \(insecure\)$" \
+	"mx.insectlsa.test: TLSA in an unsigned zone, insecure"
+unlike "$out" "$notlsa" "mx.insectlsa.test: its insecure TLSA does not match the host's key"
+out=$(uh TLSA _25._tcp.alias.cnameinsectlsa.test)
+is "$out" "_25._tcp.alias.cnameinsectlsa.test has TLSA record 3 1 1 $notlsa (secure)" \
+	"alias.cnameinsectlsa.test: TLSA at the alias, secure"
+
+out=$(uh CNAME alias.cnameunsigned.test)
+is "$out" "alias.cnameunsigned.test has CNAME record mx.insecure.test. (secure)" \
+	"alias.cnameunsigned.test: the CNAME itself secure"
+out=$(uh A alias.cnameunsigned.test)
+like "$out" "alias for mx\.insecure\.test\. \(insecure\).*127\.0\.1\.4 \(insecure\)" \
+	"alias.cnameunsigned.test: addresses insecure (the target is unsigned)"
+out=$(uh TLSA _25._tcp.alias.cnameunsigned.test)
+is "$out" "_25._tcp.alias.cnameunsigned.test has TLSA record 3 1 1 $(spki mx.insecure.test) (secure)" \
+	"alias.cnameunsigned.test: TLSA at the alias, secure"
+
+out=$(uh MX viaunsignedcname.test)
+is "$out" "viaunsignedcname.test mail is handled by 10 alias.insecure.test. (secure)" \
+	"viaunsignedcname.test MX secure"
+out=$(uh CNAME alias.insecure.test)
+is "$out" "alias.insecure.test has CNAME record mx1.good.test. (insecure)" \
+	"alias.insecure.test: the CNAME itself insecure"
+out=$(uh MX danewrong.insecure.test)
+is "$out" "danewrong.insecure.test mail is handled by 10 mx.wrongtlsa.test. (insecure)" \
+	"danewrong.insecure.test MX insecure, to a host whose TLSA does not match"
+
+# The oracle's TLSA shapes, all for mx.notlsa.test's certificate.
+crt=$LAB_DIR/tls/mx.notlsa.test.crt
+for entry in "fullspki|3 1 0 $(_lab_spki_der "$crt")" "fullcert|3 0 0 $(_lab_cert_der "$crt")" \
+	"certsha512|3 0 2 $(_lab_cert_sha512 "$crt")" "badfull|3 1 0 00" "badlen|3 1 1 ${notlsa:0:62}"; do
+	IFS='|' read -r d rr <<<"$entry"
+	out=$(uh A "mx.$d.test")
+	is "$out" "mx.$d.test has address 127.0.1.3 (secure)" "mx.$d.test A secure"
+	out=$(uh TLSA "_25._tcp.mx.$d.test")
+	is "$out" "_25._tcp.mx.$d.test has TLSA record ${rr^^} (secure)" "mx.$d.test: TLSA ${rr:0:40}... secure"
+done
+out=$(uh TLSA _25._tcp.mx.mixedtlsa.test | sort)
+like "$out" "^_25\._tcp\.mx\.mixedtlsa\.test has TLSA record 1 1 1 [0-9A-F]{64} \(secure\)
+_25\._tcp\.mx\.mixedtlsa\.test has TLSA record 3 1 1 $notlsa \(secure\)$" \
+	"mx.mixedtlsa.test: 1 1 1 beside the matching 3 1 1, secure"
+
 out=$(uh MX implicit.test)
 is "$out" "implicit.test has no mail handler record (secure)" "implicit.test: secure NODATA for MX"
 out=$(uh A implicit.test)

@@ -19,6 +19,7 @@
 #define RR_TYPE_CNAME 5
 #define RR_TYPE_MX 15
 #define RR_TYPE_AAAA 28
+#define RR_TYPE_DNSKEY 48
 #define RR_TYPE_TLSA 52
 
 /* Decodes an uncompressed wire name at the start of [p, p + len) into dst

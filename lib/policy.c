@@ -137,6 +137,7 @@ static const char *const rule_names[RULE_COUNT] = {
 	[RULE_IP_LITERAL] = "ip-literal",
 	[RULE_PARENT_FORM] = "parent-domain-form",
 	[RULE_EXCEPTION] = "exception",
+	[RULE_TRUST_CHECK] = "trust-check",
 };
 
 const char *
@@ -189,6 +190,8 @@ static const char *const rule_texts[RULE_COUNT] = {
 	[RULE_IP_LITERAL] = "an IP address needs no DNS and allows no DANE",
 	[RULE_PARENT_FORM] = "Postfix's parent-domain lookup: subdomains are answered when asked for themselves",
 	[RULE_EXCEPTION] = "the exception list names this destination, or one of its MX hosts",
+	[RULE_TRUST_CHECK] = "the daemon's resolver has not shown that it validates DNSSEC (trust_check_name): "
+	    "defer, never downgrade",
 };
 
 const char *

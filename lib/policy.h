@@ -110,6 +110,7 @@ enum policy_rule {
 	RULE_IP_LITERAL,	/* NOTFOUND */
 	RULE_PARENT_FORM,	/* NOTFOUND */
 	RULE_EXCEPTION,		/* OK: the exception list's policy, not a level */
+	RULE_TRUST_CHECK,	/* TEMP: the resolver is not known to validate (trustcheck.h) */
 	RULE_COUNT
 };
 
@@ -155,7 +156,8 @@ bool policy_some_host_failed(const struct policy_facts *f);
 /* Whether the daemon can give this answer: a result with a rule that
  * yields it (RULE_EXCEPTION: OK, with the exception's policy), bogus only
  * on TEMP. What comes back from a state file is checked with it, since an
- * OK answer without a level would have nothing to tell Postfix. */
+ * OK answer without a level would have nothing to tell Postfix. A
+ * RULE_TRUST_CHECK answer is never cached, so never stored: false. */
 bool policy_answer_possible(struct policy_answer a);
 
 /* The level a POLICY_OK answer maps to under the given levels. */

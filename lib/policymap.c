@@ -57,6 +57,8 @@ struct policymap {
 	void *wall_arg;
 	char exception_reason[1024];	/* the reason of the last exception answer */
 	char stale_reason[700];		/* the reason of the last stale answer */
+	bool untrusted;			/* policymap_set_untrusted() */
+	char untrusted_reason[768];
 };
 
 static int64_t
@@ -198,6 +200,8 @@ static void
 remember_secure(struct policymap *pm, const char *key, const struct policymap_answer *a, bool some_failed,
     uint64_t now)
 {
+	if (pm->untrusted)
+		return;	/* from a resolver that does not validate: proves nothing */
 	if (a->answer.rule == RULE_EXCEPTION || some_failed)
 		return;	/* the administrator's, not the DNS's; or partial */
 	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
@@ -309,6 +313,8 @@ on_resolved(void *arg, const struct resolve_result *res)
 	remember_secure(pm, f->key, &a, some_failed, now);
 	if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
 		ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
+	if (pm->untrusted)
+		ttl_ms = 0;	/* finished after the trust check failed: not kept */
 	if (ttl_ms > 0)
 		cache_put(pm->cache, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
 	/* Each callback may start or cancel other lookups, so take the
@@ -358,7 +364,7 @@ resolve_in_background(struct policymap *pm, const struct nexthop *nh, const char
 	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
 	struct in_flight **slot = find_in_flight(pm, key, hash);
 
-	if (*slot || cache_peek(pm->cache, key))
+	if (*slot || cache_peek(pm->cache, key) || pm->untrusted)
 		return;
 	struct in_flight *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -432,6 +438,27 @@ policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock, void
 	pm->wall_arg = arg;
 }
 
+void
+policymap_set_untrusted(struct policymap *pm, const char *reason)
+{
+	pm->untrusted = reason != NULL;
+	snprintf(pm->untrusted_reason, sizeof(pm->untrusted_reason), "%s", reason ? reason : "");
+}
+
+/* A request that would start a resolution while the resolver is not
+ * trusted: no lookup, nothing cached. The last secure answer is as safe
+ * here as through an outage: at dane and dane-only Postfix looks up and
+ * checks the TLSA records itself, through its own resolver. */
+static void
+answer_untrusted(struct policymap *pm, const char *key, struct policymap_answer *out, uint64_t now)
+{
+	out->answer.result = POLICY_TEMP;
+	out->answer.rule = RULE_TRUST_CHECK;
+	out->reason = pm->untrusted_reason;
+	serve_stale(pm, key, out, now);
+	out->ttl_s = 0;
+}
+
 int
 policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
     policymap_callback *cb, void *arg, struct policymap_waiter **waiter)
@@ -469,6 +496,10 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		return POLICYMAP_DONE;
 	}
 	pm->stats.misses++;
+	if (pm->untrusted) {
+		answer_untrusted(pm, key, out, now);
+		return POLICYMAP_DONE;
+	}
 	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
 	struct in_flight **slot = find_in_flight(pm, key, hash);
 	if (*slot) {

@@ -113,6 +113,17 @@ int policymap_snapshot(const struct policymap *pm, struct buf *out);
  * are skipped. Returns how many entries it restored. */
 size_t policymap_restore(struct policymap *pm, const char *text, size_t len);
 
+/* Whether the resolver is known to validate DNSSEC (the daemon's trust
+ * check, trustcheck.h). With a reason (copied), it is not: a request that
+ * misses the cache is answered TEMP with that reason (RULE_TRUST_CHECK),
+ * or, as through an outage, with the destination's last dane or
+ * dane-only answer; nothing is looked up and nothing is cached, so the
+ * answers change the moment a check passes. Background resolutions for
+ * exceptions wait, and a resolution that finishes meanwhile is not kept.
+ * Cached answers, validated before, stand until they expire. NULL: the
+ * resolver is trusted (the default). */
+void policymap_set_untrusted(struct policymap *pm, const char *reason);
+
 /* Forgets a cached answer, and the last secure one; 1 if there was one. */
 int policymap_purge(struct policymap *pm, const struct nexthop *nh);
 void policymap_stats(const struct policymap *pm, struct policymap_stats *out);

@@ -805,6 +805,150 @@ test_snapshot_restore(void **state)
 	buf_free(&snap);
 }
 
+/* --- the resolver not known to validate (the daemon's trust check) --- */
+
+#define UNTRUSTED "trust check: DNSKEY test. came back insecure"
+
+/* Every request that misses the cache: TEMP for the trust check's reason,
+ * without a lookup and without caching, so that the answers change the
+ * moment a check passes. Without DNS, no change. */
+static void
+test_untrusted_answers_temp(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	policymap_set_untrusted(f->pm, UNTRUSTED);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+		assert_int_equal(a.answer.result, POLICY_TEMP);
+		assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+		assert_false(a.answer.bogus);	/* the destination's DNS is not known bad */
+		assert_false(a.cache_hit);
+		assert_false(a.stale);
+		assert_string_equal(a.reason, UNTRUSTED);
+	}
+	assert_int_equal(lookup(f, "[192.0.2.1]", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.result, POLICY_NOTFOUND);
+	assert_int_equal(fake_dns_total(f->fake), 0);
+	assert_int_equal(fake_dns_pending(f->fake), 0);
+	assert_int_equal(r.calls, 0);
+
+	policymap_set_untrusted(f->pm, NULL);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+}
+
+/* Answers cached before, validated, stand until they expire. */
+static void
+test_untrusted_keeps_cached(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	lookup(f, "good.example", &a, &r, &w);
+	lookup(f, "short.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	policymap_set_untrusted(f->pm, UNTRUSTED);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_true(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(lookup(f, "short.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_true(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_NXDOMAIN);
+	f->now += 301 * 1000;	/* past both TTLs */
+	assert_int_equal(lookup(f, "short.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+	/* The dane-only one: its last secure answer, as through an outage. */
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_true(a.stale);
+	assert_int_equal(fake_dns_total(f->fake), 5);	/* only the first resolutions */
+}
+
+/* A resolution under way when the check fails answers its waiters, but
+ * is not kept: it came from the resolver now known not to validate. */
+static void
+test_untrusted_resolution_not_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	policymap_set_untrusted(f->pm, UNTRUSTED);
+	fake_dns_run(f->fake);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_false(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+	policymap_set_untrusted(f->pm, NULL);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(f->fake);
+}
+
+/* The administrator's exceptions need no DNS: still answered; their
+ * background resolutions wait for a resolver that validates. */
+static void
+test_untrusted_exceptions(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	int64_t wall = WALL_NOW;
+	int observed = 0;
+
+	policymap_set_wall_clock(f->pm, fake_wall, &wall);
+	policymap_set_observer(f->pm, count_observed, &observed);
+	set_exceptions(f, exception_list);
+	policymap_set_untrusted(f->pm, UNTRUSTED);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_string_equal(a.policy, "encrypt");
+	fake_dns_run(f->fake);
+	assert_int_equal(fake_dns_total(f->fake), 0);
+	assert_int_equal(observed, 0);
+	policymap_set_untrusted(f->pm, NULL);
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	fake_dns_run(f->fake);
+	assert_int_equal(observed, 1);
+}
+
+/* The last dane-only answer serves as through an outage (Postfix checks
+ * the TLSA records itself at that level); after stale_answer_max_age,
+ * TEMP. */
+static void
+test_untrusted_stale(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "stale_answer_max_age = 1h\n");
+	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	advance(&o, 301);
+	policymap_set_untrusted(o.f.pm, UNTRUSTED);
+	struct policymap_answer a = resolve_now(&o, &r);
+	assert_int_equal(a.answer.result, POLICY_OK);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_true(a.stale);
+	assert_non_null(strstr(a.reason, "stale: " UNTRUSTED "; the last secure answer, from 301 s ago"));
+	assert_int_equal(a.ttl_s, 0);	/* not cached */
+	advance(&o, 3600);
+	a = resolve_now(&o, &r);
+	assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+	assert_false(a.stale);
+	assert_int_equal(fake_dns_total(o.f.fake), 4);
+	outage_teardown(&o);
+}
+
 int
 main(void)
 {
@@ -829,6 +973,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_exception_list_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_host_kept_briefly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mx_exception_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_answers_temp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_keeps_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_resolution_not_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_exceptions, setup, teardown),
+		cmocka_unit_test(test_untrusted_stale),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests_name("policymap", tests, NULL, NULL);

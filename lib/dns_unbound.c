@@ -2,6 +2,9 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +236,116 @@ check_readable(const char *what, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/* Whether libunbound has any trust anchor, from any source: asked of
+ * libunbound itself, which has followed unbound_config's include: lines. */
+static bool
+has_trust_anchor(struct ub_ctx *ctx)
+{
+	static const char *const options[] = {
+		"trust-anchor-file", "trust-anchor", "auto-trust-anchor-file", "trusted-keys-file",
+	};
+
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		char *value = NULL;
+		bool set = ub_ctx_get_option(ctx, options[i], &value) == 0 && value && value[0];
+		free(value);
+		if (set)
+			return true;
+	}
+	return false;
+}
+
+/* The anchors: tracked (RFC 5011) in a file libunbound rewrites, or read
+ * as they are; then there must be one from somewhere. */
+static int
+add_trust_anchors(struct ub_ctx *ctx, const struct dns_unbound_settings *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if (s->tracking_file && *s->tracking_file) {
+		if (check_readable("trust anchor tracking file", s->tracking_file, err, errlen) < 0)
+			return -1;
+		if ((rc = ub_ctx_add_ta_autr(ctx, s->tracking_file)) != 0) {
+			snprintf(err, errlen, "trust anchor tracking file %s: %s", s->tracking_file, ub_strerror(rc));
+			return -1;
+		}
+	} else if (s->trust_anchor_file && *s->trust_anchor_file) {
+		if (check_readable("trust_anchor_file", s->trust_anchor_file, err, errlen) < 0)
+			return -1;
+		if ((rc = ub_ctx_add_ta_file(ctx, s->trust_anchor_file)) != 0) {
+			snprintf(err, errlen, "trust_anchor_file %s: %s", s->trust_anchor_file, ub_strerror(rc));
+			return -1;
+		}
+	}
+	if (has_trust_anchor(ctx))
+		return 0;
+	if (s->unbound_config && *s->unbound_config)
+		snprintf(err, errlen, "no trust anchor: trust_anchor_file is empty and unbound_config %s names "
+		    "none (no trust-anchor-file:, trust-anchor:, auto-trust-anchor-file: or trusted-keys-file:, "
+		    "in it or in the files it includes): every answer would be insecure, and every destination "
+		    "would get may", s->unbound_config);
+	else
+		snprintf(err, errlen, "no trust anchor: trust_anchor_file and unbound_config are both empty: "
+		    "every answer would be insecure, and every destination would get may");
+	return -1;
+}
+
+int
+dns_unbound_seed_tracking(const char *from, const char *to, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], buf[8192];
+	int in = -1, out = -1;
+	ssize_t n;
+
+	if (access(to, F_OK) == 0)
+		return 0;
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "trust anchor tracking file %s: %s", to, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", to) >= sizeof(tmp)) {
+		snprintf(err, errlen, "trust anchor tracking file %s: name too long", to);
+		return -1;
+	}
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "trust_anchor_file %s: %s", from, strerror(errno));
+		return -1;
+	}
+	/* The anchors are public keys: readable by anyone the umask allows. */
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "trust_anchor_file %s: %s", from, strerror(errno));
+			goto fail_quiet;
+		}
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno != EINTR)
+				goto fail;
+			done += w > 0 ? w : 0;
+		}
+	}
+	if (fsync(out) < 0)
+		goto fail;
+	int closed = close(out);
+	out = -1;
+	if (closed < 0 || rename(tmp, to) < 0)
+		goto fail;
+	close(in);
+	return 1;
+fail:
+	snprintf(err, errlen, "trust anchor tracking file %s: %s", tmp, strerror(errno));
+fail_quiet:
+	if (out >= 0)
+		close(out);
+	close(in);
+	unlink(tmp);
+	return -1;
+}
+
 struct dns *
 dns_unbound_create(struct event_base *base, const struct dns_unbound_settings *s,
     char *err, size_t errlen)
@@ -267,14 +380,8 @@ dns_unbound_create(struct event_base *base, const struct dns_unbound_settings *s
 			goto fail;
 		}
 	}
-	if (s->trust_anchor_file && *s->trust_anchor_file) {
-		if (check_readable("trust_anchor_file", s->trust_anchor_file, err, errlen) < 0)
-			goto fail;
-		if ((rc = ub_ctx_add_ta_file(res->ctx, s->trust_anchor_file)) != 0) {
-			snprintf(err, errlen, "trust_anchor_file %s: %s", s->trust_anchor_file, ub_strerror(rc));
-			goto fail;
-		}
-	}
+	if (add_trust_anchors(res->ctx, s, err, errlen) < 0)
+		goto fail;
 	/* libunbound reads its trust anchors and starts its thread at the first
 	 * asynchronous query. "invalid." is one of its built-in local zones
 	 * (RFC 6761), so this first query is answered without any network

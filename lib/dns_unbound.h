@@ -14,6 +14,21 @@
  * Every lookup is bounded by timeout_ms: past it the callback gets
  * DNS_TIMEOUT and the libunbound query is cancelled.
  *
+ * A context without any trust anchor is refused: libunbound would answer
+ * everything insecure. Which anchors unbound_config holds (its own
+ * trust-anchor-file:, trust-anchor:, auto-trust-anchor-file: and
+ * trusted-keys-file: lines, and those of the files it includes) is asked
+ * of libunbound once it has read the file, so it is judged by the parser
+ * that uses it. Having an anchor does not prove that it works: that is
+ * trustcheck.h's job.
+ *
+ * RFC 5011: with tracking_file, the anchors of trust_anchor_file are not
+ * used as they are but tracked in that file, which libunbound reads at
+ * start and rewrites from its own thread when it sees the keys change
+ * (auto-trust-anchor-file: in unbound.conf(5)); the daemon's user must be
+ * able to create files in its directory. dns_unbound_seed_tracking()
+ * makes the file from trust_anchor_file the first time.
+ *
  * Returns NULL with an English message in err on failure.
  */
 #ifndef TLSPOLICY_DNS_UNBOUND_H
@@ -27,11 +42,18 @@ struct event_base;
 
 struct dns_unbound_settings {
 	const char *trust_anchor_file;	/* "" for none */
+	const char *tracking_file;	/* NULL or "": trust_anchor_file as it is */
 	const char *unbound_config;	/* "" for none */
 	unsigned timeout_ms;
 };
 
 struct dns *dns_unbound_create(struct event_base *base, const struct dns_unbound_settings *s,
     char *err, size_t errlen);
+
+/* Copies the anchor file from into to, unless to exists: 1 when copied, 0
+ * when to was there already, -1 with err. The copy is written beside to
+ * and renamed into place, so a crash leaves no half a file for libunbound
+ * to read at the next start. */
+int dns_unbound_seed_tracking(const char *from, const char *to, char *err, size_t errlen);
 
 #endif

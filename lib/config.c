@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "endpoint.h"
+#include "nexthop.h"
 
 enum type {
 	T_STRING,
@@ -58,7 +59,10 @@ static const struct setting settings[] = {
 	{"max_connections", T_UINT, OFF(max_connections), "10000", 0, 1, 1000000, NULL},
 	{"client_timeout", T_DURATION, OFF(client_timeout_ms), "30s", 0, 100, DAY_MS, NULL},
 	{"trust_anchor_file", T_STRING, OFF(trust_anchor_file), "/usr/share/dns/root.key", RESTART, 0, 0, NULL},
+	{"trust_anchor_tracking", T_BOOL, OFF(trust_anchor_tracking), "no", RESTART, 0, 0, NULL},
 	{"unbound_config", T_STRING, OFF(unbound_config), "", RESTART, 0, 0, NULL},
+	{"trust_check_name", T_STRING, OFF(trust_check_name), ".", 0, 0, 0, NULL},
+	{"trust_check_interval", T_DURATION, OFF(trust_check_interval_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
 	{"dns_timeout", T_DURATION, OFF(dns_timeout_ms), "10s", RESTART, 100, 600000, NULL},
 	{"cache_max_entries", T_UINT, OFF(cache_max_entries), "100000", 0, 1, 100000000, NULL},
 	{"cache_min_ttl", T_DURATION, OFF(cache_min_ttl_ms), "10s", 0, 0, 7 * DAY_MS, NULL},
@@ -509,6 +513,38 @@ parse_line(struct config *c, unsigned *set_at, bool *bad, const char *text, size
 	free(v);
 }
 
+/* The resolver must have a trust anchor to validate with: without one,
+ * libunbound answers everything insecure, which the decision turns into
+ * may. Whether unbound_config names one is known only once libunbound has
+ * read it (dns_unbound.c checks at start); with neither setting there is
+ * none at all. */
+static void
+check_trust(const struct config *c, const char *name, struct buf *errors)
+{
+	const char *check = c->trust_check_name;
+	size_t n = check ? strlen(check) : 0;
+
+	if (!c->trust_anchor_file || !c->unbound_config || !c->state_directory)
+		return;	/* reported already (out of memory) */
+	if (!c->trust_anchor_file[0] && !c->unbound_config[0])
+		add_error(errors, name, 0, "trust_anchor_file is empty and unbound_config is not set: the "
+		    "resolver would have no trust anchor and every answer would be insecure (may); set "
+		    "trust_anchor_file, or name the anchors in unbound_config");
+	if (c->trust_anchor_tracking && !c->trust_anchor_file[0])
+		add_error(errors, name, 0, "trust_anchor_tracking = yes needs trust_anchor_file: the anchor "
+		    "that tracking starts from");
+	if (c->trust_anchor_tracking && !c->state_directory[0])
+		add_error(errors, name, 0, "trust_anchor_tracking = yes needs state_directory: where the "
+		    "tracked copy of the anchor is kept");
+	if (n > 1 && check[n - 1] == '.')
+		n--;
+	if (check && strcmp(check, ".") != 0 && !nexthop_valid_hostname(check, n)) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "trust_check_name: '%.255s' is not a domain name (. for the root)", check);
+		add_error(errors, name, 0, msg);
+	}
+}
+
 /* Checks between settings, skipped for a setting already reported bad:
  * its value is no value. */
 static void
@@ -526,6 +562,7 @@ cross_check(const struct config *c, const bool *bad, const char *name, struct bu
 		snprintf(msg, sizeof(msg), "metrics_listen: %s", ep.is_unix ? "inet:ADDR:PORT only" : why);
 		add_error(errors, name, 0, msg);
 	}
+	check_trust(c, name, errors);
 	const char *endpoints[] = {"milter_listen", c->milter_listen, "milter_socketmap", c->milter_socketmap};
 	for (size_t i = 0; i < 4; i += 2) {
 		if (endpoints[i + 1] && endpoints[i + 1][0] && endpoint_parse(endpoints[i + 1], &ep, why, sizeof(why)) < 0) {

@@ -51,7 +51,10 @@ struct config {
 	unsigned client_timeout_ms;
 
 	char *trust_anchor_file;
+	bool trust_anchor_tracking;	/* RFC 5011, on a copy in state_directory */
 	char *unbound_config;
+	char *trust_check_name;		/* a signed zone under the anchors */
+	unsigned trust_check_interval_ms;
 	unsigned dns_timeout_ms;
 
 	unsigned cache_max_entries;

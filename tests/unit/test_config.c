@@ -526,6 +526,20 @@ static const struct error_case error_cases[] = {
 	    "cache_min_ttl is larger than cache_max_ttl", NULL},
 	{"error: max TTL under the default min", "cache_max_ttl = 5s\n", 0, 0,
 	    "cache_min_ttl is larger than cache_max_ttl", NULL},
+	{"error: no trust anchor from either setting", "trust_anchor_file =\n", 0, 0,
+	    "trust_anchor_file is empty and unbound_config is not set", NULL},
+	{"error: tracking with nothing to start from", "trust_anchor_file =\nunbound_config = /u\n"
+	    "trust_anchor_tracking = yes\n", 0, 0, "trust_anchor_tracking = yes needs trust_anchor_file", NULL},
+	{"error: tracking with nowhere to keep the copy", "state_directory =\ntrust_anchor_tracking = yes\n", 0, 0,
+	    "trust_anchor_tracking = yes needs state_directory", NULL},
+	{"error: trust_check_name not a name", "trust_check_name = bad name\n", 0, 0,
+	    "trust_check_name: 'bad name' is not a domain name", NULL},
+	{"error: trust_check_name empty", "trust_check_name =\n", 0, 0,
+	    "trust_check_name: '' is not a domain name", NULL},
+	{"error: trust_check_name with an empty label", "trust_check_name = a..b\n", 0, 0,
+	    "trust_check_name: 'a..b' is not a domain name", NULL},
+	{"error: trust_check_interval 0s: the check cannot be turned off", "trust_check_interval = 0s\n", 0, 1,
+	    "trust_check_interval: '0s' is not a time from 1s to 168h", NULL},
 	{"error: very long name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa = 1\n", 0, 1, "unknown setting 'aaaa", NULL},
 };
@@ -604,6 +618,14 @@ static const struct value_case value_cases[] = {
 	{"value: CR-only blank lines", "\r\n\r\nuser = bob\r\n", "user", "bob"},
 	{"value: no final newline", "log_level = error", "log_level", "error"},
 	{"value: facility local7", "syslog_facility = local7", "syslog_facility", "local7"},
+	{"value: anchors named in unbound_config only", "trust_anchor_file =\nunbound_config = /u\n",
+	    "trust_anchor_file", ""},
+	{"value: trust_check_name, the root", "trust_check_name = .", "trust_check_name", "."},
+	{"value: trust_check_name, a zone with its dot", "trust_check_name = test.", "trust_check_name", "test."},
+	{"value: trust_check_name, a zone without", "trust_check_name = example.org", "trust_check_name",
+	    "example.org"},
+	{"value: trust_check_interval lower bound", "trust_check_interval = 1s", "trust_check_interval", "1s"},
+	{"value: tracking with the default anchor", "trust_anchor_tracking = yes", "trust_anchor_tracking", "yes"},
 	{"value: IPv6 listener", "listen = inet:[::1]:7672", "listen", "inet:[::1]:7672"},
 };
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,10 @@
 #include "resolve.h"
 #include "rr.h"
 #include "server.h"
+#include "trustcheck.h"
+
+/* In state_directory: the trust anchors libunbound tracks (RFC 5011). */
+#define TRUST_TRACKING_FILE "trust-anchor"
 
 struct daemon {
 	const char *config_path;
@@ -72,6 +77,12 @@ struct daemon {
 	struct metrics_http *metrics;
 	struct adcheck *adcheck;		/* in flight */
 	struct event *adcheck_timer;
+	/* The trust check of the daemon's own resolver (trustcheck.h). */
+	enum trustcheck_state trust;
+	int trust_id;				/* its lookup in flight, 0 for none */
+	bool trust_first;			/* the check at start is under way */
+	struct event *trust_timer;
+	char trust_refusal[1024];		/* why the check at start refuses the start */
 	struct alerter *alerter;
 	struct event *sigchld, *reap_timer;
 	struct exlist *exlist;
@@ -114,6 +125,7 @@ release(struct daemon *d, bool stopped)
 	metrics_http_free(d->metrics);
 	adcheck_cancel(d->adcheck);
 	free_event(d->adcheck_timer);
+	free_event(d->trust_timer);	/* a lookup in flight goes with the dns */
 	free_event(d->sigchld);
 	free_event(d->reap_timer);
 	control_free(d->control);
@@ -230,6 +242,7 @@ raise_fd_limit(struct log *log, unsigned max_connections)
 }
 
 static void start_resolver_check(struct daemon *d);
+static void start_trust_check(struct daemon *d);
 
 static struct alert_settings
 alert_settings(const struct config *cfg)
@@ -274,6 +287,8 @@ reload(struct daemon *d)
 			    "these settings differ from the running ones and take effect only after a restart", NULL);
 		raise_fd_limit(d->log, cfg->max_connections);
 		bool check_was_off = d->cfg->resolver_check_interval_ms == 0;
+		bool trust_changed = strcmp(d->cfg->trust_check_name, cfg->trust_check_name) != 0 ||
+		    d->cfg->trust_check_interval_ms != cfg->trust_check_interval_ms;
 		server_set_config(d->srv, cfg);
 		policymap_set_config(d->pm, cfg);
 		cachesave_set_config(d->cachesave, cfg);
@@ -287,6 +302,9 @@ reload(struct daemon *d)
 		d->cfg = cfg;
 		if (check_was_off && cfg->resolver_check_interval_ms)
 			start_resolver_check(d);
+		/* The new name is judged at once; the interval counts from it. */
+		if (trust_changed)
+			start_trust_check(d);
 		log_event(d->log, LOGL_NOTICE, "reload", "result", "ok", "file", d->config_path, NULL);
 	}
 	buf_free(&errors);
@@ -427,6 +445,142 @@ start_resolver_check(struct daemon *d)
 	    resolver_checked, d);
 }
 
+/* The daemon's own resolver: does it validate under its trust anchors?
+ * Unless a check has shown that it does, fresh resolutions are answered
+ * TEMP (policymap_set_untrusted). */
+static void
+trust_checked(void *arg, struct dns_answer *answer)
+{
+	struct daemon *d = arg;
+	char name[NEXTHOP_NAME_MAX + 2], detail[400], reason[768];
+	bool first = d->trust_first;
+	enum trustcheck_state before = d->trust;
+
+	d->trust_id = 0;
+	d->trust_first = false;
+	/* The name asked, which a reload may have changed since. */
+	snprintf(name, sizeof(name), "%s", answer->qname);
+	enum trustcheck_verdict v = trustcheck_verdict(answer, detail, sizeof(detail));
+	dns_answer_free(answer);
+	struct trustcheck_step step = trustcheck_next(before, first, v, d->cfg->trust_check_interval_ms);
+	d->trust = step.state;
+	if (step.state == TRUSTCHECK_VALIDATING) {
+		policymap_set_untrusted(d->pm, NULL);
+	} else if (v != TRUSTCHECK_NO_ANSWER) {
+		snprintf(reason, sizeof(reason), "trust check: DNSKEY %s came back %s", name, detail);
+		policymap_set_untrusted(d->pm, reason);
+	} else if (step.state == TRUSTCHECK_UNVERIFIED) {
+		snprintf(reason, sizeof(reason), "trust check: none has passed since start (DNSKEY %s: %s)", name, detail);
+		policymap_set_untrusted(d->pm, reason);
+	}	/* no answer while not validating: the proof from before stands */
+	if (step.action != TRUSTCHECK_RECOVERED)
+		log_event(d->log, v == TRUSTCHECK_SECURE ? LOGL_INFO : LOGL_WARNING, "trust-check",
+		    "result", trustcheck_verdict_name(v), "name", name, "detail", detail,
+		    "state", trustcheck_state_name(step.state), NULL);
+	switch (step.action) {
+	case TRUSTCHECK_NONE:
+	case TRUSTCHECK_WARN:
+		break;
+	case TRUSTCHECK_REFUSE_START:
+		snprintf(d->trust_refusal, sizeof(d->trust_refusal), "trust check: DNSKEY %s came back %s: %s",
+		    name, detail, trustcheck_advice(v));
+		return;	/* main() stops the start */
+	case TRUSTCHECK_ALERT: {
+		const char *fields[] = {
+			"name", name, "result", trustcheck_verdict_name(v), "detail", detail,
+			"reason", trustcheck_advice(v), "action", "fresh resolutions are answered TEMP until a check passes",
+			NULL,
+		};
+		/* Not about one destination: "-" stands for every one. */
+		alerter_raise(d->alerter, "trust-check-failed", "-", fields, monotonic_ms(NULL));
+		break;
+	}
+	case TRUSTCHECK_RECOVERED:
+		log_event(d->log, LOGL_NOTICE, "trust-check", "result", "recovered", "name", name, "detail", detail,
+		    "previous", trustcheck_state_name(before),
+		    "reason", "the resolver validates DNSSEC: fresh resolutions are no longer answered TEMP", NULL);
+		break;
+	}
+	struct timeval tv = {(time_t)(step.next_ms / 1000), (suseconds_t)(step.next_ms % 1000) * 1000};
+	evtimer_add(d->trust_timer, &tv);
+}
+
+static void
+on_trust_timer(evutil_socket_t fd, short what, void *arg)
+{
+	start_trust_check(arg);
+}
+
+static void
+start_trust_check(struct daemon *d)
+{
+	if (d->trust_id > 0)
+		return;	/* its answer schedules the next */
+	int id = dns_lookup(d->dns, d->cfg->trust_check_name, RR_TYPE_DNSKEY, trust_checked, d);
+	if (id > 0) {
+		d->trust_id = id;
+		return;
+	}
+	/* Not even started (out of memory): no answer, and so judged. */
+	struct dns_answer *a = dns_answer_new(d->cfg->trust_check_name, RR_TYPE_DNSKEY);
+	if (a) {
+		a->outcome = DNS_SERVFAIL;
+		a->why = strdup("the lookup could not start");
+		trust_checked(d, a);
+		return;
+	}
+	d->trust_first = false;
+	struct timeval retry = {TRUSTCHECK_RETRY_MS / 1000, 0};
+	evtimer_add(d->trust_timer, &retry);
+}
+
+/* The check at start, before the first request is read: its verdict
+ * decides whether the daemon starts. The lookup is bounded by
+ * dns_timeout; meanwhile the listeners have no server, so connections
+ * wait in their queues (the control socket answers, TEMP for anything
+ * that needs DNS). */
+static int
+first_trust_check(struct daemon *d)
+{
+	if (!(d->trust_timer = evtimer_new(d->base, on_trust_timer, d)))
+		return -1;
+	d->trust = TRUSTCHECK_UNVERIFIED;
+	d->trust_first = true;
+	policymap_set_untrusted(d->pm, "trust check: not done yet");
+	start_trust_check(d);
+	while (d->trust_first)
+		if (event_base_loop(d->base, EVLOOP_ONCE) < 0)
+			return -1;
+	return 0;
+}
+
+/* The tracked copy of the trust anchors (trust_anchor_tracking): made from
+ * trust_anchor_file the first time, and the user's, whose libunbound
+ * thread rewrites it. */
+static int
+prepare_tracking_file(struct daemon *d, char *path, size_t size, char *err, size_t errlen)
+{
+	const char *from = d->cfg->trust_anchor_file;
+
+	if ((size_t)snprintf(path, size, "%s/%s", d->cfg->state_directory, TRUST_TRACKING_FILE) >= size) {
+		snprintf(err, errlen, "state_directory %s: name too long", d->cfg->state_directory);
+		return -1;
+	}
+	int rc = dns_unbound_seed_tracking(from, path, err, errlen);
+	if (rc < 0)
+		return -1;
+	struct passwd *pw = geteuid() == 0 && d->cfg->user[0] ? getpwnam(d->cfg->user) : NULL;
+	if (rc == 1 && pw && chown(path, pw->pw_uid, pw->pw_gid) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	log_event(d->log, rc == 1 ? LOGL_NOTICE : LOGL_INFO, "trust-anchor", "tracking", "rfc5011", "file", path,
+	    "seeded_from", rc == 1 ? from : "-", "reason", rc == 1 ? "a copy of trust_anchor_file, "
+	    "kept up to date by libunbound from now on" : "tracked since an earlier start; trust_anchor_file "
+	    "is not read (delete the file to seed it again)", NULL);
+	return 0;
+}
+
 static void
 alert_metric(void *arg, const char *kind, uint64_t n)
 {
@@ -442,7 +596,11 @@ collect_metrics(void *arg, struct buf *out)
 	struct policymap_stats ps;
 	struct prober_stats pr = {0};
 
-	server_stats(d->srv, &ss);
+	/* A scrape while the start waits for the trust check: no server yet. */
+	if (d->srv)
+		server_stats(d->srv, &ss);
+	else
+		memset(&ss, 0, sizeof(ss));
 	policymap_stats(d->pm, &ps);
 	metrics_family(out, "tlspolicyd_answers_total", "counter", "Socketmap replies by status.");
 	metrics_sample(out, "tlspolicyd_answers_total", "result", "OK", ss.ok);
@@ -452,7 +610,7 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_family(out, "tlspolicyd_connections_total", "counter", "Socketmap connections accepted.");
 	metrics_sample(out, "tlspolicyd_connections_total", NULL, NULL, ss.accepted);
 	metrics_family(out, "tlspolicyd_connections", "gauge", "Socketmap connections open.");
-	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, server_connections(d->srv));
+	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, d->srv ? server_connections(d->srv) : 0);
 	metrics_family(out, "tlspolicyd_cache_hits_total", "counter", "Answers served from the cache.");
 	metrics_sample(out, "tlspolicyd_cache_hits_total", NULL, NULL, ps.hits);
 	metrics_family(out, "tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.");
@@ -736,8 +894,13 @@ main(int argc, char **argv)
 	event_priority_set(d.flush, 2);
 	log_set_wakeup(d.log, wake_flush, d.flush);
 
+	prepare_state_directory(&d);
+	char tracking[PATH_MAX] = "";
+	if (d.cfg->trust_anchor_tracking && prepare_tracking_file(&d, tracking, sizeof(tracking), err, sizeof(err)) < 0)
+		return start_failed(&d, EX_CONFIG, "trust_anchor_tracking: %s", err);
 	struct dns_unbound_settings dns_settings = {
 		.trust_anchor_file = d.cfg->trust_anchor_file,
+		.tracking_file = tracking,
 		.unbound_config = d.cfg->unbound_config,
 		.timeout_ms = d.cfg->dns_timeout_ms,
 	};
@@ -746,12 +909,9 @@ main(int argc, char **argv)
 	unsigned char seed[16];
 	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		return start_failed(&d, EX_OSERR, "getrandom: %s", strerror(errno));
-	d.pm = policymap_create(d.dns, d.cfg, seed, monotonic_ms, NULL);
-	d.srv = d.pm ? server_create(d.base, d.log, d.pm, d.cfg, fds, names, nfds) : NULL;
-	if (!d.srv)
+	if (!(d.pm = policymap_create(d.dns, d.cfg, seed, monotonic_ms, NULL)))
 		return start_failed(&d, EX_OSERR, "out of memory");
 	policymap_set_observer(d.pm, on_resolution, &d);
-	prepare_state_directory(&d);
 	struct alert_settings as = alert_settings(d.cfg);
 	struct timeval reap_every = {2, 0};
 	if (!(d.alerter = alerter_create(d.log, &as)) ||
@@ -770,7 +930,6 @@ main(int argc, char **argv)
 	}
 	buf_free(&errors);
 	probing_set_news(d.probing, exlist_news, d.exlist);
-	server_set_probe_view(d.srv, probing_all_mismatch, d.probing);
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&
@@ -789,6 +948,17 @@ main(int argc, char **argv)
 	if (!(d.maillog = maillog_create(d.base, d.log, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_NOINPUT, "%s", err);
 	d.commands.maillog = d.maillog;
+	/* As the user too: libunbound's first look at the anchor's keys may
+	 * rewrite a tracked anchor file (trust_anchor_tracking). */
+	if (first_trust_check(&d) < 0)
+		return start_failed(&d, EX_OSERR, "cannot run the trust check");
+	if (d.trust_refusal[0])
+		return start_failed(&d, EX_CONFIG, "%s", d.trust_refusal);
+	/* Only now are requests read: none was answered before the resolver
+	 * was judged. */
+	if (!(d.srv = server_create(d.base, d.log, d.pm, d.cfg, fds, names, nfds)))
+		return start_failed(&d, EX_OSERR, "out of memory");
+	server_set_probe_view(d.srv, probing_all_mismatch, d.probing);
 	const char *running_as = !d.cfg->user[0] ? "(unchanged)" : note[0] ? "(unchanged: not root)" : d.cfg->user;
 
 	d.sighup = evsignal_new(d.base, SIGHUP, on_signal, &d);

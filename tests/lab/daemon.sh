@@ -4,7 +4,9 @@
 #   daemon_lab_start [LINES...]  lab_start, a sender configuration for
 #                            postmap, daemon_conf LINES, daemon_start
 #   daemon_conf [LINES...]   write $LAB_DIR/tlspolicyd.conf: the lab's
-#                            resolver settings plus LINES (name = value)
+#                            resolver settings (its anchor in
+#                            unbound_config, trust_check_name = test.)
+#                            plus LINES (name = value)
 #   daemon_start [CONF]      start tlspolicyd -f in the lab's namespace and
 #                            wait until it answers (5 s times
 #                            LAB_TIME_FACTOR); its pid in DAEMON_PID.
@@ -51,6 +53,7 @@ daemon_conf() {
 		"control_socket = $LAB_DIR/control"
 		"exceptions_file = $LAB_DIR/exceptions"
 		"resolver_check_name = test."
+		"trust_check_name = test."
 		"probe_allow_private = yes"
 		"probe_ca_file = $LAB_CA"
 	)

@@ -43,6 +43,7 @@
 #   lab_exec CMD...         run CMD inside the lab's namespace
 #   lab_record_pid PID NAME have lab_down stop a process the test started
 #   lab_nsd_stop            stop the authoritative server
+#   lab_nsd_start           start it again (after lab_nsd_stop)
 #   lab_faults_up           start the DNS fault servers (127.0.3.x)
 #   lab_mail_up             start the receiving Postfix (all MX listeners)
 #                           and the fakesmtp servers (LAB_FAKE_LISTENERS)
@@ -1026,6 +1027,21 @@ lab_nsd_stop() {
 	done < <(cat "$LAB_DIR/pids")
 	if _lab_nsd_answers; then
 		diag "lab_nsd_stop: NSD still answers"
+		return 1
+	fi
+}
+
+# lab_nsd_start: the authoritative server back, as lab_up started it (with
+# the zone files as they are now).
+lab_nsd_start() {
+	local pid
+	ip netns exec "$LAB_NETNS" nsd -d -c "$LAB_DIR/dns/nsd.conf" \
+		</dev/null >>"$LAB_DIR/dns/nsd.out" 2>&1 &
+	pid=$!
+	lab_record_pid "$pid" nsd
+	if ! _lab_poll 5000 _lab_alive_and "$pid" _lab_nsd_answers; then
+		diag "lab_nsd_start: NSD does not answer on $LAB_NSD_ADDR (or died)"
+		_lab_log_tail "$LAB_DIR/dns/nsd.log"
 		return 1
 	fi
 }

@@ -4,12 +4,14 @@
  * refuses recipients whose delivery would only be deferred on broken DANE
  * (milter_on_dane_failure), and recipients that a sender who must send
  * securely cannot reach securely (milter_require_secure_senders); it can
- * add a header naming the security of every recipient domain.
+ * add a header naming the security of every recipient domain, after
+ * removing every X-TLS-Policy header the message came with (a sender's
+ * own would be taken for ours further on).
  *
  * The question warms the daemon's cache and starts its probes, so the
  * answer is ready when the queue manager delivers. The daemon's trouble
- * (down, slow, TEMP) never blocks mail: the recipient is accepted and the
- * reason logged. See tlspolicy-milter(8).
+ * (down, slow, TEMP) never blocks mail, except a listed secure sender's:
+ * the recipient is accepted and the reason logged. See tlspolicy-milter(8).
  *
  * libmilter calls back on its own threads with no argument of ours, so
  * the settings live in one static structure set before smfi_main(); each
@@ -19,12 +21,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
@@ -60,6 +64,7 @@ struct session {
 	char sender[512];
 	bool secure_sender;
 	struct buf header;	/* "domain=security, ..." for this message */
+	int forged;		/* X-TLS-Policy headers the message brought */
 };
 
 static void
@@ -193,6 +198,7 @@ message_done(struct session *s)
 	s->sender[0] = '\0';
 	s->secure_sender = false;
 	buf_reset(&s->header);
+	s->forged = 0;
 }
 
 static sfsistat
@@ -235,24 +241,49 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* Counts the headers that carry our name: the sender's, to be removed. */
+static sfsistat
+on_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s && name && strcasecmp(name, HEADER_NAME) == 0 && s->forged < INT_MAX)
+		s->forged++;
+	return SMFIS_CONTINUE;
+}
+
+static void
+log_header_error(const char *reason)
+{
+	struct buf line;
+
+	buf_init(&line);
+	kv_str(&line, "event", "error");
+	kv_str(&line, "reason", reason);
+	log_buf(LOGL_WARNING, &line);
+	buf_free(&line);
+}
+
 static sfsistat
 on_eom(SMFICTX *ctx)
 {
 	struct session *s = smfi_getpriv(ctx);
-
 	char name[] = HEADER_NAME;
-	char *value = s && milter.cfg->milter_add_header && buf_size(&s->header) > 0
-	    ? strndup(buf_ptr(&s->header), buf_size(&s->header)) : NULL;
 
-	if (value && smfi_addheader(ctx, name, value) != MI_SUCCESS) {
-		struct buf line;
-		buf_init(&line);
-		kv_str(&line, "event", "error");
-		kv_str(&line, "reason", "could not add the " HEADER_NAME " header");
-		log_buf(LOGL_WARNING, &line);
-		buf_free(&line);
+	if (s && milter.cfg->milter_add_header) {
+		/* Whatever the sender wrote under our name goes, even when we
+		 * add nothing (no recipient domain): only ours may be read as
+		 * ours. Last first, so that no removal renumbers the next. */
+		for (int i = s->forged; i > 0; i--)
+			if (smfi_chgheader(ctx, name, i, NULL) != MI_SUCCESS) {
+				log_header_error("could not remove an " HEADER_NAME " header the sender supplied");
+				break;
+			}
+		char *value = buf_size(&s->header) > 0 ? strndup(buf_ptr(&s->header), buf_size(&s->header)) : NULL;
+		if (value && smfi_addheader(ctx, name, value) != MI_SUCCESS)
+			log_header_error("could not add the " HEADER_NAME " header");
+		free(value);
 	}
-	free(value);
 	if (s)
 		message_done(s);
 	return SMFIS_CONTINUE;
@@ -387,9 +418,10 @@ main(int argc, char **argv)
 	struct smfiDesc desc = {
 		.xxfi_name = "tlspolicy-milter",
 		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_ADDHDRS,
+		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
 		.xxfi_envfrom = on_envfrom,
 		.xxfi_envrcpt = on_envrcpt,
+		.xxfi_header = on_header,
 		.xxfi_eom = on_eom,
 		.xxfi_abort = on_abort,
 		.xxfi_close = on_close,

@@ -395,12 +395,12 @@ policy_level_is_dane(const char *value)
 }
 
 bool
-policy_level_authenticated(const char *level)
+policy_level_all_authenticated(const char *level)
 {
-	static const char *const authenticated[] = {"dane-only", "dane", "verify", "secure", "fingerprint"};
+	static const char *const levels[] = {"dane-only", "verify", "secure", "fingerprint"};
 
-	for (size_t i = 0; i < sizeof(authenticated) / sizeof(authenticated[0]); i++)
-		if (strcmp(level, authenticated[i]) == 0)
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(level, levels[i]) == 0)
 			return true;
 	return false;
 }

@@ -174,8 +174,9 @@ void policy_level_word(const char *value, char *dst, size_t size);
 /* Whether a policy table value makes Postfix look up and enforce TLSA
  * records itself: its level is dane or dane-only. */
 bool policy_level_is_dane(const char *value);
-/* Levels at which Postfix authenticates the server: dane-only, dane,
- * verify, secure, fingerprint. */
-bool policy_level_authenticated(const char *level);
+/* Levels at which Postfix authenticates every host it delivers to:
+ * dane-only, verify, secure, fingerprint. Not dane: there Postfix uses
+ * unauthenticated TLS, or none, for hosts without usable TLSA records. */
+bool policy_level_all_authenticated(const char *level);
 
 #endif

@@ -104,6 +104,16 @@ security_word(const struct status *st, char *dst, size_t size)
 		policy_level_word(st->policy, dst, size);
 }
 
+/* A listed sender, while the destination's security is unknown. */
+static void
+secure_sender_unknown(struct rcptpolicy_verdict *out, const char *dom, const char *why)
+{
+	refuse(out, true, "4.7.5", why);
+	snprintf(out->text, sizeof(out->text),
+	    "Your mail may only leave over authenticated TLS, and whether mail to %s can is not known now; "
+	    "try again later", dom);
+}
+
 void
 rcptpolicy_decide(const struct config *cfg, bool secure_sender, const char *domain,
     const struct status *st, struct rcptpolicy_verdict *out)
@@ -116,38 +126,54 @@ rcptpolicy_decide(const struct config *cfg, bool secure_sender, const char *doma
 	safe_copy(dom, sizeof(dom), domain);
 	security_word(st, out->security, sizeof(out->security));
 	if (!st) {
-		out->why = "no-answer";
+		if (secure_sender)
+			secure_sender_unknown(out, dom, "secure-sender-no-answer");
+		else
+			out->why = "no-answer";
 		return;
 	}
-	bool failing = st->failure != STATUS_FAILURE_NONE &&
-	    (st->result == POLICY_OK || (st->result == POLICY_TEMP && st->failure == STATUS_FAILURE_DNSSEC_BOGUS));
-	if (st->result == POLICY_TEMP && !failing) {
-		out->why = "daemon-temp";
+	bool bogus = st->result == POLICY_TEMP && st->failure == STATUS_FAILURE_DNSSEC_BOGUS;
+	bool mismatch = st->result == POLICY_OK && st->failure == STATUS_FAILURE_TLSA_MISMATCH;
+	if (st->result == POLICY_TEMP && !bogus) {
+		if (secure_sender)
+			secure_sender_unknown(out, dom, "secure-sender-temp");
+		else
+			out->why = "daemon-temp";
+		return;
+	}
+	if ((bogus || mismatch) && cfg->milter_on_dane_failure != CONFIG_DANE_FAILURE_ACCEPT) {
+		/* Probes are evidence, not authority: a 4xx at most on theirs. */
+		bool temporary = cfg->milter_on_dane_failure == CONFIG_DANE_FAILURE_TEMPFAIL || mismatch;
+		refuse(out, temporary, temporary ? "4.7.5" : "5.7.5", "dane-failure");
+		const char *problem = mismatch
+		    ? "its mail servers present certificates that match none of the DANE (TLSA) records it publishes"
+		    : "its DNSSEC signatures do not validate";
+		snprintf(out->text, sizeof(out->text), "Mail to %s cannot be delivered securely now: %s; %s", dom,
+		    problem, temporary ? "try again later, or ask its administrators to fix it"
+		    : "its administrators must fix this before it can receive mail from us");
+		return;
+	}
+	if (bogus) {
+		/* milter_on_dane_failure = accept; still TEMP, so unknown. */
+		if (secure_sender)
+			secure_sender_unknown(out, dom, "secure-sender-temp");
+		else
+			out->why = "dane-failure-accepted";
 		return;
 	}
 	policy_level_word(st->result == POLICY_OK ? st->policy : "", level, sizeof(level));
-	if (secure_sender && !failing && !policy_level_authenticated(level)) {
+	if (secure_sender && !policy_level_all_authenticated(level)) {
 		refuse(out, false, "5.7.1", "secure-sender");
 		snprintf(out->text, sizeof(out->text),
 		    "Your mail may only leave over authenticated TLS, and mail to %s would not: %s", dom,
 		    st->result == POLICY_NOTFOUND ? "its mail servers cannot be authenticated"
+		    : strcmp(level, "dane") == 0
+		    ? "not all of its mail servers publish usable DANE (TLSA) records, so not all can be authenticated"
 		    : "it publishes no DANE (TLSA) records for its mail servers, so they cannot be authenticated");
 		return;
 	}
-	if (!failing)
-		return;
-	if (cfg->milter_on_dane_failure == CONFIG_DANE_FAILURE_ACCEPT) {
+	if (mismatch)
 		out->why = "dane-failure-accepted";
-		return;
-	}
-	bool temporary = cfg->milter_on_dane_failure == CONFIG_DANE_FAILURE_TEMPFAIL;
-	refuse(out, temporary, temporary ? "4.7.5" : "5.7.5", "dane-failure");
-	const char *problem = st->failure == STATUS_FAILURE_TLSA_MISMATCH
-	    ? "its mail servers present certificates that match none of the DANE (TLSA) records it publishes"
-	    : "its DNSSEC signatures do not validate";
-	snprintf(out->text, sizeof(out->text), "Mail to %s cannot be delivered securely now: %s; %s", dom, problem,
-	    temporary ? "try again later, or ask its administrators to fix it"
-	    : "its administrators must fix this before it can receive mail from us");
 }
 
 int

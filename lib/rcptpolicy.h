@@ -6,14 +6,31 @@
  *
  * The rules, in order:
  * - No answer from the daemon (down, out of time, an error), or TEMP for
- *   any reason but failed DNSSEC validation: accept. The daemon's trouble
- *   never blocks mail; Postfix asks again when it delivers.
- * - A sender in milter_require_secure_senders, to a destination that
- *   Postfix will not authenticate (a level other than dane-only, dane,
- *   verify, secure, fingerprint, or no policy at all): 550 5.7.1.
- * - Delivery known to fail on DANE (status failure tlsa-mismatch or
- *   dnssec-bogus): milter_on_dane_failure, 450 4.7.5 or 550 5.7.5.
+ *   any reason but failed DNSSEC validation: accept, except for a sender
+ *   in milter_require_secure_senders, who gets 450 4.7.5 (whether the
+ *   destination is secure is not known: never assume it is). The daemon's
+ *   trouble never blocks other mail; Postfix asks again when it delivers.
+ * - Delivery known to fail on DANE, with milter_on_dane_failure tempfail
+ *   or reject: 450 4.7.5, or 550 5.7.5 under reject only when the
+ *   failure is the daemon's own DNSSEC validation (dnssec-bogus). A
+ *   tlsa-mismatch is probe evidence, which anyone on the path to the
+ *   receiver can fake: it never gives more than 450 4.7.5, so an attacker
+ *   can at worst delay mail, never have it bounced.
+ * - A listed sender whose destination is TEMP for failed DNSSEC (and
+ *   milter_on_dane_failure accept): 450 4.7.5.
+ * - A listed sender, to a destination whose answer does not make Postfix
+ *   authenticate every host it delivers to: 550 5.7.1. Secure answers
+ *   are dane-only, and the levels an exception (or a level_* setting)
+ *   may give: verify, secure, fingerprint. dane is not (Postfix falls
+ *   back to unauthenticated TLS or plain text for MX hosts without
+ *   usable TLSA: mixed hosts, a failed host, an insecure MX), nor are
+ *   encrypt, may, none or no policy at all (NOTFOUND).
  * - Otherwise accept.
+ *
+ * The answer at RCPT time is the daemon's answer then; the queue manager
+ * asks again at delivery time, which may be later and differ (DNS
+ * changed, an exception was added, the cache expired). A listed sender's
+ * mail accepted at RCPT time is only as secure as the answer at delivery.
  *
  * Contract: pure functions on caller-owned memory. Reply texts hold only
  * printable ASCII without '%' (libmilter reads them as a format), so a

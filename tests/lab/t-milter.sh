@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # tlspolicy-milter behind a real Postfix smtpd, with swaks as the sending
 # client: recipients in a DANE-verified domain are accepted (and the header
-# says dane-only); a domain whose TLSA does not match its server is accepted,
-# deferred with 4.7.5 or refused with 5.7.5 as configured, the reply naming
-# it; a sender who must send securely cannot reach a "may" domain; the
-# daemon stopped or hung never blocks mail; and the milter's question warms
-# the daemon's cache for the queue manager.
+# says dane-only, the sender's own X-TLS-Policy headers removed); a domain
+# whose TLSA does not match its server (probe evidence) is accepted or
+# deferred with 4.7.5, never refused with 5xx, while a bogus one is refused
+# with 5.7.5 under reject; a sender who must send securely cannot reach a
+# "may" or "dane" domain, and is deferred when the daemon cannot say; the
+# daemon stopped or hung never blocks other mail; and the milter's question
+# warms the daemon's cache for the queue manager.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
@@ -67,9 +69,11 @@ rcpt() {
 			END { print reply }'
 }
 
-# submit FROM TO: a whole message; prints its queue id.
+# submit FROM TO [SWAKS OPTIONS...]: a whole message; prints its queue id.
 submit() {
-	lab_exec swaks --server "$SUBMIT_ADDR" --from "$1" --to "$2" --timeout 30 2>&1 |
+	local from=$1 to=$2
+	shift 2
+	lab_exec swaks --server "$SUBMIT_ADDR" --from "$from" --to "$to" --timeout 30 "$@" 2>&1 |
 		sed -n 's/^<[-*~]* *250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p'
 }
 
@@ -86,6 +90,14 @@ qid=$(submit user@sender.lab.test "user@good.test,other@notlsa.test,again@good.t
 headers=$(lab_exec postcat -c "$LAB_SENDER" -hq "$qid" 2>&1)
 is "$(grep '^X-TLS-Policy:' <<<"$headers")" "X-TLS-Policy: good.test=dane-only, notlsa.test=may" \
 	"two domains, three recipients: one header, each domain once"
+# A sender's own X-TLS-Policy headers, in any case, would pass for ours
+# further on: each is removed, and only ours is left.
+qid=$(submit user@sender.lab.test user@notlsa.test --add-header "X-TLS-Policy: notlsa.test=dane-only" \
+	--add-header "x-tls-policy: other.test=dane-only" --add-header "X-TLS-Policy: notlsa.test=verify")
+headers=$(lab_exec postcat -c "$LAB_SENDER" -hq "$qid" 2>&1)
+is "$(grep -ci '^X-TLS-Policy:' <<<"$headers")" 1 "forged X-TLS-Policy headers: one header left"
+is "$(grep -i '^X-TLS-Policy:' <<<"$headers")" "X-TLS-Policy: notlsa.test=may" "...ours, saying may"
+like "$headers" 'Subject: ' "...and the rest of the message is there"
 like "$(cat "$MILTER_LOG")" 'event=rcpt (queue_id=[0-9A-Za-z]+ )?sender=<user@sender\.lab\.test> rcpt=<user@good\.test> dest=good\.test security=dane-only failure=none cache=[a-z]+ action=accept why=ok' \
 	"one log line per recipient"
 
@@ -119,8 +131,9 @@ like "$(rcpt user@sender.lab.test user@good.test)" '^250 ' "tempfail leaves work
 
 milter_stop
 milter_start "milter_on_dane_failure = reject" || bail_out "tlspolicy-milter did not restart"
+# A probe's mismatch is evidence anyone on the path can fake: a 4xx at most.
 reply=$(rcpt user@sender.lab.test user@wrongtlsa.test)
-like "$reply" '^550 5\.7\.5 ' "on_dane_failure = reject: 550 5.7.5"
+like "$reply" '^450 4\.7\.5 ' "on_dane_failure = reject, TLSA mismatch found by probes: 450 4.7.5, never 5xx"
 like "$reply" 'wrongtlsa\.test' "...naming the domain"
 reply=$(rcpt user@sender.lab.test user@bogustlsa.test)
 like "$reply" '^550 5\.7\.5 .*bogustlsa\.test.*DNSSEC' "a bogus TLSA RRset: 550 5.7.5, DNSSEC named"
@@ -144,28 +157,37 @@ like "$reply" '^550 5\.7\.1 .*notlsa\.test' "secure sender to a may domain: 550 
 like "$reply" 'authenticated TLS' "...saying why"
 like "$(rcpt counsel@Legal.lab.test user@notlsa.test)" '^550 5\.7\.1 ' "a listed @domain, any case: refused"
 like "$(rcpt boss@sender.lab.test user@good.test)" '^250 ' "secure sender to a DANE domain: accepted"
+is "$(pmq mixed.test)" dane "mixed.test: one MX host with TLSA, one without: dane"
+reply=$(rcpt boss@sender.lab.test user@mixed.test)
+like "$reply" '^550 5\.7\.1 .*mixed\.test' "secure sender to a dane (mixed hosts) domain: 550 5.7.1"
 like "$(rcpt other@sender.lab.test user@notlsa.test)" '^250 ' "another sender to the may domain: accepted"
 
 # --- the daemon hung: the milter waits milter_lookup_timeout, no more
 milter_stop
-milter_start "milter_lookup_timeout = 500ms" "milter_on_dane_failure = reject" ||
+milter_start "milter_lookup_timeout = 500ms" "milter_on_dane_failure = reject" \
+	"milter_require_secure_senders = boss@sender.lab.test" ||
 	bail_out "tlspolicy-milter did not restart"
 kill -STOP "$DAEMON_PID"
 t0=$(_lab_ms)
 reply=$(rcpt user@sender.lab.test user@wrongtlsa.test)
 took=$(($(_lab_ms) - t0))
+secure_reply=$(rcpt boss@sender.lab.test user@good.test)
 kill -CONT "$DAEMON_PID"
 like "$reply" '^250 ' "daemon not answering: accepted"
 ok $((took < 5000 ? 0 : 1)) "...within the lookup timeout (the whole SMTP dialogue took ${took} ms)"
 like "$(grep 'rcpt=<user@wrongtlsa.test>' "$MILTER_LOG" | tail -n 1)" 'action=accept why=no-answer error="inet:127\.0\.0\.1:7672: reply: no answer in time"' \
 	"...and the log says why"
-like "$(rcpt user@sender.lab.test user@wrongtlsa.test)" '^550 5\.7\.5 ' "the daemon back: the milter reconnects"
+like "$secure_reply" '^450 4\.7\.5 .*good\.test' "...but a secure sender's recipient: 450 4.7.5, not accepted unchecked"
+like "$(rcpt user@sender.lab.test user@bogustlsa.test)" '^550 5\.7\.5 ' "the daemon back: the milter reconnects"
 
 # --- the daemon stopped
 daemon_stop
 like "$(rcpt user@sender.lab.test user@wrongtlsa.test)" '^250 ' "daemon stopped: accepted"
 like "$(grep 'rcpt=<user@wrongtlsa.test>' "$MILTER_LOG" | tail -n 1)" 'security=unknown .*action=accept why=no-answer error="inet:127\.0\.0\.1:7672: connect: Connection refused"' \
 	"...and the log says why"
+like "$(rcpt boss@sender.lab.test user@good.test)" '^450 4\.7\.5 ' "daemon stopped, secure sender: 450 4.7.5"
+like "$(grep 'rcpt=<user@good.test>' "$MILTER_LOG" | tail -n 1)" 'sender=<boss@sender\.lab\.test> .*action=tempfail why=secure-sender-no-answer' \
+	"...logged as such"
 
 milter_stop
 is "$?" 0 "SIGTERM: the milter exits cleanly"

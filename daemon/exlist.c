@@ -13,11 +13,17 @@
 #include "alert.h"
 #include "exceptions.h"
 #include "exlist.h"
+#include "exproposal.h"
 #include "probe.h"
 
 #define WATCH_EVERY_S 2
 #define EXPIRY_EVERY_S 60
 #define MAX_PROPOSALS 10000
+
+struct proposal {
+	char *dest;
+	bool applied;		/* in the automatic list: the log corroborated it */
+};
 
 struct exlist {
 	struct event_base *base;
@@ -26,13 +32,15 @@ struct exlist {
 	struct alerter *alerter;
 	struct config *cfg;
 	struct exceptions *file;	/* in force */
-	struct exceptions *automatic;	/* the proposals, when exceptions_auto */
+	struct exceptions *automatic;	/* the applied proposals (exceptions_auto) */
 	struct stat seen;		/* the file as last loaded (st_ino 0: none) */
 	struct event *watch;
 	int64_t expiry_checked;
 	unsigned ticks;
-	char **proposals;
+	struct proposal *proposals;
 	size_t nproposals;
+	exlist_evidence *evidence;	/* Postfix's log, for exceptions_auto */
+	void *evidence_arg;
 };
 
 static void
@@ -82,23 +90,90 @@ check_expiry(struct exlist *x, int64_t from, int64_t to)
 	x->expiry_checked = to;
 }
 
-/* Rebuilds the automatic list from the proposals (exceptions_auto). */
+/* Rebuilds the automatic list from the applied proposals. */
 static void
 apply(struct exlist *x)
 {
+	struct buf text, errors;
+
 	exceptions_unref(x->automatic);
 	x->automatic = NULL;
-	if (x->cfg->exceptions_auto && x->nproposals) {
-		struct buf text, errors;
-		buf_init(&text);
+	buf_init(&text);
+	for (size_t i = 0; i < x->nproposals; i++)
+		if (x->cfg->exceptions_auto && x->proposals[i].applied)
+			buf_printf(&text, "%s may\n", x->proposals[i].dest);
+	if (buf_size(&text)) {
 		buf_init(&errors);
-		for (size_t i = 0; i < x->nproposals; i++)
-			buf_printf(&text, "%s may\n", x->proposals[i]);
 		x->automatic = exceptions_parse(buf_ptr(&text), buf_size(&text), "(proposals)", &errors);
-		buf_free(&text);
 		buf_free(&errors);
 	}
+	buf_free(&text);
 	policymap_set_exceptions(x->pm, x->file, x->automatic);
+}
+
+/* The proposal's fate under exceptions_auto: what Postfix's log says. */
+static enum exproposal_verdict
+judge(const struct exlist *x, const char *dest, struct exproposal_evidence *ev)
+{
+	struct exproposal_rules rules = {
+		.enabled = x->cfg->exceptions_auto,
+		.window_s = x->cfg->exceptions_auto_evidence_ms / 1000,
+		.min_deferrals = x->cfg->exceptions_auto_deferrals,
+	};
+
+	memset(ev, 0, sizeof(*ev));
+	rules.log_followed = x->evidence && x->evidence(x->evidence_arg, dest, ev);
+	return exproposal_decide(&rules, ev, (int64_t)time(NULL));
+}
+
+/* A proposal the log now corroborates: applied, logged and alerted, since
+ * DANE is off for the destination from now on without a person deciding. */
+static void
+apply_one(struct exlist *x, struct proposal *p, const struct exproposal_evidence *ev)
+{
+	char line[NEXTHOP_NAME_MAX + 8], count[24], since[24];
+
+	p->applied = true;
+	snprintf(line, sizeof(line), "%s may", p->dest);
+	snprintf(count, sizeof(count), "%llu", (unsigned long long)ev->deferrals);
+	snprintf(since, sizeof(since), "%lld", (long long)ev->first);
+	const char *reason = "probes find every MX host failing DANE and Postfix's own deliveries have been "
+	    "deferred with dsn 4.7.5 long enough (exceptions_auto): DANE is off for it until it passes again";
+	const char *fields[] = {"line", line, "deferrals", count, "failing_since", since, "reason", reason, NULL};
+
+	log_event(x->log, LOGL_NOTICE, "exception-applied", "dest", p->dest, "line", line, "deferrals", count,
+	    "failing_since", since, "reason", reason, NULL);
+	alerter_raise(x->alerter, "exception-applied", p->dest, fields, probe_now_ms());
+}
+
+/* Looks again at the proposals not applied yet; the log moves on. */
+static void
+review(struct exlist *x)
+{
+	struct exproposal_evidence ev;
+	bool changed = false;
+
+	if (!x->cfg->exceptions_auto)
+		return;
+	for (size_t i = 0; i < x->nproposals; i++) {
+		struct proposal *p = &x->proposals[i];
+		if (!p->applied && judge(x, p->dest, &ev) == EXPROPOSAL_APPLY) {
+			apply_one(x, p, &ev);
+			changed = true;
+		}
+	}
+	if (changed)
+		apply(x);
+}
+
+/* exceptions_auto without Postfix's log can never apply anything. */
+static void
+warn_no_evidence(struct exlist *x)
+{
+	if (x->cfg->exceptions_auto && !x->cfg->maillog_file[0])
+		log_event(x->log, LOGL_WARNING, "exceptions-auto", "applies", "never",
+		    "reason", "exceptions_auto = yes needs maillog_file: probes alone can be fooled by anyone on "
+		    "the path, so without Postfix's log to corroborate them no proposal is applied", NULL);
 }
 
 /* Loads the file; 0, or -1 with its errors (the list in force stays). */
@@ -178,6 +253,7 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 		x->ticks = 0;
 		check_expiry(x, x->expiry_checked, (int64_t)time(NULL));
 	}
+	review(x);
 }
 
 struct exlist *
@@ -201,6 +277,7 @@ exlist_create(struct event_base *base, struct log *log, struct policymap *pm, st
 		return NULL;
 	}
 	log_loaded(x, "start");
+	warn_no_evidence(x);
 	if (!(x->watch = event_new(base, -1, EV_PERSIST, on_watch, x)) || event_add(x->watch, &every) < 0) {
 		buf_puts(err, "out of memory\n");
 		exlist_free(x);
@@ -215,14 +292,26 @@ exlist_reload(struct exlist *x, struct config *cfg)
 	config_ref(cfg);
 	config_unref(x->cfg);
 	x->cfg = cfg;
+	/* Turned off, then on again: the log must corroborate afresh. */
+	if (!cfg->exceptions_auto)
+		for (size_t i = 0; i < x->nproposals; i++)
+			x->proposals[i].applied = false;
+	warn_no_evidence(x);
 	reload_file(x, "SIGHUP");
+}
+
+void
+exlist_set_evidence(struct exlist *x, exlist_evidence *evidence, void *arg)
+{
+	x->evidence = evidence;
+	x->evidence_arg = arg;
 }
 
 static bool
 proposed(const struct exlist *x, const char *dest, size_t *at)
 {
 	for (size_t i = 0; i < x->nproposals; i++) {
-		if (strcmp(x->proposals[i], dest) == 0) {
+		if (strcmp(x->proposals[i].dest, dest) == 0) {
 			*at = i;
 			return true;
 		}
@@ -243,21 +332,28 @@ propose(struct exlist *x, const char *dest)
 	    proposed(x, dest, &at) || policymap_exception(x->pm, &nh, &automatic) ||
 	    x->nproposals >= MAX_PROPOSALS)
 		return;
-	char **more = realloc(x->proposals, (x->nproposals + 1) * sizeof(*more));
-	if (!more || !(more[x->nproposals] = strdup(dest))) {
-		if (more)
-			x->proposals = more;
+	struct proposal *more = realloc(x->proposals, (x->nproposals + 1) * sizeof(*more));
+	if (!more)
 		return;
-	}
 	x->proposals = more;
+	struct proposal *p = &more[x->nproposals];
+	if (!(p->dest = strdup(dest)))
+		return;
+	p->applied = false;
 	x->nproposals++;
+	/* Probe evidence alone applies nothing: anyone on the path to the
+	 * receiver can make a probe see a wrong certificate. */
+	struct exproposal_evidence ev;
+	enum exproposal_verdict v = judge(x, dest, &ev);
 	char line[NEXTHOP_NAME_MAX + 8];
 	snprintf(line, sizeof(line), "%s may", dest);
 	log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line,
-	    "applied", x->cfg->exceptions_auto ? "yes" : "no",
+	    "applied", v == EXPROPOSAL_APPLY ? "yes" : "no", "waiting", exproposal_verdict_name(v),
 	    "reason", "every MX host with TLSA records fails DANE: mail to it is deferred", NULL);
-	if (x->cfg->exceptions_auto)
+	if (v == EXPROPOSAL_APPLY) {
+		apply_one(x, p, &ev);
 		apply(x);
+	}
 }
 
 static void
@@ -273,9 +369,10 @@ fixed(struct exlist *x, const char *dest)
 	const struct exception_entry *e = policymap_exception(x->pm, &nh, &automatic);
 	if (proposed(x, dest, &at)) {
 		/* A proposal the destination has outgrown. */
-		free(x->proposals[at]);
+		bool was_applied = x->proposals[at].applied;
+		free(x->proposals[at].dest);
 		x->proposals[at] = x->proposals[--x->nproposals];
-		if (automatic)
+		if (was_applied)
 			apply(x);
 	}
 	if (!e || automatic)
@@ -309,7 +406,7 @@ void
 exlist_proposed(const struct exlist *x, struct buf *out)
 {
 	for (size_t i = 0; i < x->nproposals; i++)
-		buf_printf(out, "%s may\n", x->proposals[i]);
+		buf_printf(out, "%s may\n", x->proposals[i].dest);
 }
 
 size_t
@@ -328,7 +425,7 @@ exlist_free(struct exlist *x)
 	exceptions_unref(x->file);
 	exceptions_unref(x->automatic);
 	for (size_t i = 0; i < x->nproposals; i++)
-		free(x->proposals[i]);
+		free(x->proposals[i].dest);
 	free(x->proposals);
 	config_unref(x->cfg);
 	free(x);

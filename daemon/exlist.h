@@ -10,9 +10,15 @@
  * host now verifies is an alert (kind=exception-fixed), and with
  * exceptions_retire = yes the daemon stops applying the entry; a
  * destination whose every DANE host fails is proposed as an exception
- * (logged, listed by `tlspolicy exceptions --proposed`), and with
- * exceptions_auto = yes the proposal applies at once, until the
- * destination verifies again.
+ * (logged, listed by `tlspolicy exceptions --proposed`). With
+ * exceptions_auto = yes a proposal applies only once Postfix's own log
+ * corroborates it (exproposal.h: deferrals with dsn 4.7.5 for the
+ * destination over exceptions_auto_evidence), since anyone on the path
+ * can make a probe see a wrong certificate; it is looked at again every
+ * two seconds, and once applied (logged, and an alert of kind
+ * exception-applied) it stays until the destination verifies again.
+ * Without maillog_file nothing can corroborate: a warning at start and
+ * on each reload says that exceptions_auto will never apply anything.
  *
  * Ownership: borrows the event base, log, policy map and alerter; holds a
  * reference to the configuration.
@@ -20,10 +26,12 @@
 #ifndef TLSPOLICYD_EXLIST_H
 #define TLSPOLICYD_EXLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
 #include "config.h"
+#include "exproposal.h"
 #include "log.h"
 #include "policymap.h"
 #include "probing.h"
@@ -38,6 +46,10 @@ struct exlist *exlist_create(struct event_base *base, struct log *log, struct po
     struct alerter *alerter, struct config *cfg, struct buf *err);
 /* SIGHUP: the configuration (the file's name may change) and the file. */
 void exlist_reload(struct exlist *x, struct config *cfg);
+/* Where the evidence for exceptions_auto comes from (maillog_evidence):
+ * false when no log is followed. Until set, there is none. */
+typedef bool exlist_evidence(void *arg, const char *dest, struct exproposal_evidence *out);
+void exlist_set_evidence(struct exlist *x, exlist_evidence *evidence, void *arg);
 /* Probes' news about whole destinations (probing_set_news). */
 void exlist_news(void *arg, const char *dest, enum probing_news n);
 /* The proposals, one line each in the list's syntax. */

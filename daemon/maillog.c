@@ -190,6 +190,23 @@ maillog_totals(const struct maillog *m, struct logwatch_counts *sum, size_t *lin
 	*lines = logwatch_lines(m->lw);
 }
 
+bool
+maillog_evidence(void *arg, const char *dest, struct exproposal_evidence *out)
+{
+	const struct maillog *m = arg;
+
+	memset(out, 0, sizeof(*out));
+	if (!m->path || !m->path[0])
+		return false;
+	const struct logwatch_counts *c = logwatch_counts(m->lw, dest);
+	if (c) {
+		out->deferrals = c->run_deferred_tls;
+		out->first = c->run_first;
+		out->last = c->run_last;
+	}
+	return true;
+}
+
 void
 maillog_report(const struct maillog *m, const char *dest, struct buf *out)
 {
@@ -202,6 +219,9 @@ maillog_report(const struct maillog *m, const char *dest, struct buf *out)
 		if (c) {
 			put_counts(out, c);
 			kv_str(out, "last_verified", c->last_verified ? "yes" : "no");
+			/* The run that corroborates probes for exceptions_auto. */
+			kv_uint(out, "failing_deferrals", c->run_deferred_tls);
+			kv_uint(out, "failing_since", (uint64_t)(c->run_first > 0 ? c->run_first : 0));
 		}
 		return;
 	}

@@ -15,10 +15,12 @@
 #ifndef TLSPOLICYD_MAILLOG_H
 #define TLSPOLICYD_MAILLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
 #include "config.h"
+#include "exproposal.h"
 #include "log.h"
 #include "logwatch.h"
 
@@ -34,6 +36,9 @@ struct maillog *maillog_create(struct event_base *base, struct log *log, struct 
 void maillog_reload(struct maillog *m, const struct config *cfg);
 /* One key=value line: one destination's counts, or the totals (dest NULL). */
 void maillog_report(const struct maillog *m, const char *dest, struct buf *out);
+/* What Postfix's log says to corroborate a proposed exception for dest
+ * (exproposal.h): false when no log is followed (maillog_file empty). */
+bool maillog_evidence(void *m, const char *dest, struct exproposal_evidence *out);
 /* The counts of every destination added up, and the lines read. */
 void maillog_totals(const struct maillog *m, struct logwatch_counts *sum, size_t *lines);
 void maillog_free(struct maillog *m);

@@ -92,6 +92,8 @@ static const struct setting settings[] = {
 	{"exceptions_file", T_STRING, OFF(exceptions_file), SYSCONFDIR "/tlspolicyd/exceptions", 0, 0, 0, NULL},
 	{"exceptions_retire", T_BOOL, OFF(exceptions_retire), "no", 0, 0, 0, NULL},
 	{"exceptions_auto", T_BOOL, OFF(exceptions_auto), "no", 0, 0, 0, NULL},
+	{"exceptions_auto_evidence", T_DURATION, OFF(exceptions_auto_evidence_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
+	{"exceptions_auto_deferrals", T_UINT, OFF(exceptions_auto_deferrals), "3", 0, 1, 1000000, NULL},
 	{"maillog_file", T_STRING, OFF(maillog_file), "", 0, 0, 0, NULL},
 	{"control_socket", T_STRING, OFF(control_socket), "/run/tlspolicyd/control", RESTART, 0, 0, NULL},
 	{"metrics_listen", T_STRING, OFF(metrics_listen), "", RESTART, 0, 0, NULL},

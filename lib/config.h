@@ -81,6 +81,8 @@ struct config {
 	char *exceptions_file;
 	bool exceptions_retire;		/* stop applying an exception once fixed */
 	bool exceptions_auto;		/* apply proposed exceptions */
+	unsigned exceptions_auto_evidence_ms;	/* how long Postfix must have deferred with 4.7.5 */
+	unsigned exceptions_auto_deferrals;	/* and how often, at least */
 	char *maillog_file;		/* Postfix's log: "" none, "-" standard input */
 	char *control_socket;		/* unix socket path, "" for none */
 	char *metrics_listen;		/* inet:ADDR:PORT, "" for none */

@@ -473,6 +473,8 @@ delivery(struct logwatch *lw, const struct postfixlog_line *l, int64_t now)
 			}
 			if (strcmp(l->status, "sent") == 0) {
 				d->c.sent++;
+				d->c.run_deferred_tls = 0;
+				d->c.run_first = d->c.run_last = 0;
 				if (!tls_line && authenticated_level(l->tls))
 					d->c.last_verified = 1;
 			} else if (strcmp(l->status, "deferred") == 0) {
@@ -480,6 +482,9 @@ delivery(struct logwatch *lw, const struct postfixlog_line *l, int64_t now)
 				if (strcmp(l->dsn, "4.7.5") == 0) {
 					char detail[300];
 					d->c.deferred_tls++;
+					if (d->c.run_deferred_tls++ == 0)
+						d->c.run_first = now;
+					d->c.run_last = now;
 					if (l->addr[0])
 						detail_printf(detail, sizeof(detail), "dsn=4.7.5 relay=%.*s[%s]:%u: %s", 120, l->host,
 						    l->addr, l->port, l->text);

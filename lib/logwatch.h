@@ -18,7 +18,11 @@
  * is forgotten) it counts: verified, trusted, untrusted, anonymous TLS
  * connections; certificate verification failures; TLSA lookup errors;
  * "non DNSSEC destination" warnings; deliveries sent; deferrals, and among
- * them those with dsn 4.7.5 (TLS required but failed).
+ * them those with dsn 4.7.5 (TLS required but failed). It also keeps the
+ * current run of 4.7.5 deferrals: how many since the last delivery sent,
+ * and when the first and the latest of them were logged, which is what
+ * corroborates a probe's dane-mismatch before exceptions_auto acts on it
+ * (exproposal.h).
  *
  * Alerts, through the callback (the caller deduplicates and rate-limits):
  *   auth-failing      a destination last delivered over Verified TLS now
@@ -42,6 +46,10 @@ struct logwatch_counts {
 	uint64_t sent, deferred, deferred_tls;	/* deferred_tls: dsn 4.7.5 */
 	int64_t last_seen;			/* Unix seconds of the last line */
 	int last_verified;			/* the latest TLS outcome was Verified */
+	/* The 4.7.5 deferrals since the last delivery sent (a sent one
+	 * clears them): how many, and Unix seconds of the first and latest. */
+	uint64_t run_deferred_tls;
+	int64_t run_first, run_last;
 };
 
 typedef void logwatch_alert(void *arg, const char *kind, const char *dest, const char *detail);

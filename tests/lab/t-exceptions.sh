@@ -4,7 +4,9 @@
 # exact, subdomain, MX-host and expired entries change (or do not change)
 # the answers; a broken reload keeps the old list; a change to the file is
 # picked up within seconds; the probes propose exceptions, report fixed
-# ones, and exceptions_auto / exceptions_retire act on them.
+# ones, and exceptions_retire acts on them; exceptions_auto applies a
+# proposal only when Postfix's own log corroborates it (4.7.5 deferrals
+# over exceptions_auto_evidence), never on probe evidence alone.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
@@ -103,23 +105,70 @@ is "$(pmq hosted.test)" "may" "the list read on SIGHUP applies"
 daemon_stop
 
 # Probes: wrongtlsa.test fails DANE on its only host, so an exception is
-# proposed; with exceptions_auto it applies. good.test, listed, passes: it
-# is reported fixed, and with exceptions_retire no longer applied.
+# proposed. Anyone on the path can make a probe see a wrong certificate:
+# without Postfix's log to corroborate it, exceptions_auto applies nothing
+# (and says so at start). good.test, listed, passes: it is reported fixed,
+# and with exceptions_retire no longer applied.
 printf 'good.test encrypt\n' | install_list
 daemon_conf "exceptions_auto = yes" "exceptions_retire = yes"
 daemon_start || bail_out "tlspolicyd did not start"
+like "$(cat "$DAEMON_LOG")" 'warning: event=exceptions-auto applies=never .*needs maillog_file' \
+	"exceptions_auto without maillog_file: a warning at start"
 is "$(pmq wrongtlsa.test)" "dane-only" "before the probe: DANE"
 ok "the probe proposes an exception" wait_log 'event=exception-proposed dest=wrongtlsa\.test' 1
-like "$(grep 'event=exception-proposed' "$DAEMON_LOG")" 'line="wrongtlsa\.test may" applied=yes' \
-	"the log line gives the line to add"
+like "$(grep 'event=exception-proposed' "$DAEMON_LOG")" 'line="wrongtlsa\.test may" applied=no waiting=no-maillog' \
+	"the log line gives the line to add, not applied: no maillog_file"
 is "$(tlsp exceptions --proposed)" "wrongtlsa.test may" "tlspolicy exceptions --proposed lists it"
-is "$(pmq wrongtlsa.test)" "may" "exceptions_auto: the proposal applies"
+sleep 3	# the proposals are looked at again every two seconds
+is "$(pmq wrongtlsa.test)" "dane-only" "exceptions_auto, probe evidence alone: still DANE"
+is "$(grep -c 'event=exception-applied' "$DAEMON_LOG")" 0 "...nothing applied"
 is "$(pmq good.test)" "encrypt" "good.test has its exception"
 ok "a probe finds good.test fixed" wait_log 'event=alert kind=exception-fixed dest=good\.test' 1
 ok "exceptions_retire: it is retired" wait_log 'event=exception-retired dest=good\.test' 1
 is "$(pmq good.test)" "dane-only" "and DANE applies again"
 daemon_stop
 is "$?" 0 "SIGTERM: clean exit"
+
+# With Postfix's log: the proposal waits until Postfix's own deliveries
+# to wrongtlsa.test have been deferred with 4.7.5 for
+# exceptions_auto_evidence, at least exceptions_auto_deferrals times.
+rm -f "$list"
+lab_sender_up "socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy" || bail_out "sending Postfix did not start"
+maillog=$LAB_DIR/sender.log
+ok "the sending Postfix logs to its maillog_file" lab_wait_log 'starting the Postfix mail system' 10
+chmod 644 "$maillog"
+: >"$DAEMON_LOG"
+daemon_conf "exceptions_auto = yes" "maillog_file = $maillog" "exceptions_auto_evidence = 4s" \
+	"exceptions_auto_deferrals = 2"
+daemon_start || bail_out "tlspolicyd did not start"
+is "$(grep -c 'event=exceptions-auto' "$DAEMON_LOG")" 0 "with maillog_file: no warning"
+is "$(pmq wrongtlsa.test)" "dane-only" "before the probe: DANE"
+ok "proposed" wait_log 'event=exception-proposed dest=wrongtlsa\.test' 1
+like "$(grep 'event=exception-proposed' "$DAEMON_LOG")" 'applied=no waiting=no-deferrals' \
+	"not applied: Postfix has deferred nothing yet"
+ok "submit to wrongtlsa.test" lab_send user@wrongtlsa.test
+lab_flush
+ok "Postfix: wrongtlsa.test deferred with 4.7.5" lab_wait_log 'to=<user@wrongtlsa\.test>.*dsn=4\.7\.5, status=deferred' 20
+sleep 2
+is "$(pmq wrongtlsa.test)" "dane-only" "one deferral, just now: still DANE"
+# Postfix retries (flushed here every second instead of its backoff); once
+# the first deferral is 4 s old and another is recent, the proposal applies.
+applied=1
+for ((i = 0; i < 30; i++)); do
+	grep -q 'event=exception-applied' "$DAEMON_LOG" && { applied=0; break; }
+	lab_flush
+	sleep 1
+done
+ok "corroborated by Postfix's log: applied" test $applied -eq 0
+like "$(grep 'event=exception-applied' "$DAEMON_LOG")" 'dest=wrongtlsa\.test line="wrongtlsa\.test may" deferrals=([2-9]|[1-9][0-9]+) failing_since=[1-9]' \
+	"the log line says on what evidence"
+like "$(cat "$DAEMON_LOG")" 'alert: event=alert kind=exception-applied dest=wrongtlsa\.test' "and raises an alert"
+is "$(pmq wrongtlsa.test)" "may" "exceptions_auto: the proposal applies"
+lab_flush
+ok "Postfix delivers it now" lab_wait_log 'to=<user@wrongtlsa\.test>.*status=sent' 30
+daemon_stop
+is "$?" 0 "SIGTERM: clean exit"
+lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
 
 # Without exceptions_auto the proposal is only a proposal; a daemon with
 # a broken list does not start.
@@ -129,9 +178,11 @@ ip netns exec "$LAB_NETNS" "$TLSPOLICYD" -f -c "$DAEMON_CONF" 2>"$LAB_DIR/start.
 is "$?" 78 "a broken list at start: exit 78 (EX_CONFIG)"
 like "$(cat "$LAB_DIR/start.err")" "$list:1: " "naming the line"
 rm -f "$list"
+: >"$DAEMON_LOG"
 daemon_start || bail_out "tlspolicyd did not start"
-pmq wrongtlsa.test >/dev/null
-ok "proposed again" wait_log 'event=exception-proposed dest=wrongtlsa\.test .*applied=no' 1
+# Its answer is in the restored cache: resolve and probe it now.
+tlsp refresh wrongtlsa.test >/dev/null
+ok "proposed again" wait_log 'event=exception-proposed dest=wrongtlsa\.test .*applied=no waiting=off' 1
 is "$(pmq wrongtlsa.test)" "dane-only" "without exceptions_auto it does not apply"
 daemon_stop
 tap_done

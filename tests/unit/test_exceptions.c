@@ -13,6 +13,9 @@
  * must refuse it with exactly that many errors, each "FILE:LINE: ..." (or
  * "FILE: ...") containing TEXT.
  *
+ * Also here: when a proposed exception may apply by itself
+ * (lib/exproposal.h), as a table of what Postfix's log shows.
+ *
  * The directory is "$top_srcdir/tests/exceptions" (the test harness
  * exports top_srcdir), else TESTS_EXCEPTIONS_DIR (a -D define), else
  * "tests/exceptions".
@@ -35,6 +38,7 @@
 
 #include "buf.h"
 #include "exceptions.h"
+#include "exproposal.h"
 #include "nexthop.h"
 #include "table.h"
 
@@ -1224,6 +1228,56 @@ test_large(void **state)
 		fail_msg("%s", failure);
 }
 
+/* ---------------------------------------------------------- exproposal */
+
+/* Probe evidence alone never applies a proposal: Postfix's log must show
+ * 4.7.5 deferrals over the window (1 h here, at least 3 of them). */
+struct proposal_case {
+	const char *name;
+	bool enabled, log;
+	uint64_t deferrals;
+	int64_t first_ago, last_ago;	/* seconds before now */
+	enum exproposal_verdict want;
+};
+
+#define H 3600
+static const struct proposal_case proposal_cases[] = {
+	{"auto off: never, whatever the log says", false, true, 50, 2 * H, 1, EXPROPOSAL_OFF},
+	{"no maillog_file: never (probes alone)", true, false, 0, 0, 0, EXPROPOSAL_NO_LOG},
+	{"no maillog_file, even with counts passed", true, false, 50, 2 * H, 1, EXPROPOSAL_NO_LOG},
+	{"log shows no 4.7.5 deferral: wait", true, true, 0, 0, 0, EXPROPOSAL_NO_DEFERRALS},
+	{"deferred for an hour, 3 times, the latest now: apply", true, true, 3, H, 0, EXPROPOSAL_APPLY},
+	{"deferred for a day, latest a minute ago: apply", true, true, 40, 24 * H, 60, EXPROPOSAL_APPLY},
+	{"deferred for 59 min: too soon", true, true, 10, H - 60, 0, EXPROPOSAL_TOO_SOON},
+	{"many recipients in one burst: too soon", true, true, 500, 0, 0, EXPROPOSAL_TOO_SOON},
+	{"2 deferrals over 2 h: too few", true, true, 2, 2 * H, 10, EXPROPOSAL_TOO_FEW},
+	{"latest deferral 61 min ago: stale", true, true, 20, 5 * H, H + 60, EXPROPOSAL_STALE},
+	{"a week-old run: stale", true, true, 20, 7 * 24 * H, 7 * 24 * H - 10, EXPROPOSAL_STALE},
+	{"clock went back (first in the future): too soon", true, true, 5, -2 * H, -2 * H, EXPROPOSAL_TOO_SOON},
+};
+#undef H
+
+static const char *proposal_case_name(const void *row) { return ((const struct proposal_case *)row)->name; }
+
+static void
+test_proposal(void **state)
+{
+	const struct proposal_case *c = *state;
+	const int64_t now = 1800000000;
+	struct exproposal_rules r = {.enabled = c->enabled, .log_followed = c->log, .window_s = 3600,
+	    .min_deferrals = 3};
+	struct exproposal_evidence ev = {c->deferrals, c->deferrals ? now - c->first_ago : 0,
+	    c->deferrals ? now - c->last_ago : 0};
+
+	enum exproposal_verdict v = exproposal_decide(&r, &ev, now);
+	if (v != c->want)
+		fail_msg("verdict %s, want %s", exproposal_verdict_name(v), exproposal_verdict_name(c->want));
+	assert_non_null(exproposal_verdict_text(v));
+	/* No evidence at all is never more than a log without deferrals. */
+	if (!c->deferrals)
+		assert_int_equal(exproposal_decide(&r, NULL, now), v);
+}
+
 int
 main(void)
 {
@@ -1254,6 +1308,7 @@ main(void)
 	if (nbad_files)
 		table_add_rows(&t, bad_files, sizeof(bad_files[0]), nbad_files, bad_file_name, test_bad_file);
 	TABLE_ADD(&t, text_cases, text_case, test_text);
+	TABLE_ADD(&t, proposal_cases, proposal_case, test_proposal);
 	TABLE_TESTS(&t, more);
 	int rc = table_run(&t, "exceptions");
 	free_bad_files();

@@ -419,6 +419,44 @@ test_sequence(void **state)
 
 /* ------------------------------------------------------------ plain tests */
 
+#define FEED(lw, line, when) logwatch_line((lw), (line), strlen(line), (when))
+
+/* The run of 4.7.5 deferrals that corroborates a probe (exproposal.h):
+ * counted from the first to the latest, other deferrals left out, and
+ * cleared by a delivery sent. */
+static void
+test_deferral_run(void **state)
+{
+	struct logwatch *lw = logwatch_create(10, NULL, NULL);
+	const struct logwatch_counts *c;
+
+	assert_non_null(lw);
+	FEED(lw, NOTVERIFIED(1, "S1", "u@s.test", "mx.s.test", "192.0.2.20"), 1000);
+	FEED(lw, SMTP(2) "S2: to=<u@s.test>, relay=mx.s.test[192.0.2.20]:25, delay=1, delays=0/0/1/0, dsn=4.4.2, "
+	    "status=deferred (lost connection with mx.s.test[192.0.2.20] while receiving the initial server greeting)",
+	    1500);
+	FEED(lw, NOTVERIFIED(3, "S3", "v@s.test", "mx.s.test", "192.0.2.20"), 2000);
+	FEED(lw, NOTVERIFIED(4, "S4", "w@S.test", "mx.s.test", "192.0.2.20"), 4600);
+	c = logwatch_counts(lw, "s.test");
+	assert_non_null(c);
+	assert_int_equal(c->deferred, 4);
+	assert_int_equal(c->run_deferred_tls, 3);
+	assert_int_equal(c->run_first, 1000);
+	assert_int_equal(c->run_last, 4600);
+	/* A delivery sent ends the run; the totals stay. */
+	FEED(lw, SENT(5, "S5", "u@s.test", "mx.s.test", "192.0.2.20"), 5000);
+	assert_int_equal(c->run_deferred_tls, 0);
+	assert_int_equal(c->run_first, 0);
+	assert_int_equal(c->run_last, 0);
+	assert_int_equal(c->deferred_tls, 3);
+	FEED(lw, NOTVERIFIED(6, "S6", "u@s.test", "mx.s.test", "192.0.2.20"), 6000);
+	assert_int_equal(c->run_deferred_tls, 1);
+	assert_int_equal(c->run_first, 6000);
+	assert_int_equal(c->run_last, 6000);
+	logwatch_free(lw);
+}
+
+
 static void
 test_unknown_dest(void **state)
 {
@@ -575,6 +613,7 @@ main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_unknown_dest),
+		cmocka_unit_test(test_deferral_run),
 		cmocka_unit_test(test_million_lines_bounded),
 	};
 	struct table t = {0};

@@ -617,7 +617,9 @@ snapshot_one(void *arg, const char *key, const struct cache_entry *e)
 	struct snapshot_walk *w = arg;
 	struct snapshot_entry s = {.store = w->store, .answer = e->answer, .has_policy = e->policy != NULL};
 
-	if (e->expires_ms <= w->now)
+	/* An exception's answer is the list's to give, not the file's:
+	 * policymap_restore() refuses it, so it is not written. */
+	if (e->expires_ms <= w->now || e->answer.rule == RULE_EXCEPTION)
 		return;
 	snprintf(s.key, sizeof(s.key), "%s", key);
 	if (e->policy)
@@ -666,12 +668,26 @@ policymap_restore(struct policymap *pm, const char *text, size_t len)
 		if (nexthop_parse(e.key, strlen(e.key), &nh, &why) < 0 ||
 		    (nexthop_format(&nh, canonical, sizeof(canonical)), strcmp(canonical, e.key) != 0))
 			continue;
+		/* Only what the daemon would give now. An exception's answer
+		 * comes from the list in force, never from a file: one the list
+		 * no longer has (or never had) must not outlive it. */
+		if (e.answer.rule == RULE_EXCEPTION)
+			continue;
+		if (e.store == SNAPSHOT_SECURE && !is_dane(pm, e.answer))
+			continue;
+		/* And for no longer than the settings in force keep such an
+		 * entry from when it was stored: a file cannot extend a TTL. */
+		uint64_t keep_ms = e.store == SNAPSHOT_SECURE ? pm->cfg->stale_answer_max_age_ms
+		    : e.answer.result == POLICY_TEMP ? pm->cfg->cache_temp_ttl_ms : pm->cfg->cache_max_ttl_ms;
+		int64_t latest = e.stored + (int64_t)(keep_ms / 1000);
+		if (e.expires > latest)
+			e.expires = latest;
+		if (e.expires <= wall_now)
+			continue;
 		uint64_t age_ms = (uint64_t)(wall_now - e.stored) * 1000;
 		uint64_t stored = age_ms < now ? now - age_ms : 0;
 		uint64_t expires = now + (uint64_t)(e.expires - wall_now) * 1000;
 		struct cache *c = e.store == SNAPSHOT_SECURE ? pm->secure : pm->cache;
-		if (e.store == SNAPSHOT_SECURE && !is_dane(pm, e.answer))
-			continue;
 		if (cache_put(c, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
 			restored++;
 	}

@@ -106,11 +106,17 @@ void policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock,
 uint64_t policymap_last_asked(const struct policymap *pm, const char *key);
 
 /* The caches as snapshot lines (snapshot.h), for the state file: the
- * answers, and the last secure answers. */
+ * answers but exceptions' (see policymap_restore), and the last secure
+ * answers. */
 int policymap_snapshot(const struct policymap *pm, struct buf *out);
-/* Puts back what snapshot lines hold that has not expired (by the wall
- * clock); lines it cannot read, or whose key is not a canonical next hop,
- * are skipped. Returns how many entries it restored. */
+/* Puts back what snapshot lines hold that the daemon would give now:
+ * never an exception's answer (the list in force gives those; nor are
+ * they written), a secure answer only when it is still dane or dane-only
+ * under the levels in force, and each until it expires but no longer
+ * than stored + cache_max_ttl (cache_temp_ttl for TEMP; for the secure
+ * answers, stale_answer_max_age) by the wall clock. Lines it cannot read
+ * (snapshot_parse), whose key is not a canonical next hop, or stored in
+ * the future are skipped. Returns how many entries it restored. */
 size_t policymap_restore(struct policymap *pm, const char *text, size_t len);
 
 /* Whether the resolver is known to validate DNSSEC (the daemon's trust

@@ -48,6 +48,18 @@ copy(char *dst, size_t size, const char *value)
 	return (size_t)snprintf(dst, size, "%s", value) < size;
 }
 
+/* The reason, cut to fit (only people read it) and kept to printable
+ * ASCII: it goes into TEMP replies, which Postfix logs, and into ours. */
+static void
+printable(char *dst, size_t size, const char *value)
+{
+	size_t i = 0;
+
+	for (; value[i] && i + 1 < size; i++)
+		dst[i] = (unsigned char)value[i] >= 0x20 && (unsigned char)value[i] < 0x7f ? value[i] : '?';
+	dst[i] = '\0';
+}
+
 static bool
 number(const char *value, int64_t *out)
 {
@@ -90,10 +102,12 @@ on_field(void *arg, const char *key, const char *value)
 		e->answer.bogus = strcmp(value, "yes") == 0;
 		p->seen |= F_BOGUS;
 	} else if (strcmp(key, "policy") == 0) {
-		p->bad |= !copy(e->policy, sizeof(e->policy), value) || !*value;
+		const char *why;
+		/* What Postfix would be answered: only a policy it takes. */
+		p->bad |= !copy(e->policy, sizeof(e->policy), value) || !policy_level_valid(e->policy, &why);
 		e->has_policy = true;
 	} else if (strcmp(key, "reason") == 0) {
-		copy(e->reason, sizeof(e->reason), value);	/* cut: only people read it */
+		printable(e->reason, sizeof(e->reason), value);
 	} else if (strcmp(key, "stored") == 0) {
 		p->bad |= !number(value, &e->stored);
 		p->seen |= F_STORED;

@@ -10,7 +10,10 @@
  *     policy="encrypt" reason="..." stored=1764000000 expires=1764003600
  *
  * store is "answers" (the cache Postfix is answered from) or "secure" (the
- * last dane or dane-only answers); policy only for an exception's answer.
+ * last dane or dane-only answers); policy only for an exception's answer,
+ * and then a value policy_level_valid() accepts (the daemon writes none:
+ * see policymap_restore). The reason is cut to its field and kept to
+ * printable ASCII (others become '?').
  * Times are wall-clock Unix seconds: the caches' monotonic clock does not
  * survive a restart.
  *

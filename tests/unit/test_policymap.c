@@ -3,6 +3,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "fake_dns.h"
 #include "policymap.h"
 #include "rr.h"
+#include "snapshot.h"
 
 #define S DNS_SECURE
 
@@ -949,6 +951,137 @@ test_untrusted_stale(void **state)
 	outage_teardown(&o);
 }
 
+/* A state file restores only what the daemon would give now: never an
+ * exception's answer, only policy text Postfix takes, printable reasons,
+ * and no entry for longer than the settings in force keep one from when
+ * it was stored (stale_answer_max_age = 2h here, cache_max_ttl = 1h,
+ * cache_temp_ttl = 15s). Each line alone into a fresh map, then written
+ * out again to see what was kept. */
+struct restore_case {
+	const char *name;
+	const char *fields;	/* store= to policy=, as the file has them */
+	const char *reason;	/* the reason field, kv-encoded */
+	int64_t stored_ago, expires_in;	/* seconds from now */
+	bool restored;
+	int64_t want_expires_in;	/* when restored */
+	const char *want_reason;
+};
+
+static const struct restore_case restore_cases[] = {
+	{"a plain answer: as it was", "store=answers key=outage.example result=ok rule=all-hosts-dane bogus=no",
+	    "x", 100, 200, true, 200, "x"},
+	{"an exception's answer: never (the list in force gives those)",
+	    "store=answers key=outage.example result=ok rule=exception bogus=no policy=may", "x", 10, 100, false},
+	{"an exception's answer with attributes: never",
+	    "store=answers key=x.example result=ok rule=exception bogus=no policy=\"encrypt protocols=>=TLSv1.2\"",
+	    "x", 10, 100, false},
+	{"an answer for a year: cut to stored + cache_max_ttl",
+	    "store=answers key=outage.example result=ok rule=all-hosts-dane bogus=no", "x", 600, 31536000, true,
+	    3000, "x"},
+	{"stored over cache_max_ttl ago: nothing left",
+	    "store=answers key=outage.example result=ok rule=all-hosts-dane bogus=no", "x", 3601, 31536000, false},
+	{"TEMP for a day: cut to stored + cache_temp_ttl",
+	    "store=answers key=outage.example result=temp rule=mx-lookup-failed bogus=no", "x", 5, 86400, true, 10, "x"},
+	{"a secure answer for a year: cut to stored + stale_answer_max_age",
+	    "store=secure key=outage.example result=ok rule=all-hosts-dane bogus=no", "x", 1000, 31536000, true,
+	    6200, "x"},
+	{"a secure answer stored over stale_answer_max_age ago: nothing left",
+	    "store=secure key=outage.example result=ok rule=all-hosts-dane bogus=no", "x", 7201, 31536000, false},
+	{"a level Postfix does not know: never",
+	    "store=answers key=x.example result=ok rule=exception bogus=no policy=maybe", "x", 10, 100, false},
+	{"a policy with a line break: never",
+	    "store=answers key=x.example result=ok rule=exception bogus=no policy=\"may\\x0aX: y\"", "x", 10, 100,
+	    false},
+	{"a policy with an unknown attribute: never",
+	    "store=answers key=x.example result=ok rule=exception bogus=no policy=\"dane-only evil=1\"", "x", 10, 100,
+	    false},
+	{"control characters in the reason: made '?'",
+	    "store=answers key=outage.example result=temp rule=mx-lookup-failed bogus=no",
+	    "\"SERVFAIL\\x0d\\x0aevent=alert\\x1b[31m\\xff\"", 1, 10, true, 10, "SERVFAIL??event=alert?[31m?"},
+};
+
+static void
+test_restore_only_what_daemon_gives(void **state)
+{
+	for (size_t i = 0; i < sizeof(restore_cases) / sizeof(restore_cases[0]); i++) {
+		const struct restore_case *c = &restore_cases[i];
+		struct outage o;
+		struct buf line, out;
+		struct snapshot_entry e;
+
+		outage_setup(&o, "stale_answer_max_age = 2h\n");
+		buf_init(&line);
+		buf_init(&out);
+		buf_printf(&line, "%s reason=%s stored=%lld expires=%lld\n", c->fields, c->reason,
+		    (long long)(o.wall - c->stored_ago), (long long)(o.wall + c->expires_in));
+		size_t n = policymap_restore(o.f.pm, buf_ptr(&line), buf_size(&line));
+		if (n != (c->restored ? 1u : 0u))
+			fail_msg("%s: restored %zu", c->name, n);
+		assert_int_equal(policymap_snapshot(o.f.pm, &out), 0);
+		if (!c->restored) {
+			if (buf_size(&out))
+				fail_msg("%s: written out again: %.*s", c->name, (int)buf_size(&out), buf_ptr(&out));
+		} else {
+			assert_true(buf_size(&out) > 0);
+			if (snapshot_parse(buf_ptr(&out), buf_size(&out) - 1, &e) < 0)
+				fail_msg("%s: cannot read back %.*s", c->name, (int)buf_size(&out), buf_ptr(&out));
+			if (e.expires != o.wall + c->want_expires_in)
+				fail_msg("%s: expires in %lld s, want %lld", c->name, (long long)(e.expires - o.wall),
+				    (long long)c->want_expires_in);
+			assert_int_equal(e.stored, o.wall - c->stored_ago);
+			assert_string_equal(e.reason, c->want_reason);
+		}
+		buf_free(&line);
+		buf_free(&out);
+		outage_teardown(&o);
+	}
+}
+
+/* The parser itself takes only policy text Postfix would take. */
+static void
+test_snapshot_parse_policy(void **state)
+{
+	static const char *const lines[] = {
+		"store=answers key=x.example result=ok rule=exception bogus=no policy=\"encrypt protocols=>=TLSv1.2\" "
+		"reason=x stored=1 expires=2",
+		"store=answers key=x.example result=ok rule=exception bogus=no policy=maybe reason=x stored=1 expires=2",
+		"store=answers key=x.example result=ok rule=exception bogus=no policy=\"may\\x0aX: y\" reason=x "
+		"stored=1 expires=2",
+		"store=answers key=x.example result=ok rule=exception bogus=no policy=\"dane-only evil=1\" reason=x "
+		"stored=1 expires=2",
+	};
+	struct snapshot_entry e;
+
+	assert_int_equal(snapshot_parse(lines[0], strlen(lines[0]), &e), 0);
+	assert_string_equal(e.policy, "encrypt protocols=>=TLSv1.2");
+	for (size_t i = 1; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (snapshot_parse(lines[i], strlen(lines[i]), &e) == 0)
+			fail_msg("accepted: %s", lines[i]);
+}
+
+/* An exception's answer in a state file does not outlive the list: with
+ * the list empty, the destination is resolved, not answered from it. */
+static void
+test_restore_no_exception(void **state)
+{
+	struct outage o;
+	struct answered r;
+	struct buf line;
+
+	outage_setup(&o, "");
+	buf_init(&line);
+	buf_printf(&line, "store=answers key=outage.example result=ok rule=exception bogus=no policy=may "
+	    "reason=\"exception (line 1) for outage.example: may\" stored=%lld expires=%lld\n",
+	    (long long)(o.wall - 1), (long long)(o.wall + 3000));
+	assert_int_equal(policymap_restore(o.f.pm, buf_ptr(&line), buf_size(&line)), 0);
+	struct policymap_answer a = resolve_now(&o, &r);
+	assert_false(a.cache_hit);
+	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_null(a.policy);
+	buf_free(&line);
+	outage_teardown(&o);
+}
+
 int
 main(void)
 {
@@ -958,6 +1091,9 @@ main(void)
 		cmocka_unit_test(test_no_stale_for_bogus),
 		cmocka_unit_test(test_no_stale_after_may_or_when_off),
 		cmocka_unit_test(test_snapshot_restore),
+		cmocka_unit_test(test_restore_only_what_daemon_gives),
+		cmocka_unit_test(test_restore_no_exception),
+		cmocka_unit_test(test_snapshot_parse_policy),
 		cmocka_unit_test_setup_teardown(test_shared_resolution, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_waiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_cancelled_still_cached, setup, teardown),

@@ -22,7 +22,8 @@
  *   globs, redirections or pipes; the words are the argv as they are. A
  *   first word without '/' is looked for in /usr/sbin, /usr/bin, /sbin
  *   and /bin. The command's environment holds PATH=/usr/sbin:/usr/bin:
- *   /sbin:/bin and the TLSPOLICY_ALERT_* variables and nothing else:
+ *   /sbin:/bin and the TLSPOLICY_ALERT_* variables and nothing else
+ *   (TLSPOLICY_ALERT_DEST only for a valid destination, see alert.h):
  *   field keys upper-cased, every character other than A-Z, 0-9 and _
  *   made _, the first of two equal names kept; values cut at the first
  *   newline or carriage return and at 32 KiB (TLSPOLICY_ALERT_LINE holds
@@ -72,6 +73,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "kv.h"
+#include "nexthop.h"
 
 #define ALERT_KEYS_MAX 4096
 #define ALERT_BUCKETS 1024		/* a power of two */
@@ -582,6 +584,34 @@ env_free(struct env *e)
 
 /* -- the command -- */
 
+/* Whether dest may be handed to the command: "-" (no destination), or a
+ * next hop as the daemon itself writes one, which nexthop_parse() takes
+ * and nexthop_format() gives back unchanged (lower case, no trailing dot,
+ * port 25 left out): letters, digits and . - _ [ ] : only, and no label
+ * starting with '-' (not a host name, and "-rf" would pass for an option
+ * wherever a script puts the value in a command line). Destinations taken
+ * from Postfix's log are recipient domains that anyone sending to or
+ * through this host chooses, and a script may well use the variable
+ * unquoted. */
+static bool
+dest_for_command(const char *dest)
+{
+	struct nexthop nh;
+	const char *why;
+	char canonical[NEXTHOP_NAME_MAX + 16];
+	size_t len = strlen(dest);
+
+	if (strcmp(dest, "-") == 0)
+		return true;
+	for (size_t i = 0; i < len; i++)
+		if (dest[i] == '-' && (i == 0 || dest[i - 1] == '.' || dest[i - 1] == '['))
+			return false;
+	if (nexthop_parse(dest, len, &nh, &why) < 0)
+		return false;
+	int n = nexthop_format(&nh, canonical, sizeof(canonical));
+	return n > 0 && (size_t)n == len && memcmp(canonical, dest, len) == 0;
+}
+
 static void
 run_command(struct alerter *a, const char *kind, const char *dest, const char *const *fields,
     const struct buf *line, uint64_t now)
@@ -600,7 +630,8 @@ run_command(struct alerter *a, const char *kind, const char *dest, const char *c
 	}
 	env_add(&env, "", "PATH", SAFE_PATH);
 	env_add(&env, ENV_PREFIX, "kind", kind);
-	env_add(&env, ENV_PREFIX, "dest", dest);
+	if (dest_for_command(dest))
+		env_add(&env, ENV_PREFIX, "dest", dest);
 	env_add(&env, ENV_PREFIX, "line", buf_ptr(line));
 	for (size_t i = 0; fields && fields[i] && fields[i + 1]; i += 2)
 		if (*fields[i])

@@ -10,8 +10,15 @@
  *     TLSPOLICY_ALERT_LINE (the whole key=value line) and
  *     TLSPOLICY_ALERT_<KEY> for each field (upper case); nothing from the
  *     alert ever becomes an argument, so no destination name can inject
- *     one. It runs with /dev/null as input; one that has not exited after
- *     ALERT_COMMAND_TIMEOUT_S is killed.
+ *     one. TLSPOLICY_ALERT_DEST is set only for "-" (no destination) or
+ *     a valid next hop as the daemon writes one (a host name in lower
+ *     case, with a port or in brackets, an address literal): a recipient
+ *     domain from Postfix's log can hold shell metacharacters, and a
+ *     script may use the variable unquoted. For any other dest the
+ *     variable is left out; the alert is still logged and mailed, the
+ *     name quoted and escaped in its line. It runs with /dev/null as
+ *     input; one that has not exited after ALERT_COMMAND_TIMEOUT_S is
+ *     killed.
  *   - mail alert_recipient through the local sendmail (sendmail -i --
  *     RECIPIENT, the message on its input).
  *

@@ -112,6 +112,13 @@ is "$?" 0 "SIGTERM: clean exit"
 daemon_conf "maillog_file = -" "alert_command = $ALERT_HOOK" "resolver_check_interval = 0s"
 rm -f "$LAB_DIR"/alerts/alert.*
 cat "$RECORDED/deliveries.log" "$RECORDED/hostile.log" "$RECORDED/dnssec-off.log" > "$LAB_DIR/piped.log"
+# A recipient domain is the sender's to choose: one that is no host name,
+# delivered over Verified TLS, then failing.
+cat >>"$LAB_DIR/piped.log" <<'EOF'
+Nov 24 18:52:01 mail postfix/smtp[901]: Verified TLS connection established to mx1.good.test[127.0.1.1]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)
+Nov 24 18:52:01 mail postfix/smtp[901]: 4AB12: to=<u@x;touch${IFS}pwned;$(id).test>, relay=mx1.good.test[127.0.1.1]:25, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Nov 24 18:52:02 mail postfix/smtp[902]: 4AB13: to=<u@x;touch${IFS}pwned;$(id).test>, relay=mx1.good.test[127.0.1.1]:25, delay=0.1, delays=0/0/0/0.1, dsn=4.7.5, status=deferred (Server certificate not verified)
+EOF
 DAEMON_LOG=$LAB_DIR/tlspolicyd.log
 ip netns exec "$LAB_NETNS" "$TLSPOLICYD" -f -c "$DAEMON_CONF" < "$LAB_DIR/piped.log" 2>>"$DAEMON_LOG" &
 DAEMON_PID=$!
@@ -127,6 +134,14 @@ is "$(field wrongname.test sent)" 1 "recorded: wrongname.test sent once"
 is "$(field wrongtlsa.test deferred_tls)" 1 "recorded: wrongtlsa.test deferred with 4.7.5"
 is "$(field notlsa.test trusted)" 1 "recorded: notlsa.test Trusted"
 ok "recorded: dnssec-off raised" wait_alert dnssec-off
+ok "a hostile recipient domain: auth-failing raised" wait_alert auth-failing
+file=$(alerts auth-failing | head -n 1)
+unlike "$(cat "$file")" 'TLSPOLICY_ALERT_DEST=' "...but its name, no host name, is not handed to alert_command"
+# (Lower case, as Postfix's log is read; kv quotes only what could forge a field.)
+like "$(cat "$file")" 'TLSPOLICY_ALERT_LINE=event=alert kind=auth-failing dest=x;touch\$\{ifs\}pwned;\$\(id\)\.test ' \
+	"...only in the alert's whole line"
+like "$(cat "$DAEMON_LOG")" 'alert: event=alert kind=auth-failing dest=x;touch\$\{ifs\}pwned;\$\(id\)\.test ' \
+	"and the log has it"
 like "$(tlsp stats)" '^OK' "hostile lines did not hurt the daemon"
 daemon_stop
 is "$?" 0 "SIGTERM: clean exit"

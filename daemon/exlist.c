@@ -292,10 +292,14 @@ exlist_reload(struct exlist *x, struct config *cfg)
 	config_ref(cfg);
 	config_unref(x->cfg);
 	x->cfg = cfg;
-	/* Turned off, then on again: the log must corroborate afresh. */
-	if (!cfg->exceptions_auto)
+	/* Turned off: what was applied stops at once, even if the file
+	 * turns out broken; turned on again, the log must corroborate
+	 * afresh. */
+	if (!cfg->exceptions_auto && x->automatic) {
 		for (size_t i = 0; i < x->nproposals; i++)
 			x->proposals[i].applied = false;
+		apply(x);
+	}
 	warn_no_evidence(x);
 	reload_file(x, "SIGHUP");
 }
@@ -347,13 +351,18 @@ propose(struct exlist *x, const char *dest)
 	enum exproposal_verdict v = judge(x, dest, &ev);
 	char line[NEXTHOP_NAME_MAX + 8];
 	snprintf(line, sizeof(line), "%s may", dest);
-	log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line,
-	    "applied", v == EXPROPOSAL_APPLY ? "yes" : "no", "waiting", exproposal_verdict_name(v),
-	    "reason", "every MX host with TLSA records fails DANE: mail to it is deferred", NULL);
-	if (v == EXPROPOSAL_APPLY) {
-		apply_one(x, p, &ev);
-		apply(x);
+	const char *reason = "every MX host with TLSA records fails DANE: mail to it is deferred";
+	if (v != EXPROPOSAL_APPLY) {
+		char text[400];
+		snprintf(text, sizeof(text), "%s; not applied: %s", reason, exproposal_verdict_text(v));
+		log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line, "applied", "no",
+		    "waiting", exproposal_verdict_name(v), "reason", text, NULL);
+		return;
 	}
+	log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line, "applied", "yes",
+	    "reason", reason, NULL);
+	apply_one(x, p, &ev);
+	apply(x);
 }
 
 static void

@@ -74,6 +74,10 @@ static const struct range v4_ranges[] = {
 static const struct range v6_ranges[] = {
 	{{0}, 128, "unspecified"},
 	{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, "loopback"},
+	/* ::a.b.c.d, IPv4-compatible (RFC 4291 2.5.5.1), deprecated: no host
+	 * has one, and a stack that still maps it reaches the IPv4 address
+	 * unchecked. After :: and ::1, which it contains. */
+	{{0}, 96, "IPv4-compatible"},
 	{{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96, "NAT64"},
 	{{0, 0x64, 0xff, 0x9b, 0, 1}, 48, "NAT64"},	/* local-use NAT64 */
 	{{0x01, 0x00}, 64, "reserved"},			/* discard-only */
@@ -82,6 +86,9 @@ static const struct range v6_ranges[] = {
 	{{0x20, 0x01, 0x0d, 0xb8}, 32, "documentation"},
 	{{0x20, 0x01, 0x00, 0x10}, 28, "reserved"},	/* ORCHID */
 	{{0x20, 0x01, 0x00, 0x20}, 28, "reserved"},	/* ORCHIDv2 */
+	/* 6to4 (RFC 3056, deprecated by RFC 7526): a relay, wherever it is,
+	 * unwraps the embedded IPv4 address, private or not. */
+	{{0x20, 0x02}, 16, "6to4"},
 	{{0x3f, 0xff}, 20, "documentation"},
 	{{0xfc}, 7, "unique-local"},
 	{{0xfe, 0x80}, 10, "link-local"},

@@ -29,7 +29,8 @@ socklen_t netaddr_sockaddr(const struct netaddr *a, unsigned port, struct sockad
 /* NULL for an ordinary global address; otherwise the name of the special
  * range it is in ("loopback", "private", "link-local", "CGNAT",
  * "multicast", "documentation", "unspecified", "reserved", "benchmarking",
- * "unique-local", ...). IPv4-mapped IPv6 addresses are judged as IPv4. */
+ * "unique-local", "IPv4-compatible", "6to4", ...). IPv4-mapped IPv6
+ * addresses are judged as IPv4. */
 const char *netaddr_special(const struct netaddr *a);
 
 #endif

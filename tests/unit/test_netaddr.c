@@ -51,6 +51,16 @@ static const struct range_case cases[] = {
 	{"IPv6 link-local", "fe80::1", "link-local"},
 	{"IPv6 multicast", "ff02::1", "multicast"},
 	{"IPv6 discard-only", "100::1", "reserved"},
+	/* ::/96 holds :: and ::1, which keep their own names. */
+	{"IPv6 IPv4-compatible", "::10.0.0.1", "IPv4-compatible"},
+	{"IPv6 IPv4-compatible, global inside", "::192.0.3.1", "IPv4-compatible"},
+	{"IPv6 IPv4-compatible, last", "::255.255.255.255", "IPv4-compatible"},
+	{"IPv6 just past ::/96", "::1:0:0:1", NULL},
+	{"IPv6 6to4 of a global address", "2002:c000:301::1", "6to4"},
+	{"IPv6 6to4 of a private address", "2002:a00:1::1", "6to4"},
+	{"IPv6 6to4 last", "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "6to4"},
+	{"IPv6 just past 6to4", "2003::1", NULL},
+	{"IPv6 just before 6to4", "2001:ffff::1", NULL},
 };
 
 static const char *

@@ -12,6 +12,7 @@
 #include "alert.h"
 #include "buf.h"
 #include "kv.h"
+#include "ownaddr.h"
 #include "probe.h"
 #include "probeplan.h"
 #include "prober.h"
@@ -23,6 +24,10 @@
 #define HISTORY_DESTS 10000
 /* Writes of the history file come at most this often. */
 #define SAVE_DELAY_MS 2000
+/* This host's addresses are listed again when a plan needs them and the
+ * list is older than this: a new address is refused within seconds, and
+ * a busy daemon asks the kernel a few times a minute, not per answer. */
+#define OWN_REFRESH_MS 10000
 
 struct probing {
 	struct event_base *base;
@@ -40,6 +45,10 @@ struct probing {
 	struct buf line;
 	char **demanded;		/* to probe at their next resolution */
 	size_t ndemanded;
+	struct netaddr *own;		/* this host's addresses (ownaddr_load) */
+	size_t nown;
+	uint64_t own_loaded_ms;
+	bool own_failed;		/* said once until a load works again */
 	uint64_t by_class[PROBE_CLASS_COUNT];
 	void (*news)(void *arg, const char *dest, enum probing_news n);
 	void *news_arg;
@@ -91,10 +100,11 @@ submit_plan(struct probing *pg, const struct probeplan *plan, bool first_time, b
 		if (it->refused) {
 			if (first_time)
 				log_event(pg->log, LOGL_NOTICE, "probe-refused", "dest", plan->dest, "host", it->target.host,
-				    "addr", addr, "range", it->refused,
-				    "reason", "special-purpose address; probe_allow_private = no", NULL);
+				    "addr", addr, "range", it->refused, "reason", probeplan_refusal(it), NULL);
 			continue;
 		}
+		if (it->over_limit)
+			continue;
 		if (!demanded && reuse_recent(pg, plan->dest, &it->target))
 			continue;
 		int rc = demanded ? prober_submit_urgent(pg->prober, plan->dest, &it->target)
@@ -180,6 +190,33 @@ probing_prober(const struct probing *pg)
 	return pg->prober;
 }
 
+/* Loads this host's addresses again when the list is old. A failure keeps
+ * the last list (the first load, at start, must have worked) and is said
+ * once, until a load works again. */
+static void
+refresh_own(struct probing *pg)
+{
+	struct netaddr *own;
+	size_t n;
+	char err[256];
+	uint64_t now = probe_now_ms();
+
+	if (now - pg->own_loaded_ms < OWN_REFRESH_MS)
+		return;
+	pg->own_loaded_ms = now;
+	if (ownaddr_load(&own, &n, err, sizeof(err)) < 0) {
+		if (!pg->own_failed)
+			log_event(pg->log, LOGL_WARNING, "own-addresses", "error", err,
+			    "reason", "probes refuse the addresses this host had when last listed", NULL);
+		pg->own_failed = true;
+		return;
+	}
+	pg->own_failed = false;
+	free(pg->own);
+	pg->own = own;
+	pg->nown = n;
+}
+
 void
 probing_resolved(void *arg, const struct resolve_result *r)
 {
@@ -188,7 +225,15 @@ probing_resolved(void *arg, const struct resolve_result *r)
 
 	if (!pg->prober || r->answer.result != POLICY_OK)
 		return;
-	if (probeplan_build(r, pg->cfg->probe_allow_private, &plan) < 0 || plan.n == 0) {
+	if (!pg->cfg->probe_allow_private)
+		refresh_own(pg);
+	struct probeplan_settings ps = {
+		.allow_private = pg->cfg->probe_allow_private,
+		.address_limit = pg->cfg->probe_address_limit,
+		.own = pg->own,
+		.nown = pg->nown,
+	};
+	if (probeplan_build(r, &ps, &plan) < 0 || plan.n == 0) {
 		probeplan_free(&plan);
 		return;
 	}
@@ -365,7 +410,13 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 		.max_reply = PROBE_MAX_REPLY,
 	};
 	struct prober_settings ps = limits(cfg);
-	if (!(pg->env = probe_env_new(&es, err, errlen)) ||
+	/* Probes must know which addresses are this host's own: where the
+	 * kernel will not say (a sandbox without netlink), refuse to start
+	 * rather than probe blind. */
+	if (ownaddr_load(&pg->own, &pg->nown, err, errlen) < 0)
+		goto fail;
+	pg->own_loaded_ms = probe_now_ms();
+		if (!(pg->env = probe_env_new(&es, err, errlen)) ||
 	    !(pg->prober = prober_create(base, pg->env, &ps, on_result, pg, err, errlen)))
 		goto fail;
 	if (!(pg->state = probestate_create(HISTORY_DESTS)) ||
@@ -423,6 +474,7 @@ probing_free(struct probing *pg)
 	for (size_t i = 0; i < pg->ndemanded; i++)
 		free(pg->demanded[i]);
 	free(pg->demanded);
+	free(pg->own);
 	buf_free(&pg->line);
 	config_unref(pg->cfg);
 	free(pg);

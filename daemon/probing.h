@@ -5,9 +5,12 @@
  * A destination is probed when a resolution for it completes and it was
  * never probed, or not for probe_interval; and again on a schedule while
  * Postfix keeps asking for it (asked within probe_interval, as the policy
- * map's cache tells). Every address of every MX host is probed, except
- * those in special-purpose ranges unless probe_allow_private = yes (logged
- * as refused when a resolution plans them, not again at re-probes). A
+ * map's cache tells). The addresses Postfix would try are probed
+ * (probeplan.h: probe_address_limit), except those in special-purpose
+ * ranges and this host's own unless probe_allow_private = yes (logged as
+ * refused when a resolution plans them, not again at re-probes). This
+ * host's addresses are listed at start (probing_create() fails when they
+ * cannot be) and again at most every 10 s when a plan needs them. A
  * result younger than probe_interval that another destination's probe of
  * the same host got is reused. Each result is one key=value line at info; a
  * dane-mismatch is an alert naming the destination, host, address, the

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "dns_unbound.h"
+#include "ownaddr.h"
 #include "probe.h"
 #include "text.h"
 #include "strmap.h"
@@ -377,6 +378,7 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 	buf_init(&r.line);
 	struct dns *dns = NULL;
 	struct probe_env *env = NULL;
+	struct netaddr *own = NULL;	/* this host's addresses, refused as the daemon refuses them */
 	if (!(r.seen = strmap_create()) || !(r.sum = surveysum_create())) {
 		fprintf(stderr, "tlspolicy survey: out of memory\n");
 		goto done;
@@ -409,11 +411,16 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 	};
 	struct survey_settings ss = {
 		.concurrency = jobs,
-		.allow_private = cfg->probe_allow_private,
+		.plan = {.allow_private = cfg->probe_allow_private, .address_limit = cfg->probe_address_limit},
 		.prober = {.workers = cfg->probe_workers, .concurrency = jobs, .queue_max = 1000000,
 		    .rate = rate, .host_interval_ms = interval_ms},
 		.levels = &cfg->levels,
 	};
+	if (probe && !cfg->probe_allow_private && ownaddr_load(&own, &ss.plan.nown, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlspolicy survey: %s\n", err);
+		goto done;
+	}
+	ss.plan.own = own;
 	if (!(r.base = event_base_new()) || !(dns = dns_unbound_create(r.base, &ds, err, sizeof(err))) ||
 	    (probe && !(env = probe_env_new(&es, err, sizeof(err)))) ||
 	    !(r.sv = survey_create(r.base, dns, env, &ss, on_record, feed, &r, err, sizeof(err)))) {
@@ -462,6 +469,7 @@ done:
 		event_free(r.sigterm);
 	dns_free(dns);
 	probe_env_free(env);
+	free(own);
 	if (r.base)
 		event_base_free(r.base);
 	if (r.out_fd >= 0 && r.out_fd != STDOUT_FILENO)

@@ -32,6 +32,7 @@
 #include "mapclient.h"
 #include "netstring.h"
 #include "nexthop.h"
+#include "ownaddr.h"
 #include "probe.h"
 #include "probeplan.h"
 #include "probereport.h"
@@ -453,12 +454,40 @@ enum {
 };
 
 struct probe_run {
-	const struct config *cfg;
+	struct probeplan_settings ps;
+	struct netaddr *own;		/* what ps.own points to */
 	struct probeplan plan;
 	struct policy_answer answer;
 	char reason[512];
 	bool planned;
 };
+
+/* The daemon's plan settings; this host's addresses when they are to be
+ * refused. -1, said on stderr, when they cannot be listed: a probe must
+ * not go blind to them. */
+static int
+probe_run_init(struct probe_run *run, const struct config *cfg, const char *cmd)
+{
+	char err[256];
+
+	memset(run, 0, sizeof(*run));
+	run->ps.allow_private = cfg->probe_allow_private;
+	run->ps.address_limit = cfg->probe_address_limit;
+	if (!cfg->probe_allow_private && ownaddr_load(&run->own, &run->ps.nown, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlspolicy %s: %s\n", cmd, err);
+		return -1;
+	}
+	run->ps.own = run->own;
+	return 0;
+}
+
+static void
+probe_run_free(struct probe_run *run)
+{
+	probeplan_free(&run->plan);
+	free(run->own);
+	run->own = NULL;
+}
 
 static void
 planned(void *arg, const struct resolve_result *res)
@@ -467,7 +496,17 @@ planned(void *arg, const struct resolve_result *res)
 
 	run->answer = res->answer;
 	snprintf(run->reason, sizeof(run->reason), "%s", res->reason);
-	run->planned = probeplan_build(res, run->cfg->probe_allow_private, &run->plan) == 0;
+	run->planned = probeplan_build(res, &run->ps, &run->plan) == 0;
+}
+
+/* "loopback address", "address of this host", for a refused item. */
+static const char *
+refused_words(const struct probeplan_item *it, char *buf, size_t size)
+{
+	if (strcmp(it->refused, PROBEPLAN_THIS_HOST) == 0)
+		return "address of this host";
+	snprintf(buf, size, "%s address", it->refused);
+	return buf;
 }
 
 /* Whether a result keeps the promise its DNS made: usable TLSA records
@@ -489,7 +528,7 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
-	struct probe_run run = {.cfg = cfg};
+	struct probe_run run;
 	struct nexthop nh;
 	bool json = false;
 	char err[512];
@@ -505,21 +544,24 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tlspolicy probe: name one destination\n");
 		return EXIT_TROUBLE;
 	}
-	if (parse_dest("probe", argv[optind], &nh) < 0)
+	if (parse_dest("probe", argv[optind], &nh) < 0 || probe_run_init(&run, cfg, "probe") < 0)
 		return EXIT_TROUBLE;
-	if (resolve_once(cfg, "probe", &nh, planned, &run) < 0)
+	if (resolve_once(cfg, "probe", &nh, planned, &run) < 0) {
+		probe_run_free(&run);
 		return EXIT_TROUBLE;
+	}
 	struct probe_env *env = probe_env_from(cfg, false, err, sizeof(err));
 	if (!env) {
 		fprintf(stderr, "tlspolicy probe: %s\n", err);
-		probeplan_free(&run.plan);
+		probe_run_free(&run);
 		return EXIT_TROUBLE;
 	}
-	struct buf out, refused;
+	struct buf out, refused, over;
 	buf_init(&out);
 	buf_init(&refused);
+	buf_init(&over);
 	int status = run.answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
-	size_t probed = 0, nrefused = 0;
+	size_t probed = 0, nrefused = 0, nover = 0;
 	if (json) {
 		buf_putc(&out, '{');
 		json_key(&out, "destination", 1);
@@ -538,6 +580,22 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		const struct probeplan_item *it = &run.plan.items[i];
 		char addr[64];
 		netaddr_format(&it->target.address, addr, sizeof(addr));
+		if (it->over_limit) {
+			if (json) {
+				buf_puts(&over, nover ? ",{" : "{");
+				json_key(&over, "host", 1);
+				json_str(&over, it->target.host);
+				json_key(&over, "address", 0);
+				json_str(&over, addr);
+				buf_putc(&over, '}');
+			} else {
+				buf_printf(&out, "== %s[%s]:%u not probed: Postfix tries %u addresses at most "
+				    "(probe_address_limit)\n", it->target.host, addr, it->target.port,
+				    run.ps.address_limit);
+			}
+			nover++;
+			continue;
+		}
 		if (it->refused) {
 			if (json) {
 				buf_puts(&refused, nrefused ? ",{" : "{");
@@ -549,8 +607,9 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 				json_str(&refused, it->refused);
 				buf_putc(&refused, '}');
 			} else {
-				buf_printf(&out, "== %s[%s]:%u refused: %s address (probe_allow_private = no)\n",
-				    it->target.host, addr, it->target.port, it->refused);
+				char words[64];
+				buf_printf(&out, "== %s[%s]:%u refused: %s (probe_allow_private = no)\n",
+				    it->target.host, addr, it->target.port, refused_words(it, words, sizeof(words)));
 			}
 			nrefused++;
 			continue;
@@ -581,13 +640,18 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		json_key(&out, "refused", 1);
 		buf_putc(&out, '[');
 		buf_append(&out, buf_ptr(&refused), buf_size(&refused));
+		buf_puts(&out, "],");
+		json_key(&out, "over_limit", 1);
+		buf_putc(&out, '[');
+		buf_append(&out, buf_ptr(&over), buf_size(&over));
 		buf_puts(&out, "]}\n");
 	}
 	buf_free(&refused);
+	buf_free(&over);
 	fputs(buf_ptr(&out), stdout);
 	buf_free(&out);
 	probe_env_free(env);
-	probeplan_free(&run.plan);
+	probe_run_free(&run);
 	return status;
 }
 
@@ -651,7 +715,7 @@ tlsa_from_file(const char *path, unsigned usage, unsigned selector, unsigned mty
 static int
 tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsigned selector, unsigned mtype)
 {
-	struct probe_run run = {.cfg = cfg};
+	struct probe_run run;
 	struct nexthop nh;
 	char key[NEXTHOP_NAME_MAX + 24], err[512], owner[NEXTHOP_NAME_MAX + 32];
 
@@ -670,16 +734,20 @@ tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsig
 		fprintf(stderr, "tlspolicy tlsa: --host takes a host name, as host, host:port or [host]:port\n");
 		return EXIT_TROUBLE;
 	}
-	if (resolve_once(cfg, "tlsa", &nh, planned, &run) < 0)
+	if (probe_run_init(&run, cfg, "tlsa") < 0)
 		return EXIT_TROUBLE;
+	if (resolve_once(cfg, "tlsa", &nh, planned, &run) < 0) {
+		probe_run_free(&run);
+		return EXIT_TROUBLE;
+	}
 	const struct probeplan_item *item = NULL;
 	for (size_t i = 0; i < run.plan.n && !item; i++)
-		if (!run.plan.items[i].refused)
+		if (!run.plan.items[i].refused && !run.plan.items[i].over_limit)
 			item = &run.plan.items[i];
 	if (!item) {
 		fprintf(stderr, "tlspolicy tlsa: %s: no address that may be probed%s\n", key,
 		    run.plan.n ? " (probe_allow_private = no)" : "");
-		probeplan_free(&run.plan);
+		probe_run_free(&run);
 		return EXIT_TROUBLE;
 	}
 	struct probe_env *env = probe_env_from(cfg, true, err, sizeof(err));
@@ -700,7 +768,7 @@ tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsig
 	}
 	probe_free(p);
 	probe_env_free(env);
-	probeplan_free(&run.plan);
+	probe_run_free(&run);
 	return rc;
 }
 

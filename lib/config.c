@@ -88,6 +88,7 @@ static const struct setting settings[] = {
 	{"probe_ca_file", T_STRING, OFF(probe_ca_file), "", RESTART, 0, 0, NULL},
 	{"probe_helo_name", T_STRING, OFF(probe_helo_name), "", RESTART, 0, 0, NULL},
 	{"probe_allow_private", T_BOOL, OFF(probe_allow_private), "no", 0, 0, 0, NULL},
+	{"probe_address_limit", T_UINT, OFF(probe_address_limit), "5", 0, 0, 1000, NULL},
 	{"state_directory", T_STRING, OFF(state_directory), "/var/lib/tlspolicyd", RESTART, 0, 0, NULL},
 	{"exceptions_file", T_STRING, OFF(exceptions_file), SYSCONFDIR "/tlspolicyd/exceptions", 0, 0, 0, NULL},
 	{"exceptions_retire", T_BOOL, OFF(exceptions_retire), "no", 0, 0, 0, NULL},

@@ -77,6 +77,7 @@ struct config {
 	char *probe_ca_file;		/* "": the system's CA store */
 	char *probe_helo_name;		/* "": the host name */
 	bool probe_allow_private;
+	unsigned probe_address_limit;	/* per destination, as smtp_mx_address_limit; 0: all */
 	char *state_directory;		/* probe history */
 	char *exceptions_file;
 	bool exceptions_retire;		/* stop applying an exception once fixed */

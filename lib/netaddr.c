@@ -47,6 +47,29 @@ netaddr_sockaddr(const struct netaddr *a, unsigned port, struct sockaddr_storage
 	return sizeof(*sin6);
 }
 
+static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* The 4 bytes of an IPv4 address, mapped or not; NULL for others. */
+static const unsigned char *
+v4_bytes(const struct netaddr *a)
+{
+	if (a->family == AF_INET)
+		return a->bytes;
+	if (a->family == AF_INET6 && memcmp(a->bytes, v4_mapped, sizeof(v4_mapped)) == 0)
+		return a->bytes + 12;
+	return NULL;
+}
+
+bool
+netaddr_equal(const struct netaddr *a, const struct netaddr *b)
+{
+	const unsigned char *a4 = v4_bytes(a), *b4 = v4_bytes(b);
+
+	if (a4 || b4)
+		return a4 && b4 && memcmp(a4, b4, 4) == 0;
+	return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
 struct range {
 	unsigned char prefix[16];
 	unsigned bits;
@@ -121,15 +144,13 @@ special_v4(const unsigned char *b)
 const char *
 netaddr_special(const struct netaddr *a)
 {
-	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const unsigned char *v4 = v4_bytes(a);
 
-	if (a->family == AF_INET)
-		return special_v4(a->bytes);
+	/* ::ffff:a.b.c.d reaches a.b.c.d: judge it as that. */
+	if (v4)
+		return special_v4(v4);
 	if (a->family != AF_INET6)
 		return "unknown family";
-	/* ::ffff:a.b.c.d reaches a.b.c.d: judge it as that. */
-	if (memcmp(a->bytes, mapped, sizeof(mapped)) == 0)
-		return special_v4(a->bytes + 12);
 	for (size_t i = 0; i < sizeof(v6_ranges) / sizeof(v6_ranges[0]); i++)
 		if (in_range(a->bytes, &v6_ranges[i]))
 			return v6_ranges[i].name;

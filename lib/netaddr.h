@@ -26,6 +26,11 @@ void netaddr_format(const struct netaddr *a, char *dst, size_t size);
 /* Fills a sockaddr for connect(); returns its length. */
 socklen_t netaddr_sockaddr(const struct netaddr *a, unsigned port, struct sockaddr_storage *out);
 
+/* Whether a and b are the same address; an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is the same as its IPv4 address, since a connection to
+ * either reaches the same place. */
+bool netaddr_equal(const struct netaddr *a, const struct netaddr *b);
+
 /* NULL for an ordinary global address; otherwise the name of the special
  * range it is in ("loopback", "private", "link-local", "CGNAT",
  * "multicast", "documentation", "unspecified", "reserved", "benchmarking",

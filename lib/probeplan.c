@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "probeplan.h"
 #include "tlsa.h"
@@ -21,8 +22,67 @@ tlsa_base(const char *tlsa_name)
 	return p ? p : "";
 }
 
+static bool
+is_own(const struct probeplan_settings *s, const struct netaddr *a)
+{
+	for (size_t i = 0; i < s->nown; i++)
+		if (netaddr_equal(&s->own[i], a))
+			return true;
+	return false;
+}
+
+/* How many IPv4 and IPv6 addresses Postfix keeps of v4 and v6 under limit
+ * (smtp_balance_inet_proto; see probeplan.h); first_v4: the first address
+ * in the list is IPv4. */
+static void
+balance(size_t v4, size_t v6, size_t limit, bool first_v4, size_t *keep_v4, size_t *keep_v6)
+{
+	*keep_v4 = v4;
+	*keep_v6 = v6;
+	if (v4 == 0 || v6 == 0 || v4 + v6 <= limit)
+		return;
+	if (v6 <= limit / 2) {
+		*keep_v4 = limit - v6;
+	} else if (v4 <= limit / 2) {
+		*keep_v6 = limit - v4;
+	} else {
+		*keep_v4 = (limit + first_v4) / 2;
+		*keep_v6 = limit - *keep_v4;
+	}
+}
+
+/* Marks the items past the limit, Postfix's way. */
+static void
+apply_limit(struct probeplan *plan, unsigned limit)
+{
+	size_t v4 = 0, v6 = 0, keep_v4, keep_v6;
+
+	if (limit == 0 || plan->n <= limit)
+		return;
+	for (size_t i = 0; i < plan->n; i++) {
+		if (plan->items[i].target.address.family == AF_INET)
+			v4++;
+		else
+			v6++;
+	}
+	balance(v4, v6, limit, plan->items[0].target.address.family == AF_INET, &keep_v4, &keep_v6);
+	/* Balanced or not, the list is then cut at the limit. */
+	size_t kept = 0;
+	for (size_t i = 0; i < plan->n; i++) {
+		struct probeplan_item *it = &plan->items[i];
+		size_t *keep = it->target.address.family == AF_INET ? &keep_v4 : &keep_v6;
+		if (*keep > 0 && kept < limit) {
+			(*keep)--;
+			kept++;
+		} else {
+			it->over_limit = true;
+			plan->nover_limit++;
+		}
+	}
+}
+
 int
-probeplan_build(const struct resolve_result *r, bool allow_private, struct probeplan *out)
+probeplan_build(const struct resolve_result *r, const struct probeplan_settings *s, struct probeplan *out)
 {
 	size_t nitems = 0, ntlsa = 0;
 
@@ -68,8 +128,16 @@ probeplan_build(const struct resolve_result *r, bool allow_private, struct probe
 			t->port = r->nexthop.port;
 			t->ntlsa = count;
 			t->tlsa = count ? first : NULL;
-			it->refused = allow_private ? NULL : netaddr_special(&t->address);
 		}
+	}
+	apply_limit(out, s->address_limit);
+	for (size_t i = 0; i < out->n && !s->allow_private; i++) {
+		struct probeplan_item *it = &out->items[i];
+		if (it->over_limit)
+			continue;
+		it->refused = netaddr_special(&it->target.address);
+		if (!it->refused && is_own(s, &it->target.address))
+			it->refused = PROBEPLAN_THIS_HOST;
 	}
 	return 0;
 fail:
@@ -85,4 +153,12 @@ probeplan_free(struct probeplan *plan)
 	free(plan->tlsa);
 	free(plan->items);
 	memset(plan, 0, sizeof(*plan));
+}
+
+const char *
+probeplan_refusal(const struct probeplan_item *it)
+{
+	if (it->refused && strcmp(it->refused, PROBEPLAN_THIS_HOST) == 0)
+		return "an address of this host; probe_allow_private = no";
+	return "special-purpose address; probe_allow_private = no";
 }

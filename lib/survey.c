@@ -360,7 +360,7 @@ on_resolved(void *arg, const struct resolve_result *res)
 	j->mx = mx_word(res->facts.mx);
 	j->mx_security = policy_dns_name(res->facts.mx_dns);
 	memset(&plan, 0, sizeof(plan));
-	if (copy_hosts(j, res) < 0 || probeplan_build(res, sv->s.allow_private, &plan) < 0) {
+	if (copy_hosts(j, res) < 0 || probeplan_build(res, &sv->s.plan, &plan) < 0) {
 		snprintf(j->reason, sizeof(j->reason), "out of memory");
 		goto done;
 	}
@@ -380,7 +380,10 @@ on_resolved(void *arg, const struct resolve_result *res)
 		struct address *addr = &host->addrs[host->naddrs++];
 		netaddr_format(&it->target.address, addr->text, sizeof(addr->text));
 		addr->port = it->target.port;
-		if (it->refused) {
+		if (it->over_limit) {
+			addr->class = "skipped";
+			snprintf(addr->detail, sizeof(addr->detail), "past probe_address_limit");
+		} else if (it->refused) {
 			addr->class = "refused";
 			snprintf(addr->detail, sizeof(addr->detail), "%s", it->refused);
 		} else if (!sv->prober) {

@@ -9,14 +9,16 @@
  * domain that names a host under probe waits for that probe, and later
  * domains reuse its result. Resolutions run at most `concurrency` at once;
  * probes go through a prober (prober.h) with its rate, per-address interval
- * and concurrency limits. Addresses in special-purpose ranges are not
- * probed unless allow_private (class "refused").
+ * and concurrency limits. Which addresses: those of the daemon's probe
+ * plan (probeplan.h); special-purpose and own ones are "refused", those
+ * past the address limit "skipped".
  *
  * The owner feeds domains with survey_add() when the ready callback says
  * there is room, and gets each finished domain's record from the record
  * callback, in the order domains finish.
  *
- * Ownership: survey_create() borrows the event base and the dns, and
+ * Ownership: survey_create() borrows the event base, the dns and the
+ * plan settings' list of own addresses, and
  * takes the probe_env (NULL: no probes, addresses reported "skipped"),
  * which must outlive the survey. survey_free() drops everything under way
  * without records.
@@ -31,6 +33,7 @@
 #include "config.h"
 #include "dns.h"
 #include "probe.h"
+#include "probeplan.h"
 #include "prober.h"
 
 struct event_base;
@@ -38,7 +41,7 @@ struct survey;
 
 struct survey_settings {
 	unsigned concurrency;		/* resolutions at once */
-	bool allow_private;		/* probe special-purpose addresses */
+	struct probeplan_settings plan;	/* which addresses, as the daemon's probes */
 	struct prober_settings prober;
 	const struct policy_levels *levels;	/* for the "level" field */
 };

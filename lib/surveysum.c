@@ -1516,7 +1516,8 @@ surveysum_html(struct surveysum *s, struct buf *out, const char *title)
 	rc |= buf_puts(out, "<dt>classes</dt><dd>Verified, Trusted, Untrusted, Anonymous: as Postfix logs a TLS "
 	    "connection; dane-verified: a usable TLSA record matched; dane-mismatch: usable TLSA records, none "
 	    "matched; tls-failed: STARTTLS offered, the handshake failed; plaintext: no STARTTLS; unreachable: no "
-	    "SMTP session; refused: a special-purpose address, not probed; skipped: probes disabled.</dd>\n</dl>\n");
+	    "SMTP session; refused: a special-purpose address or one of the surveying host's own, not probed; "
+	    "skipped: probes disabled, or past the address limit Postfix would stop at.</dd>\n</dl>\n");
 	rc |= buf_puts(out, "</body>\n</html>\n");
 	return rc < 0 ? SURVEYSUM_NOMEM : 0;
 }

@@ -109,6 +109,9 @@ LAB_BLACKHOLE_ADDR=127.0.3.2
 LAB_SILENT_DNS_ADDR=127.0.3.3
 LAB_SLOW_DNS_ADDR=127.0.3.4
 LAB_SLOWER_DNS_ADDR=127.0.3.5
+# Not special-purpose, yet the lab host's own once t-probe.sh puts it on
+# the namespace's loopback interface: probes must refuse it.
+LAB_OWN_GLOBAL_ADDR=192.0.3.25
 
 # Receiving smtpd listeners: "ADDRESS:PORT HOSTNAME".  Each HOSTNAME gets a
 # certificate from the lab CA.
@@ -633,6 +636,24 @@ _lab_write_zones() {
 	for ((i = 1; i <= LAB_SLOW_DESTS; i++)); do
 		printf 'slow%d MX 10 mx%d.slow.test.\nmx%d.slow A 127.0.1.15\n' "$i" "$i" "$i"
 	done >>"$d/test.zone"
+	# Which addresses probes take (issue 12, t-probe.sh): more than
+	# Postfix's smtp_mx_address_limit (5) over two hosts, none listening
+	# (nothing serves port 25 on 127.0.2.0/24); and a global address that
+	# t-probe.sh gives the lab's own loopback interface.
+	cat >>"$d/test.zone" <<-EOF
+		manyaddrs               MX   10 mx1.manyaddrs.test.
+		manyaddrs               MX   20 mx2.manyaddrs.test.
+		mx1.manyaddrs           A    127.0.2.1
+		mx1.manyaddrs           A    127.0.2.2
+		mx1.manyaddrs           A    127.0.2.3
+		mx1.manyaddrs           A    127.0.2.4
+		mx2.manyaddrs           A    127.0.2.5
+		mx2.manyaddrs           A    127.0.2.6
+		mx2.manyaddrs           A    127.0.2.7
+		mx2.manyaddrs           A    127.0.2.8
+		ownaddr                 MX   10 mx.ownaddr.test.
+		mx.ownaddr              A    $LAB_OWN_GLOBAL_ADDR
+	EOF
 
 	cat >"$d/insecure.test.zone" <<-EOF
 		\$ORIGIN insecure.test.

@@ -95,6 +95,34 @@ out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$noprivate" probe good.test)
 is "$?" 3 "probe_allow_private = no: probe of 127.0.1.1 refused, exit 3"
 like "$out" 'refused: loopback address' "the refusal names the range"
 
+# This host's own addresses are refused too, public or not (issue 12).
+lab_exec ip addr add "$LAB_OWN_GLOBAL_ADDR/32" dev lo || bail_out "cannot add $LAB_OWN_GLOBAL_ADDR to the lab"
+out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$noprivate" probe ownaddr.test)
+is "$?" 3 "probe_allow_private = no: an MX host on this host's own global address is refused, exit 3"
+like "$out" "mx\.ownaddr\.test\[$LAB_OWN_GLOBAL_ADDR\]:25 refused: address of this host" \
+	"the refusal says it is this host's address"
+out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$noprivate" probe --json ownaddr.test)
+like "$out" "\"refused\":\\[\\{\"host\":\"mx\.ownaddr\.test\",\"address\":\"$LAB_OWN_GLOBAL_ADDR\",\"range\":\"this-host\"\\}\\]" \
+	"probe --json: refused with the range this-host"
+
+# No more addresses than Postfix tries (smtp_mx_address_limit, 5): of the
+# eight of manyaddrs.test, the first five by MX preference, which are the
+# four of mx1 and one of mx2, whatever order the resolver gives each
+# RRset in (issue 12).
+probed_hosts() {
+	grep -v ' not probed: ' <<<"$1" | grep -o '^== mx[12]\.manyaddrs\.test\[127\.0\.2\.[0-9]\]:25' |
+		cut -c4-6 | sort | uniq -c | tr -s ' \n' ' '
+}
+out=$(tlsp probe manyaddrs.test)
+is "$(probed_hosts "$out")" " 4 mx1 1 mx2 " \
+	"probe_address_limit 5: five of eight addresses probed, by MX preference"
+is "$(grep -c '^== mx2\.manyaddrs\.test\[127\.0\.2\.[5-8]\]:25 not probed: Postfix tries 5 addresses at most (probe_address_limit)$' <<<"$out")" 3 \
+	"the other three shown as not probed"
+nolimit=$LAB_DIR/nolimit.conf
+{ cat "$DAEMON_CONF"; echo "probe_address_limit = 0"; } > "$nolimit"
+out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$nolimit" probe manyaddrs.test)
+is "$(probed_hosts "$out")" " 4 mx1 4 mx2 " "probe_address_limit = 0: all eight, as Postfix's 0"
+
 # The daemon probed what Postfix asked about, and said so.
 for dest in good.test wrongtlsa.test wrongname.test; do
 	pmq "$dest" >/dev/null
@@ -117,6 +145,19 @@ for ((i = 0; i < 100; i++)); do
 done
 like "$(tlsp explain wrongtlsa.test)" 'mx\.wrongtlsa\.test\[127\.0\.1\.2\]:25 \(usable TLSA\).*dane-mismatch' \
 	"explain shows the daemon's probe history"
+
+# The daemon, too, probes five of manyaddrs.test's eight addresses.
+manyaddrs_probes() {
+	grep -o 'event=probe dest=manyaddrs\.test host=mx[12]' "$DAEMON_LOG" | grep -o 'mx[12]$' | sort | uniq -c | tr -s ' \n' ' '
+}
+pmq manyaddrs.test >/dev/null
+for ((i = 0; i < 100; i++)); do
+	[[ $(manyaddrs_probes) == " 4 mx1 1 mx2 " ]] && break
+	sleep 0.1
+done
+sleep 0.5
+daemon_settle
+is "$(manyaddrs_probes)" " 4 mx1 1 mx2 " "daemon: five probes for a destination with eight addresses, by preference"
 
 # 200 probes against a server that takes 2 s for every reply; the answers
 # to Postfix must not notice.

@@ -937,6 +937,7 @@ test_plan_build(void **state)
 	struct resolve_host hosts[2];
 	struct resolve_result r;
 	struct probeplan plan;
+	struct probeplan_settings ps = {.address_limit = PROBEPLAN_DEFAULT_ADDRESS_LIMIT};
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
@@ -947,7 +948,7 @@ test_plan_build(void **state)
 	snprintf(hosts[0].name, sizeof(hosts[0].name), "mx0.d.test");
 	hosts[0].naddresses = 1;
 	assert_int_equal(netaddr_parse("192.0.2.1", &hosts[0].addresses[0]), 0);
-	assert_int_equal(probeplan_build(&r, false, &plan), 0);
+	assert_int_equal(probeplan_build(&r, &ps, &plan), 0);
 	assert_int_equal(plan.n, 1);
 	assert_int_equal(plan.ntlsa, 0);
 	assert_null(plan.items[0].target.tlsa);
@@ -960,7 +961,7 @@ test_plan_build(void **state)
 	assert_int_equal(netaddr_parse("127.0.0.1", &hosts[1].addresses[0]), 0);
 	hosts[1].ntlsa = 1;
 	hosts[1].tlsa = &tlsa;
-	assert_int_equal(probeplan_build(&r, false, &plan), 0);
+	assert_int_equal(probeplan_build(&r, &ps, &plan), 0);
 	assert_int_equal(plan.n, 2);
 	assert_int_equal(plan.ntlsa, 1);
 	assert_null(plan.items[0].target.tlsa);

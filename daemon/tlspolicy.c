@@ -717,23 +717,17 @@ tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsig
 {
 	struct probe_run run;
 	struct nexthop nh;
-	char key[NEXTHOP_NAME_MAX + 24], err[512], owner[NEXTHOP_NAME_MAX + 32];
+	const char *why;
+	char key[NEXTHOP_NAME_MAX + 16], err[512], owner[NEXTHOP_NAME_MAX + 32];
 
-	/* "host", "host:port" and "[host]:port" all name one host. */
-	snprintf(key, sizeof(key), "%s%s", spec[0] == '[' ? "" : "[", spec);
-	if (spec[0] != '[') {
-		char *colon = strchr(key, ':');
-		if (colon) {
-			memmove(colon + 1, colon, strlen(colon) + 1);
-			*colon = ']';
-		} else {
-			strcat(key, "]");
-		}
-	}
-	if (parse_dest("tlsa", key, &nh) < 0 || nh.kind != NEXTHOP_HOST) {
-		fprintf(stderr, "tlspolicy tlsa: --host takes a host name, as host, host:port or [host]:port\n");
+	/* "host", "host:port" and "[host]:port" all name one host. No copy
+	 * of the argument: it may be of any length. */
+	if (nexthop_parse_host(spec, strlen(spec), &nh, &why) < 0) {
+		fprintf(stderr, "tlspolicy tlsa: --host '%s': %s (a host name, as host, host:port or [host]:port)\n",
+		    spec, why);
 		return EXIT_TROUBLE;
 	}
+	nexthop_format(&nh, key, sizeof(key));
 	if (probe_run_init(&run, cfg, "tlsa") < 0)
 		return EXIT_TROUBLE;
 	if (resolve_once(cfg, "tlsa", &nh, planned, &run) < 0) {

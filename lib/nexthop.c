@@ -14,23 +14,34 @@ is_host_char(char c)
 	    (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-bool
-nexthop_valid_hostname(const char *name, size_t len)
+/* NULL for a valid host name, else why not (a static reason). */
+static const char *
+hostname_problem(const char *name, size_t len)
 {
 	size_t label = 0;
 
-	if (len == 0 || len > NEXTHOP_NAME_MAX)
-		return false;
+	if (len == 0)
+		return "not a valid domain name: empty";
+	if (len > NEXTHOP_NAME_MAX)
+		return "not a valid domain name: longer than 253 bytes";
 	for (size_t i = 0; i < len; i++) {
 		if (name[i] == '.') {
 			if (label == 0)
-				return false;
+				return "not a valid domain name: an empty label";
 			label = 0;
-		} else if (!is_host_char(name[i]) || ++label > 63) {
-			return false;
+		} else if (!is_host_char(name[i])) {
+			return "not a valid domain name: only letters, digits, '-', '_' and dots";
+		} else if (++label > 63) {
+			return "not a valid domain name: a label longer than 63 bytes";
 		}
 	}
-	return label > 0;
+	return label > 0 ? NULL : "not a valid domain name: an empty label";
+}
+
+bool
+nexthop_valid_hostname(const char *name, size_t len)
+{
+	return hostname_problem(name, len) == NULL;
 }
 
 static int
@@ -148,12 +159,33 @@ nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why
 		name++;
 		name_len--;
 	}
-	if (!nexthop_valid_hostname(name, name_len)) {
-		*why = "not a valid domain name";
+	if ((*why = hostname_problem(name, name_len)))
 		return -1;
-	}
 	store_name(out, name, name_len);
 	return 0;
+}
+
+int
+nexthop_parse_host(const char *spec, size_t len, struct nexthop *out, const char **why)
+{
+	/* "host" and "host:port" are the domain forms, taken as a host. */
+	if (nexthop_parse(spec, len, out, why) < 0)
+		return -1;
+	switch (out->kind) {
+	case NEXTHOP_HOST:
+		return 0;
+	case NEXTHOP_DOMAIN:
+		out->kind = NEXTHOP_HOST;
+		return 0;
+	case NEXTHOP_IP_LITERAL:
+		*why = "an IP address, not a host name: DANE needs a name";
+		return -1;
+	case NEXTHOP_PARENT:
+		*why = "a parent-domain form, not a host name";
+		return -1;
+	}
+	*why = "not a host name";
+	return -1;
 }
 
 int

@@ -14,7 +14,9 @@
  * submission, submissions and smtps.
  *
  * Contract: nexthop_parse() is pure; it fills *out, which holds no
- * pointers, and returns 0, or -1 with a static English reason in *why.
+ * pointers, and returns 0, or -1 with a static English reason in *why
+ * (which says what is wrong with a name: too long, a label too long, a
+ * character that is not allowed).
  * Names are checked as DNS host names (letters, digits, '-', '_'; labels of
  * 1-63 bytes; at most 253 bytes) and stored in lower case without the
  * trailing dot.
@@ -42,6 +44,13 @@ struct nexthop {
 };
 
 int nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why);
+
+/* A host as an administrator names one (tlspolicy tlsa --host): "host",
+ * "host:port", "[host]" or "[host]:port", each a host next hop (no MX
+ * lookup). IP literals and the parent form are refused: DANE needs a host
+ * name. Same contract as nexthop_parse(); any length is safe, and a spec
+ * too long for a name is refused as such, never cut short. */
+int nexthop_parse_host(const char *spec, size_t len, struct nexthop *out, const char **why);
 
 /* The canonical key: "name", "name:port", "[name]" or "[name]:port";
  * the port is written only when it is not 25. Writes at most size bytes

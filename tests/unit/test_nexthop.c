@@ -106,6 +106,158 @@ test_name_length_limit(void **state)
 	assert_int_equal(nexthop_parse(name, 254, &nh, &why), -1);
 }
 
+/* The long forms, as keys and as tlspolicy tlsa --host specs: a name of
+ * `len` bytes made of labels of `label` bytes (the last one shorter),
+ * written in `form` (a printf format with one %s). */
+struct long_case {
+	const char *name;
+	const char *form;
+	size_t len;
+	size_t label;
+	const char *why;	/* NULL: valid; else a part of the reason */
+};
+
+static const struct long_case long_cases[] = {
+	{"253 bytes: the most DNS allows", "%s", 253, 63, NULL},
+	{"253 bytes with a trailing dot", "%s.", 253, 63, NULL},
+	{"253 bytes with a port", "%s:2525", 253, 63, NULL},
+	{"253 bytes in brackets", "[%s]", 253, 63, NULL},
+	{"253 bytes in brackets with a port", "[%s]:65535", 253, 63, NULL},
+	{"254 bytes", "%s", 254, 63, "longer than 253 bytes"},
+	{"254 bytes in brackets with a port", "[%s]:25", 254, 63, "longer than 253 bytes"},
+	{"255 bytes", "%s", 255, 63, "longer than 253 bytes"},
+	{"277 bytes (once a stack overflow in tlsa --host)", "%s", 277, 63, "longer than 253 bytes"},
+	{"277 bytes with a port", "%s:25", 277, 63, "longer than 253 bytes"},
+	{"277 bytes in brackets with a port", "[%s]:25", 277, 63, "longer than 253 bytes"},
+	{"1000 bytes", "%s", 1000, 63, "longer than 253 bytes"},
+	{"a label of 63 bytes", "%s", 100, 63, NULL},
+	{"a label of 64 bytes", "%s", 100, 64, "a label longer than 63 bytes"},
+	{"a label of 64 bytes in brackets", "[%s]:25", 100, 64, "a label longer than 63 bytes"},
+	{"one label of 253 bytes", "%s", 253, 253, "a label longer than 63 bytes"},
+};
+
+static const char *
+long_case_name(const void *row)
+{
+	return ((const struct long_case *)row)->name;
+}
+
+/* The same rows as host specs, named apart in the TAP output. */
+static const char *
+long_host_name(const void *row)
+{
+	static char names[sizeof(long_cases) / sizeof(long_cases[0])][100];
+	size_t i = (size_t)((const struct long_case *)row - long_cases);
+
+	snprintf(names[i], sizeof(names[i]), "host spec: %s", long_cases[i].name);
+	return names[i];
+}
+
+static void
+make_name(char *dst, size_t len, size_t label)
+{
+	for (size_t i = 0; i < len; i++)
+		dst[i] = (i % (label + 1) == label) ? '.' : (char)('a' + i % 26);
+	/* Never end on a dot: that would be the trailing dot, not a label. */
+	if (len && dst[len - 1] == '.')
+		dst[len - 1] = 'z';
+	dst[len] = '\0';
+}
+
+static void
+check_long(const struct long_case *c, bool host_spec)
+{
+	char name[1100], spec[1200];
+	struct nexthop nh;
+	const char *why = NULL;
+
+	make_name(name, c->len, c->label);
+	snprintf(spec, sizeof(spec), c->form, name);
+	int rc = host_spec ? nexthop_parse_host(spec, strlen(spec), &nh, &why)
+	    : nexthop_parse(spec, strlen(spec), &nh, &why);
+	if (c->why) {
+		assert_int_equal(rc, -1);
+		assert_non_null(why);
+		if (!strstr(why, c->why))
+			fail_msg("reason '%s', want one with '%s'", why, c->why);
+		return;
+	}
+	if (rc < 0)
+		fail_msg("refused: %s", why);
+	assert_string_equal(nh.name, name);
+	if (host_spec)
+		assert_int_equal(nh.kind, NEXTHOP_HOST);
+	/* The canonical key of the longest name and port fits and reads back. */
+	char key[NEXTHOP_NAME_MAX + 16];
+	struct nexthop back;
+	int n = nexthop_format(&nh, key, sizeof(key));
+	assert_true(n > 0 && (size_t)n < sizeof(key));
+	assert_int_equal(nexthop_parse(key, (size_t)n, &back, &why), 0);
+	assert_string_equal(back.name, nh.name);
+	assert_int_equal(back.kind, nh.kind);
+	assert_int_equal(back.port, nh.port);
+}
+
+static void
+test_long_key(void **state)
+{
+	check_long(*state, false);
+}
+
+static void
+test_long_host(void **state)
+{
+	check_long(*state, true);
+}
+
+/* tlspolicy tlsa --host: what is and is not a host. */
+struct host_case {
+	const char *name;
+	const char *spec;
+	const char *host;	/* NULL: refused */
+	unsigned port;
+};
+
+static const struct host_case host_cases[] = {
+	{"host spec: bare host", "mx.example.org", "mx.example.org", 25},
+	{"host spec: host:port", "MX.example.org:587", "mx.example.org", 587},
+	{"host spec: [host]", "[mx.example.org]", "mx.example.org", 25},
+	{"host spec: [host]:port", "[mx.example.org]:submission", "mx.example.org", 587},
+	{"host spec: IPv4 address", "192.0.2.1", NULL, 0},
+	{"host spec: IPv4 literal", "[192.0.2.1]:25", NULL, 0},
+	{"host spec: IPv6 literal", "[ipv6:2001:db8::1]", NULL, 0},
+	{"host spec: parent form", ".example.org", NULL, 0},
+	{"host spec: empty", "", NULL, 0},
+	{"host spec: bad port", "mx.example.org:0", NULL, 0},
+	{"host spec: two ports", "mx.example.org:25:25", NULL, 0},
+	{"host spec: unclosed bracket", "[mx.example.org:25", NULL, 0},
+};
+
+static const char *
+host_case_name(const void *row)
+{
+	return ((const struct host_case *)row)->name;
+}
+
+static void
+test_host_spec(void **state)
+{
+	const struct host_case *c = *state;
+	struct nexthop nh;
+	const char *why = NULL;
+
+	int rc = nexthop_parse_host(c->spec, strlen(c->spec), &nh, &why);
+	if (!c->host) {
+		assert_int_equal(rc, -1);
+		assert_non_null(why);
+		return;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(nh.kind, NEXTHOP_HOST);
+	assert_string_equal(nh.name, c->host);
+	assert_int_equal(nh.port, c->port);
+}
+
 int
 main(void)
 {
@@ -115,6 +267,10 @@ main(void)
 	struct table t = {0};
 
 	TABLE_ADD(&t, cases, key_case, test_key);
+	TABLE_ADD(&t, long_cases, long_case, test_long_key);
+	table_add_rows(&t, long_cases, sizeof(long_cases[0]), sizeof(long_cases) / sizeof(long_cases[0]),
+	    long_host_name, test_long_host);
+	TABLE_ADD(&t, host_cases, host_case, test_host_spec);
 	TABLE_TESTS(&t, more);
 	return table_run(&t, "nexthop");
 }

@@ -2,8 +2,11 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
+
+#include <idn2.h>
 
 #include "nexthop.h"
 
@@ -106,9 +109,98 @@ store_name(struct nexthop *out, const char *p, size_t len)
 	out->name[len] = '\0';
 }
 
+static bool
+has_non_ascii(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* Why libidn2 refused a name, in words an administrator can act on. */
+static const char *
+idn_problem(int rc)
+{
+	switch (rc) {
+	case IDN2_ENCODING_ERROR:
+	case IDN2_NFC:
+		return "not a valid domain name: not UTF-8";
+	case IDN2_TOO_BIG_DOMAIN:
+		return "not a valid domain name: longer than 253 bytes as A-labels";
+	case IDN2_TOO_BIG_LABEL:
+	case IDN2_PUNYCODE_BIG_OUTPUT:
+	case IDN2_PUNYCODE_OVERFLOW:
+		return "not a valid domain name: a label longer than 63 bytes as an A-label";
+	case IDN2_DISALLOWED:
+	case IDN2_UNASSIGNED:
+	case IDN2_CONTEXTJ:
+	case IDN2_CONTEXTJ_NO_RULE:
+	case IDN2_CONTEXTO:
+	case IDN2_CONTEXTO_NO_RULE:
+	case IDN2_INVALID_NONTRANSITIONAL:
+	case IDN2_ALABEL_ROUNDTRIP_FAILED:
+		return "not a valid domain name: a character IDNA2008 does not allow in a host name";
+	case IDN2_HYPHEN_STARTEND:
+	case IDN2_2HYPHEN:
+		return "not a valid domain name: a hyphen where IDNA2008 does not allow one";
+	case IDN2_LEADING_COMBINING:
+		return "not a valid domain name: a label that starts with a combining mark";
+	case IDN2_BIDI:
+		return "not a valid domain name: right-to-left text that IDNA2008 does not allow";
+	case IDN2_PUNYCODE_BAD_INPUT:
+	case IDN2_INVALID_ALABEL:
+	case IDN2_UALABEL_MISMATCH:
+		return "not a valid domain name: a broken A-label (xn--)";
+	case IDN2_MALLOC:
+		return "out of memory";
+	}
+	return "not a valid internationalized domain name (IDNA2008)";
+}
+
+/* A name with non-ASCII bytes, as Postfix sends it with smtputf8_enable
+ * for mail to an IDN domain: UTF-8, converted to A-labels as Postfix's
+ * own client converts it for DNS (libidn2, UTS #46 non-transitional
+ * mapping, which lower-cases and normalizes, then the IDNA2008 rules).
+ * The A-label form goes to alabel, to be judged as any ASCII name is (the
+ * mapping may even give an IP address: "¹3.3.1.8" is 13.3.1.8); NULL, or
+ * why not. */
+static const char *
+to_alabels(const char *name, size_t len, char alabel[NEXTHOP_NAME_MAX + 1], size_t *alen)
+{
+	char utf8[NEXTHOP_UTF8_MAX + 1];
+	uint8_t *ascii = NULL;
+
+	if (len > NEXTHOP_UTF8_MAX)
+		return "not a valid domain name: longer than 253 bytes";
+	if (memchr(name, '\0', len))
+		return "not a valid domain name: only letters, digits, '-', '_' and dots";
+	memcpy(utf8, name, len);
+	utf8[len] = '\0';
+	int rc = idn2_lookup_u8((const uint8_t *)utf8, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	if (rc != IDN2_OK) {
+		idn2_free(ascii);
+		return idn_problem(rc);
+	}
+	size_t n = strlen((const char *)ascii);
+	/* A trailing full stop other than '.' (U+3002...) becomes one here. */
+	if (n > 1 && ascii[n - 1] == '.')
+		n--;
+	if (n > NEXTHOP_NAME_MAX) {
+		idn2_free(ascii);
+		return "not a valid domain name: longer than 253 bytes as A-labels";
+	}
+	memcpy(alabel, ascii, n);
+	alabel[n] = '\0';
+	*alen = n;
+	idn2_free(ascii);
+	return NULL;
+}
+
 int
 nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why)
 {
+	char alabel[NEXTHOP_NAME_MAX + 2];	/* with the parent form's dot */
 	const char *name = key;
 	size_t name_len;
 	const char *rest;
@@ -148,6 +240,16 @@ nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why
 	}
 	if (name_len > 1 && name[name_len - 1] == '.')
 		name_len--;
+	/* From here on every name is ASCII, IDNs as their A-labels. */
+	if (has_non_ascii(name, name_len)) {
+		size_t dot = out->kind == NEXTHOP_DOMAIN && name[0] == '.', alen;
+		if ((*why = to_alabels(name + dot, name_len - dot, alabel + dot, &alen)))
+			return -1;
+		if (dot)
+			alabel[0] = '.';
+		name = alabel;
+		name_len = alen + dot;
+	}
 	/* After the dot is gone: "192.0.2.1." is the address, not a name. */
 	if (is_ip_literal(name, name_len)) {
 		out->kind = NEXTHOP_IP_LITERAL;

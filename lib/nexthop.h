@@ -13,6 +13,17 @@
  * A port is decimal (1-65535) or one of the service names smtp,
  * submission, submissions and smtps.
  *
+ * A name with bytes outside ASCII is an internationalized one, as Postfix
+ * with smtputf8_enable = yes passes it for SMTPUTF8 mail to an IDN domain
+ * ("bücher.example", "[mx.bücher.example]:25"): UTF-8, at most
+ * NEXTHOP_UTF8_MAX bytes, converted to its A-labels ("xn--bcher-kva.example")
+ * as Postfix's own SMTP client converts it for DNS (libidn2: UTS #46
+ * non-transitional mapping, which lower-cases and normalizes, then the
+ * rules of IDNA2008). Only the A-label form is stored, so the cache, DNS,
+ * exceptions and logs see one name whichever form Postfix sent. Bytes that
+ * are not UTF-8, code points IDNA2008 disallows, or A-labels too long for
+ * DNS are refused, each with its reason.
+ *
  * Contract: nexthop_parse() is pure; it fills *out, which holds no
  * pointers, and returns 0, or -1 with a static English reason in *why
  * (which says what is wrong with a name: too long, a label too long, a
@@ -28,6 +39,9 @@
 #include <stddef.h>
 
 #define NEXTHOP_NAME_MAX 253
+/* The longest UTF-8 name converted: a 253-byte A-label form is at most
+ * about four times as long in UTF-8. */
+#define NEXTHOP_UTF8_MAX 1024
 #define NEXTHOP_DEFAULT_PORT 25
 
 enum nexthop_kind {

@@ -654,6 +654,19 @@ _lab_write_zones() {
 		ownaddr                 MX   10 mx.ownaddr.test.
 		mx.ownaddr              A    $LAB_OWN_GLOBAL_ADDR
 	EOF
+	# IDN destinations (issue 12, t-idn.sh), in their A-label form as DNS
+	# has them: bücher.test, MX to mx1.good.test; its MX host
+	# mx.bücher.test, a host next hop with TLSA of its own; faß.test,
+	# which only non-transitional processing (Postfix's) spells xn--fa-hia
+	# (transitional would look up fass.test, which does not exist);
+	# münchen.test, which t-idn.sh lists as an exception by its A-label.
+	cat >>"$d/test.zone" <<-EOF
+		xn--bcher-kva           MX   10 mx1.good.test.
+		mx.xn--bcher-kva        A    127.0.1.1
+		_25._tcp.mx.xn--bcher-kva TLSA 3 1 1 $mx1
+		xn--fa-hia              MX   10 mx.xn--bcher-kva.test.
+		xn--mnchen-3ya          MX   10 mx1.good.test.
+	EOF
 
 	cat >"$d/insecure.test.zone" <<-EOF
 		\$ORIGIN insecure.test.

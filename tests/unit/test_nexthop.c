@@ -21,7 +21,15 @@ struct key_case {
 	const char *host;	/* stored name */
 	unsigned port;
 	const char *canonical;
+	const char *why;	/* BAD: a part of the reason, when it matters */
+	size_t len;		/* the key's length, when it holds a NUL; else 0 */
 };
+
+/* UTF-8 spelled out, so that the table means the same in any editor. */
+#define U_UML "\xc3\xbc"		/* ü */
+#define U_UML_UPPER "\xc3\x9c"	/* Ü */
+#define BUECHER "b" U_UML "cher"
+#define BUECHER_A "xn--bcher-kva"
 
 static const struct key_case cases[] = {
 	{"domain", "example.org", NEXTHOP_DOMAIN, "example.org", 25, "example.org"},
@@ -54,7 +62,40 @@ static const struct key_case cases[] = {
 	{"port not a number", "example.org:25x", BAD, NULL, 0, NULL},
 	{"unknown service", "example.org:gopher", BAD, NULL, 0, NULL},
 	{"empty port", "example.org:", BAD, NULL, 0, NULL},
-	{"non-ASCII", "b\xc3\xbc" "cher.example", BAD, NULL, 0, NULL},
+	/* IDN next hops, as Postfix sends them with smtputf8_enable = yes. */
+	{"IDN domain: A-labels", BUECHER ".example", NEXTHOP_DOMAIN, BUECHER_A ".example", 25, BUECHER_A ".example"},
+	{"IDN domain, upper case and trailing dot", "B" U_UML_UPPER "CHER.Example.", NEXTHOP_DOMAIN,
+	    BUECHER_A ".example", 25, BUECHER_A ".example"},
+	{"IDN domain with port", BUECHER ".example:2525", NEXTHOP_DOMAIN, BUECHER_A ".example", 2525,
+	    BUECHER_A ".example:2525"},
+	{"IDN host next hop", "[mx." BUECHER ".example]:25", NEXTHOP_HOST, "mx." BUECHER_A ".example", 25,
+	    "[mx." BUECHER_A ".example]"},
+	{"IDN parent form", "." BUECHER ".example", NEXTHOP_PARENT, BUECHER_A ".example", 25, "." BUECHER_A ".example"},
+	{"IDN decomposed (NFD) input", "bu\xcc\x88" "cher.example", NEXTHOP_DOMAIN, BUECHER_A ".example", 25,
+	    BUECHER_A ".example"},
+	{"IDN with an ideographic full stop", BUECHER "\xe3\x80\x82" "example", NEXTHOP_DOMAIN,
+	    BUECHER_A ".example", 25, BUECHER_A ".example"},
+	{"IDN eszett, non-transitional as Postfix", "fa\xc3\x9f.de", NEXTHOP_DOMAIN, "xn--fa-hia.de", 25,
+	    "xn--fa-hia.de"},
+	{"IDN beside an A-label", BUECHER_A ".ex" "\xc3\xa4" "mple", NEXTHOP_DOMAIN, BUECHER_A ".xn--exmple-cua", 25,
+	    BUECHER_A ".xn--exmple-cua"},
+	{"IDN that maps to an IP address is one", "\xc2\xb9" "3.3.1.8", NEXTHOP_IP_LITERAL, "13.3.1.8", 25, "[13.3.1.8]"},
+	{"IDN fullwidth letters map to ASCII", "\xef\xbd\x82" U_UML "cher.example", NEXTHOP_DOMAIN, BUECHER_A ".example",
+	    25, BUECHER_A ".example"},
+	{"A-labels pass as they are", "[MX." BUECHER_A ".example]", NEXTHOP_HOST, "mx." BUECHER_A ".example", 25,
+	    "[mx." BUECHER_A ".example]"},
+	{"IDN garbage: Latin-1, not UTF-8", "b\xfc" "cher.example", BAD, NULL, 0, NULL, "not UTF-8"},
+	{"IDN garbage: a cut UTF-8 sequence", "b\xc3", BAD, NULL, 0, NULL, "not UTF-8"},
+	{"IDN garbage: overlong UTF-8", "\xc0\xae" "example", BAD, NULL, 0, NULL, "not UTF-8"},
+	{"IDN garbage: a UTF-16 surrogate", "\xed\xa0\x80" ".example", BAD, NULL, 0, NULL, "not UTF-8"},
+	{"IDN garbage: a snowman", "\xe2\x98\x83" ".example", BAD, NULL, 0, NULL, "IDNA2008 does not allow"},
+	{"IDN garbage: an emoji", "\xf0\x9f\x98\x80" ".example", BAD, NULL, 0, NULL, "IDNA2008 does not allow"},
+	{"IDN garbage: a space", U_UML " .example", BAD, NULL, 0, NULL, "IDNA2008 does not allow"},
+	{"IDN garbage: a control character", U_UML "\x01.example", BAD, NULL, 0, NULL, "IDNA2008 does not allow"},
+	{"IDN garbage: a hyphen at a label's end", U_UML "-.example", BAD, NULL, 0, NULL, "hyphen"},
+	{"IDN garbage: a broken A-label", "xn--zz." U_UML ".de", BAD, NULL, 0, NULL, "A-label"},
+	{"IDN garbage: an empty label", BUECHER "..example", BAD, NULL, 0, NULL, "an empty label"},
+	{"IDN garbage: a NUL byte", U_UML "\0.example", BAD, NULL, 0, NULL, NULL, 11},
 	{"label of 64 bytes", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org", BAD, NULL, 0, NULL},
 	{"label of 63 bytes", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org", NEXTHOP_DOMAIN,
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org", 25,
@@ -75,10 +116,12 @@ test_key(void **state)
 	const char *why = NULL;
 	char canonical[300];
 
-	int rc = nexthop_parse(c->key, strlen(c->key), &nh, &why);
+	int rc = nexthop_parse(c->key, c->len ? c->len : strlen(c->key), &nh, &why);
 	if (c->kind == BAD) {
 		assert_int_equal(rc, -1);
 		assert_non_null(why);
+		if (c->why && !strstr(why, c->why))
+			fail_msg("reason '%s', want one with '%s'", why, c->why);
 		return;
 	}
 	assert_int_equal(rc, 0);
@@ -104,6 +147,48 @@ test_name_length_limit(void **state)
 	assert_int_equal(nexthop_parse(name, 253, &nh, &why), 0);
 	name[253] = 'a';
 	assert_int_equal(nexthop_parse(name, 254, &nh, &why), -1);
+}
+
+/* IDNs are judged by the length of their A-labels, which DNS carries. */
+static void
+test_idn_lengths(void **state)
+{
+	char key[2000];
+	struct nexthop nh;
+	const char *why;
+	size_t n = 0;
+
+	(void)state;
+	/* "üüüüüüüüüü.example": a short A-label. */
+	for (int i = 0; i < 10; i++)
+		n += (size_t)snprintf(key + n, sizeof(key) - n, U_UML);
+	snprintf(key + n, sizeof(key) - n, ".example");
+	assert_int_equal(nexthop_parse(key, strlen(key), &nh, &why), 0);
+	assert_memory_equal(nh.name, "xn--", 4);
+	/* 100 of them: 200 bytes of UTF-8, an A-label far over 63 bytes. */
+	for (n = 0; n < 200; n += 2)
+		memcpy(key + n, U_UML, 2);
+	snprintf(key + n, sizeof(key) - n, ".example");
+	assert_int_equal(nexthop_parse(key, strlen(key), &nh, &why), -1);
+	assert_non_null(strstr(why, "a label longer than 63 bytes as an A-label"));
+	/* Five labels of "ü" and 50 letters: each A-label about 58 bytes,
+	 * each under 63, together over 253. */
+	n = 0;
+	for (int l = 0; l < 5; l++) {
+		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s" U_UML "%s", l ? "." : "",
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	}
+	assert_int_equal(nexthop_parse(key, n, &nh, &why), -1);
+	assert_non_null(strstr(why, "longer than 253 bytes"));
+	/* Four of them fit. */
+	key[strrchr(key, '.') - key] = '\0';
+	assert_int_equal(nexthop_parse(key, strlen(key), &nh, &why), 0);
+	assert_true(strlen(nh.name) > 200 && strlen(nh.name) <= NEXTHOP_NAME_MAX);
+	/* More UTF-8 than any 253-byte name needs: refused before libidn2. */
+	for (n = 0; n < 1200; n += 2)
+		memcpy(key + n, U_UML, 2);
+	assert_int_equal(nexthop_parse(key, n, &nh, &why), -1);
+	assert_non_null(strstr(why, "longer than 253 bytes"));
 }
 
 /* The long forms, as keys and as tlspolicy tlsa --host specs: a name of
@@ -263,6 +348,7 @@ main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_name_length_limit),
+		cmocka_unit_test(test_idn_lengths),
 	};
 	struct table t = {0};
 

@@ -3,6 +3,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -97,6 +98,43 @@ test_parse_errors(void **state)
 	assert_int_equal(netaddr_parse("[::1]", &a), -1);
 }
 
+/* Whether a probe target is one of this host's addresses: the same
+ * address however it is written, an IPv4-mapped one as its IPv4. */
+struct equal_case {
+	const char *name;
+	const char *a, *b;
+	bool equal;
+};
+
+static const struct equal_case equal_cases[] = {
+	{"equal: same IPv4", "192.0.3.25", "192.0.3.25", true},
+	{"equal: IPv4 and its mapped form", "192.0.3.25", "::ffff:192.0.3.25", true},
+	{"equal: mapped form and its IPv4", "::ffff:192.0.3.25", "192.0.3.25", true},
+	{"equal: IPv6 written two ways", "2a00:1450:4001::25", "2a00:1450:4001:0:0:0:0:25", true},
+	{"equal: not another IPv4", "192.0.3.25", "192.0.3.26", false},
+	{"equal: not the IPv4-compatible form", "192.0.3.25", "::192.0.3.25", false},
+	{"equal: not an IPv6 with the same last bytes", "192.0.3.25", "2a00::c000:319", false},
+	{"equal: not another IPv6", "2a00:1450:4001::25", "2a00:1450:4001::26", false},
+};
+
+static const char *
+equal_case_name(const void *row)
+{
+	return ((const struct equal_case *)row)->name;
+}
+
+static void
+test_equal(void **state)
+{
+	const struct equal_case *c = *state;
+	struct netaddr a, b;
+
+	assert_int_equal(netaddr_parse(c->a, &a), 0);
+	assert_int_equal(netaddr_parse(c->b, &b), 0);
+	assert_int_equal(netaddr_equal(&a, &b), c->equal);
+	assert_int_equal(netaddr_equal(&b, &a), c->equal);
+}
+
 int
 main(void)
 {
@@ -106,6 +144,7 @@ main(void)
 	struct table t = {0};
 
 	TABLE_ADD(&t, cases, range_case, test_range);
+	TABLE_ADD(&t, equal_cases, equal_case, test_equal);
 	TABLE_TESTS(&t, more);
 	return table_run(&t, "netaddr");
 }

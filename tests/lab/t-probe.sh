@@ -122,6 +122,12 @@ nolimit=$LAB_DIR/nolimit.conf
 { cat "$DAEMON_CONF"; echo "probe_address_limit = 0"; } > "$nolimit"
 out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$nolimit" probe manyaddrs.test)
 is "$(probed_hosts "$out")" " 4 mx1 4 mx2 " "probe_address_limit = 0: all eight, as Postfix's 0"
+# The survey reports the three, not probed.
+out=$(echo manyaddrs.test | tlsp survey - 2>/dev/null)
+is "$(jq -r '[.hosts[].addresses[] | select(.class == "skipped" and .detail == "past probe_address_limit")] | length' <<<"$out")" 3 \
+	"survey: the three past the limit are skipped, and say why"
+is "$(jq -r '[.hosts[].addresses[] | select(.class == "unreachable")] | length' <<<"$out")" 5 \
+	"survey: five probed (nothing listens there: unreachable)"
 
 # The daemon probed what Postfix asked about, and said so.
 for dest in good.test wrongtlsa.test wrongname.test; do

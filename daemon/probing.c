@@ -416,7 +416,7 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 	if (ownaddr_load(&pg->own, &pg->nown, err, errlen) < 0)
 		goto fail;
 	pg->own_loaded_ms = probe_now_ms();
-		if (!(pg->env = probe_env_new(&es, err, errlen)) ||
+	if (!(pg->env = probe_env_new(&es, err, errlen)) ||
 	    !(pg->prober = prober_create(base, pg->env, &ps, on_result, pg, err, errlen)))
 		goto fail;
 	if (!(pg->state = probestate_create(HISTORY_DESTS)) ||

@@ -853,6 +853,7 @@ main(int argc, char **argv)
 	d.cfg = defaults ? config_defaults() : config_load(d.config_path, &errors);
 	if (!d.cfg) {
 		fprintf(stderr, "tlspolicyd: configuration rejected:\n%s", buf_ptr(&errors));
+		buf_free(&errors);
 		return EX_CONFIG;
 	}
 	buf_free(&errors);

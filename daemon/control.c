@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "control.h"
+#include "endpoint.h"
 #include "netstring.h"
 
 #define REQUEST_TIMEOUT_S 5
@@ -41,33 +42,21 @@ struct control {
 int
 control_listen(const char *path, long gid, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct stat st;
+	struct endpoint_unix_access access = {.mode = 0660, .gid = gid};
+	struct endpoint ep;
+	char spec[sizeof(ep.text)];
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "control_socket %s: path too long", path);
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	if (path[0] != '/' || endpoint_parse(spec, &ep, err, errlen) < 0) {
+		snprintf(err, errlen, "control_socket %s: an absolute path of at most %zu bytes", path,
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "control_socket %s: exists and is not a socket", path);
-			return -1;
-		}
-		unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	/* Created with no permissions for others at all, then opened to the
-	 * group: there is no moment when anyone else could connect. */
-	mode_t old = umask(0177);
-	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0 || listen(fd, 16) < 0 || (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) ||
-	    chmod(path, 0660) < 0) {
-		snprintf(err, errlen, "control_socket %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	int fd = endpoint_listen_unix(&ep, 16, &access, err, errlen);
+	if (fd < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "control_socket %s", why);
 	}
 	return fd;
 }

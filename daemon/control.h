@@ -29,8 +29,9 @@ struct control_request;
 typedef void control_handler(void *arg, struct control_request *req, const char *command,
     const char *argument);
 
-/* Binds path (replacing a stale socket), 0660, group gid when >= 0.
- * Returns the descriptor, or -1 with err. */
+/* Binds path as endpoint_listen_unix() does (a stale socket replaced, the
+ * directory's owner unable to redirect the hand-over): mode 0660, group
+ * gid when >= 0. Returns the descriptor, or -1 with err. */
 int control_listen(const char *path, long gid, char *err, size_t errlen);
 
 struct control *control_create(struct event_base *base, int fd, control_handler *handler, void *arg);

@@ -775,34 +775,29 @@ daemonize(char *err, size_t errlen)
 	return report[1];
 }
 
-/* A unix listener is made with no permission for anyone but its owner,
- * then handed to listen_group (0660), so there is no moment when another
- * user could connect; an empty listen_group opens it to everyone. */
+/* A unix listener is made with mode 0660 and handed to listen_group before
+ * it appears at its path (endpoint.h), so there is no moment when another
+ * user could connect, and the owner of its directory cannot aim the
+ * ownership change elsewhere; an empty listen_group opens it to everyone. */
 static int
-open_unix_to_group(const struct endpoint *ep, const char *path, const char *group, char *err, size_t errlen)
+open_unix_to_group(const struct endpoint *ep, const char *group, char *err, size_t errlen)
 {
+	struct endpoint_unix_access access = {.mode = 0666, .gid = -1};
 	struct group *gr = NULL;
 
 	if (group[0] && !(gr = getgrnam(group))) {
 		snprintf(err, errlen, "%s: listen_group %s: no such group", ep->text, group);
 		return -1;
 	}
-	mode_t old = umask(0177);
-	int fd = endpoint_listen(ep, SOMAXCONN, err, errlen);
-	umask(old);
-	if (fd < 0)
-		return -1;
-	if (gr && (chown(path, (uid_t)-1, gr->gr_gid) < 0 || chmod(path, 0660) < 0)) {
-		snprintf(err, errlen, "%s: cannot hand it to group %s: %s (the daemon must start as root or be "
-		    "a member of %s: under systemd, SupplementaryGroups=%s)", ep->text, group, strerror(errno),
-		    group, group);
-		close(fd);
-		return -1;
+	if (gr) {
+		access.mode = 0660;
+		access.gid = (long)gr->gr_gid;
 	}
-	if (!gr && chmod(path, 0666) < 0) {
-		snprintf(err, errlen, "%s: %s", ep->text, strerror(errno));
-		close(fd);
-		return -1;
+	int fd = endpoint_listen_unix(ep, SOMAXCONN, &access, err, errlen);
+	if (fd < 0 && gr && errno == EPERM) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (the daemon must start as root or be a member of %s: under "
+		    "systemd, SupplementaryGroups=%s)", group, group);
 	}
 	return fd;
 }
@@ -815,7 +810,7 @@ open_listeners(const struct config *cfg, int *fds, const char **names, size_t *n
 		struct endpoint ep;
 		if (endpoint_parse(*spec, &ep, err, errlen) < 0)
 			return -1;
-		int fd = ep.is_unix ? open_unix_to_group(&ep, *spec + 5, cfg->listen_group, err, errlen)
+		int fd = ep.is_unix ? open_unix_to_group(&ep, cfg->listen_group, err, errlen)
 		    : endpoint_listen(&ep, SOMAXCONN, err, errlen);
 		if (fd < 0)
 			return -1;

@@ -48,6 +48,7 @@ struct conn {
 	bool linger;			/* ...after reading what the client still sends */
 	size_t discarded;
 	bool reading;			/* ev_read is added */
+	uint64_t deadline_us;		/* for the part of a request in, or the linger; 0: none */
 	uint64_t started_us;		/* of the request waiting for DNS */
 	bool status_map;		/* ...and whether it came for the status map */
 	char key[NEXTHOP_NAME_MAX + 16];
@@ -139,16 +140,50 @@ conn_close(struct conn *c)
 		check_drained(srv);
 }
 
+/* The read event's time limit. With nothing of a request in, the client
+ * may stay silent for client_timeout. Once a request's first byte is in,
+ * the rest must follow within request_timeout of it, however it trickles
+ * in (libevent restarts a persistent event's timeout at each read, so the
+ * time left is set again after each read). The linger after a fatal PERM
+ * is bounded the same way. */
+static void
+arm_read(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (buf_size(&c->in) == 0 && !c->linger) {
+		if (c->deadline_us) {
+			c->deadline_us = 0;
+			event_add(c->ev_read, srv->idle_timeout);
+		}
+		return;
+	}
+	uint64_t now = now_us(), left;
+	if (!c->deadline_us)
+		c->deadline_us = now + (uint64_t)srv->cfg->request_timeout_ms * 1000;
+	left = c->deadline_us > now ? c->deadline_us - now : 0;
+	if (left > (uint64_t)srv->cfg->client_timeout_ms * 1000)
+		left = (uint64_t)srv->cfg->client_timeout_ms * 1000;
+	struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+	event_add(c->ev_read, &tv);
+}
+
+/* Time the daemon spends on the requests in (DNS, a client that does not
+ * read its replies) is not the client's: the deadline starts again when
+ * reading does. */
 static void
 reading(struct conn *c, bool on)
 {
 	if (c->reading == on)
 		return;
+	c->deadline_us = 0;
 	if (on)
 		event_add(c->ev_read, c->srv->idle_timeout);
 	else
 		event_del(c->ev_read);
 	c->reading = on;
+	if (on)
+		arm_read(c);
 }
 
 /* Returns false when the connection was closed. */
@@ -387,10 +422,38 @@ process_input(struct conn *c)
 		}
 		handle_request(c, payload, len);
 		buf_consume(&c->in, used);
+		c->deadline_us = 0;	/* what follows is the next request's */
 	}
 	/* After a large request, give the memory back. */
 	if (buf_size(&c->in) == 0 && c->in.cap > 4096)
 		buf_free(&c->in);
+}
+
+/* Half a request, and the rest not in within request_timeout: a client
+ * that trickles its bytes (or stopped half-way) would otherwise hold its
+ * connection for as long as it likes. */
+static void
+request_timed_out(struct conn *c)
+{
+	struct server *srv = c->srv;
+	char reason[120];
+
+	srv->stats.request_timeouts++;
+	if (!log_enabled(srv->log, LOGL_NOTICE))
+		return;
+	/* The limit is the sooner of the two (arm_read). */
+	if (now_us() + 1000 >= c->deadline_us)
+		snprintf(reason, sizeof(reason), "request not complete within request_timeout (%u ms)",
+		    srv->cfg->request_timeout_ms);
+	else
+		snprintf(reason, sizeof(reason), "half a request, then silence for client_timeout (%u ms)",
+		    srv->cfg->client_timeout_ms);
+	buf_reset(&srv->line);
+	kv_str(&srv->line, "event", "bad-request");
+	kv_str(&srv->line, "reason", reason);
+	kv_uint(&srv->line, "bytes", buf_size(&c->in));
+	kv_str(&srv->line, "action", "closed");
+	log_line(srv->log, LOGL_NOTICE, buf_ptr(&srv->line), buf_size(&srv->line));
 }
 
 static void
@@ -399,6 +462,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	if (what & EV_TIMEOUT) {
+		if (buf_size(&c->in) && !c->linger)
+			request_timed_out(c);
 		conn_close(c);
 		return;
 	}
@@ -407,8 +472,11 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		/* Give up on a client that keeps sending. */
-		if (n <= 0 || (c->discarded += (size_t)n) > LINGER_MAX)
+		if (n <= 0 || (c->discarded += (size_t)n) > LINGER_MAX) {
 			conn_close(c);
+			return;
+		}
+		arm_read(c);
 		return;
 	}
 	struct server *srv = c->srv;
@@ -424,6 +492,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (c->closing || buf_size(&c->out) >= OUTPUT_HIGH_WATER)
 		reading(c, false);
+	else if (c->reading)
+		arm_read(c);
 }
 
 static void
@@ -437,8 +507,12 @@ on_writable(evutil_socket_t fd, short what, void *arg)
 		process_input(c);
 		if (!flush_output(c))
 			return;
-		if (!c->waiter && !c->closing)
-			reading(c, true);
+		if (!c->waiter && !c->closing) {
+			if (c->reading)
+				arm_read(c);
+			else
+				reading(c, true);
+		}
 	}
 }
 
@@ -563,9 +637,12 @@ server_set_config(struct server *srv, struct config *cfg)
 	set_idle_timeout(srv);
 	/* Open connections take the new client_timeout now, not at their
 	 * next re-arm, which a connection served from the cache never has. */
-	for (struct conn *c = srv->conns; c; c = c->next)
-		if (c->reading)
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (c->reading) {
 			event_add(c->ev_read, srv->idle_timeout);
+			arm_read(c);
+		}
+	}
 	if (srv->nconns < cfg->max_connections)
 		listeners_enable(srv, true);
 }

@@ -43,6 +43,7 @@ size_t server_connections(const struct server *srv);
 struct server_stats {
 	uint64_t ok, notfound, temp, perm;	/* replies by status */
 	uint64_t accepted;			/* connections */
+	uint64_t request_timeouts;		/* closed with half a request in */
 };
 /* How the status map learns that probes found every DANE host of a
  * destination (canonical next-hop key) presenting a chain that matches

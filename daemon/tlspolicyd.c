@@ -611,6 +611,9 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_sample(out, "tlspolicyd_connections_total", NULL, NULL, ss.accepted);
 	metrics_family(out, "tlspolicyd_connections", "gauge", "Socketmap connections open.");
 	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, d->srv ? server_connections(d->srv) : 0);
+	metrics_family(out, "tlspolicyd_requests_timed_out_total", "counter",
+	    "Socketmap connections closed with a request not complete within request_timeout.");
+	metrics_sample(out, "tlspolicyd_requests_timed_out_total", NULL, NULL, ss.request_timeouts);
 	metrics_family(out, "tlspolicyd_cache_hits_total", "counter", "Answers served from the cache.");
 	metrics_sample(out, "tlspolicyd_cache_hits_total", NULL, NULL, ps.hits);
 	metrics_family(out, "tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.");

@@ -49,6 +49,7 @@ struct config {
 	char *listen_group;		/* of unix listeners; "": anyone */
 	unsigned max_connections;
 	unsigned client_timeout_ms;
+	unsigned request_timeout_ms;	/* from a request's first byte to its last */
 
 	char *trust_anchor_file;
 	bool trust_anchor_tracking;	/* RFC 5011, on a copy in state_directory */

@@ -18,9 +18,11 @@
 #include "kv.h"
 #include "netstring.h"
 #include "nexthop.h"
+#include "peer.h"
 #include "server.h"
 #include "socketmap.h"
 #include "status.h"
+#include "strmap.h"
 
 #define READ_CHUNK 16384
 /* Stop reading from a client that does not read its replies. */
@@ -28,6 +30,16 @@
 #define ACCEPT_BATCH 64
 /* Input read and dropped after a fatal PERM, before the close. */
 #define LINGER_MAX (256 * 1024)
+/* A peer refused at max_connections_per_peer is logged at most this often. */
+#define PEER_LOG_INTERVAL_US (60 * 1000000ull)
+
+/* The connections of one peer (peer.h), while it has any. */
+struct peer_count {
+	unsigned conns;
+	uint64_t refused;	/* since the last log line */
+	uint64_t logged_us;	/* that line's time; 0: none yet */
+	char key[PEER_KEY_MAX];
+};
 
 struct listener {
 	struct server *srv;
@@ -44,6 +56,7 @@ struct conn {
 	struct event *ev_write;
 	struct buf in, out;
 	struct policymap_waiter *waiter;
+	struct peer_count *peer;
 	bool closing;			/* close once the output is sent */
 	bool linger;			/* ...after reading what the client still sends */
 	size_t discarded;
@@ -64,6 +77,8 @@ struct server {
 	bool accepting;
 	struct conn *conns;
 	size_t nconns;
+	struct strmap *peers;		/* key -> struct peer_count */
+	struct peer_diag *diag;
 	const struct timeval *idle_timeout;	/* a libevent common timeout */
 	struct event *resume_accept;
 	struct event *drain_timer;
@@ -126,6 +141,8 @@ conn_close(struct conn *c)
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	if (c->peer && --c->peer->conns == 0)
+		free(strmap_remove(srv->peers, c->peer->key));
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -537,6 +554,59 @@ on_resume_accept(evutil_socket_t fd, short what, void *arg)
 		listeners_enable(srv, true);
 }
 
+/* The peer's count if it may open one more connection (max_connections_
+ * _per_peer), NULL if not. Postfix opens one connection per smtp process,
+ * all as one user: the limit only stops one user, or one remote host,
+ * from taking every descriptor. A refusal closes that connection and
+ * nothing else; it is counted, and logged once a minute per peer. */
+static struct peer_count *
+peer_admit(struct server *srv, int fd)
+{
+	struct peer p;
+	const char *why;
+
+	if (peer_identify(srv->diag, fd, &p) < 0)
+		snprintf(p.key, sizeof(p.key), "unknown");	/* all such peers together */
+	if ((why = peer_diag_error(srv->diag)))
+		log_event(srv->log, LOGL_WARNING, "peer-identity", "error", why, "reason", "cannot tell local "
+		    "users apart over TCP, so max_connections_per_peer counts local TCP clients by address "
+		    "(under systemd, RestrictAddressFamilies= must allow AF_NETLINK)", NULL);
+	struct peer_count *pc = strmap_get(srv->peers, p.key);
+	if (!pc) {
+		if (!(pc = calloc(1, sizeof(*pc))))
+			return NULL;
+		snprintf(pc->key, sizeof(pc->key), "%s", p.key);
+		if (strmap_put(srv->peers, pc->key, pc) < 0) {
+			free(pc);
+			return NULL;
+		}
+	}
+	if (pc->conns < srv->cfg->max_connections_per_peer)
+		return pc;
+	srv->stats.refused_peer_limit++;
+	pc->refused++;
+	uint64_t now = now_us();
+	if (!pc->logged_us || now - pc->logged_us >= PEER_LOG_INTERVAL_US) {
+		char conns[24], refused[24];
+		snprintf(conns, sizeof(conns), "%u", pc->conns);
+		snprintf(refused, sizeof(refused), "%llu", (unsigned long long)pc->refused);
+		log_event(srv->log, LOGL_WARNING, "peer-limit", "peer", pc->key, "connections", conns,
+		    "refused", refused, "action", "closed", "reason", "at max_connections_per_peer; "
+		    "logged at most once a minute per peer", NULL);
+		pc->logged_us = now;
+		pc->refused = 0;
+	}
+	return NULL;
+}
+
+/* For a connection that never came to be. */
+static void
+peer_release(struct server *srv, struct peer_count *pc)
+{
+	if (pc->conns == 0)
+		free(strmap_remove(srv->peers, pc->key));
+}
+
 static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -554,6 +624,11 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				accept_pause(srv, strerror(errno));
 			return;
 		}
+		struct peer_count *peer = peer_admit(srv, fd);
+		if (!peer) {
+			close(fd);
+			continue;
+		}
 		int on = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* fails harmlessly on unix sockets */
 		struct conn *c = calloc(1, sizeof(*c));
@@ -570,11 +645,14 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				free(c);
 			}
 			close(fd);
+			peer_release(srv, peer);
 			accept_pause(srv, "out of memory");
 			return;
 		}
 		c->srv = srv;
 		c->fd = fd;
+		c->peer = peer;
+		peer->conns++;
 		srv->stats.accepted++;
 		buf_init(&c->in);
 		buf_init(&c->out);
@@ -601,6 +679,8 @@ server_create(struct event_base *base, struct log *log, struct policymap *pm,
 	srv->cfg = config_ref(cfg);
 	buf_init(&srv->line);
 	set_idle_timeout(srv);
+	if (!(srv->peers = strmap_create()) || !(srv->diag = peer_diag_create()))
+		goto fail;
 	if (!(srv->listeners = calloc(nfds, sizeof(*srv->listeners))))
 		goto fail;
 	if (!(srv->resume_accept = evtimer_new(base, on_resume_accept, srv)))
@@ -739,6 +819,8 @@ server_free(struct server *srv)
 	if (srv->drain_timer)
 		event_free(srv->drain_timer);
 	buf_free(&srv->line);
+	strmap_free(srv->peers, NULL);	/* empty: each conn_close() above took its count away */
+	peer_diag_free(srv->diag);
 	config_unref(srv->cfg);
 	free(srv);
 }

@@ -9,7 +9,10 @@
  * "PERM <reason>" and the connection is closed after the reply is sent; a
  * well-framed request with an unknown map name or an invalid key gets PERM
  * and the connection stays open. A connection silent for client_timeout
- * is closed. At max_connections the listeners pause until one closes.
+ * is closed, and so is one whose request is not complete request_timeout
+ * after its first byte (time spent answering earlier requests aside). At
+ * max_connections the listeners pause until one closes; a peer (peer.h)
+ * with max_connections_per_peer open has any further one closed at once.
  *
  * Besides the map_names, every listener answers the status map (status.h)
  * for tlspolicy-milter: the same lookup, with probe evidence added.
@@ -44,6 +47,7 @@ struct server_stats {
 	uint64_t ok, notfound, temp, perm;	/* replies by status */
 	uint64_t accepted;			/* connections */
 	uint64_t request_timeouts;		/* closed with half a request in */
+	uint64_t refused_peer_limit;		/* closed at once: max_connections_per_peer */
 };
 /* How the status map learns that probes found every DANE host of a
  * destination (canonical next-hop key) presenting a chain that matches

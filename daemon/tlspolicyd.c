@@ -611,6 +611,9 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_sample(out, "tlspolicyd_connections_total", NULL, NULL, ss.accepted);
 	metrics_family(out, "tlspolicyd_connections", "gauge", "Socketmap connections open.");
 	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, d->srv ? server_connections(d->srv) : 0);
+	metrics_family(out, "tlspolicyd_connections_refused_total", "counter",
+	    "Socketmap connections closed at once, by reason.");
+	metrics_sample(out, "tlspolicyd_connections_refused_total", "reason", "peer_limit", ss.refused_peer_limit);
 	metrics_family(out, "tlspolicyd_requests_timed_out_total", "counter",
 	    "Socketmap connections closed with a request not complete within request_timeout.");
 	metrics_sample(out, "tlspolicyd_requests_timed_out_total", NULL, NULL, ss.request_timeouts);

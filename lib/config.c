@@ -57,6 +57,7 @@ static const struct setting settings[] = {
 	{"map_names", T_LIST, OFF(map_names), "tlspolicy", 0, 0, 0, NULL},
 	{"listen_group", T_STRING, OFF(listen_group), "postfix", RESTART, 0, 0, NULL},
 	{"max_connections", T_UINT, OFF(max_connections), "10000", 0, 1, 1000000, NULL},
+	{"max_connections_per_peer", T_UINT, OFF(max_connections_per_peer), "1000", 0, 1, 1000000, NULL},
 	{"client_timeout", T_DURATION, OFF(client_timeout_ms), "30s", 0, 100, DAY_MS, NULL},
 	{"request_timeout", T_DURATION, OFF(request_timeout_ms), "5s", 0, 100, 600000, NULL},
 	{"trust_anchor_file", T_STRING, OFF(trust_anchor_file), "/usr/share/dns/root.key", RESTART, 0, 0, NULL},

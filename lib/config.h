@@ -48,6 +48,7 @@ struct config {
 	char **map_names;		/* NULL-terminated */
 	char *listen_group;		/* of unix listeners; "": anyone */
 	unsigned max_connections;
+	unsigned max_connections_per_peer;	/* one user, or one remote address */
 	unsigned client_timeout_ms;
 	unsigned request_timeout_ms;	/* from a request's first byte to its last */
 

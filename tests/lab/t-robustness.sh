@@ -11,8 +11,10 @@ SMLOAD=${top_builddir:-.}/tests/bench/smload
 
 [ -x "$SMLOAD" ] || bail_out "$SMLOAD not built (make check builds it)"
 # The stallers below hold half a request for a whole run: request_timeout
-# must outlast every run (a reload shortens it further down).
-daemon_lab_start "request_timeout = 20s"
+# must outlast every run (a reload shortens it further down). Every client
+# here is root, one peer: 1 000 stallers and 8 more connections are over
+# the default max_connections_per_peer.
+daemon_lab_start "request_timeout = 20s" "max_connections_per_peer = 2000"
 
 # Raw bytes to the daemon; prints what came back until the daemon closed
 # the connection, or until SECONDS (then the exit status is 124).

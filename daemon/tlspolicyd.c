@@ -290,6 +290,7 @@ reload(struct daemon *d)
 		bool trust_changed = strcmp(d->cfg->trust_check_name, cfg->trust_check_name) != 0 ||
 		    d->cfg->trust_check_interval_ms != cfg->trust_check_interval_ms;
 		server_set_config(d->srv, cfg);
+		metrics_http_set_timeout(d->metrics, cfg->request_timeout_ms);
 		policymap_set_config(d->pm, cfg);
 		cachesave_set_config(d->cachesave, cfg);
 		probing_set_config(d->probing, cfg);
@@ -614,6 +615,9 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_family(out, "tlspolicyd_connections_refused_total", "counter",
 	    "Socketmap connections closed at once, by reason.");
 	metrics_sample(out, "tlspolicyd_connections_refused_total", "reason", "peer_limit", ss.refused_peer_limit);
+	metrics_family(out, "tlspolicyd_metrics_refused_total", "counter",
+	    "Connections to this endpoint closed at once: over its limits.");
+	metrics_sample(out, "tlspolicyd_metrics_refused_total", NULL, NULL, metrics_http_refused(d->metrics));
 	metrics_family(out, "tlspolicyd_requests_timed_out_total", "counter",
 	    "Socketmap connections closed with a request not complete within request_timeout.");
 	metrics_sample(out, "tlspolicyd_requests_timed_out_total", NULL, NULL, ss.request_timeouts);
@@ -934,7 +938,8 @@ main(int argc, char **argv)
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&
-	    !(d.metrics = metrics_http_create(d.base, d.cfg->metrics_listen, collect_metrics, &d, err, sizeof(err))))
+	    !(d.metrics = metrics_http_create(d.base, d.cfg->metrics_listen, d.cfg->request_timeout_ms,
+	    collect_metrics, &d, err, sizeof(err))))
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);

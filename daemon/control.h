@@ -5,8 +5,11 @@
  *
  * Protocol: the client sends one netstring "COMMAND [ARGUMENT]"; the daemon
  * answers with one netstring that starts with "OK" or "ERROR", possibly
- * several lines, and closes. A request must arrive within a few seconds
- * and be at most CONTROL_MAX_REQUEST bytes.
+ * several lines, and closes. A request must be whole within five seconds
+ * of the accept (a deadline, which no trickle of bytes extends) and be at
+ * most CONTROL_MAX_REQUEST bytes; a longer one gets "ERROR" and the close.
+ * Once the request is in, nothing more is read from the connection: what
+ * a client sends meanwhile stays in the kernel's buffers, which stop it.
  *
  * The handler may answer at once or later (after a resolution): it gets a
  * struct control_request and calls control_reply() exactly once. If the
@@ -20,7 +23,7 @@
 
 #include <stddef.h>
 
-#define CONTROL_MAX_REQUEST 1024
+#define CONTROL_MAX_REQUEST 4096
 
 struct event_base;
 struct control;

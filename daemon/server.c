@@ -45,6 +45,7 @@ struct listener {
 	struct server *srv;
 	struct event *ev;
 	int fd;
+	bool status;		/* a status_listen one: answers the status map */
 	char name[160];
 };
 
@@ -64,6 +65,7 @@ struct conn {
 	uint64_t deadline_us;		/* for the part of a request in, or the linger; 0: none */
 	uint64_t started_us;		/* of the request waiting for DNS */
 	bool status_map;		/* ...and whether it came for the status map */
+	bool status_ok;			/* accepted on a status_listen listener */
 	char key[NEXTHOP_NAME_MAX + 16];
 };
 
@@ -391,7 +393,11 @@ handle_request(struct conn *c, const char *p, size_t n)
 		reply_error(c, NULL, "malformed request: expected '<map name> <key>'", false);
 		return;
 	}
-	bool status_map = name_len == strlen(STATUS_MAP_NAME) && memcmp(name, STATUS_MAP_NAME, name_len) == 0;
+	/* Elsewhere the status map is as unknown as any other name: its
+	 * cache=hit would tell anyone who can connect where this host sends
+	 * mail. */
+	bool status_map = c->status_ok && name_len == strlen(STATUS_MAP_NAME) &&
+	    memcmp(name, STATUS_MAP_NAME, name_len) == 0;
 	if (!status_map && !map_name_known(srv->cfg, name, name_len)) {
 		reply_error(c, NULL, "unknown map name: the map_names setting lists the names answered", false);
 		return;
@@ -651,6 +657,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		c->srv = srv;
 		c->fd = fd;
+		c->status_ok = l->status;
 		c->peer = peer;
 		peer->conns++;
 		srv->stats.accepted++;
@@ -667,7 +674,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 
 struct server *
 server_create(struct event_base *base, struct log *log, struct policymap *pm,
-    struct config *cfg, const int *fds, const char *const *names, size_t nfds)
+    struct config *cfg, const int *fds, const char *const *names, const bool *status, size_t nfds)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 
@@ -689,6 +696,7 @@ server_create(struct event_base *base, struct log *log, struct policymap *pm,
 		struct listener *l = &srv->listeners[i];
 		l->srv = srv;
 		l->fd = fds[i];
+		l->status = status[i];
 		snprintf(l->name, sizeof(l->name), "%s", names[i]);
 		if (!(l->ev = event_new(base, l->fd, EV_READ | EV_PERSIST, on_accept, l)))
 			goto fail;

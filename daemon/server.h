@@ -14,8 +14,10 @@
  * max_connections the listeners pause until one closes; a peer (peer.h)
  * with max_connections_per_peer open has any further one closed at once.
  *
- * Besides the map_names, every listener answers the status map (status.h)
- * for tlspolicy-milter: the same lookup, with probe evidence added.
+ * Besides the map_names, the listeners flagged status (status_listen)
+ * answer the status map (status.h) for tlspolicy-milter: the same lookup,
+ * with probe evidence added. Elsewhere that name is unknown (PERM): its
+ * answers (cache=hit) say which destinations this host mails.
  *
  * Ownership: server_create() takes the listening descriptors (it closes
  * them), borrows the log, the policymap and the event base, and takes a
@@ -34,8 +36,10 @@
 struct event_base;
 struct server;
 
+/* fds, names and status: nfds listeners, status[i] for those that answer
+ * the status map. */
 struct server *server_create(struct event_base *base, struct log *log, struct policymap *pm,
-    struct config *cfg, const int *fds, const char *const *names, size_t nfds);
+    struct config *cfg, const int *fds, const char *const *names, const bool *status, size_t nfds);
 void server_set_config(struct server *srv, struct config *cfg);
 
 /* Stops accepting, closes idle connections, and calls done once the last

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What a local user can do to the daemon: hold at most
 # max_connections_per_peer connections, counted per user over TCP on the
-# loopback as over the unix socket, without keeping anyone else out.
+# loopback as over the unix socket, without keeping anyone else out; and
+# not learn from the status map which destinations this host mails
+# (cache=hit): only the status_listen listeners answer it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
@@ -86,6 +88,34 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 is "$(ask_tcp nobody nogroup)" "12:OK dane-only," "its connections closed, the user is answered again"
+
+# --- the status map
+status_req="tlspolicy-status good.test"
+status_req="${#status_req}:$status_req,"
+got=$(ip netns exec "$LAB_NETNS" timeout 5 bash -c '
+	exec 3<>/dev/tcp/127.0.0.1/'"$DAEMON_PORT"'
+	printf "%s" "$1" >&3
+	IFS= read -r -d , reply <&3; printf "%s,\n" "$reply"' _ "$status_req")
+like "$got" '^[0-9]+:PERM unknown map name' "the status map on the TCP listener: PERM, an unknown name"
+got=$(ip netns exec "$LAB_NETNS" timeout 5 perl -MSocket -MIO::Socket::UNIX -e '
+	my $s = IO::Socket::UNIX->new(Peer => $ARGV[0], Type => SOCK_STREAM) or die "connect: $!\n";
+	print $s $ARGV[1];
+	local $/ = ",";
+	my $r = <$s>;
+	print defined $r ? "$r\n" : "closed\n";' "$LAB_DIR/tlspolicyd.sock" "$status_req")
+like "$got" '^[0-9]+:PERM unknown map name' "...and on the unix socket for Postfix"
+unlike "$(cat "$DAEMON_LOG")" 'map=tlspolicy-status' "...not looked up at all"
+
+is "$(stat -c '%a %G' "$LAB_DIR/status")" "660 $(id -gn nobody)" \
+	"the status socket: mode 0660, the daemon user's group"
+like "$(tlsp query -m tlspolicy-status good.test)" \
+	$'^good\\.test\tOK result=ok policy=dane-only rule=all-hosts-dane failure=none cache=hit' \
+	"tlspolicy query asks the status listener for the status map: answered"
+like "$(tlsp query -s "unix:$LAB_DIR/status" good.test)" $'^good\\.test\tOK dane-only$' \
+	"the status listener answers map_names too"
+out=$(as daemon postfix "$TLSPOLICY" -c "$DAEMON_CONF" query -m tlspolicy-status good.test 2>&1)
+is "$?" 2 "a user outside the daemon's group cannot reach the status listener"
+like "$out" 'Permission denied' "...and is told why"
 
 daemon_stop
 is "$?" 0 "SIGTERM: clean exit"

@@ -63,6 +63,7 @@ struct conn {
 	size_t discarded;
 	bool reading;			/* ev_read is added */
 	uint64_t deadline_us;		/* for the part of a request in, or the linger; 0: none */
+	bool read_timed;		/* ev_read's timeout is that deadline, not client_timeout */
 	uint64_t started_us;		/* of the request waiting for DNS */
 	bool status_map;		/* ...and whether it came for the status map */
 	bool status_ok;			/* accepted on a status_listen listener */
@@ -171,8 +172,9 @@ arm_read(struct conn *c)
 	struct server *srv = c->srv;
 
 	if (buf_size(&c->in) == 0 && !c->linger) {
-		if (c->deadline_us) {
-			c->deadline_us = 0;
+		c->deadline_us = 0;
+		if (c->read_timed) {
+			c->read_timed = false;
 			event_add(c->ev_read, srv->idle_timeout);
 		}
 		return;
@@ -185,6 +187,7 @@ arm_read(struct conn *c)
 		left = (uint64_t)srv->cfg->client_timeout_ms * 1000;
 	struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
 	event_add(c->ev_read, &tv);
+	c->read_timed = true;
 }
 
 /* Time the daemon spends on the requests in (DNS, a client that does not
@@ -196,6 +199,7 @@ reading(struct conn *c, bool on)
 	if (c->reading == on)
 		return;
 	c->deadline_us = 0;
+	c->read_timed = false;
 	if (on)
 		event_add(c->ev_read, c->srv->idle_timeout);
 	else
@@ -728,6 +732,7 @@ server_set_config(struct server *srv, struct config *cfg)
 	for (struct conn *c = srv->conns; c; c = c->next) {
 		if (c->reading) {
 			event_add(c->ev_read, srv->idle_timeout);
+			c->read_timed = false;
 			arm_read(c);
 		}
 	}

@@ -10,7 +10,7 @@ source "$here/lab.sh"
 source "$here/daemon.sh"
 
 command -v setpriv >/dev/null || bail_out "setpriv is missing (util-linux)"
-daemon_lab_start "max_connections_per_peer = 3" "metrics_listen = inet:127.0.0.1:9672"
+daemon_lab_start "max_connections_per_peer = 3" "metrics_listen = inet:127.0.0.1:9672" "request_timeout = 2s"
 
 # as USER GROUP CMD...: CMD in the lab's namespace as another user.
 as() {
@@ -88,6 +88,21 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 is "$(ask_tcp nobody nogroup)" "12:OK dane-only," "its connections closed, the user is answered again"
+
+# --- request_timeout bounds a request, not the idle time after it: a
+# request sent in two parts is answered, and the connection then stays
+# open for client_timeout (30 s), well past request_timeout (2 s).
+start=$(_lab_ms)
+got=$(ip netns exec "$LAB_NETNS" timeout 5 bash -c '
+	exec 3<>/dev/tcp/127.0.0.1/'"$DAEMON_PORT"'
+	printf "19:tlspolicy " >&3
+	sleep 1
+	printf "good.test," >&3
+	IFS= read -r -d , reply <&3 && printf "%s,\n" "$reply"
+	cat <&3')
+rc=$?
+is "$got" "12:OK dane-only," "a request in two parts, a second apart: answered"
+is "$rc" 124 "...and the idle connection is still open 4 s later ($(( $(_lab_ms) - start )) ms)"
 
 # --- the status map
 status_req="tlspolicy-status good.test"

@@ -64,6 +64,7 @@ struct conn {
 	bool reading;			/* ev_read is added */
 	uint64_t deadline_us;		/* for the part of a request in, or the linger; 0: none */
 	bool read_timed;		/* ev_read's timeout is that deadline, not client_timeout */
+	bool idle_sooner;		/* ...or client_timeout all the same, the sooner */
 	uint64_t started_us;		/* of the request waiting for DNS */
 	bool status_map;		/* ...and whether it came for the status map */
 	bool status_ok;			/* accepted on a status_listen listener */
@@ -183,7 +184,8 @@ arm_read(struct conn *c)
 	if (!c->deadline_us)
 		c->deadline_us = now + (uint64_t)srv->cfg->request_timeout_ms * 1000;
 	left = c->deadline_us > now ? c->deadline_us - now : 0;
-	if (left > (uint64_t)srv->cfg->client_timeout_ms * 1000)
+	c->idle_sooner = left > (uint64_t)srv->cfg->client_timeout_ms * 1000;
+	if (c->idle_sooner)
 		left = (uint64_t)srv->cfg->client_timeout_ms * 1000;
 	struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
 	event_add(c->ev_read, &tv);
@@ -469,7 +471,7 @@ request_timed_out(struct conn *c)
 	if (!log_enabled(srv->log, LOGL_NOTICE))
 		return;
 	/* The limit is the sooner of the two (arm_read). */
-	if (now_us() + 1000 >= c->deadline_us)
+	if (!c->idle_sooner)
 		snprintf(reason, sizeof(reason), "request not complete within request_timeout (%u ms)",
 		    srv->cfg->request_timeout_ms);
 	else

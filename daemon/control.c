@@ -5,19 +5,24 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "buf.h"
 #include "control.h"
+#include "endpoint.h"
 #include "netstring.h"
 
 #define REQUEST_TIMEOUT_S 5
+/* Bytes read for one request, framing included: beyond, an error. */
+#define CONTROL_MAX_INPUT (CONTROL_MAX_REQUEST + 16)
 
 struct control_request {
 	struct control *ctl;
@@ -25,8 +30,7 @@ struct control_request {
 	int fd;
 	struct event *ev;
 	struct buf in, out;
-	bool answered;			/* control_reply() was called */
-	bool handled;			/* the handler has it */
+	uint64_t deadline_us;		/* for the whole request to be in */
 };
 
 struct control {
@@ -41,35 +45,32 @@ struct control {
 int
 control_listen(const char *path, long gid, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct stat st;
+	struct endpoint_unix_access access = {.mode = 0660, .gid = gid};
+	struct endpoint ep;
+	char spec[sizeof(ep.text)];
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "control_socket %s: path too long", path);
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	if (path[0] != '/' || endpoint_parse(spec, &ep, err, errlen) < 0) {
+		snprintf(err, errlen, "control_socket %s: an absolute path of at most %zu bytes", path,
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "control_socket %s: exists and is not a socket", path);
-			return -1;
-		}
-		unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	/* Created with no permissions for others at all, then opened to the
-	 * group: there is no moment when anyone else could connect. */
-	mode_t old = umask(0177);
-	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0 || listen(fd, 16) < 0 || (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) ||
-	    chmod(path, 0660) < 0) {
-		snprintf(err, errlen, "control_socket %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	int fd = endpoint_listen_unix(&ep, 16, &access, err, errlen);
+	if (fd < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "control_socket %s", why);
 	}
 	return fd;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void
@@ -121,13 +122,20 @@ flush_reply(evutil_socket_t fd, short what, void *arg)
 void
 control_reply(struct control_request *r, const char *text)
 {
-	r->answered = true;
-	if (r->fd < 0) {
-		request_free(r);	/* the client went away while we worked */
-		return;
-	}
+	/* A client that went away meanwhile fails the write: freed quietly. */
 	netstring_put(&r->out, text, strlen(text));
 	flush_reply(r->fd, 0, r);
+}
+
+/* Waits for more of the request until its deadline, which is fixed at
+ * the accept: the event is not persistent, so no byte extends it. */
+static bool
+wait_request(struct control_request *r)
+{
+	uint64_t now = now_us(), left = r->deadline_us > now ? r->deadline_us - now : 0;
+	struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+
+	return event_add(r->ev, &tv) == 0;
 }
 
 static void
@@ -141,32 +149,35 @@ on_request(evutil_socket_t fd, short what, void *arg)
 		request_free(r);
 		return;
 	}
-	char *dst = buf_reserve(&r->in, 512);
-	ssize_t n = dst ? read(fd, dst, 512) : -1;
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (!r->handled) {
+	char *dst = buf_reserve(&r->in, CONTROL_MAX_INPUT - buf_size(&r->in));
+	ssize_t n = dst ? read(fd, dst, CONTROL_MAX_INPUT - buf_size(&r->in)) : -1;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		if (!wait_request(r))
 			request_free(r);
-			return;
-		}
-		/* Gone while the handler works: keep the request for its reply. */
-		event_del(r->ev);
-		close(r->fd);
-		r->fd = -1;
+		return;
+	}
+	if (n <= 0) {
+		request_free(r);
 		return;
 	}
 	buf_commit(&r->in, (size_t)n);
-	if (r->handled)
-		return;	/* one request per connection: the rest is ignored */
 	int rc = netstring_parse(buf_ptr(&r->in), buf_size(&r->in), CONTROL_MAX_REQUEST, &payload, &len, &used);
-	if (rc == NETSTRING_INCOMPLETE)
+	if (rc == NETSTRING_INCOMPLETE && buf_size(&r->in) < CONTROL_MAX_INPUT) {
+		if (!wait_request(r))
+			request_free(r);
 		return;
-	r->handled = true;
-	/* From now on the handler decides how long this takes (a resolution
-	 * is bounded by dns_timeout); keep listening only for a hang-up. */
+	}
+	/* One request per connection: nothing more is read. The handler
+	 * decides how long the answer takes (a resolution is bounded by
+	 * dns_timeout); whatever the client sends meanwhile waits in the
+	 * kernel, which stops it once its buffers are full. */
 	event_del(r->ev);
-	event_add(r->ev, NULL);
+	if (rc == NETSTRING_ERR_TOOLONG || rc == NETSTRING_INCOMPLETE) {
+		char text[120];
+		snprintf(text, sizeof(text), "ERROR request too long: at most %d bytes", CONTROL_MAX_REQUEST);
+		control_reply(r, text);
+		return;
+	}
 	if (rc != NETSTRING_OK) {
 		control_reply(r, "ERROR malformed request: send one netstring \"COMMAND [ARGUMENT]\"");
 		return;
@@ -189,20 +200,20 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	if (fd < 0)
 		return;
 	struct control_request *r = calloc(1, sizeof(*r));
-	struct timeval tv = {REQUEST_TIMEOUT_S, 0};
 	if (!r) {
 		close(fd);
 		return;
 	}
 	r->ctl = c;
 	r->fd = fd;
+	r->deadline_us = now_us() + REQUEST_TIMEOUT_S * 1000000ull;
 	buf_init(&r->in);
 	buf_init(&r->out);
 	r->next = c->requests;
 	if (r->next)
 		r->next->prev = r;
 	c->requests = r;
-	if (!(r->ev = event_new(c->base, fd, EV_READ | EV_PERSIST, on_request, r)) || event_add(r->ev, &tv) < 0)
+	if (!(r->ev = event_new(c->base, fd, EV_READ, on_request, r)) || !wait_request(r))
 		request_free(r);
 }
 

@@ -18,9 +18,11 @@
 #include "kv.h"
 #include "netstring.h"
 #include "nexthop.h"
+#include "peer.h"
 #include "server.h"
 #include "socketmap.h"
 #include "status.h"
+#include "strmap.h"
 
 #define READ_CHUNK 16384
 /* Stop reading from a client that does not read its replies. */
@@ -28,11 +30,22 @@
 #define ACCEPT_BATCH 64
 /* Input read and dropped after a fatal PERM, before the close. */
 #define LINGER_MAX (256 * 1024)
+/* A peer refused at max_connections_per_peer is logged at most this often. */
+#define PEER_LOG_INTERVAL_US (60 * 1000000ull)
+
+/* The connections of one peer (peer.h), while it has any. */
+struct peer_count {
+	unsigned conns;
+	uint64_t refused;	/* since the last log line */
+	uint64_t logged_us;	/* that line's time; 0: none yet */
+	char key[PEER_KEY_MAX];
+};
 
 struct listener {
 	struct server *srv;
 	struct event *ev;
 	int fd;
+	bool status;		/* a status_listen one: answers the status map */
 	char name[160];
 };
 
@@ -44,12 +57,17 @@ struct conn {
 	struct event *ev_write;
 	struct buf in, out;
 	struct policymap_waiter *waiter;
+	struct peer_count *peer;
 	bool closing;			/* close once the output is sent */
 	bool linger;			/* ...after reading what the client still sends */
 	size_t discarded;
 	bool reading;			/* ev_read is added */
+	uint64_t deadline_us;		/* for the part of a request in, or the linger; 0: none */
+	bool read_timed;		/* ev_read's timeout is that deadline, not client_timeout */
+	bool idle_sooner;		/* ...or client_timeout all the same, the sooner */
 	uint64_t started_us;		/* of the request waiting for DNS */
 	bool status_map;		/* ...and whether it came for the status map */
+	bool status_ok;			/* accepted on a status_listen listener */
 	char key[NEXTHOP_NAME_MAX + 16];
 };
 
@@ -63,6 +81,8 @@ struct server {
 	bool accepting;
 	struct conn *conns;
 	size_t nconns;
+	struct strmap *peers;		/* key -> struct peer_count */
+	struct peer_diag *diag;
 	const struct timeval *idle_timeout;	/* a libevent common timeout */
 	struct event *resume_accept;
 	struct event *drain_timer;
@@ -125,6 +145,8 @@ conn_close(struct conn *c)
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	if (c->peer && --c->peer->conns == 0)
+		free(strmap_remove(srv->peers, c->peer->key));
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -139,16 +161,54 @@ conn_close(struct conn *c)
 		check_drained(srv);
 }
 
+/* The read event's time limit. With nothing of a request in, the client
+ * may stay silent for client_timeout. Once a request's first byte is in,
+ * the rest must follow within request_timeout of it, however it trickles
+ * in (libevent restarts a persistent event's timeout at each read, so the
+ * time left is set again after each read). The linger after a fatal PERM
+ * is bounded the same way. */
+static void
+arm_read(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (buf_size(&c->in) == 0 && !c->linger) {
+		c->deadline_us = 0;
+		if (c->read_timed) {
+			c->read_timed = false;
+			event_add(c->ev_read, srv->idle_timeout);
+		}
+		return;
+	}
+	uint64_t now = now_us(), left;
+	if (!c->deadline_us)
+		c->deadline_us = now + (uint64_t)srv->cfg->request_timeout_ms * 1000;
+	left = c->deadline_us > now ? c->deadline_us - now : 0;
+	c->idle_sooner = left > (uint64_t)srv->cfg->client_timeout_ms * 1000;
+	if (c->idle_sooner)
+		left = (uint64_t)srv->cfg->client_timeout_ms * 1000;
+	struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
+	event_add(c->ev_read, &tv);
+	c->read_timed = true;
+}
+
+/* Time the daemon spends on the requests in (DNS, a client that does not
+ * read its replies) is not the client's: the deadline starts again when
+ * reading does. */
 static void
 reading(struct conn *c, bool on)
 {
 	if (c->reading == on)
 		return;
+	c->deadline_us = 0;
+	c->read_timed = false;
 	if (on)
 		event_add(c->ev_read, c->srv->idle_timeout);
 	else
 		event_del(c->ev_read);
 	c->reading = on;
+	if (on)
+		arm_read(c);
 }
 
 /* Returns false when the connection was closed. */
@@ -339,7 +399,11 @@ handle_request(struct conn *c, const char *p, size_t n)
 		reply_error(c, NULL, "malformed request: expected '<map name> <key>'", false);
 		return;
 	}
-	bool status_map = name_len == strlen(STATUS_MAP_NAME) && memcmp(name, STATUS_MAP_NAME, name_len) == 0;
+	/* Elsewhere the status map is as unknown as any other name: its
+	 * cache=hit would tell anyone who can connect where this host sends
+	 * mail. */
+	bool status_map = c->status_ok && name_len == strlen(STATUS_MAP_NAME) &&
+	    memcmp(name, STATUS_MAP_NAME, name_len) == 0;
 	if (!status_map && !map_name_known(srv->cfg, name, name_len)) {
 		reply_error(c, NULL, "unknown map name: the map_names setting lists the names answered", false);
 		return;
@@ -387,10 +451,38 @@ process_input(struct conn *c)
 		}
 		handle_request(c, payload, len);
 		buf_consume(&c->in, used);
+		c->deadline_us = 0;	/* what follows is the next request's */
 	}
 	/* After a large request, give the memory back. */
 	if (buf_size(&c->in) == 0 && c->in.cap > 4096)
 		buf_free(&c->in);
+}
+
+/* Half a request, and the rest not in within request_timeout: a client
+ * that trickles its bytes (or stopped half-way) would otherwise hold its
+ * connection for as long as it likes. */
+static void
+request_timed_out(struct conn *c)
+{
+	struct server *srv = c->srv;
+	char reason[120];
+
+	srv->stats.request_timeouts++;
+	if (!log_enabled(srv->log, LOGL_NOTICE))
+		return;
+	/* The limit is the sooner of the two (arm_read). */
+	if (!c->idle_sooner)
+		snprintf(reason, sizeof(reason), "request not complete within request_timeout (%u ms)",
+		    srv->cfg->request_timeout_ms);
+	else
+		snprintf(reason, sizeof(reason), "half a request, then silence for client_timeout (%u ms)",
+		    srv->cfg->client_timeout_ms);
+	buf_reset(&srv->line);
+	kv_str(&srv->line, "event", "bad-request");
+	kv_str(&srv->line, "reason", reason);
+	kv_uint(&srv->line, "bytes", buf_size(&c->in));
+	kv_str(&srv->line, "action", "closed");
+	log_line(srv->log, LOGL_NOTICE, buf_ptr(&srv->line), buf_size(&srv->line));
 }
 
 static void
@@ -399,6 +491,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	if (what & EV_TIMEOUT) {
+		if (buf_size(&c->in) && !c->linger)
+			request_timed_out(c);
 		conn_close(c);
 		return;
 	}
@@ -407,8 +501,11 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		/* Give up on a client that keeps sending. */
-		if (n <= 0 || (c->discarded += (size_t)n) > LINGER_MAX)
+		if (n <= 0 || (c->discarded += (size_t)n) > LINGER_MAX) {
 			conn_close(c);
+			return;
+		}
+		arm_read(c);
 		return;
 	}
 	struct server *srv = c->srv;
@@ -424,6 +521,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (c->closing || buf_size(&c->out) >= OUTPUT_HIGH_WATER)
 		reading(c, false);
+	else if (c->reading)
+		arm_read(c);
 }
 
 static void
@@ -437,8 +536,12 @@ on_writable(evutil_socket_t fd, short what, void *arg)
 		process_input(c);
 		if (!flush_output(c))
 			return;
-		if (!c->waiter && !c->closing)
-			reading(c, true);
+		if (!c->waiter && !c->closing) {
+			if (c->reading)
+				arm_read(c);
+			else
+				reading(c, true);
+		}
 	}
 }
 
@@ -463,6 +566,59 @@ on_resume_accept(evutil_socket_t fd, short what, void *arg)
 		listeners_enable(srv, true);
 }
 
+/* The peer's count if it may open one more connection (max_connections_
+ * _per_peer), NULL if not. Postfix opens one connection per smtp process,
+ * all as one user: the limit only stops one user, or one remote host,
+ * from taking every descriptor. A refusal closes that connection and
+ * nothing else; it is counted, and logged once a minute per peer. */
+static struct peer_count *
+peer_admit(struct server *srv, int fd)
+{
+	struct peer p;
+	const char *why;
+
+	if (peer_identify(srv->diag, fd, &p) < 0)
+		snprintf(p.key, sizeof(p.key), "unknown");	/* all such peers together */
+	if ((why = peer_diag_error(srv->diag)))
+		log_event(srv->log, LOGL_WARNING, "peer-identity", "error", why, "reason", "cannot tell local "
+		    "users apart over TCP, so max_connections_per_peer counts local TCP clients by address "
+		    "(under systemd, RestrictAddressFamilies= must allow AF_NETLINK)", NULL);
+	struct peer_count *pc = strmap_get(srv->peers, p.key);
+	if (!pc) {
+		if (!(pc = calloc(1, sizeof(*pc))))
+			return NULL;
+		snprintf(pc->key, sizeof(pc->key), "%s", p.key);
+		if (strmap_put(srv->peers, pc->key, pc) < 0) {
+			free(pc);
+			return NULL;
+		}
+	}
+	if (pc->conns < srv->cfg->max_connections_per_peer)
+		return pc;
+	srv->stats.refused_peer_limit++;
+	pc->refused++;
+	uint64_t now = now_us();
+	if (!pc->logged_us || now - pc->logged_us >= PEER_LOG_INTERVAL_US) {
+		char conns[24], refused[24];
+		snprintf(conns, sizeof(conns), "%u", pc->conns);
+		snprintf(refused, sizeof(refused), "%llu", (unsigned long long)pc->refused);
+		log_event(srv->log, LOGL_WARNING, "peer-limit", "peer", pc->key, "connections", conns,
+		    "refused", refused, "action", "closed", "reason", "at max_connections_per_peer; "
+		    "logged at most once a minute per peer", NULL);
+		pc->logged_us = now;
+		pc->refused = 0;
+	}
+	return NULL;
+}
+
+/* For a connection that never came to be. */
+static void
+peer_release(struct server *srv, struct peer_count *pc)
+{
+	if (pc->conns == 0)
+		free(strmap_remove(srv->peers, pc->key));
+}
+
 static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -480,6 +636,11 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				accept_pause(srv, strerror(errno));
 			return;
 		}
+		struct peer_count *peer = peer_admit(srv, fd);
+		if (!peer) {
+			close(fd);
+			continue;
+		}
 		int on = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* fails harmlessly on unix sockets */
 		struct conn *c = calloc(1, sizeof(*c));
@@ -496,11 +657,15 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				free(c);
 			}
 			close(fd);
+			peer_release(srv, peer);
 			accept_pause(srv, "out of memory");
 			return;
 		}
 		c->srv = srv;
 		c->fd = fd;
+		c->status_ok = l->status;
+		c->peer = peer;
+		peer->conns++;
 		srv->stats.accepted++;
 		buf_init(&c->in);
 		buf_init(&c->out);
@@ -515,7 +680,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 
 struct server *
 server_create(struct event_base *base, struct log *log, struct policymap *pm,
-    struct config *cfg, const int *fds, const char *const *names, size_t nfds)
+    struct config *cfg, const int *fds, const char *const *names, const bool *status, size_t nfds)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 
@@ -527,6 +692,8 @@ server_create(struct event_base *base, struct log *log, struct policymap *pm,
 	srv->cfg = config_ref(cfg);
 	buf_init(&srv->line);
 	set_idle_timeout(srv);
+	if (!(srv->peers = strmap_create()) || !(srv->diag = peer_diag_create()))
+		goto fail;
 	if (!(srv->listeners = calloc(nfds, sizeof(*srv->listeners))))
 		goto fail;
 	if (!(srv->resume_accept = evtimer_new(base, on_resume_accept, srv)))
@@ -535,6 +702,7 @@ server_create(struct event_base *base, struct log *log, struct policymap *pm,
 		struct listener *l = &srv->listeners[i];
 		l->srv = srv;
 		l->fd = fds[i];
+		l->status = status[i];
 		snprintf(l->name, sizeof(l->name), "%s", names[i]);
 		if (!(l->ev = event_new(base, l->fd, EV_READ | EV_PERSIST, on_accept, l)))
 			goto fail;
@@ -563,9 +731,13 @@ server_set_config(struct server *srv, struct config *cfg)
 	set_idle_timeout(srv);
 	/* Open connections take the new client_timeout now, not at their
 	 * next re-arm, which a connection served from the cache never has. */
-	for (struct conn *c = srv->conns; c; c = c->next)
-		if (c->reading)
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (c->reading) {
 			event_add(c->ev_read, srv->idle_timeout);
+			c->read_timed = false;
+			arm_read(c);
+		}
+	}
 	if (srv->nconns < cfg->max_connections)
 		listeners_enable(srv, true);
 }
@@ -662,6 +834,8 @@ server_free(struct server *srv)
 	if (srv->drain_timer)
 		event_free(srv->drain_timer);
 	buf_free(&srv->line);
+	strmap_free(srv->peers, NULL);	/* empty: each conn_close() above took its count away */
+	peer_diag_free(srv->diag);
 	config_unref(srv->cfg);
 	free(srv);
 }

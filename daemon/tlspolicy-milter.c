@@ -406,8 +406,12 @@ main(int argc, char **argv)
 	if (!milter.log)
 		return fatal(EX_OSERR, "out of memory");
 
+	/* The status map is answered only on the daemon's status listeners. */
 	const char *daemon_spec = milter.cfg->milter_socketmap[0] ? milter.cfg->milter_socketmap
-	    : milter.cfg->listen[0];
+	    : milter.cfg->status_listen[0];
+	if (!daemon_spec)
+		return fatal(EX_CONFIG, "milter_socketmap is empty and so is status_listen: no listener of the "
+		    "daemon answers the status map the milter asks");
 	if (endpoint_parse(daemon_spec, &milter.daemon, err, sizeof(err)) < 0)
 		return fatal(EX_CONFIG, "milter_socketmap: %s", err);
 	if (pthread_key_create(&milter.client_key, free_client) != 0)

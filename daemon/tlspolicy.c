@@ -39,6 +39,7 @@
 #include "probestate.h"
 #include "resolve.h"
 #include "socketmap.h"
+#include "status.h"
 #include "survey_cmd.h"
 #include "tlsa.h"
 
@@ -132,7 +133,7 @@ cmd_query(const struct config *cfg, int argc, char **argv)
 		{"map", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *server = cfg->listen[0];
+	const char *server = NULL;
 	const char *map = cfg->map_names[0];
 	char err[512];
 	int opt;
@@ -149,6 +150,10 @@ cmd_query(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tlspolicy query: name at least one destination\n");
 		return EXIT_TROUBLE;
 	}
+	/* The status map is answered on the status listeners only. */
+	if (!server)
+		server = strcmp(map, STATUS_MAP_NAME) == 0 && cfg->status_listen[0] ? cfg->status_listen[0]
+		    : cfg->listen[0];
 	struct endpoint ep;
 	struct mapclient *mc;
 	if (endpoint_parse(server, &ep, err, sizeof(err)) < 0) {

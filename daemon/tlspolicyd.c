@@ -290,6 +290,7 @@ reload(struct daemon *d)
 		bool trust_changed = strcmp(d->cfg->trust_check_name, cfg->trust_check_name) != 0 ||
 		    d->cfg->trust_check_interval_ms != cfg->trust_check_interval_ms;
 		server_set_config(d->srv, cfg);
+		metrics_http_set_timeout(d->metrics, cfg->request_timeout_ms);
 		policymap_set_config(d->pm, cfg);
 		cachesave_set_config(d->cachesave, cfg);
 		probing_set_config(d->probing, cfg);
@@ -611,6 +612,15 @@ collect_metrics(void *arg, struct buf *out)
 	metrics_sample(out, "tlspolicyd_connections_total", NULL, NULL, ss.accepted);
 	metrics_family(out, "tlspolicyd_connections", "gauge", "Socketmap connections open.");
 	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, d->srv ? server_connections(d->srv) : 0);
+	metrics_family(out, "tlspolicyd_connections_refused_total", "counter",
+	    "Socketmap connections closed at once, by reason.");
+	metrics_sample(out, "tlspolicyd_connections_refused_total", "reason", "peer_limit", ss.refused_peer_limit);
+	metrics_family(out, "tlspolicyd_metrics_refused_total", "counter",
+	    "Connections to this endpoint closed at once: over its limits.");
+	metrics_sample(out, "tlspolicyd_metrics_refused_total", NULL, NULL, metrics_http_refused(d->metrics));
+	metrics_family(out, "tlspolicyd_requests_timed_out_total", "counter",
+	    "Socketmap connections closed with a request not complete within request_timeout.");
+	metrics_sample(out, "tlspolicyd_requests_timed_out_total", NULL, NULL, ss.request_timeouts);
 	metrics_family(out, "tlspolicyd_cache_hits_total", "counter", "Answers served from the cache.");
 	metrics_sample(out, "tlspolicyd_cache_hits_total", NULL, NULL, ps.hits);
 	metrics_family(out, "tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.");
@@ -690,30 +700,46 @@ prepare_state_directory(struct daemon *d)
 		log_event(d->log, LOGL_WARNING, "state-directory", "dir", dir, "error", strerror(errno), NULL);
 }
 
-/* The control socket, for root and the daemon's group: bound as root, its
- * directory made if missing (/run/tlspolicyd outside systemd). */
+/* The directory of the control or a status socket, made if missing
+ * (/run/tlspolicyd outside systemd). */
+static int
+make_socket_directory(const char *setting, const char *path, char *err, size_t errlen)
+{
+	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+	int rc = 0;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s %s: cannot create %s: %s", setting, path, dir, strerror(errno));
+			rc = -1;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
+/* The group of the daemon's own sockets (control, status): the user's,
+ * when started as root to become it; otherwise -1, the daemon's own. */
+static long
+own_socket_group(const struct config *cfg)
+{
+	struct passwd *pw = geteuid() == 0 && cfg->user[0] ? getpwnam(cfg->user) : NULL;
+
+	return pw ? (long)pw->pw_gid : -1;
+}
+
+/* The control socket, for root and the daemon's group: bound as root. */
 static int
 open_control(struct daemon *d, char *err, size_t errlen)
 {
 	const char *path = d->cfg->control_socket;
-	long gid = -1;
 
 	if (!path[0])
 		return 0;
-	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "control_socket %s: cannot create %s: %s", path, dir, strerror(errno));
-			free(dir);
-			return -1;
-		}
-	}
-	free(dir);
-	struct passwd *pw = geteuid() == 0 && d->cfg->user[0] ? getpwnam(d->cfg->user) : NULL;
-	if (pw)
-		gid = (long)pw->pw_gid;
-	int fd = control_listen(path, gid, err, errlen);
+	if (make_socket_directory("control_socket", path, err, errlen) < 0)
+		return -1;
+	int fd = control_listen(path, own_socket_group(d->cfg), err, errlen);
 	if (fd < 0)
 		return -1;
 	d->commands.pm = d->pm;
@@ -775,53 +801,64 @@ daemonize(char *err, size_t errlen)
 	return report[1];
 }
 
-/* A unix listener is made with no permission for anyone but its owner,
- * then handed to listen_group (0660), so there is no moment when another
- * user could connect; an empty listen_group opens it to everyone. */
+/* A unix listener is made with mode 0660 and handed to listen_group before
+ * it appears at its path (endpoint.h), so there is no moment when another
+ * user could connect, and the owner of its directory cannot aim the
+ * ownership change elsewhere; an empty listen_group opens it to everyone. */
 static int
-open_unix_to_group(const struct endpoint *ep, const char *path, const char *group, char *err, size_t errlen)
+open_unix_to_group(const struct endpoint *ep, const char *group, char *err, size_t errlen)
 {
+	struct endpoint_unix_access access = {.mode = 0666, .gid = -1};
 	struct group *gr = NULL;
 
 	if (group[0] && !(gr = getgrnam(group))) {
 		snprintf(err, errlen, "%s: listen_group %s: no such group", ep->text, group);
 		return -1;
 	}
-	mode_t old = umask(0177);
-	int fd = endpoint_listen(ep, SOMAXCONN, err, errlen);
-	umask(old);
-	if (fd < 0)
-		return -1;
-	if (gr && (chown(path, (uid_t)-1, gr->gr_gid) < 0 || chmod(path, 0660) < 0)) {
-		snprintf(err, errlen, "%s: cannot hand it to group %s: %s (the daemon must start as root or be "
-		    "a member of %s: under systemd, SupplementaryGroups=%s)", ep->text, group, strerror(errno),
-		    group, group);
-		close(fd);
-		return -1;
+	if (gr) {
+		access.mode = 0660;
+		access.gid = (long)gr->gr_gid;
 	}
-	if (!gr && chmod(path, 0666) < 0) {
-		snprintf(err, errlen, "%s: %s", ep->text, strerror(errno));
-		close(fd);
-		return -1;
+	int fd = endpoint_listen_unix(ep, SOMAXCONN, &access, err, errlen);
+	if (fd < 0 && gr && errno == EPERM) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (the daemon must start as root or be a member of %s: under "
+		    "systemd, SupplementaryGroups=%s)", group, group);
 	}
 	return fd;
 }
 
+/* The socketmap listeners: those of listen, then those of status_listen
+ * (flagged in status). A unix status socket is, like the control socket,
+ * for root and the daemon's group (tlspolicy-milter runs as the daemon's
+ * user), not for listen_group: Postfix has no use for it. */
 static int
-open_listeners(const struct config *cfg, int *fds, const char **names, size_t *n, char *err, size_t errlen)
+open_listeners(const struct config *cfg, int *fds, const char **names, bool *status, size_t *n,
+    char *err, size_t errlen)
 {
 	*n = 0;
-	for (char *const *spec = cfg->listen; *spec; spec++) {
-		struct endpoint ep;
-		if (endpoint_parse(*spec, &ep, err, errlen) < 0)
-			return -1;
-		int fd = ep.is_unix ? open_unix_to_group(&ep, *spec + 5, cfg->listen_group, err, errlen)
-		    : endpoint_listen(&ep, SOMAXCONN, err, errlen);
-		if (fd < 0)
-			return -1;
-		fds[*n] = fd;
-		names[*n] = *spec;
-		(*n)++;
+	for (int pass = 0; pass < 2; pass++) {
+		for (char *const *spec = pass ? cfg->status_listen : cfg->listen; *spec; spec++) {
+			struct endpoint ep;
+			int fd;
+			if (endpoint_parse(*spec, &ep, err, errlen) < 0)
+				return -1;
+			if (!ep.is_unix) {
+				fd = endpoint_listen(&ep, SOMAXCONN, err, errlen);
+			} else if (!pass) {
+				fd = open_unix_to_group(&ep, cfg->listen_group, err, errlen);
+			} else {
+				struct endpoint_unix_access access = {.mode = 0660, .gid = own_socket_group(cfg)};
+				fd = make_socket_directory("status_listen", *spec + 5, err, errlen) < 0 ? -1
+				    : endpoint_listen_unix(&ep, SOMAXCONN, &access, err, errlen);
+			}
+			if (fd < 0)
+				return -1;
+			fds[*n] = fd;
+			names[*n] = *spec;
+			status[*n] = pass == 1;
+			(*n)++;
+		}
 	}
 	return 0;
 }
@@ -864,8 +901,9 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_OSERR, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
 
-	int fds[CONFIG_MAX_LISTEN];
-	const char *names[CONFIG_MAX_LISTEN];
+	int fds[2 * CONFIG_MAX_LISTEN];		/* listen and status_listen */
+	const char *names[2 * CONFIG_MAX_LISTEN];
+	bool is_status[2 * CONFIG_MAX_LISTEN];
 	size_t nfds;
 	/* Under systemd the service's process is this one: no fork, and its
 	 * standard error is the journal, which has the syslog lines already. */
@@ -874,7 +912,7 @@ main(int argc, char **argv)
 	if (background && strcmp(d.cfg->maillog_file, "-") == 0)
 		return start_failed(&d, EX_CONFIG, "maillog_file = - reads standard input, which a daemon that "
 		    "detaches closes: run tlspolicyd -f with Postfix's log piped in");
-	if (open_listeners(d.cfg, fds, names, &nfds, err, sizeof(err)) < 0)
+	if (open_listeners(d.cfg, fds, names, is_status, &nfds, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "cannot listen: %s", err);
 	/* The fork comes before libunbound starts its thread, which a fork
 	 * would lose. From here the waiting parent reports errors. */
@@ -934,7 +972,8 @@ main(int argc, char **argv)
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&
-	    !(d.metrics = metrics_http_create(d.base, d.cfg->metrics_listen, collect_metrics, &d, err, sizeof(err))))
+	    !(d.metrics = metrics_http_create(d.base, d.cfg->metrics_listen, d.cfg->request_timeout_ms,
+	    collect_metrics, &d, err, sizeof(err))))
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);
@@ -958,7 +997,7 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_CONFIG, "%s", d.trust_refusal);
 	/* Only now are requests read: none was answered before the resolver
 	 * was judged. */
-	if (!(d.srv = server_create(d.base, d.log, d.pm, d.cfg, fds, names, nfds)))
+	if (!(d.srv = server_create(d.base, d.log, d.pm, d.cfg, fds, names, is_status, nfds)))
 		return start_failed(&d, EX_OSERR, "out of memory");
 	server_set_probe_view(d.srv, probing_all_mismatch, d.probing);
 	const char *running_as = !d.cfg->user[0] ? "(unchanged)" : note[0] ? "(unchanged: not root)" : d.cfg->user;
@@ -975,14 +1014,18 @@ main(int argc, char **argv)
 	if (d.cfg->resolver_check_interval_ms)
 		start_resolver_check(&d);
 
-	struct buf listening;
+	struct buf listening, status_listening;
 	buf_init(&listening);
-	for (size_t i = 0; i < nfds; i++)
-		buf_printf(&listening, "%s%s", i ? "," : "", names[i]);
+	buf_init(&status_listening);
+	for (size_t i = 0; i < nfds; i++) {
+		struct buf *b = is_status[i] ? &status_listening : &listening;
+		buf_printf(b, "%s%s", buf_size(b) ? "," : "", names[i]);
+	}
 	log_event(d.log, LOGL_NOTICE, "start", "version", PACKAGE_VERSION,
 	    "config", defaults ? "(built-in defaults)" : d.config_path, "listen", buf_ptr(&listening),
-	    "user", running_as, NULL);
+	    "status_listen", buf_ptr(&status_listening), "user", running_as, NULL);
 	buf_free(&listening);
+	buf_free(&status_listening);
 	if (d.report_fd >= 0) {
 		dprintf(d.report_fd, "%c", 0);
 		close(d.report_fd);

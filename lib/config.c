@@ -55,9 +55,12 @@ static const char *const dane_failure_actions[] = {"accept", "tempfail", "reject
 static const struct setting settings[] = {
 	{"listen", T_LISTEN, OFF(listen), "inet:127.0.0.1:7672", RESTART, 0, 0, NULL},
 	{"map_names", T_LIST, OFF(map_names), "tlspolicy", 0, 0, 0, NULL},
+	{"status_listen", T_LISTEN, OFF(status_listen), "unix:/run/tlspolicyd/status", RESTART | EMPTY_OK, 0, 0, NULL},
 	{"listen_group", T_STRING, OFF(listen_group), "postfix", RESTART, 0, 0, NULL},
 	{"max_connections", T_UINT, OFF(max_connections), "10000", 0, 1, 1000000, NULL},
+	{"max_connections_per_peer", T_UINT, OFF(max_connections_per_peer), "1000", 0, 1, 1000000, NULL},
 	{"client_timeout", T_DURATION, OFF(client_timeout_ms), "30s", 0, 100, DAY_MS, NULL},
+	{"request_timeout", T_DURATION, OFF(request_timeout_ms), "5s", 0, 100, 600000, NULL},
 	{"trust_anchor_file", T_STRING, OFF(trust_anchor_file), "/usr/share/dns/root.key", RESTART, 0, 0, NULL},
 	{"trust_anchor_tracking", T_BOOL, OFF(trust_anchor_tracking), "no", RESTART, 0, 0, NULL},
 	{"unbound_config", T_STRING, OFF(unbound_config), "", RESTART, 0, 0, NULL},
@@ -566,6 +569,15 @@ cross_check(const struct config *c, const bool *bad, const char *name, struct bu
 		add_error(errors, name, 0, msg);
 	}
 	check_trust(c, name, errors);
+	/* Bound twice, an endpoint would fail (inet) or be taken from the
+	 * other list without a word (unix: the second replaces the first). */
+	for (char *const *a = c->status_listen; a && *a; a++)
+		for (char *const *b = c->listen; b && *b; b++)
+			if (strcmp(*a, *b) == 0) {
+				snprintf(msg, sizeof(msg), "status_listen: %s is in listen too; the status map's "
+				    "listeners must be others", *a);
+				add_error(errors, name, 0, msg);
+			}
 	const char *endpoints[] = {"milter_listen", c->milter_listen, "milter_socketmap", c->milter_socketmap};
 	for (size_t i = 0; i < 4; i += 2) {
 		if (endpoints[i + 1] && endpoints[i + 1][0] && endpoint_parse(endpoints[i + 1], &ep, why, sizeof(why)) < 0) {

@@ -46,9 +46,12 @@ struct config {
 
 	char **listen;			/* socketmap listeners, NULL-terminated */
 	char **map_names;		/* NULL-terminated */
+	char **status_listen;		/* the listeners that answer the status map too */
 	char *listen_group;		/* of unix listeners; "": anyone */
 	unsigned max_connections;
+	unsigned max_connections_per_peer;	/* one user, or one remote address */
 	unsigned client_timeout_ms;
+	unsigned request_timeout_ms;	/* from a request's first byte to its last */
 
 	char *trust_anchor_file;
 	bool trust_anchor_tracking;	/* RFC 5011, on a copy in state_directory */
@@ -97,7 +100,7 @@ struct config {
 	unsigned alert_max_per_hour;
 
 	char *milter_listen;		/* where tlspolicy-milter listens */
-	char *milter_socketmap;		/* the daemon it asks; "": listen's first */
+	char *milter_socketmap;		/* the daemon it asks; "": status_listen's first */
 	unsigned milter_lookup_timeout_ms;
 	int milter_on_dane_failure;	/* enum config_dane_failure_action */
 	char **milter_require_secure_senders;	/* addresses and @domains, NULL-terminated */

@@ -121,6 +121,21 @@ strmap_put(struct strmap *m, const char *key, void *value)
 	return 0;
 }
 
+void *
+strmap_remove(struct strmap *m, const char *key)
+{
+	struct node **slot = slot_of(m, key, hash_siphash13(m->hkey, key, strlen(key)));
+	struct node *n = *slot;
+
+	if (!n)
+		return NULL;
+	void *value = n->value;
+	*slot = n->chain;
+	free(n);
+	m->count--;
+	return value;
+}
+
 size_t
 strmap_count(const struct strmap *m)
 {

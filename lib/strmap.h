@@ -20,6 +20,8 @@ void strmap_free(struct strmap *m, void (*free_value)(void *value));
 void *strmap_get(const struct strmap *m, const char *key);
 /* Stores or replaces (value must not be NULL); 0, or -1 when out of memory. */
 int strmap_put(struct strmap *m, const char *key, void *value);
+/* Forgets the key; its value, which is the caller's, or NULL when absent. */
+void *strmap_remove(struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);
 
 #endif

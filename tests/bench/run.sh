@@ -161,7 +161,10 @@ kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 # tlspolicyd pinned to the server core, its cache warm with every key.
 start_daemon() {
 	local i
-	daemon_conf "log_level = $1" "listen = inet:127.0.0.1:$DAEMON_PORT"
+	# The load generator is one peer with every connection, and its
+	# stallers hold half a request for a whole run (warm-up included).
+	daemon_conf "log_level = $1" "listen = inet:127.0.0.1:$DAEMON_PORT" \
+		"max_connections_per_peer = 1000000" "request_timeout = 10m"
 	start_pinned "$TLSPOLICYD" -f -c "$DAEMON_CONF"
 	DAEMON_PID=$SERVER_PID
 	for ((i = 0; i < 100; i++)); do
@@ -181,7 +184,8 @@ done
 # Stalled clients must not slow the others.  Runs with and without them
 # alternate (A B B A ...), so that a slow spell of the shared host hits
 # both; the medians of p99 are compared.  Each run opens its stallers
-# before its warm-up and holds them to its end, well within client_timeout.
+# before its warm-up and holds them to its end, well within client_timeout
+# and request_timeout.
 stall_run() {
 	local out
 	out=$(ip netns exec "$LAB_NETNS" taskset -c "$LOAD_CPU" "$SMLOAD" --json -k "$keys" \

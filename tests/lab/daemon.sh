@@ -28,7 +28,8 @@
 #   wait_alert KIND          wait up to 10 s for one (times LAB_TIME_FACTOR)
 #
 # The daemon listens on 127.0.0.1:7672 inside the namespace (every lab has
-# its own loopback) and on unix:$LAB_DIR/tlspolicyd.sock; it logs to
+# its own loopback) and on unix:$LAB_DIR/tlspolicyd.sock, and answers the
+# status map (for tlspolicy-milter) on unix:$LAB_DIR/status; it logs to
 # $LAB_DIR/tlspolicyd.log, runs as the unprivileged user "nobody", keeps its
 # state in $LAB_DIR/state, and probes the lab's mail servers, whose
 # loopback addresses it may reach (probe_allow_private) and whose
@@ -45,6 +46,7 @@ DAEMON_EXEC=()
 daemon_conf() {
 	local line name defaults=(
 		"listen = inet:127.0.0.1:$DAEMON_PORT, unix:$LAB_DIR/tlspolicyd.sock"
+		"status_listen = unix:$LAB_DIR/status"
 		"trust_anchor_file ="
 		"unbound_config = $LAB_DAEMON_UNBOUND_CONF"
 		"user = nobody"

@@ -34,6 +34,48 @@ out=$(tlsp refresh 'not a domain')
 is "$?" 1 "refresh of a bad key: exit 1"
 like "$out" "^ERROR 'not a domain': not a valid domain name" "refresh of a bad key: says why"
 
+# --- what a member of the group can do to the daemon
+# ctl PERL: runs PERL with $s connected to the control socket (perl-base:
+# bash has no unix sockets); prints what it prints.
+ctl() {
+	ip netns exec "$LAB_NETNS" timeout 20 perl -MSocket -MIO::Socket::UNIX -e '
+		$SIG{PIPE} = "IGNORE";
+		our $s = IO::Socket::UNIX->new(Peer => $ARGV[0], Type => SOCK_STREAM) or die "connect: $!\n";
+		sub reply { local $/; my $r = <$s>; return defined $r ? $r : "" }
+		eval $ARGV[1]; die $@ if $@;' "$LAB_DIR/control" "$1"
+}
+
+# A request sent one byte a second: closed at the deadline, five seconds
+# after the connection, not answered when its last byte comes.
+start=$(_lab_ms)
+got=$(ctl 'for my $c (split //, "5:stats,") { print $s $c or last; sleep 1 } print reply();')
+took=$(( $(_lab_ms) - start ))
+is "$got" "" "a request trickled one byte a second is not answered"
+ok $(( took < 8000 ? 0 : 1 )) "...the connection was closed at the deadline (${took} ms, 5 s)"
+
+got=$(ctl 'print $s "5000:", "x" x 5000, ","; print reply();')
+like "$got" '^[0-9]+:ERROR request too long: at most 4096 bytes,$' "a request over 4 KiB: an error, and the close"
+
+# While a request is handled (a refresh of a destination whose name
+# server never answers: dns_timeout, 3 s), the daemon reads nothing more:
+# a client that keeps writing is stopped by the kernel's buffers instead
+# of growing the daemon's memory.
+lab_faults_up || bail_out "the DNS fault servers did not start"
+got=$(ctl '
+	print $s "20:refresh dropped.test,";
+	$s->blocking(0);
+	my ($sent, $junk, $idle) = (0, "x" x 65536, 0);
+	while ($sent < 8 << 20 && $idle < 20) {
+		my $n = syswrite($s, $junk);
+		if (defined $n) { $sent += $n; $idle = 0 } else { $idle++; select(undef, undef, undef, 0.05) }
+	}
+	$s->blocking(1);
+	print "$sent\n", reply();')
+sent=${got%%$'\n'*}
+ok $(( sent < (2 << 20) ? 0 : 1 )) "a client writing on while its request is handled is not read: ${sent} bytes taken of 8 MiB"
+like "${got#*$'\n'}" '^[0-9]+:OK resolved: TEMP' "...and still gets its reply"
+ok "the daemon is alive" kill -0 "$DAEMON_PID"
+
 # Another user, not in the group, is turned away by the socket's mode.
 # (A unix socket is a file: reached from any namespace.)
 out=$(su daemon -s /bin/sh -c "$TLSPOLICY -c $DAEMON_CONF stats" 2>&1)

@@ -48,7 +48,10 @@ chmod 644 "$LAB_DIR"/exceptions.*
 cp "$LAB_DIR/exceptions.a" "$list"
 lab_sender_up "texthash:/dev/null" || bail_out "sender configuration failed"
 # notice: the answers of a long load are not all logged (the reloads are).
-daemon_conf "log_level = notice" "metrics_listen = inet:127.0.0.1:$METRICS_PORT"
+# smload is one peer (root) with every connection: max_connections_per_peer
+# must let it have them all.
+PEER_LIMIT="max_connections_per_peer = $CONNS"
+daemon_conf "log_level = notice" "metrics_listen = inet:127.0.0.1:$METRICS_PORT" "$PEER_LIMIT"
 daemon_start || bail_out "tlspolicyd did not start"
 
 limit=$(awk '/^Max open files/ {print $4 " " $5}' "/proc/$DAEMON_PID/limits")
@@ -147,10 +150,10 @@ is "$(grep -c 'event=accept-paused' "$DAEMON_LOG")" 0 "accept never paused (no E
 # each reload installs the other pair (renamed into place, as an editor
 # does, so the daemon never reads half a file) and sends SIGHUP.
 conf_a=$LAB_DIR/conf.a conf_b=$LAB_DIR/conf.b
-daemon_conf "log_level = notice" "metrics_listen = inet:127.0.0.1:$METRICS_PORT" \
+daemon_conf "log_level = notice" "metrics_listen = inet:127.0.0.1:$METRICS_PORT" "$PEER_LIMIT" \
 	"cache_max_ttl = 1h" "client_timeout = 30s"
 cp "$DAEMON_CONF" "$conf_a"
-daemon_conf "log_level = notice" "metrics_listen = inet:127.0.0.1:$METRICS_PORT" \
+daemon_conf "log_level = notice" "metrics_listen = inet:127.0.0.1:$METRICS_PORT" "$PEER_LIMIT" \
 	"cache_max_ttl = 2h" "client_timeout = 40s"
 cp "$DAEMON_CONF" "$conf_b"
 chmod 644 "$conf_a" "$conf_b"

@@ -79,6 +79,8 @@ submit() {
 
 milter_start "milter_add_header = yes" || bail_out "tlspolicy-milter did not start"
 is "$(ps -o user= -p "$MILTER_PID" | tr -d ' ')" nobody "the milter runs as the configured user"
+like "$(cat "$MILTER_LOG")" "event=started .*socketmap=unix:$LAB_DIR/status " \
+	"it asks the daemon's status listener (status_listen), not a Postfix one"
 
 # --- a DANE-verified domain
 like "$(rcpt user@sender.lab.test user@good.test)" '^250 ' "DANE domain: RCPT accepted"
@@ -175,7 +177,7 @@ secure_reply=$(rcpt boss@sender.lab.test user@good.test)
 kill -CONT "$DAEMON_PID"
 like "$reply" '^250 ' "daemon not answering: accepted"
 ok $((took < 5000 ? 0 : 1)) "...within the lookup timeout (the whole SMTP dialogue took ${took} ms)"
-like "$(grep 'rcpt=<user@wrongtlsa.test>' "$MILTER_LOG" | tail -n 1)" 'action=accept why=no-answer error="inet:127\.0\.0\.1:7672: reply: no answer in time"' \
+like "$(grep 'rcpt=<user@wrongtlsa.test>' "$MILTER_LOG" | tail -n 1)" "action=accept why=no-answer error=\"unix:$LAB_DIR/status: reply: no answer in time\"" \
 	"...and the log says why"
 like "$secure_reply" '^450 4\.7\.5 .*good\.test' "...but a secure sender's recipient: 450 4.7.5, not accepted unchecked"
 like "$(rcpt user@sender.lab.test user@bogustlsa.test)" '^550 5\.7\.5 ' "the daemon back: the milter reconnects"
@@ -183,7 +185,7 @@ like "$(rcpt user@sender.lab.test user@bogustlsa.test)" '^550 5\.7\.5 ' "the dae
 # --- the daemon stopped
 daemon_stop
 like "$(rcpt user@sender.lab.test user@wrongtlsa.test)" '^250 ' "daemon stopped: accepted"
-like "$(grep 'rcpt=<user@wrongtlsa.test>' "$MILTER_LOG" | tail -n 1)" 'security=unknown .*action=accept why=no-answer error="inet:127\.0\.0\.1:7672: connect: Connection refused"' \
+like "$(grep 'rcpt=<user@wrongtlsa.test>' "$MILTER_LOG" | tail -n 1)" "security=unknown .*action=accept why=no-answer error=\"unix:$LAB_DIR/status: connect: Connection refused\"" \
 	"...and the log says why"
 like "$(rcpt boss@sender.lab.test user@good.test)" '^450 4\.7\.5 ' "daemon stopped, secure sender: 450 4.7.5"
 like "$(grep 'rcpt=<user@good.test>' "$MILTER_LOG" | tail -n 1)" 'sender=<boss@sender\.lab\.test> .*action=tempfail why=secure-sender-no-answer' \

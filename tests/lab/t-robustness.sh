@@ -10,7 +10,11 @@ source "$here/daemon.sh"
 SMLOAD=${top_builddir:-.}/tests/bench/smload
 
 [ -x "$SMLOAD" ] || bail_out "$SMLOAD not built (make check builds it)"
-daemon_lab_start
+# The stallers below hold half a request for a whole run: request_timeout
+# must outlast every run (a reload shortens it further down). Every client
+# here is root, one peer: 1 000 stallers and 8 more connections are over
+# the default max_connections_per_peer.
+daemon_lab_start "request_timeout = 20s" "max_connections_per_peer = 2000"
 
 # Raw bytes to the daemon; prints what came back until the daemon closed
 # the connection, or until SECONDS (then the exit status is 124).
@@ -131,7 +135,7 @@ ok $(( rss_after1 < 65536 ? 0 : 1 )) "memory bounded: ${rss_after1} kB after 1 0
 
 # Reload: a new level applies at once, even to cached answers; a broken
 # file keeps the old configuration, and says where it is wrong.
-daemon_conf "client_timeout = 2s" "level_no_tlsa = encrypt"
+daemon_conf "client_timeout = 2s" "level_no_tlsa = encrypt" "request_timeout = 3s"
 kill -HUP "$DAEMON_PID"
 for ((i = 0; i < 50; i++)); do
 	grep -q 'event=reload result=ok' "$DAEMON_LOG" && break
@@ -144,6 +148,29 @@ got=$(raw 5 '19:tlspolicy good')
 took=$(( $(_lab_ms) - start ))
 is "$got" "" "half a request: no reply"
 ok $(( took >= 1500 && took < 4500 ? 0 : 1 )) "SIGHUP: new client_timeout; half a request closed after it (${took} ms, 2 s)"
+
+# A request trickled in one byte a second: each byte would restart an
+# idle timer, so only a deadline from the first byte closes it (3 s here),
+# long before the 23 bytes are in.
+trickle() {
+	local seconds=$1 request=$2
+	ip netns exec "$LAB_NETNS" timeout "$seconds" bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/'"$DAEMON_PORT"'
+		{ for ((i = 0; i < ${#1}; i++)); do printf %s "${1:i:1}" >&3 || exit; sleep 1; done; } &
+		cat <&3
+		kill $! 2>/dev/null' _ "$request"
+}
+start=$(_lab_ms)
+got=$(trickle 10 '19:tlspolicy good.test,')
+rc=$?
+took=$(( $(_lab_ms) - start ))
+is "$rc" 0 "a request trickled one byte a second: the daemon closes the connection"
+is "$got" "" "...without a reply"
+ok $(( took >= 2500 && took < 6000 ? 0 : 1 )) "...request_timeout after its first byte (${took} ms, 3 s)"
+daemon_settle
+like "$(cat "$DAEMON_LOG")" 'event=bad-request reason="request not complete within request_timeout \(3000 ms\)" bytes=[1-9][0-9]* action=closed' \
+	"...and logs it"
+is "$(pmq good.test)" "dane-only" "answers as before meanwhile"
 
 echo "level_no_tlsa = bogus-level" >> "$DAEMON_CONF"
 kill -HUP "$DAEMON_PID"

@@ -522,6 +522,11 @@ static const struct error_case error_cases[] = {
 	{"error: facility local8", "syslog_facility = local8\n", 0, 1, "'local8' is not a syslog facility", NULL},
 	{"error: list of separators", "map_names = , ,\t,\n", 0, 1, "map_names: must not be empty", NULL},
 	{"error: listen, unix without path", "listen = unix:\n", 0, 1, "absolute path", NULL},
+	{"error: status_listen, unix without path", "status_listen = unix:\n", 0, 1,
+	    "status_listen: 'unix:': a unix socket needs an absolute path", NULL},
+	{"error: an endpoint in listen and status_listen", "listen = unix:/run/a, inet:127.0.0.1:7672\n"
+	    "status_listen = inet:127.0.0.1:7672\n", 0, 0,
+	    "status_listen: inet:127.0.0.1:7672 is in listen too", NULL},
 	{"error: min TTL over the default max", "cache_min_ttl = 2h\n", 0, 0,
 	    "cache_min_ttl is larger than cache_max_ttl", NULL},
 	{"error: max TTL under the default min", "cache_max_ttl = 5s\n", 0, 0,
@@ -627,6 +632,7 @@ static const struct value_case value_cases[] = {
 	{"value: trust_check_interval lower bound", "trust_check_interval = 1s", "trust_check_interval", "1s"},
 	{"value: tracking with the default anchor", "trust_anchor_tracking = yes", "trust_anchor_tracking", "yes"},
 	{"value: IPv6 listener", "listen = inet:[::1]:7672", "listen", "inet:[::1]:7672"},
+	{"value: no status listener", "status_listen =", "status_listen", ""},
 };
 
 static const char *

@@ -106,6 +106,18 @@ test_strmap(void **state)
 	assert_int_equal(strmap_put(m, "mx1.example|192.0.2.1|25", &values[7]), 0);
 	assert_int_equal(strmap_count(m), 5000);
 	assert_int_equal(*(int *)strmap_get(m, "mx1.example|192.0.2.1|25"), 7);
+	/* Removing gives the value back and leaves the others. */
+	for (int i = 0; i < 5000; i += 2) {
+		snprintf(key, sizeof(key), "mx%d.example|192.0.2.1|25", i);
+		assert_ptr_equal(strmap_remove(m, key), &values[i]);
+		assert_null(strmap_remove(m, key));
+	}
+	assert_int_equal(strmap_count(m), 2500);
+	for (int i = 1; i < 5000; i += 2) {
+		snprintf(key, sizeof(key), "mx%d.example|192.0.2.1|25", i);
+		assert_non_null(strmap_get(m, key));
+	}
+	assert_null(strmap_get(m, "mx0.example|192.0.2.1|25"));
 	strmap_free(m, NULL);
 }
 

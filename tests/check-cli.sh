@@ -14,7 +14,7 @@ top_srcdir=${top_srcdir:-$here/..}
 top_builddir=${top_builddir:-$top_srcdir}
 source "$top_srcdir/tests/lab/tap.sh"
 
-TLSPOLICY=$top_builddir/daemon/tlspolicy
+TLSPOLICY=$top_builddir/bin/tlspolicy
 [[ -x $TLSPOLICY ]] || bail_out "$TLSPOLICY not built"
 
 # name LEN LABEL: a name of LEN bytes, labels of LABEL bytes between dots.

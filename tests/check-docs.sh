@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check-docs.sh - the documentation and the sample configuration follow the
-# one table of settings (lib/config.c), as `tlspolicy config` reports it:
+# one table of settings (lib/config/config.c), as `tlspolicy config` reports it:
 #
 #   - doc/tlspolicyd.conf.5 has exactly one .TP entry per setting, tagged
 #     "\fBname\fR (default: \fIvalue\fR)" ("(default: empty)" for an empty
@@ -19,7 +19,7 @@ top_srcdir=${top_srcdir:-$here/..}
 top_builddir=${top_builddir:-$top_srcdir}
 source "$top_srcdir/tests/lab/tap.sh"
 
-TLSPOLICY=$top_builddir/daemon/tlspolicy
+TLSPOLICY=$top_builddir/bin/tlspolicy
 MAN5=$top_srcdir/doc/tlspolicyd.conf.5
 SAMPLE=$top_srcdir/conf/tlspolicyd.conf
 MAN_PAGES=(doc/tlspolicyd.8 doc/tlspolicyd.conf.5 doc/tlspolicy.1 doc/tlspolicy-milter.8)

@@ -26,7 +26,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 source "$top_srcdir/tests/lab/tap.sh"
 
 command -v readelf >/dev/null 2>&1 || tap_skip_all "readelf is not installed (binutils)"
-read -r -a programs <<<"${hardening_programs:-daemon/tlspolicyd daemon/tlspolicy daemon/tlspolicy-milter}"
+read -r -a programs <<<"${hardening_programs:-bin/tlspolicyd bin/tlspolicy bin/tlspolicy-milter}"
 
 for p in "${programs[@]}"; do
 	path=$top_builddir/$p

@@ -24,8 +24,8 @@
 
 #include <event2/event.h>
 
-#include "probe.h"
-#include "prober.h"
+#include "probe/probe.h"
+#include "probe/prober.h"
 
 struct run {
 	struct event_base *base;

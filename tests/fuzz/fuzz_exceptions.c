@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "exceptions.h"
+#include "rules/exceptions.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "netstring.h"
-#include "nexthop.h"
-#include "socketmap.h"
+#include "postfix/netstring.h"
+#include "postfix/nexthop.h"
+#include "postfix/socketmap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logwatch.h"
-#include "postfixlog.h"
+#include "watch/logwatch.h"
+#include "postfix/postfixlog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* libFuzzer: hostile DNS answers, end to end. The input is the resolver:
  * each lookup resolve.c starts is answered, in an order the input picks,
  * with an outcome, a DNSSEC status, a TTL, a CNAME target and raw rdata
- * read from the input, as libunbound would hand them over (lib/rr.c
+ * read from the input, as libunbound would hand them over (lib/dns/rr.c
  * decodes them). Whatever the answers:
  * - the callback runs once, unless the input cancels the resolution;
  *   after either, no lookup is left pending, and nothing unfreed (ASan's
@@ -22,11 +22,11 @@
 
 #include <jansson.h>
 
-#include "config.h"
-#include "dns.h"
-#include "explain.h"
-#include "resolve.h"
-#include "rr.h"
+#include "config/config.h"
+#include "dns/dns.h"
+#include "report/explain.h"
+#include "dns/resolve.h"
+#include "dns/rr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* libFuzzer: what an SMTP server sends the probe, read as replies by
- * lib/smtpreply.h (multi-line 220 banners, EHLO replies with STARTTLS,
+ * lib/probe/smtpreply.h (multi-line 220 banners, EHLO replies with STARTTLS,
  * the byte cap per reply). The input is the server's byte stream.
  * - Read all at once, then in pieces of varying sizes as recv() would
  *   hand them over: the replies (code, STARTTLS, last line), the final
@@ -22,8 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
-#include "smtpreply.h"
+#include "util/buf.h"
+#include "probe/smtpreply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "policymap.h"
-#include "probestate.h"
-#include "statefile.h"
+#include "config/config.h"
+#include "serve/policymap.h"
+#include "probe/probestate.h"
+#include "util/statefile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netstring.h"
-#include "rcptpolicy.h"
-#include "socketmap.h"
-#include "status.h"
-#include "text.h"
+#include "postfix/netstring.h"
+#include "serve/rcptpolicy.h"
+#include "postfix/socketmap.h"
+#include "serve/status.h"
+#include "util/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

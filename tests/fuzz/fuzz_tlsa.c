@@ -1,4 +1,4 @@
-/* libFuzzer: TLSA rdata as libunbound hands it over (lib/tlsa.h).
+/* libFuzzer: TLSA rdata as libunbound hands it over (lib/rules/tlsa.h).
  * - tlsa_parse() refuses exactly the rdata shorter than its 3 fixed bytes,
  *   and otherwise points at the rest of the rdata, not one byte beyond.
  * - tlsa_usable() agrees with RFC 7672 section 3.1 as tlsa.h states it
@@ -30,7 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "tlsa.h"
+#include "rules/tlsa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

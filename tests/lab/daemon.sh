@@ -35,8 +35,8 @@
 # loopback addresses it may reach (probe_allow_private) and whose
 # certificates come from the lab CA (probe_ca_file).
 
-TLSPOLICYD=${top_builddir:-.}/daemon/tlspolicyd
-TLSPOLICY=${top_builddir:-.}/daemon/tlspolicy
+TLSPOLICYD=${top_builddir:-.}/bin/tlspolicyd
+TLSPOLICY=${top_builddir:-.}/bin/tlspolicy
 DAEMON_PORT=7672
 DAEMON_PID=
 DAEMON_LOG=

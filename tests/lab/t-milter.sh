@@ -12,7 +12,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 source "$here/daemon.sh"
-MILTER=${top_builddir:-.}/daemon/tlspolicy-milter
+MILTER=${top_builddir:-.}/bin/tlspolicy-milter
 MILTER_ADDR=127.0.0.1:8891
 SUBMIT_ADDR=127.0.0.1:2525
 MILTER_PID=

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "fake_dns.h"
-#include "rr.h"
+#include "dns/rr.h"
 
 struct queued {
 	int id;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns.h"
+#include "dns/dns.h"
 
 struct fake_rr {
 	const char *name;

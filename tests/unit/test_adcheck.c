@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "adcheck.h"
+#include "dns/adcheck.h"
 
 static void
 test_query_wire(void **state)

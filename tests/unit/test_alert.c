@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "log.h"
+#include "watch/alert.h"
+#include "util/log.h"
 #include "table.h"
 
 #define HOUR 3600000u

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the answer cache (lib/cache.h): expiry, LRU eviction,
+ * Unit tests: the answer cache (lib/serve/cache.h): expiry, LRU eviction,
  * replacement, removal, the bound and its counter, awkward keys.
  *
  * Each scenario is a script of steps against one cache; the clock is the
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "cache.h"
+#include "serve/cache.h"
 #include "table.h"
 
 static const unsigned char seed[16] = "0123456789abcdef";

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the configuration (lib/config.h).
+ * Unit tests: the configuration (lib/config/config.h).
  *
  * tests/conf/good-*.conf are parsed and every value is checked;
  * tests/conf/bad-*.conf are found at run time, one TAP test each. A bad
@@ -30,8 +30,8 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "config.h"
+#include "util/buf.h"
+#include "config/config.h"
 #include "table.h"
 
 #ifndef TESTS_CONF_DIR

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "endpoint.h"
+#include "util/endpoint.h"
 #include "table.h"
 
 /* A fixture: a directory of the test's own in /tmp, the socket's path in

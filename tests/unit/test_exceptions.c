@@ -1,5 +1,5 @@
 /*
- * Unit tests: the exception list (lib/exceptions.h).
+ * Unit tests: the exception list (lib/rules/exceptions.h).
  *
  * tests/exceptions/danefail-sample.txt is a list in the exact shape of
  * the public danefail list and must load; good-extensions.txt holds every
@@ -14,7 +14,7 @@
  * "FILE: ...") containing TEXT.
  *
  * Also here: when a proposed exception may apply by itself
- * (lib/exproposal.h), as a table of what Postfix's log shows.
+ * (lib/rules/exproposal.h), as a table of what Postfix's log shows.
  *
  * The directory is "$top_srcdir/tests/exceptions" (the test harness
  * exports top_srcdir), else TESTS_EXCEPTIONS_DIR (a -D define), else
@@ -36,10 +36,10 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "exceptions.h"
-#include "exproposal.h"
-#include "nexthop.h"
+#include "util/buf.h"
+#include "rules/exceptions.h"
+#include "rules/exproposal.h"
+#include "postfix/nexthop.h"
 #include "table.h"
 
 #ifndef TESTS_EXCEPTIONS_DIR

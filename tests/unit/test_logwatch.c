@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "logwatch.h"
+#include "watch/logwatch.h"
 #include "table.h"
 
 #ifndef TESTS_LOGWATCH_DIR

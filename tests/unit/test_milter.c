@@ -1,8 +1,8 @@
 /*
  * Unit tests: what tlspolicy-milter is made of. The status map's reply
- * (lib/status.h) written and read back; the decision for one recipient
- * (lib/rcptpolicy.h) as a table; envelope addresses, the sender list and
- * the header; the socketmap client (lib/mapclient.h) against a scripted
+ * (lib/serve/status.h) written and read back; the decision for one recipient
+ * (lib/serve/rcptpolicy.h) as a table; envelope addresses, the sender list and
+ * the header; the socketmap client (lib/postfix/mapclient.h) against a scripted
  * server on a thread: an answer, a server that never answers (the
  * deadline holds), a server that closed an idle connection (one fresh
  * try), nobody listening.
@@ -24,12 +24,12 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "endpoint.h"
-#include "mapclient.h"
-#include "netstring.h"
-#include "rcptpolicy.h"
-#include "status.h"
+#include "config/config.h"
+#include "util/endpoint.h"
+#include "postfix/mapclient.h"
+#include "postfix/netstring.h"
+#include "serve/rcptpolicy.h"
+#include "serve/status.h"
 #include "table.h"
 
 /* ---------------------------------------------------------------- status */

@@ -25,14 +25,14 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "endpoint.h"
-#include "kv.h"
-#include "netstring.h"
-#include "rr.h"
-#include "socketmap.h"
+#include "util/buf.h"
+#include "util/endpoint.h"
+#include "util/kv.h"
+#include "postfix/netstring.h"
+#include "dns/rr.h"
+#include "postfix/socketmap.h"
 #include "table.h"
-#include "tlsa.h"
+#include "rules/tlsa.h"
 
 static void in_child(const char *name);
 

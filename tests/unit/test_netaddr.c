@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "netaddr.h"
+#include "util/netaddr.h"
 #include "table.h"
 
 struct range_case {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "netstring.h"
+#include "postfix/netstring.h"
 #include "table.h"
 
 #define MAX 10000

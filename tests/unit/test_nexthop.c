@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "nexthop.h"
+#include "postfix/nexthop.h"
 #include "table.h"
 
 #define BAD -1

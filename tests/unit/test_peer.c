@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "peer.h"
+#include "util/peer.h"
 #include "table.h"
 
 /* ==== addresses of peers elsewhere ==== */

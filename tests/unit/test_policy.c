@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
+#include "rules/policy.h"
 #include "table.h"
 
 /* Steps 2-3: one host. */

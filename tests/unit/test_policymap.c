@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "exceptions.h"
+#include "rules/exceptions.h"
 #include "fake_dns.h"
-#include "policymap.h"
-#include "rr.h"
-#include "snapshot.h"
+#include "serve/policymap.h"
+#include "dns/rr.h"
+#include "serve/snapshot.h"
 
 #define S DNS_SECURE
 

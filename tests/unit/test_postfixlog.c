@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "postfixlog.h"
+#include "postfix/postfixlog.h"
 #include "table.h"
 
 #ifndef TESTS_LOGWATCH_DIR

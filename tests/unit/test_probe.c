@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "fake_smtp.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "table.h"
 
 /* ---- the certificates, made once in main() ---------------------------- */

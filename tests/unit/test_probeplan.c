@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "ownaddr.h"
-#include "probeplan.h"
+#include "util/ownaddr.h"
+#include "probe/probeplan.h"
 #include "table.h"
 
 #define MAX_HOSTS 4

@@ -16,8 +16,8 @@
 #include <event2/event.h>
 
 #include "fake_smtp.h"
-#include "probe.h"
-#include "prober.h"
+#include "probe/probe.h"
+#include "probe/prober.h"
 #include "table.h"
 
 #define MAX_CALLS 32

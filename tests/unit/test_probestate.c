@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "kv.h"
-#include "probeplan.h"
-#include "probestate.h"
-#include "statefile.h"
+#include "util/kv.h"
+#include "probe/probeplan.h"
+#include "probe/probestate.h"
+#include "util/statefile.h"
 #include "table.h"
 
 #define SPKI_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -11,10 +11,10 @@
 #include <cmocka.h>
 
 #include "fake_dns.h"
-#include "resolve.h"
-#include "rr.h"
+#include "dns/resolve.h"
+#include "dns/rr.h"
 #include "table.h"
-#include "text.h"
+#include "util/text.h"
 
 #define S DNS_SECURE
 #define I DNS_INSECURE

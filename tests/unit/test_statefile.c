@@ -1,5 +1,5 @@
 /*
- * Unit tests: state files (lib/statefile.h). What is written reads back;
+ * Unit tests: state files (lib/util/statefile.h). What is written reads back;
  * every prefix of a written file (a write cut short anywhere) and every
  * single-byte change is refused whole; a missing file is not an error;
  * content that is not whole lines is refused at write.
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "statefile.h"
+#include "util/statefile.h"
 #include "table.h"
 
 static const char content[] = "key=a.test answer=dane-only\nkey=b.test answer=\"may\"\n";

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "strmap.h"
-#include "survey.h"
+#include "util/strmap.h"
+#include "report/survey.h"
 #include "table.h"
 
 struct list_case {

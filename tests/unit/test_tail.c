@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "tail.h"
+#include "util/tail.h"
 #include "table.h"
 
 /* What the callback got. */

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "rr.h"
+#include "dns/rr.h"
 #include "table.h"
-#include "trustcheck.h"
+#include "dns/trustcheck.h"
 
 #define HOUR_MS 3600000u
 

@@ -1,0 +1,161 @@
+/* commands - the control socket's commands; see commands.h. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "commands.h"
+#include "exlist.h"
+#include "util/kv.h"
+#include "maillog.h"
+#include "postfix/nexthop.h"
+
+static bool
+parse_dest(struct control_request *req, const char *argument, struct nexthop *nh, char *key, size_t size)
+{
+	const char *why;
+	char msg[256];
+
+	if (nexthop_parse(argument, strlen(argument), nh, &why) < 0) {
+		snprintf(msg, sizeof(msg), "ERROR '%.80s': %s", argument, why);
+		control_reply(req, msg);
+		return false;
+	}
+	nexthop_format(nh, key, size);
+	return true;
+}
+
+static void
+answer_text(const struct config *cfg, const struct policymap_answer *a, char *dst, size_t size)
+{
+	switch (a->answer.result) {
+	case POLICY_OK:
+		snprintf(dst, size, "OK %s", a->policy ? a->policy : policy_level(&cfg->levels, a->answer));
+		break;
+	case POLICY_NOTFOUND:
+		snprintf(dst, size, "NOTFOUND");
+		break;
+	case POLICY_TEMP:
+		snprintf(dst, size, "TEMP %s", a->reason);
+		break;
+	}
+}
+
+struct refresh {
+	struct commands *cmd;
+	struct control_request *req;
+	struct policymap_waiter *waiter;
+};
+
+static void
+refreshed(void *arg, const struct policymap_answer *a)
+{
+	struct refresh *r = arg;
+	char answer[600], reply[800];
+
+	answer_text(*r->cmd->cfg, a, answer, sizeof(answer));
+	snprintf(reply, sizeof(reply), "OK resolved: %s; rule %s; probes of its MX hosts started (see tlspolicy "
+	    "explain in a few seconds)", answer, policy_rule_name(a->answer.rule));
+	control_reply(r->req, reply);
+	free(r);
+}
+
+static void
+refresh(struct commands *cmd, struct control_request *req, const char *argument)
+{
+	struct nexthop nh;
+	char key[NEXTHOP_NAME_MAX + 16], answer[600], reply[800];
+	struct policymap_answer a;
+
+	if (!parse_dest(req, argument, &nh, key, sizeof(key)))
+		return;
+	policymap_purge(cmd->pm, &nh);
+	probing_demand(cmd->probing, key);
+	struct refresh *r = calloc(1, sizeof(*r));
+	if (!r) {
+		control_reply(req, "ERROR out of memory");
+		return;
+	}
+	r->cmd = cmd;
+	r->req = req;
+	int rc = policymap_lookup(cmd->pm, &nh, &a, refreshed, r, &r->waiter);
+	if (rc == POLICYMAP_PENDING)
+		return;
+	free(r);
+	if (rc < 0) {
+		control_reply(req, "ERROR out of memory");
+		return;
+	}
+	answer_text(*cmd->cfg, &a, answer, sizeof(answer));
+	snprintf(reply, sizeof(reply), "OK %s: nothing to resolve or probe (%s)", answer,
+	    policy_rule_name(a.answer.rule));
+	control_reply(req, reply);
+}
+
+static void
+stats(struct commands *cmd, struct control_request *req)
+{
+	struct policymap_stats ps;
+	struct buf out;
+
+	policymap_stats(cmd->pm, &ps);
+	buf_init(&out);
+	buf_puts(&out, "OK\n");
+	kv_uint(&out, "cache_entries", ps.entries);
+	kv_uint(&out, "cache_hits", ps.hits);
+	kv_uint(&out, "cache_misses", ps.misses);
+	kv_uint(&out, "resolutions", ps.resolutions);
+	kv_uint(&out, "resolutions_shared", ps.shared);
+	kv_uint(&out, "resolutions_in_flight", ps.in_flight);
+	kv_uint(&out, "stale_answers", ps.stale);
+	buf_putc(&out, '\n');
+	probing_stats(cmd->probing, &out);
+	buf_terminate(&out);
+	control_reply(req, buf_ptr(&out));
+	buf_free(&out);
+}
+
+void
+commands_handle(void *arg, struct control_request *req, const char *command, const char *argument)
+{
+	struct commands *cmd = arg;
+
+	if (strcmp(command, "refresh") == 0) {
+		refresh(cmd, req, argument);
+	} else if (strcmp(command, "purge") == 0) {
+		struct nexthop nh;
+		char key[NEXTHOP_NAME_MAX + 16], reply[300];
+		if (!parse_dest(req, argument, &nh, key, sizeof(key)))
+			return;
+		snprintf(reply, sizeof(reply), "OK %s: %s", key,
+		    policymap_purge(cmd->pm, &nh) ? "cached answer forgotten" : "was not cached");
+		control_reply(req, reply);
+	} else if (strcmp(command, "stats") == 0) {
+		stats(cmd, req);
+	} else if (strcmp(command, "proposed") == 0) {
+		struct buf out;
+		buf_init(&out);
+		buf_puts(&out, "OK\n");
+		exlist_proposed(cmd->exlist, &out);
+		buf_terminate(&out);
+		control_reply(req, buf_ptr(&out));
+		buf_free(&out);
+	} else if (strcmp(command, "maillog") == 0) {
+		struct nexthop nh;
+		char key[NEXTHOP_NAME_MAX + 16];
+		if (argument[0] && !parse_dest(req, argument, &nh, key, sizeof(key)))
+			return;
+		struct buf out;
+		buf_init(&out);
+		buf_puts(&out, "OK");
+		/* Postfix's log names recipient domains, so the counts are by domain. */
+		maillog_report(cmd->maillog, argument[0] ? nh.name : NULL, &out);
+		buf_terminate(&out);
+		control_reply(req, buf_ptr(&out));
+		buf_free(&out);
+	} else {
+		control_reply(req, "ERROR unknown command: purge DEST, refresh DEST, stats, proposed or maillog [DEST]");
+	}
+}

@@ -1,0 +1,60 @@
+/*
+ * exlist - the daemon's exception list at work: loaded from exceptions_file
+ * at start, again on SIGHUP and whenever the file changes (looked at every
+ * two seconds), a file with errors rejected whole (each error logged with
+ * its line, at level error) while the previous list stays in force.
+ *
+ * Entries whose expiry has passed stop applying (policymap checks the
+ * date) and are logged once: at load for those already past, then as
+ * their day ends. With probes: an excepted destination whose every DANE
+ * host now verifies is an alert (kind=exception-fixed), and with
+ * exceptions_retire = yes the daemon stops applying the entry; a
+ * destination whose every DANE host fails is proposed as an exception
+ * (logged, listed by `tlspolicy exceptions --proposed`). With
+ * exceptions_auto = yes a proposal applies only once Postfix's own log
+ * corroborates it (exproposal.h: deferrals with dsn 4.7.5 for the
+ * destination over exceptions_auto_evidence), since anyone on the path
+ * can make a probe see a wrong certificate; it is looked at again every
+ * two seconds, and once applied (logged, and an alert of kind
+ * exception-applied) it stays until the destination verifies again.
+ * Without maillog_file nothing can corroborate: a warning at start and
+ * on each reload says that exceptions_auto will never apply anything.
+ *
+ * Ownership: borrows the event base, log, policy map and alerter; holds a
+ * reference to the configuration.
+ */
+#ifndef TLSPOLICYD_EXLIST_H
+#define TLSPOLICYD_EXLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "config/config.h"
+#include "rules/exproposal.h"
+#include "util/log.h"
+#include "serve/policymap.h"
+#include "probing.h"
+
+struct event_base;
+struct alerter;
+struct exlist;
+
+/* NULL with err (the file's errors, one per line) when the file exists
+ * but has errors: the daemon does not start on a broken list. */
+struct exlist *exlist_create(struct event_base *base, struct log *log, struct policymap *pm,
+    struct alerter *alerter, struct config *cfg, struct buf *err);
+/* SIGHUP: the configuration (the file's name may change) and the file. */
+void exlist_reload(struct exlist *x, struct config *cfg);
+/* Where the evidence for exceptions_auto comes from (maillog_evidence):
+ * false when no log is followed. Until set, there is none. */
+typedef bool exlist_evidence(void *arg, const char *dest, struct exproposal_evidence *out);
+void exlist_set_evidence(struct exlist *x, exlist_evidence *evidence, void *arg);
+/* Probes' news about whole destinations (probing_set_news). */
+void exlist_news(void *arg, const char *dest, enum probing_news n);
+/* The proposals, one line each in the list's syntax. */
+void exlist_proposed(const struct exlist *x, struct buf *out);
+size_t exlist_count(const struct exlist *x);
+void exlist_free(struct exlist *x);
+
+#endif

@@ -1,0 +1,481 @@
+/* probing - the daemon's probes; see probing.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "watch/alert.h"
+#include "util/buf.h"
+#include "util/kv.h"
+#include "util/ownaddr.h"
+#include "probe/probe.h"
+#include "probe/probeplan.h"
+#include "probe/prober.h"
+#include "probe/probereport.h"
+#include "probe/probestate.h"
+#include "probing.h"
+
+/* How many destinations' probe history the daemon keeps. */
+#define HISTORY_DESTS 10000
+/* Writes of the history file come at most this often. */
+#define SAVE_DELAY_MS 2000
+/* This host's addresses are listed again when a plan needs them and the
+ * list is older than this: a new address is refused within seconds, and
+ * a busy daemon asks the kernel a few times a minute, not per answer. */
+#define OWN_REFRESH_MS 10000
+
+struct probing {
+	struct event_base *base;
+	struct log *log;
+	struct policymap *pm;
+	struct alerter *alerter;
+	struct config *cfg;
+	struct probe_env *env;
+	struct prober *prober;
+	struct probestate *state;
+	struct event *schedule;		/* looks for destinations due again */
+	struct event *save;		/* writes the history file */
+	char *history_path;
+	bool save_failed;		/* said once until a save works again */
+	struct buf line;
+	char **demanded;		/* to probe at their next resolution */
+	size_t ndemanded;
+	struct netaddr *own;		/* this host's addresses (ownaddr_load) */
+	size_t nown;
+	uint64_t own_loaded_ms;
+	bool own_failed;		/* said once until a load works again */
+	uint64_t by_class[PROBE_CLASS_COUNT];
+	void (*news)(void *arg, const char *dest, enum probing_news n);
+	void *news_arg;
+};
+
+static struct prober_settings
+limits(const struct config *cfg)
+{
+	struct prober_settings s = {
+		.workers = cfg->probe_workers,
+		.concurrency = cfg->probe_concurrency,
+		.queue_max = cfg->probe_queue_max,
+		.rate = cfg->probe_rate,
+		.host_interval_ms = cfg->probe_host_interval_ms,
+	};
+	return s;
+}
+
+static void check_all_mismatch(struct probing *pg, const char *dest);
+
+/* A result younger than probe_interval, found for another destination
+ * with the same MX host: reused, so that a provider's host serving many
+ * destinations is probed once per interval, not once per destination. */
+static bool
+reuse_recent(struct probing *pg, const char *dest, const struct probe_target *t)
+{
+	bool usable;
+	const struct probestate_record *rec = probestate_latest(pg->state, t->host, &t->address, t->port, &usable);
+	int64_t now = (int64_t)time(NULL);
+
+	if (!rec || (now - rec->unix_s) * 1000 >= (int64_t)pg->cfg->probe_interval_ms)
+		return false;
+	struct probestate_record copy = *rec;
+	probestate_record_shared(pg->state, dest, t->host, &t->address, t->port, usable, &copy);
+	check_all_mismatch(pg, dest);
+	return true;
+}
+
+/* first_time: the plan of a fresh resolution (refusals are logged);
+ * demanded: an administrator asked (no reuse, no waiting). */
+static void
+submit_plan(struct probing *pg, const struct probeplan *plan, bool first_time, bool demanded)
+{
+	char addr[64];
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct probeplan_item *it = &plan->items[i];
+		netaddr_format(&it->target.address, addr, sizeof(addr));
+		if (it->refused) {
+			if (first_time)
+				log_event(pg->log, LOGL_NOTICE, "probe-refused", "dest", plan->dest, "host", it->target.host,
+				    "addr", addr, "range", it->refused, "reason", probeplan_refusal(it), NULL);
+			continue;
+		}
+		if (it->over_limit)
+			continue;
+		if (!demanded && reuse_recent(pg, plan->dest, &it->target))
+			continue;
+		int rc = demanded ? prober_submit_urgent(pg->prober, plan->dest, &it->target)
+		    : prober_submit(pg->prober, plan->dest, &it->target);
+		if (rc == PROBER_FULL)
+			log_event(pg->log, LOGL_WARNING, "probe-dropped", "dest", plan->dest, "host", it->target.host,
+			    "addr", addr, "reason", "probe queue full (probe_queue_max); tried again later", NULL);
+	}
+}
+
+static bool
+take_demand(struct probing *pg, const char *dest)
+{
+	for (size_t i = 0; i < pg->ndemanded; i++) {
+		if (strcmp(pg->demanded[i], dest) == 0) {
+			free(pg->demanded[i]);
+			pg->demanded[i] = pg->demanded[--pg->ndemanded];
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+probing_load_history(struct probing *pg)
+{
+	char why[600];
+
+	if (!pg->state || !pg->history_path)
+		return;
+	if (probestate_load(pg->state, pg->history_path, (int64_t)time(NULL), why, sizeof(why)) < 0)
+		log_event(pg->log, LOGL_WARNING, "state-read", "file", pg->history_path, "error", why, NULL);
+}
+
+bool
+probing_all_mismatch(void *arg, const char *dest)
+{
+	const struct probing *pg = arg;
+
+	return pg->state && probestate_all_mismatch(pg->state, dest);
+}
+
+void
+probing_demand(struct probing *pg, const char *dest)
+{
+	/* Administrators type these: a handful at most, each once. */
+	if (!pg->prober || pg->ndemanded >= 64)
+		return;
+	take_demand(pg, dest);
+	char **more = realloc(pg->demanded, (pg->ndemanded + 1) * sizeof(*more));
+	if (!more)
+		return;
+	pg->demanded = more;
+	if ((pg->demanded[pg->ndemanded] = strdup(dest)))
+		pg->ndemanded++;
+}
+
+void
+probing_stats(const struct probing *pg, struct buf *out)
+{
+	struct prober_stats st = {0};
+
+	if (pg->prober)
+		prober_stats(pg->prober, &st);
+	kv_str(out, "probes", pg->prober ? "enabled" : "disabled");
+	kv_uint(out, "probes_queued", st.queued);
+	kv_uint(out, "probes_running", st.running);
+	kv_uint(out, "probes_submitted", st.submitted);
+	kv_uint(out, "probes_started", st.started);
+	kv_uint(out, "probes_finished", st.finished);
+	kv_uint(out, "probes_dropped", st.dropped);
+}
+
+const uint64_t *
+probing_class_counts(const struct probing *pg)
+{
+	return pg->by_class;
+}
+
+const struct prober *
+probing_prober(const struct probing *pg)
+{
+	return pg->prober;
+}
+
+/* Loads this host's addresses again when the list is old. A failure keeps
+ * the last list (the first load, at start, must have worked) and is said
+ * once, until a load works again. */
+static void
+refresh_own(struct probing *pg)
+{
+	struct netaddr *own;
+	size_t n;
+	char err[256];
+	uint64_t now = probe_now_ms();
+
+	if (now - pg->own_loaded_ms < OWN_REFRESH_MS)
+		return;
+	pg->own_loaded_ms = now;
+	if (ownaddr_load(&own, &n, err, sizeof(err)) < 0) {
+		if (!pg->own_failed)
+			log_event(pg->log, LOGL_WARNING, "own-addresses", "error", err,
+			    "reason", "probes refuse the addresses this host had when last listed", NULL);
+		pg->own_failed = true;
+		return;
+	}
+	pg->own_failed = false;
+	free(pg->own);
+	pg->own = own;
+	pg->nown = n;
+}
+
+void
+probing_resolved(void *arg, const struct resolve_result *r)
+{
+	struct probing *pg = arg;
+	struct probeplan plan;
+
+	if (!pg->prober || r->answer.result != POLICY_OK)
+		return;
+	if (!pg->cfg->probe_allow_private)
+		refresh_own(pg);
+	struct probeplan_settings ps = {
+		.allow_private = pg->cfg->probe_allow_private,
+		.address_limit = pg->cfg->probe_address_limit,
+		.own = pg->own,
+		.nown = pg->nown,
+	};
+	if (probeplan_build(r, &ps, &plan) < 0 || plan.n == 0) {
+		probeplan_free(&plan);
+		return;
+	}
+	char dest[sizeof(plan.dest)];
+	memcpy(dest, plan.dest, sizeof(dest));
+	bool demanded = take_demand(pg, dest);
+	if (probestate_plan(pg->state, &plan, probe_now_ms(), pg->cfg->probe_interval_ms) || demanded) {
+		probestate_probed(pg->state, dest, probe_now_ms());
+		submit_plan(pg, probestate_get_plan(pg->state, dest), true, demanded);
+	}
+}
+
+static void
+chain_digests(const struct probe_result *r, struct buf *spki, struct buf *cert)
+{
+	for (size_t i = 0; i < r->ncerts; i++) {
+		buf_printf(spki, "%s%s", i ? "," : "", r->certs[i].spki_sha256);
+		buf_printf(cert, "%s%s", i ? "," : "", r->certs[i].cert_sha256);
+	}
+	buf_terminate(spki);
+	buf_terminate(cert);
+}
+
+/* The evidence an administrator needs to contact the other side. */
+static void
+alert_mismatch(struct probing *pg, const char *dest, const struct probe_target *t, const struct probe_result *r)
+{
+	struct buf tlsa, spki, cert;
+	char addr[64], port[8];
+
+	buf_init(&tlsa);
+	buf_init(&spki);
+	buf_init(&cert);
+	probereport_tlsa_list(t, &tlsa);
+	buf_terminate(&tlsa);
+	chain_digests(r, &spki, &cert);
+	netaddr_format(&t->address, addr, sizeof(addr));
+	snprintf(port, sizeof(port), "%u", t->port);
+	const char *fields[] = {
+		"host", t->host, "addr", addr, "port", port, "tlsa", buf_ptr(&tlsa),
+		"chain_spki_sha256", buf_ptr(&spki), "chain_cert_sha256", buf_ptr(&cert), "error", r->dane_error,
+		"reason", "the server's certificate matches none of its DNSSEC-signed TLSA records: "
+		"Postfix defers mail for it", NULL,
+	};
+	alerter_raise(pg->alerter, "dane-mismatch", dest, fields, probe_now_ms());
+	buf_free(&tlsa);
+	buf_free(&spki);
+	buf_free(&cert);
+}
+
+static void
+schedule_save(struct probing *pg)
+{
+	struct timeval delay = {SAVE_DELAY_MS / 1000, (SAVE_DELAY_MS % 1000) * 1000};
+
+	if (pg->history_path && !evtimer_pending(pg->save, NULL))
+		evtimer_add(pg->save, &delay);
+}
+
+/* Whole-destination news: an alert when every DANE host fails, and both
+ * ways to the daemon (exception proposals and fixes). */
+static void
+check_all_mismatch(struct probing *pg, const char *dest)
+{
+	static const char *const fields[] = {
+		"reason", "every MX host with TLSA records fails DANE: mail to this destination is deferred", NULL,
+	};
+
+	if (probestate_all_mismatch_news(pg->state, dest)) {
+		alerter_raise(pg->alerter, "dane-mismatch-all", dest, fields, probe_now_ms());
+		if (pg->news)
+			pg->news(pg->news_arg, dest, PROBING_ALL_MISMATCH);
+	}
+	if (probestate_all_verified_news(pg->state, dest) && pg->news)
+		pg->news(pg->news_arg, dest, PROBING_ALL_VERIFIED);
+}
+
+void
+probing_set_news(struct probing *pg, void (*news)(void *arg, const char *dest, enum probing_news n), void *arg)
+{
+	pg->news = news;
+	pg->news_arg = arg;
+}
+
+/* One line per probe and the alert name the first destination it was made
+ * for; the others get the result in their history (and their own alert
+ * when every host of theirs now fails). */
+static void
+on_result(void *arg, const char *const *dests, size_t ndests, const struct probe_target *t,
+    const struct probe_result *r)
+{
+	struct probing *pg = arg;
+	int64_t now = (int64_t)time(NULL);
+
+	if ((unsigned)r->class < PROBE_CLASS_COUNT)
+		pg->by_class[r->class]++;
+	buf_reset(&pg->line);
+	probereport_kv(dests[0], t, r, &pg->line);
+	if (ndests > 1)
+		kv_uint(&pg->line, "shared_by", ndests);
+	log_line(pg->log, LOGL_INFO, buf_ptr(&pg->line), buf_size(&pg->line));
+	if (r->class == PROBE_DANE_MISMATCH)
+		alert_mismatch(pg, dests[0], t, r);
+	for (size_t i = 0; i < ndests; i++) {
+		probestate_record(pg->state, dests[i], t, r, now);
+		check_all_mismatch(pg, dests[i]);
+	}
+	schedule_save(pg);
+}
+
+static void
+save_now(struct probing *pg)
+{
+	if (probestate_save(pg->state, pg->history_path) == 0) {
+		pg->save_failed = false;
+		return;
+	}
+	if (!pg->save_failed)
+		log_event(pg->log, LOGL_WARNING, "state-write", "file", pg->history_path, "error", strerror(errno),
+		    "reason", "probe history not saved; check state_directory and its owner", NULL);
+	pg->save_failed = true;
+}
+
+static void
+on_save(evutil_socket_t fd, short what, void *arg)
+{
+	save_now(arg);
+}
+
+static void
+probe_again(void *arg, const char *dest)
+{
+	struct probing *pg = arg;
+	uint64_t now = probe_now_ms();
+	uint64_t asked = policymap_last_asked(pg->pm, dest);
+
+	/* Only while Postfix keeps asking for it. */
+	if (!asked || now - asked > pg->cfg->probe_interval_ms)
+		return;
+	probestate_probed(pg->state, dest, now);
+	submit_plan(pg, probestate_get_plan(pg->state, dest), false, false);
+}
+
+static void
+on_schedule(evutil_socket_t fd, short what, void *arg)
+{
+	struct probing *pg = arg;
+
+	probestate_each_due(pg->state, probe_now_ms(), pg->cfg->probe_interval_ms, probe_again, pg);
+}
+
+struct probing *
+probing_create(struct event_base *base, struct log *log, struct policymap *pm, struct alerter *alerter,
+    struct config *cfg, char *err, size_t errlen)
+{
+	struct probing *pg = calloc(1, sizeof(*pg));
+
+	if (!pg) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pg->base = base;
+	pg->log = log;
+	pg->pm = pm;
+	pg->alerter = alerter;
+	pg->cfg = config_ref(cfg);
+	buf_init(&pg->line);
+	if (!cfg->probe_enable)
+		return pg;
+	struct probe_env_settings es = {
+		.ca_file = cfg->probe_ca_file,
+		.helo_name = cfg->probe_helo_name,
+		.step_timeout_ms = cfg->probe_timeout_ms,
+		.max_reply = PROBE_MAX_REPLY,
+	};
+	struct prober_settings ps = limits(cfg);
+	/* Probes must know which addresses are this host's own: where the
+	 * kernel will not say (a sandbox without netlink), refuse to start
+	 * rather than probe blind. */
+	if (ownaddr_load(&pg->own, &pg->nown, err, errlen) < 0)
+		goto fail;
+	pg->own_loaded_ms = probe_now_ms();
+	if (!(pg->env = probe_env_new(&es, err, errlen)) ||
+	    !(pg->prober = prober_create(base, pg->env, &ps, on_result, pg, err, errlen)))
+		goto fail;
+	if (!(pg->state = probestate_create(HISTORY_DESTS)) ||
+	    !(pg->schedule = event_new(base, -1, EV_PERSIST, on_schedule, pg)) ||
+	    !(pg->save = evtimer_new(base, on_save, pg))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Looking a few times per interval keeps a re-probe close to due. */
+	uint64_t every = cfg->probe_interval_ms / 4 < 60000 ? cfg->probe_interval_ms / 4 : 60000;
+	struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+	event_add(pg->schedule, &tv);
+	if (cfg->state_directory[0]) {
+		struct buf path;
+		buf_init(&path);
+		buf_printf(&path, "%s/probes", cfg->state_directory);
+		if (!(pg->history_path = buf_detach(&path))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	return pg;
+fail:
+	probing_free(pg);
+	return NULL;
+}
+
+void
+probing_set_config(struct probing *pg, struct config *cfg)
+{
+	config_ref(cfg);
+	config_unref(pg->cfg);
+	pg->cfg = cfg;
+	if (pg->prober) {
+		struct prober_settings ps = limits(cfg);
+		prober_set_limits(pg->prober, &ps);
+	}
+}
+
+void
+probing_free(struct probing *pg)
+{
+	if (!pg)
+		return;
+	prober_free(pg->prober);
+	if (pg->save && evtimer_pending(pg->save, NULL))
+		save_now(pg);
+	probestate_free(pg->state);
+	probe_env_free(pg->env);
+	if (pg->schedule)
+		event_free(pg->schedule);
+	if (pg->save)
+		event_free(pg->save);
+	free(pg->history_path);
+	for (size_t i = 0; i < pg->ndemanded; i++)
+		free(pg->demanded[i]);
+	free(pg->demanded);
+	free(pg->own);
+	buf_free(&pg->line);
+	config_unref(pg->cfg);
+	free(pg);
+}

@@ -1,0 +1,74 @@
+/*
+ * probing - the daemon's probes: the wiring between the answers the
+ * policy map resolves and the probe pool.
+ *
+ * A destination is probed when a resolution for it completes and it was
+ * never probed, or not for probe_interval; and again on a schedule while
+ * Postfix keeps asking for it (asked within probe_interval, as the policy
+ * map's cache tells). The addresses Postfix would try are probed
+ * (probeplan.h: probe_address_limit), except those in special-purpose
+ * ranges and this host's own unless probe_allow_private = yes (logged as
+ * refused when a resolution plans them, not again at re-probes). This
+ * host's addresses are listed at start (probing_create() fails when they
+ * cannot be) and again at most every 10 s when a plan needs them. A
+ * result younger than probe_interval that another destination's probe of
+ * the same host got is reused. Each result is one key=value line at info; a
+ * dane-mismatch is an alert naming the destination, host, address, the
+ * published TLSA records and the presented chain's digests; a destination
+ * whose every DANE host mismatches is one more alert, when it becomes so. The history is kept in
+ * state_directory/probes, rewritten at most every few seconds.
+ *
+ * Ownership: borrows the event base, log, policy map and alerter; holds a
+ * reference to the configuration.
+ */
+#ifndef TLSPOLICYD_PROBING_H
+#define TLSPOLICYD_PROBING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "config/config.h"
+#include "util/log.h"
+#include "serve/policymap.h"
+#include "dns/resolve.h"
+
+struct event_base;
+struct probing;
+
+/* NULL with err when probes are enabled but cannot be set up. With
+ * probe_enable = no it returns an object that does nothing. */
+struct alerter;
+struct probing *probing_create(struct event_base *base, struct log *log, struct policymap *pm,
+    struct alerter *alerter, struct config *cfg, char *err, size_t errlen);
+void probing_set_config(struct probing *pg, struct config *cfg);
+/* Loads state_directory/probes: called as the daemon's user, who owns
+ * the file (root without CAP_DAC_OVERRIDE, as under systemd, cannot). */
+void probing_load_history(struct probing *pg);
+/* The policy map's observer: a resolution has completed. */
+void probing_resolved(void *arg, const struct resolve_result *r);
+/* Probes dest's MX hosts after its next resolution, whatever probe_interval
+ * says (tlspolicy refresh). */
+void probing_demand(struct probing *pg, const char *dest);
+/* What probes found out about a whole destination, when it becomes so. */
+enum probing_news {
+	PROBING_ALL_MISMATCH,	/* every DANE host fails DANE */
+	PROBING_ALL_VERIFIED,	/* every DANE host passes DANE */
+};
+void probing_set_news(struct probing *pg, void (*news)(void *arg, const char *dest, enum probing_news n),
+    void *arg);
+
+/* Whether probes found every DANE host of dest failing DANE (a
+ * server_set_probe_view() callback; arg is the probing). */
+bool probing_all_mismatch(void *arg, const char *dest);
+
+/* Appends the pool's counters as one key=value line. */
+void probing_stats(const struct probing *pg, struct buf *out);
+/* Probes finished so far by class (indexes: enum probe_class). */
+const uint64_t *probing_class_counts(const struct probing *pg);
+struct prober;
+/* The pool, for its counters; NULL when probes are disabled. */
+const struct prober *probing_prober(const struct probing *pg);
+void probing_free(struct probing *pg);
+
+#endif

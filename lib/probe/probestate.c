@@ -1,0 +1,550 @@
+/* probestate - probe plans and history per destination; see probestate.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/hash.h"
+#include "util/kv.h"
+#include "probe/probestate.h"
+#include "util/statefile.h"
+#include "rules/tlsa.h"
+
+#define BUCKETS 4096
+#define DEST_MAX (NEXTHOP_NAME_MAX + 16)
+
+struct dest {
+	struct dest *chain;
+	char name[DEST_MAX];
+	struct probeplan plan;
+	uint64_t probed_ms;		/* 0: never */
+	bool all_mismatch;		/* as last reported by probestate_all_mismatch_news() */
+	bool all_verified;		/* as last reported by probestate_all_verified_news() */
+	size_t naddrs, cap;
+	struct probestate_addr *addrs;
+};
+
+/* The latest result per host, address and port, across destinations. */
+struct latest {
+	struct latest *chain;
+	char host[NEXTHOP_NAME_MAX + 1];
+	struct netaddr address;
+	unsigned port;
+	bool usable;
+	struct probestate_record rec;
+};
+
+struct probestate {
+	struct dest *buckets[BUCKETS];
+	size_t count, max;
+	struct latest *latest[BUCKETS];
+	size_t nlatest;
+	struct hash_key key;
+};
+
+struct probestate *
+probestate_create(size_t max_dests)
+{
+	static const unsigned char seed[16] = "probestate-table";
+	struct probestate *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->max = max_dests ? max_dests : 1;
+	/* The names are those Postfix asked for; the table is bounded and
+	 * the chains short, so a fixed key is enough here. */
+	ps->key = hash_key_from_bytes(seed);
+	return ps;
+}
+
+static void
+free_dest(struct dest *d)
+{
+	probeplan_free(&d->plan);
+	free(d->addrs);
+	free(d);
+}
+
+static void
+clear_latest(struct probestate *ps)
+{
+	for (size_t i = 0; i < BUCKETS; i++) {
+		while (ps->latest[i]) {
+			struct latest *l = ps->latest[i];
+			ps->latest[i] = l->chain;
+			free(l);
+		}
+	}
+	ps->nlatest = 0;
+}
+
+void
+probestate_free(struct probestate *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < BUCKETS; i++) {
+		while (ps->buckets[i]) {
+			struct dest *d = ps->buckets[i];
+			ps->buckets[i] = d->chain;
+			free_dest(d);
+		}
+	}
+	clear_latest(ps);
+	free(ps);
+}
+
+static size_t
+target_bucket(const struct probestate *ps, const char *host, const struct netaddr *a, unsigned port)
+{
+	return (hash_siphash13(ps->key, host, strlen(host)) ^ hash_siphash13(ps->key, a->bytes, sizeof(a->bytes)) ^
+	    port) % BUCKETS;
+}
+
+static struct latest *
+find_latest(const struct probestate *ps, const char *host, const struct netaddr *a, unsigned port)
+{
+	struct latest *l = ps->latest[target_bucket(ps, host, a, port)];
+
+	while (l && !(l->port == port && l->address.family == a->family &&
+	    memcmp(l->address.bytes, a->bytes, sizeof(a->bytes)) == 0 && strcmp(l->host, host) == 0))
+		l = l->chain;
+	return l;
+}
+
+static void
+note_latest(struct probestate *ps, const char *host, const struct netaddr *a, unsigned port, bool usable,
+    const struct probestate_record *rec)
+{
+	struct latest *l = find_latest(ps, host, a, port);
+
+	if (!l) {
+		/* A cache of what is shared, so bounded crudely: start over. */
+		if (ps->nlatest >= 4 * ps->max)
+			clear_latest(ps);
+		if (!(l = calloc(1, sizeof(*l))))
+			return;
+		snprintf(l->host, sizeof(l->host), "%s", host);
+		l->address = *a;
+		l->port = port;
+		size_t b = target_bucket(ps, host, a, port);
+		l->chain = ps->latest[b];
+		ps->latest[b] = l;
+		ps->nlatest++;
+	}
+	l->usable = usable;
+	l->rec = *rec;
+}
+
+const struct probestate_record *
+probestate_latest(const struct probestate *ps, const char *host, const struct netaddr *a, unsigned port,
+    bool *usable)
+{
+	const struct latest *l = find_latest(ps, host, a, port);
+
+	if (!l)
+		return NULL;
+	*usable = l->usable;
+	return &l->rec;
+}
+
+static size_t
+bucket_of(const struct probestate *ps, const char *name)
+{
+	return hash_siphash13(ps->key, name, strlen(name)) % BUCKETS;
+}
+
+static struct dest **
+slot_of(struct probestate *ps, const char *name)
+{
+	struct dest **slot = &ps->buckets[bucket_of(ps, name)];
+
+	while (*slot && strcmp((*slot)->name, name) != 0)
+		slot = &(*slot)->chain;
+	return slot;
+}
+
+static const struct dest *
+find(const struct probestate *ps, const char *name)
+{
+	const struct dest *d = ps->buckets[bucket_of(ps, name)];
+
+	while (d && strcmp(d->name, name) != 0)
+		d = d->chain;
+	return d;
+}
+
+/* Makes room by forgetting the destination probed longest ago. */
+static void
+evict_one(struct probestate *ps)
+{
+	struct dest **oldest = NULL;
+
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct dest **s = &ps->buckets[i]; *s; s = &(*s)->chain)
+			if (!oldest || (*s)->probed_ms < (*oldest)->probed_ms)
+				oldest = s;
+	if (oldest) {
+		struct dest *d = *oldest;
+		*oldest = d->chain;
+		free_dest(d);
+		ps->count--;
+	}
+}
+
+static struct dest *
+get_dest(struct probestate *ps, const char *name, bool create)
+{
+	struct dest **slot = slot_of(ps, name);
+
+	if (*slot || !create)
+		return *slot;
+	if (ps->count >= ps->max) {
+		evict_one(ps);
+		slot = slot_of(ps, name);
+	}
+	struct dest *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	*slot = d;
+	ps->count++;
+	return d;
+}
+
+bool
+probestate_plan(struct probestate *ps, struct probeplan *plan, uint64_t now_ms, uint64_t interval_ms)
+{
+	struct dest *d = get_dest(ps, plan->dest, true);
+
+	if (!d) {
+		probeplan_free(plan);
+		return false;
+	}
+	probeplan_free(&d->plan);
+	d->plan = *plan;
+	memset(plan, 0, sizeof(*plan));
+	return d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms;
+}
+
+const struct probeplan *
+probestate_get_plan(const struct probestate *ps, const char *dest)
+{
+	const struct dest *d = find(ps, dest);
+
+	return d ? &d->plan : NULL;
+}
+
+void
+probestate_probed(struct probestate *ps, const char *dest, uint64_t now_ms)
+{
+	struct dest *d = get_dest(ps, dest, false);
+
+	if (d)
+		d->probed_ms = now_ms ? now_ms : 1;
+}
+
+void
+probestate_each_due(struct probestate *ps, uint64_t now_ms, uint64_t interval_ms,
+    void (*due)(void *arg, const char *dest), void *arg)
+{
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct dest *d = ps->buckets[i]; d; d = d->chain)
+			if (d->plan.n && (d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms))
+				due(arg, d->name);
+}
+
+static bool
+same_addr(const struct probestate_addr *a, const char *host, const struct netaddr *addr, unsigned port)
+{
+	return a->port == port && a->address.family == addr->family &&
+	    memcmp(a->address.bytes, addr->bytes, sizeof(addr->bytes)) == 0 && strcmp(a->host, host) == 0;
+}
+
+static struct probestate_addr *
+get_addr(struct dest *d, const char *host, const struct netaddr *addr, unsigned port)
+{
+	for (size_t i = 0; i < d->naddrs; i++)
+		if (same_addr(&d->addrs[i], host, addr, port))
+			return &d->addrs[i];
+	if (d->naddrs == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 4;
+		struct probestate_addr *bigger = realloc(d->addrs, cap * sizeof(*bigger));
+		if (!bigger)
+			return NULL;
+		d->addrs = bigger;
+		d->cap = cap;
+	}
+	struct probestate_addr *a = &d->addrs[d->naddrs++];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->host, sizeof(a->host), "%s", host);
+	a->address = *addr;
+	a->port = port;
+	return a;
+}
+
+static void
+push_record(struct probestate_addr *a, const struct probestate_record *rec)
+{
+	memmove(&a->history[1], &a->history[0], (PROBESTATE_HISTORY - 1) * sizeof(a->history[0]));
+	a->history[0] = *rec;
+	if (a->nhistory < PROBESTATE_HISTORY)
+		a->nhistory++;
+}
+
+const struct probestate_addr *
+probestate_record(struct probestate *ps, const char *dest, const struct probe_target *t,
+    const struct probe_result *r, int64_t unix_s)
+{
+	struct dest *d = get_dest(ps, dest, true);
+	struct probestate_addr *a = d ? get_addr(d, t->host, &t->address, t->port) : NULL;
+	struct probestate_record rec = {.unix_s = unix_s, .class = r->class};
+
+	if (!a)
+		return NULL;
+	/* What DNS promised, not what the probe got to: a DANE host that
+	 * never reached STARTTLS still has usable TLSA records. */
+	a->has_usable_tlsa = false;
+	for (size_t i = 0; i < t->ntlsa && !a->has_usable_tlsa; i++) {
+		struct tlsa_record tr = {t->tlsa[i].usage, t->tlsa[i].selector, t->tlsa[i].mtype,
+		    t->tlsa[i].data, t->tlsa[i].len};
+		const char *why;
+		a->has_usable_tlsa = tlsa_usable(&tr, &why);
+	}
+	const char *detail = r->error[0] ? r->error : r->dane_match[0] ? r->dane_match
+	    : r->dane_error[0] ? r->dane_error : r->pkix_error;
+	snprintf(rec.detail, sizeof(rec.detail), "%.199s", detail);
+	if (r->ncerts)
+		memcpy(rec.leaf_spki, r->certs[0].spki_sha256, sizeof(rec.leaf_spki));
+	push_record(a, &rec);
+	note_latest(ps, t->host, &t->address, t->port, a->has_usable_tlsa, &rec);
+	return a;
+}
+
+void
+probestate_record_shared(struct probestate *ps, const char *dest, const char *host, const struct netaddr *addr,
+    unsigned port, bool usable, const struct probestate_record *rec)
+{
+	struct dest *d = get_dest(ps, dest, true);
+	struct probestate_addr *a = d ? get_addr(d, host, addr, port) : NULL;
+
+	if (!a)
+		return;
+	a->has_usable_tlsa = usable;
+	/* The same result twice in a row is one record. */
+	if (a->nhistory && a->history[0].unix_s == rec->unix_s && a->history[0].class == rec->class)
+		return;
+	push_record(a, rec);
+}
+
+/* Every address with usable TLSA records has a latest result, all of
+ * them of this class, and there is at least one. */
+static bool
+all_dane(const struct dest *d, enum probe_class class)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->naddrs; i++) {
+		const struct probestate_addr *a = &d->addrs[i];
+		if (!a->has_usable_tlsa)
+			continue;
+		if (a->nhistory == 0 || a->history[0].class != class)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+bool
+probestate_all_verified_news(struct probestate *ps, const char *dest)
+{
+	struct dest *d = get_dest(ps, dest, false);
+
+	if (!d)
+		return false;
+	bool now = all_dane(d, PROBE_DANE_VERIFIED), news = now && !d->all_verified;
+	d->all_verified = now;
+	return news;
+}
+
+static bool
+all_mismatch(const struct dest *d)
+{
+	return all_dane(d, PROBE_DANE_MISMATCH);
+}
+
+bool
+probestate_all_mismatch(const struct probestate *ps, const char *dest)
+{
+	const struct dest *d = find(ps, dest);
+
+	return d && all_mismatch(d);
+}
+
+bool
+probestate_all_mismatch_news(struct probestate *ps, const char *dest)
+{
+	struct dest *d = get_dest(ps, dest, false);
+
+	if (!d)
+		return false;
+	bool now = all_mismatch(d), news = now && !d->all_mismatch;
+	d->all_mismatch = now;
+	return news;
+}
+
+void
+probestate_each_addr(const struct probestate *ps, const char *dest,
+    void (*fn)(void *arg, const struct probestate_addr *a), void *arg)
+{
+	const struct dest *d = find(ps, dest);
+
+	for (size_t i = 0; d && i < d->naddrs; i++)
+		fn(arg, &d->addrs[i]);
+}
+
+static void
+format_record(const char *dest, const struct probestate_addr *a, const struct probestate_record *rec,
+    struct buf *out)
+{
+	char addr[64];
+
+	netaddr_format(&a->address, addr, sizeof(addr));
+	kv_str(out, "dest", dest);
+	kv_str(out, "host", a->host);
+	kv_str(out, "addr", addr);
+	kv_uint(out, "port", a->port);
+	kv_str(out, "tlsa", a->has_usable_tlsa ? "usable" : "none");
+	kv_uint(out, "time", (uint64_t)rec->unix_s);
+	kv_str(out, "class", probe_class_name(rec->class));
+	if (rec->detail[0])
+		kv_str(out, "detail", rec->detail);
+	if (rec->leaf_spki[0])
+		kv_str(out, "spki", rec->leaf_spki);
+	buf_putc(out, '\n');
+}
+
+void
+probestate_format(const struct probestate *ps, struct buf *out)
+{
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (const struct dest *d = ps->buckets[i]; d; d = d->chain)
+			for (size_t a = 0; a < d->naddrs; a++)
+				/* Oldest first, so that loading pushes them in order. */
+				for (size_t h = d->addrs[a].nhistory; h-- > 0;)
+					format_record(d->name, &d->addrs[a], &d->addrs[a].history[h], out);
+}
+
+int
+probestate_save(const struct probestate *ps, const char *path)
+{
+	struct buf out;
+
+	buf_init(&out);
+	probestate_format(ps, &out);
+	int rc = statefile_write(path, buf_ptr(&out), buf_size(&out));
+	int saved = errno;
+	buf_free(&out);
+	errno = saved;
+	return rc;
+}
+
+struct loaded {
+	char dest[DEST_MAX], host[NEXTHOP_NAME_MAX + 1];
+	struct netaddr addr;
+	bool have_addr, usable;
+	unsigned port;
+	struct probestate_record rec;
+	bool have_class;
+	bool bad;			/* a field that format_record() never writes */
+};
+
+static void
+on_field(void *arg, const char *key, const char *value)
+{
+	struct loaded *l = arg;
+
+	if (strcmp(key, "dest") == 0)
+		snprintf(l->dest, sizeof(l->dest), "%s", value);
+	else if (strcmp(key, "host") == 0)
+		snprintf(l->host, sizeof(l->host), "%s", value);
+	else if (strcmp(key, "addr") == 0)
+		l->have_addr = netaddr_parse(value, &l->addr) == 0;
+	else if (strcmp(key, "port") == 0) {
+		uint64_t port = 0;
+		l->bad |= !kv_number(value, 65535, &port) || port == 0;
+		l->port = (unsigned)port;
+	}
+	else if (strcmp(key, "tlsa") == 0)
+		l->usable = strcmp(value, "usable") == 0;
+	else if (strcmp(key, "time") == 0) {
+		uint64_t t = 0;
+		l->bad |= !kv_number(value, INT64_MAX, &t);
+		l->rec.unix_s = (int64_t)t;
+	}
+	else if (strcmp(key, "detail") == 0)
+		snprintf(l->rec.detail, sizeof(l->rec.detail), "%s", value);
+	else if (strcmp(key, "spki") == 0)
+		snprintf(l->rec.leaf_spki, sizeof(l->rec.leaf_spki), "%s", value);
+	else if (strcmp(key, "class") == 0) {
+		for (int c = 0; c < PROBE_CLASS_COUNT; c++) {
+			if (strcmp(value, probe_class_name((enum probe_class)c)) == 0) {
+				l->rec.class = (enum probe_class)c;
+				l->have_class = true;
+			}
+		}
+	}
+}
+
+int
+probestate_restore(struct probestate *ps, const char *text, size_t len, int64_t unix_now)
+{
+	const char *p = text, *end = text + len;
+	int loaded = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+		struct loaded l = {0};
+		const char *line = p;
+		p = nl ? nl + 1 : end;
+		if (kv_parse(line, n, on_field, &l) < 0 || l.bad || !l.dest[0] || !l.host[0] || !l.have_addr ||
+		    !l.have_class || !l.port || l.rec.unix_s > unix_now + 86400)
+			continue;
+		struct dest *d = get_dest(ps, l.dest, true);
+		struct probestate_addr *a = d ? get_addr(d, l.host, &l.addr, l.port) : NULL;
+		if (!a)
+			continue;
+		a->has_usable_tlsa = l.usable;
+		push_record(a, &l.rec);
+		note_latest(ps, l.host, &l.addr, l.port, l.usable, &l.rec);
+		loaded++;
+	}
+	return loaded;
+}
+
+int
+probestate_load(struct probestate *ps, const char *path, int64_t unix_now, char *err, size_t errlen)
+{
+	struct buf content;
+	const char *why;
+
+	buf_init(&content);
+	int rc = statefile_read(path, &content, &why);
+	if (rc != STATEFILE_OK) {
+		if (rc == STATEFILE_ERROR)
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		else if (rc == STATEFILE_DAMAGED)
+			snprintf(err, errlen, "%s is damaged (%s); it is ignored and will be rewritten", path, why);
+		buf_free(&content);
+		return rc == STATEFILE_MISSING ? 0 : -1;
+	}
+	int loaded = probestate_restore(ps, buf_ptr(&content), buf_size(&content), unix_now);
+	buf_free(&content);
+	return loaded;
+}

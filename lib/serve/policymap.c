@@ -1,0 +1,695 @@
+/* policymap - cache and shared resolutions; see policymap.h. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "serve/cache.h"
+#include "rules/exceptions.h"
+#include "util/hash.h"
+#include "serve/policymap.h"
+#include "dns/resolve.h"
+#include "serve/snapshot.h"
+
+#define IN_FLIGHT_BUCKETS 1024
+#define KEY_MAX (NEXTHOP_NAME_MAX + 16)
+
+struct policymap_waiter {
+	struct in_flight *owner;
+	struct policymap_waiter *prev, *next;
+	policymap_callback *cb;
+	void *arg;
+	bool shared;
+};
+
+struct in_flight {
+	struct policymap *pm;
+	struct in_flight *chain;
+	uint64_t hash;
+	struct resolve *resolve;
+	uint64_t started_ms;
+	struct policymap_waiter *waiters;
+	char key[KEY_MAX];
+};
+
+struct policymap {
+	struct dns *dns;
+	struct config *cfg;
+	struct cache *cache;
+	/* The last dane or dane-only answer per next hop, kept for
+	 * stale_answer_max_age: what a resolver outage is answered with. */
+	struct cache *secure;
+	struct hash_key hkey;
+	policymap_clock *clock;
+	void *clock_arg;
+	struct in_flight *buckets[IN_FLIGHT_BUCKETS];
+	struct policymap_stats stats;
+	char no_dns_reason[256];	/* the reason of the last answer without DNS */
+	policymap_observer *observer;
+	void *observer_arg;
+	struct exceptions *exceptions, *auto_exceptions;
+	char **retired;
+	size_t nretired;
+	policymap_wall_clock *wall;
+	void *wall_arg;
+	char exception_reason[1024];	/* the reason of the last exception answer */
+	char stale_reason[700];		/* the reason of the last stale answer */
+	bool untrusted;			/* policymap_set_untrusted() */
+	char untrusted_reason[768];
+};
+
+static int64_t
+system_wall_clock(void *arg)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool
+retired(const struct policymap *pm, const char *name)
+{
+	for (size_t i = 0; i < pm->nretired; i++)
+		if (strcmp(pm->retired[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The entry of the file, else of the automatic list, that names what the
+ * match function looks for; NULL when none applies. */
+static const struct exception_entry *
+find_exception(const struct policymap *pm, const char *name, bool mx, bool *automatic)
+{
+	int64_t now = pm->wall(pm->wall_arg);
+	const struct exception_entry *e = NULL;
+
+	if (retired(pm, name))
+		return NULL;
+	*automatic = false;
+	if (pm->exceptions)
+		e = mx ? exceptions_match_mx(pm->exceptions, name, now) : exceptions_match_domain(pm->exceptions, name, now);
+	if (!e && pm->auto_exceptions) {
+		e = mx ? exceptions_match_mx(pm->auto_exceptions, name, now)
+		    : exceptions_match_domain(pm->auto_exceptions, name, now);
+		*automatic = e != NULL;
+	}
+	return e;
+}
+
+/* "exception (line 12) for MX host mail.provider.example: encrypt" */
+static void
+exception_reason(char *dst, size_t size, const struct exception_entry *e, bool automatic, const char *host)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (automatic)
+		buf_puts(&b, "automatic exception (exceptions_auto)");
+	else
+		buf_printf(&b, "exception (line %u)", e->line);
+	buf_printf(&b, " for %s%s%s: %s", e->kind == EXCEPTION_MX_HOST ? "MX host " : "",
+	    e->kind == EXCEPTION_SUBDOMAINS ? "." : "", e->name, e->policy);
+	if (host && e->kind == EXCEPTION_MX_HOST && strcmp(host, e->name) != 0)
+		buf_printf(&b, " (%s)", host);
+	snprintf(dst, size, "%s", buf_ptr(&b));
+	buf_free(&b);
+}
+
+struct policymap *
+policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[16],
+    policymap_clock *clock, void *clock_arg)
+{
+	struct policymap *pm = calloc(1, sizeof(*pm));
+
+	if (!pm)
+		return NULL;
+	if (!(pm->cache = cache_create(cfg->cache_max_entries, seed)) ||
+	    !(pm->secure = cache_create(cfg->cache_max_entries, seed))) {
+		cache_free(pm->cache);	/* cache_free(NULL) does nothing */
+		cache_free(pm->secure);
+		free(pm);
+		return NULL;
+	}
+	pm->dns = dns;
+	pm->cfg = config_ref(cfg);
+	/* A different key from the cache's: the seed is 16 bytes, reused with
+	 * its halves swapped; a collision in one table then says nothing
+	 * about the other. */
+	unsigned char swapped[16];
+	memcpy(swapped, seed + 8, 8);
+	memcpy(swapped + 8, seed, 8);
+	pm->hkey = hash_key_from_bytes(swapped);
+	pm->clock = clock;
+	pm->clock_arg = clock_arg;
+	pm->wall = system_wall_clock;
+	return pm;
+}
+
+void
+policymap_set_config(struct policymap *pm, struct config *cfg)
+{
+	config_ref(cfg);
+	config_unref(pm->cfg);
+	pm->cfg = cfg;
+	cache_set_max(pm->cache, cfg->cache_max_entries);
+	cache_set_max(pm->secure, cfg->cache_max_entries);
+}
+
+static struct in_flight **
+find_in_flight(struct policymap *pm, const char *key, uint64_t hash)
+{
+	struct in_flight **slot = &pm->buckets[hash % IN_FLIGHT_BUCKETS];
+
+	while (*slot && ((*slot)->hash != hash || strcmp((*slot)->key, key) != 0))
+		slot = &(*slot)->chain;
+	return slot;
+}
+
+static void
+unlink_in_flight(struct in_flight *f)
+{
+	struct in_flight **slot = find_in_flight(f->pm, f->key, f->hash);
+
+	if (*slot == f)
+		*slot = f->chain;
+	f->pm->stats.in_flight--;
+}
+
+static uint64_t
+clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Whether a decided answer makes Postfix check TLSA records itself. */
+static bool
+is_dane(const struct policymap *pm, struct policy_answer answer)
+{
+	if (answer.result != POLICY_OK || answer.rule == RULE_EXCEPTION)
+		return false;
+	return policy_level_is_dane(policy_level(&pm->cfg->levels, answer));
+}
+
+/* A dane answer is kept as the one to serve through an outage; any other
+ * answer but TEMP replaces it, so a destination that gave up DANE is never
+ * answered dane from memory. An answer beside a failed host is neither:
+ * it says too little about the destination to be served for a day, or to
+ * erase what was. */
+static void
+remember_secure(struct policymap *pm, const char *key, const struct policymap_answer *a, bool some_failed,
+    uint64_t now)
+{
+	if (pm->untrusted)
+		return;	/* from a resolver that does not validate: proves nothing */
+	if (a->answer.rule == RULE_EXCEPTION || some_failed)
+		return;	/* the administrator's, not the DNS's; or partial */
+	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
+		cache_put(pm->secure, key, a->answer, a->reason, NULL, now, now + pm->cfg->stale_answer_max_age_ms);
+	else if (a->answer.result != POLICY_TEMP)
+		cache_remove(pm->secure, key);
+}
+
+/* A resolver outage (not a DNSSEC failure: that stays TEMP) for a next
+ * hop whose last answer was dane or dane-only, within
+ * stale_answer_max_age: that answer again. Safe, because at those levels
+ * Postfix looks up and checks the TLSA records itself; and better than
+ * TEMP, which defers mail that Postfix could deliver securely. */
+static bool
+serve_stale(struct policymap *pm, const char *key, struct policymap_answer *a, uint64_t now)
+{
+	if (a->answer.bogus || !pm->cfg->stale_answer_max_age_ms)
+		return false;
+	const struct cache_entry *e = cache_get(pm->secure, key, now);
+	if (!e || now - e->stored_ms > pm->cfg->stale_answer_max_age_ms || !is_dane(pm, e->answer))
+		return false;
+	snprintf(pm->stale_reason, sizeof(pm->stale_reason), "stale: %s; the last secure answer, from %llu s ago: %s",
+	    a->reason, (unsigned long long)((now - e->stored_ms) / 1000), e->reason);
+	a->answer = e->answer;
+	a->reason = pm->stale_reason;
+	a->stale = true;
+	a->ttl_s = (uint32_t)(pm->cfg->cache_temp_ttl_ms / 1000);
+	pm->stats.stale++;
+	return true;
+}
+
+struct mx_lookup {
+	const struct policymap *pm;
+	bool automatic;		/* of the first entry found */
+	bool found;
+};
+
+static const struct exception_entry *
+mx_lookup(void *arg, const char *host)
+{
+	struct mx_lookup *l = arg;
+	bool automatic;
+	const struct exception_entry *e = find_exception(l->pm, host, true, &automatic);
+
+	if (e && !l->found) {
+		l->found = true;
+		l->automatic = automatic;
+	}
+	return e;
+}
+
+/* A provider's broken MX host, named once for all its domains ("mx:"
+ * entries), as exceptions_mx_cover() says. Returns whether an entry
+ * changed the answer. */
+static bool
+apply_mx_exception(struct policymap *pm, const struct resolve_result *res, struct policymap_answer *a)
+{
+	const char *names[POLICY_MAX_HOSTS];
+	size_t n = 0;
+	struct mx_lookup l = {.pm = pm};
+	struct exceptions_mx_cover cover;
+
+	for (unsigned i = 0; i < res->nhosts && n < POLICY_MAX_HOSTS; i++)
+		if (res->hosts[i].verdict != HOST_NOADDR)
+			names[n++] = res->hosts[i].name;
+	exceptions_mx_cover(names, n, mx_lookup, &l, &cover);
+	if (!cover.entry || (!cover.all && res->answer.result != POLICY_OK))
+		return false;
+	exception_reason(pm->exception_reason, sizeof(pm->exception_reason), cover.entry, l.automatic, cover.host);
+	a->answer.result = POLICY_OK;
+	a->answer.rule = RULE_EXCEPTION;
+	a->answer.bogus = false;
+	a->reason = pm->exception_reason;
+	if (cover.all) {
+		a->policy = cover.entry->policy;
+		return true;
+	}
+	size_t used = strlen(pm->exception_reason);
+	snprintf(pm->exception_reason + used, sizeof(pm->exception_reason) - used,
+	    "; it names %u of %u MX hosts, so " EXCEPTIONS_PARTIAL_POLICY
+	    ": Postfix checks the others' TLSA records (%s)", cover.named, cover.hosts, res->reason);
+	a->policy = EXCEPTIONS_PARTIAL_POLICY;
+	return true;
+}
+
+static void
+on_resolved(void *arg, const struct resolve_result *res)
+{
+	struct in_flight *f = arg;
+	struct policymap *pm = f->pm;
+	const struct config *cfg = pm->cfg;
+	uint64_t now = pm->clock(pm->clock_arg);
+	bool some_failed = policy_some_host_failed(&res->facts);
+	/* An answer beside a failed host is retried as soon as a TEMP: the
+	 * next lookup may well find that host again. */
+	uint64_t ttl_ms = res->answer.result == POLICY_TEMP || some_failed ? cfg->cache_temp_ttl_ms
+	    : clamp((uint64_t)res->ttl * 1000, cfg->cache_min_ttl_ms, cfg->cache_max_ttl_ms);
+
+	f->resolve = NULL;	/* it frees itself after this callback */
+	unlink_in_flight(f);
+	if (pm->observer)
+		pm->observer(pm->observer_arg, res, now - f->started_ms);
+
+	struct policymap_answer a = {.answer = res->answer, .reason = res->reason};
+	/* An entry that names every host stands in for a DNS that failed. */
+	if (apply_mx_exception(pm, res, &a) && res->answer.result == POLICY_TEMP)
+		ttl_ms = cfg->cache_min_ttl_ms;
+	a.ttl_s = (uint32_t)(ttl_ms / 1000);
+	remember_secure(pm, f->key, &a, some_failed, now);
+	if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
+		ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
+	if (pm->untrusted)
+		ttl_ms = 0;	/* finished after the trust check failed: not kept */
+	if (ttl_ms > 0)
+		cache_put(pm->cache, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
+	/* Each callback may start or cancel other lookups, so take the
+	 * waiters off the list one at a time. */
+	while (f->waiters) {
+		struct policymap_waiter *w = f->waiters;
+		f->waiters = w->next;
+		if (f->waiters)
+			f->waiters->prev = NULL;
+		a.shared = w->shared;
+		w->cb(w->arg, &a);
+		free(w);
+	}
+	free(f);
+}
+
+static int
+add_waiter(struct in_flight *f, policymap_callback *cb, void *arg, struct policymap_waiter **out)
+{
+	struct policymap_waiter *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	w->owner = f;
+	w->cb = cb;
+	w->arg = arg;
+	w->shared = f->waiters != NULL;
+	/* Waiters are answered in the order they asked. */
+	if (!f->waiters) {
+		f->waiters = w;
+	} else {
+		struct policymap_waiter *last = f->waiters;
+		while (last->next)
+			last = last->next;
+		last->next = w;
+		w->prev = last;
+	}
+	*out = w;
+	return POLICYMAP_PENDING;
+}
+
+/* Starts a resolution nobody waits for, unless one runs or its answer is
+ * cached: an excepted destination's hosts are probed all the same. */
+static void
+resolve_in_background(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
+{
+	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
+	struct in_flight **slot = find_in_flight(pm, key, hash);
+
+	if (*slot || cache_peek(pm->cache, key) || pm->untrusted)
+		return;
+	struct in_flight *f = calloc(1, sizeof(*f));
+	if (!f)
+		return;
+	f->pm = pm;
+	f->hash = hash;
+	f->started_ms = now;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
+		free(f);
+		return;
+	}
+	*slot = f;
+	pm->stats.in_flight++;
+	pm->stats.resolutions++;
+}
+
+const struct exception_entry *
+policymap_exception(const struct policymap *pm, const struct nexthop *nh, bool *automatic)
+{
+	if (nh->kind == NEXTHOP_DOMAIN)
+		return find_exception(pm, nh->name, false, automatic);
+	if (nh->kind == NEXTHOP_HOST)
+		return find_exception(pm, nh->name, true, automatic);
+	return NULL;
+}
+
+void
+policymap_set_exceptions(struct policymap *pm, struct exceptions *file, struct exceptions *automatic)
+{
+	if (file)
+		exceptions_ref(file);
+	if (automatic)
+		exceptions_ref(automatic);
+	exceptions_unref(pm->exceptions);
+	exceptions_unref(pm->auto_exceptions);
+	pm->exceptions = file;
+	pm->auto_exceptions = automatic;
+	cache_clear(pm->cache);
+}
+
+void
+policymap_unretire_all(struct policymap *pm)
+{
+	for (size_t i = 0; i < pm->nretired; i++)
+		free(pm->retired[i]);
+	free(pm->retired);
+	pm->retired = NULL;
+	pm->nretired = 0;
+	cache_clear(pm->cache);
+}
+
+void
+policymap_retire(struct policymap *pm, const char *name)
+{
+	char **more = realloc(pm->retired, (pm->nretired + 1) * sizeof(*more));
+
+	if (!more || retired(pm, name))
+		return;
+	pm->retired = more;
+	if ((pm->retired[pm->nretired] = strdup(name)))
+		pm->nretired++;
+	/* The answers given under the exception are stale now. */
+	cache_clear(pm->cache);
+}
+
+void
+policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock, void *arg)
+{
+	pm->wall = clock;
+	pm->wall_arg = arg;
+}
+
+void
+policymap_set_untrusted(struct policymap *pm, const char *reason)
+{
+	pm->untrusted = reason != NULL;
+	snprintf(pm->untrusted_reason, sizeof(pm->untrusted_reason), "%s", reason ? reason : "");
+}
+
+/* A request that would start a resolution while the resolver is not
+ * trusted: no lookup, nothing cached. The last secure answer is as safe
+ * here as through an outage: at dane and dane-only Postfix looks up and
+ * checks the TLSA records itself, through its own resolver. */
+static void
+answer_untrusted(struct policymap *pm, const char *key, struct policymap_answer *out, uint64_t now)
+{
+	out->answer.result = POLICY_TEMP;
+	out->answer.rule = RULE_TRUST_CHECK;
+	out->reason = pm->untrusted_reason;
+	serve_stale(pm, key, out, now);
+	out->ttl_s = 0;
+}
+
+int
+policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
+    policymap_callback *cb, void *arg, struct policymap_waiter **waiter)
+{
+	char key[KEY_MAX];
+	uint64_t now = pm->clock(pm->clock_arg);
+
+	memset(out, 0, sizeof(*out));
+	if (resolve_without_dns(nh, &out->answer, pm->no_dns_reason, sizeof(pm->no_dns_reason))) {
+		out->reason = pm->no_dns_reason;
+		out->no_dns = true;
+		return POLICYMAP_DONE;
+	}
+	nexthop_format(nh, key, sizeof(key));
+	bool automatic;
+	const struct exception_entry *x = policymap_exception(pm, nh, &automatic);
+	if (x) {
+		out->answer.result = POLICY_OK;
+		out->answer.rule = RULE_EXCEPTION;
+		out->policy = x->policy;
+		exception_reason(pm->exception_reason, sizeof(pm->exception_reason), x, automatic, NULL);
+		out->reason = pm->exception_reason;
+		out->no_dns = true;
+		resolve_in_background(pm, nh, key, now);
+		return POLICYMAP_DONE;
+	}
+	const struct cache_entry *e = cache_get(pm->cache, key, now);
+	if (e) {
+		pm->stats.hits++;
+		out->answer = e->answer;
+		out->policy = e->policy;
+		out->reason = e->reason;
+		out->cache_hit = true;
+		out->ttl_s = (uint32_t)((e->expires_ms - now) / 1000);
+		return POLICYMAP_DONE;
+	}
+	pm->stats.misses++;
+	if (pm->untrusted) {
+		answer_untrusted(pm, key, out, now);
+		return POLICYMAP_DONE;
+	}
+	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
+	struct in_flight **slot = find_in_flight(pm, key, hash);
+	if (*slot) {
+		pm->stats.shared++;
+		return add_waiter(*slot, cb, arg, waiter);
+	}
+	struct in_flight *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	f->pm = pm;
+	f->hash = hash;
+	f->started_ms = now;
+	memcpy(f->key, key, sizeof(key));
+	if (add_waiter(f, cb, arg, waiter) < 0) {
+		free(f);
+		return -1;
+	}
+	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
+		free(f->waiters);
+		free(f);
+		*waiter = NULL;
+		return -1;
+	}
+	*slot = f;
+	pm->stats.in_flight++;
+	pm->stats.resolutions++;
+	return POLICYMAP_PENDING;
+}
+
+void
+policymap_waiter_cancel(struct policymap_waiter *w)
+{
+	struct in_flight *f = w->owner;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		f->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+void
+policymap_set_observer(struct policymap *pm, policymap_observer *observer, void *arg)
+{
+	pm->observer = observer;
+	pm->observer_arg = arg;
+}
+
+uint64_t
+policymap_last_asked(const struct policymap *pm, const char *key)
+{
+	const struct cache_entry *e = cache_peek(pm->cache, key);
+
+	return e ? e->used_ms : 0;
+}
+
+int
+policymap_purge(struct policymap *pm, const struct nexthop *nh)
+{
+	char key[KEY_MAX];
+
+	nexthop_format(nh, key, sizeof(key));
+	int was_secure = cache_remove(pm->secure, key);
+	return cache_remove(pm->cache, key) | was_secure;
+}
+
+void
+policymap_stats(const struct policymap *pm, struct policymap_stats *out)
+{
+	*out = pm->stats;
+	out->entries = cache_count(pm->cache);
+}
+
+void
+policymap_free(struct policymap *pm)
+{
+	if (!pm)
+		return;
+	for (size_t i = 0; i < IN_FLIGHT_BUCKETS; i++) {
+		while (pm->buckets[i]) {
+			struct in_flight *f = pm->buckets[i];
+			pm->buckets[i] = f->chain;
+			resolve_cancel(f->resolve);
+			while (f->waiters) {
+				struct policymap_waiter *w = f->waiters;
+				f->waiters = w->next;
+				free(w);
+			}
+			free(f);
+		}
+	}
+	policymap_unretire_all(pm);
+	cache_free(pm->cache);
+	cache_free(pm->secure);
+	exceptions_unref(pm->exceptions);
+	exceptions_unref(pm->auto_exceptions);
+	config_unref(pm->cfg);
+	free(pm);
+}
+
+struct snapshot_walk {
+	const struct policymap *pm;
+	enum snapshot_store store;
+	struct buf *out;
+	uint64_t now;
+	int64_t wall_now;
+	int rc;
+};
+
+static void
+snapshot_one(void *arg, const char *key, const struct cache_entry *e)
+{
+	struct snapshot_walk *w = arg;
+	struct snapshot_entry s = {.store = w->store, .answer = e->answer, .has_policy = e->policy != NULL};
+
+	/* An exception's answer is the list's to give, not the file's:
+	 * policymap_restore() refuses it, so it is not written. */
+	if (e->expires_ms <= w->now || e->answer.rule == RULE_EXCEPTION)
+		return;
+	snprintf(s.key, sizeof(s.key), "%s", key);
+	if (e->policy)
+		snprintf(s.policy, sizeof(s.policy), "%s", e->policy);
+	snprintf(s.reason, sizeof(s.reason), "%s", e->reason);
+	s.stored = w->wall_now - (int64_t)((w->now - e->stored_ms) / 1000);
+	/* Rounded down, so an entry never outlives its TTL by a restart. */
+	s.expires = w->wall_now + (int64_t)((e->expires_ms - w->now) / 1000);
+	w->rc |= snapshot_format(w->out, &s);
+}
+
+int
+policymap_snapshot(const struct policymap *pm, struct buf *out)
+{
+	struct snapshot_walk w = {.pm = pm, .out = out, .now = pm->clock(pm->clock_arg),
+	    .wall_now = pm->wall(pm->wall_arg)};
+
+	w.store = SNAPSHOT_ANSWERS;
+	cache_each(pm->cache, snapshot_one, &w);
+	w.store = SNAPSHOT_SECURE;
+	cache_each(pm->secure, snapshot_one, &w);
+	return w.rc ? -1 : 0;
+}
+
+size_t
+policymap_restore(struct policymap *pm, const char *text, size_t len)
+{
+	uint64_t now = pm->clock(pm->clock_arg);
+	int64_t wall_now = pm->wall(pm->wall_arg);
+	const char *p = text, *end = text + len;
+	size_t restored = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line = p;
+		size_t n = (size_t)((nl ? nl : end) - line);
+		struct snapshot_entry e;
+		p = nl ? nl + 1 : end;
+		/* A clock that went back makes no entry older than stored. */
+		if (snapshot_parse(line, n, &e) < 0 || e.expires <= wall_now || e.stored > wall_now)
+			continue;
+		struct nexthop nh;
+		const char *why;
+		char canonical[KEY_MAX];
+		/* Only keys the daemon itself would have made. */
+		if (nexthop_parse(e.key, strlen(e.key), &nh, &why) < 0 ||
+		    (nexthop_format(&nh, canonical, sizeof(canonical)), strcmp(canonical, e.key) != 0))
+			continue;
+		/* Only what the daemon would give now. An exception's answer
+		 * comes from the list in force, never from a file: one the list
+		 * no longer has (or never had) must not outlive it. */
+		if (e.answer.rule == RULE_EXCEPTION)
+			continue;
+		if (e.store == SNAPSHOT_SECURE && !is_dane(pm, e.answer))
+			continue;
+		/* And for no longer than the settings in force keep such an
+		 * entry from when it was stored: a file cannot extend a TTL. */
+		uint64_t keep_ms = e.store == SNAPSHOT_SECURE ? pm->cfg->stale_answer_max_age_ms
+		    : e.answer.result == POLICY_TEMP ? pm->cfg->cache_temp_ttl_ms : pm->cfg->cache_max_ttl_ms;
+		int64_t latest = e.stored + (int64_t)(keep_ms / 1000);
+		if (e.expires > latest)
+			e.expires = latest;
+		if (e.expires <= wall_now)
+			continue;
+		uint64_t age_ms = (uint64_t)(wall_now - e.stored) * 1000;
+		uint64_t stored = age_ms < now ? now - age_ms : 0;
+		uint64_t expires = now + (uint64_t)(e.expires - wall_now) * 1000;
+		struct cache *c = e.store == SNAPSHOT_SECURE ? pm->secure : pm->cache;
+		if (cache_put(c, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
+			restored++;
+	}
+	return restored;
+}

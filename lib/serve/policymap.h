@@ -1,0 +1,137 @@
+/*
+ * policymap - the answer for a next hop: from the cache when it holds one,
+ * otherwise from a resolution (resolve.c) that every request for the same
+ * next hop shares while it runs. Results are cached until the smallest TTL
+ * of the records used, clamped to [cache_min_ttl, cache_max_ttl]; TEMP for
+ * cache_temp_ttl only, so a failure is retried soon but a burst of
+ * requests during an outage does not hammer the resolver.
+ *
+ * A resolver outage (SERVFAIL, timeout; not a DNSSEC failure) for a next
+ * hop whose last answer was dane or dane-only is answered with that answer
+ * for up to stale_answer_max_age, marked stale: Postfix checks the TLSA
+ * records itself at those levels, so the answer cannot weaken anything.
+ * Every other failure stays TEMP.
+ *
+ * Ownership: the policymap borrows the dns and holds a reference to the
+ * configuration snapshot it is given (policymap_set_config() swaps it). A
+ * pending lookup returns a waiter that the caller may cancel until its
+ * callback runs; the resolution itself continues and is cached (another
+ * request will want it). The answer passed to a callback, and the reason
+ * in an answer returned at once, are valid only until control returns to
+ * the policymap or the next policymap call.
+ */
+#ifndef TLSPOLICY_POLICYMAP_H
+#define TLSPOLICY_POLICYMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "config/config.h"
+#include "dns/dns.h"
+#include "postfix/nexthop.h"
+#include "rules/policy.h"
+
+struct policymap_answer {
+	struct policy_answer answer;
+	const char *policy;	/* an exception's policy (RULE_EXCEPTION), else NULL */
+	const char *reason;
+	bool cache_hit;
+	bool shared;		/* joined a resolution already under way */
+	bool no_dns;		/* answered from the key alone (IP literal, parent form) */
+	bool stale;		/* a resolver outage answered with the last secure answer */
+	uint32_t ttl_s;		/* how long it is cached from now */
+};
+
+typedef void policymap_callback(void *arg, const struct policymap_answer *a);
+typedef uint64_t policymap_clock(void *arg);	/* monotonic milliseconds */
+
+struct policymap_stats {
+	uint64_t hits, misses, shared, resolutions, stale;
+	size_t entries, in_flight;
+};
+
+enum { POLICYMAP_DONE = 0, POLICYMAP_PENDING = 1 };
+
+struct policymap;
+struct policymap_waiter;
+
+struct policymap *policymap_create(struct dns *dns, struct config *cfg,
+    const unsigned char seed[16], policymap_clock *clock, void *clock_arg);
+void policymap_free(struct policymap *pm);	/* cancels everything pending */
+void policymap_set_config(struct policymap *pm, struct config *cfg);
+
+/* POLICYMAP_DONE with *out filled; POLICYMAP_PENDING with *waiter set, the
+ * callback to run once later; -1 when out of memory. */
+int policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
+    policymap_callback *cb, void *arg, struct policymap_waiter **waiter);
+void policymap_waiter_cancel(struct policymap_waiter *w);
+
+struct resolve_result;
+/* Called with every resolution as it completes, before its waiters, with
+ * how long it took: the daemon logs its lookups, counts them and probes
+ * the hosts. */
+typedef void policymap_observer(void *arg, const struct resolve_result *r, uint64_t elapsed_ms);
+void policymap_set_observer(struct policymap *pm, policymap_observer *observer, void *arg);
+
+struct exceptions;
+struct exception_entry;
+
+/* The exception lists in force: the administrator's file, and the
+ * proposals applied automatically (exceptions_auto); either may be NULL.
+ * Takes references; the cache is emptied, since answers may change.
+ *
+ * A domain next hop that a domain entry names (or a [host] next hop an
+ * "mx:" entry names) is answered with the entry's policy before any DNS;
+ * the destination is still resolved in the background (once per cache
+ * TTL) so that its hosts are probed and a fix is noticed. A resolution
+ * one of whose MX hosts an "mx:" entry names is answered with that
+ * entry's policy. Retired names (policymap_retire) are skipped. */
+void policymap_set_exceptions(struct policymap *pm, struct exceptions *file, struct exceptions *automatic);
+/* Stops applying exceptions for a destination or MX host name, until
+ * policymap_unretire_all() (the daemon calls it when the file is loaded
+ * again). */
+void policymap_retire(struct policymap *pm, const char *name);
+void policymap_unretire_all(struct policymap *pm);
+/* The domain exception that applies to a next hop now, or NULL; *automatic
+ * says which list it came from. */
+const struct exception_entry *policymap_exception(const struct policymap *pm, const struct nexthop *nh,
+    bool *automatic);
+/* Unix seconds, for exception expiry (default: time()). */
+typedef int64_t policymap_wall_clock(void *arg);
+void policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock, void *arg);
+
+/* When Postfix last asked for a next hop (canonical key) that is still
+ * cached, in the policymap's clock; 0 when it is not cached. */
+uint64_t policymap_last_asked(const struct policymap *pm, const char *key);
+
+/* The caches as snapshot lines (snapshot.h), for the state file: the
+ * answers but exceptions' (see policymap_restore), and the last secure
+ * answers. */
+int policymap_snapshot(const struct policymap *pm, struct buf *out);
+/* Puts back what snapshot lines hold that the daemon would give now:
+ * never an exception's answer (the list in force gives those; nor are
+ * they written), a secure answer only when it is still dane or dane-only
+ * under the levels in force, and each until it expires but no longer
+ * than stored + cache_max_ttl (cache_temp_ttl for TEMP; for the secure
+ * answers, stale_answer_max_age) by the wall clock. Lines it cannot read
+ * (snapshot_parse), whose key is not a canonical next hop, or stored in
+ * the future are skipped. Returns how many entries it restored. */
+size_t policymap_restore(struct policymap *pm, const char *text, size_t len);
+
+/* Whether the resolver is known to validate DNSSEC (the daemon's trust
+ * check, trustcheck.h). With a reason (copied), it is not: a request that
+ * misses the cache is answered TEMP with that reason (RULE_TRUST_CHECK),
+ * or, as through an outage, with the destination's last dane or
+ * dane-only answer; nothing is looked up and nothing is cached, so the
+ * answers change the moment a check passes. Background resolutions for
+ * exceptions wait, and a resolution that finishes meanwhile is not kept.
+ * Cached answers, validated before, stand until they expire. NULL: the
+ * resolver is trusted (the default). */
+void policymap_set_untrusted(struct policymap *pm, const char *reason);
+
+/* Forgets a cached answer, and the last secure one; 1 if there was one. */
+int policymap_purge(struct policymap *pm, const struct nexthop *nh);
+void policymap_stats(const struct policymap *pm, struct policymap_stats *out);
+
+#endif

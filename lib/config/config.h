@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/log.h"
 #include "rules/policy.h"
 
 #ifndef SYSCONFDIR
@@ -35,8 +36,6 @@
 /* More listeners than anybody needs; a bound, so that every program agrees. */
 #define CONFIG_MAX_LISTEN 64
 
-/* LOGL_ALERT is never filtered out: alerts are what the log is for. */
-enum log_level_value { LOGL_ALERT = -1, LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
 enum config_dane_failure_action { CONFIG_DANE_FAILURE_ACCEPT, CONFIG_DANE_FAILURE_TEMPFAIL, CONFIG_DANE_FAILURE_REJECT };
 

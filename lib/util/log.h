@@ -20,7 +20,9 @@
 
 #include <stdbool.h>
 
-#include "config/config.h"	/* enum log_level_value */
+/* The levels of log_level; LOGL_ALERT is never filtered out: alerts are
+ * what the log is for. */
+enum log_level_value { LOGL_ALERT = -1, LOGL_ERROR, LOGL_WARNING, LOGL_NOTICE, LOGL_INFO, LOGL_DEBUG };
 
 struct log;
 

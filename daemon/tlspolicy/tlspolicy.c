@@ -295,7 +295,7 @@ explain_exception(const struct explain_run *run, const struct resolve_result *re
 		return e;
 	}
 	for (unsigned i = 0; i < res->nhosts && n < POLICY_MAX_HOSTS; i++)
-		if (res->hosts[i].verdict != HOST_NOADDR)
+		if (res->hosts[i].verdict != POLICY_HOST_NOADDR)
 			names[n++] = res->hosts[i].name;
 	exceptions_mx_cover(names, n, explain_mx_lookup, &l, cover);
 	if (!cover->entry || (!cover->all && res->answer.result != POLICY_OK))

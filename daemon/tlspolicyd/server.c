@@ -290,7 +290,7 @@ reply_status(struct conn *c, const char *dest, const struct policymap_answer *a,
 	snprintf(st.reason, sizeof(st.reason), "%s", a->reason ? a->reason : "");
 	if (a->answer.result == POLICY_TEMP && a->answer.bogus)
 		st.failure = STATUS_FAILURE_DNSSEC_BOGUS;
-	else if (a->answer.result == POLICY_OK && a->answer.rule == RULE_ALL_DANE && srv->all_mismatch &&
+	else if (a->answer.result == POLICY_OK && a->answer.rule == POLICY_RULE_ALL_DANE && srv->all_mismatch &&
 	    srv->all_mismatch(srv->all_mismatch_arg, dest)) {
 		st.failure = STATUS_FAILURE_TLSA_MISMATCH;
 		snprintf(st.reason, sizeof(st.reason), "probes found that the certificate of every MX host of "

@@ -47,19 +47,19 @@ classify(const struct dns_answer *a)
 	bool secure = a->security == DNS_SECURE;
 
 	if (a->security == DNS_BOGUS)
-		return PDNS_BOGUS;
+		return POLICY_DNS_BOGUS;
 	switch (a->outcome) {
 	case DNS_DATA:
-		return secure ? PDNS_SECURE : PDNS_INSECURE;
+		return secure ? POLICY_DNS_SECURE : POLICY_DNS_INSECURE;
 	case DNS_NODATA:
 	case DNS_NXDOMAIN:
-		return secure ? PDNS_SECURE_DENIAL : PDNS_INSECURE_DENIAL;
+		return secure ? POLICY_DNS_SECURE_DENIAL : POLICY_DNS_INSECURE_DENIAL;
 	case DNS_SERVFAIL:
-		return PDNS_SERVFAIL;
+		return POLICY_DNS_SERVFAIL;
 	case DNS_TIMEOUT:
-		return PDNS_TIMEOUT;
+		return POLICY_DNS_TIMEOUT;
 	}
-	return PDNS_SERVFAIL;
+	return POLICY_DNS_SERVFAIL;
 }
 
 static void
@@ -220,7 +220,7 @@ summarize_hosts(struct resolve *r)
 
 	for (unsigned i = 0; i < res->nhosts; i++) {
 		const struct resolve_host *h = &res->hosts[i];
-		const char *failure = h->verdict == HOST_FAILED ? r->hs[i].failure : "";
+		const char *failure = h->verdict == POLICY_HOST_FAILED ? r->hs[i].failure : "";
 		int n = snprintf(res->reason + used, sizeof(res->reason) - used, "%s%s %s%s%s%s",
 		    i ? ", " : "", h->name, policy_host_verdict_name(h->verdict),
 		    *failure ? " (" : "", failure, *failure ? ")" : "");
@@ -239,15 +239,15 @@ failed_validation(const struct resolve_result *res)
 
 	if (res->answer.result != POLICY_TEMP)
 		return false;
-	if (res->facts.mx == MX_FAILED)
-		return res->facts.mx_dns == PDNS_BOGUS;
+	if (res->facts.mx == POLICY_MX_FAILED)
+		return res->facts.mx_dns == POLICY_DNS_BOGUS;
 	for (unsigned i = 0; i < res->nhosts; i++) {
 		const struct policy_host_facts *f = &res->hosts[i].facts;
-		if (res->hosts[i].verdict != HOST_FAILED)
+		if (res->hosts[i].verdict != POLICY_HOST_FAILED)
 			continue;
 		failed++;
-		if (f->a != PDNS_BOGUS && f->aaaa != PDNS_BOGUS && !(f->cname_looked_up && f->cname == PDNS_BOGUS) &&
-		    !(f->tlsa_looked_up && f->tlsa == PDNS_BOGUS))
+		if (f->a != POLICY_DNS_BOGUS && f->aaaa != POLICY_DNS_BOGUS && !(f->cname_looked_up && f->cname == POLICY_DNS_BOGUS) &&
+		    !(f->tlsa_looked_up && f->tlsa == POLICY_DNS_BOGUS))
 			return false;
 	}
 	return failed > 0;
@@ -261,7 +261,7 @@ finish(struct resolve *r)
 	for (unsigned i = 0; i < res->nhosts; i++) {
 		struct resolve_host *h = &res->hosts[i];
 		if (r->hs[i].malformed) {
-			h->verdict = HOST_NOADDR;
+			h->verdict = POLICY_HOST_NOADDR;
 			h->why = "malformed host name in MX record";
 		} else {
 			h->verdict = policy_host_verdict(&h->facts, &h->why);
@@ -271,12 +271,12 @@ finish(struct resolve *r)
 	res->facts.nhosts = res->nhosts;
 	res->answer = policy_decide(&res->facts);
 	res->answer.bogus = failed_validation(res);
-	if (res->facts.mx == MX_HOSTS)
+	if (res->facts.mx == POLICY_MX_HOSTS)
 		summarize_hosts(r);
-	else if (res->facts.mx == MX_NXDOMAIN)
+	else if (res->facts.mx == POLICY_MX_NXDOMAIN)
 		snprintf(res->reason, sizeof(res->reason), "%s does not exist (%s NXDOMAIN)",
 		    res->nexthop.name, policy_dns_name(res->facts.mx_dns));
-	else if (res->facts.mx == MX_NULL)
+	else if (res->facts.mx == POLICY_MX_NULL)
 		snprintf(res->reason, sizeof(res->reason), "%s accepts no mail (null MX)", res->nexthop.name);
 	if (!r->have_ttl)
 		res->ttl = 0;
@@ -299,7 +299,7 @@ start_tlsa(struct resolve *r, int i, const char *base)
 	tlsa_name(h->tlsa_name, sizeof(h->tlsa_name), r->res.nexthop.port, base);
 	h->facts.tlsa_looked_up = true;
 	if (!start_lookup(r, &hs->tlsa, h->tlsa_name, RR_TYPE_TLSA)) {
-		h->facts.tlsa = PDNS_SERVFAIL;
+		h->facts.tlsa = POLICY_DNS_SERVFAIL;
 		snprintf(hs->failure, sizeof(hs->failure), "TLSA lookup could not start");
 	}
 }
@@ -323,7 +323,7 @@ host_done_addresses(struct resolve *r, int i)
 		return;
 	h->facts.cname_looked_up = true;
 	if (!start_lookup(r, &hs->cname, h->name, RR_TYPE_CNAME)) {
-		h->facts.cname = PDNS_SERVFAIL;
+		h->facts.cname = POLICY_DNS_SERVFAIL;
 		snprintf(hs->failure, sizeof(hs->failure), "CNAME lookup could not start");
 	}
 }
@@ -340,7 +340,7 @@ on_cname(struct resolve *r, struct pending *p, const struct dns_answer *a)
 		describe_failure(hs->failure, sizeof(hs->failure), a);
 	else if (policy_dns_denial(d))
 		snprintf(hs->failure, sizeof(hs->failure), "CNAME lookup: no longer a CNAME");
-	if (d != PDNS_SECURE)
+	if (d != POLICY_DNS_SECURE)
 		return;
 	hs->tlsa_at_original = true;
 	start_tlsa(r, p->host, h->name);
@@ -415,13 +415,13 @@ on_tlsa(struct resolve *r, struct pending *p, const struct dns_answer *a)
 
 	/* RFC 7672 2.2.2: nothing (or nothing signed) at the expanded name,
 	 * so try the original; a failure there is a failure, as for Postfix. */
-	if ((policy_dns_denial(d) || d == PDNS_INSECURE) && !hs->tlsa_at_original) {
+	if ((policy_dns_denial(d) || d == POLICY_DNS_INSECURE) && !hs->tlsa_at_original) {
 		hs->tlsa_at_original = true;
 		start_tlsa(r, p->host, h->name);
 		return;
 	}
 	h->facts.tlsa = d;
-	if (d == PDNS_SECURE) {
+	if (d == POLICY_DNS_SECURE) {
 		count_tlsa(&h->facts, a);
 		keep_tlsa(h, a);
 	}
@@ -477,12 +477,12 @@ collect_mx_hosts(struct resolve *r, const struct dns_answer *a)
 			e[i].malformed = true;
 		} else if (strcmp(e[i].name, ".") == 0) {
 			/* RFC 7505: the domain accepts no mail. */
-			r->res.facts.mx = MX_NULL;
+			r->res.facts.mx = POLICY_MX_NULL;
 		} else if (!nexthop_valid_hostname(e[i].name, strlen(e[i].name))) {
 			e[i].malformed = true;
 		}
 	}
-	if (r->res.facts.mx != MX_NULL) {
+	if (r->res.facts.mx != POLICY_MX_NULL) {
 		qsort(e, a->count, sizeof(*e), by_preference);
 		for (size_t i = 0; i < a->count; i++)
 			add_host(r, e[i].name, e[i].pref, e[i].malformed);
@@ -505,12 +505,12 @@ start_hosts(struct resolve *r)
 		hs->cname.step = STEP_CNAME;
 		hs->tlsa.step = STEP_TLSA;
 		if (!start_lookup(r, &hs->a, h->name, RR_TYPE_A)) {
-			h->facts.a = PDNS_SERVFAIL;
+			h->facts.a = POLICY_DNS_SERVFAIL;
 			hs->a_done = true;
 			snprintf(hs->failure, sizeof(hs->failure), "A lookup could not start");
 		}
 		if (!start_lookup(r, &hs->aaaa, h->name, RR_TYPE_AAAA)) {
-			h->facts.aaaa = PDNS_SERVFAIL;
+			h->facts.aaaa = POLICY_DNS_SERVFAIL;
 			hs->aaaa_done = true;
 			snprintf(hs->failure, sizeof(hs->failure), "AAAA lookup could not start");
 		}
@@ -527,24 +527,24 @@ on_mx(struct resolve *r, const struct dns_answer *a)
 
 	res->facts.mx_dns = d;
 	if (policy_dns_failed(d)) {
-		res->facts.mx = MX_FAILED;
+		res->facts.mx = POLICY_MX_FAILED;
 		describe_failure(res->reason, sizeof(res->reason), a);
 		return;
 	}
 	note_ttl(r, a);
 	if (a->outcome == DNS_NXDOMAIN) {
-		res->facts.mx = MX_NXDOMAIN;
+		res->facts.mx = POLICY_MX_NXDOMAIN;
 		return;
 	}
-	res->facts.mx = MX_HOSTS;
+	res->facts.mx = POLICY_MX_HOSTS;
 	if (a->outcome == DNS_NODATA) {
 		add_host(r, res->nexthop.name, 0, false);
 	} else if (!collect_mx_hosts(r, a)) {
-		res->facts.mx = MX_FAILED;
+		res->facts.mx = POLICY_MX_FAILED;
 		snprintf(res->reason, sizeof(res->reason), "out of memory reading the MX records");
 		return;
 	}
-	if (res->facts.mx == MX_HOSTS)
+	if (res->facts.mx == POLICY_MX_HOSTS)
 		start_hosts(r);
 }
 
@@ -597,7 +597,7 @@ resolve_start(struct dns *dns, const struct nexthop *nh, resolve_callback *cb, v
 		goto fail;
 	if (nh->kind == NEXTHOP_HOST) {
 		r->res.facts.host_nexthop = true;
-		r->res.facts.mx = MX_HOSTS;
+		r->res.facts.mx = POLICY_MX_HOSTS;
 		add_host(r, nh->name, 0, false);
 		start_hosts(r);
 	} else if (nh->kind == NEXTHOP_DOMAIN) {

@@ -65,7 +65,7 @@ struct resolve_host {
 	char tlsa_name[NEXTHOP_NAME_MAX + 16]; /* where the counted TLSA lookup went */
 	/* For probes: the host's addresses (A then AAAA, at most
 	 * RESOLVE_MAX_ADDRESSES) and its TLSA records as DNS gave them, when
-	 * they were DNSSEC-validated (facts.tlsa == PDNS_SECURE). */
+	 * they were DNSSEC-validated (facts.tlsa == POLICY_DNS_SECURE). */
 	size_t naddresses;
 	struct netaddr addresses[RESOLVE_MAX_ADDRESSES];
 	size_t ntlsa;

@@ -3,7 +3,7 @@
  * Everything works on (pointer, length) spans of the caller's line: no
  * strlen() on it (it may hold NUL bytes), no read past its end. Names
  * (hosts, addresses, queue ids, the recipient domain) that do not fit their
- * field or hold anything but printable ASCII make the whole line PLOG_NONE:
+ * field or hold anything but printable ASCII make the whole line POSTFIXLOG_NONE:
  * Postfix never logs such names, so the line is not Postfix's. Free text
  * (the reason, the tls= field) is cut to its field and unprintable bytes
  * become '?'. */
@@ -213,11 +213,11 @@ parse_tls(struct span m, struct postfixlog_line *out)
 		if (!starts(m, trusts[t]) || !starts(from(m, tl), established))
 			continue;
 		if (!endpoint_and_text(from(m, tl + strlen(established)), out))
-			return PLOG_NONE;
+			return POSTFIXLOG_NONE;
 		copy_text(out->trust, sizeof(out->trust), trusts[t], tl);
-		return PLOG_TLS_ESTABLISHED;
+		return POSTFIXLOG_TLS_ESTABLISHED;
 	}
-	return PLOG_NONE;
+	return POSTFIXLOG_NONE;
 }
 
 /* "server certificate verification failed for HOST[ADDR]:PORT: REASON";
@@ -238,8 +238,8 @@ parse_cert(struct span m, struct postfixlog_line *out)
 	else if (starts(m, failed))
 		rest = from(m, strlen(failed));
 	else
-		return PLOG_NONE;
-	return endpoint_and_text(rest, out) ? PLOG_CERT_FAILED : PLOG_NONE;
+		return POSTFIXLOG_NONE;
+	return endpoint_and_text(rest, out) ? POSTFIXLOG_CERT_FAILED : POSTFIXLOG_NONE;
 }
 
 /* "TLSA lookup error for HOST:PORT", as smtp(8) words it in the warning
@@ -251,18 +251,18 @@ parse_tlsa_error(struct span warning, struct postfixlog_line *out)
 	size_t at = find(warning, lit);
 
 	if (at == warning.n)
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	struct span hp = from(warning, at + strlen(lit));
 	size_t colon = 0;
 	while (colon < hp.n && hp.p[colon] != ':' && hp.p[colon] != ' ')
 		colon++;
 	if (colon == hp.n || hp.p[colon] != ':' || !copy_name(out->host, sizeof(out->host), hp.p, colon, false))
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	size_t d = parse_port(from(hp, colon + 1), &out->port);
 	if (d == 0 || (colon + 1 + d < hp.n && hp.p[colon + 1 + d] != ' '))
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	copy_text(out->text, sizeof(out->text), warning.p, warning.n);
-	return PLOG_TLSA_ERROR;
+	return POSTFIXLOG_TLSA_ERROR;
 }
 
 /* "TLS policy lookup for DEST/HOST: non DNSSEC destination". */
@@ -272,20 +272,20 @@ parse_non_dnssec(struct span warning, struct postfixlog_line *out)
 	static const char lookup[] = "TLS policy lookup for ";
 
 	if (!ends(warning, "non DNSSEC destination"))
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	if (starts(warning, lookup)) {
 		struct span dh = from(warning, strlen(lookup));
 		size_t slash = 0, end;
 		while (slash < dh.n && dh.p[slash] != '/' && dh.p[slash] != ' ')
 			slash++;
 		if (slash == dh.n || dh.p[slash] != '/')
-			return PLOG_NONE;
+			return POSTFIXLOG_NONE;
 		end = find(from(dh, slash + 1), ": ");
 		if (!copy_name(out->host, sizeof(out->host), dh.p + slash + 1, end, false))
-			return PLOG_NONE;
+			return POSTFIXLOG_NONE;
 	}
 	copy_text(out->text, sizeof(out->text), warning.p, warning.n);
-	return PLOG_NON_DNSSEC;
+	return POSTFIXLOG_NON_DNSSEC;
 }
 
 /* An address in angle brackets at the start of s ("<...>", local parts
@@ -350,16 +350,16 @@ parse_delivery(struct span m, struct postfixlog_line *out)
 	    (m.p[q] >= 'a' && m.p[q] <= 'z')))
 		q++;
 	if (q == 0 || q > sizeof(out->queue_id) - 1 || !starts(from(m, q), ": to="))
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	memcpy(out->queue_id, m.p, q);
 	out->queue_id[q] = '\0';
 
 	struct span rest = from(m, q + strlen(": to="));
 	size_t at, used = angle_addr(rest, &at);
 	if (used == 0)
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	if (at && at + 1 < used - 1 && !parse_domain(rest.p + at + 1, used - 1 - at - 1, out))
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	rest = from(rest, used);
 
 	bool relay = false, status = false;
@@ -371,7 +371,7 @@ parse_delivery(struct span m, struct postfixlog_line *out)
 			size_t oat;
 			used = angle_addr(from(rest, 8), &oat);
 			if (used == 0)
-				return PLOG_NONE;
+				return POSTFIXLOG_NONE;
 			rest = from(rest, 8 + used);
 		} else if (starts(rest, "relay=")) {
 			struct span v = from(rest, 6);
@@ -383,11 +383,11 @@ parse_delivery(struct span m, struct postfixlog_line *out)
 			if (lb < comma) {
 				used = parse_endpoint(v, out);
 				if (used == 0 || used != comma)
-					return PLOG_NONE;
+					return POSTFIXLOG_NONE;
 			} else {
 				/* none, local, virtual, a pipe's name: no address. */
 				if (!copy_name(out->host, sizeof(out->host), v.p, comma, false))
-					return PLOG_NONE;
+					return POSTFIXLOG_NONE;
 				used = comma;
 			}
 			rest = from(v, used);
@@ -401,10 +401,10 @@ parse_delivery(struct span m, struct postfixlog_line *out)
 			struct span v = from(rest, 4);
 			size_t end = field_end(v);
 			if (end == 0 || end > sizeof(out->dsn) - 1)
-				return PLOG_NONE;
+				return POSTFIXLOG_NONE;
 			for (size_t i = 0; i < end; i++)
 				if (!is_digit(v.p[i]) && v.p[i] != '.')
-					return PLOG_NONE;
+					return POSTFIXLOG_NONE;
 			memcpy(out->dsn, v.p, end);
 			out->dsn[end] = '\0';
 			rest = from(v, end);
@@ -414,7 +414,7 @@ parse_delivery(struct span m, struct postfixlog_line *out)
 			while (w < v.n && v.p[w] >= 'a' && v.p[w] <= 'z')
 				w++;
 			if (w == 0 || w > sizeof(out->status) - 1 || (w < v.n && v.p[w] != ' '))
-				return PLOG_NONE;
+				return POSTFIXLOG_NONE;
 			memcpy(out->status, v.p, w);
 			out->status[w] = '\0';
 			struct span why = from(v, w);
@@ -432,22 +432,22 @@ parse_delivery(struct span m, struct postfixlog_line *out)
 			while (eq < rest.n && ((rest.p[eq] >= 'a' && rest.p[eq] <= 'z') || rest.p[eq] == '_'))
 				eq++;
 			if (eq == 0 || eq == rest.n || rest.p[eq] != '=')
-				return PLOG_NONE;
+				return POSTFIXLOG_NONE;
 			rest = from(rest, eq + 1 + field_end(from(rest, eq + 1)));
 		}
 	}
-	return relay && status ? PLOG_DELIVERY : PLOG_NONE;
+	return relay && status ? POSTFIXLOG_DELIVERY : POSTFIXLOG_NONE;
 }
 
 enum postfixlog_kind
 postfixlog_parse(const char *line, size_t len, struct postfixlog_line *out)
 {
 	struct span s = {line, len};
-	enum postfixlog_kind k = PLOG_NONE;
+	enum postfixlog_kind k = POSTFIXLOG_NONE;
 
 	memset(out, 0, sizeof(*out));
 	if (!line)
-		return PLOG_NONE;
+		return POSTFIXLOG_NONE;
 	/* A line handed over with its newline. */
 	while (s.n && (s.p[s.n - 1] == '\n' || s.p[s.n - 1] == '\r'))
 		s.n--;
@@ -455,19 +455,19 @@ postfixlog_parse(const char *line, size_t len, struct postfixlog_line *out)
 	struct span m = from(s, msg);
 
 	if (msg == 0) {
-		k = PLOG_NONE;
+		k = POSTFIXLOG_NONE;
 	} else if (starts(m, "warning: ")) {
 		struct span w = from(m, 9);
 		if (starts(w, "DNSSEC validation may be unavailable")) {
 			copy_text(out->text, sizeof(out->text), w.p, w.n);
-			k = PLOG_DNSSEC_OFF;
-		} else if ((k = parse_tlsa_error(w, out)) == PLOG_NONE) {
+			k = POSTFIXLOG_DNSSEC_OFF;
+		} else if ((k = parse_tlsa_error(w, out)) == POSTFIXLOG_NONE) {
 			k = parse_non_dnssec(w, out);
 		}
-	} else if ((k = parse_tls(m, out)) == PLOG_NONE && (k = parse_cert(m, out)) == PLOG_NONE) {
+	} else if ((k = parse_tls(m, out)) == POSTFIXLOG_NONE && (k = parse_cert(m, out)) == POSTFIXLOG_NONE) {
 		k = parse_delivery(m, out);
 	}
-	if (k == PLOG_NONE) {
+	if (k == POSTFIXLOG_NONE) {
 		/* Nothing half-filled for the caller to trip on. */
 		memset(out, 0, sizeof(*out));
 	}
@@ -479,19 +479,19 @@ const char *
 postfixlog_kind_name(enum postfixlog_kind k)
 {
 	switch (k) {
-	case PLOG_NONE:
+	case POSTFIXLOG_NONE:
 		return "none";
-	case PLOG_TLS_ESTABLISHED:
+	case POSTFIXLOG_TLS_ESTABLISHED:
 		return "tls-established";
-	case PLOG_CERT_FAILED:
+	case POSTFIXLOG_CERT_FAILED:
 		return "cert-failed";
-	case PLOG_TLSA_ERROR:
+	case POSTFIXLOG_TLSA_ERROR:
 		return "tlsa-error";
-	case PLOG_NON_DNSSEC:
+	case POSTFIXLOG_NON_DNSSEC:
 		return "non-dnssec";
-	case PLOG_DNSSEC_OFF:
+	case POSTFIXLOG_DNSSEC_OFF:
 		return "dnssec-off";
-	case PLOG_DELIVERY:
+	case POSTFIXLOG_DELIVERY:
 		return "delivery";
 	}
 	return "unknown";

@@ -25,7 +25,7 @@
  * Contract: postfixlog_parse() never reads past len, never allocates, and
  * fills every field with printable, bounded text (a hostile host name in
  * the log cannot overflow or inject anything). Returns the kind, or
- * PLOG_NONE for every other line.
+ * POSTFIXLOG_NONE for every other line.
  */
 #ifndef TLSPOLICY_POSTFIXLOG_H
 #define TLSPOLICY_POSTFIXLOG_H
@@ -35,13 +35,13 @@
 #include "postfix/nexthop.h"
 
 enum postfixlog_kind {
-	PLOG_NONE,
-	PLOG_TLS_ESTABLISHED,
-	PLOG_CERT_FAILED,
-	PLOG_TLSA_ERROR,
-	PLOG_NON_DNSSEC,
-	PLOG_DNSSEC_OFF,
-	PLOG_DELIVERY,
+	POSTFIXLOG_NONE,
+	POSTFIXLOG_TLS_ESTABLISHED,
+	POSTFIXLOG_CERT_FAILED,
+	POSTFIXLOG_TLSA_ERROR,
+	POSTFIXLOG_NON_DNSSEC,
+	POSTFIXLOG_DNSSEC_OFF,
+	POSTFIXLOG_DELIVERY,
 };
 
 struct postfixlog_line {

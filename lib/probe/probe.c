@@ -92,7 +92,7 @@ const char *
 probe_stage_name(enum probe_stage s)
 {
 	static const char *const names[] = {"connect", "banner", "ehlo", "starttls", "handshake", "quit", "done"};
-	return (unsigned)s <= STAGE_DONE ? names[s] : "unknown";
+	return (unsigned)s <= PROBE_STAGE_DONE ? names[s] : "unknown";
 }
 
 uint64_t
@@ -256,18 +256,18 @@ static enum probe_stage
 stage_of(enum state s)
 {
 	switch (s) {
-	case S_CONNECT: return STAGE_CONNECT;
-	case S_BANNER: return STAGE_BANNER;
+	case S_CONNECT: return PROBE_STAGE_CONNECT;
+	case S_BANNER: return PROBE_STAGE_BANNER;
 	case S_SEND_EHLO:
-	case S_EHLO: return STAGE_EHLO;
+	case S_EHLO: return PROBE_STAGE_EHLO;
 	case S_SEND_STARTTLS:
-	case S_STARTTLS: return STAGE_STARTTLS;
-	case S_HANDSHAKE: return STAGE_HANDSHAKE;
+	case S_STARTTLS: return PROBE_STAGE_STARTTLS;
+	case S_HANDSHAKE: return PROBE_STAGE_HANDSHAKE;
 	case S_QUIT_PLAIN:
-	case S_QUIT_TLS: return STAGE_QUIT;
-	case S_DONE: return STAGE_DONE;
+	case S_QUIT_TLS: return PROBE_STAGE_QUIT;
+	case S_DONE: return PROBE_STAGE_DONE;
 	}
-	return STAGE_DONE;
+	return PROBE_STAGE_DONE;
 }
 
 static int
@@ -276,7 +276,7 @@ finish(struct probe *p, uint64_t now)
 	if (p->state != S_QUIT_PLAIN && p->state != S_QUIT_TLS)
 		p->res.stage = stage_of(p->state);
 	else
-		p->res.stage = STAGE_DONE;
+		p->res.stage = PROBE_STAGE_DONE;
 	p->state = S_DONE;
 	p->res.duration_ms = now - p->started_ms;
 	if (p->ssl) {

@@ -59,8 +59,8 @@ const char *probe_class_postfix_word(enum probe_class c);
 
 /* The steps, for timeouts and errors. */
 enum probe_stage {
-	STAGE_CONNECT, STAGE_BANNER, STAGE_EHLO, STAGE_STARTTLS, STAGE_HANDSHAKE, STAGE_QUIT,
-	STAGE_DONE
+	PROBE_STAGE_CONNECT, PROBE_STAGE_BANNER, PROBE_STAGE_EHLO, PROBE_STAGE_STARTTLS, PROBE_STAGE_HANDSHAKE, PROBE_STAGE_QUIT,
+	PROBE_STAGE_DONE
 };
 const char *probe_stage_name(enum probe_stage s);
 

@@ -338,10 +338,10 @@ static const char *
 mx_word(enum policy_mx mx)
 {
 	switch (mx) {
-	case MX_HOSTS: return "hosts";
-	case MX_NULL: return "null";
-	case MX_NXDOMAIN: return "nxdomain";
-	case MX_FAILED: return "failed";
+	case POLICY_MX_HOSTS: return "hosts";
+	case POLICY_MX_NULL: return "null";
+	case POLICY_MX_NXDOMAIN: return "nxdomain";
+	case POLICY_MX_FAILED: return "failed";
 	}
 	return "failed";
 }

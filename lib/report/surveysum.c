@@ -601,7 +601,7 @@ stage_host(struct surveysum *s, json_t *h, size_t i, struct stage_host *out, str
 	if (!verdict)
 		return -1;
 	/* "noaddr" is how the format's description spells no-address. */
-	if (word_index(verdict, verdict_name, HOST_NOADDR + 1) < 0 && strcmp(verdict, "noaddr") != 0)
+	if (word_index(verdict, verdict_name, POLICY_HOST_NOADDR + 1) < 0 && strcmp(verdict, "noaddr") != 0)
 		return fail(s, -1, "%sverdict: unknown word \"%s\"", path, shown(verdict, cut));
 	json_t *tlsa = json_object_get(h, "tlsa");
 	if (tlsa && !json_is_null(tlsa)) {
@@ -658,7 +658,7 @@ stage(struct surveysum *s, json_t *rec, struct staged *st)
 	if ((st->rule = policy_rule_from_name(rule)) < 0)
 		return fail(s, -1, "rule: unknown word \"%s\"", shown(rule, cut));
 	if ((st->mx = get_word(s, rec, "mx", "", mx_name, MXK_COUNT)) < 0 ||
-	    (st->mx_dns = get_word(s, rec, "mx_security", "", dns_name, PDNS_TIMEOUT + 1)) < 0)
+	    (st->mx_dns = get_word(s, rec, "mx_security", "", dns_name, POLICY_DNS_TIMEOUT + 1)) < 0)
 		return -1;
 	get_string(s, rec, "level", "", true, &bad);
 	get_string(s, rec, "reason", "", true, &bad);
@@ -931,8 +931,8 @@ surveysum_finish(struct surveysum *s)
 		r->nxdomain += d->mx == MXK_NXDOMAIN;
 		r->mx_failed += d->mx == MXK_FAILED;
 		r->dns_failures += d->result == POLICY_TEMP;
-		r->signed_mx += d->mx == MXK_HOSTS && d->mx_dns == PDNS_SECURE;
-		r->all_dane += d->rule == RULE_ALL_DANE;
+		r->signed_mx += d->mx == MXK_HOSTS && d->mx_dns == POLICY_DNS_SECURE;
+		r->all_dane += d->rule == POLICY_RULE_ALL_DANE;
 		r->tlsa_mismatch += d->mismatch;
 		r->by_domain[d->cls]++;
 		if (r->domains == 1 || d->time < r->time_first)

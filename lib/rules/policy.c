@@ -9,26 +9,26 @@
 bool
 policy_dns_failed(enum policy_dns d)
 {
-	return d == PDNS_BOGUS || d == PDNS_SERVFAIL || d == PDNS_TIMEOUT;
+	return d == POLICY_DNS_BOGUS || d == POLICY_DNS_SERVFAIL || d == POLICY_DNS_TIMEOUT;
 }
 
 bool
 policy_dns_denial(enum policy_dns d)
 {
-	return d == PDNS_SECURE_DENIAL || d == PDNS_INSECURE_DENIAL;
+	return d == POLICY_DNS_SECURE_DENIAL || d == POLICY_DNS_INSECURE_DENIAL;
 }
 
 const char *
 policy_dns_name(enum policy_dns d)
 {
 	switch (d) {
-	case PDNS_SECURE: return "secure";
-	case PDNS_INSECURE: return "insecure";
-	case PDNS_SECURE_DENIAL: return "secure-denial";
-	case PDNS_INSECURE_DENIAL: return "insecure-denial";
-	case PDNS_BOGUS: return "bogus";
-	case PDNS_SERVFAIL: return "servfail";
-	case PDNS_TIMEOUT: return "timeout";
+	case POLICY_DNS_SECURE: return "secure";
+	case POLICY_DNS_INSECURE: return "insecure";
+	case POLICY_DNS_SECURE_DENIAL: return "secure-denial";
+	case POLICY_DNS_INSECURE_DENIAL: return "insecure-denial";
+	case POLICY_DNS_BOGUS: return "bogus";
+	case POLICY_DNS_SERVFAIL: return "servfail";
+	case POLICY_DNS_TIMEOUT: return "timeout";
 	}
 	return "unknown";
 }
@@ -37,11 +37,11 @@ const char *
 policy_host_verdict_name(enum policy_host_verdict v)
 {
 	switch (v) {
-	case HOST_DANE: return "dane";
-	case HOST_ENCRYPT: return "encrypt";
-	case HOST_PLAIN: return "plain";
-	case HOST_FAILED: return "failed";
-	case HOST_NOADDR: return "no-address";
+	case POLICY_HOST_DANE: return "dane";
+	case POLICY_HOST_ENCRYPT: return "encrypt";
+	case POLICY_HOST_PLAIN: return "plain";
+	case POLICY_HOST_FAILED: return "failed";
+	case POLICY_HOST_NOADDR: return "no-address";
 	}
 	return "unknown";
 }
@@ -49,13 +49,13 @@ policy_host_verdict_name(enum policy_host_verdict v)
 static bool
 is_secure(enum policy_dns d)
 {
-	return d == PDNS_SECURE || d == PDNS_SECURE_DENIAL;
+	return d == POLICY_DNS_SECURE || d == POLICY_DNS_SECURE_DENIAL;
 }
 
 bool
 policy_host_wants_tlsa(enum policy_dns a, enum policy_dns aaaa)
 {
-	return is_secure(a) && is_secure(aaaa) && (a == PDNS_SECURE || aaaa == PDNS_SECURE);
+	return is_secure(a) && is_secure(aaaa) && (a == POLICY_DNS_SECURE || aaaa == POLICY_DNS_SECURE);
 }
 
 bool
@@ -70,86 +70,86 @@ policy_host_verdict(const struct policy_host_facts *h, const char **why)
 {
 	if (policy_dns_failed(h->a) || policy_dns_failed(h->aaaa)) {
 		*why = "address lookup failed";
-		return HOST_FAILED;
+		return POLICY_HOST_FAILED;
 	}
 	if (policy_dns_denial(h->a) && policy_dns_denial(h->aaaa)) {
 		*why = "no A or AAAA records";
-		return HOST_NOADDR;
+		return POLICY_HOST_NOADDR;
 	}
 	if (!policy_host_wants_tlsa(h->a, h->aaaa)) {
 		if (!h->cname_looked_up) {
 			*why = "address records not DNSSEC-signed";
-			return HOST_PLAIN;
+			return POLICY_HOST_PLAIN;
 		}
 		/* As Postfix: whether the alias is signed is unknown, so the
 		 * TLSA records that might apply cannot be looked up. */
 		if (policy_dns_failed(h->cname) || policy_dns_denial(h->cname)) {
 			*why = "CNAME lookup failed";
-			return HOST_FAILED;
+			return POLICY_HOST_FAILED;
 		}
-		if (h->cname != PDNS_SECURE) {
+		if (h->cname != POLICY_DNS_SECURE) {
 			*why = "address records and CNAME not DNSSEC-signed";
-			return HOST_PLAIN;
+			return POLICY_HOST_PLAIN;
 		}
 	}
 	if (!h->tlsa_looked_up) {
 		/* Only a caller bug gets here; refusing the host is the safe side. */
 		*why = "TLSA not looked up";
-		return HOST_FAILED;
+		return POLICY_HOST_FAILED;
 	}
 	switch (h->tlsa) {
-	case PDNS_BOGUS:
-	case PDNS_SERVFAIL:
-	case PDNS_TIMEOUT:
+	case POLICY_DNS_BOGUS:
+	case POLICY_DNS_SERVFAIL:
+	case POLICY_DNS_TIMEOUT:
 		*why = "TLSA lookup failed";
-		return HOST_FAILED;
-	case PDNS_SECURE_DENIAL:
+		return POLICY_HOST_FAILED;
+	case POLICY_DNS_SECURE_DENIAL:
 		*why = "no TLSA records (secure denial)";
-		return HOST_PLAIN;
-	case PDNS_INSECURE:
-	case PDNS_INSECURE_DENIAL:
+		return POLICY_HOST_PLAIN;
+	case POLICY_DNS_INSECURE:
+	case POLICY_DNS_INSECURE_DENIAL:
 		*why = "TLSA records not DNSSEC-signed";
-		return HOST_PLAIN;
-	case PDNS_SECURE:
+		return POLICY_HOST_PLAIN;
+	case POLICY_DNS_SECURE:
 		break;
 	}
 	if (h->tlsa_usable > 0) {
 		*why = "usable TLSA records";
-		return HOST_DANE;
+		return POLICY_HOST_DANE;
 	}
 	*why = "TLSA records, none usable for SMTP";
-	return HOST_ENCRYPT;
+	return POLICY_HOST_ENCRYPT;
 }
 
-static const char *const rule_names[RULE_COUNT] = {
-	[RULE_ALL_DANE] = "all-hosts-dane",
-	[RULE_MIXED] = "hosts-mixed",
-	[RULE_ALL_ENCRYPT] = "all-hosts-encrypt",
-	[RULE_NO_TLSA] = "no-tlsa",
-	[RULE_INSECURE_MX_DANE] = "insecure-mx-dane-host",
-	[RULE_INSECURE] = "insecure",
-	[RULE_FAILED_HOST] = "failed-host",
-	[RULE_ALL_FAILED] = "all-hosts-failed",
-	[RULE_MX_FAILED] = "mx-lookup-failed",
-	[RULE_NXDOMAIN] = "nxdomain",
-	[RULE_NULL_MX] = "null-mx",
-	[RULE_NO_ADDRESS] = "no-address",
-	[RULE_IP_LITERAL] = "ip-literal",
-	[RULE_PARENT_FORM] = "parent-domain-form",
-	[RULE_EXCEPTION] = "exception",
-	[RULE_TRUST_CHECK] = "trust-check",
+static const char *const rule_names[POLICY_RULE_COUNT] = {
+	[POLICY_RULE_ALL_DANE] = "all-hosts-dane",
+	[POLICY_RULE_MIXED] = "hosts-mixed",
+	[POLICY_RULE_ALL_ENCRYPT] = "all-hosts-encrypt",
+	[POLICY_RULE_NO_TLSA] = "no-tlsa",
+	[POLICY_RULE_INSECURE_MX_DANE] = "insecure-mx-dane-host",
+	[POLICY_RULE_INSECURE] = "insecure",
+	[POLICY_RULE_FAILED_HOST] = "failed-host",
+	[POLICY_RULE_ALL_FAILED] = "all-hosts-failed",
+	[POLICY_RULE_MX_FAILED] = "mx-lookup-failed",
+	[POLICY_RULE_NXDOMAIN] = "nxdomain",
+	[POLICY_RULE_NULL_MX] = "null-mx",
+	[POLICY_RULE_NO_ADDRESS] = "no-address",
+	[POLICY_RULE_IP_LITERAL] = "ip-literal",
+	[POLICY_RULE_PARENT_FORM] = "parent-domain-form",
+	[POLICY_RULE_EXCEPTION] = "exception",
+	[POLICY_RULE_TRUST_CHECK] = "trust-check",
 };
 
 const char *
 policy_rule_name(enum policy_rule r)
 {
-	return (unsigned)r < RULE_COUNT ? rule_names[r] : "unknown";
+	return (unsigned)r < POLICY_RULE_COUNT ? rule_names[r] : "unknown";
 }
 
 int
 policy_rule_from_name(const char *name)
 {
-	for (int r = 0; r < RULE_COUNT; r++)
+	for (int r = 0; r < POLICY_RULE_COUNT; r++)
 		if (strcmp(rule_names[r], name) == 0)
 			return r;
 	return -1;
@@ -174,43 +174,43 @@ policy_result_from_name(const char *name)
 	return -1;
 }
 
-static const char *const rule_texts[RULE_COUNT] = {
-	[RULE_ALL_DANE] = "the MX records are DNSSEC-signed and every usable MX host has usable TLSA records",
-	[RULE_MIXED] = "the MX records are DNSSEC-signed and the MX hosts differ: Postfix enforces DANE per host",
-	[RULE_ALL_ENCRYPT] = "the MX records are DNSSEC-signed and every usable MX host has TLSA records, none usable for SMTP",
-	[RULE_NO_TLSA] = "the MX records are DNSSEC-signed but no MX host has TLSA records",
-	[RULE_INSECURE_MX_DANE] = "the MX records are not signed, but some MX host has signed, usable TLSA records",
-	[RULE_INSECURE] = "the MX records are not signed and no MX host has signed, usable TLSA records",
-	[RULE_FAILED_HOST] = "some MX hosts failed DNS lookups: Postfix must look up TLSA itself so that it skips them",
-	[RULE_ALL_FAILED] = "every MX host failed DNS lookups: defer, never downgrade",
-	[RULE_MX_FAILED] = "the MX lookup failed: defer, never downgrade",
-	[RULE_NXDOMAIN] = "the domain does not exist",
-	[RULE_NULL_MX] = "the domain publishes a null MX (RFC 7505): it accepts no mail",
-	[RULE_NO_ADDRESS] = "no MX host has an address",
-	[RULE_IP_LITERAL] = "an IP address needs no DNS and allows no DANE",
-	[RULE_PARENT_FORM] = "Postfix's parent-domain lookup: subdomains are answered when asked for themselves",
-	[RULE_EXCEPTION] = "the exception list names this destination, or one of its MX hosts",
-	[RULE_TRUST_CHECK] = "the daemon's resolver has not shown that it validates DNSSEC (trust_check_name): "
+static const char *const rule_texts[POLICY_RULE_COUNT] = {
+	[POLICY_RULE_ALL_DANE] = "the MX records are DNSSEC-signed and every usable MX host has usable TLSA records",
+	[POLICY_RULE_MIXED] = "the MX records are DNSSEC-signed and the MX hosts differ: Postfix enforces DANE per host",
+	[POLICY_RULE_ALL_ENCRYPT] = "the MX records are DNSSEC-signed and every usable MX host has TLSA records, none usable for SMTP",
+	[POLICY_RULE_NO_TLSA] = "the MX records are DNSSEC-signed but no MX host has TLSA records",
+	[POLICY_RULE_INSECURE_MX_DANE] = "the MX records are not signed, but some MX host has signed, usable TLSA records",
+	[POLICY_RULE_INSECURE] = "the MX records are not signed and no MX host has signed, usable TLSA records",
+	[POLICY_RULE_FAILED_HOST] = "some MX hosts failed DNS lookups: Postfix must look up TLSA itself so that it skips them",
+	[POLICY_RULE_ALL_FAILED] = "every MX host failed DNS lookups: defer, never downgrade",
+	[POLICY_RULE_MX_FAILED] = "the MX lookup failed: defer, never downgrade",
+	[POLICY_RULE_NXDOMAIN] = "the domain does not exist",
+	[POLICY_RULE_NULL_MX] = "the domain publishes a null MX (RFC 7505): it accepts no mail",
+	[POLICY_RULE_NO_ADDRESS] = "no MX host has an address",
+	[POLICY_RULE_IP_LITERAL] = "an IP address needs no DNS and allows no DANE",
+	[POLICY_RULE_PARENT_FORM] = "Postfix's parent-domain lookup: subdomains are answered when asked for themselves",
+	[POLICY_RULE_EXCEPTION] = "the exception list names this destination, or one of its MX hosts",
+	[POLICY_RULE_TRUST_CHECK] = "the daemon's resolver has not shown that it validates DNSSEC (trust_check_name): "
 	    "defer, never downgrade",
 };
 
 const char *
 policy_rule_text(enum policy_rule r)
 {
-	return (unsigned)r < RULE_COUNT ? rule_texts[r] : "unknown rule";
+	return (unsigned)r < POLICY_RULE_COUNT ? rule_texts[r] : "unknown rule";
 }
 
 const char *
 policy_default_level(enum policy_rule r)
 {
 	switch (r) {
-	case RULE_ALL_DANE: return "dane-only";
-	case RULE_MIXED: return "dane";
-	case RULE_ALL_ENCRYPT: return "encrypt";
-	case RULE_NO_TLSA: return "may";
-	case RULE_INSECURE_MX_DANE: return "dane";
-	case RULE_INSECURE: return "may";
-	case RULE_FAILED_HOST: return "dane";
+	case POLICY_RULE_ALL_DANE: return "dane-only";
+	case POLICY_RULE_MIXED: return "dane";
+	case POLICY_RULE_ALL_ENCRYPT: return "encrypt";
+	case POLICY_RULE_NO_TLSA: return "may";
+	case POLICY_RULE_INSECURE_MX_DANE: return "dane";
+	case POLICY_RULE_INSECURE: return "may";
+	case POLICY_RULE_FAILED_HOST: return "dane";
 	default: return NULL;
 	}
 }
@@ -229,34 +229,34 @@ decide_hosts(const struct policy_facts *f)
 
 	for (unsigned i = 0; i < f->nhosts && i < POLICY_MAX_HOSTS; i++) {
 		switch (f->hosts[i]) {
-		case HOST_DANE: dane++; break;
-		case HOST_ENCRYPT: encrypt++; break;
-		case HOST_PLAIN: plain++; break;
-		case HOST_FAILED: failed++; break;
-		case HOST_NOADDR: break;
+		case POLICY_HOST_DANE: dane++; break;
+		case POLICY_HOST_ENCRYPT: encrypt++; break;
+		case POLICY_HOST_PLAIN: plain++; break;
+		case POLICY_HOST_FAILED: failed++; break;
+		case POLICY_HOST_NOADDR: break;
 		}
 	}
 	unsigned usable = dane + encrypt + plain;
 	if (usable == 0)
-		return failed ? answer(POLICY_TEMP, RULE_ALL_FAILED) : answer(POLICY_NOTFOUND, RULE_NO_ADDRESS);
+		return failed ? answer(POLICY_TEMP, POLICY_RULE_ALL_FAILED) : answer(POLICY_NOTFOUND, POLICY_RULE_NO_ADDRESS);
 
 	enum policy_rule rule;
 	/* A host next hop has no MX RRset: its own records decide. */
-	bool secure_mx = f->host_nexthop || f->mx_dns == PDNS_SECURE || f->mx_dns == PDNS_SECURE_DENIAL;
+	bool secure_mx = f->host_nexthop || f->mx_dns == POLICY_DNS_SECURE || f->mx_dns == POLICY_DNS_SECURE_DENIAL;
 	if (secure_mx) {
 		if (dane == usable)
-			rule = RULE_ALL_DANE;
+			rule = POLICY_RULE_ALL_DANE;
 		else if (encrypt == usable)
-			rule = RULE_ALL_ENCRYPT;
+			rule = POLICY_RULE_ALL_ENCRYPT;
 		else if (plain == usable)
-			rule = RULE_NO_TLSA;
+			rule = POLICY_RULE_NO_TLSA;
 		else
-			rule = RULE_MIXED;
+			rule = POLICY_RULE_MIXED;
 	} else {
-		rule = dane ? RULE_INSECURE_MX_DANE : RULE_INSECURE;
+		rule = dane ? POLICY_RULE_INSECURE_MX_DANE : POLICY_RULE_INSECURE;
 	}
-	if (failed && rule != RULE_ALL_DANE && rule != RULE_MIXED && rule != RULE_INSECURE_MX_DANE)
-		rule = RULE_FAILED_HOST;
+	if (failed && rule != POLICY_RULE_ALL_DANE && rule != POLICY_RULE_MIXED && rule != POLICY_RULE_INSECURE_MX_DANE)
+		rule = POLICY_RULE_FAILED_HOST;
 	return answer(POLICY_OK, rule);
 }
 
@@ -264,15 +264,15 @@ struct policy_answer
 policy_decide(const struct policy_facts *f)
 {
 	if (f->ip_literal)
-		return answer(POLICY_NOTFOUND, RULE_IP_LITERAL);
+		return answer(POLICY_NOTFOUND, POLICY_RULE_IP_LITERAL);
 	if (f->parent_form)
-		return answer(POLICY_NOTFOUND, RULE_PARENT_FORM);
+		return answer(POLICY_NOTFOUND, POLICY_RULE_PARENT_FORM);
 	if (!f->host_nexthop) {
 		switch (f->mx) {
-		case MX_FAILED: return answer(POLICY_TEMP, RULE_MX_FAILED);
-		case MX_NXDOMAIN: return answer(POLICY_NOTFOUND, RULE_NXDOMAIN);
-		case MX_NULL: return answer(POLICY_NOTFOUND, RULE_NULL_MX);
-		case MX_HOSTS: break;
+		case POLICY_MX_FAILED: return answer(POLICY_TEMP, POLICY_RULE_MX_FAILED);
+		case POLICY_MX_NXDOMAIN: return answer(POLICY_NOTFOUND, POLICY_RULE_NXDOMAIN);
+		case POLICY_MX_NULL: return answer(POLICY_NOTFOUND, POLICY_RULE_NULL_MX);
+		case POLICY_MX_HOSTS: break;
 		}
 	}
 	return decide_hosts(f);
@@ -282,7 +282,7 @@ bool
 policy_some_host_failed(const struct policy_facts *f)
 {
 	for (unsigned i = 0; i < f->nhosts && i < POLICY_MAX_HOSTS; i++)
-		if (f->hosts[i] == HOST_FAILED)
+		if (f->hosts[i] == POLICY_HOST_FAILED)
 			return true;
 	return false;
 }
@@ -294,11 +294,11 @@ policy_answer_possible(struct policy_answer a)
 		return false;
 	switch (a.result) {
 	case POLICY_OK:
-		return (unsigned)a.rule <= RULE_FAILED_HOST || a.rule == RULE_EXCEPTION;
+		return (unsigned)a.rule <= POLICY_RULE_FAILED_HOST || a.rule == POLICY_RULE_EXCEPTION;
 	case POLICY_TEMP:
-		return a.rule == RULE_ALL_FAILED || a.rule == RULE_MX_FAILED;
+		return a.rule == POLICY_RULE_ALL_FAILED || a.rule == POLICY_RULE_MX_FAILED;
 	case POLICY_NOTFOUND:
-		return a.rule >= RULE_NXDOMAIN && a.rule <= RULE_PARENT_FORM;
+		return a.rule >= POLICY_RULE_NXDOMAIN && a.rule <= POLICY_RULE_PARENT_FORM;
 	}
 	return false;
 }
@@ -306,7 +306,7 @@ policy_answer_possible(struct policy_answer a)
 const char *
 policy_level(const struct policy_levels *levels, struct policy_answer a)
 {
-	if (a.result != POLICY_OK || (unsigned)a.rule > RULE_FAILED_HOST)
+	if (a.result != POLICY_OK || (unsigned)a.rule > POLICY_RULE_FAILED_HOST)
 		return NULL;
 	return levels->level[a.rule];
 }

@@ -11,7 +11,7 @@
  * Invariant: a DNS failure never yields a weaker policy. A failed MX lookup
  * is TEMP; a failed host is excluded, and its mere presence turns any
  * answer for the others that would not make Postfix look up TLSA records
- * itself (encrypt, may) into RULE_FAILED_HOST (dane by default), so that
+ * itself (encrypt, may) into POLICY_RULE_FAILED_HOST (dane by default), so that
  * Postfix skips the failed host instead of sending to it in the clear;
  * when every host failed the answer is TEMP.
  */
@@ -24,13 +24,13 @@
 
 /* A lookup's outcome as the decision needs it. */
 enum policy_dns {
-	PDNS_SECURE,		/* data, DNSSEC-validated */
-	PDNS_INSECURE,		/* data, no DNSSEC (provably unsigned) */
-	PDNS_SECURE_DENIAL,	/* NXDOMAIN or NODATA, validated */
-	PDNS_INSECURE_DENIAL,	/* NXDOMAIN or NODATA, unsigned */
-	PDNS_BOGUS,		/* DNSSEC validation failed */
-	PDNS_SERVFAIL,		/* SERVFAIL, REFUSED, network error */
-	PDNS_TIMEOUT,		/* no answer in time */
+	POLICY_DNS_SECURE,		/* data, DNSSEC-validated */
+	POLICY_DNS_INSECURE,		/* data, no DNSSEC (provably unsigned) */
+	POLICY_DNS_SECURE_DENIAL,	/* NXDOMAIN or NODATA, validated */
+	POLICY_DNS_INSECURE_DENIAL,	/* NXDOMAIN or NODATA, unsigned */
+	POLICY_DNS_BOGUS,		/* DNSSEC validation failed */
+	POLICY_DNS_SERVFAIL,		/* SERVFAIL, REFUSED, network error */
+	POLICY_DNS_TIMEOUT,		/* no answer in time */
 };
 
 bool policy_dns_failed(enum policy_dns d);
@@ -39,11 +39,11 @@ const char *policy_dns_name(enum policy_dns d);
 
 /* What a host turned out to be (SPEC section 4, steps 2-3). */
 enum policy_host_verdict {
-	HOST_DANE,	/* secure, usable TLSA */
-	HOST_ENCRYPT,	/* secure TLSA, none usable for SMTP */
-	HOST_PLAIN,	/* insecure address, or no (secure) TLSA */
-	HOST_FAILED,	/* bogus, SERVFAIL or timeout on its address or TLSA */
-	HOST_NOADDR,	/* neither A nor AAAA exists: Postfix cannot use it */
+	POLICY_HOST_DANE,	/* secure, usable TLSA */
+	POLICY_HOST_ENCRYPT,	/* secure TLSA, none usable for SMTP */
+	POLICY_HOST_PLAIN,	/* insecure address, or no (secure) TLSA */
+	POLICY_HOST_FAILED,	/* bogus, SERVFAIL or timeout on its address or TLSA */
+	POLICY_HOST_NOADDR,	/* neither A nor AAAA exists: Postfix cannot use it */
 };
 
 const char *policy_host_verdict_name(enum policy_host_verdict v);
@@ -75,10 +75,10 @@ bool policy_host_wants_tlsa(enum policy_dns a, enum policy_dns aaaa);
 bool policy_host_insecure(enum policy_dns a, enum policy_dns aaaa);
 
 enum policy_mx {
-	MX_HOSTS,	/* MX records naming hosts (or implicit MX on NODATA) */
-	MX_NULL,	/* RFC 7505 null MX */
-	MX_NXDOMAIN,
-	MX_FAILED,	/* bogus, SERVFAIL, timeout, unparsable */
+	POLICY_MX_HOSTS,	/* MX records naming hosts (or implicit MX on NODATA) */
+	POLICY_MX_NULL,	/* RFC 7505 null MX */
+	POLICY_MX_NXDOMAIN,
+	POLICY_MX_FAILED,	/* bogus, SERVFAIL, timeout, unparsable */
 };
 
 #define POLICY_MAX_HOSTS 32
@@ -95,23 +95,23 @@ struct policy_facts {
 
 /* The rule that chose the answer: stable names for logs and explain. */
 enum policy_rule {
-	RULE_ALL_DANE,		/* secure MX, every usable host dane */
-	RULE_MIXED,		/* secure MX, hosts mixed */
-	RULE_ALL_ENCRYPT,	/* secure MX, every usable host encrypt */
-	RULE_NO_TLSA,		/* secure MX, no host has TLSA */
-	RULE_INSECURE_MX_DANE,	/* insecure MX, some host dane */
-	RULE_INSECURE,		/* insecure MX, no host dane */
-	RULE_FAILED_HOST,	/* some hosts failed: raised to the failed-host floor */
-	RULE_ALL_FAILED,	/* TEMP: every host failed */
-	RULE_MX_FAILED,		/* TEMP: the MX lookup failed */
-	RULE_NXDOMAIN,		/* NOTFOUND */
-	RULE_NULL_MX,		/* NOTFOUND */
-	RULE_NO_ADDRESS,	/* NOTFOUND: no host has an address */
-	RULE_IP_LITERAL,	/* NOTFOUND */
-	RULE_PARENT_FORM,	/* NOTFOUND */
-	RULE_EXCEPTION,		/* OK: the exception list's policy, not a level */
-	RULE_TRUST_CHECK,	/* TEMP: the resolver is not known to validate (trustcheck.h) */
-	RULE_COUNT
+	POLICY_RULE_ALL_DANE,		/* secure MX, every usable host dane */
+	POLICY_RULE_MIXED,		/* secure MX, hosts mixed */
+	POLICY_RULE_ALL_ENCRYPT,	/* secure MX, every usable host encrypt */
+	POLICY_RULE_NO_TLSA,		/* secure MX, no host has TLSA */
+	POLICY_RULE_INSECURE_MX_DANE,	/* insecure MX, some host dane */
+	POLICY_RULE_INSECURE,		/* insecure MX, no host dane */
+	POLICY_RULE_FAILED_HOST,	/* some hosts failed: raised to the failed-host floor */
+	POLICY_RULE_ALL_FAILED,	/* TEMP: every host failed */
+	POLICY_RULE_MX_FAILED,		/* TEMP: the MX lookup failed */
+	POLICY_RULE_NXDOMAIN,		/* NOTFOUND */
+	POLICY_RULE_NULL_MX,		/* NOTFOUND */
+	POLICY_RULE_NO_ADDRESS,	/* NOTFOUND: no host has an address */
+	POLICY_RULE_IP_LITERAL,	/* NOTFOUND */
+	POLICY_RULE_PARENT_FORM,	/* NOTFOUND */
+	POLICY_RULE_EXCEPTION,		/* OK: the exception list's policy, not a level */
+	POLICY_RULE_TRUST_CHECK,	/* TEMP: the resolver is not known to validate (trustcheck.h) */
+	POLICY_RULE_COUNT
 };
 
 const char *policy_rule_name(enum policy_rule r);
@@ -142,7 +142,7 @@ struct policy_answer {
 
 /* Postfix levels for each rule that yields OK (indexes: enum policy_rule). */
 struct policy_levels {
-	const char *level[RULE_FAILED_HOST + 1];
+	const char *level[POLICY_RULE_FAILED_HOST + 1];
 };
 
 /* The defaults of SPEC section 4, as strings for the configuration table. */
@@ -154,10 +154,10 @@ struct policy_answer policy_decide(const struct policy_facts *f);
  * a TEMP. */
 bool policy_some_host_failed(const struct policy_facts *f);
 /* Whether the daemon can give this answer: a result with a rule that
- * yields it (RULE_EXCEPTION: OK, with the exception's policy), bogus only
+ * yields it (POLICY_RULE_EXCEPTION: OK, with the exception's policy), bogus only
  * on TEMP. What comes back from a state file is checked with it, since an
  * OK answer without a level would have nothing to tell Postfix. A
- * RULE_TRUST_CHECK answer is never cached, so never stored: false. */
+ * POLICY_RULE_TRUST_CHECK answer is never cached, so never stored: false. */
 bool policy_answer_possible(struct policy_answer a);
 
 /* The level a POLICY_OK answer maps to under the given levels. */

@@ -186,7 +186,7 @@ clamp(uint64_t v, uint64_t lo, uint64_t hi)
 static bool
 is_dane(const struct policymap *pm, struct policy_answer answer)
 {
-	if (answer.result != POLICY_OK || answer.rule == RULE_EXCEPTION)
+	if (answer.result != POLICY_OK || answer.rule == POLICY_RULE_EXCEPTION)
 		return false;
 	return policy_level_is_dane(policy_level(&pm->cfg->levels, answer));
 }
@@ -202,7 +202,7 @@ remember_secure(struct policymap *pm, const char *key, const struct policymap_an
 {
 	if (pm->untrusted)
 		return;	/* from a resolver that does not validate: proves nothing */
-	if (a->answer.rule == RULE_EXCEPTION || some_failed)
+	if (a->answer.rule == POLICY_RULE_EXCEPTION || some_failed)
 		return;	/* the administrator's, not the DNS's; or partial */
 	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
 		cache_put(pm->secure, key, a->answer, a->reason, NULL, now, now + pm->cfg->stale_answer_max_age_ms);
@@ -265,14 +265,14 @@ apply_mx_exception(struct policymap *pm, const struct resolve_result *res, struc
 	struct exceptions_mx_cover cover;
 
 	for (unsigned i = 0; i < res->nhosts && n < POLICY_MAX_HOSTS; i++)
-		if (res->hosts[i].verdict != HOST_NOADDR)
+		if (res->hosts[i].verdict != POLICY_HOST_NOADDR)
 			names[n++] = res->hosts[i].name;
 	exceptions_mx_cover(names, n, mx_lookup, &l, &cover);
 	if (!cover.entry || (!cover.all && res->answer.result != POLICY_OK))
 		return false;
 	exception_reason(pm->exception_reason, sizeof(pm->exception_reason), cover.entry, l.automatic, cover.host);
 	a->answer.result = POLICY_OK;
-	a->answer.rule = RULE_EXCEPTION;
+	a->answer.rule = POLICY_RULE_EXCEPTION;
 	a->answer.bogus = false;
 	a->reason = pm->exception_reason;
 	if (cover.all) {
@@ -453,7 +453,7 @@ static void
 answer_untrusted(struct policymap *pm, const char *key, struct policymap_answer *out, uint64_t now)
 {
 	out->answer.result = POLICY_TEMP;
-	out->answer.rule = RULE_TRUST_CHECK;
+	out->answer.rule = POLICY_RULE_TRUST_CHECK;
 	out->reason = pm->untrusted_reason;
 	serve_stale(pm, key, out, now);
 	out->ttl_s = 0;
@@ -477,7 +477,7 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 	const struct exception_entry *x = policymap_exception(pm, nh, &automatic);
 	if (x) {
 		out->answer.result = POLICY_OK;
-		out->answer.rule = RULE_EXCEPTION;
+		out->answer.rule = POLICY_RULE_EXCEPTION;
 		out->policy = x->policy;
 		exception_reason(pm->exception_reason, sizeof(pm->exception_reason), x, automatic, NULL);
 		out->reason = pm->exception_reason;
@@ -619,7 +619,7 @@ snapshot_one(void *arg, const char *key, const struct cache_entry *e)
 
 	/* An exception's answer is the list's to give, not the file's:
 	 * policymap_restore() refuses it, so it is not written. */
-	if (e->expires_ms <= w->now || e->answer.rule == RULE_EXCEPTION)
+	if (e->expires_ms <= w->now || e->answer.rule == POLICY_RULE_EXCEPTION)
 		return;
 	snprintf(s.key, sizeof(s.key), "%s", key);
 	if (e->policy)
@@ -671,7 +671,7 @@ policymap_restore(struct policymap *pm, const char *text, size_t len)
 		/* Only what the daemon would give now. An exception's answer
 		 * comes from the list in force, never from a file: one the list
 		 * no longer has (or never had) must not outlive it. */
-		if (e.answer.rule == RULE_EXCEPTION)
+		if (e.answer.rule == POLICY_RULE_EXCEPTION)
 			continue;
 		if (e.store == SNAPSHOT_SECURE && !is_dane(pm, e.answer))
 			continue;

@@ -34,7 +34,7 @@
 
 struct policymap_answer {
 	struct policy_answer answer;
-	const char *policy;	/* an exception's policy (RULE_EXCEPTION), else NULL */
+	const char *policy;	/* an exception's policy (POLICY_RULE_EXCEPTION), else NULL */
 	const char *reason;
 	bool cache_hit;
 	bool shared;		/* joined a resolution already under way */
@@ -121,7 +121,7 @@ size_t policymap_restore(struct policymap *pm, const char *text, size_t len);
 
 /* Whether the resolver is known to validate DNSSEC (the daemon's trust
  * check, trustcheck.h). With a reason (copied), it is not: a request that
- * misses the cache is answered TEMP with that reason (RULE_TRUST_CHECK),
+ * misses the cache is answered TEMP with that reason (POLICY_RULE_TRUST_CHECK),
  * or, as through an outage, with the destination's last dane or
  * dane-only answer; nothing is looked up and nothing is cached, so the
  * answers change the moment a check passes. Background resolutions for

@@ -127,7 +127,7 @@ snapshot_parse(const char *line, size_t len, struct snapshot_entry *e)
 	if (kv_parse(line, len, on_field, &p) < 0 || p.bad || p.seen != F_ALL)
 		return -1;
 	/* Only an exception's answer has a policy, and it always has one. */
-	if (e->has_policy != (e->answer.rule == RULE_EXCEPTION) || !policy_answer_possible(e->answer))
+	if (e->has_policy != (e->answer.rule == POLICY_RULE_EXCEPTION) || !policy_answer_possible(e->answer))
 		return -1;
 	return 0;
 }

@@ -382,8 +382,8 @@ remember(struct logwatch *lw, const struct postfixlog_line *l, int64_t now)
 	e->kind = l->kind;
 	memcpy(e->trust, l->trust, sizeof(e->trust));
 	switch (l->kind) {
-	case PLOG_TLS_ESTABLISHED:
-	case PLOG_CERT_FAILED:
+	case POSTFIXLOG_TLS_ESTABLISHED:
+	case POSTFIXLOG_CERT_FAILED:
 		detail_printf(e->detail, sizeof(e->detail), "%.*s[%s]:%u: %s", 120, l->host, l->addr, l->port, l->text);
 		break;
 	default:
@@ -409,7 +409,7 @@ static void
 apply_event(struct logwatch *lw, struct dest *d, const struct event *e)
 {
 	switch (e->kind) {
-	case PLOG_TLS_ESTABLISHED:
+	case POSTFIXLOG_TLS_ESTABLISHED:
 		if (strcmp(e->trust, "Verified") == 0)
 			d->c.verified++;
 		else if (strcmp(e->trust, "Trusted") == 0)
@@ -420,18 +420,18 @@ apply_event(struct logwatch *lw, struct dest *d, const struct event *e)
 			d->c.anonymous++;
 		d->c.last_verified = strcmp(e->trust, "Verified") == 0;
 		break;
-	case PLOG_CERT_FAILED: {
+	case POSTFIXLOG_CERT_FAILED: {
 		char detail[300];
 		detail_printf(detail, sizeof(detail), "certificate verification failed for %s", e->detail);
 		d->c.cert_failed++;
 		auth_failing(lw, d, detail);
 		break;
 	}
-	case PLOG_TLSA_ERROR:
+	case POSTFIXLOG_TLSA_ERROR:
 		d->c.tlsa_error++;
 		auth_failing(lw, d, e->detail);
 		break;
-	case PLOG_NON_DNSSEC:
+	case POSTFIXLOG_NON_DNSSEC:
 		d->c.non_dnssec++;
 		break;
 	default:
@@ -469,7 +469,7 @@ delivery(struct logwatch *lw, const struct postfixlog_line *l, int64_t now)
 			bool tls_line = false;
 			for (size_t i = 0; i < nevents; i++) {
 				apply_event(lw, d, &p->events[i]);
-				tls_line |= p->events[i].kind == PLOG_TLS_ESTABLISHED;
+				tls_line |= p->events[i].kind == POSTFIXLOG_TLS_ESTABLISHED;
 			}
 			if (strcmp(l->status, "sent") == 0) {
 				d->c.sent++;
@@ -508,22 +508,22 @@ logwatch_line(struct logwatch *lw, const char *line, size_t len, int64_t now)
 
 	lw->lines++;
 	switch (postfixlog_parse(line, len, &l)) {
-	case PLOG_NONE:
+	case POSTFIXLOG_NONE:
 		break;
-	case PLOG_DNSSEC_OFF:
+	case POSTFIXLOG_DNSSEC_OFF:
 		if (lw->alert) {
 			char detail[300];
 			detail_printf(detail, sizeof(detail), "%s[%lu]: %s", l.program, l.pid, l.text);
 			lw->alert(lw->arg, "dnssec-off", "", detail);
 		}
 		break;
-	case PLOG_TLS_ESTABLISHED:
-	case PLOG_CERT_FAILED:
-	case PLOG_TLSA_ERROR:
-	case PLOG_NON_DNSSEC:
+	case POSTFIXLOG_TLS_ESTABLISHED:
+	case POSTFIXLOG_CERT_FAILED:
+	case POSTFIXLOG_TLSA_ERROR:
+	case POSTFIXLOG_NON_DNSSEC:
 		remember(lw, &l, now);
 		break;
-	case PLOG_DELIVERY:
+	case POSTFIXLOG_DELIVERY:
 		delivery(lw, &l, now);
 		break;
 	}

@@ -42,9 +42,9 @@ check(const char *line, size_t len)
 	memset(&l, 0xa5, sizeof(l));
 	enum postfixlog_kind k = postfixlog_parse(copy, len, &l);
 	free(copy);
-	if (k != l.kind || k < PLOG_NONE || k > PLOG_DELIVERY || !postfixlog_kind_name(k))
+	if (k != l.kind || k < POSTFIXLOG_NONE || k > POSTFIXLOG_DELIVERY || !postfixlog_kind_name(k))
 		__builtin_trap();
-	int none = k == PLOG_NONE;
+	int none = k == POSTFIXLOG_NONE;
 	check_field(l.program, sizeof(l.program), none);
 	check_field(l.queue_id, sizeof(l.queue_id), none);
 	check_field(l.trust, sizeof(l.trust), none);
@@ -57,7 +57,7 @@ check(const char *line, size_t len)
 	check_field(l.text, sizeof(l.text), none);
 	if (none && (l.pid || l.port))
 		__builtin_trap();
-	if (l.port > 65535 || (k == PLOG_DELIVERY && (!l.status[0] || !l.queue_id[0])))
+	if (l.port > 65535 || (k == POSTFIXLOG_DELIVERY && (!l.status[0] || !l.queue_id[0])))
 		__builtin_trap();
 }
 

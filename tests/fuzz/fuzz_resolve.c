@@ -209,12 +209,12 @@ on_result(void *arg, const struct resolve_result *r)
 		if (failed && l->host == -1 && l->type == RR_TYPE_MX)
 			o->mx_failed = true;
 		if (failed && l->host >= 0 && (l->type == RR_TYPE_A || l->type == RR_TYPE_AAAA) &&
-		    ((unsigned)l->host >= r->nhosts || r->hosts[l->host].verdict != HOST_FAILED))
+		    ((unsigned)l->host >= r->nhosts || r->hosts[l->host].verdict != POLICY_HOST_FAILED))
 			__builtin_trap();
 	}
 	for (unsigned i = 0; i < r->nhosts && r->answer.result == POLICY_OK; i++) {
 		const char *level = policy_level(&cfg->levels, r->answer);
-		if (r->hosts[i].verdict == HOST_FAILED && r->answer.rule != RULE_EXCEPTION &&
+		if (r->hosts[i].verdict == POLICY_HOST_FAILED && r->answer.rule != POLICY_RULE_EXCEPTION &&
 		    strcmp(level, "dane") != 0 && strcmp(level, "dane-only") != 0)
 			__builtin_trap();
 	}

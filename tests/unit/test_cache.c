@@ -48,10 +48,10 @@ struct cache_case {
 };
 
 /* Rules double as distinct payloads. */
-#define R1 RULE_ALL_DANE
-#define R2 RULE_MIXED
-#define R3 RULE_NO_TLSA
-#define R4 RULE_MX_FAILED
+#define R1 POLICY_RULE_ALL_DANE
+#define R2 POLICY_RULE_MIXED
+#define R3 POLICY_RULE_NO_TLSA
+#define R4 POLICY_RULE_MX_FAILED
 
 #define P(k, exp, r) {PUT, k, 0, exp, r}
 #define PT(k, now, exp, r) {PUT, k, now, exp, r}
@@ -141,7 +141,7 @@ cache_case_name(const void *row)
 static struct policy_answer
 answer(unsigned rule)
 {
-	struct policy_answer a = {rule >= RULE_ALL_FAILED ? POLICY_TEMP : POLICY_OK, (enum policy_rule)rule};
+	struct policy_answer a = {rule >= POLICY_RULE_ALL_FAILED ? POLICY_TEMP : POLICY_OK, (enum policy_rule)rule};
 	return a;
 }
 
@@ -203,19 +203,19 @@ test_entry_fields(void **state)
 {
 	struct cache *c = cache_create(4, seed);
 	char reason[] = "secure MX, every host dane";
-	struct policy_answer a = {POLICY_OK, RULE_ALL_DANE};
+	struct policy_answer a = {POLICY_OK, POLICY_RULE_ALL_DANE};
 
 	assert_int_equal(cache_put(c, "example.org", a, reason, NULL, 1234, 5678), 0);
 	memset(reason, 'X', sizeof(reason) - 1);
 	const struct cache_entry *e = cache_get(c, "example.org", 2000);
 	assert_non_null(e);
 	assert_int_equal(e->answer.result, POLICY_OK);
-	assert_int_equal(e->answer.rule, RULE_ALL_DANE);
+	assert_int_equal(e->answer.rule, POLICY_RULE_ALL_DANE);
 	assert_string_equal(e->reason, "secure MX, every host dane");
 	assert_int_equal(e->stored_ms, 1234);
 	assert_int_equal(e->expires_ms, 5678);
 	/* A NULL reason is stored as "". */
-	struct policy_answer t = {POLICY_TEMP, RULE_MX_FAILED};
+	struct policy_answer t = {POLICY_TEMP, POLICY_RULE_MX_FAILED};
 	assert_int_equal(cache_put(c, "temp.example", t, NULL, NULL, 0, 10), 0);
 	e = cache_get(c, "temp.example", 9);
 	assert_non_null(e);
@@ -230,7 +230,7 @@ test_key_copied(void **state)
 {
 	struct cache *c = cache_create(4, seed);
 	char key[] = "example.org";
-	struct policy_answer a = {POLICY_OK, RULE_MIXED};
+	struct policy_answer a = {POLICY_OK, POLICY_RULE_MIXED};
 
 	assert_int_equal(cache_put(c, key, a, "r", NULL, 0, LONG_TTL), 0);
 	key[0] = 'X';
@@ -246,7 +246,7 @@ test_bound_under_load(void **state)
 {
 	struct cache *c = cache_create(1000, seed);
 	char key[32];
-	struct policy_answer a = {POLICY_OK, RULE_NO_TLSA};
+	struct policy_answer a = {POLICY_OK, POLICY_RULE_NO_TLSA};
 
 	for (unsigned i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "d%u.example", i);
@@ -272,8 +272,8 @@ test_long_keys(void **state)
 	enum { LEN = 10000 };
 	struct cache *c = cache_create(16, seed);
 	char *k1 = malloc(LEN + 1), *k2 = malloc(LEN + 1), *k3 = malloc(LEN + 2);
-	struct policy_answer a1 = {POLICY_OK, RULE_ALL_DANE}, a2 = {POLICY_OK, RULE_MIXED};
-	struct policy_answer a3 = {POLICY_OK, RULE_NO_TLSA};
+	struct policy_answer a1 = {POLICY_OK, POLICY_RULE_ALL_DANE}, a2 = {POLICY_OK, POLICY_RULE_MIXED};
+	struct policy_answer a3 = {POLICY_OK, POLICY_RULE_NO_TLSA};
 
 	assert_non_null(k1);
 	assert_non_null(k2);
@@ -309,7 +309,7 @@ test_growth(void **state)
 	static const unsigned char zero[16] = {0};
 	const unsigned char *seeds[] = {seed, zero};
 	char key[32];
-	struct policy_answer a = {POLICY_OK, RULE_INSECURE};
+	struct policy_answer a = {POLICY_OK, POLICY_RULE_INSECURE};
 
 	for (size_t s = 0; s < 2; s++) {
 		struct cache *c = cache_create(5000, seeds[s]);

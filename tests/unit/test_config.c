@@ -38,7 +38,7 @@
 #define TESTS_CONF_DIR "tests/conf"
 #endif
 
-#define NLEVELS (RULE_FAILED_HOST + 1)
+#define NLEVELS (POLICY_RULE_FAILED_HOST + 1)
 
 static char conf_dir_path[4096];
 
@@ -826,7 +826,7 @@ test_refs(void **state)
 	assert_int_equal(c->refs, 1);
 	/* Still whole. */
 	assert_string_equal(c->listen[0], "inet:127.0.0.1:7672");
-	assert_string_equal(c->levels.level[RULE_ALL_DANE], "dane-only");
+	assert_string_equal(c->levels.level[POLICY_RULE_ALL_DANE], "dane-only");
 	config_unref(c);	/* freed: valgrind checks */
 	config_unref(NULL);
 }

@@ -131,12 +131,12 @@ test_miss_then_hit(void **state)
 	assert_int_equal(r.calls, 0);
 	fake_dns_run(f->fake);
 	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_false(r.last.cache_hit);
 	assert_int_equal(r.last.ttl_s, 300);	/* the TLSA's TTL, the smallest */
 	assert_int_equal(lookup(f, "GOOD.example.", &a, &r, &w), POLICYMAP_DONE);
 	assert_true(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_int_equal(fake_dns_total(f->fake), 4);	/* nothing more asked */
 }
 
@@ -257,9 +257,9 @@ test_no_dns_needed(void **state)
 
 	assert_int_equal(lookup(f, "[192.0.2.1]", &a, &r, &w), POLICYMAP_DONE);
 	assert_int_equal(a.answer.result, POLICY_NOTFOUND);
-	assert_int_equal(a.answer.rule, RULE_IP_LITERAL);
+	assert_int_equal(a.answer.rule, POLICY_RULE_IP_LITERAL);
 	assert_int_equal(lookup(f, ".example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_PARENT_FORM);
+	assert_int_equal(a.answer.rule, POLICY_RULE_PARENT_FORM);
 	assert_int_equal(fake_dns_total(f->fake), 0);
 }
 
@@ -383,17 +383,17 @@ struct exception_case {
 };
 
 static const struct exception_case exception_cases[] = {
-	{"exact: before DNS", "good.example", POLICYMAP_DONE, RULE_EXCEPTION, "encrypt",
+	{"exact: before DNS", "good.example", POLICYMAP_DONE, POLICY_RULE_EXCEPTION, "encrypt",
 	    "exception (line 2) for good.example: encrypt"},
-	{"subdomain entry: a subdomain", "a.b.sub.example", POLICYMAP_DONE, RULE_EXCEPTION, "may",
+	{"subdomain entry: a subdomain", "a.b.sub.example", POLICYMAP_DONE, POLICY_RULE_EXCEPTION, "may",
 	    "exception (line 3) for .sub.example: may"},
-	{"subdomain entry: not the parent itself", "sub.example", POLICYMAP_PENDING, RULE_NXDOMAIN, NULL, NULL},
-	{"expired entry: DNS decides", "gone.example", POLICYMAP_PENDING, RULE_NXDOMAIN, NULL, NULL},
-	{"MX host entry: after the MX lookup", "customer.example", POLICYMAP_PENDING, RULE_EXCEPTION,
+	{"subdomain entry: not the parent itself", "sub.example", POLICYMAP_PENDING, POLICY_RULE_NXDOMAIN, NULL, NULL},
+	{"expired entry: DNS decides", "gone.example", POLICYMAP_PENDING, POLICY_RULE_NXDOMAIN, NULL, NULL},
+	{"MX host entry: after the MX lookup", "customer.example", POLICYMAP_PENDING, POLICY_RULE_EXCEPTION,
 	    "secure match=nexthop", "for MX host mx.provider.example: secure match=nexthop"},
-	{"MX host entry: [host] next hop", "[mx.provider.example]", POLICYMAP_DONE, RULE_EXCEPTION,
+	{"MX host entry: [host] next hop", "[mx.provider.example]", POLICYMAP_DONE, POLICY_RULE_EXCEPTION,
 	    "secure match=nexthop", "exception (line 5)"},
-	{"no entry: DNS decides", "long.example", POLICYMAP_PENDING, RULE_NXDOMAIN, NULL, NULL},
+	{"no entry: DNS decides", "long.example", POLICYMAP_PENDING, POLICY_RULE_NXDOMAIN, NULL, NULL},
 };
 
 static void
@@ -427,7 +427,7 @@ test_exception_row(struct fixture *f, const struct exception_case *c)
 		fail_msg("%s: reason \"%s\" lacks \"%s\"", c->name, got->reason, c->reason);
 	/* Asked again: still the exception (a cached MX-host answer, or the entry). */
 	assert_int_equal(lookup(f, c->key, &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(a.answer.rule, POLICY_RULE_EXCEPTION);
 	assert_string_equal(a.policy, c->policy);
 }
 
@@ -462,7 +462,7 @@ test_exception_resolves_in_background(void **state)
 	assert_int_equal(observed, 1);
 	assert_int_equal(r.calls, 0);
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(a.answer.rule, POLICY_RULE_EXCEPTION);
 	fake_dns_run(f->fake);
 	assert_int_equal(observed, 1);	/* cached: not resolved again */
 }
@@ -481,7 +481,7 @@ test_exception_expiry_and_retire(void **state)
 	policymap_set_wall_clock(f->pm, fake_wall, &wall);
 	set_exceptions(f, "soon.example expires=2026-11-24\ngood.example\n");
 	assert_int_equal(lookup(f, "soon.example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(a.answer.rule, POLICY_RULE_EXCEPTION);
 	wall += 12 * 3600;	/* midnight: the end of the day it names */
 	assert_int_equal(lookup(f, "soon.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
@@ -491,11 +491,11 @@ test_exception_expiry_and_retire(void **state)
 	policymap_retire(f->pm, "good.example");
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
-	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_null(r.last.policy);
 	policymap_unretire_all(f->pm);
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(a.answer.rule, POLICY_RULE_EXCEPTION);
 }
 
 /* A new list empties the cache: an answer given under the old one is not
@@ -515,7 +515,7 @@ test_failed_host_kept_briefly(void **state)
 	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
 	assert_int_equal(r.last.answer.result, POLICY_OK);
-	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_int_equal(r.last.ttl_s, 15);
 	f->now += 14999;
 	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_DONE);
@@ -545,7 +545,7 @@ test_mx_exception_partial(void **state)
 	assert_int_equal(lookup(f, "partial.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
 	assert_int_equal(r.last.answer.result, POLICY_OK);
-	assert_int_equal(r.last.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_EXCEPTION);
 	assert_string_equal(r.last.policy, "dane");
 	assert_non_null(strstr(r.last.reason, "exception (line 1) for MX host mx.provider.example: may"));
 	assert_non_null(strstr(r.last.reason, "names 1 of 2 MX hosts, so dane"));
@@ -556,7 +556,7 @@ test_mx_exception_partial(void **state)
 	/* One of two hosts, the other without TLSA: still dane, not may. */
 	assert_int_equal(lookup(f, "twoprov.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
-	assert_int_equal(r.last.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_EXCEPTION);
 	assert_string_equal(r.last.policy, "dane");
 	/* Entries for both hosts: the first in MX order decides. */
 	set_exceptions(f, "mx:mx.provider.example may\nmx:mx.other.example encrypt\n");
@@ -578,7 +578,7 @@ test_exception_list_swap(void **state)
 	set_exceptions(f, "mx:mx.provider.example encrypt\n");
 	lookup(f, "customer.example", &a, &r, &w);
 	fake_dns_run(f->fake);
-	assert_int_equal(r.last.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_EXCEPTION);
 	set_exceptions(f, "other.example\n");
 	assert_int_equal(lookup(f, "customer.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
@@ -675,14 +675,14 @@ test_stale_through_outage(void **state)
 
 	outage_setup(&o, "stale_answer_max_age = 1h\n");
 	struct policymap_answer a = resolve_now(&o, &r);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_false(a.stale);
 	advance(&o, 301);		/* past the TLSA's TTL */
 	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
 	a = resolve_now(&o, &r);
 	assert_int_equal(a.answer.result, POLICY_OK);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_true(a.stale);
 	assert_int_equal(a.ttl_s, 15);	/* retried as soon as a TEMP would be */
 	assert_non_null(strstr(a.reason, "stale: MX lookup for outage.example"));
@@ -690,7 +690,7 @@ test_stale_through_outage(void **state)
 	/* Within the short TTL: from the cache. */
 	a = resolve_now(&o, &r);
 	assert_true(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	struct policymap_stats st;
 	policymap_stats(o.f.pm, &st);
 	assert_int_equal(st.stale, 1);
@@ -710,7 +710,7 @@ test_no_stale_for_bogus(void **state)
 	struct answered r;
 
 	outage_setup(&o, "");
-	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	assert_int_equal(resolve_now(&o, &r).answer.rule, POLICY_RULE_ALL_DANE);
 	advance(&o, 301);
 	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 	outage_zone[OUTAGE_MX].security = DNS_BOGUS;
@@ -730,10 +730,10 @@ test_no_stale_after_may_or_when_off(void **state)
 	struct answered r;
 
 	outage_setup(&o, "");
-	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	assert_int_equal(resolve_now(&o, &r).answer.rule, POLICY_RULE_ALL_DANE);
 	advance(&o, 301);
 	outage_zone[OUTAGE_TLSA].outcome = DNS_NODATA;
-	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_NO_TLSA);
+	assert_int_equal(resolve_now(&o, &r).answer.rule, POLICY_RULE_NO_TLSA);
 	advance(&o, 3601);
 	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
@@ -741,7 +741,7 @@ test_no_stale_after_may_or_when_off(void **state)
 	outage_teardown(&o);
 
 	outage_setup(&o, "stale_answer_max_age = 0\n");
-	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	assert_int_equal(resolve_now(&o, &r).answer.rule, POLICY_RULE_ALL_DANE);
 	advance(&o, 301);
 	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
@@ -759,7 +759,7 @@ test_snapshot_restore(void **state)
 	struct buf snap;
 
 	outage_setup(&o, "");
-	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	assert_int_equal(resolve_now(&o, &r).answer.rule, POLICY_RULE_ALL_DANE);
 	buf_init(&snap);
 	assert_int_equal(policymap_snapshot(o.f.pm, &snap), 0);
 	buf_terminate(&snap);
@@ -787,7 +787,7 @@ test_snapshot_restore(void **state)
 	assert_int_equal(policymap_restore(back.f.pm, buf_ptr(&snap), buf_size(&snap)), 2);
 	struct policymap_answer a = resolve_now(&back, &r);
 	assert_true(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_true(a.ttl_s <= 200 && a.ttl_s >= 199);
 	assert_int_equal(fake_dns_total(back.f.fake), 0);
 	/* And an outage after it: the restored secure answer, stale. */
@@ -796,7 +796,7 @@ test_snapshot_restore(void **state)
 	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
 	a = resolve_now(&back, &r);
 	assert_true(a.stale);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	outage_teardown(&back);
 
 	/* A day later everything has expired: nothing restored. */
@@ -826,7 +826,7 @@ test_untrusted_answers_temp(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
 		assert_int_equal(a.answer.result, POLICY_TEMP);
-		assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+		assert_int_equal(a.answer.rule, POLICY_RULE_TRUST_CHECK);
 		assert_false(a.answer.bogus);	/* the destination's DNS is not known bad */
 		assert_false(a.cache_hit);
 		assert_false(a.stale);
@@ -842,7 +842,7 @@ test_untrusted_answers_temp(void **state)
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
 	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.last.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(r.last.answer.rule, POLICY_RULE_ALL_DANE);
 }
 
 /* Answers cached before, validated, stand until they expire. */
@@ -860,16 +860,16 @@ test_untrusted_keeps_cached(void **state)
 	policymap_set_untrusted(f->pm, UNTRUSTED);
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
 	assert_true(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_int_equal(lookup(f, "short.example", &a, &r, &w), POLICYMAP_DONE);
 	assert_true(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_NXDOMAIN);
+	assert_int_equal(a.answer.rule, POLICY_RULE_NXDOMAIN);
 	f->now += 301 * 1000;	/* past both TTLs */
 	assert_int_equal(lookup(f, "short.example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+	assert_int_equal(a.answer.rule, POLICY_RULE_TRUST_CHECK);
 	/* The dane-only one: its last secure answer, as through an outage. */
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_true(a.stale);
 	assert_int_equal(fake_dns_total(f->fake), 5);	/* only the first resolutions */
 }
@@ -890,7 +890,7 @@ test_untrusted_resolution_not_kept(void **state)
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
 	assert_false(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+	assert_int_equal(a.answer.rule, POLICY_RULE_TRUST_CHECK);
 	policymap_set_untrusted(f->pm, NULL);
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_PENDING);
 	fake_dns_run(f->fake);
@@ -913,7 +913,7 @@ test_untrusted_exceptions(void **state)
 	set_exceptions(f, exception_list);
 	policymap_set_untrusted(f->pm, UNTRUSTED);
 	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
-	assert_int_equal(a.answer.rule, RULE_EXCEPTION);
+	assert_int_equal(a.answer.rule, POLICY_RULE_EXCEPTION);
 	assert_string_equal(a.policy, "encrypt");
 	fake_dns_run(f->fake);
 	assert_int_equal(fake_dns_total(f->fake), 0);
@@ -934,18 +934,18 @@ test_untrusted_stale(void **state)
 	struct answered r;
 
 	outage_setup(&o, "stale_answer_max_age = 1h\n");
-	assert_int_equal(resolve_now(&o, &r).answer.rule, RULE_ALL_DANE);
+	assert_int_equal(resolve_now(&o, &r).answer.rule, POLICY_RULE_ALL_DANE);
 	advance(&o, 301);
 	policymap_set_untrusted(o.f.pm, UNTRUSTED);
 	struct policymap_answer a = resolve_now(&o, &r);
 	assert_int_equal(a.answer.result, POLICY_OK);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_true(a.stale);
 	assert_non_null(strstr(a.reason, "stale: " UNTRUSTED "; the last secure answer, from 301 s ago"));
 	assert_int_equal(a.ttl_s, 0);	/* not cached */
 	advance(&o, 3600);
 	a = resolve_now(&o, &r);
-	assert_int_equal(a.answer.rule, RULE_TRUST_CHECK);
+	assert_int_equal(a.answer.rule, POLICY_RULE_TRUST_CHECK);
 	assert_false(a.stale);
 	assert_int_equal(fake_dns_total(o.f.fake), 4);
 	outage_teardown(&o);
@@ -1076,7 +1076,7 @@ test_restore_no_exception(void **state)
 	assert_int_equal(policymap_restore(o.f.pm, buf_ptr(&line), buf_size(&line)), 0);
 	struct policymap_answer a = resolve_now(&o, &r);
 	assert_false(a.cache_hit);
-	assert_int_equal(a.answer.rule, RULE_ALL_DANE);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_null(a.policy);
 	buf_free(&line);
 	outage_teardown(&o);

@@ -75,7 +75,7 @@ struct map_node *map_find(const struct map *m, const void *key, size_t len);
 static inline struct map_node *
 map_find_str(const struct map *m, const char *key)
 {
-	return map_find(m, key, strlen(key));
+	return m->order.count ? map_find(m, key, strlen(key)) : NULL;
 }
 
 /* Links n under key (len bytes), as the newest. Returns the element that

@@ -28,7 +28,7 @@
 #include "util/endpoint.h"
 #include "rules/exceptions.h"
 #include "report/explain.h"
-#include "util/json.h"
+#include "util/jsonw.h"
 #include "postfix/mapclient.h"
 #include "postfix/netstring.h"
 #include "postfix/nexthop.h"
@@ -252,6 +252,7 @@ struct explain_run {
 	const struct config *cfg;
 	bool json;
 	struct buf out;
+	struct jsonw jw;		/* writes out, with json */
 	int status;
 	char dest[NEXTHOP_NAME_MAX + 16];
 	size_t nprobes;
@@ -313,27 +314,24 @@ explained(void *arg, const struct resolve_result *res)
 	const struct exception_entry *e = explain_exception(run, res, &cover, &policy);
 
 	if (run->json) {
-		explain_json(res, &run->cfg->levels, &run->out);
-		json_key(&run->out, "exception", 0);
+		/* Left open: explain_probes() adds the probes and closes it. */
+		jsonw_object(&run->jw, NULL);
+		explain_json(res, &run->cfg->levels, &run->jw);
 		if (e) {
 			struct buf line;
 			buf_init(&line);
 			exceptions_format(e, &line);
 			buf_terminate(&line);
-			buf_putc(&run->out, '{');
-			json_key(&run->out, "line", 1);
-			buf_printf(&run->out, "%u", e->line);
-			json_key(&run->out, "entry", 0);
-			json_str(&run->out, buf_ptr(&line));
-			json_key(&run->out, "policy", 0);
-			json_str(&run->out, policy);
-			json_key(&run->out, "names_every_host", 0);
-			buf_puts(&run->out, e->kind != EXCEPTION_MX_HOST || res->nexthop.kind == NEXTHOP_HOST || cover.all
-			    ? "true" : "false");
-			buf_putc(&run->out, '}');
+			jsonw_object(&run->jw, "exception");
+			jsonw_uint(&run->jw, "line", e->line);
+			jsonw_string(&run->jw, "entry", buf_ptr(&line));
+			jsonw_string(&run->jw, "policy", policy);
+			jsonw_bool(&run->jw, "names_every_host",
+			    e->kind != EXCEPTION_MX_HOST || res->nexthop.kind == NEXTHOP_HOST || cover.all);
+			jsonw_object_end(&run->jw);
 			buf_free(&line);
 		} else {
-			buf_puts(&run->out, "null");
+			jsonw_null(&run->jw, "exception");
 		}
 	} else {
 		explain_text(res, &run->cfg->levels, &run->out);
@@ -356,9 +354,7 @@ explain_probe_addr(void *arg, const struct probestate_addr *a)
 	struct explain_run *run = arg;
 
 	if (run->json) {
-		if (run->nprobes)
-			buf_putc(&run->out, ',');
-		explain_probes_json(a, &run->out);
+		explain_probes_json(a, &run->jw);
 	} else {
 		explain_probes_text(a, &run->out);
 	}
@@ -378,7 +374,7 @@ explain_probes(struct explain_run *run)
 	char err[600];
 	int n = dir[0] && ps ? probestate_load(ps, buf_ptr(&path), (int64_t)time(NULL), err, sizeof(err)) : 0;
 	if (run->json) {
-		buf_puts(&run->out, ",\"probes\":[");
+		jsonw_array(&run->jw, "probes");
 	} else if (n < 0) {
 		buf_printf(&run->out, "probes: %s\n", err);
 	} else {
@@ -387,8 +383,9 @@ explain_probes(struct explain_run *run)
 	if (n > 0)
 		probestate_each_addr(ps, run->dest, explain_probe_addr, run);
 	if (run->json) {
-		buf_putc(&run->out, ']');
-		explain_json_close(&run->out);
+		jsonw_array_end(&run->jw);
+		jsonw_object_end(&run->jw);
+		buf_putc(&run->out, '\n');
 	} else if (n >= 0 && run->nprobes == 0) {
 		buf_puts(&run->out, "    none yet\n");
 	}
@@ -420,6 +417,7 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 	if (parse_dest("explain", argv[optind], &nh) < 0)
 		return EXIT_TROUBLE;
 	buf_init(&run.out);
+	jsonw_init(&run.jw, &run.out);
 	/* The daemon's list, if it reads; a broken one is lint's business. */
 	struct buf errors;
 	buf_init(&errors);
@@ -561,22 +559,26 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		probe_run_free(&run);
 		return EXIT_TROUBLE;
 	}
+	/* The addresses refused and those over the limit come after the
+	 * results, each array gathered on the side as the plan is walked. */
 	struct buf out, refused, over;
+	struct jsonw jw, jrefused, jover;
 	buf_init(&out);
 	buf_init(&refused);
 	buf_init(&over);
+	jsonw_init(&jw, &out);
+	jsonw_init(&jrefused, &refused);
+	jsonw_init(&jover, &over);
 	int status = run.answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
-	size_t probed = 0, nrefused = 0, nover = 0;
+	size_t probed = 0;
 	if (json) {
-		buf_putc(&out, '{');
-		json_key(&out, "destination", 1);
-		json_str(&out, run.plan.dest[0] ? run.plan.dest : argv[optind]);
-		json_key(&out, "rule", 0);
-		json_str(&out, policy_rule_name(run.answer.rule));
-		json_key(&out, "reason", 0);
-		json_str(&out, run.reason);
-		json_key(&out, "results", 0);
-		buf_putc(&out, '[');
+		jsonw_object(&jw, NULL);
+		jsonw_string(&jw, "destination", run.plan.dest[0] ? run.plan.dest : argv[optind]);
+		jsonw_string(&jw, "rule", policy_rule_name(run.answer.rule));
+		jsonw_string(&jw, "reason", run.reason);
+		jsonw_array(&jw, "results");
+		jsonw_array(&jrefused, NULL);
+		jsonw_array(&jover, NULL);
 	} else {
 		buf_printf(&out, "destination %s: %s%s%s\n", run.plan.dest[0] ? run.plan.dest : argv[optind],
 		    policy_rule_name(run.answer.rule), run.reason[0] ? ": " : "", run.reason);
@@ -587,49 +589,39 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		netaddr_format(&it->target.address, addr, sizeof(addr));
 		if (it->over_limit) {
 			if (json) {
-				buf_puts(&over, nover ? ",{" : "{");
-				json_key(&over, "host", 1);
-				json_str(&over, it->target.host);
-				json_key(&over, "address", 0);
-				json_str(&over, addr);
-				buf_putc(&over, '}');
+				jsonw_object(&jover, NULL);
+				jsonw_string(&jover, "host", it->target.host);
+				jsonw_string(&jover, "address", addr);
+				jsonw_object_end(&jover);
 			} else {
 				buf_printf(&out, "== %s[%s]:%u not probed: Postfix tries %u addresses at most "
 				    "(probe_address_limit)\n", it->target.host, addr, it->target.port,
 				    run.ps.address_limit);
 			}
-			nover++;
 			continue;
 		}
 		if (it->refused) {
 			if (json) {
-				buf_puts(&refused, nrefused ? ",{" : "{");
-				json_key(&refused, "host", 1);
-				json_str(&refused, it->target.host);
-				json_key(&refused, "address", 0);
-				json_str(&refused, addr);
-				json_key(&refused, "range", 0);
-				json_str(&refused, it->refused);
-				buf_putc(&refused, '}');
+				jsonw_object(&jrefused, NULL);
+				jsonw_string(&jrefused, "host", it->target.host);
+				jsonw_string(&jrefused, "address", addr);
+				jsonw_string(&jrefused, "range", it->refused);
+				jsonw_object_end(&jrefused);
 			} else {
 				char words[64];
 				buf_printf(&out, "== %s[%s]:%u refused: %s (probe_allow_private = no)\n",
 				    it->target.host, addr, it->target.port, refused_words(it, words, sizeof(words)));
 			}
-			nrefused++;
 			continue;
 		}
 		struct probe *p = probe_new(env, &it->target);
 		if (!p)
 			continue;
 		const struct probe_result *r = probe_run_blocking(p);
-		if (json) {
-			if (probed)
-				buf_putc(&out, ',');
-			probereport_json(probe_target(p), r, &out);
-		} else {
+		if (json)
+			probereport_json(probe_target(p), r, &jw);
+		else
 			probereport_text(probe_target(p), r, &out);
-		}
 		probed++;
 		if (!as_promised(&it->target, r))
 			status = PROBE_EXIT_BROKEN;
@@ -641,15 +633,13 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 			buf_puts(&out, "nothing to probe: no address that may be probed\n");
 	}
 	if (json) {
-		buf_puts(&out, "],");
-		json_key(&out, "refused", 1);
-		buf_putc(&out, '[');
-		buf_append(&out, buf_ptr(&refused), buf_size(&refused));
-		buf_puts(&out, "],");
-		json_key(&out, "over_limit", 1);
-		buf_putc(&out, '[');
-		buf_append(&out, buf_ptr(&over), buf_size(&over));
-		buf_puts(&out, "]}\n");
+		jsonw_array_end(&jw);
+		jsonw_array_end(&jrefused);
+		jsonw_raw(&jw, "refused", buf_ptr(&refused), buf_size(&refused));
+		jsonw_array_end(&jover);
+		jsonw_raw(&jw, "over_limit", buf_ptr(&over), buf_size(&over));
+		jsonw_object_end(&jw);
+		buf_putc(&out, '\n');
 	}
 	buf_free(&refused);
 	buf_free(&over);

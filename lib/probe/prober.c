@@ -129,18 +129,6 @@ xlist_take(struct xlist *x, struct list *to)
 	pthread_mutex_unlock(&x->lock);
 }
 
-static struct job *
-job_of_worker_link(struct list_node *l)
-{
-	return l ? LIST_ENTRY(l, struct job, worker_link) : NULL;
-}
-
-static struct job *
-job_of_owner_link(struct list_node *l)
-{
-	return l ? LIST_ENTRY(l, struct job, owner_link) : NULL;
-}
-
 static void
 free_job(struct job *j)
 {
@@ -240,7 +228,7 @@ on_worker_wake(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(w->base);
 		return;
 	}
-	while ((j = job_of_worker_link(list_pop_front(&jobs)))) {
+	while ((j = LIST_ENTRY(list_pop_front(&jobs), struct job, worker_link))) {
 		list_push_back(&w->live, &j->worker_link);
 		wait_for(w, j, probe_start(j->probe, probe_now_ms()));
 	}
@@ -254,23 +242,17 @@ worker_main(void *arg)
 	event_base_dispatch(w->base);
 	/* Stopping: what runs here is dropped without a result. */
 	struct job *j;
-	while ((j = job_of_worker_link(list_pop_front(&w->live))))
+	while ((j = LIST_ENTRY(list_pop_front(&w->live), struct job, worker_link)))
 		free_job(j);
 	return NULL;
 }
 
 /* ---- owner side ----------------------------------------------------- */
 
-static struct addr_slot *
-slot_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct addr_slot, node) : NULL;
-}
-
 static void
 free_slot(void *arg, struct map_node *n)
 {
-	free(slot_of(n));
+	free(MAP_ENTRY(n, struct addr_slot, node));
 }
 
 /* The address's slot, made when new; NULL when all ADDR_SLOTS are taken
@@ -283,7 +265,7 @@ addr_slot(struct prober *pr, const struct netaddr *a)
 
 	key[0] = a->family == AF_INET ? 4 : 6;
 	memcpy(key + 1, a->bytes, len);
-	struct addr_slot *s = slot_of(map_find(&pr->slots, key, len + 1));
+	struct addr_slot *s = MAP_ENTRY(map_find(&pr->slots, key, len + 1), struct addr_slot, node);
 	if (s || map_count(&pr->slots) >= ADDR_SLOTS || !(s = calloc(1, sizeof(*s))))
 		return s;
 	memcpy(s->key, key, len + 1);
@@ -297,7 +279,7 @@ static void
 prune_slots(struct prober *pr, uint64_t now)
 {
 	for (struct map_node *n = map_oldest(&pr->slots), *next; n; n = next) {
-		struct addr_slot *s = slot_of(n);
+		struct addr_slot *s = MAP_ENTRY(n, struct addr_slot, node);
 		next = map_newer(n);
 		if (now - s->started_ms >= pr->s.host_interval_ms) {
 			map_remove(&pr->slots, n);
@@ -333,9 +315,9 @@ pump(struct prober *pr)
 	pr->tokens_ms = now;
 	if (map_count(&pr->slots) > ADDR_SLOTS / 2)
 		prune_slots(pr, now);
-	for (struct job *j = job_of_owner_link(pr->queue.first), *next; j && pr->running.count < pr->s.concurrency;
-	    j = next) {
-		next = job_of_owner_link(j->owner_link.next);
+	for (struct list_node *l = pr->queue.first, *next; l && pr->running.count < pr->s.concurrency; l = next) {
+		struct job *j = LIST_ENTRY(l, struct job, owner_link);
+		next = l->next;
 		if (pr->tokens < 1) {
 			wake_at = now + (uint64_t)((1 - pr->tokens) * 1000 / pr->s.rate) + 1;
 			break;
@@ -375,7 +357,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	struct job *j;
 
 	xlist_take(&pr->done, &done);
-	while ((j = job_of_worker_link(list_pop_front(&done)))) {
+	while ((j = LIST_ENTRY(list_pop_front(&done), struct job, worker_link))) {
 		list_remove(&pr->running, &j->owner_link);
 		j->worker->running--;
 		pr->stats.finished++;
@@ -405,7 +387,7 @@ static int
 join(struct prober *pr, struct list *jobs, const char *dest, const struct probe_target *t, bool urgent)
 {
 	for (struct list_node *l = jobs->first; l; l = l->next) {
-		struct job *j = job_of_owner_link(l);
+		struct job *j = LIST_ENTRY(l, struct job, owner_link);
 		if (!same_target(j, t))
 			continue;
 		if (add_dest(j, dest) < 0)
@@ -559,7 +541,7 @@ prober_free(struct prober *pr)
 			pthread_join(w->thread, NULL);
 		}
 		/* Jobs handed over after the worker last looked. */
-		while ((j = job_of_worker_link(list_pop_front(&w->inbox.jobs))))
+		while ((j = LIST_ENTRY(list_pop_front(&w->inbox.jobs), struct job, worker_link)))
 			free_job(j);
 		if (w->wake_ev)
 			event_free(w->wake_ev);
@@ -567,10 +549,10 @@ prober_free(struct prober *pr)
 			event_base_free(w->base);
 		xlist_destroy(&w->inbox);
 	}
-	while ((j = job_of_owner_link(list_pop_front(&pr->queue))))
+	while ((j = LIST_ENTRY(list_pop_front(&pr->queue), struct job, owner_link)))
 		free_job(j);
 	/* Finished but not yet taken by the owner. */
-	while ((j = job_of_worker_link(list_pop_front(&pr->done.jobs))))
+	while ((j = LIST_ENTRY(list_pop_front(&pr->done.jobs), struct job, worker_link)))
 		free_job(j);
 	free(pr->workers);
 	map_clear(&pr->slots, free_slot, NULL);

@@ -50,18 +50,6 @@ struct probestate {
 	struct map latest;		/* of struct latest, at most 4 * max */
 };
 
-static struct dest *
-dest_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct dest, node) : NULL;
-}
-
-static struct latest *
-latest_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct latest, node) : NULL;
-}
-
 struct probestate *
 probestate_create(size_t max_dests)
 {
@@ -81,7 +69,7 @@ probestate_create(size_t max_dests)
 static void
 free_dest(void *arg, struct map_node *n)
 {
-	struct dest *d = dest_of(n);
+	struct dest *d = MAP_ENTRY(n, struct dest, node);
 
 	probeplan_free(&d->plan);
 	free(d->addrs);
@@ -91,7 +79,7 @@ free_dest(void *arg, struct map_node *n)
 static void
 free_latest(void *arg, struct map_node *n)
 {
-	free(latest_of(n));
+	free(MAP_ENTRY(n, struct latest, node));
 }
 
 void
@@ -123,7 +111,7 @@ find_latest(const struct probestate *ps, const char *host, const struct netaddr 
 	struct target_key k;
 	size_t len = target_key(&k, host, a, port);
 
-	return latest_of(map_find(&ps->latest, &k, len));
+	return MAP_ENTRY(map_find(&ps->latest, &k, len), struct latest, node);
 }
 
 static void
@@ -160,7 +148,7 @@ probestate_latest(const struct probestate *ps, const char *host, const struct ne
 static struct dest *
 find(const struct probestate *ps, const char *name)
 {
-	return dest_of(map_find_str(&ps->dests, name));
+	return MAP_ENTRY(map_find_str(&ps->dests, name), struct dest, node);
 }
 
 /* Makes room by forgetting the destination probed longest ago (of those
@@ -171,8 +159,8 @@ evict_one(struct probestate *ps)
 	struct dest *oldest = NULL;
 
 	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n))
-		if (!oldest || dest_of(n)->probed_ms < oldest->probed_ms)
-			oldest = dest_of(n);
+		if (!oldest || MAP_ENTRY(n, struct dest, node)->probed_ms < oldest->probed_ms)
+			oldest = MAP_ENTRY(n, struct dest, node);
 	if (oldest) {
 		map_remove(&ps->dests, &oldest->node);
 		free_dest(NULL, &oldest->node);
@@ -232,7 +220,7 @@ probestate_each_due(struct probestate *ps, uint64_t now_ms, uint64_t interval_ms
     void (*due)(void *arg, const char *dest), void *arg)
 {
 	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n)) {
-		const struct dest *d = dest_of(n);
+		const struct dest *d = MAP_ENTRY(n, struct dest, node);
 		if (d->plan.n && (d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms))
 			due(arg, d->name);
 	}
@@ -412,7 +400,7 @@ void
 probestate_format(const struct probestate *ps, struct buf *out)
 {
 	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n)) {
-		const struct dest *d = dest_of(n);
+		const struct dest *d = MAP_ENTRY(n, struct dest, node);
 		for (size_t a = 0; a < d->naddrs; a++)
 			/* Oldest first, so that loading pushes them in order. */
 			for (size_t h = d->addrs[a].nhistory; h-- > 0;)

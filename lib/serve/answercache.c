@@ -18,12 +18,6 @@ struct answercache {
 	uint64_t evictions;
 };
 
-static struct answer *
-answer_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct answer, node) : NULL;
-}
-
 static void
 free_answer(struct answer *a)
 {
@@ -38,13 +32,13 @@ on_evict(void *arg, struct map_node *n)
 	struct answercache *c = arg;
 
 	c->evictions++;
-	free_answer(answer_of(n));
+	free_answer(MAP_ENTRY(n, struct answer, node));
 }
 
 static void
 on_clear(void *arg, struct map_node *n)
 {
-	free_answer(answer_of(n));
+	free_answer(MAP_ENTRY(n, struct answer, node));
 }
 
 struct answercache *
@@ -62,7 +56,7 @@ answercache_create(size_t max_entries, const unsigned char seed[16])
 const struct answercache_entry *
 answercache_get(struct answercache *c, const char *key, uint64_t now_ms)
 {
-	struct answer *a = answer_of(map_find_str(&c->answers, key));
+	struct answer *a = MAP_ENTRY(map_find_str(&c->answers, key), struct answer, node);
 
 	if (!a)
 		return NULL;
@@ -79,7 +73,7 @@ answercache_get(struct answercache *c, const char *key, uint64_t now_ms)
 const struct answercache_entry *
 answercache_peek(const struct answercache *c, const char *key)
 {
-	struct answer *a = answer_of(map_find_str(&c->answers, key));
+	struct answer *a = MAP_ENTRY(map_find_str(&c->answers, key), struct answer, node);
 
 	return a ? &a->entry : NULL;
 }
@@ -107,7 +101,7 @@ answercache_put(struct answercache *c, const char *key, struct policy_answer ans
 	a->entry.expires_ms = expires_ms;
 	a->entry.used_ms = now_ms;
 	/* A replaced answer is no eviction: the cache did not run out of room. */
-	struct answer *old = answer_of(map_put(&c->answers, &a->node, a->key, klen));
+	struct answer *old = MAP_ENTRY(map_put(&c->answers, &a->node, a->key, klen), struct answer, node);
 	if (old)
 		free_answer(old);
 	return 0;
@@ -118,13 +112,13 @@ answercache_each(const struct answercache *c,
     void (*fn)(void *arg, const char *key, const struct answercache_entry *e), void *arg)
 {
 	for (struct map_node *n = map_oldest(&c->answers); n; n = map_newer(n))
-		fn(arg, answer_of(n)->key, &answer_of(n)->entry);
+		fn(arg, MAP_ENTRY(n, struct answer, node)->key, &MAP_ENTRY(n, struct answer, node)->entry);
 }
 
 int
 answercache_remove(struct answercache *c, const char *key)
 {
-	struct answer *a = answer_of(map_find_str(&c->answers, key));
+	struct answer *a = MAP_ENTRY(map_find_str(&c->answers, key), struct answer, node);
 
 	if (!a)
 		return 0;

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct list_node {
 	struct list_node *prev, *next;	/* NULL at the ends */
@@ -28,8 +29,15 @@ struct list {
 	size_t count;
 };
 
-/* The element that holds node ptr as its member `member`. */
-#define LIST_ENTRY(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+/* The element that holds node ptr as its member `member`; NULL for NULL,
+ * so that list_pop_front()'s and a walk's end need no test of their own. */
+#define LIST_ENTRY(ptr, type, member) ((type *)list_entry_at((ptr), offsetof(type, member)))
+
+static inline void *
+list_entry_at(const struct list_node *n, size_t offset)
+{
+	return n ? (void *)((uintptr_t)n - offset) : NULL;
+}
 
 static inline bool
 list_empty(const struct list *l)

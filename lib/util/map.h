@@ -47,8 +47,15 @@ struct map_node {
 	uint64_t hash;
 };
 
-/* The element that holds node ptr as its member `member`. */
-#define MAP_ENTRY(ptr, type, member) LIST_ENTRY(ptr, type, member)
+/* The element that holds node ptr as its member `member`; NULL for NULL,
+ * so that a failed map_find() needs no test of its own. */
+#define MAP_ENTRY(ptr, type, member) ((type *)map_entry_at((ptr), offsetof(type, member)))
+
+static inline void *
+map_entry_at(const struct map_node *n, size_t offset)
+{
+	return n ? (void *)((uintptr_t)n - offset) : NULL;
+}
 
 /* Called with an element the map has unlinked (an eviction, map_clear). */
 typedef void map_node_fn(void *arg, struct map_node *n);
@@ -104,9 +111,9 @@ map_count(const struct map *m)
 }
 
 static inline struct map_node *
-map_node_of(struct list_node *n)
+map_node_of(const struct list_node *n)
 {
-	return n ? LIST_ENTRY(n, struct map_node, order) : NULL;
+	return LIST_ENTRY(n, struct map_node, order);
 }
 
 static inline struct map_node *map_oldest(const struct map *m) { return map_node_of(m->order.first); }

@@ -83,29 +83,17 @@ detail_printf(char *dst, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-static struct dest *
-dest_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct dest, node) : NULL;
-}
-
-static struct proc *
-proc_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct proc, node) : NULL;
-}
-
 /* Evicting is freeing: nothing else points at them. */
 static void
 free_dest(void *arg, struct map_node *n)
 {
-	free(dest_of(n));
+	free(MAP_ENTRY(n, struct dest, node));
 }
 
 static void
 free_proc(void *arg, struct map_node *n)
 {
-	free(proc_of(n));
+	free(MAP_ENTRY(n, struct proc, node));
 }
 
 struct logwatch *
@@ -145,7 +133,7 @@ static struct dest *
 dest_get(struct logwatch *lw, const char *name, int64_t now)
 {
 	size_t len = strlen(name);
-	struct dest *d = dest_of(map_find(&lw->dests, name, len));
+	struct dest *d = MAP_ENTRY(map_find(&lw->dests, name, len), struct dest, node);
 
 	if (d) {
 		map_touch(&lw->dests, &d->node);
@@ -173,7 +161,7 @@ logwatch_counts(const struct logwatch *lw, const char *dest)
 	for (size_t i = 0; i < len; i++)
 		name[i] = (dest[i] >= 'A' && dest[i] <= 'Z') ? (char)(dest[i] - 'A' + 'a') : dest[i];
 	name[len] = '\0';
-	const struct dest *d = dest_of(map_find(&lw->dests, name, len));
+	const struct dest *d = MAP_ENTRY(map_find(&lw->dests, name, len), struct dest, node);
 
 	return d ? &d->c : NULL;
 }
@@ -183,7 +171,7 @@ logwatch_each(const struct logwatch *lw, void (*fn)(void *arg, const char *dest,
     void *arg)
 {
 	for (struct map_node *n = map_newest(&lw->dests); n; n = map_older(n))
-		fn(arg, dest_of(n)->name, &dest_of(n)->c);
+		fn(arg, MAP_ENTRY(n, struct dest, node)->name, &MAP_ENTRY(n, struct dest, node)->c);
 }
 
 size_t
@@ -208,7 +196,7 @@ proc_key(const char *program, unsigned long pid)
 static struct proc *
 proc_find(const struct logwatch *lw, const struct proc_key *k)
 {
-	return proc_of(map_find(&lw->procs, k, sizeof(*k)));
+	return MAP_ENTRY(map_find(&lw->procs, k, sizeof(*k)), struct proc, node);
 }
 
 /* The process's pending events, made when new (forgetting the process

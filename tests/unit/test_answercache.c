@@ -159,7 +159,8 @@ test_script(void **state)
 		switch (s->op) {
 		case PUT:
 			snprintf(reason, sizeof(reason), "%s:%u", s->key, s->arg);
-			assert_int_equal(answercache_put(cache, s->key, answer(s->arg), reason, NULL, s->now, s->expires), 0);
+			assert_int_equal(answercache_put(cache, s->key, answer(s->arg), reason, NULL, s->now, s->expires),
+			    0);
 			break;
 		case HIT:
 			e = answercache_get(cache, s->key, s->now);

@@ -136,7 +136,7 @@ test_splice(void **state)
 	check_order(&a, "abcde");
 }
 
-/* The element from its node, wherever the node sits in it. */
+/* The element from its node, wherever the node sits in it; none from none. */
 static void
 test_entry(void **state)
 {
@@ -149,6 +149,9 @@ test_entry(void **state)
 
 	assert_ptr_equal(LIST_ENTRY(&o.first, struct outer, first), &o);
 	assert_ptr_equal(LIST_ENTRY(&o.second, struct outer, second), &o);
+	/* The end of a walk, or an empty list's pop, is no element. */
+	struct list empty = {0};
+	assert_null(LIST_ENTRY(list_pop_front(&empty), struct outer, second));
 }
 
 int

@@ -29,12 +29,6 @@ struct elem {
 };
 
 static struct elem *
-elem_of(struct map_node *n)
-{
-	return n ? MAP_ENTRY(n, struct elem, node) : NULL;
-}
-
-static struct elem *
 new_elem(const char *key, int value)
 {
 	struct elem *e = calloc(1, sizeof(*e));
@@ -55,7 +49,7 @@ static void
 on_evict(void *arg, struct map_node *n)
 {
 	struct evicted *ev = arg;
-	struct elem *e = elem_of(n);
+	struct elem *e = MAP_ENTRY(n, struct elem, node);
 
 	if (ev->n)
 		strcat(ev->keys, " ");
@@ -90,8 +84,8 @@ struct map_case {
 
 static const struct map_case cases[] = {
 	{"empty map finds nothing", 0, {{PEEK, "a", 0, 0}}, "", ""},
-	{"put and find", 0, {{PUT, "a", 1, 0}, {PUT, "b", 2, 0}, {PEEK, "a", 0, 1}, {PEEK, "b", 0, 2}, {PEEK, "c", 0, 0}},
-	    "a b", ""},
+	{"put and find", 0, {{PUT, "a", 1, 0}, {PUT, "b", 2, 0}, {PEEK, "a", 0, 1}, {PEEK, "b", 0, 2},
+	    {PEEK, "c", 0, 0}}, "a b", ""},
 	{"put replaces and hands back the old one", 0, {{PUT, "a", 1, 0}, {PUT, "b", 2, 0}, {PUT, "a", 3, 1},
 	    {PEEK, "a", 0, 3}}, "b a", ""},
 	{"remove", 0, {{PUT, "a", 1, 0}, {PUT, "b", 2, 0}, {DEL, "a"}, {PEEK, "a", 0, 0}, {PEEK, "b", 0, 2}}, "b", ""},
@@ -126,7 +120,7 @@ order_of(const struct map *m, char *dst, size_t size)
 	for (struct map_node *n = map_oldest(m); n; n = map_newer(n)) {
 		if (dst[0])
 			strncat(dst, " ", size - strlen(dst) - 1);
-		strncat(dst, elem_of(n)->key, size - strlen(dst) - 1);
+		strncat(dst, MAP_ENTRY(n, struct elem, node)->key, size - strlen(dst) - 1);
 	}
 }
 
@@ -137,7 +131,7 @@ free_elem(void *arg, struct map_node *n)
 
 	if (count)
 		(*count)++;
-	free(elem_of(n));
+	free(MAP_ENTRY(n, struct elem, node));
 }
 
 static void
@@ -156,19 +150,19 @@ test_script(void **state)
 		switch (s->op) {
 		case PUT:
 			e = new_elem(s->key, s->value);
-			old = elem_of(map_put_str(&m, &e->node, e->key));
+			old = MAP_ENTRY(map_put_str(&m, &e->node, e->key), struct elem, node);
 			assert_int_equal(old ? old->value : 0, s->expect);
 			free(old);
 			break;
 		case GET:
 		case PEEK:
-			e = elem_of(map_find_str(&m, s->key));
+			e = MAP_ENTRY(map_find_str(&m, s->key), struct elem, node);
 			assert_int_equal(e ? e->value : 0, s->expect);
 			if (e && s->op == GET)
 				map_touch(&m, &e->node);
 			break;
 		case DEL:
-			e = elem_of(map_find_str(&m, s->key));
+			e = MAP_ENTRY(map_find_str(&m, s->key), struct elem, node);
 			assert_non_null(e);
 			map_remove(&m, &e->node);
 			free(e);
@@ -185,15 +179,16 @@ test_script(void **state)
 	assert_string_equal(ev.keys, c->evicted);
 	/* Newest first is the same list backwards. */
 	for (struct map_node *n = map_newest(&m); n; n = map_older(n)) {
+		const struct elem *e = MAP_ENTRY(n, struct elem, node);
 		char tmp[64];
-		snprintf(tmp, sizeof(tmp), "%s%s%s", elem_of(n)->key, reverse[0] ? " " : "", reverse);
+		snprintf(tmp, sizeof(tmp), "%s%s%s", e->key, reverse[0] ? " " : "", reverse);
 		strcpy(reverse, tmp);
 	}
 	assert_string_equal(reverse, c->order);
 	/* Every key still in the order is found, and counted. */
 	size_t n = 0;
 	for (struct map_node *p = map_oldest(&m); p; p = map_newer(p), n++)
-		assert_ptr_equal(map_find_str(&m, elem_of(p)->key), p);
+		assert_ptr_equal(map_find_str(&m, MAP_ENTRY(p, struct elem, node)->key), p);
 	assert_int_equal(map_count(&m), n);
 	unsigned freed = 0;
 	map_clear(&m, free_elem, &freed);
@@ -218,6 +213,7 @@ test_bytes(void **state)
 	assert_ptr_equal(map_find(&m, k3, sizeof(k3)), &n3);
 	assert_null(map_find(&m, k1, 1));
 	assert_null(map_find(&m, "", 0));
+	assert_null(MAP_ENTRY(map_find(&m, "", 0), struct elem, node));
 	map_clear(&m, NULL, NULL);
 }
 
@@ -244,7 +240,7 @@ test_growth(void **state)
 		assert_int_equal(map_count(&m), N);
 		assert_true(m.nbuckets >= N / 2);
 		for (int i = 0; i < N; i++) {
-			struct elem *e = elem_of(map_find_str(&m, all[i].key));
+			struct elem *e = MAP_ENTRY(map_find_str(&m, all[i].key), struct elem, node);
 			if (!e || e->value != i)
 				fail_msg("seed %zu: %s lost", s, all[i].key);
 		}

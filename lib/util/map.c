@@ -18,9 +18,10 @@ bucket_of(const struct map *m, uint64_t hash)
 	return &m->buckets[hash & (m->nbuckets - 1)];
 }
 
-/* Relinks every element into size buckets; on failure keeps the old
- * array (longer chains, still correct). Walks the order list, not the old
- * chains, so the relinking needs no second pass. */
+/* Relinks every element into size buckets, walking the order list (the
+ * same elements as the old chains, in one loop). Without memory it keeps
+ * the old array: longer chains, still correct; and a map that never had
+ * an array makes do with its one bucket. */
 static void
 resize(struct map *m, size_t size)
 {

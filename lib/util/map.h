@@ -74,7 +74,8 @@ struct map {
 
 void map_init(struct map *m, const unsigned char seed[16]);
 /* At most max elements (0: no bound); lowering it evicts at once. evict
- * gets each element pushed out, oldest first; it may free it. */
+ * gets each element pushed out, oldest first, and may free it (NULL: the
+ * elements are only unlinked). */
 void map_set_max(struct map *m, size_t max, map_node_fn *evict, void *arg);
 
 /* The element under the key, or NULL. An empty map hashes nothing. */

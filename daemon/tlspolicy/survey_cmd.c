@@ -1,5 +1,5 @@
 /*
- * survey_cmd - `tlspolicy survey`: the wiring around lib/report/survey.c. Reads
+ * survey_cmd - `tlspolicy survey`: the wiring around lib/survey/survey.c. Reads
  * the list as the survey has room, appends each record to --out (or
  * standard output) as one whole line, skips domains that --out already
  * holds, shows progress on a terminal, and stops cleanly on Ctrl-C with
@@ -26,8 +26,8 @@
 #include "probe/probe.h"
 #include "util/text.h"
 #include "util/strmap.h"
-#include "report/survey.h"
-#include "report/surveysum.h"
+#include "survey/survey.h"
+#include "survey/surveysum.h"
 #include "survey_cmd.h"
 
 enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 130 };

@@ -1,4 +1,4 @@
-/* libFuzzer: a survey file (lib/report/surveysum.h), each line of the input a
+/* libFuzzer: a survey file (lib/survey/surveysum.h), each line of the input a
  * line of it, each line handed over in a copy of exactly its bytes.
  * - A line is accepted or refused with a printable one-line reason.
  * - The counts keep the format's definitions: the domains' classes add up
@@ -25,7 +25,7 @@
 
 #include <jansson.h>
 
-#include "report/surveysum.h"
+#include "survey/surveysum.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * surveysum-cli - the survey summary (lib/report/surveysum.h) on a file, for
+ * surveysum-cli - the survey summary (lib/survey/surveysum.h) on a file, for
  * tests/survey/t-report.sh until `tlspolicy survey --summarize` exists:
  *
  *   surveysum-cli [--title T] [--html OUT] [--json OUT] [--text OUT] FILE.jsonl
@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "util/buf.h"
-#include "report/surveysum.h"
+#include "survey/surveysum.h"
 
 static void
 usage(void)

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the survey summary (lib/report/surveysum.h).
+ * Unit tests: the survey summary (lib/survey/surveysum.h).
  *
  * - tests/survey/basic.jsonl, a hand-written survey of 16 domains on 17
  *   lines, covers every definition of the format's summary: null MX,
@@ -32,7 +32,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "report/surveysum.h"
+#include "survey/surveysum.h"
 #include "table.h"
 
 #ifndef TESTS_SURVEY_DIR

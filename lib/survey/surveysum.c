@@ -40,7 +40,7 @@
 #include "util/json.h"
 #include "rules/policy.h"
 #include "probe/probe.h"
-#include "report/surveysum.h"
+#include "survey/surveysum.h"
 
 _Static_assert(SURVEYSUM_PLAINTEXT == (int)PROBE_PLAINTEXT && SURVEYSUM_TLS_FAILED == (int)PROBE_TLS_FAILED &&
     SURVEYSUM_ANONYMOUS == (int)PROBE_ANONYMOUS && SURVEYSUM_UNTRUSTED == (int)PROBE_UNTRUSTED &&

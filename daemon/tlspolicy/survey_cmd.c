@@ -27,7 +27,10 @@
 #include "util/text.h"
 #include "util/strmap.h"
 #include "survey/survey.h"
+#include "survey/surveyhtml.h"
+#include "survey/surveyjson.h"
 #include "survey/surveysum.h"
+#include "survey/surveytext.h"
 #include "survey_cmd.h"
 
 enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 130 };
@@ -244,11 +247,12 @@ count_list(const char *path)
 static int
 write_summary(struct surveysum *sum, FILE *out, bool json, const char *report)
 {
+	const struct surveysum_result *res = surveysum_finish(sum);
 	struct buf b;
 	int rc = 0;
 
 	buf_init(&b);
-	if ((json ? surveysum_json(sum, &b) : surveysum_text(sum, &b)) < 0) {
+	if (!res || (json ? surveyjson_write(res, &b) : surveytext_write(res, &b)) < 0) {
 		fprintf(stderr, "tlspolicy survey: out of memory\n");
 		rc = -1;
 	} else {
@@ -258,7 +262,7 @@ write_summary(struct surveysum *sum, FILE *out, bool json, const char *report)
 	if (rc == 0 && report) {
 		buf_reset(&b);
 		FILE *f = NULL;
-		if (surveysum_html(sum, &b, NULL) < 0 || !(f = fopen(report, "w")) ||
+		if (surveyhtml_write(res, &b, NULL) < 0 || !(f = fopen(report, "w")) ||
 		    fwrite(buf_ptr(&b), 1, buf_size(&b), f) != buf_size(&b) || fclose(f) != 0) {
 			fprintf(stderr, "tlspolicy survey: %s: %s\n", report, f ? strerror(errno) : "cannot write it");
 			rc = -1;

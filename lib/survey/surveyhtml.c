@@ -1,5 +1,8 @@
 /* surveyhtml - a survey summary as an HTML page; see surveyhtml.h.
  *
+ * Each write is a statement of its own: the operands of | are evaluated in
+ * no fixed order, and these all append to the same buffer.
+ *
  * Charts are inline SVG drawn here: a bar per number, its length to scale
  * with the largest of its chart, at least one pixel when the number is
  * not 0; a provider's bar is stacked by class, each segment from the
@@ -91,7 +94,10 @@ svg_chart(struct buf *b, const char *id, const char *title, const struct bar *ba
 		max = bars[i].count > max ? bars[i].count : max;
 	rc |= buf_printf(b, "<svg class=\"chart\" id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	    "height=\"%zu\" viewBox=\"0 0 %d %zu\" role=\"img\" aria-label=\"", id, SVG_WIDTH, height, SVG_WIDTH, height);
-	rc |= html_esc(b, title, 0) | buf_puts(b, "\">\n<title>") | html_esc(b, title, 0) | buf_puts(b, "</title>\n");
+	rc |= html_esc(b, title, 0);
+	rc |= buf_puts(b, "\">\n<title>");
+	rc |= html_esc(b, title, 0);
+	rc |= buf_puts(b, "</title>\n");
 	if (!n)
 		rc |= buf_printf(b, "<text class=\"empty\" x=\"%d\" y=\"%d\">none</text>\n", SVG_BAR_X,
 		    SVG_PAD + SVG_ROW / 2 + 5);
@@ -106,7 +112,8 @@ svg_chart(struct buf *b, const char *id, const char *title, const struct bar *ba
 			rc |= buf_printf(b, " data-class=\"%s\"", bar->cls);
 		rc |= buf_printf(b, "><text class=\"label\" x=\"%d\" y=\"%zu\" text-anchor=\"end\">", SVG_LABEL_X,
 		    y + SVG_BAR_H - 3);
-		rc |= html_esc(b, bar->label, SVG_NAME_MAX) | buf_puts(b, "</text>");
+		rc |= html_esc(b, bar->label, SVG_NAME_MAX);
+		rc |= buf_puts(b, "</text>");
 		if (bar->by_class) {
 			/* Segments from the running sum, so that they add up to w. */
 			uint64_t sum = 0;
@@ -164,8 +171,11 @@ html_classes(struct buf *b, const char *id, const char *key, const char *title, 
 		bar->color = class_color(cls[i]);
 		bar->count = counts[cls[i]];
 		bar->by_class = NULL;
-		rc |= buf_puts(b, "<tr><th scope=\"row\">") | html_swatch(b, cls[i]) | buf_puts(b, bar->label);
-		rc |= buf_puts(b, "</th>") | html_cell(b, bar->key, bar->count);
+		rc |= buf_puts(b, "<tr><th scope=\"row\">");
+		rc |= html_swatch(b, cls[i]);
+		rc |= buf_puts(b, bar->label);
+		rc |= buf_puts(b, "</th>");
+		rc |= html_cell(b, bar->key, bar->count);
 		rc |= buf_printf(b, "<td class=\"pct\">%s</td></tr>\n", surveyfacts_share(p, bar->count, whole));
 	}
 	rc |= buf_puts(b, "</tbody></table>\n");
@@ -202,14 +212,21 @@ write_head(const struct surveysum_result *r, struct buf *out, const char *title)
 	char t1[32], t2[32];
 	int rc = 0;
 
-	rc |= buf_puts(out, html_head) | buf_puts(out, "<title>") | html_esc(out, title, 0) | buf_puts(out, "</title>\n");
-	rc |= buf_puts(out, html_style) | buf_puts(out, "<h1>") | html_esc(out, title, 0) | buf_puts(out, "</h1>\n");
+	rc |= buf_puts(out, html_head);
+	rc |= buf_puts(out, "<title>");
+	rc |= html_esc(out, title, 0);
+	rc |= buf_puts(out, "</title>\n");
+	rc |= buf_puts(out, html_style);
+	rc |= buf_puts(out, "<h1>");
+	rc |= html_esc(out, title, 0);
+	rc |= buf_puts(out, "</h1>\n");
 	rc |= buf_printf(out, "<p class=\"meta\">%" PRIu64 " domains from %" PRIu64 " lines (%" PRIu64
 	    " rejected).", r->domains, r->lines, r->rejected);
 	if (r->domains)
 		rc |= buf_printf(out, " Records written from %s to %s.", surveyfacts_time(t1, r->time_first),
 		    surveyfacts_time(t2, r->time_last));
-	return rc | buf_puts(out, "</p>\n");
+	rc |= buf_puts(out, "</p>\n");
+	return rc;
 }
 
 /* The domains' key facts: a table of all, a chart of the shares. */
@@ -226,7 +243,8 @@ write_facts(const struct surveysum_result *r, struct buf *out)
 	for (size_t i = 0; i < SURVEYFACTS_COUNT; i++) {
 		const struct surveyfacts_fact *f = &surveyfacts_table[i];
 		uint64_t v = surveyfacts_value(r, f);
-		rc |= buf_printf(out, "<tr><th scope=\"row\">%s</th>", f->label) | html_cell(out, f->key, v);
+		rc |= buf_printf(out, "<tr><th scope=\"row\">%s</th>", f->label);
+		rc |= html_cell(out, f->key, v);
 		rc |= buf_printf(out, "<td class=\"pct\">%s</td></tr>\n", f->of_domains ? surveyfacts_share(p, v, r->domains) :
 		    "");
 		if (f->of_domains) {
@@ -239,7 +257,9 @@ write_facts(const struct surveysum_result *r, struct buf *out)
 			bar->by_class = NULL;
 		}
 	}
-	return rc | buf_puts(out, "</tbody></table>\n") | svg_chart(out, "domain-facts", "Domains", bars, n, r->domains);
+	rc |= buf_puts(out, "</tbody></table>\n");
+	rc |= svg_chart(out, "domain-facts", "Domains", bars, n, r->domains);
+	return rc;
 }
 
 static int
@@ -276,8 +296,8 @@ write_providers(const struct surveysum_result *r, struct buf *out)
 	for (size_t k = 0; k < r->ntop; k++)
 		for (size_t c = 0; c < SURVEYCLASS_COUNT; c++)
 			used[c] |= r->top[k].by_class[c] > 0;
-	rc |= buf_puts(out, "<div class=\"wide\"><table class=\"counts\" id=\"top-providers-table\"><thead><tr><th>#</th><th>provider</th>"
-	    "<th>domains</th><th>of domains</th>");
+	rc |= buf_puts(out, "<div class=\"wide\"><table class=\"counts\" id=\"top-providers-table\"><thead><tr>"
+	    "<th>#</th><th>provider</th><th>domains</th><th>of domains</th>");
 	for (size_t i = 0; i < SURVEYCLASS_DOMAIN_CLASSES; i++)
 		if (used[surveyclass_domain_order[i]])
 			rc |= buf_printf(out, "<th>%s</th>", surveyclass_label(surveyclass_domain_order[i]));
@@ -293,7 +313,9 @@ write_providers(const struct surveysum_result *r, struct buf *out)
 		bar->by_class = pv->by_class;
 		rc |= buf_printf(out, "<tr><td class=\"num\">%zu</td><th scope=\"row\" data-key=\"top_providers.%zu.name\">",
 		    k + 1, k);
-		rc |= html_esc(out, pv->name, 0) | buf_puts(out, "</th>") | html_cell(out, bar->key, pv->domains);
+		rc |= html_esc(out, pv->name, 0);
+		rc |= buf_puts(out, "</th>");
+		rc |= html_cell(out, bar->key, pv->domains);
 		rc |= buf_printf(out, "<td class=\"pct\">%s</td>", surveyfacts_share(p, pv->domains, r->domains));
 		for (size_t i = 0; i < SURVEYCLASS_DOMAIN_CLASSES; i++) {
 			if (!used[surveyclass_domain_order[i]])
@@ -304,11 +326,16 @@ write_providers(const struct surveysum_result *r, struct buf *out)
 		rc |= buf_puts(out, "</tr>\n");
 	}
 	rc |= buf_puts(out, "</tbody></table></div>\n<p class=\"legend\">");
-	for (size_t i = 0; i < SURVEYCLASS_DOMAIN_CLASSES; i++)
-		if (used[surveyclass_domain_order[i]])
-			rc |= html_swatch(out, surveyclass_domain_order[i]) | buf_printf(out, "%s ", surveyclass_label(surveyclass_domain_order[i]));
-	return rc | buf_puts(out, "</p>\n") | svg_chart(out, "top-providers", "Top MX providers by domains", bars, r->ntop,
-	    r->domains);
+	for (size_t i = 0; i < SURVEYCLASS_DOMAIN_CLASSES; i++) {
+		enum surveyclass c = surveyclass_domain_order[i];
+		if (used[c]) {
+			rc |= html_swatch(out, c);
+			rc |= buf_printf(out, "%s ", surveyclass_label(c));
+		}
+	}
+	rc |= buf_puts(out, "</p>\n");
+	rc |= svg_chart(out, "top-providers", "Top MX providers by domains", bars, r->ntop, r->domains);
+	return rc;
 }
 
 /* The domains with a TLSA mismatch, and what every number means. */
@@ -321,9 +348,13 @@ write_mismatch(const struct surveysum_result *r, struct buf *out)
 	    " domain%s%s: mail to %s fails where the sender enforces DANE.</p>\n<ul id=\"tlsa-mismatch-domains\">\n",
 	    r->tlsa_mismatch, r->tlsa_mismatch == 1 ? "" : "s",
 	    r->nmismatch_listed < r->tlsa_mismatch ? ", the first listed" : "", r->tlsa_mismatch == 1 ? "it" : "them");
-	for (size_t k = 0; k < r->nmismatch_listed; k++)
-		rc |= buf_puts(out, "<li>") | html_esc(out, r->mismatch[k], 0) | buf_puts(out, "</li>\n");
-	return rc | buf_puts(out, "</ul>\n");
+	for (size_t k = 0; k < r->nmismatch_listed; k++) {
+		rc |= buf_puts(out, "<li>");
+		rc |= html_esc(out, r->mismatch[k], 0);
+		rc |= buf_puts(out, "</li>\n");
+	}
+	rc |= buf_puts(out, "</ul>\n");
+	return rc;
 }
 
 static int

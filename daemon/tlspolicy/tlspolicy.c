@@ -526,30 +526,193 @@ as_promised(const struct probe_target *t, const struct probe_result *r)
 	return true;
 }
 
+/* `tlspolicy probe`'s command line: --json, and one destination. -1 when
+ * it is not one (said on stderr). */
 static int
-cmd_probe(const struct config *cfg, int argc, char **argv)
+probe_options(int argc, char **argv, bool *json, const char **dest)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
-	struct probe_run run;
-	struct nexthop nh;
-	bool json = false;
-	char err[512];
 	int opt;
 
+	*json = false;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (opt != 'j')
-			return EXIT_TROUBLE;
-		json = true;
+			return -1;
+		*json = true;
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "tlspolicy probe: name one destination\n");
-		return EXIT_TROUBLE;
+		return -1;
 	}
-	if (parse_dest("probe", argv[optind], &nh) < 0 || probe_run_init(&run, cfg, "probe") < 0)
+	*dest = argv[optind];
+	return 0;
+}
+
+/* The output of `tlspolicy probe` as it is written: the text goes
+ * straight into out; in JSON the results do, and the addresses refused
+ * or past the limit go into lists of their own, joined at the end. */
+struct probe_report {
+	bool json;
+	struct buf out, refused, over;
+	size_t probed, nrefused, nover;
+};
+
+static void
+report_begin(struct probe_report *pr, bool json, const char *dest, const struct probe_run *run)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->json = json;
+	buf_init(&pr->out);
+	buf_init(&pr->refused);
+	buf_init(&pr->over);
+	if (!json) {
+		buf_printf(&pr->out, "destination %s: %s%s%s\n", dest, policy_rule_name(run->answer.rule),
+		    run->reason[0] ? ": " : "", run->reason);
+		return;
+	}
+	buf_putc(&pr->out, '{');
+	json_key(&pr->out, "destination", 1);
+	json_str(&pr->out, dest);
+	json_key(&pr->out, "rule", 0);
+	json_str(&pr->out, policy_rule_name(run->answer.rule));
+	json_key(&pr->out, "reason", 0);
+	json_str(&pr->out, run->reason);
+	json_key(&pr->out, "results", 0);
+	buf_putc(&pr->out, '[');
+}
+
+/* An address Postfix would not try: past probe_address_limit. */
+static void
+report_over(struct probe_report *pr, const struct probeplan_item *it, const char *addr, unsigned limit)
+{
+	if (pr->json) {
+		buf_puts(&pr->over, pr->nover ? ",{" : "{");
+		json_key(&pr->over, "host", 1);
+		json_str(&pr->over, it->target.host);
+		json_key(&pr->over, "address", 0);
+		json_str(&pr->over, addr);
+		buf_putc(&pr->over, '}');
+	} else {
+		buf_printf(&pr->out, "== %s[%s]:%u not probed: Postfix tries %u addresses at most "
+		    "(probe_address_limit)\n", it->target.host, addr, it->target.port, limit);
+	}
+	pr->nover++;
+}
+
+/* An address the plan refuses: special-purpose, or this host's own. */
+static void
+report_refused(struct probe_report *pr, const struct probeplan_item *it, const char *addr)
+{
+	if (pr->json) {
+		buf_puts(&pr->refused, pr->nrefused ? ",{" : "{");
+		json_key(&pr->refused, "host", 1);
+		json_str(&pr->refused, it->target.host);
+		json_key(&pr->refused, "address", 0);
+		json_str(&pr->refused, addr);
+		json_key(&pr->refused, "range", 0);
+		json_str(&pr->refused, it->refused);
+		buf_putc(&pr->refused, '}');
+	} else {
+		char words[64];
+		buf_printf(&pr->out, "== %s[%s]:%u refused: %s (probe_allow_private = no)\n", it->target.host, addr,
+		    it->target.port, refused_words(it, words, sizeof(words)));
+	}
+	pr->nrefused++;
+}
+
+static void
+report_result(struct probe_report *pr, const struct probe *p, const struct probe_result *r)
+{
+	if (pr->json) {
+		if (pr->probed)
+			buf_putc(&pr->out, ',');
+		probereport_json(probe_target(p), r, &pr->out);
+	} else {
+		probereport_text(probe_target(p), r, &pr->out);
+	}
+	pr->probed++;
+}
+
+/* DNS gave addresses, but none that may be probed. */
+static void
+report_nothing(struct probe_report *pr)
+{
+	if (!pr->json)
+		buf_puts(&pr->out, "nothing to probe: no address that may be probed\n");
+}
+
+/* Ends the output, writes it to standard output and frees it. */
+static void
+report_end(struct probe_report *pr)
+{
+	if (pr->json) {
+		buf_puts(&pr->out, "],");
+		json_key(&pr->out, "refused", 1);
+		buf_putc(&pr->out, '[');
+		buf_append(&pr->out, buf_ptr(&pr->refused), buf_size(&pr->refused));
+		buf_puts(&pr->out, "],");
+		json_key(&pr->out, "over_limit", 1);
+		buf_putc(&pr->out, '[');
+		buf_append(&pr->out, buf_ptr(&pr->over), buf_size(&pr->over));
+		buf_puts(&pr->out, "]}\n");
+	}
+	fputs(buf_ptr(&pr->out), stdout);
+	buf_free(&pr->refused);
+	buf_free(&pr->over);
+	buf_free(&pr->out);
+}
+
+/* Probes every address of the plan that may be probed, one after the
+ * other, each reported; the exit status. */
+static int
+probe_plan(const struct probe_run *run, struct probe_env *env, struct probe_report *pr)
+{
+	int status = run->answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
+
+	for (size_t i = 0; i < run->plan.n; i++) {
+		const struct probeplan_item *it = &run->plan.items[i];
+		char addr[64];
+		netaddr_format(&it->target.address, addr, sizeof(addr));
+		if (it->over_limit) {
+			report_over(pr, it, addr, run->ps.address_limit);
+			continue;
+		}
+		if (it->refused) {
+			report_refused(pr, it, addr);
+			continue;
+		}
+		struct probe *p = probe_new(env, &it->target);
+		if (!p)
+			continue;
+		const struct probe_result *r = probe_run_blocking(p);
+		report_result(pr, p, r);
+		if (!as_promised(&it->target, r))
+			status = PROBE_EXIT_BROKEN;
+		probe_free(p);
+	}
+	if (pr->probed == 0 && status == PROBE_EXIT_AS_PROMISED) {
+		report_nothing(pr);
+		status = PROBE_EXIT_UNKNOWN;
+	}
+	return status;
+}
+
+static int
+cmd_probe(const struct config *cfg, int argc, char **argv)
+{
+	struct probe_report report;
+	struct probe_run run;
+	struct nexthop nh;
+	const char *dest;
+	bool json;
+	char err[512];
+
+	if (probe_options(argc, argv, &json, &dest) < 0 || parse_dest("probe", dest, &nh) < 0 ||
+	    probe_run_init(&run, cfg, "probe") < 0)
 		return EXIT_TROUBLE;
 	if (resolve_once(cfg, "probe", &nh, planned, &run) < 0) {
 		probe_run_free(&run);
@@ -561,100 +724,9 @@ cmd_probe(const struct config *cfg, int argc, char **argv)
 		probe_run_free(&run);
 		return EXIT_TROUBLE;
 	}
-	struct buf out, refused, over;
-	buf_init(&out);
-	buf_init(&refused);
-	buf_init(&over);
-	int status = run.answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
-	size_t probed = 0, nrefused = 0, nover = 0;
-	if (json) {
-		buf_putc(&out, '{');
-		json_key(&out, "destination", 1);
-		json_str(&out, run.plan.dest[0] ? run.plan.dest : argv[optind]);
-		json_key(&out, "rule", 0);
-		json_str(&out, policy_rule_name(run.answer.rule));
-		json_key(&out, "reason", 0);
-		json_str(&out, run.reason);
-		json_key(&out, "results", 0);
-		buf_putc(&out, '[');
-	} else {
-		buf_printf(&out, "destination %s: %s%s%s\n", run.plan.dest[0] ? run.plan.dest : argv[optind],
-		    policy_rule_name(run.answer.rule), run.reason[0] ? ": " : "", run.reason);
-	}
-	for (size_t i = 0; i < run.plan.n; i++) {
-		const struct probeplan_item *it = &run.plan.items[i];
-		char addr[64];
-		netaddr_format(&it->target.address, addr, sizeof(addr));
-		if (it->over_limit) {
-			if (json) {
-				buf_puts(&over, nover ? ",{" : "{");
-				json_key(&over, "host", 1);
-				json_str(&over, it->target.host);
-				json_key(&over, "address", 0);
-				json_str(&over, addr);
-				buf_putc(&over, '}');
-			} else {
-				buf_printf(&out, "== %s[%s]:%u not probed: Postfix tries %u addresses at most "
-				    "(probe_address_limit)\n", it->target.host, addr, it->target.port,
-				    run.ps.address_limit);
-			}
-			nover++;
-			continue;
-		}
-		if (it->refused) {
-			if (json) {
-				buf_puts(&refused, nrefused ? ",{" : "{");
-				json_key(&refused, "host", 1);
-				json_str(&refused, it->target.host);
-				json_key(&refused, "address", 0);
-				json_str(&refused, addr);
-				json_key(&refused, "range", 0);
-				json_str(&refused, it->refused);
-				buf_putc(&refused, '}');
-			} else {
-				char words[64];
-				buf_printf(&out, "== %s[%s]:%u refused: %s (probe_allow_private = no)\n",
-				    it->target.host, addr, it->target.port, refused_words(it, words, sizeof(words)));
-			}
-			nrefused++;
-			continue;
-		}
-		struct probe *p = probe_new(env, &it->target);
-		if (!p)
-			continue;
-		const struct probe_result *r = probe_run_blocking(p);
-		if (json) {
-			if (probed)
-				buf_putc(&out, ',');
-			probereport_json(probe_target(p), r, &out);
-		} else {
-			probereport_text(probe_target(p), r, &out);
-		}
-		probed++;
-		if (!as_promised(&it->target, r))
-			status = PROBE_EXIT_BROKEN;
-		probe_free(p);
-	}
-	if (probed == 0 && status == PROBE_EXIT_AS_PROMISED) {
-		status = PROBE_EXIT_UNKNOWN;
-		if (!json)
-			buf_puts(&out, "nothing to probe: no address that may be probed\n");
-	}
-	if (json) {
-		buf_puts(&out, "],");
-		json_key(&out, "refused", 1);
-		buf_putc(&out, '[');
-		buf_append(&out, buf_ptr(&refused), buf_size(&refused));
-		buf_puts(&out, "],");
-		json_key(&out, "over_limit", 1);
-		buf_putc(&out, '[');
-		buf_append(&out, buf_ptr(&over), buf_size(&over));
-		buf_puts(&out, "]}\n");
-	}
-	buf_free(&refused);
-	buf_free(&over);
-	fputs(buf_ptr(&out), stdout);
-	buf_free(&out);
+	report_begin(&report, json, run.plan.dest[0] ? run.plan.dest : dest, &run);
+	int status = probe_plan(&run, env, &report);
+	report_end(&report);
 	probe_env_free(env);
 	probe_run_free(&run);
 	return status;

@@ -31,6 +31,7 @@
 #include "survey/surveyjson.h"
 #include "survey/surveysum.h"
 #include "survey/surveytext.h"
+#include "fromhere.h"
 #include "survey_cmd.h"
 
 enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 130 };
@@ -422,17 +423,7 @@ run_start(struct run *r, const struct options *o)
 {
 	const struct config *cfg = r->cfg;
 	char err[1024] = "";
-	struct dns_unbound_settings ds = {
-		.trust_anchor_file = cfg->trust_anchor_file,
-		.unbound_config = cfg->unbound_config,
-		.timeout_ms = cfg->dns_timeout_ms,
-	};
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-	};
+	struct dns_unbound_settings ds;
 	struct survey_settings ss = {
 		.concurrency = o->jobs,
 		.plan = {.allow_private = cfg->probe_allow_private, .address_limit = cfg->probe_address_limit},
@@ -441,13 +432,14 @@ run_start(struct run *r, const struct options *o)
 		.levels = &cfg->levels,
 	};
 
+	fromhere_dns_settings(cfg, &ds);
 	if (o->probe && !cfg->probe_allow_private && ownaddr_load(&r->own, &ss.plan.nown, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tlspolicy survey: %s\n", err);
 		return -1;
 	}
 	ss.plan.own = r->own;
 	if (!(r->base = event_base_new()) || !(r->dns = dns_unbound_create(r->base, &ds, err, sizeof(err))) ||
-	    (o->probe && !(r->env = probe_env_new(&es, err, sizeof(err)))) ||
+	    (o->probe && !(r->env = fromhere_probe_env(cfg, false, err, sizeof(err)))) ||
 	    !(r->sv = survey_create(r->base, r->dns, r->env, &ss, on_record, feed, r, err, sizeof(err)))) {
 		fprintf(stderr, "tlspolicy survey: %s\n", r->base ? err : "no event loop");
 		return -1;

@@ -12,9 +12,10 @@
  *   count is a row, checked in the result and in the JSON object.
  * - Lines that are not v1 records are counted as rejected and leave the
  *   other counts alone.
- * - The rules one at a time: preference order, last line wins, the class
- *   of an address named by several domains, ports, the top 20 and its
- *   order, the mismatch list's bound, case folding, registrable domains.
+ * - The rules one at a time: last line wins, the class of an address
+ *   named by several domains, ports, the top 20 and its order, the
+ *   mismatch list's bound, case folding, registrable domains. (A domain's
+ *   class from its hosts in preference order is test_surveyrecord's.)
  * - tests/survey/hostile.jsonl: names made to inject markup come out
  *   escaped in the HTML, intact in the JSON, and the text table holds
  *   printable ASCII only.
@@ -382,28 +383,6 @@ test_bad_line(void **state)
 #define AD(ip, port, cls) "{\"address\":\"" ip "\",\"port\":" #port ",\"class\":\"" cls "\"}"
 
 static void
-test_preference_order(void **state)
-{
-	struct surveysum *s = surveysum_create();
-
-	/* Listed out of order: the lower preference comes first. */
-	add_ok(s, DOM("a.example", 1, MXH("mx2.a.example", 20, AD("192.0.2.2", 25, "plaintext")) ","
-	    MXH("mx1.a.example", 10, AD("192.0.2.1", 25, "verified"))));
-	/* Equal preferences: the order of the array. */
-	add_ok(s, DOM("b.example", 1, MXH("mx1.b.example", 10, AD("192.0.2.3", 25, "trusted")) ","
-	    MXH("mx2.b.example", 10, AD("192.0.2.4", 25, "plaintext"))));
-	/* A first host with only refused and skipped addresses is passed over. */
-	add_ok(s, DOM("c.example", 1, MXH("mx1.c.example", 0, AD("10.0.0.1", 25, "refused") "," AD("192.0.2.5", 25,
-	    "skipped")) "," MXH("mx2.c.example", 5, AD("192.0.2.6", 25, "anonymous"))));
-	const struct surveysum_result *r = surveysum_finish(s);
-	assert_int_equal(r->by_domain[SURVEYCLASS_VERIFIED], 1);
-	assert_int_equal(r->by_domain[SURVEYCLASS_TRUSTED], 1);
-	assert_int_equal(r->by_domain[SURVEYCLASS_ANONYMOUS], 1);
-	assert_int_equal(r->by_domain[SURVEYCLASS_PLAINTEXT], 0);
-	surveysum_free(s);
-}
-
-static void
 test_last_line_wins(void **state)
 {
 	struct surveysum *s = surveysum_create();
@@ -697,7 +676,6 @@ main(void)
 		cmocka_unit_test(test_sums),
 		cmocka_unit_test(test_mismatch_list),
 		cmocka_unit_test(test_bad_line),
-		cmocka_unit_test(test_preference_order),
 		cmocka_unit_test(test_last_line_wins),
 		cmocka_unit_test(test_shared_address),
 		cmocka_unit_test(test_registrable_domains),

@@ -10,6 +10,7 @@
 #include "exlist.h"
 #include "util/kv.h"
 #include "maillog.h"
+#include "serve/mapreply.h"
 #include "postfix/nexthop.h"
 
 static bool
@@ -27,20 +28,13 @@ parse_dest(struct control_request *req, const char *argument, struct nexthop *nh
 	return true;
 }
 
+/* "OK dane-only", "TEMP <reason>": as the daemon answers Postfix. */
 static void
-answer_text(const struct config *cfg, const struct policymap_answer *a, char *dst, size_t size)
+answer_text(const struct config *cfg, const struct policymap_answer *a, struct buf *out)
 {
-	switch (a->answer.result) {
-	case POLICY_OK:
-		snprintf(dst, size, "OK %s", a->policy ? a->policy : policy_level(&cfg->levels, a->answer));
-		break;
-	case POLICY_NOTFOUND:
-		snprintf(dst, size, "NOTFOUND");
-		break;
-	case POLICY_TEMP:
-		snprintf(dst, size, "TEMP %s", a->reason);
-		break;
-	}
+	struct mapreply r = mapreply_of(&cfg->levels, a);
+
+	mapreply_format(&r, true, out);
 }
 
 struct refresh {
@@ -53,12 +47,15 @@ static void
 refreshed(void *arg, const struct policymap_answer *a)
 {
 	struct refresh *r = arg;
-	char answer[600], reply[800];
+	struct buf reply;
 
-	answer_text(*r->cmd->cfg, a, answer, sizeof(answer));
-	snprintf(reply, sizeof(reply), "OK resolved: %s; rule %s; probes of its MX hosts started (see tlspolicy "
-	    "explain in a few seconds)", answer, policy_rule_name(a->answer.rule));
-	control_reply(r->req, reply);
+	buf_init(&reply);
+	buf_puts(&reply, "OK resolved: ");
+	answer_text(*r->cmd->cfg, a, &reply);
+	buf_printf(&reply, "; rule %s; probes of its MX hosts started (see tlspolicy explain in a few seconds)",
+	    policy_rule_name(a->answer.rule));
+	control_reply(r->req, buf_terminate(&reply) == 0 ? buf_ptr(&reply) : "ERROR out of memory");
+	buf_free(&reply);
 	free(r);
 }
 
@@ -66,8 +63,9 @@ static void
 refresh(struct commands *cmd, struct control_request *req, const char *argument)
 {
 	struct nexthop nh;
-	char key[NEXTHOP_NAME_MAX + 16], answer[600], reply[800];
+	char key[NEXTHOP_NAME_MAX + 16];
 	struct policymap_answer a;
+	struct buf reply;
 
 	if (!parse_dest(req, argument, &nh, key, sizeof(key)))
 		return;
@@ -88,10 +86,12 @@ refresh(struct commands *cmd, struct control_request *req, const char *argument)
 		control_reply(req, "ERROR out of memory");
 		return;
 	}
-	answer_text(*cmd->cfg, &a, answer, sizeof(answer));
-	snprintf(reply, sizeof(reply), "OK %s: nothing to resolve or probe (%s)", answer,
-	    policy_rule_name(a.answer.rule));
-	control_reply(req, reply);
+	buf_init(&reply);
+	buf_puts(&reply, "OK ");
+	answer_text(*cmd->cfg, &a, &reply);
+	buf_printf(&reply, ": nothing to resolve or probe (%s)", policy_rule_name(a.answer.rule));
+	control_reply(req, buf_terminate(&reply) == 0 ? buf_ptr(&reply) : "ERROR out of memory");
+	buf_free(&reply);
 }
 
 static void

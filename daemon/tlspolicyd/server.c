@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "util/kv.h"
 #include "util/list.h"
+#include "serve/mapreply.h"
 #include "postfix/netstring.h"
 #include "postfix/nexthop.h"
 #include "util/peer.h"
@@ -93,6 +94,7 @@ struct server {
 	bool (*all_mismatch)(void *arg, const char *dest);
 	void *all_mismatch_arg;
 	struct buf line;		/* scratch for log lines */
+	struct buf answer;		/* ...and for the answer in them */
 	/* Every read lands here first, so that an idle connection holds only
 	 * the bytes it has actually sent, not a read-sized buffer. */
 	char scratch[READ_CHUNK];
@@ -241,55 +243,40 @@ flush_output(struct conn *c)
 	return true;
 }
 
-static const char *
-cache_word(const struct policymap_answer *a)
-{
-	return a->no_dns ? "none" : a->stale ? "stale" : a->cache_hit ? "hit" : a->shared ? "shared" : "miss";
-}
-
 static void
-log_answer(struct conn *c, const char *dest, const char *answer, const struct policymap_answer *a,
+log_answer(struct conn *c, const char *dest, const struct mapreply *r, const struct policymap_answer *a,
     uint64_t usec, bool status_map)
 {
 	struct server *srv = c->srv;
 	struct buf *line = &srv->line;
 
+	/* The reason has a field of its own; the answer is what decides. */
+	buf_reset(&srv->answer);
+	mapreply_format(r, false, &srv->answer);
+	buf_terminate(&srv->answer);
 	buf_reset(line);
 	kv_str(line, "event", "answer");
 	if (status_map)
 		kv_str(line, "map", STATUS_MAP_NAME);
 	kv_str(line, "dest", dest);
-	kv_str(line, "answer", answer);
+	kv_str(line, "answer", buf_ptr(&srv->answer));
 	kv_str(line, "rule", policy_rule_name(a->answer.rule));
-	kv_str(line, "cache", cache_word(a));
+	kv_str(line, "cache", mapreply_cache_word(a));
 	kv_str(line, "reason", a->reason);
 	kv_ms(line, "duration_ms", usec);
 	log_line(srv->log, LOGL_INFO, buf_ptr(line), buf_size(line));
 }
 
 /* The status map's reply: the answer, and whether delivery is known to
- * fail on DANE. Only a destination that the decision itself put at the
- * all-DANE rule can fail on every host; an exception overrides probes. */
+ * fail on DANE (mapreply.h). */
 static void
-reply_status(struct conn *c, const char *dest, const struct policymap_answer *a, const char *level)
+reply_status(struct conn *c, const char *dest, const struct policymap_answer *a, const struct mapreply *r)
 {
 	struct server *srv = c->srv;
-	struct status st = {.result = a->answer.result, .failure = STATUS_FAILURE_NONE};
+	struct status st;
 	struct buf text;
 
-	if (level)
-		snprintf(st.policy, sizeof(st.policy), "%s", level);
-	snprintf(st.rule, sizeof(st.rule), "%s", policy_rule_name(a->answer.rule));
-	snprintf(st.cache, sizeof(st.cache), "%s", cache_word(a));
-	snprintf(st.reason, sizeof(st.reason), "%s", a->reason ? a->reason : "");
-	if (a->answer.result == POLICY_TEMP && a->answer.bogus)
-		st.failure = STATUS_FAILURE_DNSSEC_BOGUS;
-	else if (a->answer.result == POLICY_OK && a->answer.rule == POLICY_RULE_ALL_DANE && srv->all_mismatch &&
-	    srv->all_mismatch(srv->all_mismatch_arg, dest)) {
-		st.failure = STATUS_FAILURE_TLSA_MISMATCH;
-		snprintf(st.reason, sizeof(st.reason), "probes found that the certificate of every MX host of "
-		    "%s matches none of its TLSA records", dest);
-	}
+	mapreply_status(a, r, dest, srv->all_mismatch, srv->all_mismatch_arg, &st);
 	buf_init(&text);
 	if (status_format(&st, &text) < 0 || buf_terminate(&text) < 0)
 		socketmap_reply(&c->out, SOCKETMAP_TEMP, "out of memory");
@@ -302,36 +289,19 @@ static void
 reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a, uint64_t started,
     bool status_map)
 {
-	const char *level = NULL;
-	char answer[300];
+	struct mapreply r = mapreply_of(&c->srv->cfg->levels, a);
 
-	if (a->answer.result == POLICY_OK)
-		level = a->policy ? a->policy : policy_level(&c->srv->cfg->levels, a->answer);
 	if (status_map)
-		reply_status(c, dest, a, level);
-	else if (a->answer.result == POLICY_OK)
-		socketmap_reply(&c->out, SOCKETMAP_OK, level);
-	else if (a->answer.result == POLICY_NOTFOUND)
-		socketmap_reply(&c->out, SOCKETMAP_NOTFOUND, NULL);
+		reply_status(c, dest, a, &r);
 	else
-		socketmap_reply(&c->out, SOCKETMAP_TEMP, a->reason);
+		mapreply_put(&r, &c->out);
 	switch (a->answer.result) {
 	case POLICY_OK: c->srv->stats.ok++; break;
 	case POLICY_NOTFOUND: c->srv->stats.notfound++; break;
 	case POLICY_TEMP: c->srv->stats.temp++; break;
 	}
-	if (!log_enabled(c->srv->log, LOGL_INFO))
-		return;
-	/* The reason has a field of its own; the answer is what decides. */
-	if (level) {
-		size_t n = strlen(level) < sizeof(answer) - 4 ? strlen(level) : sizeof(answer) - 4;
-		memcpy(answer, "OK ", 3);
-		memcpy(answer + 3, level, n);
-		answer[3 + n] = '\0';
-	} else {
-		strcpy(answer, a->answer.result == POLICY_NOTFOUND ? "NOTFOUND" : "TEMP");
-	}
-	log_answer(c, dest, answer, a, now_us() - started, status_map);
+	if (log_enabled(c->srv->log, LOGL_INFO))
+		log_answer(c, dest, &r, a, now_us() - started, status_map);
 }
 
 static void
@@ -681,6 +651,7 @@ server_create(struct event_base *base, struct log *log, struct policymap *pm,
 	srv->pm = pm;
 	srv->cfg = config_ref(cfg);
 	buf_init(&srv->line);
+	buf_init(&srv->answer);
 	set_idle_timeout(srv);
 	if (!(srv->peers = strmap_create()) || !(srv->diag = peer_diag_create()))
 		goto fail;
@@ -826,6 +797,7 @@ server_free(struct server *srv)
 	if (srv->drain_timer)
 		event_free(srv->drain_timer);
 	buf_free(&srv->line);
+	buf_free(&srv->answer);
 	strmap_free(srv->peers, NULL);	/* empty: each conn_close() above took its count away */
 	peer_diag_free(srv->diag);
 	config_unref(srv->cfg);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "report/explain.h"
+#include "serve/mapreply.h"
 #include "probe/probestate.h"
 #include "util/jsonw.h"
 #include "dns/rr.h"
@@ -25,15 +26,10 @@ kind_text(const struct nexthop *nh)
 int
 explain_reply(const struct resolve_result *r, const struct policy_levels *levels, struct buf *out)
 {
-	switch (r->answer.result) {
-	case POLICY_OK:
-		return buf_printf(out, "OK %s", policy_level(levels, r->answer));
-	case POLICY_NOTFOUND:
-		return buf_puts(out, "NOTFOUND");
-	case POLICY_TEMP:
-		return buf_printf(out, "TEMP %s", r->reason);
-	}
-	return -1;
+	struct policymap_answer a = {.answer = r->answer, .reason = r->reason};
+	struct mapreply reply = mapreply_of(levels, &a);
+
+	return mapreply_format(&reply, true, out);
 }
 
 static void

@@ -26,7 +26,8 @@ struct probestate_addr;
 int explain_probes_text(const struct probestate_addr *a, struct buf *out);
 int explain_probes_json(const struct probestate_addr *a, struct jsonw *j);
 
-/* The socketmap reply Postfix would read, e.g. "OK dane-only". */
+/* The reply Postfix would read for the resolution alone, no exception
+ * applied, as one line (mapreply_format): "OK dane-only". */
 int explain_reply(const struct resolve_result *r, const struct policy_levels *levels, struct buf *out);
 
 #endif

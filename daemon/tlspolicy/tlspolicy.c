@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -26,11 +24,11 @@
 #include "report/explain.h"
 #include "util/jsonw.h"
 #include "postfix/mapclient.h"
-#include "postfix/netstring.h"
 #include "postfix/nexthop.h"
 #include "probe/probestate.h"
 #include "dns/resolve.h"
 #include "postfix/socketmap.h"
+#include "serve/controlproto.h"
 #include "serve/status.h"
 #include "fromhere.h"
 #include "probe_cmd.h"
@@ -87,35 +85,6 @@ load_config(const char *path, bool explicit_path)
 		fprintf(stderr, "tlspolicy: configuration rejected:\n%s", buf_ptr(&errors));
 	buf_free(&errors);
 	return cfg;
-}
-
-/* Reads one reply netstring; -1 with a message on error. */
-static int
-read_reply(int fd, struct buf *in, const char **payload, size_t *len, size_t *used)
-{
-	for (;;) {
-		int rc = netstring_parse(buf_ptr(in), buf_size(in), SOCKETMAP_MAX_REPLY, payload, len, used);
-		if (rc == NETSTRING_OK)
-			return 0;
-		if (rc != NETSTRING_INCOMPLETE) {
-			fprintf(stderr, "tlspolicy: bad reply from the server: %s\n", netstring_strerror(rc));
-			return -1;
-		}
-		char *dst = buf_reserve(in, 4096);
-		ssize_t n = dst ? read(fd, dst, 4096) : -1;
-		if (n == 0) {
-			fprintf(stderr, "tlspolicy: the server closed the connection\n");
-			return -1;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "tlspolicy: reading the reply: %s\n",
-			    errno == EAGAIN ? "no answer within 100 s" : strerror(errno));
-			return -1;
-		}
-		buf_commit(in, (size_t)n);
-	}
 }
 
 static int
@@ -364,65 +333,39 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 	return run.status;
 }
 
-/* purge, refresh and stats: one request to the daemon's control socket. */
+/* purge, refresh, stats, proposed, maillog: one request to the daemon's
+ * control socket (controlproto.h). */
 static int
 cmd_control(const struct config *cfg, const char *cmd, int argc, char **argv)
 {
-	struct endpoint ep;
-	struct buf spec, out, in;
+	const char *why;
 	char err[512];
-	int status = EXIT_TROUBLE;
+	struct buf reply;
 
-	bool may_name_dest = strcmp(cmd, "maillog") == 0;
-	bool wants_dest = !may_name_dest && strcmp(cmd, "stats") != 0 && strcmp(cmd, "proposed") != 0;
-	if (may_name_dest ? argc > 2 : argc != (wants_dest ? 2 : 1)) {
-		fprintf(stderr, "tlspolicy %s: %s\n", cmd,
-		    may_name_dest ? "name at most one destination" : wants_dest ? "name one destination" : "takes no argument");
+	if (controlproto_check(cmd, (size_t)argc - 1, &why) != CONTROLPROTO_ARGS_OK) {
+		fprintf(stderr, "tlspolicy %s: %s\n", cmd, why);
 		return EXIT_TROUBLE;
 	}
-	wants_dest = wants_dest || argc == 2;
 	if (!cfg->control_socket[0]) {
 		fprintf(stderr, "tlspolicy %s: control_socket is empty in the configuration\n", cmd);
 		return EXIT_TROUBLE;
 	}
-	buf_init(&spec);
-	buf_init(&out);
-	buf_init(&in);
-	buf_printf(&spec, "unix:%s", cfg->control_socket);
-	int fd = -1;
-	if (endpoint_parse(buf_ptr(&spec), &ep, err, sizeof(err)) < 0 || (fd = endpoint_connect(&ep, err, sizeof(err))) < 0) {
+	buf_init(&reply);
+	if (controlproto_ask(cfg->control_socket, cmd, argc > 1 ? argv[1] : NULL,
+	    controlproto_timeout_ms(cfg->dns_timeout_ms), &reply, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tlspolicy %s: %s (is tlspolicyd running, and are you root or in its group?)\n", cmd, err);
-		goto done;
+		buf_free(&reply);
+		return EXIT_TROUBLE;
 	}
-	/* refresh waits for a resolution: up to four rounds of dns_timeout. */
-	struct timeval tv = {(time_t)(4 * cfg->dns_timeout_ms / 1000 + 5), 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	buf_printf(&out, "%s%s%s", cmd, wants_dest ? " " : "", wants_dest ? argv[1] : "");
-	struct buf request;
-	buf_init(&request);
-	netstring_put(&request, buf_ptr(&out), buf_size(&out));
-	if (write(fd, buf_ptr(&request), buf_size(&request)) != (ssize_t)buf_size(&request)) {
-		fprintf(stderr, "tlspolicy %s: sending: %s\n", cmd, strerror(errno));
-		buf_free(&request);
-		goto done;
-	}
-	buf_free(&request);
-	const char *payload;
-	size_t len, used;
-	if (read_reply(fd, &in, &payload, &len, &used) < 0)
-		goto done;
-	status = len >= 2 && memcmp(payload, "OK", 2) == 0 ? EXIT_ANSWERED : EXIT_NOT_ANSWERED;
+	const char *text = buf_ptr(&reply);
+	size_t len = buf_size(&reply);
+	int status = controlproto_reply_ok(text, len) ? EXIT_ANSWERED : EXIT_NOT_ANSWERED;
 	if (status == EXIT_ANSWERED && strcmp(cmd, "proposed") == 0 && len >= 3)
 		/* Lines to append to the exception list as they are. */
-		printf("%.*s", (int)(len - 3), payload + 3);
+		printf("%.*s", (int)(len - 3), text + 3);
 	else
-		printf("%.*s\n", (int)len, payload);
-done:
-	if (fd >= 0)
-		close(fd);
-	buf_free(&spec);
-	buf_free(&out);
-	buf_free(&in);
+		printf("%.*s\n", (int)len, text);
+	buf_free(&reply);
 	return status;
 }
 

@@ -19,11 +19,7 @@
 #include "control.h"
 #include "util/endpoint.h"
 #include "util/list.h"
-#include "postfix/netstring.h"
-
-#define REQUEST_TIMEOUT_S 5
-/* Bytes read for one request, framing included: beyond, an error. */
-#define CONTROL_MAX_INPUT (CONTROL_MAX_REQUEST + 16)
+#include "serve/controlproto.h"
 
 struct control_request {
 	struct control *ctl;
@@ -104,7 +100,7 @@ flush_reply(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(what & EV_TIMEOUT)) {
-			struct timeval tv = {REQUEST_TIMEOUT_S, 0};
+			struct timeval tv = {CONTROLPROTO_REQUEST_TIMEOUT_S, 0};
 			event_free(r->ev);
 			r->ev = event_new(r->ctl->base, r->fd, EV_WRITE, flush_reply, r);
 			if (r->ev && event_add(r->ev, &tv) == 0)
@@ -119,7 +115,7 @@ void
 control_reply(struct control_request *r, const char *text)
 {
 	/* A client that went away meanwhile fails the write: freed quietly. */
-	netstring_put(&r->out, text, strlen(text));
+	controlproto_put_reply(&r->out, text);
 	flush_reply(r->fd, 0, r);
 }
 
@@ -138,15 +134,15 @@ static void
 on_request(evutil_socket_t fd, short what, void *arg)
 {
 	struct control_request *r = arg;
-	const char *payload;
-	size_t len, used;
+	struct controlproto_request req;
+	const char *refusal;
 
 	if (what & EV_TIMEOUT) {
 		request_free(r);
 		return;
 	}
-	char *dst = buf_reserve(&r->in, CONTROL_MAX_INPUT - buf_size(&r->in));
-	ssize_t n = dst ? read(fd, dst, CONTROL_MAX_INPUT - buf_size(&r->in)) : -1;
+	char *dst = buf_reserve(&r->in, CONTROLPROTO_MAX_INPUT - buf_size(&r->in));
+	ssize_t n = dst ? read(fd, dst, CONTROLPROTO_MAX_INPUT - buf_size(&r->in)) : -1;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		if (!wait_request(r))
 			request_free(r);
@@ -157,8 +153,8 @@ on_request(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	buf_commit(&r->in, (size_t)n);
-	int rc = netstring_parse(buf_ptr(&r->in), buf_size(&r->in), CONTROL_MAX_REQUEST, &payload, &len, &used);
-	if (rc == NETSTRING_INCOMPLETE && buf_size(&r->in) < CONTROL_MAX_INPUT) {
+	enum controlproto_parse rc = controlproto_parse_request(buf_ptr(&r->in), buf_size(&r->in), &req, &refusal);
+	if (rc == CONTROLPROTO_INCOMPLETE) {
 		if (!wait_request(r))
 			request_free(r);
 		return;
@@ -168,23 +164,10 @@ on_request(evutil_socket_t fd, short what, void *arg)
 	 * dns_timeout); whatever the client sends meanwhile waits in the
 	 * kernel, which stops it once its buffers are full. */
 	event_del(r->ev);
-	if (rc == NETSTRING_ERR_TOOLONG || rc == NETSTRING_INCOMPLETE) {
-		char text[120];
-		snprintf(text, sizeof(text), "ERROR request too long: at most %d bytes", CONTROL_MAX_REQUEST);
-		control_reply(r, text);
-		return;
-	}
-	if (rc != NETSTRING_OK) {
-		control_reply(r, "ERROR malformed request: send one netstring \"COMMAND [ARGUMENT]\"");
-		return;
-	}
-	char request[CONTROL_MAX_REQUEST + 1];
-	memcpy(request, payload, len);
-	request[len] = '\0';
-	char *space = strchr(request, ' ');
-	if (space)
-		*space++ = '\0';
-	r->ctl->handler(r->ctl->arg, r, request, space ? space : "");
+	if (rc == CONTROLPROTO_REFUSED)
+		control_reply(r, refusal);
+	else
+		r->ctl->handler(r->ctl->arg, r, req.command, req.argument);
 }
 
 static void
@@ -202,7 +185,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	r->ctl = c;
 	r->fd = fd;
-	r->deadline_us = now_us() + REQUEST_TIMEOUT_S * 1000000ull;
+	r->deadline_us = now_us() + CONTROLPROTO_REQUEST_TIMEOUT_S * 1000000ull;
 	buf_init(&r->in);
 	buf_init(&r->out);
 	list_push_front(&c->requests, &r->link);

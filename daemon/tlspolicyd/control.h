@@ -3,13 +3,13 @@
  * the daemon's group can reach (mode 0660, group of the `user` setting),
  * one request per connection.
  *
- * Protocol: the client sends one netstring "COMMAND [ARGUMENT]"; the daemon
- * answers with one netstring that starts with "OK" or "ERROR", possibly
- * several lines, and closes. A request must be whole within five seconds
- * of the accept (a deadline, which no trickle of bytes extends) and be at
- * most CONTROL_MAX_REQUEST bytes; a longer one gets "ERROR" and the close.
- * Once the request is in, nothing more is read from the connection: what
- * a client sends meanwhile stays in the kernel's buffers, which stop it.
+ * The protocol is controlproto.h's: one netstring "COMMAND [ARGUMENT]",
+ * one reply, the close. A request must be whole within
+ * CONTROLPROTO_REQUEST_TIMEOUT_S of the accept (a deadline, which no
+ * trickle of bytes extends); one that is too long or malformed gets its
+ * "ERROR" and the close. Once the request is in, nothing more is read
+ * from the connection: what a client sends meanwhile stays in the
+ * kernel's buffers, which stop it.
  *
  * The handler may answer at once or later (after a resolution): it gets a
  * struct control_request and calls control_reply() exactly once. If the
@@ -22,8 +22,6 @@
 #define TLSPOLICYD_CONTROL_H
 
 #include <stddef.h>
-
-#define CONTROL_MAX_REQUEST 4096
 
 struct event_base;
 struct control;

@@ -147,18 +147,15 @@ send_all(struct mapclient *mc, int64_t deadline, char *err, size_t errlen)
 	return MAPCLIENT_OK;
 }
 
-int
-mapclient_query(struct mapclient *mc, const char *name, const char *key, unsigned timeout_ms,
-    enum socketmap_status *status, struct buf *text, char *err, size_t errlen)
+/* Sends what mc->out holds and reads one reply netstring of at most
+ * max_reply bytes: *payload points into mc->in, whose first *used bytes
+ * the caller consumes once it has taken the payload. */
+static int
+exchange(struct mapclient *mc, int64_t deadline, size_t max_reply, const char **payload, size_t *len,
+    size_t *used, char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
 	int rc;
 
-	buf_reset(&mc->out);
-	if (socketmap_request(&mc->out, name, key) < 0)
-		return fail(mc, MAPCLIENT_ERROR, err, errlen, "request", "out of memory");
-	if (buf_size(&mc->out) > SOCKETMAP_MAX_REQUEST + 16)
-		return fail(mc, MAPCLIENT_ERROR, err, errlen, "request", "key too long");
 	/* A connection the server closed while idle shows up only when it
 	 * is used: one fresh try for a query that did not get anywhere. */
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -171,19 +168,9 @@ mapclient_query(struct mapclient *mc, const char *name, const char *key, unsigne
 			return rc;
 		}
 		for (;;) {
-			const char *payload, *t;
-			size_t len, used, tlen;
-			int ns = netstring_parse(buf_ptr(&mc->in), buf_size(&mc->in), SOCKETMAP_MAX_REPLY,
-			    &payload, &len, &used);
-			if (ns == NETSTRING_OK) {
-				if (socketmap_parse_reply(payload, len, status, &t, &tlen) < 0)
-					return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", "unknown status word");
-				buf_reset(text);
-				if (buf_append(text, t, tlen) < 0 || buf_terminate(text) < 0)
-					return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", "out of memory");
-				buf_consume(&mc->in, used);
+			int ns = netstring_parse(buf_ptr(&mc->in), buf_size(&mc->in), max_reply, payload, len, used);
+			if (ns == NETSTRING_OK)
 				return MAPCLIENT_OK;
-			}
 			if (ns != NETSTRING_INCOMPLETE)
 				return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", netstring_strerror(ns));
 			char *dst = buf_reserve(&mc->in, 4096);
@@ -213,4 +200,50 @@ mapclient_query(struct mapclient *mc, const char *name, const char *key, unsigne
 		}
 	}
 	return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", "the server closed the connection");
+}
+
+int
+mapclient_query(struct mapclient *mc, const char *name, const char *key, unsigned timeout_ms,
+    enum socketmap_status *status, struct buf *text, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	const char *payload, *t;
+	size_t len, used, tlen;
+	int rc;
+
+	buf_reset(&mc->out);
+	if (socketmap_request(&mc->out, name, key) < 0)
+		return fail(mc, MAPCLIENT_ERROR, err, errlen, "request", "out of memory");
+	if (buf_size(&mc->out) > SOCKETMAP_MAX_REQUEST + 16)
+		return fail(mc, MAPCLIENT_ERROR, err, errlen, "request", "key too long");
+	if ((rc = exchange(mc, deadline, SOCKETMAP_MAX_REPLY, &payload, &len, &used, err, errlen)) != MAPCLIENT_OK)
+		return rc;
+	if (socketmap_parse_reply(payload, len, status, &t, &tlen) < 0)
+		return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", "unknown status word");
+	buf_reset(text);
+	if (buf_append(text, t, tlen) < 0 || buf_terminate(text) < 0)
+		return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", "out of memory");
+	buf_consume(&mc->in, used);
+	return MAPCLIENT_OK;
+}
+
+int
+mapclient_exchange(struct mapclient *mc, const char *request, size_t request_len, size_t max_reply,
+    unsigned timeout_ms, struct buf *reply, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	const char *payload;
+	size_t len, used;
+	int rc;
+
+	buf_reset(&mc->out);
+	if (netstring_put(&mc->out, request, request_len) < 0)
+		return fail(mc, MAPCLIENT_ERROR, err, errlen, "request", "out of memory");
+	if ((rc = exchange(mc, deadline, max_reply, &payload, &len, &used, err, errlen)) != MAPCLIENT_OK)
+		return rc;
+	buf_reset(reply);
+	if (buf_append(reply, payload, len) < 0 || buf_terminate(reply) < 0)
+		return fail(mc, MAPCLIENT_ERROR, err, errlen, "reply", "out of memory");
+	buf_consume(&mc->in, used);
+	return MAPCLIENT_OK;
 }

@@ -1,6 +1,8 @@
 /*
  * mapclient - a socketmap client that never waits past a deadline: how
- * tlspolicy-milter and `tlspolicy query` ask the daemon.
+ * tlspolicy-milter and `tlspolicy query` ask the daemon (and, through
+ * mapclient_exchange(), how the tlspolicy command reaches its control
+ * socket).
  *
  * One connection, opened on first use and reused by every later query. A
  * query that fails or runs out of time closes it, since a reply that
@@ -33,5 +35,12 @@ void mapclient_free(struct mapclient *mc);
  * err that names the server. */
 int mapclient_query(struct mapclient *mc, const char *name, const char *key, unsigned timeout_ms,
     enum socketmap_status *status, struct buf *text, char *err, size_t errlen);
+
+/* The same exchange for another protocol framed in netstrings (the control
+ * socket, controlproto.h): sends the request's netstring, and reads one
+ * reply netstring of at most max_reply bytes, whose payload it puts in
+ * reply (replaced, NUL-terminated). Same results, reasons and deadline. */
+int mapclient_exchange(struct mapclient *mc, const char *request, size_t request_len, size_t max_reply,
+    unsigned timeout_ms, struct buf *reply, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include "exlist.h"
 #include "util/kv.h"
 #include "maillog.h"
+#include "serve/controlproto.h"
 #include "serve/mapreply.h"
 #include "postfix/nexthop.h"
 
@@ -156,6 +157,10 @@ commands_handle(void *arg, struct control_request *req, const char *command, con
 		control_reply(req, buf_ptr(&out));
 		buf_free(&out);
 	} else {
-		control_reply(req, "ERROR unknown command: purge DEST, refresh DEST, stats, proposed or maillog [DEST]");
+		const char *why;
+		char reply[200];
+		controlproto_check(command, 0, &why);
+		snprintf(reply, sizeof(reply), "ERROR %s", why);
+		control_reply(req, reply);
 	}
 }

@@ -17,6 +17,7 @@
 #include "probe/probeplan.h"
 #include "probe/prober.h"
 #include "probe/probereport.h"
+#include "probe/probesched.h"
 #include "probe/probestate.h"
 #include "probing.h"
 
@@ -38,13 +39,12 @@ struct probing {
 	struct probe_env *env;
 	struct prober *prober;
 	struct probestate *state;
+	struct probesched *sched;	/* NULL when probes are disabled */
 	struct event *schedule;		/* looks for destinations due again */
 	struct event *save;		/* writes the history file */
 	char *history_path;
 	bool save_failed;		/* said once until a save works again */
 	struct buf line;
-	char **demanded;		/* to probe at their next resolution */
-	size_t ndemanded;
 	struct netaddr *own;		/* this host's addresses (ownaddr_load) */
 	size_t nown;
 	uint64_t own_loaded_ms;
@@ -69,65 +69,6 @@ limits(const struct config *cfg)
 
 static void check_all_mismatch(struct probing *pg, const char *dest);
 
-/* A result younger than probe_interval, found for another destination
- * with the same MX host: reused, so that a provider's host serving many
- * destinations is probed once per interval, not once per destination. */
-static bool
-reuse_recent(struct probing *pg, const char *dest, const struct probe_target *t)
-{
-	bool usable;
-	const struct probestate_record *rec = probestate_latest(pg->state, t->host, &t->address, t->port, &usable);
-	int64_t now = (int64_t)time(NULL);
-
-	if (!rec || (now - rec->unix_s) * 1000 >= (int64_t)pg->cfg->probe_interval_ms)
-		return false;
-	struct probestate_record copy = *rec;
-	probestate_record_shared(pg->state, dest, t->host, &t->address, t->port, usable, &copy);
-	check_all_mismatch(pg, dest);
-	return true;
-}
-
-/* first_time: the plan of a fresh resolution (refusals are logged);
- * demanded: an administrator asked (no reuse, no waiting). */
-static void
-submit_plan(struct probing *pg, const struct probeplan *plan, bool first_time, bool demanded)
-{
-	char addr[64];
-
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct probeplan_item *it = &plan->items[i];
-		netaddr_format(&it->target.address, addr, sizeof(addr));
-		if (it->refused) {
-			if (first_time)
-				log_event(pg->log, LOGL_NOTICE, "probe-refused", "dest", plan->dest, "host", it->target.host,
-				    "addr", addr, "range", it->refused, "reason", probeplan_refusal(it), NULL);
-			continue;
-		}
-		if (it->over_limit)
-			continue;
-		if (!demanded && reuse_recent(pg, plan->dest, &it->target))
-			continue;
-		int rc = demanded ? prober_submit_urgent(pg->prober, plan->dest, &it->target)
-		    : prober_submit(pg->prober, plan->dest, &it->target);
-		if (rc == PROBER_FULL)
-			log_event(pg->log, LOGL_WARNING, "probe-dropped", "dest", plan->dest, "host", it->target.host,
-			    "addr", addr, "reason", "probe queue full (probe_queue_max); tried again later", NULL);
-	}
-}
-
-static bool
-take_demand(struct probing *pg, const char *dest)
-{
-	for (size_t i = 0; i < pg->ndemanded; i++) {
-		if (strcmp(pg->demanded[i], dest) == 0) {
-			free(pg->demanded[i]);
-			pg->demanded[i] = pg->demanded[--pg->ndemanded];
-			return true;
-		}
-	}
-	return false;
-}
-
 void
 probing_load_history(struct probing *pg)
 {
@@ -150,16 +91,8 @@ probing_all_mismatch(void *arg, const char *dest)
 void
 probing_demand(struct probing *pg, const char *dest)
 {
-	/* Administrators type these: a handful at most, each once. */
-	if (!pg->prober || pg->ndemanded >= 64)
-		return;
-	take_demand(pg, dest);
-	char **more = realloc(pg->demanded, (pg->ndemanded + 1) * sizeof(*more));
-	if (!more)
-		return;
-	pg->demanded = more;
-	if ((pg->demanded[pg->ndemanded] = strdup(dest)))
-		pg->ndemanded++;
+	if (pg->sched)
+		probesched_demand(pg->sched, dest);
 }
 
 void
@@ -221,29 +154,9 @@ void
 probing_resolved(void *arg, const struct resolve_result *r)
 {
 	struct probing *pg = arg;
-	struct probeplan plan;
 
-	if (!pg->prober || r->answer.result != POLICY_OK)
-		return;
-	if (!pg->cfg->probe_allow_private)
-		refresh_own(pg);
-	struct probeplan_settings ps = {
-		.allow_private = pg->cfg->probe_allow_private,
-		.address_limit = pg->cfg->probe_address_limit,
-		.own = pg->own,
-		.nown = pg->nown,
-	};
-	if (probeplan_build(r, &ps, &plan) < 0 || plan.n == 0) {
-		probeplan_free(&plan);
-		return;
-	}
-	char dest[sizeof(plan.dest)];
-	memcpy(dest, plan.dest, sizeof(dest));
-	bool demanded = take_demand(pg, dest);
-	if (probestate_plan(pg->state, &plan, probe_now_ms(), pg->cfg->probe_interval_ms) || demanded) {
-		probestate_probed(pg->state, dest, probe_now_ms());
-		submit_plan(pg, probestate_get_plan(pg->state, dest), true, demanded);
-	}
+	if (pg->sched)
+		probesched_resolved(pg->sched, r);
 }
 
 static void
@@ -364,25 +277,85 @@ on_save(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-probe_again(void *arg, const char *dest)
-{
-	struct probing *pg = arg;
-	uint64_t now = probe_now_ms();
-	uint64_t asked = policymap_last_asked(pg->pm, dest);
-
-	/* Only while Postfix keeps asking for it. */
-	if (!asked || now - asked > pg->cfg->probe_interval_ms)
-		return;
-	probestate_probed(pg->state, dest, now);
-	submit_plan(pg, probestate_get_plan(pg->state, dest), false, false);
-}
-
-static void
 on_schedule(evutil_socket_t fd, short what, void *arg)
 {
 	struct probing *pg = arg;
 
-	probestate_each_due(pg->state, probe_now_ms(), pg->cfg->probe_interval_ms, probe_again, pg);
+	probesched_tick(pg->sched);
+}
+
+/* The scheduler's seams (probesched.h): the clocks, the policy map, this
+ * host's addresses and the pool. */
+static uint64_t
+sched_now_ms(void *arg)
+{
+	return probe_now_ms();
+}
+
+static int64_t
+sched_unix_s(void *arg)
+{
+	return (int64_t)time(NULL);
+}
+
+static uint64_t
+sched_last_asked(void *arg, const char *dest)
+{
+	struct probing *pg = arg;
+
+	return policymap_last_asked(pg->pm, dest);
+}
+
+static const struct netaddr *
+sched_own(void *arg, size_t *n)
+{
+	struct probing *pg = arg;
+
+	refresh_own(pg);
+	*n = pg->nown;
+	return pg->own;
+}
+
+static void
+sched_submit(void *arg, const char *dest, const struct probe_target *t, bool urgent)
+{
+	struct probing *pg = arg;
+	char addr[64];
+
+	int rc = urgent ? prober_submit_urgent(pg->prober, dest, t) : prober_submit(pg->prober, dest, t);
+	if (rc != PROBER_FULL)
+		return;
+	netaddr_format(&t->address, addr, sizeof(addr));
+	log_event(pg->log, LOGL_WARNING, "probe-dropped", "dest", dest, "host", t->host, "addr", addr,
+	    "reason", "probe queue full (probe_queue_max); tried again later", NULL);
+}
+
+static void
+sched_refused(void *arg, const char *dest, const struct probeplan_item *it)
+{
+	struct probing *pg = arg;
+	char addr[64];
+
+	netaddr_format(&it->target.address, addr, sizeof(addr));
+	log_event(pg->log, LOGL_NOTICE, "probe-refused", "dest", dest, "host", it->target.host, "addr", addr,
+	    "range", it->refused, "reason", probeplan_refusal(it), NULL);
+}
+
+static void
+sched_reused(void *arg, const char *dest)
+{
+	check_all_mismatch(arg, dest);
+}
+
+static struct probesched_settings
+sched_settings(const struct config *cfg)
+{
+	struct probesched_settings s = {
+		.interval_ms = cfg->probe_interval_ms,
+		.allow_private = cfg->probe_allow_private,
+		.address_limit = cfg->probe_address_limit,
+	};
+	return s;
 }
 
 struct probing *
@@ -419,14 +392,18 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 	if (!(pg->env = probe_env_new(&es, err, errlen)) ||
 	    !(pg->prober = prober_create(base, pg->env, &ps, on_result, pg, err, errlen)))
 		goto fail;
-	if (!(pg->state = probestate_create(HISTORY_DESTS)) ||
+	struct probesched_ops ops = {
+		.now_ms = sched_now_ms, .unix_s = sched_unix_s, .last_asked = sched_last_asked, .own = sched_own,
+		.submit = sched_submit, .refused = sched_refused, .reused = sched_reused, .arg = pg,
+	};
+	struct probesched_settings ss = sched_settings(cfg);
+	if (!(pg->state = probestate_create(HISTORY_DESTS)) || !(pg->sched = probesched_create(pg->state, &ops, &ss)) ||
 	    !(pg->schedule = event_new(base, -1, EV_PERSIST, on_schedule, pg)) ||
 	    !(pg->save = evtimer_new(base, on_save, pg))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/* Looking a few times per interval keeps a re-probe close to due. */
-	uint64_t every = cfg->probe_interval_ms / 4 < 60000 ? cfg->probe_interval_ms / 4 : 60000;
+	uint64_t every = probesched_tick_ms(cfg->probe_interval_ms);
 	struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
 	event_add(pg->schedule, &tv);
 	if (cfg->state_directory[0]) {
@@ -454,6 +431,10 @@ probing_set_config(struct probing *pg, struct config *cfg)
 		struct prober_settings ps = limits(cfg);
 		prober_set_limits(pg->prober, &ps);
 	}
+	if (pg->sched) {
+		struct probesched_settings ss = sched_settings(cfg);
+		probesched_set(pg->sched, &ss);
+	}
 }
 
 void
@@ -464,6 +445,7 @@ probing_free(struct probing *pg)
 	prober_free(pg->prober);
 	if (pg->save && evtimer_pending(pg->save, NULL))
 		save_now(pg);
+	probesched_free(pg->sched);
 	probestate_free(pg->state);
 	probe_env_free(pg->env);
 	if (pg->schedule)
@@ -471,9 +453,6 @@ probing_free(struct probing *pg)
 	if (pg->save)
 		event_free(pg->save);
 	free(pg->history_path);
-	for (size_t i = 0; i < pg->ndemanded; i++)
-		free(pg->demanded[i]);
-	free(pg->demanded);
 	free(pg->own);
 	buf_free(&pg->line);
 	config_unref(pg->cfg);

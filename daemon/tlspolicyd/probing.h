@@ -2,21 +2,20 @@
  * probing - the daemon's probes: the wiring between the answers the
  * policy map resolves and the probe pool.
  *
- * A destination is probed when a resolution for it completes and it was
- * never probed, or not for probe_interval; and again on a schedule while
- * Postfix keeps asking for it (asked within probe_interval, as the policy
- * map's cache tells). The addresses Postfix would try are probed
- * (probeplan.h: probe_address_limit), except those in special-purpose
- * ranges and this host's own unless probe_allow_private = yes (logged as
- * refused when a resolution plans them, not again at re-probes). This
- * host's addresses are listed at start (probing_create() fails when they
- * cannot be) and again at most every 10 s when a plan needs them. A
- * result younger than probe_interval that another destination's probe of
- * the same host got is reused. Each result is one key=value line at info; a
+ * When a destination is probed, and which of its addresses, is
+ * probesched.h's decision: after a resolution when never probed or not
+ * for probe_interval, again while Postfix keeps asking for it, at once on
+ * demand, a recent result of a shared host reused. This file gives it
+ * its clocks, the policy map, this host's addresses (listed at start,
+ * where probing_create() fails when they cannot be, and again at most
+ * every 10 s when a plan needs them) and the pool, and logs what it
+ * decides: a refused address (probe-refused), a full queue
+ * (probe-dropped). Each result is one key=value line at info; a
  * dane-mismatch is an alert naming the destination, host, address, the
- * published TLSA records and the presented chain's digests; a destination
- * whose every DANE host mismatches is one more alert, when it becomes so. The history is kept in
- * state_directory/probes, rewritten at most every few seconds.
+ * published TLSA records and the presented chain's digests; a
+ * destination whose every DANE host mismatches is one more alert, when it
+ * becomes so. The history is kept in state_directory/probes, rewritten at
+ * most every few seconds.
  *
  * Ownership: borrows the event base, log, policy map and alerter; holds a
  * reference to the configuration.

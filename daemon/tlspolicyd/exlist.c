@@ -13,17 +13,11 @@
 #include "watch/alert.h"
 #include "rules/exceptions.h"
 #include "exlist.h"
-#include "rules/exproposal.h"
+#include "rules/exlifecycle.h"
 #include "probe/probe.h"
 
 #define WATCH_EVERY_S 2
 #define EXPIRY_EVERY_S 60
-#define MAX_PROPOSALS 10000
-
-struct proposal {
-	char *dest;
-	bool applied;		/* in the automatic list: the log corroborated it */
-};
 
 struct exlist {
 	struct event_base *base;
@@ -33,12 +27,11 @@ struct exlist {
 	struct config *cfg;
 	struct exceptions *file;	/* in force */
 	struct exceptions *automatic;	/* the applied proposals (exceptions_auto) */
+	struct exlifecycle *life;	/* proposals, and what becomes of them */
 	struct stat seen;		/* the file as last loaded (st_ino 0: none) */
 	struct event *watch;
 	int64_t expiry_checked;
 	unsigned ticks;
-	struct proposal *proposals;
-	size_t nproposals;
 	exlist_evidence *evidence;	/* Postfix's log, for exceptions_auto */
 	void *evidence_arg;
 };
@@ -58,112 +51,53 @@ log_errors(struct log *log, const struct buf *errors)
 	}
 }
 
-struct expiry {
-	struct exlist *x;
-	int64_t from, to;	/* log entries expiring in (from, to] */
-};
-
 static void
-log_expired(void *arg, const struct exception_entry *e)
+log_expired(void *arg, const struct exception_entry *e, const char *day)
 {
-	struct expiry *ex = arg;
-	char line[16], when[32];
-	time_t t = (time_t)e->expires - 1;	/* the last second it applied */
-	struct tm tm;
+	struct exlist *x = arg;
+	char line[16];
 
-	if (!e->expires || e->expires <= ex->from || e->expires > ex->to)
-		return;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d", &tm);
 	snprintf(line, sizeof(line), "%u", e->line);
-	log_event(ex->x->log, LOGL_NOTICE, "exception-expired", "name", e->name, "line", line, "expired", when,
+	log_event(x->log, LOGL_NOTICE, "exception-expired", "name", e->name, "line", line, "expired", day,
 	    "reason", "its expires= date has passed: the entry no longer applies", NULL);
 }
 
+/* Logs the entries expiring in (from, to]. */
 static void
 check_expiry(struct exlist *x, int64_t from, int64_t to)
 {
-	struct expiry ex = {x, from, to};
-
-	if (x->file)
-		exceptions_each(x->file, log_expired, &ex);
+	exlifecycle_each_expired(x->file, from, to, log_expired, x);
 	x->expiry_checked = to;
 }
 
-/* Rebuilds the automatic list from the applied proposals. */
+/* Hands the lists in force to the policy map: the file, and the applied
+ * proposals as they are now. */
 static void
 apply(struct exlist *x)
 {
-	struct buf text, errors;
-
 	exceptions_unref(x->automatic);
-	x->automatic = NULL;
-	buf_init(&text);
-	for (size_t i = 0; i < x->nproposals; i++)
-		if (x->cfg->exceptions_auto && x->proposals[i].applied)
-			buf_printf(&text, "%s may\n", x->proposals[i].dest);
-	if (buf_size(&text)) {
-		buf_init(&errors);
-		x->automatic = exceptions_parse(buf_ptr(&text), buf_size(&text), "(proposals)", &errors);
-		buf_free(&errors);
-	}
-	buf_free(&text);
+	x->automatic = exlifecycle_automatic(x->life);
 	policymap_set_exceptions(x->pm, x->file, x->automatic);
 }
 
-/* The proposal's fate under exceptions_auto: what Postfix's log says. */
-static enum exproposal_verdict
-judge(const struct exlist *x, const char *dest, struct exproposal_evidence *ev)
-{
-	struct exproposal_rules rules = {
-		.enabled = x->cfg->exceptions_auto,
-		.window_s = x->cfg->exceptions_auto_evidence_ms / 1000,
-		.min_deferrals = x->cfg->exceptions_auto_deferrals,
-	};
-
-	memset(ev, 0, sizeof(*ev));
-	rules.log_followed = x->evidence && x->evidence(x->evidence_arg, dest, ev);
-	return exproposal_decide(&rules, ev, (int64_t)time(NULL));
-}
-
-/* A proposal the log now corroborates: applied, logged and alerted, since
- * DANE is off for the destination from now on without a person deciding. */
+/* A proposal the log now corroborates: logged and alerted, since DANE is
+ * off for the destination from now on without a person deciding. */
 static void
-apply_one(struct exlist *x, struct proposal *p, const struct exproposal_evidence *ev)
+log_applied(void *arg, const char *dest, const struct exproposal_evidence *ev)
 {
+	struct exlist *x = arg;
 	char line[NEXTHOP_NAME_MAX + 8], count[24], since[24];
 
-	p->applied = true;
-	snprintf(line, sizeof(line), "%s may", p->dest);
+	snprintf(line, sizeof(line), "%s may", dest);
 	snprintf(count, sizeof(count), "%llu", (unsigned long long)ev->deferrals);
 	snprintf(since, sizeof(since), "%lld", (long long)ev->first);
 	const char *reason = "probes find every MX host failing DANE and Postfix's own deliveries have been "
 	    "deferred with dsn 4.7.5 long enough (exceptions_auto): DANE is off for it until it passes again";
 	const char *fields[] = {"line", line, "deferrals", count, "failing_since", since, "reason", reason, NULL};
 
-	log_event(x->log, LOGL_NOTICE, "exception-applied", "dest", p->dest, "line", line, "deferrals", count,
+	log_event(x->log, LOGL_NOTICE, "exception-applied", "dest", dest, "line", line, "deferrals", count,
 	    "failing_since", since, "reason", reason, NULL);
-	alerter_raise(x->alerter, "exception-applied", p->dest, fields, probe_now_ms());
-}
-
-/* Looks again at the proposals not applied yet; the log moves on. */
-static void
-review(struct exlist *x)
-{
-	struct exproposal_evidence ev;
-	bool changed = false;
-
-	if (!x->cfg->exceptions_auto)
-		return;
-	for (size_t i = 0; i < x->nproposals; i++) {
-		struct proposal *p = &x->proposals[i];
-		if (!p->applied && judge(x, p->dest, &ev) == EXPROPOSAL_APPLY) {
-			apply_one(x, p, &ev);
-			changed = true;
-		}
-	}
-	if (changed)
-		apply(x);
+	alerter_raise(x->alerter, "exception-applied", dest, fields, probe_now_ms());
 }
 
 /* exceptions_auto without Postfix's log can never apply anything. */
@@ -253,7 +187,39 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 		x->ticks = 0;
 		check_expiry(x, x->expiry_checked, (int64_t)time(NULL));
 	}
-	review(x);
+	/* The proposals waiting: the log moves on. */
+	if (exlifecycle_review(x->life, (int64_t)time(NULL), log_applied, x))
+		apply(x);
+}
+
+static struct exlifecycle_settings
+life_settings(const struct config *cfg)
+{
+	struct exlifecycle_settings s = {
+		.auto_apply = cfg->exceptions_auto,
+		.window_s = cfg->exceptions_auto_evidence_ms / 1000,
+		.min_deferrals = cfg->exceptions_auto_deferrals,
+		.retire = cfg->exceptions_retire,
+	};
+	return s;
+}
+
+/* The lifecycle's seams: Postfix's log, and the lists in force as the
+ * policy map applies them. */
+static bool
+life_evidence(void *arg, const char *dest, struct exproposal_evidence *out)
+{
+	struct exlist *x = arg;
+
+	return x->evidence && x->evidence(x->evidence_arg, dest, out);
+}
+
+static const struct exception_entry *
+life_covering(void *arg, const struct nexthop *nh, bool *automatic)
+{
+	struct exlist *x = arg;
+
+	return policymap_exception(x->pm, nh, automatic);
 }
 
 struct exlist *
@@ -272,6 +238,13 @@ exlist_create(struct event_base *base, struct log *log, struct policymap *pm, st
 	x->pm = pm;
 	x->alerter = alerter;
 	x->cfg = config_ref(cfg);
+	struct exlifecycle_settings ls = life_settings(cfg);
+	struct exlifecycle_ops ops = {.evidence = life_evidence, .covering = life_covering, .arg = x};
+	if (!(x->life = exlifecycle_create(&ls, &ops))) {
+		buf_puts(err, "out of memory\n");
+		exlist_free(x);
+		return NULL;
+	}
 	if (load(x, err) < 0) {
 		exlist_free(x);
 		return NULL;
@@ -289,17 +262,15 @@ exlist_create(struct event_base *base, struct log *log, struct policymap *pm, st
 void
 exlist_reload(struct exlist *x, struct config *cfg)
 {
+	struct exlifecycle_settings ls = life_settings(cfg);
+
 	config_ref(cfg);
 	config_unref(x->cfg);
 	x->cfg = cfg;
-	/* Turned off: what was applied stops at once, even if the file
-	 * turns out broken; turned on again, the log must corroborate
-	 * afresh. */
-	if (!cfg->exceptions_auto && x->automatic) {
-		for (size_t i = 0; i < x->nproposals; i++)
-			x->proposals[i].applied = false;
+	/* exceptions_auto turned off: what was applied stops at once, even
+	 * if the file turns out broken. */
+	if (exlifecycle_set(x->life, &ls))
 		apply(x);
-	}
 	warn_no_evidence(x);
 	reload_file(x, "SIGHUP");
 }
@@ -311,89 +282,47 @@ exlist_set_evidence(struct exlist *x, exlist_evidence *evidence, void *arg)
 	x->evidence_arg = arg;
 }
 
-static bool
-proposed(const struct exlist *x, const char *dest, size_t *at)
-{
-	for (size_t i = 0; i < x->nproposals; i++) {
-		if (strcmp(x->proposals[i].dest, dest) == 0) {
-			*at = i;
-			return true;
-		}
-	}
-	return false;
-}
-
 static void
 propose(struct exlist *x, const char *dest)
 {
-	size_t at;
-	struct nexthop nh;
-	const char *why;
-	bool automatic;
-
-	/* Only a domain, only once, and not when an entry covers it already. */
-	if (nexthop_parse(dest, strlen(dest), &nh, &why) < 0 || nh.kind != NEXTHOP_DOMAIN || nh.port != 25 ||
-	    proposed(x, dest, &at) || policymap_exception(x->pm, &nh, &automatic) ||
-	    x->nproposals >= MAX_PROPOSALS)
-		return;
-	struct proposal *more = realloc(x->proposals, (x->nproposals + 1) * sizeof(*more));
-	if (!more)
-		return;
-	x->proposals = more;
-	struct proposal *p = &more[x->nproposals];
-	if (!(p->dest = strdup(dest)))
-		return;
-	p->applied = false;
-	x->nproposals++;
-	/* Probe evidence alone applies nothing: anyone on the path to the
-	 * receiver can make a probe see a wrong certificate. */
-	struct exproposal_evidence ev;
-	enum exproposal_verdict v = judge(x, dest, &ev);
-	char line[NEXTHOP_NAME_MAX + 8];
-	snprintf(line, sizeof(line), "%s may", dest);
+	struct exlifecycle_verdict v;
+	char line[NEXTHOP_NAME_MAX + 8], text[400];
 	const char *reason = "every MX host with TLSA records fails DANE: mail to it is deferred";
-	if (v != EXPROPOSAL_APPLY) {
-		char text[400];
-		snprintf(text, sizeof(text), "%s; not applied: %s", reason, exproposal_verdict_text(v));
+
+	enum exlifecycle_proposal what = exlifecycle_mismatch(x->life, dest, (int64_t)time(NULL), &v);
+	if (what == EXLIFECYCLE_IGNORED)
+		return;
+	snprintf(line, sizeof(line), "%s may", dest);
+	if (what == EXLIFECYCLE_WAITING) {
+		snprintf(text, sizeof(text), "%s; not applied: %s", reason, exproposal_verdict_text(v.verdict));
 		log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line, "applied", "no",
-		    "waiting", exproposal_verdict_name(v), "reason", text, NULL);
+		    "waiting", exproposal_verdict_name(v.verdict), "reason", text, NULL);
 		return;
 	}
 	log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line, "applied", "yes",
 	    "reason", reason, NULL);
-	apply_one(x, p, &ev);
+	log_applied(x, dest, &v.evidence);
 	apply(x);
 }
 
 static void
 fixed(struct exlist *x, const char *dest)
 {
-	struct nexthop nh;
-	const char *why;
-	bool automatic;
-	size_t at;
-
-	if (nexthop_parse(dest, strlen(dest), &nh, &why) < 0)
-		return;
-	const struct exception_entry *e = policymap_exception(x->pm, &nh, &automatic);
-	if (proposed(x, dest, &at)) {
-		/* A proposal the destination has outgrown. */
-		bool was_applied = x->proposals[at].applied;
-		free(x->proposals[at].dest);
-		x->proposals[at] = x->proposals[--x->nproposals];
-		if (was_applied)
-			apply(x);
-	}
-	if (!e || automatic)
-		return;
+	struct exlifecycle_fix fix;
 	char line[16];
-	snprintf(line, sizeof(line), "%u", e->line);
+
+	exlifecycle_verified(x->life, dest, &fix);
+	if (fix.list_changed)
+		apply(x);
+	if (!fix.entry)
+		return;
+	snprintf(line, sizeof(line), "%u", fix.entry->line);
 	const char *fields[] = {
-		"line", line, "policy", e->policy, "retired", x->cfg->exceptions_retire ? "yes" : "no",
+		"line", line, "policy", fix.entry->policy, "retired", fix.retire ? "yes" : "no",
 		"reason", "every MX host with TLSA records now passes DANE: the exception can go", NULL,
 	};
 	alerter_raise(x->alerter, "exception-fixed", dest, fields, probe_now_ms());
-	if (x->cfg->exceptions_retire) {
+	if (fix.retire) {
 		policymap_retire(x->pm, dest);
 		log_event(x->log, LOGL_NOTICE, "exception-retired", "dest", dest, "line", line,
 		    "reason", "exceptions_retire = yes: no longer applied until the list is loaded again", NULL);
@@ -414,8 +343,7 @@ exlist_news(void *arg, const char *dest, enum probing_news n)
 void
 exlist_proposed(const struct exlist *x, struct buf *out)
 {
-	for (size_t i = 0; i < x->nproposals; i++)
-		buf_printf(out, "%s may\n", x->proposals[i].dest);
+	exlifecycle_proposed(x->life, out);
 }
 
 size_t
@@ -433,9 +361,7 @@ exlist_free(struct exlist *x)
 		event_free(x->watch);
 	exceptions_unref(x->file);
 	exceptions_unref(x->automatic);
-	for (size_t i = 0; i < x->nproposals; i++)
-		free(x->proposals[i].dest);
-	free(x->proposals);
+	exlifecycle_free(x->life);
 	config_unref(x->cfg);
 	free(x);
 }

@@ -4,21 +4,18 @@
  * two seconds), a file with errors rejected whole (each error logged with
  * its line, at level error) while the previous list stays in force.
  *
- * Entries whose expiry has passed stop applying (policymap checks the
- * date) and are logged once: at load for those already past, then as
- * their day ends. With probes: an excepted destination whose every DANE
- * host now verifies is an alert (kind=exception-fixed), and with
- * exceptions_retire = yes the daemon stops applying the entry; a
- * destination whose every DANE host fails is proposed as an exception
- * (logged, listed by `tlspolicy exceptions --proposed`). With
- * exceptions_auto = yes a proposal applies only once Postfix's own log
- * corroborates it (exproposal.h: deferrals with dsn 4.7.5 for the
- * destination over exceptions_auto_evidence), since anyone on the path
- * can make a probe see a wrong certificate; it is looked at again every
- * two seconds, and once applied (logged, and an alert of kind
- * exception-applied) it stays until the destination verifies again.
- * Without maillog_file nothing can corroborate: a warning at start and
- * on each reload says that exceptions_auto will never apply anything.
+ * What becomes of proposals, automatic and retired entries is
+ * exlifecycle.h's decision; this file gives it the time, Postfix's log
+ * and the lists in force, and carries out what it decides: expired
+ * entries logged once (policymap checks the date), a destination whose
+ * every DANE host fails proposed (logged, listed by `tlspolicy
+ * exceptions --proposed`) and, with exceptions_auto = yes, applied once
+ * Postfix's own log corroborates it (logged, and an alert of kind
+ * exception-applied; looked at again every two seconds), an excepted
+ * destination whose every DANE host verifies again an alert
+ * (kind=exception-fixed) and, with exceptions_retire = yes, retired.
+ * Without maillog_file nothing can corroborate: a warning at start and on
+ * each reload says that exceptions_auto will never apply anything.
  *
  * Ownership: borrows the event base, log, policy map and alerter; holds a
  * reference to the configuration.

@@ -90,7 +90,7 @@ struct server {
 	void (*drained)(void *arg);
 	void *drained_arg;
 	bool draining;
-	struct server_stats stats;
+	struct daemonmetrics_socketmap stats;
 	bool (*all_mismatch)(void *arg, const char *dest);
 	void *all_mismatch_arg;
 	struct buf line;		/* scratch for log lines */
@@ -768,7 +768,7 @@ server_set_probe_view(struct server *srv, bool (*all_mismatch)(void *arg, const 
 }
 
 void
-server_stats(const struct server *srv, struct server_stats *out)
+server_stats(const struct server *srv, struct daemonmetrics_socketmap *out)
 {
 	*out = srv->stats;
 }

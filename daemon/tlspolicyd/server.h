@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "util/log.h"
 #include "serve/policymap.h"
+#include "report/daemonmetrics.h"
 
 struct event_base;
 struct server;
@@ -47,18 +48,13 @@ void server_set_config(struct server *srv, struct config *cfg);
 void server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), void *arg);
 size_t server_connections(const struct server *srv);
 
-struct server_stats {
-	uint64_t ok, notfound, temp, perm;	/* replies by status */
-	uint64_t accepted;			/* connections */
-	uint64_t request_timeouts;		/* closed with half a request in */
-	uint64_t refused_peer_limit;		/* closed at once: max_connections_per_peer */
-};
 /* How the status map learns that probes found every DANE host of a
  * destination (canonical next-hop key) presenting a chain that matches
  * none of its TLSA records. Unset: never. */
 void server_set_probe_view(struct server *srv, bool (*all_mismatch)(void *arg, const char *dest), void *arg);
 
-void server_stats(const struct server *srv, struct server_stats *out);
+/* The counters the metrics show (daemonmetrics.h). */
+void server_stats(const struct server *srv, struct daemonmetrics_socketmap *out);
 void server_free(struct server *srv);
 
 #endif

@@ -46,7 +46,7 @@
 #include "util/kv.h"
 #include "util/log.h"
 #include "maillog.h"
-#include "util/metrics.h"
+#include "report/daemonmetrics.h"
 #include "metrics_http.h"
 #include "probe/prober.h"
 #include "serve/policymap.h"
@@ -88,9 +88,7 @@ struct daemon {
 	struct exlist *exlist;
 	struct maillog *maillog;
 	struct cachesave *cachesave;
-	/* Counted here, read by the metrics endpoint. */
-	uint64_t lookups[3][5];			/* [enum dns_security][enum dns_outcome] */
-	struct metrics_histogram resolution_time;
+	struct daemonmetrics_resolutions resolutions;	/* read by the metrics endpoint */
 	struct event *flush;
 	struct event *sighup, *sigterm, *sigint;
 	bool stopping;
@@ -388,10 +386,7 @@ on_resolution(void *arg, const struct resolve_result *r, uint64_t elapsed_ms)
 	struct daemon *d = arg;
 
 	log_resolution(d, r);
-	for (size_t i = 0; i < r->nlookups; i++)
-		if ((unsigned)r->lookups[i].security < 3 && (unsigned)r->lookups[i].outcome < 5)
-			d->lookups[r->lookups[i].security][r->lookups[i].outcome]++;
-	metrics_observe(&d->resolution_time, (double)elapsed_ms / 1000.0);
+	daemonmetrics_resolved(&d->resolutions, r, elapsed_ms);
 	probing_resolved(d->probing, r);
 }
 
@@ -583,102 +578,36 @@ prepare_tracking_file(struct daemon *d, char *path, size_t size, char *err, size
 }
 
 static void
-alert_metric(void *arg, const char *kind, uint64_t n)
+alert_kinds(void *arg, daemonmetrics_alert_count *each, void *each_arg)
 {
-	metrics_sample(arg, "tlspolicyd_alerts_total", "kind", kind, n);
+	alerter_each_kind(arg, each, each_arg);
 }
 
-/* The Prometheus exposition, read at each scrape. */
+/* The Prometheus exposition, read at each scrape: the counters gathered
+ * from their owners, written as daemonmetrics.h says. */
 static void
 collect_metrics(void *arg, struct buf *out)
 {
 	struct daemon *d = arg;
-	struct server_stats ss;
-	struct policymap_stats ps;
-	struct prober_stats pr = {0};
+	struct daemonmetrics m = {
+		.metrics_refused = metrics_http_refused(d->metrics),
+		.resolutions = &d->resolutions,
+		.probes = probing_class_counts(d->probing),
+		.exceptions = exlist_count(d->exlist),
+		.alerts = alert_kinds,
+		.alerts_arg = d->alerter,
+	};
 
 	/* A scrape while the start waits for the trust check: no server yet. */
-	if (d->srv)
-		server_stats(d->srv, &ss);
-	else
-		memset(&ss, 0, sizeof(ss));
-	policymap_stats(d->pm, &ps);
-	metrics_family(out, "tlspolicyd_answers_total", "counter", "Socketmap replies by status.");
-	metrics_sample(out, "tlspolicyd_answers_total", "result", "OK", ss.ok);
-	metrics_sample(out, "tlspolicyd_answers_total", "result", "NOTFOUND", ss.notfound);
-	metrics_sample(out, "tlspolicyd_answers_total", "result", "TEMP", ss.temp);
-	metrics_sample(out, "tlspolicyd_answers_total", "result", "PERM", ss.perm);
-	metrics_family(out, "tlspolicyd_connections_total", "counter", "Socketmap connections accepted.");
-	metrics_sample(out, "tlspolicyd_connections_total", NULL, NULL, ss.accepted);
-	metrics_family(out, "tlspolicyd_connections", "gauge", "Socketmap connections open.");
-	metrics_sample(out, "tlspolicyd_connections", NULL, NULL, d->srv ? server_connections(d->srv) : 0);
-	metrics_family(out, "tlspolicyd_connections_refused_total", "counter",
-	    "Socketmap connections closed at once, by reason.");
-	metrics_sample(out, "tlspolicyd_connections_refused_total", "reason", "peer_limit", ss.refused_peer_limit);
-	metrics_family(out, "tlspolicyd_metrics_refused_total", "counter",
-	    "Connections to this endpoint closed at once: over its limits.");
-	metrics_sample(out, "tlspolicyd_metrics_refused_total", NULL, NULL, metrics_http_refused(d->metrics));
-	metrics_family(out, "tlspolicyd_requests_timed_out_total", "counter",
-	    "Socketmap connections closed with a request not complete within request_timeout.");
-	metrics_sample(out, "tlspolicyd_requests_timed_out_total", NULL, NULL, ss.request_timeouts);
-	metrics_family(out, "tlspolicyd_cache_hits_total", "counter", "Answers served from the cache.");
-	metrics_sample(out, "tlspolicyd_cache_hits_total", NULL, NULL, ps.hits);
-	metrics_family(out, "tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.");
-	metrics_sample(out, "tlspolicyd_cache_misses_total", NULL, NULL, ps.misses);
-	metrics_family(out, "tlspolicyd_cache_entries", "gauge", "Answers cached.");
-	metrics_sample(out, "tlspolicyd_cache_entries", NULL, NULL, ps.entries);
-	metrics_family(out, "tlspolicyd_resolutions_shared_total", "counter",
-	    "Requests that joined a resolution already under way.");
-	metrics_sample(out, "tlspolicyd_resolutions_shared_total", NULL, NULL, ps.shared);
-	metrics_family(out, "tlspolicyd_stale_answers_total", "counter",
-	    "Resolver outages answered with the last secure answer (stale_answer_max_age).");
-	metrics_sample(out, "tlspolicyd_stale_answers_total", NULL, NULL, ps.stale);
-	metrics_family(out, "tlspolicyd_dns_lookups_total", "counter", "DNS lookups by DNSSEC status and outcome.");
-	for (int sec = 0; sec < 3; sec++) {
-		for (int oc = 0; oc < 5; oc++) {
-			buf_printf(out, "tlspolicyd_dns_lookups_total{security=\"%s\",outcome=\"%s\"} ",
-			    dns_security_name((enum dns_security)sec), dns_outcome_name((enum dns_outcome)oc));
-			buf_put_uint(out, d->lookups[sec][oc], 1);
-			buf_putc(out, '\n');
-		}
+	if (d->srv) {
+		server_stats(d->srv, &m.socketmap);
+		m.connections = server_connections(d->srv);
 	}
-	metrics_histogram_write(out, "tlspolicyd_resolution_seconds", "Time to resolve a next hop.",
-	    &d->resolution_time);
-	const uint64_t *classes = probing_class_counts(d->probing);
-	metrics_family(out, "tlspolicyd_probes_total", "counter", "Probes finished, by class.");
-	for (int c = 0; c < PROBE_CLASS_COUNT; c++)
-		metrics_sample(out, "tlspolicyd_probes_total", "class", probe_class_name((enum probe_class)c), classes[c]);
+	policymap_stats(d->pm, &m.cache);
 	if (probing_prober(d->probing))
-		prober_stats(probing_prober(d->probing), &pr);
-	metrics_family(out, "tlspolicyd_probes_queued", "gauge", "Probes waiting for their turn.");
-	metrics_sample(out, "tlspolicyd_probes_queued", NULL, NULL, pr.queued);
-	metrics_family(out, "tlspolicyd_probes_running", "gauge", "Probes in flight.");
-	metrics_sample(out, "tlspolicyd_probes_running", NULL, NULL, pr.running);
-	metrics_family(out, "tlspolicyd_probes_dropped_total", "counter", "Probes dropped: queue full.");
-	metrics_sample(out, "tlspolicyd_probes_dropped_total", NULL, NULL, pr.dropped);
-	metrics_family(out, "tlspolicyd_exceptions", "gauge", "Entries of the exception list in force.");
-	metrics_sample(out, "tlspolicyd_exceptions", NULL, NULL, exlist_count(d->exlist));
-	struct logwatch_counts mc;
-	size_t mlines;
-	maillog_totals(d->maillog, &mc, &mlines);
-	metrics_family(out, "tlspolicyd_maillog_lines_total", "counter", "Lines of Postfix's log read.");
-	metrics_sample(out, "tlspolicyd_maillog_lines_total", NULL, NULL, mlines);
-	/* A gauge: destinations seen longest ago are forgotten, and their counts with them. */
-	metrics_family(out, "tlspolicyd_maillog_outcomes", "gauge",
-	    "What Postfix's log said about TLS to the destinations tracked (the latest 10000), by outcome.");
-	const struct {
-		const char *outcome;
-		uint64_t n;
-	} outcomes[] = {
-		{"verified", mc.verified}, {"trusted", mc.trusted}, {"untrusted", mc.untrusted},
-		{"anonymous", mc.anonymous}, {"cert_failed", mc.cert_failed}, {"tlsa_error", mc.tlsa_error},
-		{"non_dnssec", mc.non_dnssec}, {"sent", mc.sent}, {"deferred", mc.deferred},
-		{"deferred_tls", mc.deferred_tls},
-	};
-	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-		metrics_sample(out, "tlspolicyd_maillog_outcomes", "outcome", outcomes[i].outcome, outcomes[i].n);
-	metrics_family(out, "tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.");
-	alerter_each_kind(d->alerter, alert_metric, out);
+		prober_stats(probing_prober(d->probing), &m.prober);
+	maillog_totals(d->maillog, &m.maillog, &m.maillog_lines);
+	daemonmetrics_write(&m, out);
 }
 
 /* The state directory belongs to the daemon's user, which creates nothing

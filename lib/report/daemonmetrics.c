@@ -1,0 +1,195 @@
+/* daemonmetrics - the daemon's metrics schema; see daemonmetrics.h. */
+#include "autoconfig.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "report/daemonmetrics.h"
+
+/* One row of the schema. A family is one sample read from a field of
+ * struct daemonmetrics (with label and label_value, one labelled sample),
+ * or samples written by a function of its own; a histogram writes its
+ * family lines too. */
+struct row {
+	struct daemonmetrics_family f;
+	const char *label_value;
+	size_t offset, size;		/* the field; size 0: samples() */
+	int (*samples)(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out);
+};
+
+#define FIELD(field) offsetof(struct daemonmetrics, field), sizeof(((struct daemonmetrics *)0)->field), NULL
+#define SAMPLES(fn) 0, 0, fn
+
+static int
+answers(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	return metrics_sample(out, name, "result", "OK", m->socketmap.ok) |
+	    metrics_sample(out, name, "result", "NOTFOUND", m->socketmap.notfound) |
+	    metrics_sample(out, name, "result", "TEMP", m->socketmap.temp) |
+	    metrics_sample(out, name, "result", "PERM", m->socketmap.perm);
+}
+
+static int
+dns_lookups(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	for (int sec = 0; sec < DAEMONMETRICS_SECURITIES; sec++) {
+		for (int oc = 0; oc < DAEMONMETRICS_OUTCOMES; oc++) {
+			rc |= buf_printf(out, "%s{security=\"%s\",outcome=\"%s\"} ", name,
+			    dns_security_name((enum dns_security)sec), dns_outcome_name((enum dns_outcome)oc));
+			rc |= buf_put_uint(out, m->resolutions ? m->resolutions->lookups[sec][oc] : 0, 1);
+			rc |= buf_putc(out, '\n');
+		}
+	}
+	return rc;
+}
+
+static int
+probes(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	for (int c = 0; c < PROBE_CLASS_COUNT; c++)
+		rc |= metrics_sample(out, name, "class", probe_class_name((enum probe_class)c), m->probes ? m->probes[c] : 0);
+	return rc;
+}
+
+static int
+maillog_outcomes(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	const struct logwatch_counts *c = &m->maillog;
+	const struct {
+		const char *outcome;
+		uint64_t n;
+	} outcomes[] = {
+		{"verified", c->verified}, {"trusted", c->trusted}, {"untrusted", c->untrusted},
+		{"anonymous", c->anonymous}, {"cert_failed", c->cert_failed}, {"tlsa_error", c->tlsa_error},
+		{"non_dnssec", c->non_dnssec}, {"sent", c->sent}, {"deferred", c->deferred},
+		{"deferred_tls", c->deferred_tls},
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		rc |= metrics_sample(out, name, "outcome", outcomes[i].outcome, outcomes[i].n);
+	return rc;
+}
+
+struct alert_samples {
+	const char *name;
+	struct buf *out;
+	int rc;
+};
+
+static void
+alert_sample(void *arg, const char *kind, uint64_t n)
+{
+	struct alert_samples *a = arg;
+
+	a->rc |= metrics_sample(a->out, a->name, "kind", kind, n);
+}
+
+static int
+alerts(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	struct alert_samples a = {name, out, 0};
+
+	if (m->alerts)
+		m->alerts(m->alerts_arg, alert_sample, &a);
+	return a.rc;
+}
+
+static int
+resolution_seconds(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	static const struct metrics_histogram none;
+
+	return metrics_histogram_write(out, name, help, m->resolutions ? &m->resolutions->seconds : &none);
+}
+
+static const struct row rows[] = {
+	{{"tlspolicyd_answers_total", "counter", "Socketmap replies by status.", "result"}, NULL, SAMPLES(answers)},
+	{{"tlspolicyd_connections_total", "counter", "Socketmap connections accepted.", NULL}, NULL,
+	    FIELD(socketmap.accepted)},
+	{{"tlspolicyd_connections", "gauge", "Socketmap connections open.", NULL}, NULL, FIELD(connections)},
+	{{"tlspolicyd_connections_refused_total", "counter", "Socketmap connections closed at once, by reason.",
+	    "reason"}, "peer_limit", FIELD(socketmap.refused_peer_limit)},
+	{{"tlspolicyd_metrics_refused_total", "counter",
+	    "Connections to this endpoint closed at once: over its limits.", NULL}, NULL, FIELD(metrics_refused)},
+	{{"tlspolicyd_requests_timed_out_total", "counter",
+	    "Socketmap connections closed with a request not complete within request_timeout.", NULL}, NULL,
+	    FIELD(socketmap.request_timeouts)},
+	{{"tlspolicyd_cache_hits_total", "counter", "Answers served from the cache.", NULL}, NULL, FIELD(cache.hits)},
+	{{"tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.", NULL}, NULL,
+	    FIELD(cache.misses)},
+	{{"tlspolicyd_cache_entries", "gauge", "Answers cached.", NULL}, NULL, FIELD(cache.entries)},
+	{{"tlspolicyd_resolutions_shared_total", "counter", "Requests that joined a resolution already under way.", NULL},
+	    NULL, FIELD(cache.shared)},
+	{{"tlspolicyd_stale_answers_total", "counter",
+	    "Resolver outages answered with the last secure answer (stale_answer_max_age).", NULL}, NULL,
+	    FIELD(cache.stale)},
+	{{"tlspolicyd_dns_lookups_total", "counter", "DNS lookups by DNSSEC status and outcome.", "security,outcome"},
+	    NULL, SAMPLES(dns_lookups)},
+	{{"tlspolicyd_resolution_seconds", "histogram", "Time to resolve a next hop.", "le"}, NULL,
+	    SAMPLES(resolution_seconds)},
+	{{"tlspolicyd_probes_total", "counter", "Probes finished, by class.", "class"}, NULL, SAMPLES(probes)},
+	{{"tlspolicyd_probes_queued", "gauge", "Probes waiting for their turn.", NULL}, NULL, FIELD(prober.queued)},
+	{{"tlspolicyd_probes_running", "gauge", "Probes in flight.", NULL}, NULL, FIELD(prober.running)},
+	{{"tlspolicyd_probes_dropped_total", "counter", "Probes dropped: queue full.", NULL}, NULL, FIELD(prober.dropped)},
+	{{"tlspolicyd_exceptions", "gauge", "Entries of the exception list in force.", NULL}, NULL, FIELD(exceptions)},
+	{{"tlspolicyd_maillog_lines_total", "counter", "Lines of Postfix's log read.", NULL}, NULL, FIELD(maillog_lines)},
+	/* A gauge: destinations seen longest ago are forgotten, and their counts with them. */
+	{{"tlspolicyd_maillog_outcomes", "gauge",
+	    "What Postfix's log said about TLS to the destinations tracked (the latest 10000), by outcome.",
+	    "outcome"}, NULL, SAMPLES(maillog_outcomes)},
+	{{"tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.", "kind"}, NULL, SAMPLES(alerts)},
+};
+
+static uint64_t
+field(const struct daemonmetrics *m, size_t offset, size_t size)
+{
+	const char *p = (const char *)m + offset;
+	uint64_t v64;
+	uint32_t v32;
+
+	if (size == sizeof(v32)) {
+		memcpy(&v32, p, sizeof(v32));
+		return v32;
+	}
+	memcpy(&v64, p, sizeof(v64));
+	return v64;
+}
+
+int
+daemonmetrics_write(const struct daemonmetrics *m, struct buf *out)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		bool histogram = strcmp(r->f.type, "histogram") == 0;
+		if (!histogram)
+			rc |= metrics_family(out, r->f.name, r->f.type, r->f.help);
+		if (r->samples)
+			rc |= r->samples(m, r->f.name, r->f.help, out);
+		else
+			rc |= metrics_sample(out, r->f.name, r->f.label, r->label_value, field(m, r->offset, r->size));
+	}
+	return rc ? -1 : 0;
+}
+
+const struct daemonmetrics_family *
+daemonmetrics_family(size_t i)
+{
+	return i < sizeof(rows) / sizeof(rows[0]) ? &rows[i].f : NULL;
+}
+
+void
+daemonmetrics_resolved(struct daemonmetrics_resolutions *res, const struct resolve_result *r, uint64_t elapsed_ms)
+{
+	for (size_t i = 0; i < r->nlookups; i++)
+		if ((unsigned)r->lookups[i].security < DAEMONMETRICS_SECURITIES &&
+		    (unsigned)r->lookups[i].outcome < DAEMONMETRICS_OUTCOMES)
+			res->lookups[r->lookups[i].security][r->lookups[i].outcome]++;
+	metrics_observe(&res->seconds, (double)elapsed_ms / 1000.0);
+}

@@ -71,6 +71,23 @@ trustcheck_next(enum trustcheck_state state, bool first, enum trustcheck_verdict
 	return step;
 }
 
+enum trustcheck_trust
+trustcheck_trust(const struct trustcheck_step *step, enum trustcheck_verdict v, const char *name,
+    const char *detail, char *reason, size_t size)
+{
+	if (step->state == TRUSTCHECK_VALIDATING)
+		return TRUSTCHECK_TRUST;
+	if (v != TRUSTCHECK_NO_ANSWER) {
+		snprintf(reason, size, "trust check: DNSKEY %s came back %s", name, detail);
+		return TRUSTCHECK_DISTRUST;
+	}
+	if (step->state == TRUSTCHECK_UNVERIFIED) {
+		snprintf(reason, size, "trust check: none has passed since start (DNSKEY %s: %s)", name, detail);
+		return TRUSTCHECK_DISTRUST;
+	}
+	return TRUSTCHECK_KEEP;
+}
+
 const char *
 trustcheck_advice(enum trustcheck_verdict v)
 {

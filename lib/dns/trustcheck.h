@@ -82,6 +82,19 @@ enum trustcheck_verdict trustcheck_verdict(const struct dns_answer *a, char *det
 struct trustcheck_step trustcheck_next(enum trustcheck_state state, bool first, enum trustcheck_verdict v,
     uint64_t interval_ms);
 
+/* What the policy map is told after a check (policymap_set_untrusted). */
+enum trustcheck_trust {
+	TRUSTCHECK_TRUST,	/* validating: fresh resolutions go ahead */
+	TRUSTCHECK_DISTRUST,	/* answered TEMP with the reason */
+	TRUSTCHECK_KEEP,	/* no answer while not validating: the failed proof stands, and its reason */
+};
+
+/* After a check of name that came back v with detail (trustcheck_verdict)
+ * and led to step: whether fresh resolutions may go ahead, and if not,
+ * the reason they are answered TEMP with, in reason. */
+enum trustcheck_trust trustcheck_trust(const struct trustcheck_step *step, enum trustcheck_verdict v,
+    const char *name, const char *detail, char *reason, size_t size);
+
 /* What a verdict means and what to do about it, in one static sentence. */
 const char *trustcheck_advice(enum trustcheck_verdict v);
 

@@ -183,6 +183,48 @@ test_only_secure_validates(void **state)
 			}
 }
 
+/* ---- What the policy map is told, after each step. ---- */
+
+struct trust_case {
+	const char *name;
+	enum trustcheck_state state;		/* after the step */
+	enum trustcheck_verdict verdict;
+	enum trustcheck_trust want;
+	const char *reason;
+};
+
+static const struct trust_case trust_cases[] = {
+	{"trust: validating, secure", TRUSTCHECK_VALIDATING, TRUSTCHECK_SECURE, TRUSTCHECK_TRUST},
+	/* An outage proves nothing against a resolver that validated. */
+	{"trust: validating through an outage", TRUSTCHECK_VALIDATING, TRUSTCHECK_NO_ANSWER, TRUSTCHECK_TRUST},
+	{"trust: bogus, what came back", TRUSTCHECK_NOT_VALIDATING, TRUSTCHECK_BOGUS, TRUSTCHECK_DISTRUST,
+	    "trust check: DNSKEY test. came back DETAIL"},
+	{"trust: insecure, what came back", TRUSTCHECK_NOT_VALIDATING, TRUSTCHECK_INSECURE, TRUSTCHECK_DISTRUST,
+	    "trust check: DNSKEY test. came back DETAIL"},
+	{"trust: unverified since start, no answer", TRUSTCHECK_UNVERIFIED, TRUSTCHECK_NO_ANSWER,
+	    TRUSTCHECK_DISTRUST, "trust check: none has passed since start (DNSKEY test.: DETAIL)"},
+	/* Not validating, then an outage: the failure's reason stands. */
+	{"trust: not validating, no answer: kept", TRUSTCHECK_NOT_VALIDATING, TRUSTCHECK_NO_ANSWER,
+	    TRUSTCHECK_KEEP},
+};
+
+static const char *
+trust_case_name(const void *row)
+{
+	return ((const struct trust_case *)row)->name;
+}
+
+static void
+test_trust(void **state)
+{
+	const struct trust_case *c = *state;
+	struct trustcheck_step step = {.state = c->state};
+	char reason[200] = "untouched";
+
+	assert_int_equal(trustcheck_trust(&step, c->verdict, "test.", "DETAIL", reason, sizeof(reason)), c->want);
+	assert_string_equal(reason, c->want == TRUSTCHECK_DISTRUST ? c->reason : "untouched");
+}
+
 static void
 test_names(void **state)
 {
@@ -208,6 +250,7 @@ main(void)
 
 	TABLE_ADD(&t, verdict_cases, verdict_case, test_verdict);
 	TABLE_ADD(&t, step_cases, step_case, test_step);
+	TABLE_ADD(&t, trust_cases, trust_case, test_trust);
 	TABLE_TESTS(&t, more);
 	return table_run(&t, "trustcheck");
 }

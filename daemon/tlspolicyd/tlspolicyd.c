@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,7 +32,6 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-#include "dns/adcheck.h"
 #include "watch/alert.h"
 #include "util/buf.h"
 #include "cachesave.h"
@@ -41,10 +39,10 @@
 #include "control.h"
 #include "config/config.h"
 #include "dns/dns_unbound.h"
-#include "util/endpoint.h"
 #include "exlist.h"
 #include "util/kv.h"
 #include "util/log.h"
+#include "listeners.h"
 #include "maillog.h"
 #include "report/daemonmetrics.h"
 #include "metrics_http.h"
@@ -53,9 +51,9 @@
 #include "common/privdrop.h"
 #include "probing.h"
 #include "dns/resolve.h"
+#include "resolvers.h"
 #include "dns/rr.h"
 #include "server.h"
-#include "dns/trustcheck.h"
 
 /* In state_directory: the trust anchors libunbound tracks (RFC 5011). */
 #define TRUST_TRACKING_FILE "trust-anchor"
@@ -75,14 +73,7 @@ struct daemon {
 	struct control *control;
 	struct commands commands;
 	struct metrics_http *metrics;
-	struct adcheck *adcheck;		/* in flight */
-	struct event *adcheck_timer;
-	/* The trust check of the daemon's own resolver (trustcheck.h). */
-	enum trustcheck_state trust;
-	int trust_id;				/* its lookup in flight, 0 for none */
-	bool trust_first;			/* the check at start is under way */
-	struct event *trust_timer;
-	char trust_refusal[1024];		/* why the check at start refuses the start */
+	struct resolvers *resolvers;		/* the trust check and the AD check */
 	struct alerter *alerter;
 	struct event *sigchld, *reap_timer;
 	struct exlist *exlist;
@@ -121,9 +112,7 @@ static void
 release(struct daemon *d, bool stopped)
 {
 	metrics_http_free(d->metrics);
-	adcheck_cancel(d->adcheck);
-	free_event(d->adcheck_timer);
-	free_event(d->trust_timer);	/* a lookup in flight goes with the dns */
+	resolvers_free(d->resolvers);
 	free_event(d->sigchld);
 	free_event(d->reap_timer);
 	control_free(d->control);
@@ -239,9 +228,6 @@ raise_fd_limit(struct log *log, unsigned max_connections)
 		    (unsigned long)rl.rlim_cur, max_connections);
 }
 
-static void start_resolver_check(struct daemon *d);
-static void start_trust_check(struct daemon *d);
-
 static struct alert_settings
 alert_settings(const struct config *cfg)
 {
@@ -284,9 +270,6 @@ reload(struct daemon *d)
 			log_event(d->log, LOGL_WARNING, "reload", "settings", buf_ptr(&names), "reason",
 			    "these settings differ from the running ones and take effect only after a restart", NULL);
 		raise_fd_limit(d->log, cfg->max_connections);
-		bool check_was_off = d->cfg->resolver_check_interval_ms == 0;
-		bool trust_changed = strcmp(d->cfg->trust_check_name, cfg->trust_check_name) != 0 ||
-		    d->cfg->trust_check_interval_ms != cfg->trust_check_interval_ms;
 		server_set_config(d->srv, cfg);
 		metrics_http_set_timeout(d->metrics, cfg->request_timeout_ms);
 		policymap_set_config(d->pm, cfg);
@@ -299,11 +282,7 @@ reload(struct daemon *d)
 		log_set_level(d->log, cfg->log_level);
 		config_unref(d->cfg);
 		d->cfg = cfg;
-		if (check_was_off && cfg->resolver_check_interval_ms)
-			start_resolver_check(d);
-		/* The new name is judged at once; the interval counts from it. */
-		if (trust_changed)
-			start_trust_check(d);
+		resolvers_set_config(d->resolvers, cfg);
 		log_event(d->log, LOGL_NOTICE, "reload", "result", "ok", "file", d->config_path, NULL);
 	}
 	buf_free(&errors);
@@ -390,166 +369,6 @@ on_resolution(void *arg, const struct resolve_result *r, uint64_t elapsed_ms)
 	probing_resolved(d->probing, r);
 }
 
-/* Postfix trusts its resolver's AD bit: if that resolver does not
- * validate, Postfix's own DANE is off whatever this daemon answers. */
-static void
-resolver_checked(void *arg, const struct adcheck_result *r)
-{
-	struct daemon *d = arg;
-	char detail[200];
-
-	d->adcheck = NULL;
-	if (r->answered && r->rcode == 0 && r->ad) {
-		log_event(d->log, LOGL_INFO, "resolver-check", "result", "validating", "resolv_conf", d->cfg->resolv_conf,
-		    "name", d->cfg->resolver_check_name, NULL);
-		return;
-	}
-	snprintf(detail, sizeof(detail), "%s", !r->answered || r->rcode ? r->error
-	    : "answered without the AD bit: it does not validate DNSSEC");
-	const char *fields[] = {
-		"resolv_conf", d->cfg->resolv_conf, "name", d->cfg->resolver_check_name, "error", detail,
-		"reason", "Postfix trusts this resolver's AD bit for DANE: with it, Postfix's own DANE is off", NULL,
-	};
-	/* Not about one destination: "-" stands for the whole host. */
-	alerter_raise(d->alerter, "resolver-not-validating", "-", fields, monotonic_ms(NULL));
-}
-
-static void
-on_adcheck_timer(evutil_socket_t fd, short what, void *arg)
-{
-	start_resolver_check(arg);
-}
-
-static void
-start_resolver_check(struct daemon *d)
-{
-	struct netaddr server;
-	char err[300];
-	uint64_t every = d->cfg->resolver_check_interval_ms;
-
-	if (every) {
-		struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
-		evtimer_add(d->adcheck_timer, &tv);
-	}
-	if (d->adcheck)
-		return;
-	if (adcheck_nameserver(d->cfg->resolv_conf, &server, err, sizeof(err)) < 0) {
-		log_event(d->log, LOGL_WARNING, "resolver-check", "result", "not-done", "error", err, NULL);
-		return;
-	}
-	d->adcheck = adcheck_start(d->base, &server, d->cfg->resolver_check_name, d->cfg->dns_timeout_ms,
-	    resolver_checked, d);
-}
-
-/* The daemon's own resolver: does it validate under its trust anchors?
- * Unless a check has shown that it does, fresh resolutions are answered
- * TEMP (policymap_set_untrusted). */
-static void
-trust_checked(void *arg, struct dns_answer *answer)
-{
-	struct daemon *d = arg;
-	char name[NEXTHOP_NAME_MAX + 2], detail[400], reason[768];
-	bool first = d->trust_first;
-	enum trustcheck_state before = d->trust;
-
-	d->trust_id = 0;
-	d->trust_first = false;
-	/* The name asked, which a reload may have changed since. */
-	snprintf(name, sizeof(name), "%s", answer->qname);
-	enum trustcheck_verdict v = trustcheck_verdict(answer, detail, sizeof(detail));
-	dns_answer_free(answer);
-	struct trustcheck_step step = trustcheck_next(before, first, v, d->cfg->trust_check_interval_ms);
-	d->trust = step.state;
-	if (step.state == TRUSTCHECK_VALIDATING) {
-		policymap_set_untrusted(d->pm, NULL);
-	} else if (v != TRUSTCHECK_NO_ANSWER) {
-		snprintf(reason, sizeof(reason), "trust check: DNSKEY %s came back %s", name, detail);
-		policymap_set_untrusted(d->pm, reason);
-	} else if (step.state == TRUSTCHECK_UNVERIFIED) {
-		snprintf(reason, sizeof(reason), "trust check: none has passed since start (DNSKEY %s: %s)", name, detail);
-		policymap_set_untrusted(d->pm, reason);
-	}	/* no answer while not validating: the proof from before stands */
-	if (step.action != TRUSTCHECK_RECOVERED)
-		log_event(d->log, v == TRUSTCHECK_SECURE ? LOGL_INFO : LOGL_WARNING, "trust-check",
-		    "result", trustcheck_verdict_name(v), "name", name, "detail", detail,
-		    "state", trustcheck_state_name(step.state), NULL);
-	switch (step.action) {
-	case TRUSTCHECK_NONE:
-	case TRUSTCHECK_WARN:
-		break;
-	case TRUSTCHECK_REFUSE_START:
-		snprintf(d->trust_refusal, sizeof(d->trust_refusal), "trust check: DNSKEY %s came back %s: %s",
-		    name, detail, trustcheck_advice(v));
-		return;	/* main() stops the start */
-	case TRUSTCHECK_ALERT: {
-		const char *fields[] = {
-			"name", name, "result", trustcheck_verdict_name(v), "detail", detail,
-			"reason", trustcheck_advice(v), "action", "fresh resolutions are answered TEMP until a check passes",
-			NULL,
-		};
-		/* Not about one destination: "-" stands for every one. */
-		alerter_raise(d->alerter, "trust-check-failed", "-", fields, monotonic_ms(NULL));
-		break;
-	}
-	case TRUSTCHECK_RECOVERED:
-		log_event(d->log, LOGL_NOTICE, "trust-check", "result", "recovered", "name", name, "detail", detail,
-		    "previous", trustcheck_state_name(before),
-		    "reason", "the resolver validates DNSSEC: fresh resolutions are no longer answered TEMP", NULL);
-		break;
-	}
-	struct timeval tv = {(time_t)(step.next_ms / 1000), (suseconds_t)(step.next_ms % 1000) * 1000};
-	evtimer_add(d->trust_timer, &tv);
-}
-
-static void
-on_trust_timer(evutil_socket_t fd, short what, void *arg)
-{
-	start_trust_check(arg);
-}
-
-static void
-start_trust_check(struct daemon *d)
-{
-	if (d->trust_id > 0)
-		return;	/* its answer schedules the next */
-	int id = dns_lookup(d->dns, d->cfg->trust_check_name, RR_TYPE_DNSKEY, trust_checked, d);
-	if (id > 0) {
-		d->trust_id = id;
-		return;
-	}
-	/* Not even started (out of memory): no answer, and so judged. */
-	struct dns_answer *a = dns_answer_new(d->cfg->trust_check_name, RR_TYPE_DNSKEY);
-	if (a) {
-		a->outcome = DNS_SERVFAIL;
-		a->why = strdup("the lookup could not start");
-		trust_checked(d, a);
-		return;
-	}
-	d->trust_first = false;
-	struct timeval retry = {TRUSTCHECK_RETRY_MS / 1000, 0};
-	evtimer_add(d->trust_timer, &retry);
-}
-
-/* The check at start, before the first request is read: its verdict
- * decides whether the daemon starts. The lookup is bounded by
- * dns_timeout; meanwhile the listeners have no server, so connections
- * wait in their queues (the control socket answers, TEMP for anything
- * that needs DNS). */
-static int
-first_trust_check(struct daemon *d)
-{
-	if (!(d->trust_timer = evtimer_new(d->base, on_trust_timer, d)))
-		return -1;
-	d->trust = TRUSTCHECK_UNVERIFIED;
-	d->trust_first = true;
-	policymap_set_untrusted(d->pm, "trust check: not done yet");
-	start_trust_check(d);
-	while (d->trust_first)
-		if (event_base_loop(d->base, EVLOOP_ONCE) < 0)
-			return -1;
-	return 0;
-}
-
 /* The tracked copy of the trust anchors (trust_anchor_tracking): made from
  * trust_anchor_file the first time, and the user's, whose libunbound
  * thread rewrites it. */
@@ -629,35 +448,6 @@ prepare_state_directory(struct daemon *d)
 		log_event(d->log, LOGL_WARNING, "state-directory", "dir", dir, "error", strerror(errno), NULL);
 }
 
-/* The directory of the control or a status socket, made if missing
- * (/run/tlspolicyd outside systemd). */
-static int
-make_socket_directory(const char *setting, const char *path, char *err, size_t errlen)
-{
-	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
-	int rc = 0;
-
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s %s: cannot create %s: %s", setting, path, dir, strerror(errno));
-			rc = -1;
-		}
-	}
-	free(dir);
-	return rc;
-}
-
-/* The group of the daemon's own sockets (control, status): the user's,
- * when started as root to become it; otherwise -1, the daemon's own. */
-static long
-own_socket_group(const struct config *cfg)
-{
-	struct passwd *pw = geteuid() == 0 && cfg->user[0] ? getpwnam(cfg->user) : NULL;
-
-	return pw ? (long)pw->pw_gid : -1;
-}
-
 /* The control socket, for root and the daemon's group: bound as root. */
 static int
 open_control(struct daemon *d, char *err, size_t errlen)
@@ -666,9 +456,7 @@ open_control(struct daemon *d, char *err, size_t errlen)
 
 	if (!path[0])
 		return 0;
-	if (make_socket_directory("control_socket", path, err, errlen) < 0)
-		return -1;
-	int fd = control_listen(path, own_socket_group(d->cfg), err, errlen);
+	int fd = listeners_open_control(d->cfg, err, errlen);
 	if (fd < 0)
 		return -1;
 	d->commands.pm = d->pm;
@@ -730,68 +518,6 @@ daemonize(char *err, size_t errlen)
 	return report[1];
 }
 
-/* A unix listener is made with mode 0660 and handed to listen_group before
- * it appears at its path (endpoint.h), so there is no moment when another
- * user could connect, and the owner of its directory cannot aim the
- * ownership change elsewhere; an empty listen_group opens it to everyone. */
-static int
-open_unix_to_group(const struct endpoint *ep, const char *group, char *err, size_t errlen)
-{
-	struct endpoint_unix_access access = {.mode = 0666, .gid = -1};
-	struct group *gr = NULL;
-
-	if (group[0] && !(gr = getgrnam(group))) {
-		snprintf(err, errlen, "%s: listen_group %s: no such group", ep->text, group);
-		return -1;
-	}
-	if (gr) {
-		access.mode = 0660;
-		access.gid = (long)gr->gr_gid;
-	}
-	int fd = endpoint_listen_unix(ep, SOMAXCONN, &access, err, errlen);
-	if (fd < 0 && gr && errno == EPERM) {
-		size_t n = strlen(err);
-		snprintf(err + n, errlen - n, " (the daemon must start as root or be a member of %s: under "
-		    "systemd, SupplementaryGroups=%s)", group, group);
-	}
-	return fd;
-}
-
-/* The socketmap listeners: those of listen, then those of status_listen
- * (flagged in status). A unix status socket is, like the control socket,
- * for root and the daemon's group (tlspolicy-milter runs as the daemon's
- * user), not for listen_group: Postfix has no use for it. */
-static int
-open_listeners(const struct config *cfg, int *fds, const char **names, bool *status, size_t *n,
-    char *err, size_t errlen)
-{
-	*n = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (char *const *spec = pass ? cfg->status_listen : cfg->listen; *spec; spec++) {
-			struct endpoint ep;
-			int fd;
-			if (endpoint_parse(*spec, &ep, err, errlen) < 0)
-				return -1;
-			if (!ep.is_unix) {
-				fd = endpoint_listen(&ep, SOMAXCONN, err, errlen);
-			} else if (!pass) {
-				fd = open_unix_to_group(&ep, cfg->listen_group, err, errlen);
-			} else {
-				struct endpoint_unix_access access = {.mode = 0660, .gid = own_socket_group(cfg)};
-				fd = make_socket_directory("status_listen", *spec + 5, err, errlen) < 0 ? -1
-				    : endpoint_listen_unix(&ep, SOMAXCONN, &access, err, errlen);
-			}
-			if (fd < 0)
-				return -1;
-			fds[*n] = fd;
-			names[*n] = *spec;
-			status[*n] = pass == 1;
-			(*n)++;
-		}
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -841,7 +567,7 @@ main(int argc, char **argv)
 	if (background && strcmp(d.cfg->maillog_file, "-") == 0)
 		return start_failed(&d, EX_CONFIG, "maillog_file = - reads standard input, which a daemon that "
 		    "detaches closes: run tlspolicyd -f with Postfix's log piped in");
-	if (open_listeners(d.cfg, fds, names, is_status, &nfds, err, sizeof(err)) < 0)
+	if (listeners_open(d.cfg, fds, names, is_status, &nfds, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "cannot listen: %s", err);
 	/* The fork comes before libunbound starts its thread, which a fork
 	 * would lose. From here the waiting parent reports errors. */
@@ -920,10 +646,12 @@ main(int argc, char **argv)
 	exlist_set_evidence(d.exlist, maillog_evidence, d.maillog);
 	/* As the user too: libunbound's first look at the anchor's keys may
 	 * rewrite a tracked anchor file (trust_anchor_tracking). */
-	if (first_trust_check(&d) < 0)
+	char refusal[1024];
+	if (!(d.resolvers = resolvers_create(d.base, d.log, d.dns, d.pm, d.alerter, d.cfg)) ||
+	    resolvers_first_trust_check(d.resolvers, refusal, sizeof(refusal)) < 0)
 		return start_failed(&d, EX_OSERR, "cannot run the trust check");
-	if (d.trust_refusal[0])
-		return start_failed(&d, EX_CONFIG, "%s", d.trust_refusal);
+	if (refusal[0])
+		return start_failed(&d, EX_CONFIG, "%s", refusal);
 	/* Only now are requests read: none was answered before the resolver
 	 * was judged. */
 	if (!(d.srv = server_create(d.base, d.log, d.pm, d.cfg, fds, names, is_status, nfds)))
@@ -938,10 +666,7 @@ main(int argc, char **argv)
 	    evsignal_add(d.sigterm, NULL) < 0 || evsignal_add(d.sigint, NULL) < 0)
 		return start_failed(&d, EX_OSERR, "cannot handle signals");
 
-	if (!(d.adcheck_timer = evtimer_new(d.base, on_adcheck_timer, &d)))
-		return start_failed(&d, EX_OSERR, "out of memory");
-	if (d.cfg->resolver_check_interval_ms)
-		start_resolver_check(&d);
+	resolvers_start_ad_check(d.resolvers);
 
 	struct buf listening, status_listening;
 	buf_init(&listening);

@@ -16,7 +16,7 @@
 #include "util/list.h"
 #include "metrics_http.h"
 #include "util/peer.h"
-#include "util/strmap.h"
+#include "serve/peerlimit.h"
 
 struct mconn {
 	struct metrics_http *m;
@@ -24,7 +24,7 @@ struct mconn {
 	int fd;
 	struct event *ev;
 	struct event *deadline;
-	char peer[PEER_KEY_MAX];
+	struct peerlimit_peer *peer;
 	enum { READING, WRITING, DRAINING } state;
 	size_t in_len;
 	char in[METRICS_MAX_REQUEST];
@@ -39,34 +39,17 @@ struct metrics_http {
 	void *arg;
 	unsigned timeout_ms;
 	struct list conns;
-	struct strmap *peers;		/* key -> connections open, as a uintptr_t */
+	struct peerlimit *peers;	/* METRICS_MAX_PER_PEER */
 	struct peer_diag *diag;
 	uint64_t refused;
 };
-
-static unsigned
-peer_conns(const struct metrics_http *m, const char *key)
-{
-	return (unsigned)(uintptr_t)strmap_get(m->peers, key);
-}
-
-/* Stores n (0 removes the key); -1 when out of memory. */
-static int
-peer_set(struct metrics_http *m, const char *key, unsigned n)
-{
-	if (n == 0) {
-		strmap_remove(m->peers, key);
-		return 0;
-	}
-	return strmap_put(m->peers, key, (void *)(uintptr_t)n);
-}
 
 static void
 mconn_close(struct mconn *c)
 {
 	struct metrics_http *m = c->m;
 
-	peer_set(m, c->peer, peer_conns(m, c->peer) - 1);
+	peerlimit_release(m->peers, c->peer);
 	list_remove(&m->conns, &c->link);
 	if (c->ev)
 		event_free(c->ev);
@@ -222,14 +205,16 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0)
 			return;
 		struct peer p;
+		struct peerlimit_peer *mine = NULL;
+		struct peerlimit_report report;	/* not logged: the count says it */
 		if (peer_identify(m->diag, fd, &p) < 0)
 			snprintf(p.key, sizeof(p.key), "unknown");
-		unsigned mine = peer_conns(m, p.key);
 		struct mconn *c = NULL;
-		if (m->conns.count >= METRICS_MAX_CONNECTIONS || mine >= METRICS_MAX_PER_PEER ||
-		    peer_set(m, p.key, mine + 1) < 0 || !(c = calloc(1, sizeof(*c)))) {
-			if (peer_conns(m, p.key) > mine)
-				peer_set(m, p.key, mine);
+		if (m->conns.count >= METRICS_MAX_CONNECTIONS ||
+		    peerlimit_admit(m->peers, p.key, METRICS_MAX_PER_PEER, 0, &mine, &report) != PEERLIMIT_ADMITTED ||
+		    !(c = calloc(1, sizeof(*c)))) {
+			if (mine)
+				peerlimit_release(m->peers, mine);
 			m->refused++;
 			close(fd);
 			continue;
@@ -237,7 +222,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->m = m;
 		c->fd = fd;
 		c->state = READING;
-		snprintf(c->peer, sizeof(c->peer), "%s", p.key);
+		c->peer = mine;
 		buf_init(&c->out);
 		list_push_front(&m->conns, &c->link);
 		struct timeval tv = {(time_t)(m->timeout_ms / 1000), (suseconds_t)(m->timeout_ms % 1000) * 1000};
@@ -262,7 +247,7 @@ metrics_http_create(struct event_base *base, const char *listen, unsigned timeou
 	struct metrics_http *m = calloc(1, sizeof(*m));
 	if (m)
 		m->fd = -1;
-	if (!m || !(m->peers = strmap_create()) || !(m->diag = peer_diag_create())) {
+	if (!m || !(m->peers = peerlimit_create()) || !(m->diag = peer_diag_create())) {
 		snprintf(err, errlen, "out of memory");
 		metrics_http_free(m);
 		return NULL;
@@ -311,7 +296,7 @@ metrics_http_free(struct metrics_http *m)
 		event_free(m->accept_ev);
 	if (m->fd >= 0)
 		close(m->fd);
-	strmap_free(m->peers, NULL);
+	peerlimit_free(m->peers);
 	peer_diag_free(m->diag);
 	free(m);
 }

@@ -24,7 +24,7 @@
 #include "server.h"
 #include "postfix/socketmap.h"
 #include "serve/status.h"
-#include "util/strmap.h"
+#include "serve/peerlimit.h"
 
 #define READ_CHUNK 16384
 /* Stop reading from a client that does not read its replies. */
@@ -32,16 +32,6 @@
 #define ACCEPT_BATCH 64
 /* Input read and dropped after a fatal PERM, before the close. */
 #define LINGER_MAX (256 * 1024)
-/* A peer refused at max_connections_per_peer is logged at most this often. */
-#define PEER_LOG_INTERVAL_US (60 * 1000000ull)
-
-/* The connections of one peer (peer.h), while it has any. */
-struct peer_count {
-	unsigned conns;
-	uint64_t refused;	/* since the last log line */
-	uint64_t logged_us;	/* that line's time; 0: none yet */
-	char key[PEER_KEY_MAX];
-};
 
 struct listener {
 	struct server *srv;
@@ -59,7 +49,7 @@ struct conn {
 	struct event *ev_write;
 	struct buf in, out;
 	struct policymap_waiter *waiter;
-	struct peer_count *peer;
+	struct peerlimit_peer *peer;
 	bool closing;			/* close once the output is sent */
 	bool linger;			/* ...after reading what the client still sends */
 	size_t discarded;
@@ -82,7 +72,7 @@ struct server {
 	size_t nlisteners;
 	bool accepting;
 	struct list conns;
-	struct strmap *peers;		/* key -> struct peer_count */
+	struct peerlimit *peers;	/* max_connections_per_peer */
 	struct peer_diag *diag;
 	const struct timeval *idle_timeout;	/* a libevent common timeout */
 	struct event *resume_accept;
@@ -147,8 +137,8 @@ conn_close(struct conn *c)
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
-	if (c->peer && --c->peer->conns == 0)
-		free(strmap_remove(srv->peers, c->peer->key));
+	if (c->peer)
+		peerlimit_release(srv->peers, c->peer);
 	list_remove(&srv->conns, &c->link);
 	free(c);
 	if (srv->conns.count < srv->cfg->max_connections)
@@ -530,15 +520,15 @@ on_resume_accept(evutil_socket_t fd, short what, void *arg)
 		listeners_enable(srv, true);
 }
 
-/* The peer's count if it may open one more connection (max_connections_
- * _per_peer), NULL if not. Postfix opens one connection per smtp process,
- * all as one user: the limit only stops one user, or one remote host,
- * from taking every descriptor. A refusal closes that connection and
- * nothing else; it is counted, and logged once a minute per peer. */
-static struct peer_count *
+/* The peer's count if it may open one more connection (peerlimit.h:
+ * max_connections_per_peer), NULL if not; a refusal is counted, and
+ * logged once a minute per peer. */
+static struct peerlimit_peer *
 peer_admit(struct server *srv, int fd)
 {
 	struct peer p;
+	struct peerlimit_peer *pc;
+	struct peerlimit_report r;
 	const char *why;
 
 	if (peer_identify(srv->diag, fd, &p) < 0)
@@ -547,40 +537,18 @@ peer_admit(struct server *srv, int fd)
 		log_event(srv->log, LOGL_WARNING, "peer-identity", "error", why, "reason", "cannot tell local "
 		    "users apart over TCP, so max_connections_per_peer counts local TCP clients by address "
 		    "(under systemd, RestrictAddressFamilies= must allow AF_NETLINK)", NULL);
-	struct peer_count *pc = strmap_get(srv->peers, p.key);
-	if (!pc) {
-		if (!(pc = calloc(1, sizeof(*pc))))
-			return NULL;
-		snprintf(pc->key, sizeof(pc->key), "%s", p.key);
-		if (strmap_put(srv->peers, pc->key, pc) < 0) {
-			free(pc);
-			return NULL;
-		}
-	}
-	if (pc->conns < srv->cfg->max_connections_per_peer)
-		return pc;
-	srv->stats.refused_peer_limit++;
-	pc->refused++;
-	uint64_t now = now_us();
-	if (!pc->logged_us || now - pc->logged_us >= PEER_LOG_INTERVAL_US) {
+	if (peerlimit_admit(srv->peers, p.key, srv->cfg->max_connections_per_peer, now_us(), &pc, &r) ==
+	    PEERLIMIT_REFUSED)
+		srv->stats.refused_peer_limit++;
+	if (r.due) {
 		char conns[24], refused[24];
-		snprintf(conns, sizeof(conns), "%u", pc->conns);
-		snprintf(refused, sizeof(refused), "%llu", (unsigned long long)pc->refused);
-		log_event(srv->log, LOGL_WARNING, "peer-limit", "peer", pc->key, "connections", conns,
+		snprintf(conns, sizeof(conns), "%u", r.connections);
+		snprintf(refused, sizeof(refused), "%llu", (unsigned long long)r.refused);
+		log_event(srv->log, LOGL_WARNING, "peer-limit", "peer", r.key, "connections", conns,
 		    "refused", refused, "action", "closed", "reason", "at max_connections_per_peer; "
 		    "logged at most once a minute per peer", NULL);
-		pc->logged_us = now;
-		pc->refused = 0;
 	}
-	return NULL;
-}
-
-/* For a connection that never came to be. */
-static void
-peer_release(struct server *srv, struct peer_count *pc)
-{
-	if (pc->conns == 0)
-		free(strmap_remove(srv->peers, pc->key));
+	return pc;
 }
 
 static void
@@ -600,7 +568,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				accept_pause(srv, strerror(errno));
 			return;
 		}
-		struct peer_count *peer = peer_admit(srv, fd);
+		struct peerlimit_peer *peer = peer_admit(srv, fd);
 		if (!peer) {
 			close(fd);
 			continue;
@@ -621,7 +589,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				free(c);
 			}
 			close(fd);
-			peer_release(srv, peer);
+			peerlimit_release(srv->peers, peer);
 			accept_pause(srv, "out of memory");
 			return;
 		}
@@ -629,7 +597,6 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->fd = fd;
 		c->status_ok = l->status;
 		c->peer = peer;
-		peer->conns++;
 		srv->stats.accepted++;
 		buf_init(&c->in);
 		buf_init(&c->out);
@@ -653,7 +620,7 @@ server_create(struct event_base *base, struct log *log, struct policymap *pm,
 	buf_init(&srv->line);
 	buf_init(&srv->answer);
 	set_idle_timeout(srv);
-	if (!(srv->peers = strmap_create()) || !(srv->diag = peer_diag_create()))
+	if (!(srv->peers = peerlimit_create()) || !(srv->diag = peer_diag_create()))
 		goto fail;
 	if (!(srv->listeners = calloc(nfds, sizeof(*srv->listeners))))
 		goto fail;
@@ -798,7 +765,7 @@ server_free(struct server *srv)
 		event_free(srv->drain_timer);
 	buf_free(&srv->line);
 	buf_free(&srv->answer);
-	strmap_free(srv->peers, NULL);	/* empty: each conn_close() above took its count away */
+	peerlimit_free(srv->peers);	/* empty: each conn_close() above took its count away */
 	peer_diag_free(srv->diag);
 	config_unref(srv->cfg);
 	free(srv);

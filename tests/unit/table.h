@@ -81,4 +81,13 @@ table_data_dir(char *buf, size_t size, const char *sub, const char *fallback)
 	return buf;
 }
 
+/* A script's expectation step: the text a struct buf collected (buf.h) is
+ * want; then it is emptied for the steps that follow. */
+#define TABLE_EXPECT_TEXT(b, want) \
+	do { \
+		buf_terminate(b); \
+		assert_string_equal(buf_ptr(b), (want)); \
+		buf_reset(b); \
+	} while (0)
+
 #endif

@@ -216,14 +216,6 @@ refresh_automatic(struct world *w, struct exlifecycle *lc)
 }
 
 static void
-expect(struct buf *b, const char *want)
-{
-	buf_terminate(b);
-	assert_string_equal(buf_ptr(b), want);
-	buf_reset(b);
-}
-
-static void
 test_life(void **state)
 {
 	const struct life_case *c = *state;
@@ -272,7 +264,7 @@ test_life(void **state)
 			break;
 		case REVIEW:
 			assert_int_equal(exlifecycle_review(lc, w.now, w_applied, &w), st->a[0] != '\0');
-			expect(&w.applied, st->a);
+			TABLE_EXPECT_TEXT(&w.applied, st->a);
 			refresh_automatic(&w, lc);
 			break;
 		case VERIFIED:
@@ -295,11 +287,11 @@ test_life(void **state)
 		case AUTOMATIC:
 			if (w.automatic)
 				exceptions_each(w.automatic, add_name, &b);
-			expect(&b, st->a);
+			TABLE_EXPECT_TEXT(&b, st->a);
 			break;
 		case PROPOSED:
 			exlifecycle_proposed(lc, &b);
-			expect(&b, st->a);
+			TABLE_EXPECT_TEXT(&b, st->a);
 			break;
 		}
 	}
@@ -364,9 +356,9 @@ test_expiry(void **state)
 	assert_non_null(list);
 	exlifecycle_each_expired(list, c->from == INT64_MIN ? INT64_MIN : JAN31 + c->from, JAN31 + c->to,
 	    add_expired, &b);
-	expect(&b, c->want);
+	TABLE_EXPECT_TEXT(&b, c->want);
 	exlifecycle_each_expired(NULL, INT64_MIN, JAN31 + c->to, add_expired, &b);	/* no list: nothing */
-	expect(&b, "");
+	TABLE_EXPECT_TEXT(&b, "");
 	exceptions_unref(list);
 	buf_free(&b);
 	buf_free(&errors);

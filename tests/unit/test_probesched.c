@@ -262,14 +262,6 @@ count_addr(void *arg, const struct probestate_addr *a)
 }
 
 static void
-expect(struct buf *b, const char *want)
-{
-	buf_terminate(b);
-	assert_string_equal(buf_ptr(b), want);
-	buf_reset(b);
-}
-
-static void
 test_sched(void **state)
 {
 	const struct sched_case *c = *state;
@@ -315,13 +307,13 @@ test_sched(void **state)
 			probesched_tick(s);
 			break;
 		case SUBMITS:
-			expect(&w.submits, st->a);
+			TABLE_EXPECT_TEXT(&w.submits, st->a);
 			break;
 		case REFUSED:
-			expect(&w.refused, st->a);
+			TABLE_EXPECT_TEXT(&w.refused, st->a);
 			break;
 		case REUSED:
-			expect(&w.reused, st->a);
+			TABLE_EXPECT_TEXT(&w.reused, st->a);
 			break;
 		case HISTORY:
 			n = 0;
@@ -365,7 +357,7 @@ test_demand_limit(void **state)
 	assert_int_equal(probesched_demand(s, "one-more.test"), -1);
 	/* Taking one makes room for another. */
 	resolve(s, "d7.test", MX, false);
-	expect(&w.submits, "d7.test/192.0.3.1!");
+	TABLE_EXPECT_TEXT(&w.submits, "d7.test/192.0.3.1!");
 	assert_int_equal(probesched_demand(s, "one-more.test"), 0);
 	probesched_free(s);
 	probestate_free(ps);

@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util/strmap.h"
+#include "util/map.h"
 #include "serve/peerlimit.h"
 
 struct peerlimit_peer {
+	struct map_node node;	/* in peerlimit.peers, under key */
 	unsigned conns;
 	uint64_t refused;	/* since the last report */
 	bool reported;		/* there was one, at reported_us */
@@ -16,19 +17,28 @@ struct peerlimit_peer {
 };
 
 struct peerlimit {
-	struct strmap *peers;	/* key -> struct peerlimit_peer */
+	/* Keyed under a random seed: a remote peer's key is its address,
+	 * which strangers choose. */
+	struct map peers;
 };
 
 struct peerlimit *
 peerlimit_create(void)
 {
 	struct peerlimit *pl = calloc(1, sizeof(*pl));
+	unsigned char seed[16];
 
-	if (pl && !(pl->peers = strmap_create())) {
-		free(pl);
+	if (!pl)
 		return NULL;
-	}
+	hash_random_seed(seed);
+	map_init(&pl->peers, seed);
 	return pl;
+}
+
+static void
+free_peer(void *arg, struct map_node *n)
+{
+	free(MAP_ENTRY(n, struct peerlimit_peer, node));
 }
 
 void
@@ -36,15 +46,22 @@ peerlimit_free(struct peerlimit *pl)
 {
 	if (!pl)
 		return;
-	strmap_free(pl->peers, free);
+	map_clear(&pl->peers, free_peer, NULL);
 	free(pl);
+}
+
+static void
+forget(struct peerlimit *pl, struct peerlimit_peer *p)
+{
+	map_remove(&pl->peers, &p->node);
+	free(p);
 }
 
 enum peerlimit_result
 peerlimit_admit(struct peerlimit *pl, const char *key, unsigned max, uint64_t now_us,
     struct peerlimit_peer **peer, struct peerlimit_report *report)
 {
-	struct peerlimit_peer *p = strmap_get(pl->peers, key);
+	struct peerlimit_peer *p = MAP_ENTRY(map_find_str(&pl->peers, key), struct peerlimit_peer, node);
 
 	*peer = NULL;
 	report->due = false;
@@ -52,10 +69,7 @@ peerlimit_admit(struct peerlimit *pl, const char *key, unsigned max, uint64_t no
 		if (!(p = calloc(1, sizeof(*p))))
 			return PEERLIMIT_NO_MEMORY;
 		snprintf(p->key, sizeof(p->key), "%s", key);
-		if (strmap_put(pl->peers, p->key, p) < 0) {
-			free(p);
-			return PEERLIMIT_NO_MEMORY;
-		}
+		map_put_str(&pl->peers, &p->node, p->key);
 	}
 	if (p->conns < max) {
 		p->conns++;
@@ -74,7 +88,7 @@ peerlimit_admit(struct peerlimit *pl, const char *key, unsigned max, uint64_t no
 	/* max 0 refuses even a peer with none, whose entry goes again (and
 	 * with it the time of the report: each is due). */
 	if (p->conns == 0)
-		free(strmap_remove(pl->peers, p->key));
+		forget(pl, p);
 	return PEERLIMIT_REFUSED;
 }
 
@@ -82,11 +96,11 @@ void
 peerlimit_release(struct peerlimit *pl, struct peerlimit_peer *peer)
 {
 	if (peer->conns > 0 && --peer->conns == 0)
-		free(strmap_remove(pl->peers, peer->key));
+		forget(pl, peer);
 }
 
 size_t
 peerlimit_count(const struct peerlimit *pl)
 {
-	return strmap_count(pl->peers);
+	return map_count(&pl->peers);
 }

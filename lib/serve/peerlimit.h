@@ -14,7 +14,8 @@
  * Seams: the time is the caller's (monotonic microseconds).
  *
  * Ownership: keys are copied. A peer's count lives from its first
- * admitted connection until the release of its last.
+ * admitted connection until the release of its last: one allocation per
+ * peer, none per connection.
  */
 #ifndef TLSPOLICY_PEERLIMIT_H
 #define TLSPOLICY_PEERLIMIT_H
@@ -30,7 +31,11 @@
 struct peerlimit;
 struct peerlimit_peer;
 
-enum peerlimit_result { PEERLIMIT_ADMITTED, PEERLIMIT_REFUSED, PEERLIMIT_NO_MEMORY };
+enum peerlimit_result {
+	PEERLIMIT_ADMITTED,
+	PEERLIMIT_REFUSED,
+	PEERLIMIT_NO_MEMORY,	/* a new peer's count could not be had */
+};
 
 /* A refusal worth reporting: the peer, its connections open, and the
  * refusals since the last report (this one included). */

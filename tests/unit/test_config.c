@@ -11,8 +11,7 @@
  * refuse it with exactly that many errors, each "FILE:LINE: ..." (or
  * "FILE: ...") containing TEXT.
  *
- * The directory is "$top_srcdir/tests/conf" (the test harness exports
- * top_srcdir), else TESTS_CONF_DIR (a -D define), else "tests/conf".
+ * The files are found as table_data_dir() says (table.h).
  */
 #include "autoconfig.h"
 
@@ -34,10 +33,6 @@
 #include "config/config.h"
 #include "table.h"
 
-#ifndef TESTS_CONF_DIR
-#define TESTS_CONF_DIR "tests/conf"
-#endif
-
 #define NLEVELS (POLICY_RULE_FAILED_HOST + 1)
 
 static char conf_dir_path[4096];
@@ -45,7 +40,7 @@ static char conf_dir_path[4096];
 static const char *
 conf_dir(void)
 {
-	return table_data_dir(conf_dir_path, sizeof(conf_dir_path), "conf", TESTS_CONF_DIR);
+	return table_data_dir(conf_dir_path, sizeof(conf_dir_path), "conf");
 }
 
 static char *

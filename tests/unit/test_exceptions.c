@@ -16,9 +16,7 @@
  * Also here: when a proposed exception may apply by itself
  * (lib/rules/exproposal.h), as a table of what Postfix's log shows.
  *
- * The directory is "$top_srcdir/tests/exceptions" (the test harness
- * exports top_srcdir), else TESTS_EXCEPTIONS_DIR (a -D define), else
- * "tests/exceptions".
+ * The files are found as table_data_dir() says (table.h).
  */
 #include "autoconfig.h"
 
@@ -42,10 +40,6 @@
 #include "postfix/nexthop.h"
 #include "table.h"
 
-#ifndef TESTS_EXCEPTIONS_DIR
-#define TESTS_EXCEPTIONS_DIR "tests/exceptions"
-#endif
-
 static char dir_path[4096];
 
 /* Failures are reported after freeing, so that valgrind stays quiet even
@@ -55,7 +49,7 @@ static char failure[8192];
 static const char *
 exc_dir(void)
 {
-	return table_data_dir(dir_path, sizeof(dir_path), "exceptions", TESTS_EXCEPTIONS_DIR);
+	return table_data_dir(dir_path, sizeof(dir_path), "exceptions");
 }
 
 static char *

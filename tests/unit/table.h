@@ -21,6 +21,7 @@
 #ifndef TLSPOLICY_TEST_TABLE_H
 #define TLSPOLICY_TEST_TABLE_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -87,18 +88,30 @@ table_data_dir(char *buf, size_t size, const char *sub)
 	return buf;
 }
 
-/* A directory of the test's own, $TMPDIR/NAME.XXXXXX (/tmp without
- * TMPDIR), made with mkdtemp(3) into buf; the test removes it. ./dev test
- * gives the suite a TMPDIR of its own and checks that it ends empty. */
+/* Where a test makes its files: $TMPDIR, or /tmp without it. ./dev test
+ * gives the suite a TMPDIR of its own and checks that it ends empty
+ * (tests/leftovers.sh). */
 static inline const char *
-table_tmpdir(char *buf, size_t size, const char *name)
+table_tmp(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	int n = snprintf(buf, size, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
 
-	if (n < 0 || (size_t)n >= size || !mkdtemp(buf))
-		fail_msg("cannot make a directory %s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
-	return buf;
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+/* A directory of the test's own, table_tmp()/NAME.XXXXXX, made with
+ * mkdtemp(3) into buf: buf, or NULL (errno set) when it cannot be made or
+ * does not fit. The test removes it. */
+static inline char *
+table_tmpdir(char *buf, size_t size, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s.XXXXXX", table_tmp(), name);
+
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return mkdtemp(buf);
 }
 
 #endif

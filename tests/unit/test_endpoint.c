@@ -34,7 +34,7 @@
 #include "util/endpoint.h"
 #include "table.h"
 
-/* A fixture: a directory of the test's own in /tmp, the socket's path in
+/* A fixture: a directory of the test's own in $TMPDIR, the socket's path in
  * it, and a file elsewhere in it that an attacker would like to own. */
 struct fixture {
 	char dir[64];
@@ -60,8 +60,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_endpoint.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(table_tmpdir(f->dir, sizeof(f->dir), "test_endpoint"));
 	path_in(f, "socketmap", f->path, sizeof(f->path));
 	path_in(f, "target", f->target, sizeof(f->target));
 	path_in(f, "lair", f->lair, sizeof(f->lair));

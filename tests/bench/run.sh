@@ -51,7 +51,7 @@ if (( $(nproc) < 2 )); then
 	echo "make bench needs two cores (server and load generator pinned apart)" >&2
 	exit 1
 fi
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 lab_traps
 if [[ $SURVEY != 0 ]]; then
 	# The survey's zone is only built when asked for (tests/lab/survey.sh).

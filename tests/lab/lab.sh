@@ -2,7 +2,7 @@
 #
 #   source tests/lab/lab.sh
 #   lab_require_root
-#   LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+#   LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 #   trap lab_down EXIT INT TERM
 #   lab_up || bail_out "lab_up failed"
 #
@@ -59,7 +59,13 @@
 #   lab_traps               trap lab_down on EXIT, exit on INT and TERM
 #
 # If a test was killed with SIGKILL, finish its cleanup by hand:
-#   LAB_DIR=/tmp/tlsplab.XXXXXX bash -c '. tests/lab/lab.sh; lab_down'
+#   LAB_DIR=$TMPDIR/tlsplab.XXXXXX bash -c '. tests/lab/lab.sh; lab_down'
+#
+# What the lab makes lies where the test suite looks for leftovers
+# (tests/leftovers.sh): LAB_DIR in $TMPDIR, the namespace's name (and its
+# /etc/netns directory) starting with LAB_NETNS_PREFIX (default tlsplab-;
+# it must start with that), and every process it starts, Postfix's too,
+# carrying TLSP_SUITE in its environment when the suite set it.
 #
 # Files and variables (also written to $LAB_DIR/env for other programs):
 #   LAB_NETNS                 namespace name (also in $LAB_DIR/netns)
@@ -307,7 +313,7 @@ _lab_log_tail() {
 # lab_down on exit, lab_up; bails out when the lab cannot start.
 lab_start() {
 	lab_require_root
-	LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+	LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 	lab_traps
 	lab_up || bail_out "lab_up failed"
 }
@@ -938,12 +944,14 @@ _lab_write_dns_configs() {
 # The namespace name: unique per $LAB_DIR (its base name, plus a CRC of the
 # whole path in case two labs use directories with the same base name).
 _lab_ns_name() {
-	local base crc
+	local base crc prefix=${LAB_NETNS_PREFIX:-tlsplab-}
+	# lab_down removes /etc/netns/NAME only for names of this form.
+	[[ $prefix == tlsplab-* && $prefix != */* ]] || prefix=tlsplab-
 	base=$(basename "$LAB_DIR")
 	base=${base#tlsplab.}
 	base=${base//[^A-Za-z0-9_-]/_}
 	crc=$(printf '%s' "$LAB_DIR" | cksum)
-	printf 'tlsplab-%s-%x\n' "$base" "${crc%% *}"
+	printf '%s%s-%x\n' "$prefix" "$base" "${crc%% *}"
 }
 
 _lab_nsd_answers() {
@@ -1175,6 +1183,10 @@ _lab_postfix_instance() {
 		alias_database =
 		biff = no
 	EOF
+	# Postfix passes on only the variables import_environment names: with
+	# TLSP_SUITE among them, tests/leftovers.sh finds a Postfix process
+	# that outlived its test as it finds any other.
+	echo "import_environment = $(postconf -dh import_environment) TLSP_SUITE" >>"$cf/main.cf" || return 1
 }
 
 # Postfix re-reads a main.cf younger than about a second until it stops

@@ -605,7 +605,7 @@ test_names(void **state)
 		p = nl + 1;
 	}
 	assert_int_equal(*d, '\0');
-	/* The names SPEC section 8 fixes, among those implemented so far. */
+	/* Names existing configurations use: they never change. */
 	static const char *const fixed[] = {"listen", "map_names", "trust_anchor_file", "unbound_config", "user"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		buf_reset(&text);

@@ -1,4 +1,5 @@
-/* Unit tests: the next-hop keys Postfix looks up (SPEC section 3). */
+/* Unit tests: the next-hop keys Postfix looks up in smtp_tls_policy_maps
+ * (postconf(5)). */
 #include "autoconfig.h"
 
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * survey_cmd - `tlspolicy survey`: the wiring around lib/report/survey.c. Reads
+ * survey_cmd - `tlspolicy survey`: the wiring around lib/survey/survey.c. Reads
  * the list as the survey has room, appends each record to --out (or
  * standard output) as one whole line, skips domains that --out already
  * holds, shows progress on a terminal, and stops cleanly on Ctrl-C with
@@ -26,8 +26,12 @@
 #include "probe/probe.h"
 #include "util/text.h"
 #include "util/strmap.h"
-#include "report/survey.h"
-#include "report/surveysum.h"
+#include "survey/survey.h"
+#include "survey/surveyhtml.h"
+#include "survey/surveyjson.h"
+#include "survey/surveysum.h"
+#include "survey/surveytext.h"
+#include "fromhere.h"
 #include "survey_cmd.h"
 
 enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 130 };
@@ -35,9 +39,22 @@ enum { SURVEY_EXIT_DONE = 0, SURVEY_EXIT_TROUBLE = 2, SURVEY_EXIT_INTERRUPTED = 
 /* Where a domain in the seen map came from. */
 static char from_file, from_list;
 
+/* The command line. */
+struct options {
+	unsigned jobs, rate, interval_ms;
+	bool probe, json;
+	const char *summarize;		/* --summarize FILE, or NULL */
+	const char *report;		/* --report FILE.html, or NULL */
+	const char *out;		/* --out FILE.jsonl, or NULL: standard output */
+	const char *list;		/* the list of domains, "-": standard input */
+};
+
 struct run {
 	const struct config *cfg;
 	struct event_base *base;
+	struct dns *dns;
+	struct probe_env *env;		/* NULL with --no-probe */
+	struct netaddr *own;		/* this host's addresses, refused as the daemon refuses them */
 	struct survey *sv;
 	FILE *list;
 	const char *list_name;
@@ -244,11 +261,12 @@ count_list(const char *path)
 static int
 write_summary(struct surveysum *sum, FILE *out, bool json, const char *report)
 {
+	const struct surveysum_result *res = surveysum_finish(sum);
 	struct buf b;
 	int rc = 0;
 
 	buf_init(&b);
-	if ((json ? surveysum_json(sum, &b) : surveysum_text(sum, &b)) < 0) {
+	if (!res || (json ? surveyjson_write(res, &b) : surveytext_write(res, &b)) < 0) {
 		fprintf(stderr, "tlspolicy survey: out of memory\n");
 		rc = -1;
 	} else {
@@ -258,7 +276,7 @@ write_summary(struct surveysum *sum, FILE *out, bool json, const char *report)
 	if (rc == 0 && report) {
 		buf_reset(&b);
 		FILE *f = NULL;
-		if (surveysum_html(sum, &b, NULL) < 0 || !(f = fopen(report, "w")) ||
+		if (surveyhtml_write(res, &b, NULL) < 0 || !(f = fopen(report, "w")) ||
 		    fwrite(buf_ptr(&b), 1, buf_size(&b), f) != buf_size(&b) || fclose(f) != 0) {
 			fprintf(stderr, "tlspolicy survey: %s: %s\n", report, f ? strerror(errno) : "cannot write it");
 			rc = -1;
@@ -311,8 +329,9 @@ survey_usage(FILE *out)
 	    "       tlspolicy survey --summarize FILE.jsonl [--report FILE.html] [--json]\n");
 }
 
-int
-cmd_survey(const struct config *cfg, int argc, char **argv)
+/* -1, said on stderr, when the command line is not one. */
+static int
+parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{"jobs", required_argument, NULL, 'j'},
@@ -325,13 +344,9 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
 	};
-	struct run r = {.cfg = cfg, .out_fd = STDOUT_FILENO, .out_name = NULL};
-	unsigned jobs = 64, rate = 200, interval_ms = 1000;
-	bool probe = true, json = false;
-	const char *summarize_path = NULL, *report = NULL;
-	char err[1024] = "";
-	int opt, status = SURVEY_EXIT_TROUBLE;
+	int opt;
 
+	*o = (struct options){.jobs = 64, .rate = 200, .interval_ms = 1000, .probe = true};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "j:o:", opts, NULL)) != -1) {
 		char *end;
@@ -341,144 +356,186 @@ cmd_survey(const struct config *cfg, int argc, char **argv)
 			if (*end || !*optarg || v > 100000 || (v == 0 && opt != 'i')) {
 				fprintf(stderr, "tlspolicy survey: '%s' is not a number from %d to 100000\n", optarg,
 				    opt == 'i' ? 0 : 1);
-				return SURVEY_EXIT_TROUBLE;
+				return -1;
 			}
 		}
 		switch (opt) {
-		case 'j': jobs = (unsigned)v; break;
-		case 'r': rate = (unsigned)v; break;
-		case 'i': interval_ms = (unsigned)v; break;
-		case 'n': probe = false; break;
-		case 'o': r.out_name = optarg; break;
-		case 's': summarize_path = optarg; break;
-		case 'R': report = optarg; break;
-		case 'J': json = true; break;
-		default: survey_usage(stderr); return SURVEY_EXIT_TROUBLE;
+		case 'j': o->jobs = (unsigned)v; break;
+		case 'r': o->rate = (unsigned)v; break;
+		case 'i': o->interval_ms = (unsigned)v; break;
+		case 'n': o->probe = false; break;
+		case 'o': o->out = optarg; break;
+		case 's': o->summarize = optarg; break;
+		case 'R': o->report = optarg; break;
+		case 'J': o->json = true; break;
+		default: survey_usage(stderr); return -1;
 		}
 	}
-	if (summarize_path) {
-		if (argc != optind) {
-			survey_usage(stderr);
-			return SURVEY_EXIT_TROUBLE;
-		}
-		return summarize(summarize_path, json, report);
-	}
-	if (argc - optind != 1) {
+	/* --summarize takes no list; a survey takes exactly one. */
+	if (argc - optind != (o->summarize ? 0 : 1)) {
 		survey_usage(stderr);
-		return SURVEY_EXIT_TROUBLE;
+		return -1;
 	}
-	r.list_name = argv[optind];
-	bool from_stdin = strcmp(r.list_name, "-") == 0;
-	if (!(r.list = from_stdin ? stdin : fopen(r.list_name, "r"))) {
-		fprintf(stderr, "tlspolicy survey: %s: %s\n", r.list_name, strerror(errno));
-		return SURVEY_EXIT_TROUBLE;
+	o->list = o->summarize ? NULL : argv[optind];
+	return 0;
+}
+
+/* The list opened and counted, and --out read (what it holds is done)
+ * and opened for appending. -1, said on stderr, on trouble. */
+static int
+run_open(struct run *r, const struct options *o)
+{
+	char err[1024] = "";
+	bool from_stdin = strcmp(o->list, "-") == 0;
+
+	r->list_name = from_stdin ? "(standard input)" : o->list;
+	if (!(r->list = from_stdin ? stdin : fopen(o->list, "r"))) {
+		fprintf(stderr, "tlspolicy survey: %s: %s\n", o->list, strerror(errno));
+		return -1;
 	}
-	if (from_stdin)
-		r.list_name = "(standard input)";
-	buf_init(&r.line);
-	struct dns *dns = NULL;
-	struct probe_env *env = NULL;
-	struct netaddr *own = NULL;	/* this host's addresses, refused as the daemon refuses them */
-	if (!(r.seen = strmap_create()) || !(r.sum = surveysum_create())) {
+	if (!(r->seen = strmap_create()) || !(r->sum = surveysum_create())) {
 		fprintf(stderr, "tlspolicy survey: out of memory\n");
-		goto done;
+		return -1;
 	}
-	if (r.out_name) {
-		if (load_done(&r, err, sizeof(err)) < 0) {
+	if (o->out) {
+		r->out_name = o->out;
+		if (load_done(r, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tlspolicy survey: %s\n", err);
-			goto done;
+			return -1;
 		}
-		if ((r.out_fd = open(r.out_name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
-			fprintf(stderr, "tlspolicy survey: %s: %s\n", r.out_name, strerror(errno));
-			goto done;
+		if ((r->out_fd = open(r->out_name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+			fprintf(stderr, "tlspolicy survey: %s: %s\n", r->out_name, strerror(errno));
+			return -1;
 		}
 	} else {
-		r.out_name = "standard output";
+		r->out_name = "standard output";
 	}
-	r.total = from_stdin ? 0 : count_list(r.list_name);
-	r.progress = isatty(STDERR_FILENO);
+	r->total = from_stdin ? 0 : count_list(o->list);
+	r->progress = isatty(STDERR_FILENO);
+	return 0;
+}
 
-	struct dns_unbound_settings ds = {
-		.trust_anchor_file = cfg->trust_anchor_file,
-		.unbound_config = cfg->unbound_config,
-		.timeout_ms = cfg->dns_timeout_ms,
-	};
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-	};
+/* The resolver and the prober as the daemon's settings make them, the
+ * survey, and the loop's signals and progress timer. -1, said on stderr,
+ * on trouble. */
+static int
+run_start(struct run *r, const struct options *o)
+{
+	const struct config *cfg = r->cfg;
+	char err[1024] = "";
+	struct dns_unbound_settings ds;
 	struct survey_settings ss = {
-		.concurrency = jobs,
+		.concurrency = o->jobs,
 		.plan = {.allow_private = cfg->probe_allow_private, .address_limit = cfg->probe_address_limit},
-		.prober = {.workers = cfg->probe_workers, .concurrency = jobs, .queue_max = 1000000,
-		    .rate = rate, .host_interval_ms = interval_ms},
+		.prober = {.workers = cfg->probe_workers, .concurrency = o->jobs, .queue_max = 1000000,
+		    .rate = o->rate, .host_interval_ms = o->interval_ms},
 		.levels = &cfg->levels,
 	};
-	if (probe && !cfg->probe_allow_private && ownaddr_load(&own, &ss.plan.nown, err, sizeof(err)) < 0) {
+
+	fromhere_dns_settings(cfg, &ds);
+	if (o->probe && !cfg->probe_allow_private && ownaddr_load(&r->own, &ss.plan.nown, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tlspolicy survey: %s\n", err);
-		goto done;
+		return -1;
 	}
-	ss.plan.own = own;
-	if (!(r.base = event_base_new()) || !(dns = dns_unbound_create(r.base, &ds, err, sizeof(err))) ||
-	    (probe && !(env = probe_env_new(&es, err, sizeof(err)))) ||
-	    !(r.sv = survey_create(r.base, dns, env, &ss, on_record, feed, &r, err, sizeof(err)))) {
-		fprintf(stderr, "tlspolicy survey: %s\n", r.base ? err : "no event loop");
-		goto done;
+	ss.plan.own = r->own;
+	if (!(r->base = event_base_new()) || !(r->dns = dns_unbound_create(r->base, &ds, err, sizeof(err))) ||
+	    (o->probe && !(r->env = fromhere_probe_env(cfg, false, err, sizeof(err)))) ||
+	    !(r->sv = survey_create(r->base, r->dns, r->env, &ss, on_record, feed, r, err, sizeof(err)))) {
+		fprintf(stderr, "tlspolicy survey: %s\n", r->base ? err : "no event loop");
+		return -1;
 	}
 	struct timeval half = {0, 500000};
-	if (!(r.sigint = evsignal_new(r.base, SIGINT, on_signal, &r)) || evsignal_add(r.sigint, NULL) < 0 ||
-	    !(r.sigterm = evsignal_new(r.base, SIGTERM, on_signal, &r)) || evsignal_add(r.sigterm, NULL) < 0 ||
-	    (r.progress && (!(r.tick = event_new(r.base, -1, EV_PERSIST, on_tick, &r)) ||
-	    event_add(r.tick, &half) < 0))) {
+	if (!(r->sigint = evsignal_new(r->base, SIGINT, on_signal, r)) || evsignal_add(r->sigint, NULL) < 0 ||
+	    !(r->sigterm = evsignal_new(r->base, SIGTERM, on_signal, r)) || evsignal_add(r->sigterm, NULL) < 0 ||
+	    (r->progress && (!(r->tick = event_new(r->base, -1, EV_PERSIST, on_tick, r)) ||
+	    event_add(r->tick, &half) < 0))) {
 		fprintf(stderr, "tlspolicy survey: cannot set up the event loop\n");
-		goto done;
+		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &r.started);
-	feed(&r);
-	if (!r.list_done || survey_pending(r.sv))
-		event_base_dispatch(r.base);
-	if (r.progress)
-		show_progress(&r, true);
-	if (r.interrupted) {
+	return 0;
+}
+
+/* Feeds the list until every domain is recorded, or a signal or a failed
+ * write stops it. */
+static void
+run_loop(struct run *r)
+{
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	feed(r);
+	if (!r->list_done || survey_pending(r->sv))
+		event_base_dispatch(r->base);
+	if (r->progress)
+		show_progress(r, true);
+}
+
+/* How it ended, then the table of everything --out holds (on standard
+ * error when the records themselves go to standard output). The exit
+ * status. */
+static int
+run_report(struct run *r, const struct options *o)
+{
+	int status = SURVEY_EXIT_TROUBLE;
+
+	if (r->interrupted) {
 		fprintf(stderr, "tlspolicy survey: interrupted: %lu domains written, %zu under way dropped; "
-		    "run it again with the same --out to go on\n", r.written, survey_pending(r.sv));
+		    "run it again with the same --out to go on\n", r->written, survey_pending(r->sv));
 		status = SURVEY_EXIT_INTERRUPTED;
-	} else if (!r.write_failed) {
+	} else if (!r->write_failed) {
 		struct survey_stats st;
-		survey_stats(r.sv, &st);
+		survey_stats(r->sv, &st);
 		fprintf(stderr, "tlspolicy survey: %lu domains written, %lu already there, %lu listed twice, "
 		    "%lu bad lines; %llu probes, %llu addresses answered by an earlier probe; in %.1f s\n",
-		    r.written, r.skipped, r.repeats, r.bad, (unsigned long long)st.probes,
-		    (unsigned long long)st.reused, seconds_since(&r.started));
+		    r->written, r->skipped, r->repeats, r->bad, (unsigned long long)st.probes,
+		    (unsigned long long)st.reused, seconds_since(&r->started));
 		status = SURVEY_EXIT_DONE;
 	}
-	/* The table of everything --out holds; on standard error when the
-	 * records themselves go to standard output. */
-	if (!r.write_failed && write_summary(r.sum, r.out_fd == STDOUT_FILENO ? stderr : stdout, json, report) < 0 &&
-	    status == SURVEY_EXIT_DONE)
+	if (!r->write_failed && write_summary(r->sum, r->out_fd == STDOUT_FILENO ? stderr : stdout, o->json,
+	    o->report) < 0 && status == SURVEY_EXIT_DONE)
 		status = SURVEY_EXIT_TROUBLE;
-done:
-	survey_free(r.sv);
-	if (r.tick)
-		event_free(r.tick);
-	if (r.sigint)
-		event_free(r.sigint);
-	if (r.sigterm)
-		event_free(r.sigterm);
-	dns_free(dns);
-	probe_env_free(env);
-	free(own);
-	if (r.base)
-		event_base_free(r.base);
-	if (r.out_fd >= 0 && r.out_fd != STDOUT_FILENO)
-		close(r.out_fd);
-	if (r.list && r.list != stdin)
-		fclose(r.list);
-	strmap_free(r.seen, NULL);
-	surveysum_free(r.sum);
-	buf_free(&r.line);
-	free(r.buffer);
+	return status;
+}
+
+static void
+run_free(struct run *r)
+{
+	survey_free(r->sv);
+	if (r->tick)
+		event_free(r->tick);
+	if (r->sigint)
+		event_free(r->sigint);
+	if (r->sigterm)
+		event_free(r->sigterm);
+	dns_free(r->dns);
+	probe_env_free(r->env);
+	free(r->own);
+	if (r->base)
+		event_base_free(r->base);
+	if (r->out_fd >= 0 && r->out_fd != STDOUT_FILENO)
+		close(r->out_fd);
+	if (r->list && r->list != stdin)
+		fclose(r->list);
+	strmap_free(r->seen, NULL);
+	surveysum_free(r->sum);
+	buf_free(&r->line);
+	free(r->buffer);
+}
+
+int
+cmd_survey(const struct config *cfg, int argc, char **argv)
+{
+	struct run r = {.cfg = cfg, .out_fd = STDOUT_FILENO};
+	struct options o;
+	int status = SURVEY_EXIT_TROUBLE;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return SURVEY_EXIT_TROUBLE;
+	if (o.summarize)
+		return summarize(o.summarize, o.json, o.report);
+	buf_init(&r.line);
+	if (run_open(&r, &o) == 0 && run_start(&r, &o) == 0) {
+		run_loop(&r);
+		status = run_report(&r, &o);
+	}
+	run_free(&r);
 	return status;
 }

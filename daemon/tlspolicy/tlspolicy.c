@@ -3,6 +3,8 @@
  *   query    ask the running daemon, as Postfix does
  *   explain  resolve a destination here and show every step of the decision
  *   config   check a configuration file and print the settings in force
+ * and the daemon's control commands; probe and tlsa are in probe_cmd.c,
+ * survey in survey_cmd.c.
  */
 #include "autoconfig.h"
 
@@ -17,31 +19,22 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "util/buf.h"
 #include "config/config.h"
-#include "dns/dns_unbound.h"
 #include "util/endpoint.h"
 #include "rules/exceptions.h"
 #include "report/explain.h"
-#include "util/json.h"
+#include "util/jsonw.h"
 #include "postfix/mapclient.h"
 #include "postfix/netstring.h"
 #include "postfix/nexthop.h"
-#include "util/ownaddr.h"
-#include "probe/probe.h"
-#include "probe/probeplan.h"
-#include "probe/probereport.h"
 #include "probe/probestate.h"
 #include "dns/resolve.h"
 #include "postfix/socketmap.h"
 #include "serve/status.h"
+#include "fromhere.h"
+#include "probe_cmd.h"
 #include "survey_cmd.h"
-#include "rules/tlsa.h"
 
 /* Exit codes, documented in tlspolicy(1). */
 enum {
@@ -184,74 +177,11 @@ cmd_query(const struct config *cfg, int argc, char **argv)
 	return status;
 }
 
-/* Resolves one next hop here, as the daemon would, and hands the result
- * to done() (which must copy what it keeps). -1 when the resolver could
- * not be set up or the lookups could not start (reported). */
-struct resolution {
-	struct event_base *base;
-	void (*done)(void *arg, const struct resolve_result *r);
-	void *arg;
-};
-
-static void
-resolved(void *arg, const struct resolve_result *r)
-{
-	struct resolution *run = arg;
-
-	run->done(run->arg, r);
-	event_base_loopbreak(run->base);
-}
-
-static int
-resolve_once(const struct config *cfg, const char *cmd, const struct nexthop *nh,
-    void (*done)(void *arg, const struct resolve_result *r), void *arg)
-{
-	struct resolve_result direct = {.nexthop = *nh};
-	char err[1024];
-
-	if (resolve_without_dns(nh, &direct.answer, direct.reason, sizeof(direct.reason))) {
-		done(arg, &direct);
-		return 0;
-	}
-	struct resolution run = {.base = event_base_new(), .done = done, .arg = arg};
-	struct dns_unbound_settings s = {
-		.trust_anchor_file = cfg->trust_anchor_file,
-		.unbound_config = cfg->unbound_config,
-		.timeout_ms = cfg->dns_timeout_ms,
-	};
-	struct dns *dns = run.base ? dns_unbound_create(run.base, &s, err, sizeof(err)) : NULL;
-	int rc = 0;
-	if (!dns) {
-		fprintf(stderr, "tlspolicy %s: resolver: %s\n", cmd, run.base ? err : "no event loop");
-		rc = -1;
-	} else if (!resolve_start(dns, nh, resolved, &run)) {
-		fprintf(stderr, "tlspolicy %s: cannot start the lookups\n", cmd);
-		rc = -1;
-	} else {
-		event_base_dispatch(run.base);
-	}
-	dns_free(dns);
-	if (run.base)
-		event_base_free(run.base);
-	return rc;
-}
-
-static int
-parse_dest(const char *cmd, const char *dest, struct nexthop *nh)
-{
-	const char *why;
-
-	if (nexthop_parse(dest, strlen(dest), nh, &why) < 0) {
-		fprintf(stderr, "tlspolicy %s: '%s': %s\n", cmd, dest, why);
-		return -1;
-	}
-	return 0;
-}
-
 struct explain_run {
 	const struct config *cfg;
 	bool json;
 	struct buf out;
+	struct jsonw jw;		/* writes out, with json */
 	int status;
 	char dest[NEXTHOP_NAME_MAX + 16];
 	size_t nprobes;
@@ -313,27 +243,24 @@ explained(void *arg, const struct resolve_result *res)
 	const struct exception_entry *e = explain_exception(run, res, &cover, &policy);
 
 	if (run->json) {
-		explain_json(res, &run->cfg->levels, &run->out);
-		json_key(&run->out, "exception", 0);
+		/* Left open: explain_probes() adds the probes and closes it. */
+		jsonw_object(&run->jw, NULL);
+		explain_json(res, &run->cfg->levels, &run->jw);
 		if (e) {
 			struct buf line;
 			buf_init(&line);
 			exceptions_format(e, &line);
 			buf_terminate(&line);
-			buf_putc(&run->out, '{');
-			json_key(&run->out, "line", 1);
-			buf_printf(&run->out, "%u", e->line);
-			json_key(&run->out, "entry", 0);
-			json_str(&run->out, buf_ptr(&line));
-			json_key(&run->out, "policy", 0);
-			json_str(&run->out, policy);
-			json_key(&run->out, "names_every_host", 0);
-			buf_puts(&run->out, e->kind != EXCEPTION_MX_HOST || res->nexthop.kind == NEXTHOP_HOST || cover.all
-			    ? "true" : "false");
-			buf_putc(&run->out, '}');
+			jsonw_object(&run->jw, "exception");
+			jsonw_uint(&run->jw, "line", e->line);
+			jsonw_string(&run->jw, "entry", buf_ptr(&line));
+			jsonw_string(&run->jw, "policy", policy);
+			jsonw_bool(&run->jw, "names_every_host",
+			    e->kind != EXCEPTION_MX_HOST || res->nexthop.kind == NEXTHOP_HOST || cover.all);
+			jsonw_object_end(&run->jw);
 			buf_free(&line);
 		} else {
-			buf_puts(&run->out, "null");
+			jsonw_null(&run->jw, "exception");
 		}
 	} else {
 		explain_text(res, &run->cfg->levels, &run->out);
@@ -356,9 +283,7 @@ explain_probe_addr(void *arg, const struct probestate_addr *a)
 	struct explain_run *run = arg;
 
 	if (run->json) {
-		if (run->nprobes)
-			buf_putc(&run->out, ',');
-		explain_probes_json(a, &run->out);
+		explain_probes_json(a, &run->jw);
 	} else {
 		explain_probes_text(a, &run->out);
 	}
@@ -378,7 +303,7 @@ explain_probes(struct explain_run *run)
 	char err[600];
 	int n = dir[0] && ps ? probestate_load(ps, buf_ptr(&path), (int64_t)time(NULL), err, sizeof(err)) : 0;
 	if (run->json) {
-		buf_puts(&run->out, ",\"probes\":[");
+		jsonw_array(&run->jw, "probes");
 	} else if (n < 0) {
 		buf_printf(&run->out, "probes: %s\n", err);
 	} else {
@@ -387,8 +312,9 @@ explain_probes(struct explain_run *run)
 	if (n > 0)
 		probestate_each_addr(ps, run->dest, explain_probe_addr, run);
 	if (run->json) {
-		buf_putc(&run->out, ']');
-		explain_json_close(&run->out);
+		jsonw_array_end(&run->jw);
+		jsonw_object_end(&run->jw);
+		buf_putc(&run->out, '\n');
 	} else if (n >= 0 && run->nprobes == 0) {
 		buf_puts(&run->out, "    none yet\n");
 	}
@@ -417,9 +343,10 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tlspolicy explain: name one destination\n");
 		return EXIT_TROUBLE;
 	}
-	if (parse_dest("explain", argv[optind], &nh) < 0)
+	if (fromhere_dest("explain", argv[optind], &nh) < 0)
 		return EXIT_TROUBLE;
 	buf_init(&run.out);
+	jsonw_init(&run.jw, &run.out);
 	/* The daemon's list, if it reads; a broken one is lint's business. */
 	struct buf errors;
 	buf_init(&errors);
@@ -428,384 +355,13 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tlspolicy explain: %s has errors, ignored here (see tlspolicy lint)\n",
 		    cfg->exceptions_file);
 	buf_free(&errors);
-	if (resolve_once(cfg, "explain", &nh, explained, &run) == 0) {
+	if (fromhere_resolve(cfg, "explain", &nh, explained, &run) == 0) {
 		explain_probes(&run);
 		fputs(buf_ptr(&run.out), stdout);
 	}
 	exceptions_unref(run.exceptions);
 	buf_free(&run.out);
 	return run.status;
-}
-
-/* Probes as the daemon makes them, from the same settings. */
-static struct probe_env *
-probe_env_from(const struct config *cfg, bool keep_certs, char *err, size_t errlen)
-{
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-		.keep_certs = keep_certs,
-	};
-	return probe_env_new(&es, err, errlen);
-}
-
-/* Exit codes of probe, documented in tlspolicy(1). */
-enum {
-	PROBE_EXIT_AS_PROMISED = 0,	/* every probed host as secure as its DNS promises */
-	PROBE_EXIT_BROKEN = 1,		/* a host does less than its TLSA records promise */
-	PROBE_EXIT_UNKNOWN = 3,		/* DNS failed, or no address could be probed */
-};
-
-struct probe_run {
-	struct probeplan_settings ps;
-	struct netaddr *own;		/* what ps.own points to */
-	struct probeplan plan;
-	struct policy_answer answer;
-	char reason[512];
-	bool planned;
-};
-
-/* The daemon's plan settings; this host's addresses when they are to be
- * refused. -1, said on stderr, when they cannot be listed: a probe must
- * not go blind to them. */
-static int
-probe_run_init(struct probe_run *run, const struct config *cfg, const char *cmd)
-{
-	char err[256];
-
-	memset(run, 0, sizeof(*run));
-	run->ps.allow_private = cfg->probe_allow_private;
-	run->ps.address_limit = cfg->probe_address_limit;
-	if (!cfg->probe_allow_private && ownaddr_load(&run->own, &run->ps.nown, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tlspolicy %s: %s\n", cmd, err);
-		return -1;
-	}
-	run->ps.own = run->own;
-	return 0;
-}
-
-static void
-probe_run_free(struct probe_run *run)
-{
-	probeplan_free(&run->plan);
-	free(run->own);
-	run->own = NULL;
-}
-
-static void
-planned(void *arg, const struct resolve_result *res)
-{
-	struct probe_run *run = arg;
-
-	run->answer = res->answer;
-	snprintf(run->reason, sizeof(run->reason), "%s", res->reason);
-	run->planned = probeplan_build(res, &run->ps, &run->plan) == 0;
-}
-
-/* "loopback address", "address of this host", for a refused item. */
-static const char *
-refused_words(const struct probeplan_item *it, char *buf, size_t size)
-{
-	if (strcmp(it->refused, PROBEPLAN_THIS_HOST) == 0)
-		return "address of this host";
-	snprintf(buf, size, "%s address", it->refused);
-	return buf;
-}
-
-/* Whether a result keeps the promise its DNS made: usable TLSA records
- * promise DANE, unusable ones at least encryption. */
-static bool
-as_promised(const struct probe_target *t, const struct probe_result *r)
-{
-	if (r->tlsa_usable)
-		return r->class == PROBE_DANE_VERIFIED;
-	if (t->ntlsa)
-		return r->class != PROBE_PLAINTEXT && r->class != PROBE_TLS_FAILED && r->class != PROBE_UNREACHABLE;
-	return true;
-}
-
-static int
-cmd_probe(const struct config *cfg, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
-	struct probe_run run;
-	struct nexthop nh;
-	bool json = false;
-	char err[512];
-	int opt;
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
-		if (opt != 'j')
-			return EXIT_TROUBLE;
-		json = true;
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "tlspolicy probe: name one destination\n");
-		return EXIT_TROUBLE;
-	}
-	if (parse_dest("probe", argv[optind], &nh) < 0 || probe_run_init(&run, cfg, "probe") < 0)
-		return EXIT_TROUBLE;
-	if (resolve_once(cfg, "probe", &nh, planned, &run) < 0) {
-		probe_run_free(&run);
-		return EXIT_TROUBLE;
-	}
-	struct probe_env *env = probe_env_from(cfg, false, err, sizeof(err));
-	if (!env) {
-		fprintf(stderr, "tlspolicy probe: %s\n", err);
-		probe_run_free(&run);
-		return EXIT_TROUBLE;
-	}
-	struct buf out, refused, over;
-	buf_init(&out);
-	buf_init(&refused);
-	buf_init(&over);
-	int status = run.answer.result == POLICY_TEMP ? PROBE_EXIT_UNKNOWN : PROBE_EXIT_AS_PROMISED;
-	size_t probed = 0, nrefused = 0, nover = 0;
-	if (json) {
-		buf_putc(&out, '{');
-		json_key(&out, "destination", 1);
-		json_str(&out, run.plan.dest[0] ? run.plan.dest : argv[optind]);
-		json_key(&out, "rule", 0);
-		json_str(&out, policy_rule_name(run.answer.rule));
-		json_key(&out, "reason", 0);
-		json_str(&out, run.reason);
-		json_key(&out, "results", 0);
-		buf_putc(&out, '[');
-	} else {
-		buf_printf(&out, "destination %s: %s%s%s\n", run.plan.dest[0] ? run.plan.dest : argv[optind],
-		    policy_rule_name(run.answer.rule), run.reason[0] ? ": " : "", run.reason);
-	}
-	for (size_t i = 0; i < run.plan.n; i++) {
-		const struct probeplan_item *it = &run.plan.items[i];
-		char addr[64];
-		netaddr_format(&it->target.address, addr, sizeof(addr));
-		if (it->over_limit) {
-			if (json) {
-				buf_puts(&over, nover ? ",{" : "{");
-				json_key(&over, "host", 1);
-				json_str(&over, it->target.host);
-				json_key(&over, "address", 0);
-				json_str(&over, addr);
-				buf_putc(&over, '}');
-			} else {
-				buf_printf(&out, "== %s[%s]:%u not probed: Postfix tries %u addresses at most "
-				    "(probe_address_limit)\n", it->target.host, addr, it->target.port,
-				    run.ps.address_limit);
-			}
-			nover++;
-			continue;
-		}
-		if (it->refused) {
-			if (json) {
-				buf_puts(&refused, nrefused ? ",{" : "{");
-				json_key(&refused, "host", 1);
-				json_str(&refused, it->target.host);
-				json_key(&refused, "address", 0);
-				json_str(&refused, addr);
-				json_key(&refused, "range", 0);
-				json_str(&refused, it->refused);
-				buf_putc(&refused, '}');
-			} else {
-				char words[64];
-				buf_printf(&out, "== %s[%s]:%u refused: %s (probe_allow_private = no)\n",
-				    it->target.host, addr, it->target.port, refused_words(it, words, sizeof(words)));
-			}
-			nrefused++;
-			continue;
-		}
-		struct probe *p = probe_new(env, &it->target);
-		if (!p)
-			continue;
-		const struct probe_result *r = probe_run_blocking(p);
-		if (json) {
-			if (probed)
-				buf_putc(&out, ',');
-			probereport_json(probe_target(p), r, &out);
-		} else {
-			probereport_text(probe_target(p), r, &out);
-		}
-		probed++;
-		if (!as_promised(&it->target, r))
-			status = PROBE_EXIT_BROKEN;
-		probe_free(p);
-	}
-	if (probed == 0 && status == PROBE_EXIT_AS_PROMISED) {
-		status = PROBE_EXIT_UNKNOWN;
-		if (!json)
-			buf_puts(&out, "nothing to probe: no address that may be probed\n");
-	}
-	if (json) {
-		buf_puts(&out, "],");
-		json_key(&out, "refused", 1);
-		buf_putc(&out, '[');
-		buf_append(&out, buf_ptr(&refused), buf_size(&refused));
-		buf_puts(&out, "],");
-		json_key(&out, "over_limit", 1);
-		buf_putc(&out, '[');
-		buf_append(&out, buf_ptr(&over), buf_size(&over));
-		buf_puts(&out, "]}\n");
-	}
-	buf_free(&refused);
-	buf_free(&over);
-	fputs(buf_ptr(&out), stdout);
-	buf_free(&out);
-	probe_env_free(env);
-	probe_run_free(&run);
-	return status;
-}
-
-/* A TLSA record for a certificate: usage 3 names the first certificate
- * (the server's own), usage 2 the last (the top of the chain given). */
-static int
-print_tlsa(const char *owner, unsigned usage, unsigned selector, unsigned mtype,
-    const unsigned char *der, size_t len)
-{
-	struct buf data, line;
-	struct tlsa_record r = {(uint8_t)usage, (uint8_t)selector, (uint8_t)mtype, NULL, 0};
-
-	buf_init(&data);
-	buf_init(&line);
-	if (tlsa_data_for_cert(der, len, (uint8_t)selector, (uint8_t)mtype, &data) < 0) {
-		fprintf(stderr, "tlspolicy tlsa: cannot read the certificate\n");
-		buf_free(&data);
-		return EXIT_TROUBLE;
-	}
-	r.data = (const unsigned char *)buf_ptr(&data);
-	r.len = buf_size(&data);
-	tlsa_format(&r, &line);
-	printf("%s%s%s\n", owner ? owner : "", owner ? " IN TLSA " : "", buf_ptr(&line));
-	buf_free(&data);
-	buf_free(&line);
-	return EXIT_ANSWERED;
-}
-
-static int
-tlsa_from_file(const char *path, unsigned usage, unsigned selector, unsigned mtype)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x, *chosen = NULL;
-
-	if (!f) {
-		fprintf(stderr, "tlspolicy tlsa: %s: %s\n", path, strerror(errno));
-		return EXIT_TROUBLE;
-	}
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL))) {
-		if (chosen && usage == TLSA_DANE_EE) {
-			X509_free(x);
-			continue;
-		}
-		X509_free(chosen);
-		chosen = x;
-	}
-	ERR_clear_error();
-	fclose(f);
-	if (!chosen) {
-		fprintf(stderr, "tlspolicy tlsa: %s: no PEM certificate in it\n", path);
-		return EXIT_TROUBLE;
-	}
-	unsigned char *der = NULL;
-	int len = i2d_X509(chosen, &der);
-	int rc = len > 0 ? print_tlsa(NULL, usage, selector, mtype, der, (size_t)len) : EXIT_TROUBLE;
-	OPENSSL_free(der);
-	X509_free(chosen);
-	return rc;
-}
-
-static int
-tlsa_from_host(const struct config *cfg, const char *spec, unsigned usage, unsigned selector, unsigned mtype)
-{
-	struct probe_run run;
-	struct nexthop nh;
-	const char *why;
-	char key[NEXTHOP_NAME_MAX + 16], err[512], owner[NEXTHOP_NAME_MAX + 32];
-
-	/* "host", "host:port" and "[host]:port" all name one host. No copy
-	 * of the argument: it may be of any length. */
-	if (nexthop_parse_host(spec, strlen(spec), &nh, &why) < 0) {
-		fprintf(stderr, "tlspolicy tlsa: --host '%s': %s (a host name, as host, host:port or [host]:port)\n",
-		    spec, why);
-		return EXIT_TROUBLE;
-	}
-	nexthop_format(&nh, key, sizeof(key));
-	if (probe_run_init(&run, cfg, "tlsa") < 0)
-		return EXIT_TROUBLE;
-	if (resolve_once(cfg, "tlsa", &nh, planned, &run) < 0) {
-		probe_run_free(&run);
-		return EXIT_TROUBLE;
-	}
-	const struct probeplan_item *item = NULL;
-	for (size_t i = 0; i < run.plan.n && !item; i++)
-		if (!run.plan.items[i].refused && !run.plan.items[i].over_limit)
-			item = &run.plan.items[i];
-	if (!item) {
-		fprintf(stderr, "tlspolicy tlsa: %s: no address that may be probed%s\n", key,
-		    run.plan.n ? " (probe_allow_private = no)" : "");
-		probe_run_free(&run);
-		return EXIT_TROUBLE;
-	}
-	struct probe_env *env = probe_env_from(cfg, true, err, sizeof(err));
-	struct probe *p = env ? probe_new(env, &item->target) : NULL;
-	int rc = EXIT_TROUBLE;
-	if (!p) {
-		fprintf(stderr, "tlspolicy tlsa: %s\n", env ? "out of memory" : err);
-	} else {
-		const struct probe_result *r = probe_run_blocking(p);
-		if (r->ncerts == 0 || !r->certs[0].der) {
-			fprintf(stderr, "tlspolicy tlsa: %s: no certificate (%s%s%s)\n", key, probe_class_name(r->class),
-			    r->error[0] ? ": " : "", r->error);
-		} else {
-			const struct probe_cert *c = usage == TLSA_DANE_EE ? &r->certs[0] : &r->certs[r->ncerts - 1];
-			snprintf(owner, sizeof(owner), "_%u._tcp.%s.", nh.port, nh.name);
-			rc = print_tlsa(owner, usage, selector, mtype, c->der, c->der_len);
-		}
-	}
-	probe_free(p);
-	probe_env_free(env);
-	probe_run_free(&run);
-	return rc;
-}
-
-static int
-cmd_tlsa(const struct config *cfg, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"usage", required_argument, NULL, 'u'},
-		{"selector", required_argument, NULL, 's'},
-		{"mtype", required_argument, NULL, 'm'},
-		{"host", required_argument, NULL, 'H'},
-		{NULL, 0, NULL, 0},
-	};
-	unsigned usage = TLSA_DANE_EE, selector = TLSA_SEL_SPKI, mtype = TLSA_MATCH_SHA256;
-	const char *host = NULL;
-	int opt;
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "u:s:m:H:", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'u': usage = (unsigned)atoi(optarg); break;
-		case 's': selector = (unsigned)atoi(optarg); break;
-		case 'm': mtype = (unsigned)atoi(optarg); break;
-		case 'H': host = optarg; break;
-		default: return EXIT_TROUBLE;
-		}
-	}
-	if ((usage != TLSA_DANE_TA && usage != TLSA_DANE_EE) || selector > 1 || mtype > 2) {
-		fprintf(stderr, "tlspolicy tlsa: usage 2 or 3, selector 0 or 1, mtype 0, 1 or 2: "
-		    "the records SMTP can use (RFC 7672)\n");
-		return EXIT_TROUBLE;
-	}
-	if (host && optind == argc)
-		return tlsa_from_host(cfg, host, usage, selector, mtype);
-	if (!host && argc - optind == 1)
-		return tlsa_from_file(argv[optind], usage, selector, mtype);
-	fprintf(stderr, "tlspolicy tlsa: name a certificate file, or --host HOST[:PORT]\n");
-	return EXIT_TROUBLE;
 }
 
 /* purge, refresh and stats: one request to the daemon's control socket. */

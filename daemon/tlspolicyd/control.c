@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "control.h"
 #include "util/endpoint.h"
+#include "util/list.h"
 #include "postfix/netstring.h"
 
 #define REQUEST_TIMEOUT_S 5
@@ -26,7 +27,7 @@
 
 struct control_request {
 	struct control *ctl;
-	struct control_request *prev, *next;
+	struct list_node link;		/* on ctl->requests */
 	int fd;
 	struct event *ev;
 	struct buf in, out;
@@ -39,7 +40,7 @@ struct control {
 	struct event *accept_ev;
 	control_handler *handler;
 	void *arg;
-	struct control_request *requests;
+	struct list requests;
 };
 
 int
@@ -78,12 +79,7 @@ request_free(struct control_request *r)
 {
 	struct control *c = r->ctl;
 
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		c->requests = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
+	list_remove(&c->requests, &r->link);
 	if (r->ev)
 		event_free(r->ev);
 	if (r->fd >= 0)
@@ -209,10 +205,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	r->deadline_us = now_us() + REQUEST_TIMEOUT_S * 1000000ull;
 	buf_init(&r->in);
 	buf_init(&r->out);
-	r->next = c->requests;
-	if (r->next)
-		r->next->prev = r;
-	c->requests = r;
+	list_push_front(&c->requests, &r->link);
 	if (!(r->ev = event_new(c->base, fd, EV_READ, on_request, r)) || !wait_request(r))
 		request_free(r);
 }
@@ -245,8 +238,8 @@ control_free(struct control *c)
 		return;
 	/* Requests a handler still holds are answered into the void: they are
 	 * freed here, and the handler must not reply after this. */
-	while (c->requests)
-		request_free(c->requests);
+	while (c->requests.first)
+		request_free(LIST_ENTRY(c->requests.first, struct control_request, link));
 	if (c->accept_ev)
 		event_free(c->accept_ev);
 	close(c->fd);

@@ -13,13 +13,14 @@
 #include <event2/event.h>
 
 #include "util/endpoint.h"
+#include "util/list.h"
 #include "metrics_http.h"
 #include "util/peer.h"
 #include "util/strmap.h"
 
 struct mconn {
 	struct metrics_http *m;
-	struct mconn *prev, *next;
+	struct list_node link;		/* on m->conns */
 	int fd;
 	struct event *ev;
 	struct event *deadline;
@@ -37,8 +38,7 @@ struct metrics_http {
 	void (*collect)(void *arg, struct buf *out);
 	void *arg;
 	unsigned timeout_ms;
-	struct mconn *conns;
-	size_t nconns;
+	struct list conns;
 	struct strmap *peers;		/* key -> connections open, as a uintptr_t */
 	struct peer_diag *diag;
 	uint64_t refused;
@@ -67,13 +67,7 @@ mconn_close(struct mconn *c)
 	struct metrics_http *m = c->m;
 
 	peer_set(m, c->peer, peer_conns(m, c->peer) - 1);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		m->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	m->nconns--;
+	list_remove(&m->conns, &c->link);
 	if (c->ev)
 		event_free(c->ev);
 	if (c->deadline)
@@ -232,7 +226,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 			snprintf(p.key, sizeof(p.key), "unknown");
 		unsigned mine = peer_conns(m, p.key);
 		struct mconn *c = NULL;
-		if (m->nconns >= METRICS_MAX_CONNECTIONS || mine >= METRICS_MAX_PER_PEER ||
+		if (m->conns.count >= METRICS_MAX_CONNECTIONS || mine >= METRICS_MAX_PER_PEER ||
 		    peer_set(m, p.key, mine + 1) < 0 || !(c = calloc(1, sizeof(*c)))) {
 			if (peer_conns(m, p.key) > mine)
 				peer_set(m, p.key, mine);
@@ -245,11 +239,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		c->state = READING;
 		snprintf(c->peer, sizeof(c->peer), "%s", p.key);
 		buf_init(&c->out);
-		c->next = m->conns;
-		if (c->next)
-			c->next->prev = c;
-		m->conns = c;
-		m->nconns++;
+		list_push_front(&m->conns, &c->link);
 		struct timeval tv = {(time_t)(m->timeout_ms / 1000), (suseconds_t)(m->timeout_ms % 1000) * 1000};
 		if (!(c->deadline = evtimer_new(m->base, on_deadline, c)) || evtimer_add(c->deadline, &tv) < 0 ||
 		    !mconn_wait(c, EV_READ, on_io))
@@ -315,8 +305,8 @@ metrics_http_free(struct metrics_http *m)
 {
 	if (!m)
 		return;
-	while (m->conns)
-		mconn_close(m->conns);
+	while (m->conns.first)
+		mconn_close(LIST_ENTRY(m->conns.first, struct mconn, link));
 	if (m->accept_ev)
 		event_free(m->accept_ev);
 	if (m->fd >= 0)

@@ -16,6 +16,7 @@
 
 #include "util/buf.h"
 #include "util/kv.h"
+#include "util/list.h"
 #include "postfix/netstring.h"
 #include "postfix/nexthop.h"
 #include "util/peer.h"
@@ -51,7 +52,7 @@ struct listener {
 
 struct conn {
 	struct server *srv;
-	struct conn *prev, *next;
+	struct list_node link;		/* on srv->conns */
 	int fd;
 	struct event *ev_read;
 	struct event *ev_write;
@@ -79,8 +80,7 @@ struct server {
 	struct listener *listeners;
 	size_t nlisteners;
 	bool accepting;
-	struct conn *conns;
-	size_t nconns;
+	struct list conns;
 	struct strmap *peers;		/* key -> struct peer_count */
 	struct peer_diag *diag;
 	const struct timeval *idle_timeout;	/* a libevent common timeout */
@@ -147,15 +147,9 @@ conn_close(struct conn *c)
 	buf_free(&c->out);
 	if (c->peer && --c->peer->conns == 0)
 		free(strmap_remove(srv->peers, c->peer->key));
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->nconns--;
+	list_remove(&srv->conns, &c->link);
 	free(c);
-	if (srv->nconns < srv->cfg->max_connections)
+	if (srv->conns.count < srv->cfg->max_connections)
 		listeners_enable(srv, true);
 	if (srv->draining)
 		check_drained(srv);
@@ -551,7 +545,7 @@ accept_pause(struct server *srv, const char *why)
 	struct timeval second = {1, 0};
 
 	char conns[24];
-	snprintf(conns, sizeof(conns), "%zu", srv->nconns);
+	snprintf(conns, sizeof(conns), "%zu", srv->conns.count);
 	log_event(srv->log, LOGL_WARNING, "accept-paused", "reason", why, "connections", conns, NULL);
 	listeners_enable(srv, false);
 	evtimer_add(srv->resume_accept, &second);
@@ -562,7 +556,7 @@ on_resume_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 
-	if (srv->nconns < srv->cfg->max_connections)
+	if (srv->conns.count < srv->cfg->max_connections)
 		listeners_enable(srv, true);
 }
 
@@ -626,7 +620,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct server *srv = l->srv;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if (srv->nconns >= srv->cfg->max_connections) {
+		if (srv->conns.count >= srv->cfg->max_connections) {
 			listeners_enable(srv, false);
 			return;
 		}
@@ -669,11 +663,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		srv->stats.accepted++;
 		buf_init(&c->in);
 		buf_init(&c->out);
-		c->next = srv->conns;
-		if (c->next)
-			c->next->prev = c;
-		srv->conns = c;
-		srv->nconns++;
+		list_push_front(&srv->conns, &c->link);
 		reading(c, true);
 	}
 }
@@ -731,21 +721,22 @@ server_set_config(struct server *srv, struct config *cfg)
 	set_idle_timeout(srv);
 	/* Open connections take the new client_timeout now, not at their
 	 * next re-arm, which a connection served from the cache never has. */
-	for (struct conn *c = srv->conns; c; c = c->next) {
+	for (struct list_node *l = srv->conns.first; l; l = l->next) {
+		struct conn *c = LIST_ENTRY(l, struct conn, link);
 		if (c->reading) {
 			event_add(c->ev_read, srv->idle_timeout);
 			c->read_timed = false;
 			arm_read(c);
 		}
 	}
-	if (srv->nconns < cfg->max_connections)
+	if (srv->conns.count < cfg->max_connections)
 		listeners_enable(srv, true);
 }
 
 static void
 check_drained(struct server *srv)
 {
-	if (srv->nconns == 0 && srv->drained) {
+	if (srv->conns.count == 0 && srv->drained) {
 		void (*done)(void *) = srv->drained;
 		srv->drained = NULL;
 		done(srv->drained_arg);
@@ -757,10 +748,10 @@ on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 
-	if (srv->nconns)
-		log_msg(srv->log, LOGL_WARNING, "event=drain-timeout connections=%zu action=closed", srv->nconns);
-	while (srv->conns)
-		conn_close(srv->conns);
+	if (srv->conns.count)
+		log_msg(srv->log, LOGL_WARNING, "event=drain-timeout connections=%zu action=closed", srv->conns.count);
+	while (srv->conns.first)
+		conn_close(LIST_ENTRY(srv->conns.first, struct conn, link));
 	check_drained(srv);
 }
 
@@ -781,14 +772,15 @@ server_drain(struct server *srv, unsigned grace_ms, void (*done)(void *arg), voi
 	}
 	srv->nlisteners = 0;
 	/* Idle connections go now; the others once their answers are out. */
-	for (struct conn *c = srv->conns, *next; c; c = next) {
-		next = c->next;
+	for (struct list_node *l = srv->conns.first, *next; l; l = next) {
+		struct conn *c = LIST_ENTRY(l, struct conn, link);
+		next = l->next;
 		if (!c->waiter && buf_size(&c->out) == 0)
 			conn_close(c);
 		else
 			c->closing = true;
 	}
-	if (srv->nconns == 0) {
+	if (srv->conns.count == 0) {
 		check_drained(srv);
 		return;
 	}
@@ -813,7 +805,7 @@ server_stats(const struct server *srv, struct server_stats *out)
 size_t
 server_connections(const struct server *srv)
 {
-	return srv->nconns;
+	return srv->conns.count;
 }
 
 void
@@ -821,8 +813,8 @@ server_free(struct server *srv)
 {
 	if (!srv)
 		return;
-	while (srv->conns)
-		conn_close(srv->conns);
+	while (srv->conns.first)
+		conn_close(LIST_ENTRY(srv->conns.first, struct conn, link));
 	for (size_t i = 0; i < srv->nlisteners; i++) {
 		if (srv->listeners[i].ev)
 			event_free(srv->listeners[i].ev);

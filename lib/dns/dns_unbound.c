@@ -14,12 +14,13 @@
 #include <event2/event.h>
 #include <unbound.h>
 
+#include "util/list.h"
 #include "dns/dns_unbound.h"
 #include "dns/rr.h"
 
 struct query {
 	struct resolver *res;
-	struct query *prev, *next;
+	struct list_node link;		/* on res->queries */
 	int id;			/* ours, > 0 */
 	int ub_id;		/* libunbound's */
 	struct dns_answer *answer;	/* allocated up front: an answer always arrives */
@@ -33,19 +34,14 @@ struct resolver {
 	struct event *readable;
 	struct event_base *base;
 	struct timeval timeout;
-	struct query *queries;	/* in flight, for cancel and free */
+	struct list queries;	/* in flight, for cancel and free */
 	int next_id;
 };
 
 static void
 unlink_query(struct query *q)
 {
-	if (q->prev)
-		q->prev->next = q->next;
-	else
-		q->res->queries = q->next;
-	if (q->next)
-		q->next->prev = q->prev;
+	list_remove(&q->res->queries, &q->link);
 }
 
 static void
@@ -174,10 +170,7 @@ ub_lookup(void *impl, const char *name, uint16_t type, dns_callback *cb, void *a
 		res->next_id = 1;
 	q->id = res->next_id;
 	evtimer_add(q->timer, &res->timeout);
-	q->next = res->queries;
-	if (q->next)
-		q->next->prev = q;
-	res->queries = q;
+	list_push_front(&res->queries, &q->link);
 	return q->id;
 }
 
@@ -186,7 +179,8 @@ ub_cancel_lookup(void *impl, int id)
 {
 	struct resolver *res = impl;
 
-	for (struct query *q = res->queries; q; q = q->next) {
+	for (struct list_node *l = res->queries.first; l; l = l->next) {
+		struct query *q = LIST_ENTRY(l, struct query, link);
 		if (q->id == id) {
 			ub_cancel(res->ctx, q->ub_id);
 			unlink_query(q);
@@ -201,8 +195,8 @@ ub_free(void *impl)
 {
 	struct resolver *res = impl;
 
-	while (res->queries) {
-		struct query *q = res->queries;
+	while (res->queries.first) {
+		struct query *q = LIST_ENTRY(res->queries.first, struct query, link);
 		ub_cancel(res->ctx, q->ub_id);
 		unlink_query(q);
 		free_query(q);

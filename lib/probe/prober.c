@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-#include "util/hash.h"
+#include "util/list.h"
+#include "util/map.h"
 #include "probe/prober.h"
 
 #define ADDR_SLOTS 4096		/* last start per address; pruned when half full */
@@ -25,17 +25,16 @@ struct job;
  * an eventfd to wake the taker. */
 struct xlist {
 	pthread_mutex_t lock;
-	struct job *head, *tail;
+	struct list jobs;		/* by worker_link */
 	int fd;
 };
 
 struct job {
-	/* Owner's lists (queue or running): owner thread only. */
-	struct job *prev, *next;
-	/* Inbox and done lists: under the lock of the xlist it is on. */
-	struct job *xnext;
-	/* The worker's list of the jobs it runs: worker thread only. */
-	struct job *wnext;
+	/* On the owner's queue or running list: owner thread only. */
+	struct list_node owner_link;
+	/* On a worker's inbox, then its live list, then the done list: under
+	 * the lock of the xlist it is on, by the worker while live. */
+	struct list_node worker_link;
 	struct worker *worker;
 	struct probe *probe;
 	struct event *ev;		/* worker thread only */
@@ -53,13 +52,14 @@ struct worker {
 	struct event *wake_ev;
 	_Atomic bool stop;
 	unsigned running;		/* owner's count */
-	struct job *live;		/* jobs this worker runs, by wnext */
+	struct list live;		/* jobs this worker runs: worker thread only */
 };
 
+/* When a probe of an address last started. */
 struct addr_slot {
-	struct netaddr addr;
+	struct map_node node;
+	unsigned char key[17];		/* the family (4 or 6), then the address */
 	uint64_t started_ms;
-	bool used;
 };
 
 struct prober {
@@ -70,24 +70,21 @@ struct prober {
 	void *arg;
 	struct worker *workers;
 	unsigned nworkers;
-	struct job *q_head, *q_tail;	/* waiting, oldest first */
-	struct job *running;		/* started, not yet back */
-	size_t nqueued, nrunning;
+	struct list queue;		/* waiting, oldest first but the urgent */
+	struct list running;		/* started, not yet back */
 	struct xlist done;		/* finished jobs, for the owner */
 	struct event *done_ev;
 	struct event *pump_timer;
 	double tokens;
 	uint64_t tokens_ms;
-	struct addr_slot *slots;
-	size_t slots_used;
-	struct hash_key hkey;
+	struct map slots;		/* of struct addr_slot, at most ADDR_SLOTS */
 	struct prober_stats stats;
 };
 
 static int
 xlist_init(struct xlist *x)
 {
-	x->head = x->tail = NULL;
+	memset(&x->jobs, 0, sizeof(x->jobs));
 	x->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&x->lock, NULL);
 	return x->fd < 0 ? -1 : 0;
@@ -113,30 +110,23 @@ xlist_wake(struct xlist *x)
 static void
 xlist_push(struct xlist *x, struct job *j)
 {
-	j->xnext = NULL;
 	pthread_mutex_lock(&x->lock);
-	if (x->tail)
-		x->tail->xnext = j;
-	else
-		x->head = j;
-	x->tail = j;
+	list_push_back(&x->jobs, &j->worker_link);
 	pthread_mutex_unlock(&x->lock);
 	xlist_wake(x);
 }
 
-/* Everything handed over so far, oldest first (linked by xnext). */
-static struct job *
-xlist_take(struct xlist *x)
+/* Moves everything handed over so far to the end of to, oldest first. */
+static void
+xlist_take(struct xlist *x, struct list *to)
 {
 	uint64_t n;
 
 	while (read(x->fd, &n, sizeof(n)) < 0 && errno == EINTR)
 		;
 	pthread_mutex_lock(&x->lock);
-	struct job *all = x->head;
-	x->head = x->tail = NULL;
+	list_splice_back(to, &x->jobs);
 	pthread_mutex_unlock(&x->lock);
-	return all;
 }
 
 static void
@@ -179,13 +169,7 @@ post_result(struct worker *w, struct job *j)
 		event_free(j->ev);
 		j->ev = NULL;
 	}
-	/* Off the worker's live list. */
-	for (struct job **p = &w->live; *p; p = &(*p)->wnext) {
-		if (*p == j) {
-			*p = j->wnext;
-			break;
-		}
-	}
+	list_remove(&w->live, &j->worker_link);
 	xlist_push(&pr->done, j);
 }
 
@@ -234,23 +218,18 @@ on_worker_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
-	struct job *jobs = xlist_take(&w->inbox);
+	struct list jobs = {0};
+	struct job *j;
+
+	xlist_take(&w->inbox, &jobs);
 	if (w->stop) {
 		/* What was handed over but not started is freed with the rest. */
-		while (jobs) {
-			struct job *next = jobs->xnext;
-			jobs->wnext = w->live;
-			w->live = jobs;
-			jobs = next;
-		}
+		list_splice_back(&w->live, &jobs);
 		event_base_loopbreak(w->base);
 		return;
 	}
-	while (jobs) {
-		struct job *j = jobs;
-		jobs = j->xnext;
-		j->wnext = w->live;
-		w->live = j;
+	while ((j = LIST_ENTRY(list_pop_front(&jobs), struct job, worker_link))) {
+		list_push_back(&w->live, &j->worker_link);
 		wait_for(w, j, probe_start(j->probe, probe_now_ms()));
 	}
 }
@@ -262,73 +241,51 @@ worker_main(void *arg)
 
 	event_base_dispatch(w->base);
 	/* Stopping: what runs here is dropped without a result. */
-	while (w->live) {
-		struct job *j = w->live;
-		w->live = j->wnext;
+	struct job *j;
+	while ((j = LIST_ENTRY(list_pop_front(&w->live), struct job, worker_link)))
 		free_job(j);
-	}
 	return NULL;
 }
 
 /* ---- owner side ----------------------------------------------------- */
 
-static struct addr_slot *
-addr_slot(struct prober *pr, const struct netaddr *a, bool create)
+static void
+free_slot(void *arg, struct map_node *n)
 {
-	size_t len = a->family == AF_INET ? 4 : 16;
-	uint64_t h = hash_siphash13(pr->hkey, a->bytes, len) ^ (uint64_t)a->family;
+	free(MAP_ENTRY(n, struct addr_slot, node));
+}
 
-	for (size_t i = 0; i < ADDR_SLOTS; i++) {
-		struct addr_slot *s = &pr->slots[(h + i) % ADDR_SLOTS];
-		if (!s->used) {
-			if (!create)
-				return NULL;
-			s->used = true;
-			s->addr = *a;
-			s->started_ms = 0;
-			pr->slots_used++;
-			return s;
-		}
-		if (s->addr.family == a->family && memcmp(s->addr.bytes, a->bytes, len) == 0)
-			return s;
-	}
-	return NULL;
+/* The address's slot, made when new; NULL when all ADDR_SLOTS are taken
+ * (or memory is): such an address is not held back by host_interval. */
+static struct addr_slot *
+addr_slot(struct prober *pr, const struct netaddr *a)
+{
+	unsigned char key[17];
+	size_t len = a->family == AF_INET ? 4 : 16;
+
+	key[0] = a->family == AF_INET ? 4 : 6;
+	memcpy(key + 1, a->bytes, len);
+	struct addr_slot *s = MAP_ENTRY(map_find(&pr->slots, key, len + 1), struct addr_slot, node);
+	if (s || map_count(&pr->slots) >= ADDR_SLOTS || !(s = calloc(1, sizeof(*s))))
+		return s;
+	memcpy(s->key, key, len + 1);
+	map_put(&pr->slots, &s->node, s->key, len + 1);
+	return s;
 }
 
 /* Forgets addresses last probed longer than host_interval ago: they are
- * free to probe anyway. Rebuilds the table, which has no tombstones. */
+ * free to probe anyway. */
 static void
 prune_slots(struct prober *pr, uint64_t now)
 {
-	struct addr_slot *old = pr->slots;
-	struct addr_slot *fresh = calloc(ADDR_SLOTS, sizeof(*fresh));
-
-	if (!fresh)
-		return;
-	pr->slots = fresh;
-	pr->slots_used = 0;
-	for (size_t i = 0; i < ADDR_SLOTS; i++) {
-		if (old[i].used && now - old[i].started_ms < pr->s.host_interval_ms) {
-			struct addr_slot *s = addr_slot(pr, &old[i].addr, true);
-			if (s)
-				s->started_ms = old[i].started_ms;
+	for (struct map_node *n = map_oldest(&pr->slots), *next; n; n = next) {
+		struct addr_slot *s = MAP_ENTRY(n, struct addr_slot, node);
+		next = map_newer(n);
+		if (now - s->started_ms >= pr->s.host_interval_ms) {
+			map_remove(&pr->slots, n);
+			free(s);
 		}
 	}
-	free(old);
-}
-
-static void
-list_remove(struct job **head, struct job **tail, struct job *j)
-{
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		*head = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	else if (tail)
-		*tail = j->prev;
-	j->prev = j->next = NULL;
 }
 
 static void
@@ -341,11 +298,7 @@ dispatch(struct prober *pr, struct job *j)
 			w = &pr->workers[i];
 	j->worker = w;
 	w->running++;
-	j->next = pr->running;
-	if (pr->running)
-		pr->running->prev = j;
-	pr->running = j;
-	pr->nrunning++;
+	list_push_front(&pr->running, &j->owner_link);
 	pr->stats.started++;
 	xlist_push(&w->inbox, j);
 }
@@ -360,16 +313,17 @@ pump(struct prober *pr)
 	if (pr->tokens > pr->s.rate)
 		pr->tokens = pr->s.rate;	/* a burst of one second at most */
 	pr->tokens_ms = now;
-	if (pr->slots_used > ADDR_SLOTS / 2)
+	if (map_count(&pr->slots) > ADDR_SLOTS / 2)
 		prune_slots(pr, now);
-	for (struct job *j = pr->q_head, *next; j && pr->nrunning < pr->s.concurrency; j = next) {
-		next = j->next;
+	for (struct list_node *l = pr->queue.first, *next; l && pr->running.count < pr->s.concurrency; l = next) {
+		struct job *j = LIST_ENTRY(l, struct job, owner_link);
+		next = l->next;
 		if (pr->tokens < 1) {
 			wake_at = now + (uint64_t)((1 - pr->tokens) * 1000 / pr->s.rate) + 1;
 			break;
 		}
 		const struct netaddr *a = &probe_target(j->probe)->address;
-		struct addr_slot *slot = addr_slot(pr, a, true);
+		struct addr_slot *slot = addr_slot(pr, a);
 		if (!j->urgent && slot && slot->started_ms && now - slot->started_ms < pr->s.host_interval_ms) {
 			if (slot->started_ms + pr->s.host_interval_ms < wake_at)
 				wake_at = slot->started_ms + pr->s.host_interval_ms;
@@ -377,12 +331,11 @@ pump(struct prober *pr)
 		}
 		if (slot)
 			slot->started_ms = now;
-		list_remove(&pr->q_head, &pr->q_tail, j);
-		pr->nqueued--;
+		list_remove(&pr->queue, &j->owner_link);
 		pr->tokens -= 1;
 		dispatch(pr, j);
 	}
-	if (pr->nqueued && pr->nrunning < pr->s.concurrency && wake_at != UINT64_MAX) {
+	if (pr->queue.count && pr->running.count < pr->s.concurrency && wake_at != UINT64_MAX) {
 		uint64_t ms = wake_at > now ? wake_at - now : 1;
 		struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 		evtimer_add(pr->pump_timer, &tv);
@@ -400,12 +353,12 @@ on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct prober *pr = arg;
 
-	struct job *done = xlist_take(&pr->done);
-	while (done) {
-		struct job *j = done;
-		done = j->xnext;
-		list_remove(&pr->running, NULL, j);
-		pr->nrunning--;
+	struct list done = {0};
+	struct job *j;
+
+	xlist_take(&pr->done, &done);
+	while ((j = LIST_ENTRY(list_pop_front(&done), struct job, worker_link))) {
+		list_remove(&pr->running, &j->owner_link);
 		j->worker->running--;
 		pr->stats.finished++;
 		pr->cb(pr->arg, (const char *const *)j->dests, j->ndests, probe_target(j->probe),
@@ -427,26 +380,22 @@ same_target(const struct job *j, const struct probe_target *t)
 	    strcmp(o->host, t->host) == 0;
 }
 
-/* Adds dest to a probe of the same target in list: PROBER_JOINED, or
+/* Adds dest to a probe of the same target in jobs: PROBER_JOINED, or
  * PROBER_QUEUED when there is none (or PROBER_FULL out of memory). An
  * urgent submission makes a queued probe urgent. */
 static int
-join(struct prober *pr, struct job *list, const char *dest, const struct probe_target *t, bool urgent)
+join(struct prober *pr, struct list *jobs, const char *dest, const struct probe_target *t, bool urgent)
 {
-	for (struct job *j = list; j; j = j->next) {
+	for (struct list_node *l = jobs->first; l; l = l->next) {
+		struct job *j = LIST_ENTRY(l, struct job, owner_link);
 		if (!same_target(j, t))
 			continue;
 		if (add_dest(j, dest) < 0)
 			return PROBER_FULL;
-		if (urgent && !j->urgent && list == pr->q_head) {
+		if (urgent && !j->urgent && jobs == &pr->queue) {
 			j->urgent = true;
-			list_remove(&pr->q_head, &pr->q_tail, j);
-			j->next = pr->q_head;
-			if (pr->q_head)
-				pr->q_head->prev = j;
-			else
-				pr->q_tail = j;
-			pr->q_head = j;
+			list_remove(&pr->queue, &j->owner_link);
+			list_push_front(&pr->queue, &j->owner_link);
 			pump(pr);
 		}
 		return PROBER_JOINED;
@@ -459,10 +408,10 @@ submit(struct prober *pr, const char *dest, const struct probe_target *t, bool u
 {
 	int rc;
 
-	if ((rc = join(pr, pr->q_head, dest, t, urgent)) != PROBER_QUEUED ||
-	    (rc = join(pr, pr->running, dest, t, false)) != PROBER_QUEUED)
+	if ((rc = join(pr, &pr->queue, dest, t, urgent)) != PROBER_QUEUED ||
+	    (rc = join(pr, &pr->running, dest, t, false)) != PROBER_QUEUED)
 		return rc;
-	if (pr->nqueued >= pr->s.queue_max) {
+	if (pr->queue.count >= pr->s.queue_max) {
 		pr->stats.dropped++;
 		return PROBER_FULL;
 	}
@@ -474,22 +423,10 @@ submit(struct prober *pr, const char *dest, const struct probe_target *t, bool u
 		return PROBER_FULL;
 	}
 	j->urgent = urgent;
-	if (urgent) {
-		j->next = pr->q_head;
-		if (pr->q_head)
-			pr->q_head->prev = j;
-		else
-			pr->q_tail = j;
-		pr->q_head = j;
-	} else {
-		j->prev = pr->q_tail;
-		if (pr->q_tail)
-			pr->q_tail->next = j;
-		else
-			pr->q_head = j;
-		pr->q_tail = j;
-	}
-	pr->nqueued++;
+	if (urgent)
+		list_push_front(&pr->queue, &j->owner_link);
+	else
+		list_push_back(&pr->queue, &j->owner_link);
 	pr->stats.submitted++;
 	pump(pr);
 	return PROBER_QUEUED;
@@ -527,8 +464,8 @@ void
 prober_stats(const struct prober *pr, struct prober_stats *out)
 {
 	*out = pr->stats;
-	out->queued = pr->nqueued;
-	out->running = pr->nrunning;
+	out->queued = pr->queue.count;
+	out->running = pr->running.count;
 }
 
 struct prober *
@@ -552,14 +489,12 @@ prober_create(struct event_base *owner, const struct probe_env *env, const struc
 	pr->tokens_ms = probe_now_ms();
 	/* The addresses come from MX records strangers write: keyed, so that
 	 * they cannot aim them all at one slot. */
-	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		memset(seed, 0x5a, sizeof(seed));
-	pr->hkey = hash_key_from_bytes(seed);
+	hash_random_seed(seed);
+	map_init(&pr->slots, seed);
 	pr->nworkers = s->workers ? s->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (pr->nworkers == 0)
 		pr->nworkers = 1;
-	if (!(pr->slots = calloc(ADDR_SLOTS, sizeof(*pr->slots))) ||
-	    !(pr->workers = calloc(pr->nworkers, sizeof(*pr->workers))) ||
+	if (!(pr->workers = calloc(pr->nworkers, sizeof(*pr->workers))) ||
 	    xlist_init(&pr->done) < 0 ||
 	    !(pr->done_ev = event_new(owner, pr->done.fd, EV_READ | EV_PERSIST, on_done, pr)) ||
 	    event_add(pr->done_ev, NULL) < 0 ||
@@ -594,6 +529,8 @@ fail:
 void
 prober_free(struct prober *pr)
 {
+	struct job *j;
+
 	if (!pr)
 		return;
 	for (unsigned i = 0; pr->workers && i < pr->nworkers; i++) {
@@ -604,30 +541,21 @@ prober_free(struct prober *pr)
 			pthread_join(w->thread, NULL);
 		}
 		/* Jobs handed over after the worker last looked. */
-		while (w->inbox.head) {
-			struct job *j = w->inbox.head;
-			w->inbox.head = j->xnext;
+		while ((j = LIST_ENTRY(list_pop_front(&w->inbox.jobs), struct job, worker_link)))
 			free_job(j);
-		}
 		if (w->wake_ev)
 			event_free(w->wake_ev);
 		if (w->base)
 			event_base_free(w->base);
 		xlist_destroy(&w->inbox);
 	}
-	while (pr->q_head) {
-		struct job *j = pr->q_head;
-		pr->q_head = j->next;
+	while ((j = LIST_ENTRY(list_pop_front(&pr->queue), struct job, owner_link)))
 		free_job(j);
-	}
 	/* Finished but not yet taken by the owner. */
-	while (pr->done.head) {
-		struct job *j = pr->done.head;
-		pr->done.head = j->xnext;
+	while ((j = LIST_ENTRY(list_pop_front(&pr->done.jobs), struct job, worker_link)))
 		free_job(j);
-	}
 	free(pr->workers);
-	free(pr->slots);
+	map_clear(&pr->slots, free_slot, NULL);
 	if (pr->done_ev)
 		event_free(pr->done_ev);
 	if (pr->pump_timer)

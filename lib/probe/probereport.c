@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "util/json.h"
+#include "util/jsonw.h"
 #include "util/kv.h"
 #include "probe/probereport.h"
 #include "rules/tlsa.h"
@@ -68,68 +68,51 @@ probereport_text(const struct probe_target *t, const struct probe_result *r, str
 	return buf_putc(out, '\n');
 }
 
-static void
-json_field(struct buf *out, const char *key, const char *value)
-{
-	json_key(out, key, 0);
-	json_str(out, value);
-}
-
 int
-probereport_json(const struct probe_target *t, const struct probe_result *r, struct buf *out)
+probereport_json(const struct probe_target *t, const struct probe_result *r, struct jsonw *j)
 {
 	char addr[64];
+	struct buf list;
 
 	address_text(t, addr, sizeof(addr));
-	buf_putc(out, '{');
-	json_key(out, "host", 1);
-	json_str(out, t->host);
-	json_field(out, "address", addr);
-	json_key(out, "port", 0);
-	buf_printf(out, "%u", t->port);
-	json_field(out, "class", probe_class_name(r->class));
-	json_field(out, "postfix", probe_class_postfix_word(r->class));
-	json_field(out, "stage", probe_stage_name(r->stage));
-	json_field(out, "error", r->error[0] ? r->error : NULL);
-	json_field(out, "banner", r->banner);
-	json_key(out, "starttls", 0);
-	buf_puts(out, r->starttls_offered ? "true" : "false");
-	json_field(out, "protocol", r->protocol[0] ? r->protocol : NULL);
-	json_field(out, "cipher", r->cipher[0] ? r->cipher : NULL);
-	json_key(out, "chain", 0);
-	buf_putc(out, '[');
+	jsonw_object(j, NULL);
+	jsonw_string(j, "host", t->host);
+	jsonw_string(j, "address", addr);
+	jsonw_uint(j, "port", t->port);
+	jsonw_string(j, "class", probe_class_name(r->class));
+	jsonw_string(j, "postfix", probe_class_postfix_word(r->class));
+	jsonw_string(j, "stage", probe_stage_name(r->stage));
+	jsonw_string(j, "error", r->error[0] ? r->error : NULL);
+	jsonw_string(j, "banner", r->banner);
+	jsonw_bool(j, "starttls", r->starttls_offered);
+	jsonw_string(j, "protocol", r->protocol[0] ? r->protocol : NULL);
+	jsonw_string(j, "cipher", r->cipher[0] ? r->cipher : NULL);
+	jsonw_array(j, "chain");
 	for (size_t i = 0; i < r->ncerts; i++) {
 		const struct probe_cert *c = &r->certs[i];
-		buf_puts(out, i ? ",{" : "{");
-		json_key(out, "subject", 1);
-		json_str(out, c->subject);
-		json_field(out, "issuer", c->issuer);
-		json_field(out, "not_before", c->not_before);
-		json_field(out, "not_after", c->not_after);
-		json_field(out, "spki_sha256", c->spki_sha256);
-		json_field(out, "cert_sha256", c->cert_sha256);
-		buf_putc(out, '}');
+		jsonw_object(j, NULL);
+		jsonw_string(j, "subject", c->subject);
+		jsonw_string(j, "issuer", c->issuer);
+		jsonw_string(j, "not_before", c->not_before);
+		jsonw_string(j, "not_after", c->not_after);
+		jsonw_string(j, "spki_sha256", c->spki_sha256);
+		jsonw_string(j, "cert_sha256", c->cert_sha256);
+		jsonw_object_end(j);
 	}
-	buf_putc(out, ']');
-	json_key(out, "pkix", 0);
-	buf_puts(out, r->pkix_ok ? "true" : "false");
-	json_field(out, "pkix_error", r->pkix_error[0] ? r->pkix_error : NULL);
-	json_key(out, "name_match", 0);
-	buf_puts(out, r->name_ok ? "true" : "false");
-	struct buf list;
+	jsonw_array_end(j);
+	jsonw_bool(j, "pkix", r->pkix_ok);
+	jsonw_string(j, "pkix_error", r->pkix_error[0] ? r->pkix_error : NULL);
+	jsonw_bool(j, "name_match", r->name_ok);
 	buf_init(&list);
 	probereport_tlsa_list(t, &list);
 	buf_terminate(&list);
-	json_field(out, "tlsa", t->ntlsa ? buf_ptr(&list) : NULL);
+	jsonw_string(j, "tlsa", t->ntlsa ? buf_ptr(&list) : NULL);
 	buf_free(&list);
-	json_key(out, "tlsa_usable", 0);
-	buf_printf(out, "%zu", r->tlsa_usable);
-	json_field(out, "dane_match", r->dane_match[0] ? r->dane_match : NULL);
-	json_key(out, "dane_depth", 0);
-	buf_printf(out, "%d", r->dane_depth);
-	json_key(out, "duration_ms", 0);
-	buf_printf(out, "%llu", (unsigned long long)r->duration_ms);
-	return buf_putc(out, '}');
+	jsonw_uint(j, "tlsa_usable", r->tlsa_usable);
+	jsonw_string(j, "dane_match", r->dane_match[0] ? r->dane_match : NULL);
+	jsonw_int(j, "dane_depth", r->dane_depth);
+	jsonw_uint(j, "duration_ms", r->duration_ms);
+	return jsonw_object_end(j);
 }
 
 int

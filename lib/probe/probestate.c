@@ -9,17 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/hash.h"
 #include "util/kv.h"
+#include "util/map.h"
 #include "probe/probestate.h"
 #include "util/statefile.h"
 #include "rules/tlsa.h"
 
-#define BUCKETS 4096
 #define DEST_MAX (NEXTHOP_NAME_MAX + 16)
 
 struct dest {
-	struct dest *chain;
+	struct map_node node;
 	char name[DEST_MAX];
 	struct probeplan plan;
 	uint64_t probed_ms;		/* 0: never */
@@ -29,58 +28,58 @@ struct dest {
 	struct probestate_addr *addrs;
 };
 
-/* The latest result per host, address and port, across destinations. */
-struct latest {
-	struct latest *chain;
-	char host[NEXTHOP_NAME_MAX + 1];
+/* A host, address and port, zero-filled so that it can be compared and
+ * hashed as bytes: the fields up to the host's NUL. */
+struct target_key {
 	struct netaddr address;
 	unsigned port;
+	char host[NEXTHOP_NAME_MAX + 1];
+};
+
+/* The latest result per host, address and port, across destinations. */
+struct latest {
+	struct map_node node;
+	struct target_key key;
 	bool usable;
 	struct probestate_record rec;
 };
 
 struct probestate {
-	struct dest *buckets[BUCKETS];
-	size_t count, max;
-	struct latest *latest[BUCKETS];
-	size_t nlatest;
-	struct hash_key key;
+	struct map dests;		/* of struct dest, at most max */
+	size_t max;
+	struct map latest;		/* of struct latest, at most 4 * max */
 };
 
 struct probestate *
 probestate_create(size_t max_dests)
 {
-	static const unsigned char seed[16] = "probestate-table";
 	struct probestate *ps = calloc(1, sizeof(*ps));
+	unsigned char seed[16];
 
 	if (!ps)
 		return NULL;
 	ps->max = max_dests ? max_dests : 1;
-	/* The names are those Postfix asked for; the table is bounded and
-	 * the chains short, so a fixed key is enough here. */
-	ps->key = hash_key_from_bytes(seed);
+	/* The names are those Postfix asked for, which senders choose. */
+	hash_random_seed(seed);
+	map_init(&ps->dests, seed);
+	map_init(&ps->latest, seed);
 	return ps;
 }
 
 static void
-free_dest(struct dest *d)
+free_dest(void *arg, struct map_node *n)
 {
+	struct dest *d = MAP_ENTRY(n, struct dest, node);
+
 	probeplan_free(&d->plan);
 	free(d->addrs);
 	free(d);
 }
 
 static void
-clear_latest(struct probestate *ps)
+free_latest(void *arg, struct map_node *n)
 {
-	for (size_t i = 0; i < BUCKETS; i++) {
-		while (ps->latest[i]) {
-			struct latest *l = ps->latest[i];
-			ps->latest[i] = l->chain;
-			free(l);
-		}
-	}
-	ps->nlatest = 0;
+	free(MAP_ENTRY(n, struct latest, node));
 }
 
 void
@@ -88,33 +87,31 @@ probestate_free(struct probestate *ps)
 {
 	if (!ps)
 		return;
-	for (size_t i = 0; i < BUCKETS; i++) {
-		while (ps->buckets[i]) {
-			struct dest *d = ps->buckets[i];
-			ps->buckets[i] = d->chain;
-			free_dest(d);
-		}
-	}
-	clear_latest(ps);
+	map_clear(&ps->dests, free_dest, NULL);
+	map_clear(&ps->latest, free_latest, NULL);
 	free(ps);
 }
 
+/* The key's length: what the host leaves of it unused is not part of it. */
 static size_t
-target_bucket(const struct probestate *ps, const char *host, const struct netaddr *a, unsigned port)
+target_key(struct target_key *k, const char *host, const struct netaddr *a, unsigned port)
 {
-	return (hash_siphash13(ps->key, host, strlen(host)) ^ hash_siphash13(ps->key, a->bytes, sizeof(a->bytes)) ^
-	    port) % BUCKETS;
+	_Static_assert(offsetof(struct target_key, host) == sizeof(struct netaddr) + sizeof(unsigned),
+	    "no padding to hash");
+	memset(k, 0, sizeof(*k));
+	k->address = *a;
+	k->port = port;
+	snprintf(k->host, sizeof(k->host), "%s", host);
+	return offsetof(struct target_key, host) + strlen(k->host);
 }
 
 static struct latest *
 find_latest(const struct probestate *ps, const char *host, const struct netaddr *a, unsigned port)
 {
-	struct latest *l = ps->latest[target_bucket(ps, host, a, port)];
+	struct target_key k;
+	size_t len = target_key(&k, host, a, port);
 
-	while (l && !(l->port == port && l->address.family == a->family &&
-	    memcmp(l->address.bytes, a->bytes, sizeof(a->bytes)) == 0 && strcmp(l->host, host) == 0))
-		l = l->chain;
-	return l;
+	return MAP_ENTRY(map_find(&ps->latest, &k, len), struct latest, node);
 }
 
 static void
@@ -125,17 +122,12 @@ note_latest(struct probestate *ps, const char *host, const struct netaddr *a, un
 
 	if (!l) {
 		/* A cache of what is shared, so bounded crudely: start over. */
-		if (ps->nlatest >= 4 * ps->max)
-			clear_latest(ps);
+		if (map_count(&ps->latest) >= 4 * ps->max)
+			map_clear(&ps->latest, free_latest, NULL);
 		if (!(l = calloc(1, sizeof(*l))))
 			return;
-		snprintf(l->host, sizeof(l->host), "%s", host);
-		l->address = *a;
-		l->port = port;
-		size_t b = target_bucket(ps, host, a, port);
-		l->chain = ps->latest[b];
-		ps->latest[b] = l;
-		ps->nlatest++;
+		size_t len = target_key(&l->key, host, a, port);
+		map_put(&ps->latest, &l->node, &l->key, len);
 	}
 	l->usable = usable;
 	l->rec = *rec;
@@ -153,67 +145,41 @@ probestate_latest(const struct probestate *ps, const char *host, const struct ne
 	return &l->rec;
 }
 
-static size_t
-bucket_of(const struct probestate *ps, const char *name)
-{
-	return hash_siphash13(ps->key, name, strlen(name)) % BUCKETS;
-}
-
-static struct dest **
-slot_of(struct probestate *ps, const char *name)
-{
-	struct dest **slot = &ps->buckets[bucket_of(ps, name)];
-
-	while (*slot && strcmp((*slot)->name, name) != 0)
-		slot = &(*slot)->chain;
-	return slot;
-}
-
-static const struct dest *
+static struct dest *
 find(const struct probestate *ps, const char *name)
 {
-	const struct dest *d = ps->buckets[bucket_of(ps, name)];
-
-	while (d && strcmp(d->name, name) != 0)
-		d = d->chain;
-	return d;
+	return MAP_ENTRY(map_find_str(&ps->dests, name), struct dest, node);
 }
 
-/* Makes room by forgetting the destination probed longest ago. */
+/* Makes room by forgetting the destination probed longest ago (of those
+ * never probed, the one planned first). */
 static void
 evict_one(struct probestate *ps)
 {
-	struct dest **oldest = NULL;
+	struct dest *oldest = NULL;
 
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct dest **s = &ps->buckets[i]; *s; s = &(*s)->chain)
-			if (!oldest || (*s)->probed_ms < (*oldest)->probed_ms)
-				oldest = s;
+	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n))
+		if (!oldest || MAP_ENTRY(n, struct dest, node)->probed_ms < oldest->probed_ms)
+			oldest = MAP_ENTRY(n, struct dest, node);
 	if (oldest) {
-		struct dest *d = *oldest;
-		*oldest = d->chain;
-		free_dest(d);
-		ps->count--;
+		map_remove(&ps->dests, &oldest->node);
+		free_dest(NULL, &oldest->node);
 	}
 }
 
 static struct dest *
 get_dest(struct probestate *ps, const char *name, bool create)
 {
-	struct dest **slot = slot_of(ps, name);
+	struct dest *d = find(ps, name);
 
-	if (*slot || !create)
-		return *slot;
-	if (ps->count >= ps->max) {
+	if (d || !create)
+		return d;
+	if (map_count(&ps->dests) >= ps->max)
 		evict_one(ps);
-		slot = slot_of(ps, name);
-	}
-	struct dest *d = calloc(1, sizeof(*d));
-	if (!d)
+	if (!(d = calloc(1, sizeof(*d))))
 		return NULL;
 	snprintf(d->name, sizeof(d->name), "%s", name);
-	*slot = d;
-	ps->count++;
+	map_put_str(&ps->dests, &d->node, d->name);
 	return d;
 }
 
@@ -253,10 +219,11 @@ void
 probestate_each_due(struct probestate *ps, uint64_t now_ms, uint64_t interval_ms,
     void (*due)(void *arg, const char *dest), void *arg)
 {
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct dest *d = ps->buckets[i]; d; d = d->chain)
-			if (d->plan.n && (d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms))
-				due(arg, d->name);
+	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n)) {
+		const struct dest *d = MAP_ENTRY(n, struct dest, node);
+		if (d->plan.n && (d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms))
+			due(arg, d->name);
+	}
 }
 
 static bool
@@ -432,12 +399,13 @@ format_record(const char *dest, const struct probestate_addr *a, const struct pr
 void
 probestate_format(const struct probestate *ps, struct buf *out)
 {
-	for (size_t i = 0; i < BUCKETS; i++)
-		for (const struct dest *d = ps->buckets[i]; d; d = d->chain)
-			for (size_t a = 0; a < d->naddrs; a++)
-				/* Oldest first, so that loading pushes them in order. */
-				for (size_t h = d->addrs[a].nhistory; h-- > 0;)
-					format_record(d->name, &d->addrs[a], &d->addrs[a].history[h], out);
+	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n)) {
+		const struct dest *d = MAP_ENTRY(n, struct dest, node);
+		for (size_t a = 0; a < d->naddrs; a++)
+			/* Oldest first, so that loading pushes them in order. */
+			for (size_t h = d->addrs[a].nhistory; h-- > 0;)
+				format_record(d->name, &d->addrs[a], &d->addrs[a].history[h], out);
+	}
 }
 
 int

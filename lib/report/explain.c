@@ -7,7 +7,7 @@
 
 #include "report/explain.h"
 #include "probe/probestate.h"
-#include "util/json.h"
+#include "util/jsonw.h"
 #include "dns/rr.h"
 
 static const char *
@@ -87,46 +87,45 @@ explain_text(const struct resolve_result *r, const struct policy_levels *levels,
 }
 
 static void
-json_lookup(const struct resolve_lookup *l, struct buf *out)
+json_lookup(const struct resolve_lookup *l, struct jsonw *j)
 {
-	buf_putc(out, '{');
-	json_key(out, "name", 1);
-	json_str(out, l->name);
-	json_key(out, "type", 0);
-	json_str(out, rr_type_name(l->type));
-	json_key(out, "outcome", 0);
-	json_str(out, dns_outcome_name(l->outcome));
-	json_key(out, "security", 0);
-	json_str(out, dns_security_name(l->security));
-	json_key(out, "ttl", 0);
-	buf_printf(out, "%u", l->ttl);
-	json_key(out, "canonname", 0);
-	json_str(out, l->canonname);
-	json_key(out, "why", 0);
-	json_str(out, l->why);
-	json_key(out, "records", 0);
-	buf_putc(out, '[');
+	jsonw_object(j, NULL);
+	jsonw_string(j, "name", l->name);
+	jsonw_string(j, "type", rr_type_name(l->type));
+	jsonw_string(j, "outcome", dns_outcome_name(l->outcome));
+	jsonw_string(j, "security", dns_security_name(l->security));
+	jsonw_uint(j, "ttl", l->ttl);
+	jsonw_string(j, "canonname", l->canonname);
+	jsonw_string(j, "why", l->why);
+	jsonw_array(j, "records");
 	for (size_t i = 0; i < l->nrecords; i++) {
-		if (i)
-			buf_putc(out, ',');
 		if (l->type == RR_TYPE_TLSA) {
-			buf_putc(out, '{');
-			json_key(out, "data", 1);
-			json_str(out, l->records[i]);
-			json_key(out, "usable", 0);
-			buf_puts(out, l->notes[i] ? "false" : "true");
-			json_key(out, "why", 0);
-			json_str(out, l->notes[i]);
-			buf_putc(out, '}');
+			jsonw_object(j, NULL);
+			jsonw_string(j, "data", l->records[i]);
+			jsonw_bool(j, "usable", !l->notes[i]);
+			jsonw_string(j, "why", l->notes[i]);
+			jsonw_object_end(j);
 		} else {
-			json_str(out, l->records[i]);
+			jsonw_string(j, NULL, l->records[i]);
 		}
 	}
-	buf_puts(out, "]}");
+	jsonw_array_end(j);
+	jsonw_object_end(j);
+}
+
+/* The lookups of one host, or of the next hop itself (host -1). */
+static void
+json_lookups(const struct resolve_result *r, int host, struct jsonw *j)
+{
+	jsonw_array(j, "lookups");
+	for (size_t i = 0; i < r->nlookups; i++)
+		if (r->lookups[i].host == host)
+			json_lookup(&r->lookups[i], j);
+	jsonw_array_end(j);
 }
 
 int
-explain_json(const struct resolve_result *r, const struct policy_levels *levels, struct buf *out)
+explain_json(const struct resolve_result *r, const struct policy_levels *levels, struct jsonw *j)
 {
 	char key[NEXTHOP_NAME_MAX + 16];
 	struct buf reply;
@@ -135,68 +134,26 @@ explain_json(const struct resolve_result *r, const struct policy_levels *levels,
 	buf_init(&reply);
 	explain_reply(r, levels, &reply);
 	buf_terminate(&reply);
-	buf_putc(out, '{');
-	json_key(out, "destination", 1);
-	json_str(out, key);
-	json_key(out, "port", 0);
-	buf_printf(out, "%u", r->nexthop.port);
-	json_key(out, "answer", 0);
-	json_str(out, buf_ptr(&reply));
-	json_key(out, "rule", 0);
-	json_str(out, policy_rule_name(r->answer.rule));
-	json_key(out, "reason", 0);
-	json_str(out, r->reason);
-	json_key(out, "ttl", 0);
-	buf_printf(out, "%u", r->ttl);
-	json_key(out, "lookups", 0);
-	buf_putc(out, '[');
-	int first = 1;
-	for (size_t i = 0; i < r->nlookups; i++) {
-		if (r->lookups[i].host >= 0)
-			continue;
-		if (!first)
-			buf_putc(out, ',');
-		json_lookup(&r->lookups[i], out);
-		first = 0;
-	}
-	buf_puts(out, "],");
-	json_key(out, "hosts", 1);
-	buf_putc(out, '[');
+	jsonw_string(j, "destination", key);
+	jsonw_uint(j, "port", r->nexthop.port);
+	jsonw_string(j, "answer", buf_ptr(&reply));
+	jsonw_string(j, "rule", policy_rule_name(r->answer.rule));
+	jsonw_string(j, "reason", r->reason);
+	jsonw_uint(j, "ttl", r->ttl);
+	json_lookups(r, -1, j);
+	jsonw_array(j, "hosts");
 	for (unsigned h = 0; h < r->nhosts; h++) {
 		const struct resolve_host *host = &r->hosts[h];
-		if (h)
-			buf_putc(out, ',');
-		buf_putc(out, '{');
-		json_key(out, "name", 1);
-		json_str(out, host->name);
-		json_key(out, "preference", 0);
-		buf_printf(out, "%u", host->preference);
-		json_key(out, "verdict", 0);
-		json_str(out, policy_host_verdict_name(host->verdict));
-		json_key(out, "why", 0);
-		json_str(out, host->why);
-		json_key(out, "lookups", 0);
-		buf_putc(out, '[');
-		first = 1;
-		for (size_t i = 0; i < r->nlookups; i++) {
-			if (r->lookups[i].host != (int)h)
-				continue;
-			if (!first)
-				buf_putc(out, ',');
-			json_lookup(&r->lookups[i], out);
-			first = 0;
-		}
-		buf_puts(out, "]}");
+		jsonw_object(j, NULL);
+		jsonw_string(j, "name", host->name);
+		jsonw_uint(j, "preference", host->preference);
+		jsonw_string(j, "verdict", policy_host_verdict_name(host->verdict));
+		jsonw_string(j, "why", host->why);
+		json_lookups(r, (int)h, j);
+		jsonw_object_end(j);
 	}
-	buf_puts(out, "]");
 	buf_free(&reply);
-	return buf_terminate(out);
-}
-
-int
-explain_json_close(struct buf *out)
-{
-	return buf_puts(out, "}\n");
+	return jsonw_array_end(j);
 }
 
 static void
@@ -226,35 +183,27 @@ explain_probes_text(const struct probestate_addr *a, struct buf *out)
 }
 
 int
-explain_probes_json(const struct probestate_addr *a, struct buf *out)
+explain_probes_json(const struct probestate_addr *a, struct jsonw *j)
 {
 	char addr[64], when[32];
 
 	netaddr_format(&a->address, addr, sizeof(addr));
-	buf_putc(out, '{');
-	json_key(out, "host", 1);
-	json_str(out, a->host);
-	json_key(out, "address", 0);
-	json_str(out, addr);
-	json_key(out, "port", 0);
-	buf_printf(out, "%u", a->port);
-	json_key(out, "usable_tlsa", 0);
-	buf_puts(out, a->has_usable_tlsa ? "true" : "false");
-	json_key(out, "history", 0);
-	buf_putc(out, '[');
+	jsonw_object(j, NULL);
+	jsonw_string(j, "host", a->host);
+	jsonw_string(j, "address", addr);
+	jsonw_uint(j, "port", a->port);
+	jsonw_bool(j, "usable_tlsa", a->has_usable_tlsa);
+	jsonw_array(j, "history");
 	for (size_t i = 0; i < a->nhistory; i++) {
 		const struct probestate_record *r = &a->history[i];
 		utc(r->unix_s, when, sizeof(when));
-		buf_puts(out, i ? ",{" : "{");
-		json_key(out, "time", 1);
-		json_str(out, when);
-		json_key(out, "class", 0);
-		json_str(out, probe_class_name(r->class));
-		json_key(out, "detail", 0);
-		json_str(out, r->detail[0] ? r->detail : NULL);
-		json_key(out, "leaf_spki_sha256", 0);
-		json_str(out, r->leaf_spki[0] ? r->leaf_spki : NULL);
-		buf_putc(out, '}');
+		jsonw_object(j, NULL);
+		jsonw_string(j, "time", when);
+		jsonw_string(j, "class", probe_class_name(r->class));
+		jsonw_string(j, "detail", r->detail[0] ? r->detail : NULL);
+		jsonw_string(j, "leaf_spki_sha256", r->leaf_spki[0] ? r->leaf_spki : NULL);
+		jsonw_object_end(j);
 	}
-	return buf_puts(out, "]}");
+	jsonw_array_end(j);
+	return jsonw_object_end(j);
 }

@@ -38,10 +38,11 @@
  * unchanged for an entry it cannot write (unknown kind, empty name or
  * policy, negative expiry or one past 9999) or when out is full.
  *
- * Storage: the entries in one array in file order, and an open-addressing
- * table of their indexes keyed by SipHash of the name with a key drawn per
- * snapshot: the public danefail list is written by many hands, and nobody
- * should be able to aim its names at one slot. Each entry is a whole
+ * Storage: the entries in one array in file order, and beside it their map
+ * nodes, linked into one map per kind (map.h) keyed by SipHash of the name
+ * with a seed drawn per snapshot: the public danefail list is written by
+ * many hands, and nobody should be able to aim its names at one bucket.
+ * Each entry is a whole
  * struct exception_entry (about 540 bytes, the two fixed arrays), so a
  * list costs that much per entry: 200 000 entries take about 110 MB.
  */
@@ -52,12 +53,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "rules/exceptions.h"
-#include "util/hash.h"
+#include "util/map.h"
 #include "rules/policy.h"
 
 #define EXCEPTIONS_LINE_MAX 1000
@@ -69,18 +69,14 @@
 #define YEAR_MIN 1970
 #define QUOTE_MAX 80
 
-struct slot {
-	uint64_t hash;
-	uint32_t idx;		/* index into entries, plus one; 0: empty */
-};
+#define KINDS (EXCEPTION_MX_HOST + 1)
 
 struct exceptions {
 	unsigned refs;
 	size_t count;
 	struct exception_entry *entries;	/* count of them, in file order */
-	struct slot *slots;			/* mask + 1 of them, or NULL */
-	size_t mask;
-	struct hash_key hkey;
+	struct map_node *nodes;			/* entries[i]'s is nodes[i] */
+	struct map names[KINDS];		/* by enum exception_kind */
 };
 
 /* ---- Dates (days since 1970-01-01, proleptic Gregorian). ---- */
@@ -204,30 +200,17 @@ kind_prefix(enum exception_kind k)
 static const struct exception_entry *
 lookup(const struct exceptions *x, enum exception_kind kind, const char *name, size_t len)
 {
-	if (!x->slots)
-		return NULL;
-	uint64_t h = hash_siphash13(x->hkey, name, len);
-	for (size_t i = h & x->mask;; i = (i + 1) & x->mask) {
-		const struct slot *s = &x->slots[i];
-		if (!s->idx)
-			return NULL;
-		const struct exception_entry *e = &x->entries[s->idx - 1];
-		if (s->hash == h && e->kind == kind && strncmp(e->name, name, len) == 0 && e->name[len] == '\0')
-			return e;
-	}
+	const struct map_node *n = map_find(&x->names[kind], name, len);
+
+	return n ? &x->entries[n - x->nodes] : NULL;
 }
 
 static void
 insert(struct exceptions *x, size_t idx)
 {
-	const char *name = x->entries[idx].name;
-	uint64_t h = hash_siphash13(x->hkey, name, strlen(name));
-	size_t i = h & x->mask;
+	const struct exception_entry *e = &x->entries[idx];
 
-	while (x->slots[i].idx)
-		i = (i + 1) & x->mask;
-	x->slots[i].hash = h;
-	x->slots[i].idx = (uint32_t)idx + 1;
+	map_put_str(&x->names[e->kind], &x->nodes[idx], e->name);
 }
 
 static struct exceptions *
@@ -240,30 +223,28 @@ alloc_snapshot(size_t max_entries)
 		return NULL;
 	x->refs = 1;
 	if (max_entries) {
-		size_t nslots = 16;
-		while (nslots < 2 * max_entries)
-			nslots *= 2;
 		x->entries = calloc(max_entries, sizeof(*x->entries));
-		x->slots = calloc(nslots, sizeof(*x->slots));
-		if (!x->entries || !x->slots) {
+		x->nodes = calloc(max_entries, sizeof(*x->nodes));
+		if (!x->entries || !x->nodes) {
 			free(x->entries);
-			free(x->slots);
+			free(x->nodes);
 			free(x);
 			return NULL;
 		}
-		x->mask = nslots - 1;
 	}
-	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		memset(seed, 0x5a, sizeof(seed));
-	x->hkey = hash_key_from_bytes(seed);
+	hash_random_seed(seed);
+	for (size_t k = 0; k < KINDS; k++)
+		map_init(&x->names[k], seed);
 	return x;
 }
 
 static void
 exceptions_free(struct exceptions *x)
 {
+	for (size_t k = 0; k < KINDS; k++)
+		map_clear(&x->names[k], NULL, NULL);
 	free(x->entries);
-	free(x->slots);
+	free(x->nodes);
 	free(x);
 }
 

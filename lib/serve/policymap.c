@@ -7,52 +7,56 @@
 #include <time.h>
 
 #include "util/buf.h"
-#include "serve/cache.h"
+#include "util/list.h"
+#include "util/map.h"
+#include "serve/answercache.h"
 #include "rules/exceptions.h"
-#include "util/hash.h"
 #include "serve/policymap.h"
 #include "dns/resolve.h"
 #include "serve/snapshot.h"
 
-#define IN_FLIGHT_BUCKETS 1024
 #define KEY_MAX (NEXTHOP_NAME_MAX + 16)
 
 struct policymap_waiter {
 	struct in_flight *owner;
-	struct policymap_waiter *prev, *next;
+	struct list_node link;		/* on owner->waiters */
 	policymap_callback *cb;
 	void *arg;
 	bool shared;
 };
 
+/* A resolution under way, shared by every request for its next hop. */
 struct in_flight {
 	struct policymap *pm;
-	struct in_flight *chain;
-	uint64_t hash;
+	struct map_node node;		/* in pm->in_flight, by key */
 	struct resolve *resolve;
 	uint64_t started_ms;
-	struct policymap_waiter *waiters;
+	struct list waiters;		/* in the order they asked */
 	char key[KEY_MAX];
+};
+
+/* A destination or MX host name exceptions no longer apply to. */
+struct retired {
+	struct map_node node;
+	char name[];
 };
 
 struct policymap {
 	struct dns *dns;
 	struct config *cfg;
-	struct cache *cache;
+	struct answercache *answers;
 	/* The last dane or dane-only answer per next hop, kept for
 	 * stale_answer_max_age: what a resolver outage is answered with. */
-	struct cache *secure;
-	struct hash_key hkey;
+	struct answercache *last_secure;
 	policymap_clock *clock;
 	void *clock_arg;
-	struct in_flight *buckets[IN_FLIGHT_BUCKETS];
+	struct map in_flight;		/* of struct in_flight */
 	struct policymap_stats stats;
 	char no_dns_reason[256];	/* the reason of the last answer without DNS */
 	policymap_observer *observer;
 	void *observer_arg;
 	struct exceptions *exceptions, *auto_exceptions;
-	char **retired;
-	size_t nretired;
+	struct map retired;		/* of struct retired */
 	policymap_wall_clock *wall;
 	void *wall_arg;
 	char exception_reason[1024];	/* the reason of the last exception answer */
@@ -70,10 +74,7 @@ system_wall_clock(void *arg)
 static bool
 retired(const struct policymap *pm, const char *name)
 {
-	for (size_t i = 0; i < pm->nretired; i++)
-		if (strcmp(pm->retired[i], name) == 0)
-			return true;
-	return false;
+	return map_find_str(&pm->retired, name) != NULL;
 }
 
 /* The entry of the file, else of the automatic list, that names what the
@@ -124,22 +125,23 @@ policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[1
 
 	if (!pm)
 		return NULL;
-	if (!(pm->cache = cache_create(cfg->cache_max_entries, seed)) ||
-	    !(pm->secure = cache_create(cfg->cache_max_entries, seed))) {
-		cache_free(pm->cache);	/* cache_free(NULL) does nothing */
-		cache_free(pm->secure);
+	if (!(pm->answers = answercache_create(cfg->cache_max_entries, seed)) ||
+	    !(pm->last_secure = answercache_create(cfg->cache_max_entries, seed))) {
+		answercache_free(pm->answers);	/* answercache_free(NULL) does nothing */
+		answercache_free(pm->last_secure);
 		free(pm);
 		return NULL;
 	}
 	pm->dns = dns;
 	pm->cfg = config_ref(cfg);
-	/* A different key from the cache's: the seed is 16 bytes, reused with
+	/* A different key from the caches': the seed is 16 bytes, reused with
 	 * its halves swapped; a collision in one table then says nothing
 	 * about the other. */
 	unsigned char swapped[16];
 	memcpy(swapped, seed + 8, 8);
 	memcpy(swapped + 8, seed, 8);
-	pm->hkey = hash_key_from_bytes(swapped);
+	map_init(&pm->in_flight, swapped);
+	map_init(&pm->retired, swapped);
 	pm->clock = clock;
 	pm->clock_arg = clock_arg;
 	pm->wall = system_wall_clock;
@@ -152,28 +154,38 @@ policymap_set_config(struct policymap *pm, struct config *cfg)
 	config_ref(cfg);
 	config_unref(pm->cfg);
 	pm->cfg = cfg;
-	cache_set_max(pm->cache, cfg->cache_max_entries);
-	cache_set_max(pm->secure, cfg->cache_max_entries);
+	answercache_set_max(pm->answers, cfg->cache_max_entries);
+	answercache_set_max(pm->last_secure, cfg->cache_max_entries);
 }
 
-static struct in_flight **
-find_in_flight(struct policymap *pm, const char *key, uint64_t hash)
-{
-	struct in_flight **slot = &pm->buckets[hash % IN_FLIGHT_BUCKETS];
+static void on_resolved(void *arg, const struct resolve_result *res);
 
-	while (*slot && ((*slot)->hash != hash || strcmp((*slot)->key, key) != 0))
-		slot = &(*slot)->chain;
-	return slot;
+static struct in_flight *
+find_in_flight(const struct policymap *pm, const char *key)
+{
+	struct map_node *n = map_find_str(&pm->in_flight, key);
+
+	return n ? MAP_ENTRY(n, struct in_flight, node) : NULL;
 }
 
-static void
-unlink_in_flight(struct in_flight *f)
+/* A resolution for key, in the table: NULL when it cannot start. */
+static struct in_flight *
+start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
 {
-	struct in_flight **slot = find_in_flight(f->pm, f->key, f->hash);
+	struct in_flight *f = calloc(1, sizeof(*f));
 
-	if (*slot == f)
-		*slot = f->chain;
-	f->pm->stats.in_flight--;
+	if (!f)
+		return NULL;
+	f->pm = pm;
+	f->started_ms = now;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
+		free(f);
+		return NULL;
+	}
+	map_put_str(&pm->in_flight, &f->node, f->key);
+	pm->stats.resolutions++;
+	return f;
 }
 
 static uint64_t
@@ -205,9 +217,10 @@ remember_secure(struct policymap *pm, const char *key, const struct policymap_an
 	if (a->answer.rule == POLICY_RULE_EXCEPTION || some_failed)
 		return;	/* the administrator's, not the DNS's; or partial */
 	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
-		cache_put(pm->secure, key, a->answer, a->reason, NULL, now, now + pm->cfg->stale_answer_max_age_ms);
+		answercache_put(pm->last_secure, key, a->answer, a->reason, NULL, now,
+		    now + pm->cfg->stale_answer_max_age_ms);
 	else if (a->answer.result != POLICY_TEMP)
-		cache_remove(pm->secure, key);
+		answercache_remove(pm->last_secure, key);
 }
 
 /* A resolver outage (not a DNSSEC failure: that stays TEMP) for a next
@@ -220,7 +233,7 @@ serve_stale(struct policymap *pm, const char *key, struct policymap_answer *a, u
 {
 	if (a->answer.bogus || !pm->cfg->stale_answer_max_age_ms)
 		return false;
-	const struct cache_entry *e = cache_get(pm->secure, key, now);
+	const struct answercache_entry *e = answercache_get(pm->last_secure, key, now);
 	if (!e || now - e->stored_ms > pm->cfg->stale_answer_max_age_ms || !is_dane(pm, e->answer))
 		return false;
 	snprintf(pm->stale_reason, sizeof(pm->stale_reason), "stale: %s; the last secure answer, from %llu s ago: %s",
@@ -301,7 +314,7 @@ on_resolved(void *arg, const struct resolve_result *res)
 	    : clamp((uint64_t)res->ttl * 1000, cfg->cache_min_ttl_ms, cfg->cache_max_ttl_ms);
 
 	f->resolve = NULL;	/* it frees itself after this callback */
-	unlink_in_flight(f);
+	map_remove(&pm->in_flight, &f->node);
 	if (pm->observer)
 		pm->observer(pm->observer_arg, res, now - f->started_ms);
 
@@ -316,14 +329,12 @@ on_resolved(void *arg, const struct resolve_result *res)
 	if (pm->untrusted)
 		ttl_ms = 0;	/* finished after the trust check failed: not kept */
 	if (ttl_ms > 0)
-		cache_put(pm->cache, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
+		answercache_put(pm->answers, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
 	/* Each callback may start or cancel other lookups, so take the
 	 * waiters off the list one at a time. */
-	while (f->waiters) {
-		struct policymap_waiter *w = f->waiters;
-		f->waiters = w->next;
-		if (f->waiters)
-			f->waiters->prev = NULL;
+	struct list_node *l;
+	while ((l = list_pop_front(&f->waiters))) {
+		struct policymap_waiter *w = LIST_ENTRY(l, struct policymap_waiter, link);
 		a.shared = w->shared;
 		w->cb(w->arg, &a);
 		free(w);
@@ -341,17 +352,8 @@ add_waiter(struct in_flight *f, policymap_callback *cb, void *arg, struct policy
 	w->owner = f;
 	w->cb = cb;
 	w->arg = arg;
-	w->shared = f->waiters != NULL;
-	/* Waiters are answered in the order they asked. */
-	if (!f->waiters) {
-		f->waiters = w;
-	} else {
-		struct policymap_waiter *last = f->waiters;
-		while (last->next)
-			last = last->next;
-		last->next = w;
-		w->prev = last;
-	}
+	w->shared = !list_empty(&f->waiters);
+	list_push_back(&f->waiters, &w->link);
 	*out = w;
 	return POLICYMAP_PENDING;
 }
@@ -361,25 +363,8 @@ add_waiter(struct in_flight *f, policymap_callback *cb, void *arg, struct policy
 static void
 resolve_in_background(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
 {
-	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
-	struct in_flight **slot = find_in_flight(pm, key, hash);
-
-	if (*slot || cache_peek(pm->cache, key) || pm->untrusted)
-		return;
-	struct in_flight *f = calloc(1, sizeof(*f));
-	if (!f)
-		return;
-	f->pm = pm;
-	f->hash = hash;
-	f->started_ms = now;
-	snprintf(f->key, sizeof(f->key), "%s", key);
-	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
-		free(f);
-		return;
-	}
-	*slot = f;
-	pm->stats.in_flight++;
-	pm->stats.resolutions++;
+	if (!find_in_flight(pm, key) && !answercache_peek(pm->answers, key) && !pm->untrusted)
+		start_in_flight(pm, nh, key, now);
 }
 
 const struct exception_entry *
@@ -403,32 +388,34 @@ policymap_set_exceptions(struct policymap *pm, struct exceptions *file, struct e
 	exceptions_unref(pm->auto_exceptions);
 	pm->exceptions = file;
 	pm->auto_exceptions = automatic;
-	cache_clear(pm->cache);
+	answercache_clear(pm->answers);
+}
+
+static void
+free_retired(void *arg, struct map_node *n)
+{
+	free(MAP_ENTRY(n, struct retired, node));
 }
 
 void
 policymap_unretire_all(struct policymap *pm)
 {
-	for (size_t i = 0; i < pm->nretired; i++)
-		free(pm->retired[i]);
-	free(pm->retired);
-	pm->retired = NULL;
-	pm->nretired = 0;
-	cache_clear(pm->cache);
+	map_clear(&pm->retired, free_retired, NULL);
+	answercache_clear(pm->answers);
 }
 
 void
 policymap_retire(struct policymap *pm, const char *name)
 {
-	char **more = realloc(pm->retired, (pm->nretired + 1) * sizeof(*more));
+	size_t len = strlen(name);
+	struct retired *r;
 
-	if (!more || retired(pm, name))
+	if (retired(pm, name) || !(r = malloc(sizeof(*r) + len + 1)))
 		return;
-	pm->retired = more;
-	if ((pm->retired[pm->nretired] = strdup(name)))
-		pm->nretired++;
+	memcpy(r->name, name, len + 1);
+	map_put(&pm->retired, &r->node, r->name, len);
 	/* The answers given under the exception are stale now. */
-	cache_clear(pm->cache);
+	answercache_clear(pm->answers);
 }
 
 void
@@ -485,7 +472,7 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		resolve_in_background(pm, nh, key, now);
 		return POLICYMAP_DONE;
 	}
-	const struct cache_entry *e = cache_get(pm->cache, key, now);
+	const struct answercache_entry *e = answercache_get(pm->answers, key, now);
 	if (e) {
 		pm->stats.hits++;
 		out->answer = e->answer;
@@ -500,46 +487,20 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		answer_untrusted(pm, key, out, now);
 		return POLICYMAP_DONE;
 	}
-	uint64_t hash = hash_siphash13(pm->hkey, key, strlen(key));
-	struct in_flight **slot = find_in_flight(pm, key, hash);
-	if (*slot) {
+	struct in_flight *f = find_in_flight(pm, key);
+	if (f) {
 		pm->stats.shared++;
-		return add_waiter(*slot, cb, arg, waiter);
+		return add_waiter(f, cb, arg, waiter);
 	}
-	struct in_flight *f = calloc(1, sizeof(*f));
-	if (!f)
+	if (!(f = start_in_flight(pm, nh, key, now)))
 		return -1;
-	f->pm = pm;
-	f->hash = hash;
-	f->started_ms = now;
-	memcpy(f->key, key, sizeof(key));
-	if (add_waiter(f, cb, arg, waiter) < 0) {
-		free(f);
-		return -1;
-	}
-	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
-		free(f->waiters);
-		free(f);
-		*waiter = NULL;
-		return -1;
-	}
-	*slot = f;
-	pm->stats.in_flight++;
-	pm->stats.resolutions++;
-	return POLICYMAP_PENDING;
+	return add_waiter(f, cb, arg, waiter);
 }
 
 void
 policymap_waiter_cancel(struct policymap_waiter *w)
 {
-	struct in_flight *f = w->owner;
-
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		f->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	list_remove(&w->owner->waiters, &w->link);
 	free(w);
 }
 
@@ -553,7 +514,7 @@ policymap_set_observer(struct policymap *pm, policymap_observer *observer, void 
 uint64_t
 policymap_last_asked(const struct policymap *pm, const char *key)
 {
-	const struct cache_entry *e = cache_peek(pm->cache, key);
+	const struct answercache_entry *e = answercache_peek(pm->answers, key);
 
 	return e ? e->used_ms : 0;
 }
@@ -564,15 +525,29 @@ policymap_purge(struct policymap *pm, const struct nexthop *nh)
 	char key[KEY_MAX];
 
 	nexthop_format(nh, key, sizeof(key));
-	int was_secure = cache_remove(pm->secure, key);
-	return cache_remove(pm->cache, key) | was_secure;
+	int was_secure = answercache_remove(pm->last_secure, key);
+	return answercache_remove(pm->answers, key) | was_secure;
 }
 
 void
 policymap_stats(const struct policymap *pm, struct policymap_stats *out)
 {
 	*out = pm->stats;
-	out->entries = cache_count(pm->cache);
+	out->entries = answercache_count(pm->answers);
+	out->in_flight = map_count(&pm->in_flight);
+}
+
+/* Drops a resolution and its waiters unanswered. */
+static void
+cancel_in_flight(void *arg, struct map_node *n)
+{
+	struct in_flight *f = MAP_ENTRY(n, struct in_flight, node);
+	struct list_node *l;
+
+	resolve_cancel(f->resolve);
+	while ((l = list_pop_front(&f->waiters)))
+		free(LIST_ENTRY(l, struct policymap_waiter, link));
+	free(f);
 }
 
 void
@@ -580,22 +555,10 @@ policymap_free(struct policymap *pm)
 {
 	if (!pm)
 		return;
-	for (size_t i = 0; i < IN_FLIGHT_BUCKETS; i++) {
-		while (pm->buckets[i]) {
-			struct in_flight *f = pm->buckets[i];
-			pm->buckets[i] = f->chain;
-			resolve_cancel(f->resolve);
-			while (f->waiters) {
-				struct policymap_waiter *w = f->waiters;
-				f->waiters = w->next;
-				free(w);
-			}
-			free(f);
-		}
-	}
+	map_clear(&pm->in_flight, cancel_in_flight, NULL);
 	policymap_unretire_all(pm);
-	cache_free(pm->cache);
-	cache_free(pm->secure);
+	answercache_free(pm->answers);
+	answercache_free(pm->last_secure);
 	exceptions_unref(pm->exceptions);
 	exceptions_unref(pm->auto_exceptions);
 	config_unref(pm->cfg);
@@ -612,7 +575,7 @@ struct snapshot_walk {
 };
 
 static void
-snapshot_one(void *arg, const char *key, const struct cache_entry *e)
+snapshot_one(void *arg, const char *key, const struct answercache_entry *e)
 {
 	struct snapshot_walk *w = arg;
 	struct snapshot_entry s = {.store = w->store, .answer = e->answer, .has_policy = e->policy != NULL};
@@ -638,9 +601,9 @@ policymap_snapshot(const struct policymap *pm, struct buf *out)
 	    .wall_now = pm->wall(pm->wall_arg)};
 
 	w.store = SNAPSHOT_ANSWERS;
-	cache_each(pm->cache, snapshot_one, &w);
+	answercache_each(pm->answers, snapshot_one, &w);
 	w.store = SNAPSHOT_SECURE;
-	cache_each(pm->secure, snapshot_one, &w);
+	answercache_each(pm->last_secure, snapshot_one, &w);
 	return w.rc ? -1 : 0;
 }
 
@@ -687,8 +650,8 @@ policymap_restore(struct policymap *pm, const char *text, size_t len)
 		uint64_t age_ms = (uint64_t)(wall_now - e.stored) * 1000;
 		uint64_t stored = age_ms < now ? now - age_ms : 0;
 		uint64_t expires = now + (uint64_t)(e.expires - wall_now) * 1000;
-		struct cache *c = e.store == SNAPSHOT_SECURE ? pm->secure : pm->cache;
-		if (cache_put(c, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
+		struct answercache *c = e.store == SNAPSHOT_SECURE ? pm->last_secure : pm->answers;
+		if (answercache_put(c, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
 			restored++;
 	}
 	return restored;

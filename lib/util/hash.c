@@ -1,6 +1,9 @@
 /* hash - SipHash-1-3; see hash.h. */
 #include "autoconfig.h"
 
+#include <string.h>
+#include <sys/random.h>
+
 #include "util/hash.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -56,4 +59,11 @@ hash_key_from_bytes(const unsigned char seed[16])
 {
 	struct hash_key key = {load64(seed), load64(seed + 8)};
 	return key;
+}
+
+void
+hash_random_seed(unsigned char seed[16])
+{
+	if (getrandom(seed, 16, 0) != 16)
+		memset(seed, 0x5a, 16);
 }

@@ -1,7 +1,8 @@
 /*
- * json - just enough JSON writing for --json output: strings escaped per
- * RFC 8259 (control characters as \u00XX; bytes above 0x7f passed through,
- * so UTF-8 stays UTF-8). The caller writes the structure.
+ * json - the JSON helpers of the writers that place their own commas
+ * (the survey's, until they move to jsonw.h): a string escaped as
+ * jsonw_quote() escapes it, and a member's name. New code writes JSON
+ * with jsonw.h, which keeps the structure itself.
  */
 #ifndef TLSPOLICY_JSON_H
 #define TLSPOLICY_JSON_H

@@ -1,8 +1,11 @@
 /*
- * strmap - a map from strings to the caller's pointers: the survey's probed
- * addresses and the domains a survey file already holds. Keys are hashed
- * with SipHash under a random key (hash.h), since they come from lists and
- * DNS that strangers write.
+ * strmap - a map from strings to the caller's pointers, for tables whose
+ * values live elsewhere (the survey's probed addresses, the domains a
+ * survey file already holds, connections per peer): map.h with the key
+ * copied into a node of its own, one allocation per key. Keys are hashed
+ * with SipHash under a random key, since they come from lists and DNS
+ * that strangers write. Where the value is a struct of the caller's, embed
+ * a map_node in it instead (map.h) and save that allocation.
  *
  * Ownership: the map copies keys; values stay the caller's (strmap_free
  * calls free_value on each, when given).

@@ -1,31 +1,25 @@
 /*
- * alert - raises the alerts: one key=value line at level alert, not
- * repeated for the same (destination, kind) within interval_ms, and at
- * most max_per_hour lines an hour in all (the rest are counted and
- * summarised once the hour is over). Each alert raised can also:
+ * alert - raises the alerts: one key=value line at level alert,
+ * "event=alert kind=KIND dest=DEST" and the fields, unless alertlimit.h
+ * holds it back (the same (destination, kind) within interval_ms, or past
+ * max_per_hour alerts this hour). Alerts over the hourly limit are counted
+ * and summarised once the hour is over, as "event=alerts-held count=N
+ * max_per_hour=M" (level alert), by the first alerter_raise() or
+ * alert_reap() after it, or by alerter_free().
  *
- *   - run alert_command, executed directly (posix_spawn with the words of
- *     the setting as argv, never through a shell), with the alert in its
- *     environment: TLSPOLICY_ALERT_KIND, TLSPOLICY_ALERT_DEST,
- *     TLSPOLICY_ALERT_LINE (the whole key=value line) and
- *     TLSPOLICY_ALERT_<KEY> for each field (upper case); nothing from the
- *     alert ever becomes an argument, so no destination name can inject
- *     one. TLSPOLICY_ALERT_DEST is set only for "-" (no destination) or
- *     a valid next hop as the daemon writes one (a host name in lower
- *     case, with a port or in brackets, an address literal): a recipient
- *     domain from Postfix's log can hold shell metacharacters, and a
- *     script may use the variable unquoted. For any other dest the
- *     variable is left out; the alert is still logged and mailed, the
- *     name quoted and escaped in its line. It runs with /dev/null as
- *     input; one that has not exited after ALERT_COMMAND_TIMEOUT_S is
- *     killed.
- *   - mail alert_recipient through the local sendmail (sendmail -i --
- *     RECIPIENT, the message on its input).
+ * Each alert raised can also:
+ *   - run alert_command, executed directly with the alert in its
+ *     environment and nothing from it as an argument; only a valid
+ *     destination reaches TLSPOLICY_ALERT_DEST (alertspawn.h); one that
+ *     has not exited after ALERT_COMMAND_TIMEOUT_S is killed;
+ *   - mail alert_recipient through the local sendmail (alertmail.h).
+ * A destination that is not a valid one is still logged and mailed,
+ * quoted and escaped.
  *
  * Children are reaped by alert_reap(), which the owner calls on SIGCHLD
  * or a timer.
  *
- * Ownership: the alerter borrows the log; fields are copied.
+ * Ownership: the alerter borrows the log; settings and fields are copied.
  */
 #ifndef TLSPOLICY_ALERT_H
 #define TLSPOLICY_ALERT_H
@@ -34,20 +28,23 @@
 #include <stdint.h>
 
 #include "util/log.h"
+#include "watch/alertspawn.h"
 
-#define ALERT_COMMAND_TIMEOUT_S 30
+#define ALERT_COMMAND_TIMEOUT_S ALERTSPAWN_TIMEOUT_S
 
 struct alert_settings {
 	const char *command;		/* "" for none; split on white space */
 	const char *recipient;		/* "" for none */
-	const char *sendmail;		/* path of sendmail(1) */
-	uint64_t interval_ms;		/* per (destination, kind) */
-	unsigned max_per_hour;
+	const char *sendmail;		/* path of sendmail(1); "" for the default */
+	uint64_t interval_ms;		/* per (destination, kind); 0: no deduplication */
+	unsigned max_per_hour;		/* 0: no hourly limit */
 };
 
 struct alerter;
 
 struct alerter *alerter_create(struct log *log, const struct alert_settings *s);
+/* New settings; what was raised and held stays. When they cannot be
+ * copied (out of memory) the previous ones stay, and that is logged. */
 void alerter_set(struct alerter *a, const struct alert_settings *s);
 void alerter_free(struct alerter *a);	/* kills and reaps what still runs */
 

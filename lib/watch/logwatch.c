@@ -1,7 +1,7 @@
 /* logwatch - TLS outcomes per destination from Postfix's log; see
  * logwatch.h for the contract.
  *
- * Two bounded tables, each a keyed hash with an LRU list:
+ * Two bounded tables, each a keyed map in LRU order (map.h):
  *   - processes (program, pid) with the TLS events they logged since their
  *     last delivery line, at most LOGWATCH_PROCS of them holding at most
  *     LOGWATCH_PENDING events each; an smtp(8) process handles one
@@ -26,14 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include "util/hash.h"
+#include "util/map.h"
 #include "watch/logwatch.h"
 #include "postfix/postfixlog.h"
 
 #define LOGWATCH_PROCS 1024
-#define LOGWATCH_PROC_BUCKETS 2048	/* a power of two */
 #define LOGWATCH_PENDING 8
 #define LOGWATCH_STALE_S 3600
 
@@ -43,21 +41,23 @@ struct event {
 	char detail[256];		/* what an alert says about it */
 };
 
-struct proc {
-	struct proc *chain;
-	struct proc *newer, *older;
-	uint64_t hash;
-	char program[32];
+/* A process by what its log lines name it: zero-filled, so that it can be
+ * compared and hashed as bytes. */
+struct proc_key {
 	unsigned long pid;
+	char program[32];
+};
+
+struct proc {
+	struct map_node node;
+	struct proc_key key;
 	int64_t last;
 	size_t nevents;
 	struct event events[LOGWATCH_PENDING];
 };
 
 struct dest {
-	struct dest *chain;
-	struct dest *newer, *older;
-	uint64_t hash;
+	struct map_node node;
 	struct logwatch_counts c;
 	char name[];
 };
@@ -65,17 +65,9 @@ struct dest {
 struct logwatch {
 	logwatch_alert *alert;
 	void *arg;
-	struct hash_key key;
 	size_t lines;
-
-	struct dest **buckets;
-	size_t nbuckets;		/* a power of two */
-	size_t ndests, max_dests;
-	struct dest *newest, *oldest;
-
-	struct proc *procs[LOGWATCH_PROC_BUCKETS];
-	size_t nprocs;
-	struct proc *newest_proc, *oldest_proc;
+	struct map dests;		/* at most max_dests, the one seen longest ago goes */
+	struct map procs;		/* at most LOGWATCH_PROCS, the one heard from longest ago goes */
 };
 
 /* Alert details are cut to their buffers on purpose. */
@@ -91,57 +83,17 @@ detail_printf(char *dst, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The LRU lists: one pair of functions per type, written out. */
+/* Evicting is freeing: nothing else points at them. */
 static void
-dest_unlink(struct logwatch *lw, struct dest *d)
+free_dest(void *arg, struct map_node *n)
 {
-	if (d->newer)
-		d->newer->older = d->older;
-	else
-		lw->newest = d->older;
-	if (d->older)
-		d->older->newer = d->newer;
-	else
-		lw->oldest = d->newer;
-	d->newer = d->older = NULL;
+	free(MAP_ENTRY(n, struct dest, node));
 }
 
 static void
-dest_push(struct logwatch *lw, struct dest *d)
+free_proc(void *arg, struct map_node *n)
 {
-	d->older = lw->newest;
-	d->newer = NULL;
-	if (lw->newest)
-		lw->newest->newer = d;
-	lw->newest = d;
-	if (!lw->oldest)
-		lw->oldest = d;
-}
-
-static void
-proc_unlink(struct logwatch *lw, struct proc *p)
-{
-	if (p->newer)
-		p->newer->older = p->older;
-	else
-		lw->newest_proc = p->older;
-	if (p->older)
-		p->older->newer = p->newer;
-	else
-		lw->oldest_proc = p->newer;
-	p->newer = p->older = NULL;
-}
-
-static void
-proc_push(struct logwatch *lw, struct proc *p)
-{
-	p->older = lw->newest_proc;
-	p->newer = NULL;
-	if (lw->newest_proc)
-		lw->newest_proc->newer = p;
-	lw->newest_proc = p;
-	if (!lw->oldest_proc)
-		lw->oldest_proc = p;
+	free(MAP_ENTRY(n, struct proc, node));
 }
 
 struct logwatch *
@@ -152,18 +104,14 @@ logwatch_create(size_t max_dests, logwatch_alert *alert, void *arg)
 
 	if (!lw)
 		return NULL;
-	lw->nbuckets = 64;
-	if (!(lw->buckets = calloc(lw->nbuckets, sizeof(*lw->buckets)))) {
-		free(lw);
-		return NULL;
-	}
-	lw->max_dests = max_dests ? max_dests : 1;
 	lw->alert = alert;
 	lw->arg = arg;
-	/* Recipient domains are names strangers choose: a keyed table. */
-	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		memset(seed, 0x6c, sizeof(seed));
-	lw->key = hash_key_from_bytes(seed);
+	/* Recipient domains are names strangers choose: keyed tables. */
+	hash_random_seed(seed);
+	map_init(&lw->dests, seed);
+	map_set_max(&lw->dests, max_dests ? max_dests : 1, free_dest, NULL);
+	map_init(&lw->procs, seed);
+	map_set_max(&lw->procs, LOGWATCH_PROCS, free_proc, NULL);
 	return lw;
 }
 
@@ -172,65 +120,12 @@ logwatch_free(struct logwatch *lw)
 {
 	if (!lw)
 		return;
-	while (lw->oldest) {
-		struct dest *d = lw->oldest;
-		dest_unlink(lw, d);
-		free(d);
-	}
-	while (lw->oldest_proc) {
-		struct proc *p = lw->oldest_proc;
-		proc_unlink(lw, p);
-		free(p);
-	}
-	free(lw->buckets);
+	map_clear(&lw->dests, free_dest, NULL);
+	map_clear(&lw->procs, free_proc, NULL);
 	free(lw);
 }
 
 /* ------------------------------------------------------------ destinations */
-
-static struct dest **
-dest_slot(struct logwatch *lw, const char *name, uint64_t hash)
-{
-	struct dest **slot = &lw->buckets[hash & (lw->nbuckets - 1)];
-
-	while (*slot && ((*slot)->hash != hash || strcmp((*slot)->name, name) != 0))
-		slot = &(*slot)->chain;
-	return slot;
-}
-
-static void
-dest_grow(struct logwatch *lw)
-{
-	size_t nb = lw->nbuckets * 2;
-	struct dest **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return;	/* longer chains, still correct */
-	for (size_t i = 0; i < lw->nbuckets; i++) {
-		struct dest *d = lw->buckets[i];
-		while (d) {
-			struct dest *next = d->chain;
-			d->chain = b[d->hash & (nb - 1)];
-			b[d->hash & (nb - 1)] = d;
-			d = next;
-		}
-	}
-	free(lw->buckets);
-	lw->buckets = b;
-	lw->nbuckets = nb;
-}
-
-static void
-dest_evict_oldest(struct logwatch *lw)
-{
-	struct dest *d = lw->oldest;
-	struct dest **slot = dest_slot(lw, d->name, d->hash);
-
-	*slot = d->chain;
-	dest_unlink(lw, d);
-	free(d);
-	lw->ndests--;
-}
 
 /* The destination's entry, made when new (forgetting the one seen longest
  * ago when the table is full), and marked seen now. */
@@ -238,26 +133,16 @@ static struct dest *
 dest_get(struct logwatch *lw, const char *name, int64_t now)
 {
 	size_t len = strlen(name);
-	uint64_t hash = hash_siphash13(lw->key, name, len);
-	struct dest *d = *dest_slot(lw, name, hash);
+	struct dest *d = MAP_ENTRY(map_find(&lw->dests, name, len), struct dest, node);
 
-	if (!d) {
-		while (lw->ndests >= lw->max_dests)
-			dest_evict_oldest(lw);
-		if (lw->ndests >= lw->nbuckets)
-			dest_grow(lw);
+	if (d) {
+		map_touch(&lw->dests, &d->node);
+	} else {
 		if (!(d = calloc(1, sizeof(*d) + len + 1)))
 			return NULL;
 		memcpy(d->name, name, len + 1);
-		d->hash = hash;
-		struct dest **head = &lw->buckets[hash & (lw->nbuckets - 1)];
-		d->chain = *head;
-		*head = d;
-		lw->ndests++;
-	} else {
-		dest_unlink(lw, d);
+		map_put(&lw->dests, &d->node, d->name, len);
 	}
-	dest_push(lw, d);
 	d->c.last_seen = now;
 	return d;
 }
@@ -276,11 +161,8 @@ logwatch_counts(const struct logwatch *lw, const char *dest)
 	for (size_t i = 0; i < len; i++)
 		name[i] = (dest[i] >= 'A' && dest[i] <= 'Z') ? (char)(dest[i] - 'A' + 'a') : dest[i];
 	name[len] = '\0';
-	uint64_t hash = hash_siphash13(lw->key, name, len);
-	const struct dest *d = lw->buckets[hash & (lw->nbuckets - 1)];
+	const struct dest *d = MAP_ENTRY(map_find(&lw->dests, name, len), struct dest, node);
 
-	while (d && (d->hash != hash || strcmp(d->name, name) != 0))
-		d = d->chain;
 	return d ? &d->c : NULL;
 }
 
@@ -288,8 +170,8 @@ void
 logwatch_each(const struct logwatch *lw, void (*fn)(void *arg, const char *dest, const struct logwatch_counts *c),
     void *arg)
 {
-	for (const struct dest *d = lw->newest; d; d = d->older)
-		fn(arg, d->name, &d->c);
+	for (struct map_node *n = map_newest(&lw->dests); n; n = map_older(n))
+		fn(arg, MAP_ENTRY(n, struct dest, node)->name, &MAP_ENTRY(n, struct dest, node)->c);
 }
 
 size_t
@@ -300,31 +182,21 @@ logwatch_lines(const struct logwatch *lw)
 
 /* -------------------------------------------------------------- processes */
 
-static uint64_t
-proc_hash(const struct logwatch *lw, const char *program, unsigned long pid)
+static struct proc_key
+proc_key(const char *program, unsigned long pid)
 {
-	return hash_siphash13(lw->key, program, strlen(program)) ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ULL);
+	struct proc_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.pid = pid;
+	snprintf(k.program, sizeof(k.program), "%s", program);
+	return k;
 }
 
-static struct proc **
-proc_slot(struct logwatch *lw, const char *program, unsigned long pid, uint64_t hash)
+static struct proc *
+proc_find(const struct logwatch *lw, const struct proc_key *k)
 {
-	struct proc **slot = &lw->procs[hash & (LOGWATCH_PROC_BUCKETS - 1)];
-
-	while (*slot && ((*slot)->hash != hash || (*slot)->pid != pid || strcmp((*slot)->program, program) != 0))
-		slot = &(*slot)->chain;
-	return slot;
-}
-
-static void
-proc_drop(struct logwatch *lw, struct proc **slot)
-{
-	struct proc *p = *slot;
-
-	*slot = p->chain;
-	proc_unlink(lw, p);
-	free(p);
-	lw->nprocs--;
+	return MAP_ENTRY(map_find(&lw->procs, k, sizeof(*k)), struct proc, node);
 }
 
 /* The process's pending events, made when new (forgetting the process
@@ -332,31 +204,20 @@ proc_drop(struct logwatch *lw, struct proc **slot)
 static struct proc *
 proc_get(struct logwatch *lw, const char *program, unsigned long pid, int64_t now)
 {
-	uint64_t hash = proc_hash(lw, program, pid);
-	struct proc **slot = proc_slot(lw, program, pid, hash);
-	struct proc *p = *slot;
+	struct proc_key k = proc_key(program, pid);
+	struct proc *p = proc_find(lw, &k);
 
 	if (p) {
 		if (now - p->last > LOGWATCH_STALE_S)
 			p->nevents = 0;
-		proc_unlink(lw, p);
+		map_touch(&lw->procs, &p->node);
 	} else {
-		if (lw->nprocs >= LOGWATCH_PROCS) {
-			struct proc *o = lw->oldest_proc;
-			proc_drop(lw, proc_slot(lw, o->program, o->pid, o->hash));
-			slot = proc_slot(lw, program, pid, hash);
-		}
 		if (!(p = malloc(sizeof(*p))))
 			return NULL;
-		p->hash = hash;
-		snprintf(p->program, sizeof(p->program), "%s", program);
-		p->pid = pid;
+		p->key = k;
 		p->nevents = 0;
-		p->chain = *slot;
-		*slot = p;
-		lw->nprocs++;
+		map_put(&lw->procs, &p->node, &p->key, sizeof(p->key));
 	}
-	proc_push(lw, p);
 	p->last = now;
 	return p;
 }
@@ -455,9 +316,8 @@ authenticated_level(const char *tls)
 static void
 delivery(struct logwatch *lw, const struct postfixlog_line *l, int64_t now)
 {
-	uint64_t hash = proc_hash(lw, l->program, l->pid);
-	struct proc **slot = proc_slot(lw, l->program, l->pid, hash);
-	struct proc *p = *slot;
+	struct proc_key k = proc_key(l->program, l->pid);
+	struct proc *p = proc_find(lw, &k);
 	size_t nevents = p && now - p->last <= LOGWATCH_STALE_S ? p->nevents : 0;
 
 	/* Deliveries over the network, and those that never got to a host
@@ -497,8 +357,10 @@ delivery(struct logwatch *lw, const struct postfixlog_line *l, int64_t now)
 	}
 	/* Its events are spent: the other recipients of the same delivery
 	 * follow with no TLS line of their own. */
-	if (p)
-		proc_drop(lw, slot);
+	if (p) {
+		map_remove(&lw->procs, &p->node);
+		free(p);
+	}
 }
 
 void

@@ -229,7 +229,10 @@ on_result(void *arg, const struct resolve_result *r)
 		abort();
 	check_text(buf_ptr(&out), buf_size(&out), true);
 	buf_reset(&out);
-	if (explain_json(r, &cfg->levels, &out) < 0 || explain_json_close(&out) < 0)
+	struct jsonw jw;
+	jsonw_init(&jw, &out);
+	jsonw_object(&jw, NULL);
+	if (explain_json(r, &cfg->levels, &jw) < 0 || jsonw_object_end(&jw) < 0 || jsonw_done(&jw) < 0)
 		abort();
 	json_error_t error;
 	json_t *json = json_loadb(buf_ptr(&out), buf_size(&out), 0, &error);

@@ -1,4 +1,4 @@
-/* libFuzzer: a survey file (lib/report/surveysum.h), each line of the input a
+/* libFuzzer: a survey file (lib/survey/surveysum.h), each line of the input a
  * line of it, each line handed over in a copy of exactly its bytes.
  * - A line is accepted or refused with a printable one-line reason.
  * - The counts keep the format's definitions: the domains' classes add up
@@ -25,7 +25,10 @@
 
 #include <jansson.h>
 
-#include "report/surveysum.h"
+#include "survey/surveyhtml.h"
+#include "survey/surveyjson.h"
+#include "survey/surveysum.h"
+#include "survey/surveytext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,22 +74,22 @@ check_counts(const struct surveysum_result *r)
 {
 	uint64_t d = 0, a = 0;
 
-	for (int c = 0; c < SURVEYSUM_CLASS_COUNT; c++) {
+	for (int c = 0; c < SURVEYCLASS_COUNT; c++) {
 		d += r->by_domain[c];
 		a += r->by_address[c];
 	}
 	CHECK(d == r->domains);
 	CHECK(a == r->mx_addresses);
-	CHECK(r->by_domain[SURVEYSUM_REFUSED] == 0 && r->by_domain[SURVEYSUM_SKIPPED] == 0);
-	CHECK(r->by_address[SURVEYSUM_NONE] == 0);
+	CHECK(r->by_domain[SURVEYCLASS_REFUSED] == 0 && r->by_domain[SURVEYCLASS_SKIPPED] == 0);
+	CHECK(r->by_address[SURVEYCLASS_NONE] == 0);
 	CHECK(r->rejected <= r->lines && r->domains <= r->lines - r->rejected);
 	CHECK(r->with_mx + r->null_mx + r->nxdomain + r->mx_failed == r->domains);
 	CHECK(r->signed_mx <= r->with_mx);
 	CHECK(r->all_dane <= r->domains && r->dns_failures <= r->domains && r->tlsa_mismatch <= r->domains);
 	/* Only a domain with MX hosts has a class other than none. */
-	CHECK(r->by_domain[SURVEYSUM_NONE] >= r->domains - r->with_mx);
-	CHECK(r->by_domain[SURVEYSUM_DANE_MISMATCH] <= r->tlsa_mismatch);
-	CHECK(!r->by_address[SURVEYSUM_DANE_MISMATCH] || r->tlsa_mismatch);
+	CHECK(r->by_domain[SURVEYCLASS_NONE] >= r->domains - r->with_mx);
+	CHECK(r->by_domain[SURVEYCLASS_DANE_MISMATCH] <= r->tlsa_mismatch);
+	CHECK(!r->by_address[SURVEYCLASS_DANE_MISMATCH] || r->tlsa_mismatch);
 	CHECK(r->providers <= r->mx_hosts && (r->mx_hosts == 0 || r->with_mx > 0));
 	CHECK(r->mx_addresses == 0 || r->mx_hosts > 0);
 	CHECK(r->time_first <= r->time_last && (r->domains || (r->time_first == 0 && r->time_last == 0)));
@@ -95,10 +98,10 @@ check_counts(const struct surveysum_result *r)
 	for (size_t k = 0; k < r->ntop; k++) {
 		const struct surveysum_provider *p = &r->top[k];
 		uint64_t sum = 0;
-		for (int c = 0; c < SURVEYSUM_CLASS_COUNT; c++)
+		for (int c = 0; c < SURVEYCLASS_COUNT; c++)
 			sum += p->by_class[c];
 		CHECK(sum == p->domains && p->domains >= 1 && p->domains <= r->with_mx);
-		CHECK(p->by_class[SURVEYSUM_REFUSED] == 0 && p->by_class[SURVEYSUM_SKIPPED] == 0);
+		CHECK(p->by_class[SURVEYCLASS_REFUSED] == 0 && p->by_class[SURVEYCLASS_SKIPPED] == 0);
 		if (k)
 			CHECK(r->top[k - 1].domains > p->domains ||
 			    (r->top[k - 1].domains == p->domains && strcmp(r->top[k - 1].name, p->name) < 0));
@@ -138,21 +141,21 @@ num(json_t *obj, const char *key)
 }
 
 static void
-check_json(struct surveysum *s, const struct surveysum_result *r)
+check_json(const struct surveysum_result *r)
 {
 	struct buf out;
 	json_error_t err;
 
 	buf_init(&out);
-	CHECK(surveysum_json(s, &out) == 0);
+	CHECK(surveyjson_write(r, &out) == 0);
 	json_t *doc = json_loadb(buf_ptr(&out), buf_size(&out), JSON_REJECT_DUPLICATES, &err);
 	CHECK(doc);
 	CHECK(num(doc, "domains") == (long long)r->domains && num(doc, "with_mx") == (long long)r->with_mx &&
 	    num(doc, "mx_addresses") == (long long)r->mx_addresses && num(doc, "lines") == (long long)r->lines);
 	json_t *byd = json_object_get(doc, "by_domain_class");
-	for (int c = 0; c < SURVEYSUM_CLASS_COUNT; c++)
-		if (surveysum_class_for_domain((enum surveysum_class)c))
-			CHECK(num(byd, surveysum_class_name((enum surveysum_class)c)) == (long long)r->by_domain[c]);
+	for (int c = 0; c < SURVEYCLASS_COUNT; c++)
+		if (surveyclass_for_domain((enum surveyclass)c))
+			CHECK(num(byd, surveyclass_name((enum surveyclass)c)) == (long long)r->by_domain[c]);
 	json_t *top = json_object_get(doc, "top_providers");
 	CHECK(json_array_size(top) == r->ntop);
 	for (size_t k = 0; k < r->ntop; k++)
@@ -170,13 +173,13 @@ static const char *const tags[] = {"!DOCTYPE", "html", "head", "meta", "title", 
 	"dd", "div"};
 
 static void
-check_html(struct surveysum *s, const struct surveysum_result *r, const char *title)
+check_html(const struct surveysum_result *r, const char *title)
 {
 	struct buf out;
 	size_t bars = 0;
 
 	buf_init(&out);
-	CHECK(surveysum_html(s, &out, title) == 0);
+	CHECK(surveyhtml_write(r, &out, title) == 0);
 	const char *h = buf_ptr(&out);
 	CHECK(strlen(h) == buf_size(&out));
 	for (const char *p = strchr(h, '<'); p; p = strchr(p + 1, '<')) {
@@ -197,12 +200,12 @@ check_html(struct surveysum *s, const struct surveysum_result *r, const char *ti
 }
 
 static void
-check_text(struct surveysum *s)
+check_text(const struct surveysum_result *r)
 {
 	struct buf out;
 
 	buf_init(&out);
-	CHECK(surveysum_text(s, &out) == 0);
+	CHECK(surveytext_write(r, &out) == 0);
 	for (size_t i = 0; i < buf_size(&out); i++) {
 		unsigned char c = (unsigned char)buf_ptr(&out)[i];
 		CHECK(c == '\n' || (c >= 0x20 && c < 0x7f));
@@ -234,14 +237,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_counts(r2);
 	check_same(r1, r2);
 
-	check_json(once, r1);
-	check_text(once);
+	check_json(r1);
+	check_text(r1);
 	/* The first line as the title: a caller's string is escaped too. */
 	char title[64];
 	size_t n = size < sizeof(title) - 1 ? size : sizeof(title) - 1;
 	memcpy(title, data, n);
 	title[n] = '\0';
-	check_html(once, r1, title);
+	check_html(r1, title);
 	surveysum_free(once);
 	surveysum_free(twice);
 	return 0;

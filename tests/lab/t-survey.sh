@@ -122,7 +122,7 @@ jsonl_repeats() {
 	jq -r .domain "$1" | sort | uniq -d | head -n 5 | tr '\n' ' '
 }
 
-# The JSON of --summarize --json (lib/report/surveysum.c): counts by name, the
+# The JSON of --summarize --json (lib/survey/surveysum.c): counts by name, the
 # classes as objects (zeros included), top_providers ranked.
 summary_kv() {
 	jq -r '

@@ -1,5 +1,5 @@
 /*
- * surveysum-cli - the survey summary (lib/report/surveysum.h) on a file, for
+ * surveysum-cli - the survey summary (lib/survey/surveysum.h) on a file, for
  * tests/survey/t-report.sh until `tlspolicy survey --summarize` exists:
  *
  *   surveysum-cli [--title T] [--html OUT] [--json OUT] [--text OUT] FILE.jsonl
@@ -23,7 +23,10 @@
 #include <jansson.h>
 
 #include "util/buf.h"
-#include "report/surveysum.h"
+#include "survey/surveyhtml.h"
+#include "survey/surveyjson.h"
+#include "survey/surveysum.h"
+#include "survey/surveytext.h"
 
 static void
 usage(void)
@@ -151,15 +154,20 @@ main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 
+	const struct surveysum_result *r = status ? NULL : surveysum_finish(s);
+	if (!status && !r) {
+		fprintf(stderr, "surveysum-cli: out of memory\n");
+		status = 1;
+	}
 	struct buf out;
 	buf_init(&out);
-	if (!status && html && (surveysum_html(s, &out, title) < 0 || write_out(html, &out) < 0))
+	if (!status && html && (surveyhtml_write(r, &out, title) < 0 || write_out(html, &out) < 0))
 		status = 1;
 	buf_reset(&out);
-	if (!status && json && (surveysum_json(s, &out) < 0 || write_out(json, &out) < 0))
+	if (!status && json && (surveyjson_write(r, &out) < 0 || write_out(json, &out) < 0))
 		status = 1;
 	buf_reset(&out);
-	if (!status && text && (surveysum_text(s, &out) < 0 || write_out(text, &out) < 0))
+	if (!status && text && (surveytext_write(r, &out) < 0 || write_out(text, &out) < 0))
 		status = 1;
 	buf_free(&out);
 	surveysum_free(s);

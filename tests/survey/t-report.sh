@@ -3,7 +3,7 @@
 #
 # For each survey of tests/survey (basic.jsonl, hostile.jsonl),
 # tests/survey/surveysum-cli writes the HTML report and the JSON summary
-# (surveysum_json) of the same lines; headless Chromium loads the page and
+# (surveyjson_write) of the same lines; headless Chromium loads the page and
 # dumps the DOM it built. Then, in that DOM:
 #   - the four charts are there (<svg class="chart" id=...>), each with one
 #     bar per number it shows;

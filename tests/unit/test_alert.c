@@ -1,5 +1,7 @@
-/* Unit tests: alerts - deduplication, the hourly limit, alert_command
- * (argv, environment, hostile names, timeout) and mail through sendmail.
+/* Unit tests: the alerter (lib/watch/alert.h) with what it starts - the
+ * alert line, the hourly summary lines, alert_command (argv, environment,
+ * hostile names, timeout; alertspawn.h) and mail through sendmail
+ * (alertmail.h). Which alerts are held is test_alertlimit's, with tables.
  *
  * Each test gets a temporary directory with small /bin/sh helpers written
  * at run time (the helpers may use a shell; the alerter never does), its
@@ -425,116 +427,6 @@ test_counts_by_kind(void **state)
 	assert_int_equal(st.held, 1);
 }
 
-/* ---- deduplication: a table of (kind, dest, time, raised?) steps ---- */
-
-struct step {
-	const char *kind, *dest;
-	uint64_t at;		/* ms after T0 */
-	int raised;
-};
-
-struct dedup_case {
-	const char *name;
-	uint64_t interval_ms;
-	struct step steps[8];	/* up to the first with kind NULL */
-};
-
-static const char *
-dedup_case_name(const void *row)
-{
-	return ((const struct dedup_case *)row)->name;
-}
-
-#define W 60000		/* the window in most rows */
-
-static const struct dedup_case dedup_cases[] = {
-	{"dedup: a repeat inside the window is held", W,
-	    {{"k", "d.example", 0, 1}, {"k", "d.example", 1, 0}, {"k", "d.example", W - 1, 0}}},
-	{"dedup: raised again once the window is over", W,
-	    {{"k", "d.example", 0, 1}, {"k", "d.example", W, 1}, {"k", "d.example", W + 1, 0}}},
-	{"dedup: the window runs from the last raise, not the last repeat", W,
-	    {{"k", "d.example", 0, 1}, {"k", "d.example", W - 1, 0}, {"k", "d.example", W, 1},
-	     {"k", "d.example", 2 * W - 1, 0}, {"k", "d.example", 2 * W, 1}}},
-	{"dedup: kinds are independent", W,
-	    {{"dane-mismatch", "d.example", 0, 1}, {"auth-failing", "d.example", 1, 1},
-	     {"dane-mismatch", "d.example", 2, 0}, {"auth-failing", "d.example", 3, 0}}},
-	{"dedup: destinations are independent", W,
-	    {{"k", "a.example", 0, 1}, {"k", "b.example", 1, 1}, {"k", "a.example", 2, 0},
-	     {"k", "b.example", 3, 0}}},
-	{"dedup: (ab, c) and (a, bc) are two pairs", W,
-	    {{"ab", "c", 0, 1}, {"a", "bc", 1, 1}, {"ab", "c", 2, 0}}},
-	{"dedup: an empty destination is one too", W,
-	    {{"dnssec-off", "", 0, 1}, {"dnssec-off", "", 1, 0}, {"dnssec-off", "x", 2, 1}}},
-	{"dedup: interval 0 repeats everything", 0,
-	    {{"k", "d.example", 0, 1}, {"k", "d.example", 0, 1}, {"k", "d.example", 1, 1}}},
-	{"dedup: a clock going back holds rather than repeats", W,
-	    {{"k", "d.example", 1000, 1}, {"k", "d.example", 0, 0}}},
-};
-
-static void
-test_dedup(void **state)
-{
-	struct fixture *f = *state;
-	const struct dedup_case *c = f->row;
-	struct alert_stats st;
-	int raised = 0, held = 0;
-
-	f->s.interval_ms = c->interval_ms;
-	reconfigure(f);
-	for (size_t i = 0; i < 8 && c->steps[i].kind; i++) {
-		const struct step *s = &c->steps[i];
-		int r = alerter_raise(f->a, s->kind, s->dest, NULL, T0 + s->at);
-		if (r != s->raised)
-			FAIL("step %zu (%s, %s, +%llu): raised %d, expected %d", i + 1, s->kind, s->dest,
-			    (unsigned long long)s->at, r, s->raised);
-		raised += r;
-		held += !r;
-	}
-	alerter_stats(f->a, &st);
-	assert_int_equal(st.raised, raised);
-	assert_int_equal(st.held, held);
-	assert_int_equal(log_count(f, "event=alert "), raised);
-}
-
-/* The table is bounded: past its maximum (4096 in alert.c) the pair seen
- * longest ago is forgotten, so it can be raised again early; the newest
- * stay. */
-static void
-test_table_bounded(void **state)
-{
-	struct fixture *f = *state;
-	char dest[32];
-
-	f->s.interval_ms = 24 * (uint64_t)HOUR;
-	reconfigure(f);
-	for (int i = 0; i < 5000; i++) {
-		snprintf(dest, sizeof(dest), "d%d.example", i);
-		assert_int_equal(alerter_raise(f->a, "k", dest, NULL, T0 + (uint64_t)i), 1);
-	}
-	assert_int_equal(alerter_raise(f->a, "k", "d4999.example", NULL, T0 + 5000), 0);
-	assert_int_equal(alerter_raise(f->a, "k", "d4000.example", NULL, T0 + 5000), 0);
-	assert_int_equal(alerter_raise(f->a, "k", "d0.example", NULL, T0 + 5000), 1);
-}
-
-/* Entries past their window are forgotten as new ones come: 100 000
- * destinations, one a second, with a 10 s window (valgrind checks the
- * memory; this checks the answers stay right). */
-static void
-test_table_forgets_old(void **state)
-{
-	struct fixture *f = *state;
-	char dest[32];
-
-	f->s.interval_ms = 10000;
-	reconfigure(f);
-	for (int i = 0; i < 20000; i++) {
-		snprintf(dest, sizeof(dest), "d%d.example", i);
-		assert_int_equal(alerter_raise(f->a, "k", dest, NULL, T0 + (uint64_t)i * 1000), 1);
-	}
-	assert_int_equal(alerter_raise(f->a, "k", "d19991.example", NULL, T0 + 19999 * 1000), 0);
-	assert_int_equal(alerter_raise(f->a, "k", "d19989.example", NULL, T0 + 19999 * 1000), 1);
-}
-
 /* ---- the hourly limit ---- */
 
 static void
@@ -603,19 +495,6 @@ test_hourly_limit_summary_by_raise(void **state)
 	assert_int_equal(log_count(f, "alerts-held"), 1);
 	alert_reap(f->a, T0 + 2 * HOUR + 5);
 	assert_int_equal(log_count(f, "event=alerts-held count=1 "), 1);
-}
-
-static void
-test_hourly_limit_no_summary_when_none_held(void **state)
-{
-	struct fixture *f = *state;
-
-	f->s.max_per_hour = 3;
-	reconfigure(f);
-	raise_n(f, 0, 3, T0, 1);
-	assert_int_equal(alerter_raise(f->a, "k", "d0.example", NULL, T0 + 1), 0);	/* a repeat */
-	alert_reap(f->a, T0 + 2 * HOUR);
-	assert_int_equal(log_count(f, "alerts-held"), 0);
 }
 
 static void
@@ -1081,11 +960,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_raise_logs_one_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_fields_and_hostile_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_by_kind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_forgets_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_limit_summary_by_reap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_limit_summary_by_raise, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hourly_limit_no_summary_when_none_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summary_at_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_environment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_words, setup, teardown),
@@ -1100,7 +976,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set_keeps_state, setup, teardown),
 	};
 
-	TABLE_ADD(&t, dedup_cases, dedup_case, test_dedup);
 	TABLE_ADD(&t, hostile_cases, hostile_case, test_hostile_dest);
 	/* The rows get the fixture too, with their row in it. */
 	for (size_t i = 0; i < t.n; i++) {

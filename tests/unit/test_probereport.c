@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "util/buf.h"
+#include "util/jsonw.h"
 #include "util/kv.h"
 #include "util/netaddr.h"
 #include "probe/probe.h"
@@ -268,8 +269,12 @@ json_of(const struct fixture *f)
 	struct buf b;
 	json_error_t err;
 
+	struct jsonw w;
+
 	buf_init(&b);
-	assert_int_equal(probereport_json(&f->t, &f->r, &b), 0);
+	jsonw_init(&w, &b);
+	assert_int_equal(probereport_json(&f->t, &f->r, &w), 0);
+	assert_int_equal(jsonw_done(&w), 0);
 	json_t *j = json_loadb(buf_ptr(&b), buf_size(&b), 0, &err);
 	if (!j)
 		fail_msg("not JSON (%s at %d): %.*s", err.text, err.position, (int)buf_size(&b), buf_ptr(&b));

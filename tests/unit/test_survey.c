@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "util/strmap.h"
-#include "report/survey.h"
+#include "survey/survey.h"
 #include "table.h"
 
 struct list_case {

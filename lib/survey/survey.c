@@ -15,7 +15,7 @@
 #include "probe/probeplan.h"
 #include "dns/resolve.h"
 #include "util/strmap.h"
-#include "report/survey.h"
+#include "survey/survey.h"
 #include "rules/tlsa.h"
 
 /* Domains waiting for probes, at most this many per resolution slot: a

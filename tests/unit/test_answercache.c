@@ -1,5 +1,5 @@
 /*
- * Unit tests: the answer cache (lib/serve/cache.h): expiry, LRU eviction,
+ * Unit tests: the answer cache (lib/serve/answercache.h): expiry, LRU eviction,
  * replacement, removal, the bound and its counter, awkward keys.
  *
  * Each scenario is a script of steps against one cache; the clock is the
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "serve/cache.h"
+#include "serve/answercache.h"
 #include "table.h"
 
 static const unsigned char seed[16] = "0123456789abcdef";
@@ -41,7 +41,7 @@ struct step {
 	unsigned arg;
 };
 
-struct cache_case {
+struct answercache_case {
 	const char *name;
 	size_t max;
 	struct step steps[24];
@@ -63,7 +63,7 @@ struct cache_case {
 #define EV(n) {EVICTIONS, NULL, 0, 0, n}
 #define LONG_TTL 1000000
 
-static const struct cache_case cases[] = {
+static const struct answercache_case cases[] = {
 	{"TTL: a hit one ms before expires_ms", 10, {P("a", 1000, R1), H("a", 999, R1), N(1)}},
 	{"TTL: a miss at exactly expires_ms", 10, {P("a", 1000, R1), M("a", 1000), N(0)}},
 	{"TTL: a miss after expires_ms", 10, {P("a", 1000, R1), M("a", 5000), N(0)}},
@@ -133,9 +133,9 @@ static const struct cache_case cases[] = {
 };
 
 static const char *
-cache_case_name(const void *row)
+answercache_case_name(const void *row)
 {
-	return ((const struct cache_case *)row)->name;
+	return ((const struct answercache_case *)row)->name;
 }
 
 static struct policy_answer
@@ -148,21 +148,22 @@ answer(unsigned rule)
 static void
 test_script(void **state)
 {
-	const struct cache_case *c = *state;
-	struct cache *cache = cache_create(c->max, seed);
+	const struct answercache_case *c = *state;
+	struct answercache *cache = answercache_create(c->max, seed);
 	char reason[64];
 
 	assert_non_null(cache);
 	for (size_t i = 0; c->steps[i].op != END; i++) {
 		const struct step *s = &c->steps[i];
-		const struct cache_entry *e;
+		const struct answercache_entry *e;
 		switch (s->op) {
 		case PUT:
 			snprintf(reason, sizeof(reason), "%s:%u", s->key, s->arg);
-			assert_int_equal(cache_put(cache, s->key, answer(s->arg), reason, NULL, s->now, s->expires), 0);
+			assert_int_equal(answercache_put(cache, s->key, answer(s->arg), reason, NULL, s->now, s->expires),
+			    0);
 			break;
 		case HIT:
-			e = cache_get(cache, s->key, s->now);
+			e = answercache_get(cache, s->key, s->now);
 			if (!e)
 				fail_msg("step %zu: '%s' missing", i, s->key);
 			if ((unsigned)e->answer.rule != s->arg)
@@ -172,42 +173,42 @@ test_script(void **state)
 			assert_string_equal(e->reason, reason);
 			break;
 		case MISS:
-			if (cache_get(cache, s->key, s->now))
+			if (answercache_get(cache, s->key, s->now))
 				fail_msg("step %zu: '%s' still there", i, s->key);
 			break;
 		case REMOVE:
-			assert_int_equal(cache_remove(cache, s->key), s->arg);
+			assert_int_equal(answercache_remove(cache, s->key), s->arg);
 			break;
 		case SET_MAX:
-			cache_set_max(cache, s->arg);
+			answercache_set_max(cache, s->arg);
 			break;
 		case COUNT:
-			if (cache_count(cache) != s->arg)
-				fail_msg("step %zu: %zu entries, want %u", i, cache_count(cache), s->arg);
+			if (answercache_count(cache) != s->arg)
+				fail_msg("step %zu: %zu entries, want %u", i, answercache_count(cache), s->arg);
 			break;
 		case EVICTIONS:
-			if (cache_evictions(cache) != s->arg)
+			if (answercache_evictions(cache) != s->arg)
 				fail_msg("step %zu: %llu evictions, want %u", i,
-				    (unsigned long long)cache_evictions(cache), s->arg);
+				    (unsigned long long)answercache_evictions(cache), s->arg);
 			break;
 		case END:
 			break;
 		}
 	}
-	cache_free(cache);
+	answercache_free(cache);
 }
 
 /* The entry carries what was stored; the reason is a copy. */
 static void
 test_entry_fields(void **state)
 {
-	struct cache *c = cache_create(4, seed);
+	struct answercache *c = answercache_create(4, seed);
 	char reason[] = "secure MX, every host dane";
 	struct policy_answer a = {POLICY_OK, POLICY_RULE_ALL_DANE};
 
-	assert_int_equal(cache_put(c, "example.org", a, reason, NULL, 1234, 5678), 0);
+	assert_int_equal(answercache_put(c, "example.org", a, reason, NULL, 1234, 5678), 0);
 	memset(reason, 'X', sizeof(reason) - 1);
-	const struct cache_entry *e = cache_get(c, "example.org", 2000);
+	const struct answercache_entry *e = answercache_get(c, "example.org", 2000);
 	assert_non_null(e);
 	assert_int_equal(e->answer.result, POLICY_OK);
 	assert_int_equal(e->answer.rule, POLICY_RULE_ALL_DANE);
@@ -216,27 +217,27 @@ test_entry_fields(void **state)
 	assert_int_equal(e->expires_ms, 5678);
 	/* A NULL reason is stored as "". */
 	struct policy_answer t = {POLICY_TEMP, POLICY_RULE_MX_FAILED};
-	assert_int_equal(cache_put(c, "temp.example", t, NULL, NULL, 0, 10), 0);
-	e = cache_get(c, "temp.example", 9);
+	assert_int_equal(answercache_put(c, "temp.example", t, NULL, NULL, 0, 10), 0);
+	e = answercache_get(c, "temp.example", 9);
 	assert_non_null(e);
 	assert_string_equal(e->reason, "");
 	assert_int_equal(e->answer.result, POLICY_TEMP);
-	cache_free(c);
+	answercache_free(c);
 }
 
 /* The key is a copy too. */
 static void
 test_key_copied(void **state)
 {
-	struct cache *c = cache_create(4, seed);
+	struct answercache *c = answercache_create(4, seed);
 	char key[] = "example.org";
 	struct policy_answer a = {POLICY_OK, POLICY_RULE_MIXED};
 
-	assert_int_equal(cache_put(c, key, a, "r", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_put(c, key, a, "r", NULL, 0, LONG_TTL), 0);
 	key[0] = 'X';
-	assert_null(cache_get(c, key, 1));
-	assert_non_null(cache_get(c, "example.org", 1));
-	cache_free(c);
+	assert_null(answercache_get(c, key, 1));
+	assert_non_null(answercache_get(c, "example.org", 1));
+	answercache_free(c);
 }
 
 /* 100 000 inserts into a 1 000-entry cache: never more than 1 000, and the
@@ -244,25 +245,25 @@ test_key_copied(void **state)
 static void
 test_bound_under_load(void **state)
 {
-	struct cache *c = cache_create(1000, seed);
+	struct answercache *c = answercache_create(1000, seed);
 	char key[32];
 	struct policy_answer a = {POLICY_OK, POLICY_RULE_NO_TLSA};
 
 	for (unsigned i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "d%u.example", i);
-		assert_int_equal(cache_put(c, key, a, "load", NULL, i, UINT64_MAX), 0);
-		if (cache_count(c) > 1000)
-			fail_msg("%zu entries after %u inserts", cache_count(c), i + 1);
+		assert_int_equal(answercache_put(c, key, a, "load", NULL, i, UINT64_MAX), 0);
+		if (answercache_count(c) > 1000)
+			fail_msg("%zu entries after %u inserts", answercache_count(c), i + 1);
 	}
-	assert_int_equal(cache_count(c), 1000);
-	assert_int_equal(cache_evictions(c), 99000);
+	assert_int_equal(answercache_count(c), 1000);
+	assert_int_equal(answercache_evictions(c), 99000);
 	for (unsigned i = 0; i < 100000; i += (i < 98900 ? 97 : 1)) {
 		snprintf(key, sizeof(key), "d%u.example", i);
-		const struct cache_entry *e = cache_get(c, key, 100000);
+		const struct answercache_entry *e = answercache_get(c, key, 100000);
 		if ((i >= 99000) != (e != NULL))
 			fail_msg("key %s: %s", key, e ? "kept" : "gone");
 	}
-	cache_free(c);
+	answercache_free(c);
 }
 
 /* Long keys that differ only at the end, or only in length. */
@@ -270,7 +271,7 @@ static void
 test_long_keys(void **state)
 {
 	enum { LEN = 10000 };
-	struct cache *c = cache_create(16, seed);
+	struct answercache *c = answercache_create(16, seed);
 	char *k1 = malloc(LEN + 1), *k2 = malloc(LEN + 1), *k3 = malloc(LEN + 2);
 	struct policy_answer a1 = {POLICY_OK, POLICY_RULE_ALL_DANE}, a2 = {POLICY_OK, POLICY_RULE_MIXED};
 	struct policy_answer a3 = {POLICY_OK, POLICY_RULE_NO_TLSA};
@@ -285,20 +286,20 @@ test_long_keys(void **state)
 	memcpy(k3, k1, LEN);
 	k3[LEN] = 'a';
 	k3[LEN + 1] = '\0';
-	assert_int_equal(cache_put(c, k1, a1, "one", NULL, 0, LONG_TTL), 0);
-	assert_int_equal(cache_put(c, k2, a2, "two", NULL, 0, LONG_TTL), 0);
-	assert_int_equal(cache_put(c, k3, a3, "three", NULL, 0, LONG_TTL), 0);
-	assert_int_equal(cache_count(c), 3);
-	assert_string_equal(cache_get(c, k1, 1)->reason, "one");
-	assert_string_equal(cache_get(c, k2, 1)->reason, "two");
-	assert_string_equal(cache_get(c, k3, 1)->reason, "three");
-	assert_int_equal(cache_remove(c, k2), 1);
-	assert_null(cache_get(c, k2, 1));
-	assert_non_null(cache_get(c, k1, 1));
+	assert_int_equal(answercache_put(c, k1, a1, "one", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_put(c, k2, a2, "two", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_put(c, k3, a3, "three", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_count(c), 3);
+	assert_string_equal(answercache_get(c, k1, 1)->reason, "one");
+	assert_string_equal(answercache_get(c, k2, 1)->reason, "two");
+	assert_string_equal(answercache_get(c, k3, 1)->reason, "three");
+	assert_int_equal(answercache_remove(c, k2), 1);
+	assert_null(answercache_get(c, k2, 1));
+	assert_non_null(answercache_get(c, k1, 1));
 	free(k1);
 	free(k2);
 	free(k3);
-	cache_free(c);
+	answercache_free(c);
 }
 
 /* Enough keys to grow the table many times; all stay reachable, whatever
@@ -312,33 +313,33 @@ test_growth(void **state)
 	struct policy_answer a = {POLICY_OK, POLICY_RULE_INSECURE};
 
 	for (size_t s = 0; s < 2; s++) {
-		struct cache *c = cache_create(5000, seeds[s]);
+		struct answercache *c = answercache_create(5000, seeds[s]);
 		for (unsigned i = 0; i < 5000; i++) {
 			snprintf(key, sizeof(key), "h%u", i);
-			assert_int_equal(cache_put(c, key, a, key, NULL, 0, LONG_TTL), 0);
+			assert_int_equal(answercache_put(c, key, a, key, NULL, 0, LONG_TTL), 0);
 		}
-		assert_int_equal(cache_count(c), 5000);
-		assert_int_equal(cache_evictions(c), 0);
+		assert_int_equal(answercache_count(c), 5000);
+		assert_int_equal(answercache_evictions(c), 0);
 		for (unsigned i = 0; i < 5000; i++) {
 			snprintf(key, sizeof(key), "h%u", i);
-			const struct cache_entry *e = cache_get(c, key, 1);
+			const struct answercache_entry *e = answercache_get(c, key, 1);
 			if (!e)
 				fail_msg("seed %zu: %s lost", s, key);
 			assert_string_equal(e->reason, key);
 		}
 		for (unsigned i = 0; i < 5000; i += 2) {
 			snprintf(key, sizeof(key), "h%u", i);
-			assert_int_equal(cache_remove(c, key), 1);
+			assert_int_equal(answercache_remove(c, key), 1);
 		}
-		assert_int_equal(cache_count(c), 2500);
-		cache_free(c);
+		assert_int_equal(answercache_count(c), 2500);
+		answercache_free(c);
 	}
 }
 
 static void
 test_free_null(void **state)
 {
-	cache_free(NULL);
+	answercache_free(NULL);
 }
 
 int
@@ -354,7 +355,7 @@ main(void)
 	};
 	struct table t = {0};
 
-	TABLE_ADD(&t, cases, cache_case, test_script);
+	TABLE_ADD(&t, cases, answercache_case, test_script);
 	TABLE_TESTS(&t, more);
-	return table_run(&t, "cache");
+	return table_run(&t, "answercache");
 }

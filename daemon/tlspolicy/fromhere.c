@@ -1,0 +1,90 @@
+/* fromhere - DNS and probes from this host, as the daemon's; see fromhere.h. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "fromhere.h"
+
+void
+fromhere_dns_settings(const struct config *cfg, struct dns_unbound_settings *out)
+{
+	*out = (struct dns_unbound_settings){
+		.trust_anchor_file = cfg->trust_anchor_file,
+		.unbound_config = cfg->unbound_config,
+		.timeout_ms = cfg->dns_timeout_ms,
+	};
+}
+
+struct probe_env *
+fromhere_probe_env(const struct config *cfg, bool keep_certs, char *err, size_t errlen)
+{
+	struct probe_env_settings es = {
+		.ca_file = cfg->probe_ca_file,
+		.helo_name = cfg->probe_helo_name,
+		.step_timeout_ms = cfg->probe_timeout_ms,
+		.max_reply = PROBE_MAX_REPLY,
+		.keep_certs = keep_certs,
+	};
+	return probe_env_new(&es, err, errlen);
+}
+
+struct resolution {
+	struct event_base *base;
+	void (*done)(void *arg, const struct resolve_result *r);
+	void *arg;
+};
+
+static void
+resolved(void *arg, const struct resolve_result *r)
+{
+	struct resolution *run = arg;
+
+	run->done(run->arg, r);
+	event_base_loopbreak(run->base);
+}
+
+int
+fromhere_resolve(const struct config *cfg, const char *cmd, const struct nexthop *nh,
+    void (*done)(void *arg, const struct resolve_result *r), void *arg)
+{
+	struct resolve_result direct = {.nexthop = *nh};
+	char err[1024];
+
+	if (resolve_without_dns(nh, &direct.answer, direct.reason, sizeof(direct.reason))) {
+		done(arg, &direct);
+		return 0;
+	}
+	struct resolution run = {.base = event_base_new(), .done = done, .arg = arg};
+	struct dns_unbound_settings s;
+	fromhere_dns_settings(cfg, &s);
+	struct dns *dns = run.base ? dns_unbound_create(run.base, &s, err, sizeof(err)) : NULL;
+	int rc = 0;
+	if (!dns) {
+		fprintf(stderr, "tlspolicy %s: resolver: %s\n", cmd, run.base ? err : "no event loop");
+		rc = -1;
+	} else if (!resolve_start(dns, nh, resolved, &run)) {
+		fprintf(stderr, "tlspolicy %s: cannot start the lookups\n", cmd);
+		rc = -1;
+	} else {
+		event_base_dispatch(run.base);
+	}
+	dns_free(dns);
+	if (run.base)
+		event_base_free(run.base);
+	return rc;
+}
+
+int
+fromhere_dest(const char *cmd, const char *dest, struct nexthop *nh)
+{
+	const char *why;
+
+	if (nexthop_parse(dest, strlen(dest), nh, &why) < 0) {
+		fprintf(stderr, "tlspolicy %s: '%s': %s\n", cmd, dest, why);
+		return -1;
+	}
+	return 0;
+}

@@ -196,7 +196,7 @@ asan() {
 	fi
 	# Written by every instrumented program, root or not: the daemons drop
 	# to an unprivileged user.
-	reports=$(mktemp -d /tmp/tlspolicyd-sanitizers.XXXXXX)
+	reports=$(mktemp -d "${TMPDIR:-/tmp}/tlspolicyd-sanitizers.XXXXXX")
 	REPORTS=$reports
 	chmod 1777 "$reports"
 	log=$dir/check.log

@@ -257,7 +257,7 @@ count_list(const char *path)
 	return count;
 }
 
-/* The study's table (or JSON), and the HTML report when asked for. */
+/* The summary table (or JSON), and the HTML report when asked for. */
 static int
 write_summary(struct surveysum *sum, FILE *out, bool json, const char *report)
 {

@@ -95,6 +95,21 @@ notify(const char *state)
 #endif
 }
 
+/* A reload starts. Under Type=notify-reload systemd takes RELOADING=1 only
+ * with the CLOCK_MONOTONIC time it was sent, in microseconds, no earlier
+ * than its own SIGHUP (sd_notify(3)); READY=1 ends the reload. */
+static void
+notify_reloading(void)
+{
+#ifdef HAVE_SYSTEMD
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
+#endif
+}
+
 /* A start-up failure: logged, and told to the parent that waits for the
  * daemon in the background, which exits with the same status. */
 static void
@@ -256,7 +271,7 @@ reload(struct daemon *d)
 {
 	struct buf errors, names;
 
-	notify("RELOADING=1");
+	notify_reloading();
 	buf_init(&errors);
 	buf_init(&names);
 	struct config *cfg = config_load(d->config_path, &errors);

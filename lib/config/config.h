@@ -1,5 +1,5 @@
 /*
- * config - the settings of SPEC section 8, in Postfix's "name = value"
+ * config - the settings of tlspolicyd.conf(5), in Postfix's "name = value"
  * style, parsed from one table into an immutable, reference-counted
  * snapshot.
  *

@@ -3,7 +3,7 @@
  * process, its answers processed on the daemon's libevent loop (ub_fd +
  * ub_process); libunbound's own resolver thread does the network work.
  *
- * Set-up follows SPEC section 8: full recursion from libunbound's root
+ * Set-up follows tlspolicyd.conf(5): full recursion from libunbound's root
  * hints with the trust anchors in trust_anchor_file (Debian's root key by
  * default), and an optional unbound.conf (unbound_config) read into the
  * context for forwarders, stub zones and extra trust anchors.

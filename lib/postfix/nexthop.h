@@ -1,7 +1,8 @@
 /*
  * nexthop - the keys Postfix looks up in smtp_tls_policy_maps.
  *
- * Forms (SPEC section 3; case-insensitive, one trailing dot ignored):
+ * Forms (postconf(5), smtp_tls_policy_maps; case-insensitive, one trailing
+ * dot ignored):
  *   example.org            domain next hop, port 25: MX lookup
  *   example.org:2525       domain next hop on another port
  *   [mx.example.org]       host next hop: no MX lookup

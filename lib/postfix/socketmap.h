@@ -1,12 +1,13 @@
 /*
- * socketmap - Postfix's socketmap protocol (SPEC section 3) above the
+ * socketmap - Postfix's socketmap protocol (socketmap_table(5)) above the
  * netstring framing: requests "<name> <key>", replies "OK <value>",
  * "NOTFOUND ", "TEMP <reason>", "TIMEOUT <reason>", "PERM <reason>".
  *
- * Limits are Postfix's own (src/util/dict_sockmap.c): it sends requests of
- * at most SOCKETMAP_MAX_REQUEST bytes and accepts replies of at most
- * SOCKETMAP_MAX_REPLY bytes; it gives up on a server after 100 s and closes
- * an idle connection after 10 s.
+ * Limits are Postfix's own: it accepts replies of at most
+ * SOCKETMAP_MAX_REPLY bytes (socketmap_table(5)) and sends requests of at
+ * most SOCKETMAP_MAX_REQUEST bytes; it gives up on a server after 100 s and
+ * closes an idle connection after 10 s (its client's fixed settings, which
+ * socketmap_table(5) says are not yet configurable).
  *
  * Contract: pure functions on caller-owned bytes. Reply text is made safe
  * for Postfix's one-line logs: bytes outside printable ASCII become '?',

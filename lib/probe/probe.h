@@ -13,10 +13,12 @@
  * certificate names the MX host, and the DANE verdict from OpenSSL's own
  * DANE code fed with the DNSSEC-validated TLSA records: which record
  * matched, at which depth. DANE-EE(3) matches ignore names and dates,
- * DANE-TA(2) checks both (RFC 7672 section 3.1). The result's class is
- * SPEC section 6's table; "unreachable" is for a probe that never learnt
- * whether STARTTLS is offered (connect, greeting or EHLO failed, timed out
- * or was not SMTP), which the table does not classify.
+ * DANE-TA(2) checks both (RFC 7672 section 3.1). The result's class says
+ * what Postfix would make of the connection: no STARTTLS, a failed
+ * handshake, or the TLS connection it would log as Anonymous, Untrusted,
+ * Trusted or Verified (probe_class_postfix_word()); "unreachable" is for
+ * a probe that never learnt whether STARTTLS is offered (connect, greeting
+ * or EHLO failed, timed out or was not SMTP), which none of those fits.
  *
  * Driving: probe_start() opens the socket; then whenever probe_fd() is
  * ready for what probe_run() last asked (PROBE_WANT_READ or

@@ -1,5 +1,5 @@
 /*
- * policy - the RFC 7672 decision (SPEC section 4) as a pure function from
+ * policy - the RFC 7672 decision (section 2) as a pure function from
  * DNS facts to a TLS policy. No I/O, no allocation, no clock.
  *
  * The caller (resolve.c) gathers what DNS said about a next hop into a
@@ -37,7 +37,8 @@ bool policy_dns_failed(enum policy_dns d);
 bool policy_dns_denial(enum policy_dns d);
 const char *policy_dns_name(enum policy_dns d);
 
-/* What a host turned out to be (SPEC section 4, steps 2-3). */
+/* What a host turned out to be (RFC 7672 sections 2.2 and 2.2.2: its
+ * addresses, then its TLSA records). */
 enum policy_host_verdict {
 	POLICY_HOST_DANE,	/* secure, usable TLSA */
 	POLICY_HOST_ENCRYPT,	/* secure TLSA, none usable for SMTP */
@@ -145,7 +146,8 @@ struct policy_levels {
 	const char *level[POLICY_RULE_FAILED_HOST + 1];
 };
 
-/* The defaults of SPEC section 4, as strings for the configuration table. */
+/* The default level of each rule (tlspolicyd.conf(5), level_*), as strings
+ * for the configuration table. */
 const char *policy_default_level(enum policy_rule r);
 
 struct policy_answer policy_decide(const struct policy_facts *f);

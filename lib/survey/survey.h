@@ -65,7 +65,7 @@ size_t survey_pending(const struct survey *sv);
  * resolving). */
 bool survey_has_room(const struct survey *sv);
 
-/* A line of a domain list as the study's lists have them: "example.org",
+/* A line of a domain list as the published top lists have them: "example.org",
  * or "rank,example.org" (the last comma-separated field), with blanks
  * around it; lowercase, without a trailing dot. 1 with the domain in dst;
  * 0 for a line to skip (blank, or a '#' comment); -1 when the field does

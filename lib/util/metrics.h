@@ -21,9 +21,11 @@ int metrics_family(struct buf *out, const char *name, const char *type, const ch
 /* "name{label="value"} v"; label NULL for none. */
 int metrics_sample(struct buf *out, const char *name, const char *label, const char *value, uint64_t v);
 
-#define METRICS_BUCKETS 12
+#define METRICS_BUCKETS 14
 
-/* Seconds, from 1 ms to 30 s: resolutions and probes both fit. */
+/* Seconds, from 1 ms to 30 s, and +Inf: resolutions and probes both fit,
+ * and one that ran into a dns_timeout of 10 s is told apart from one that
+ * waited on several. */
 struct metrics_histogram {
 	uint64_t buckets[METRICS_BUCKETS];	/* not cumulative; the last is +Inf */
 	uint64_t count;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make bench: answers/s and latency of tlspolicyd with a warm cache, beside
 # the minimal netstring server (nsmin) on the same machine, at 1, 16 and 100
-# connections; server pinned to core 0, load generator to core 1 (SPEC's
-# reference figures were taken that way). With ../shared/bench present, the
-# reference tools are measured too.
+# connections; server pinned to core 0, load generator to core 1, so that
+# neither takes the other's core. Only the project's own tools: the load
+# generator tests/bench/smload and the minimal server tests/bench/nsmin.
 #
 # Then the same daemon at BENCH_STALL_CONNS connections with and without
 # 1 000 clients that sent half a request and stall (smload -S): their p99
@@ -12,8 +12,9 @@
 # With BENCH_SURVEY=1 (after the rest) or BENCH_SURVEY=only (alone): domains/s
 # of `tlspolicy survey` over BENCH_SURVEY_DOMAINS (10 000) lab domains (the
 # population of tests/lab/survey.sh: every probe class, null MX, NXDOMAIN,
-# unsigned, DNS failures), beside the study's method without the mail
-# queue, a loop of posttls-finger, one domain after the other, over
+# unsigned, DNS failures), beside the way to do it without this command
+# (and without the mail queue): a loop of posttls-finger, one domain after
+# the other, over
 # BENCH_SURVEY_SAMPLE (100) of the same domains taken evenly from the
 # list, extrapolated. Both get the same timeouts, BENCH_SURVEY_TIMEOUT
 # seconds (5): probe_timeout for the survey, -t and -T for posttls-finger.
@@ -51,7 +52,7 @@ if (( $(nproc) < 2 )); then
 	echo "make bench needs two cores (server and load generator pinned apart)" >&2
 	exit 1
 fi
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 lab_traps
 if [[ $SURVEY != 0 ]]; then
 	# The survey's zone is only built when asked for (tests/lab/survey.sh).
@@ -80,7 +81,7 @@ bench_survey() {
 		echo "tlspolicy survey wrote $(wc -l <"$out") records, not $n" >&2
 		return 1
 	fi
-	# The study's method: posttls-finger on each domain in turn, at level
+	# Without this command: posttls-finger on each domain in turn, at level
 	# dane (DANE where TLSA is published, else opportunistic TLS), the lab
 	# CA trusted, the DNS of the lab's validating resolver; every Nth domain
 	# of the (shuffled) list, so the sample has the population's mix.
@@ -223,18 +224,6 @@ stall_ratios=$(for ((i = 0; i < RUNS; i++)); do
 	awk -v a="${stall_loaded[i]#* }" -v b="${stall_plain[i]#* }" 'BEGIN {printf "%.2f\n", (b > 0 ? a / b : 0)}'
 done)
 
-# The reference tools of ../shared/bench, built outside the tree: their
-# generator against tlspolicyd at 16 connections, to check ours measures the
-# same thing.
-shared=$top_srcdir/../shared/bench
-reference=
-if [[ -f $shared/socketmap-load.c ]] && cc -O2 -o "$LAB_DIR/socketmap-load" "$shared/socketmap-load.c" -lpthread; then
-	start_daemon info
-	reference=$(ip netns exec "$LAB_NETNS" taskset -c "$LOAD_CPU" "$LAB_DIR/socketmap-load" -m tlspolicy \
-		-k "$keys" -c 16 -d "$SECONDS_" -w "$WARMUP" "inet:127.0.0.1:$DAEMON_PORT" 2>&1 | grep -iE 'req/s|p99|requests' | head -n 3)
-	daemon_stop
-fi
-
 # Probe throughput: the pool's whole SMTP sessions (banner, EHLO, STARTTLS,
 # handshake, checks, QUIT) beside openssl s_time's bare TLS handshakes,
 # against the same Postfix smtpd and certificate (STARTTLS on 2525,
@@ -282,14 +271,8 @@ if [[ -n $probe_rate && -n $stime_rate ]]; then
 	printf 'Probe pool at %.0f %% of s_time (target >= 80 %%)\n' \
 		"$(awk -v a="$probe_rate" -v b="$stime_rate" 'BEGIN {print 100 * a / b}')"
 fi
-if [[ -n $reference ]]; then
-	echo
-	echo "../shared/bench/socketmap-load against tlspolicyd (log_level=info), 16 connections:"
-	sed 's/^/    /' <<<"$reference"
-fi
 echo
 echo "Target: >= 70 % of nsmin at 16 and 100 connections."
-echo "Python peer (postfix-mta-sts-resolver, ../shared/bench/README.md): 60 300 req/s at 16 connections."
 if [[ $SURVEY != 0 ]]; then
 	bench_survey || exit 1
 fi

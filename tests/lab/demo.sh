@@ -12,7 +12,7 @@ if [[ $(id -u) != 0 ]]; then
 	echo "make demo needs root: it creates a network namespace for the lab" >&2
 	exit 1
 fi
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 lab_traps
 echo "Bringing up the lab: DNSSEC-signed zone test., unsigned child insecure.test,"
 echo "a validating resolver and STARTTLS mail servers, in namespace of its own..."

@@ -2,7 +2,7 @@
 #
 #   source tests/lab/lab.sh
 #   lab_require_root
-#   LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+#   LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 #   trap lab_down EXIT INT TERM
 #   lab_up || bail_out "lab_up failed"
 #
@@ -59,7 +59,13 @@
 #   lab_traps               trap lab_down on EXIT, exit on INT and TERM
 #
 # If a test was killed with SIGKILL, finish its cleanup by hand:
-#   LAB_DIR=/tmp/tlsplab.XXXXXX bash -c '. tests/lab/lab.sh; lab_down'
+#   LAB_DIR=$TMPDIR/tlsplab.XXXXXX bash -c '. tests/lab/lab.sh; lab_down'
+#
+# What the lab makes lies where the test suite looks for leftovers
+# (tests/leftovers.sh): LAB_DIR in $TMPDIR, the namespace's name (and its
+# /etc/netns directory) starting with LAB_NETNS_PREFIX (default tlsplab-;
+# it must start with that), and every process it starts, Postfix's too,
+# carrying TLSP_SUITE in its environment when the suite set it.
 #
 # Files and variables (also written to $LAB_DIR/env for other programs):
 #   LAB_NETNS                 namespace name (also in $LAB_DIR/netns)
@@ -83,8 +89,9 @@
 #   LAB_DNS_SLOW_MS, LAB_DNS_SLOWER_MS  how late the slow DNS servers answer
 #                             (1000, 8000), read by lab_faults_up
 #
-# The DNS cases are the table in the issue that introduced this file; the
-# zone text below (_lab_write_zones) is the authoritative list.  TTLs are 300 s:
+# The DNS cases are those of the README ("What the daemon answers" and the
+# DNS fault table); the zone text below (_lab_write_zones) is the
+# authoritative list.  TTLs are 300 s:
 # the resolver and libunbound cache answers that long, so a test that changes
 # DNS behaviour (lab_nsd_stop) must ask for names nobody has asked for yet.
 #
@@ -124,7 +131,7 @@ LAB_MX_LISTENERS=(
 	"127.0.1.8:25 mx.submit.test"
 	"127.0.1.8:587 mx.submit.test"
 	"127.0.1.9:25 mx.ta.test"
-	# The prober's classes (issue 3).  Words after the host name are extra
+	# The prober's classes (t-lab-servers.sh).  Words after the host name are extra
 	# smtpd -o settings, after (so overriding) the common ones.
 	"127.0.1.10:25 mx.selfsigned.test"
 	"127.0.1.11:25 mx.wrongname.test"
@@ -307,7 +314,7 @@ _lab_log_tail() {
 # lab_down on exit, lab_up; bails out when the lab cannot start.
 lab_start() {
 	lab_require_root
-	LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX)
+	LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX")
 	lab_traps
 	lab_up || bail_out "lab_up failed"
 }
@@ -538,7 +545,7 @@ _lab_write_zones() {
 		_25._tcp.mx.mixedtlsa   TLSA 1 1 1 $wrong
 		_25._tcp.mx.mixedtlsa   TLSA 3 1 1 $notlsa
 
-		; The prober's classes (issue 3): none has TLSA, all secure denial.
+		; The prober's classes (t-lab-servers.sh): none has TLSA, all secure denial.
 		; self-signed certificate, its own issuer, correct name
 		selfsigned              MX   10 mx.selfsigned.test.
 		mx.selfsigned           A    127.0.1.10
@@ -636,7 +643,7 @@ _lab_write_zones() {
 	for ((i = 1; i <= LAB_SLOW_DESTS; i++)); do
 		printf 'slow%d MX 10 mx%d.slow.test.\nmx%d.slow A 127.0.1.15\n' "$i" "$i" "$i"
 	done >>"$d/test.zone"
-	# Which addresses probes take (issue 12, t-probe.sh): more than
+	# Which addresses probes take (t-probe.sh): more than
 	# Postfix's smtp_mx_address_limit (5) over two hosts, none listening
 	# (nothing serves port 25 on 127.0.2.0/24); and a global address that
 	# t-probe.sh gives the lab's own loopback interface.
@@ -654,7 +661,7 @@ _lab_write_zones() {
 		ownaddr                 MX   10 mx.ownaddr.test.
 		mx.ownaddr              A    $LAB_OWN_GLOBAL_ADDR
 	EOF
-	# IDN destinations (issue 12, t-idn.sh), in their A-label form as DNS
+	# IDN destinations (t-idn.sh), in their A-label form as DNS
 	# has them: bücher.test, MX to mx1.good.test; its MX host
 	# mx.bücher.test, a host next hop with TLSA of its own; faß.test,
 	# which only non-transitional processing (Postfix's) spells xn--fa-hia
@@ -938,12 +945,14 @@ _lab_write_dns_configs() {
 # The namespace name: unique per $LAB_DIR (its base name, plus a CRC of the
 # whole path in case two labs use directories with the same base name).
 _lab_ns_name() {
-	local base crc
+	local base crc prefix=${LAB_NETNS_PREFIX:-tlsplab-}
+	# lab_down removes /etc/netns/NAME only for names of this form.
+	[[ $prefix == tlsplab-* && $prefix != */* ]] || prefix=tlsplab-
 	base=$(basename "$LAB_DIR")
 	base=${base#tlsplab.}
 	base=${base//[^A-Za-z0-9_-]/_}
 	crc=$(printf '%s' "$LAB_DIR" | cksum)
-	printf 'tlsplab-%s-%x\n' "$base" "${crc%% *}"
+	printf '%s%s-%x\n' "$prefix" "$base" "${crc%% *}"
 }
 
 _lab_nsd_answers() {
@@ -1175,10 +1184,14 @@ _lab_postfix_instance() {
 		alias_database =
 		biff = no
 	EOF
+	# Postfix passes on only the variables import_environment names: with
+	# TLSP_SUITE among them, tests/leftovers.sh finds a Postfix process
+	# that outlived its test as it finds any other.
+	echo "import_environment = $(postconf -dh import_environment) TLSP_SUITE" >>"$cf/main.cf" || return 1
 }
 
 # Postfix re-reads a main.cf younger than about a second until it stops
-# changing (util/load_file.c): every command run on a freshly written file
+# changing: every command run on a freshly written file
 # stalls up to ~1.5 s.  Backdating the files avoids that.
 _lab_postfix_backdate() {
 	touch -d "@$(($(date +%s) - 10))" "$1/main.cf" "$1/master.cf"

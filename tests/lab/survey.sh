@@ -1,4 +1,4 @@
-# survey.sh - the lab's population for `tlspolicy survey` (issue 7).
+# survey.sh - the lab's population for `tlspolicy survey` (t-survey.sh).
 # Sourced by lab.sh; nothing here runs unless LAB_SURVEY_DOMAINS is set
 # above 0 before lab_up, so every other test's lab_up stays as fast.
 #
@@ -312,7 +312,7 @@ _lab_survey_generate() {
 		printf "domains %d\nwith_mx %d\nnull_mx %d\nnxdomain %d\ndns_failures %d\n", \
 			nd, with_mx, null_mx, nxdomain, dns_failures > expfile
 		printf "signed_mx %d\ndane_all %d\ntlsa_mismatch %d\n", signed_mx, dane_all, tlsa_mismatch > expfile
-		# Not among the counts of the spec, but what follows from them.
+		# Not among the counts of the summary, but what follows from them.
 		printf "mx_failed %d\nmx_hosts %d\nmx_addresses %d\n", dns_failures, mx_hosts, mx_addresses > expfile
 		for (c1 in domain_class) print "domain_class", c1, domain_class[c1] > expfile
 		for (c1 in host_class) print "host_class", c1, host_class[c1] > expfile

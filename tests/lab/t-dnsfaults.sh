@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t-dnsfaults.sh - the DNS fault matrix: for each way DNS can fail, the answer
 # Postfix gets through its own socketmap client (postmap -q) is TEMP or the
-# secure answer of SPEC section 4, never a weaker one (may, or NOTFOUND, where
-# DANE or TEMP is due).  README.md's "Security" table lists these cases with
+# secure answer of the README's "What the daemon answers", never a weaker
+# one (may, or NOTFOUND, where DANE or TEMP is due).  README.md's "Security" table lists these cases with
 # those covered elsewhere:
 #   authoritative server stopped   t-outage.sh
 #   bogus signature (MX, TLSA)     t-policy.sh rows 8 and 9
@@ -46,7 +46,7 @@ answer_line() {
 	grep "event=answer dest=$1 " "$DAEMON_LOG" | head -n 1
 }
 
-# key | answer SPEC 4 prescribes (TEMP: postmap reports an error) |
+# key | answer that table prescribes (TEMP: postmap reports an error) |
 # the daemon's log line must match this | fault server | case
 cases=(
 	# Slow ones first: they run at the same time, in the background.

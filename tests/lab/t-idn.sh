@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# IDN next hops (issue 12). Postfix with smtputf8_enable = yes asks for the
+# IDN next hops. Postfix with smtputf8_enable = yes asks for the
 # next hop of SMTPUTF8 mail to an IDN domain in UTF-8 ("bücher.test",
 # "[mx.bücher.test]"); the daemon answers for its A-label form
 # (xn--bcher-kva.test) as DNS, its cache, the exception list and its logs

@@ -9,7 +9,10 @@ source "$here/lab.sh"
 
 lab_require_root
 
-LAB_DIR=$(mktemp -d /tmp/tlsplab.XXXXXX) || bail_out "mktemp failed"
+# The marker of the suite's processes (tests/leftovers.sh): ./dev test sets
+# it; a run of this test alone gets one of its own, to check it all the same.
+export TLSP_SUITE=${TLSP_SUITE:-selftest$$}
+LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tlsplab.XXXXXX") || bail_out "mktemp failed"
 lab_traps
 
 t0=$(_lab_ms)
@@ -221,6 +224,21 @@ t0=$(_lab_ms)
 lab_sender_up "texthash:$policy"
 ok $? "lab_sender_up"
 diag "lab_sender_up took $(($(_lab_ms) - t0)) ms"
+
+# What the lab made is where tests/leftovers.sh looks: its directory in
+# TMPDIR, its namespace under the suite's prefix, and every process in the
+# namespace (NSD, unbound, fakesmtp, each Postfix process) marked.
+like "$LAB_DIR" "^$(cd "${TMPDIR:-/tmp}" && pwd -P)/tlsplab\.[^/]+\$" "LAB_DIR is in TMPDIR"
+like "$LAB_NETNS" "^${LAB_NETNS_PREFIX:-tlsplab-}" "the namespace's name starts with LAB_NETNS_PREFIX"
+unmarked=()
+for pid in $(ip netns pids "$LAB_NETNS"); do
+	grep -qzxF "TLSP_SUITE=$TLSP_SUITE" "/proc/$pid/environ" 2>/dev/null && continue
+	# Gone meanwhile, or a zombie (whose environment reads empty).
+	read -r stat 2>/dev/null <"/proc/$pid/stat" || continue
+	state=${stat##*) } state=${state%% *}
+	[[ $state == Z ]] || unmarked+=("$pid $(cat "/proc/$pid/comm" 2>/dev/null)")
+done
+is "${unmarked[*]}" "" "every process of the lab carries TLSP_SUITE (Postfix's through import_environment)"
 
 out=$(lab_exec postmap -c "$LAB_SENDER" -q good.test "texthash:$policy")
 is "$out" "dane-only" "postmap -c \$LAB_SENDER works in the namespace"

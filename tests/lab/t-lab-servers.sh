@@ -1,7 +1,7 @@
 #!/bin/bash
 # t-lab-servers.sh - proves every lab mail server is what it claims to be, by
 # what posttls-finger (Debian's postfix package) and openssl s_client report
-# against it.  The prober's tests (issue 3) map posttls-finger's output to
+# against it.  The prober's tests (t-probe.sh) map posttls-finger's output to
 # their classes; the lines asserted here are the ones that decide:
 #
 #   server               address        class           decisive posttls-finger output

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The decision of SPEC section 4 against real signed zones, asked through
-# Postfix's own socketmap client (postmap -q), over TCP and a unix socket.
+# The RFC 7672 decision (the README's "What the daemon answers") against
+# real signed zones, asked through Postfix's own socketmap client
+# (postmap -q), over TCP and a unix socket.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"

@@ -95,7 +95,7 @@ out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$noprivate" probe good.test)
 is "$?" 3 "probe_allow_private = no: probe of 127.0.1.1 refused, exit 3"
 like "$out" 'refused: loopback address' "the refusal names the range"
 
-# This host's own addresses are refused too, public or not (issue 12).
+# This host's own addresses are refused too, public or not.
 lab_exec ip addr add "$LAB_OWN_GLOBAL_ADDR/32" dev lo || bail_out "cannot add $LAB_OWN_GLOBAL_ADDR to the lab"
 out=$(ip netns exec "$LAB_NETNS" "$TLSPOLICY" -c "$noprivate" probe ownaddr.test)
 is "$?" 3 "probe_allow_private = no: an MX host on this host's own global address is refused, exit 3"
@@ -108,7 +108,7 @@ like "$out" "\"refused\":\\[\\{\"host\":\"mx\.ownaddr\.test\",\"address\":\"$LAB
 # No more addresses than Postfix tries (smtp_mx_address_limit, 5): of the
 # eight of manyaddrs.test, the first five by MX preference, which are the
 # four of mx1 and one of mx2, whatever order the resolver gives each
-# RRset in (issue 12).
+# RRset in.
 probed_hosts() {
 	grep -v ' not probed: ' <<<"$1" | grep -o '^== mx[12]\.manyaddrs\.test\[127\.0\.2\.[0-9]\]:25' |
 		cut -c4-6 | sort | uniq -c | tr -s ' \n' ' '

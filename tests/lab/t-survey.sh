@@ -44,7 +44,7 @@ postfix_connects() {
 	grep -c 'smtpd\[[0-9]*\]: connect from' "$LAB_MX_LOG" 2>/dev/null
 }
 
-# The summary the spec defines, computed from a JSONL file with jq rather
+# The summary tlspolicy(1) defines, computed from a JSONL file with jq rather
 # than by the command: the same "KEY VALUE" lines as $S/expected.  Provider
 # = the last two labels of the MX host name, which is what libpsl's
 # registrable domain is for names under .test (not a public suffix).
@@ -142,7 +142,7 @@ check_counts() {
 	local file=$1 what=$2 got
 	got=$(jsonl_summary "$file")
 	[[ $got == "$(cat "$S/expected")" ]]
-	ok $? "$what: the records' counts (by the spec's definitions) are the population's"
+	ok $? "$what: the records' counts (by the summary's definitions) are the population's"
 	if [[ $got != "$(cat "$S/expected")" ]]; then
 		diag "$(diff <(echo "$got") "$S/expected" | head -n 20)"
 		diag "domains built otherwise than recorded (recorded < > built):"

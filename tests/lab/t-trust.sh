@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The trust check of the daemon's own resolver (issue 12): the DNSKEY of
+# The trust check of the daemon's own resolver: the DNSKEY of
 # trust_check_name (test.) must resolve secure through libunbound, at
 # start and every trust_check_interval. A wrong anchor (bogus), an anchor
 # for another zone (insecure) or none at all stops the start with exit

@@ -10,12 +10,22 @@
  *   return table_run(&t, "policy");
  *
  * test functions receive their row as *state; type##_name(row) names it.
+ *
+ * Also here: where a test finds its data (table_data_dir) and makes its
+ * temporary files (table_tmpdir).
+ *
+ * The case tables leave their rows' trailing fields to the zero default
+ * (a fake zone row without a `why`, a case that is not `raw`): that is the
+ * point of them, not an oversight for -Wextra to report.
  */
 #ifndef TLSPOLICY_TEST_TABLE_H
 #define TLSPOLICY_TEST_TABLE_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 struct table {
 	struct CMUnitTest *tests;
@@ -66,17 +76,14 @@ table_run(struct table *t, const char *group)
 #define TABLE_TESTS(t, tests) table_add_tests(t, tests, sizeof(tests) / sizeof(tests[0]))
 
 /* A folder of test data, tests/SUB: under $top_srcdir when make check sets
- * it, else where the build said (FALLBACK), for a run by hand. Fills buf
- * once. */
+ * it, else under the source tree configure ran for (TOP_SRCDIR, in
+ * autoconfig.h), for a run by hand. Fills buf once. */
 static inline const char *
-table_data_dir(char *buf, size_t size, const char *sub, const char *fallback)
+table_data_dir(char *buf, size_t size, const char *sub)
 {
 	if (!buf[0]) {
 		const char *top = getenv("top_srcdir");
-		if (top && *top)
-			snprintf(buf, size, "%s/tests/%s", top, sub);
-		else
-			snprintf(buf, size, "%s", fallback);
+		snprintf(buf, size, "%s/tests/%s", top && *top ? top : TOP_SRCDIR, sub);
 	}
 	return buf;
 }
@@ -89,5 +96,31 @@ table_data_dir(char *buf, size_t size, const char *sub, const char *fallback)
 		assert_string_equal(buf_ptr(b), (want)); \
 		buf_reset(b); \
 	} while (0)
+
+/* Where a test makes its files: $TMPDIR, or /tmp without it. ./dev test
+ * gives the suite a TMPDIR of its own and checks that it ends empty
+ * (tests/leftovers.sh). */
+static inline const char *
+table_tmp(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+/* A directory of the test's own, table_tmp()/NAME.XXXXXX, made with
+ * mkdtemp(3) into buf: buf, or NULL (errno set) when it cannot be made or
+ * does not fit. The test removes it. */
+static inline char *
+table_tmpdir(char *buf, size_t size, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s.XXXXXX", table_tmp(), name);
+
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	return mkdtemp(buf);
+}
 
 #endif

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "dns/adcheck.h"
+#include "table.h"
 
 static void
 test_query_wire(void **state)
@@ -65,9 +66,12 @@ test_answers(void **state)
 static void
 test_nameserver(void **state)
 {
-	char path[] = "/tmp/adcheck-XXXXXX", err[256];
+	char path[4096], err[256];
 	struct netaddr a;
+
+	snprintf(path, sizeof(path), "%s/adcheck-XXXXXX", table_tmp());
 	int fd = mkstemp(path);
+	assert_true(fd >= 0);
 	FILE *f = fdopen(fd, "w");
 
 	fputs("# a comment\nsearch example.org\nnameserver fe80::1%eth0\nnameserver 192.0.2.53\n", f);

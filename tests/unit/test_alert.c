@@ -213,8 +213,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	f->row = *state;
-	strcpy(f->dir, "/tmp/test_alert.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(table_tmpdir(f->dir, sizeof(f->dir), "test_alert"));
 	assert_non_null(getcwd(f->cwd, sizeof(f->cwd)));
 	assert_int_equal(chdir(f->dir), 0);	/* where a "touch pwned" would land */
 	path_in(f, "dump", path, sizeof(path));

@@ -2,22 +2,11 @@
  * Unit tests: the configuration (lib/config/config.h).
  *
  * tests/conf/good-*.conf are parsed and every value is checked;
- * tests/conf/bad-*.conf are found at run time, one TAP test each. A bad
- * file opens with one or more comment lines
- *
- *     # expect: LINE: TEXT
- *
- * (LINE is "-" for an error that names no line), and config_load() must
- * refuse it with exactly that many errors, each "FILE:LINE: ..." (or
- * "FILE: ...") containing TEXT.
- *
- * The directory is "$top_srcdir/tests/conf" (the test harness exports
- * top_srcdir), else TESTS_CONF_DIR (a -D define), else "tests/conf".
+ * config_load() must refuse each tests/conf/bad-*.conf with the errors its
+ * "# expect:" lines name (badfiles.h).
  */
 #include "autoconfig.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,11 +21,8 @@
 
 #include "util/buf.h"
 #include "config/config.h"
+#include "badfiles.h"
 #include "table.h"
-
-#ifndef TESTS_CONF_DIR
-#define TESTS_CONF_DIR "tests/conf"
-#endif
 
 #define NLEVELS (POLICY_RULE_FAILED_HOST + 1)
 
@@ -45,7 +31,7 @@ static char conf_dir_path[4096];
 static const char *
 conf_dir(void)
 {
-	return table_data_dir(conf_dir_path, sizeof(conf_dir_path), "conf", TESTS_CONF_DIR);
+	return table_data_dir(conf_dir_path, sizeof(conf_dir_path), "conf");
 }
 
 static char *
@@ -281,118 +267,16 @@ test_round_trip(void **state)
 	buf_free(&errors);
 }
 
-/* ---- The bad files, found at run time. ---- */
+/* ---- The bad files (badfiles.h). ---- */
 
-struct bad_file {
-	char *name;	/* the TAP name */
-	char *file;
-};
-
-static struct bad_file *bad_files;
-static size_t nbad_files;
-static int bad_dir_errno;
-
-static const char *
-bad_file_name(const void *row)
+static bool
+load_config(const char *path, struct buf *errors)
 {
-	return ((const struct bad_file *)row)->name;
-}
+	struct config *c = config_load(path, errors);
+	bool accepted = c != NULL;
 
-static int
-by_file(const void *a, const void *b)
-{
-	return strcmp(((const struct bad_file *)a)->file, ((const struct bad_file *)b)->file);
-}
-
-static void
-find_bad_files(void)
-{
-	DIR *d = opendir(conf_dir());
-	struct dirent *e;
-	size_t cap = 0;
-
-	if (!d) {
-		bad_dir_errno = errno ? errno : -1;
-		return;
-	}
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		if (strncmp(e->d_name, "bad-", 4) != 0 || n < 9 || strcmp(e->d_name + n - 5, ".conf") != 0)
-			continue;
-		if (nbad_files == cap) {
-			cap = cap ? 2 * cap : 32;
-			bad_files = realloc(bad_files, cap * sizeof(*bad_files));
-			if (!bad_files)
-				abort();
-		}
-		struct buf name;
-		buf_init(&name);
-		buf_printf(&name, "bad file: %s", e->d_name);
-		bad_files[nbad_files].name = buf_detach(&name);
-		bad_files[nbad_files].file = strdup(e->d_name);
-		nbad_files++;
-	}
-	closedir(d);
-	if (nbad_files)
-		qsort(bad_files, nbad_files, sizeof(*bad_files), by_file);
-}
-
-static void
-free_bad_files(void)
-{
-	for (size_t i = 0; i < nbad_files; i++) {
-		free(bad_files[i].name);
-		free(bad_files[i].file);
-	}
-	free(bad_files);
-}
-
-#define MAX_EXPECT 16
-
-struct expect {
-	unsigned line;	/* 0: the message names no line */
-	char text[256];
-};
-
-/* The leading "# expect: LINE: TEXT" lines of a file. */
-static size_t
-read_expects(const char *path, struct expect *out)
-{
-	FILE *f = fopen(path, "r");
-	char line[512];
-	size_t n = 0;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	while (n < MAX_EXPECT && fgets(line, sizeof(line), f)) {
-		static const char tag[] = "# expect: ";
-		if (strncmp(line, tag, sizeof(tag) - 1) != 0)
-			break;
-		char *p = line + sizeof(tag) - 1;
-		char *colon = strstr(p, ": ");
-		if (!colon) {
-			fclose(f);
-			fail_msg("%s: malformed expect line: %s", path, line);
-		}
-		*colon = '\0';
-		if (strcmp(p, "-") == 0)
-			out[n].line = 0;
-		else {
-			char *end;
-			unsigned long l = strtoul(p, &end, 10);
-			if (*end || l == 0) {
-				fclose(f);
-				fail_msg("%s: bad line number in expect: %s", path, p);
-			}
-			out[n].line = (unsigned)l;
-		}
-		char *text = colon + 2;
-		text[strcspn(text, "\r\n")] = '\0';
-		snprintf(out[n].text, sizeof(out[n].text), "%s", text);
-		n++;
-	}
-	fclose(f);
-	return n;
+	config_unref(c);
+	return accepted;
 }
 
 /* Whether errors holds a line starting with prefix that contains text. */
@@ -419,55 +303,6 @@ has_error(const char *errors, const char *prefix, const char *text)
 /* Failures are reported after freeing, so that valgrind stays quiet even
  * on a failing row. */
 static char failure[8192];
-
-static void
-test_bad_file(void **state)
-{
-	const struct bad_file *b = *state;
-	struct expect expects[MAX_EXPECT];
-	char *path = conf_path(b->file);
-	size_t n = read_expects(path, expects);
-	struct buf errors, prefix;
-
-	failure[0] = '\0';
-	buf_init(&errors);
-	buf_init(&prefix);
-	struct config *c = config_load(path, &errors);
-	buf_terminate(&errors);
-	if (n == 0)
-		snprintf(failure, sizeof(failure), "%s has no '# expect: LINE: TEXT' first line", path);
-	else if (c)
-		snprintf(failure, sizeof(failure), "%s was accepted", path);
-	for (size_t i = 0; i < n && !failure[0]; i++) {
-		buf_reset(&prefix);
-		if (expects[i].line)
-			buf_printf(&prefix, "%s:%u: ", path, expects[i].line);
-		else
-			buf_printf(&prefix, "%s: ", path);
-		if (!has_error(buf_ptr(&errors), buf_ptr(&prefix), expects[i].text))
-			snprintf(failure, sizeof(failure), "no error \"%s...%s\" in:\n%s", buf_ptr(&prefix),
-			    expects[i].text, buf_ptr(&errors));
-	}
-	/* Every error is reported, and nothing else. */
-	if (!failure[0] && count_lines(buf_ptr(&errors)) != n)
-		snprintf(failure, sizeof(failure), "%zu errors, want %zu:\n%s", count_lines(buf_ptr(&errors)),
-		    n, buf_ptr(&errors));
-	config_unref(c);
-	buf_free(&errors);
-	buf_free(&prefix);
-	free(path);
-	if (failure[0])
-		fail_msg("%s", failure);
-}
-
-static void
-test_bad_files_found(void **state)
-{
-	if (bad_dir_errno)
-		fail_msg("cannot open %s (set top_srcdir)", conf_dir());
-	if (nbad_files < 20)
-		fail_msg("only %zu bad-*.conf files in %s", nbad_files, conf_dir());
-}
 
 /* ---- Errors from text in memory. ---- */
 
@@ -770,7 +605,7 @@ test_names(void **state)
 		p = nl + 1;
 	}
 	assert_int_equal(*d, '\0');
-	/* The names SPEC section 8 fixes, among those implemented so far. */
+	/* Names existing configurations use: they never change. */
 	static const char *const fixed[] = {"listen", "map_names", "trust_anchor_file", "unbound_config", "user"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		buf_reset(&text);
@@ -924,7 +759,6 @@ main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_good_sets_all),
-		cmocka_unit_test(test_bad_files_found),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_dump_null_is_defaults),
 		cmocka_unit_test(test_refs),
@@ -936,16 +770,14 @@ main(void)
 	};
 	struct table t = {0};
 
-	find_bad_files();
 	TABLE_ADD(&t, good_cases, good_case, test_good);
 	TABLE_ADD(&t, good_cases, round_trip, test_round_trip);
-	if (nbad_files)
-		table_add_rows(&t, bad_files, sizeof(bad_files[0]), nbad_files, bad_file_name, test_bad_file);
+	struct badfiles *bad = badfiles_add(&t, "conf", ".conf", 20, load_config);
 	TABLE_ADD(&t, error_cases, error_case, test_error);
 	TABLE_ADD(&t, value_cases, value_case, test_value);
 	TABLE_ADD(&t, restart_cases, restart_case, test_restart);
 	TABLE_TESTS(&t, more);
 	int rc = table_run(&t, "config");
-	free_bad_files();
+	badfiles_free(bad);
 	return rc;
 }

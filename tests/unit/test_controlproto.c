@@ -230,13 +230,14 @@ static void
 test_ask(void **state)
 {
 	const struct ask_case *c = *state;
-	char dir[] = "/tmp/tlsp-controlproto-XXXXXX", path[96], err[256] = "";
+	char dir[80], path[96], err[256] = "";
 	struct daemon_end d = {.c = c, .listen_fd = -1};
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	pthread_t thread;
 	struct buf reply;
 
-	assert_non_null(mkdtemp(dir));
+	/* A socket path must fit in sun_path: a short name under $TMPDIR. */
+	assert_non_null(table_tmpdir(dir, sizeof(dir), "tlsp-controlproto"));
 	snprintf(path, sizeof(path), "%s/control", dir);
 	if (c->act != NO_DAEMON) {
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);

@@ -20,9 +20,6 @@
 #include "report/daemonmetrics.h"
 #include "table.h"
 
-#ifndef TESTS_DOC_DIR
-#define TESTS_DOC_DIR "doc"
-#endif
 
 static void
 two_alert_kinds(void *arg, daemonmetrics_alert_count *each, void *each_arg)
@@ -200,7 +197,7 @@ test_documented(void **state)
 	const struct daemonmetrics_family *f;
 
 	snprintf(path, sizeof(path), "%s/tlspolicyd.8",
-	    table_data_dir(dir, sizeof(dir), "../doc", TESTS_DOC_DIR));
+	    table_data_dir(dir, sizeof(dir), "../doc"));
 	FILE *fp = fopen(path, "r");
 	if (!fp)
 		fail_msg("%s: cannot read it", path);

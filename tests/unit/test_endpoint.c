@@ -1,14 +1,21 @@
-/* Unit tests: unix listeners (endpoint_listen_unix). The socket appears at
- * its path with its final mode and group; a stale socket is replaced, any
- * other file is left alone; and the owner of the socket's directory (the
- * postfix user, for a socket in a Postfix-owned directory), playing in the
- * window between bind() and the hand-over to the group, cannot turn the
- * daemon's chown/chmod onto another file. Each such move is a row. */
+/* Unit tests: listener addresses (lib/util/endpoint.h).
+ *
+ * endpoint_parse(): inet:ADDR:PORT and unix:/PATH as the configuration
+ * writes them, each refusal naming what was wrong.
+ *
+ * endpoint_listen_unix(): the socket appears at its path with its final
+ * mode and group; a stale socket is replaced, any other file is left
+ * alone; and the owner of the socket's directory (the postfix user, for a
+ * socket in a Postfix-owned directory), playing in the window between
+ * bind() and the hand-over to the group, cannot turn the daemon's
+ * chown/chmod onto another file. Each such move is a row. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,7 +34,7 @@
 #include "util/endpoint.h"
 #include "table.h"
 
-/* A fixture: a directory of the test's own in /tmp, the socket's path in
+/* A fixture: a directory of the test's own in $TMPDIR, the socket's path in
  * it, and a file elsewhere in it that an attacker would like to own. */
 struct fixture {
 	char dir[64];
@@ -53,8 +60,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_endpoint.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(table_tmpdir(f->dir, sizeof(f->dir), "test_endpoint"));
 	path_in(f, "socketmap", f->path, sizeof(f->path));
 	path_in(f, "target", f->target, sizeof(f->target));
 	path_in(f, "lair", f->lair, sizeof(f->lair));
@@ -335,6 +341,130 @@ test_race(void **state)
 	assert_connects(f->path);
 }
 
+struct endpoint_case {
+	const char *name;
+	const char *spec;
+	int rc;
+	int family;		/* AF_INET, AF_INET6, AF_UNIX */
+	const char *addr;	/* address text, or the unix path */
+	unsigned port;
+	const char *err;	/* a substring of the error */
+};
+
+static const struct endpoint_case endpoint_cases[] = {
+	{"endpoint: IPv4", "inet:127.0.0.1:7672", 0, AF_INET, "127.0.0.1", 7672, NULL},
+	{"endpoint: IPv4 any", "inet:0.0.0.0:25", 0, AF_INET, "0.0.0.0", 25, NULL},
+	{"endpoint: IPv4 port 65535", "inet:192.0.2.1:65535", 0, AF_INET, "192.0.2.1", 65535, NULL},
+	{"endpoint: IPv6 loopback", "inet:[::1]:7672", 0, AF_INET6, "::1", 7672, NULL},
+	{"endpoint: IPv6 address", "inet:[2001:db8::25]:10025", 0, AF_INET6, "2001:db8::25", 10025, NULL},
+	{"endpoint: unix", "unix:/run/tlspolicyd/socketmap", 0, AF_UNIX, "/run/tlspolicyd/socketmap", 0, NULL},
+	{"endpoint: unix root", "unix:/", 0, AF_UNIX, "/", 0, NULL},
+	{"endpoint: unix relative", "unix:run/sock", -1, 0, NULL, 0, "absolute path"},
+	{"endpoint: unix empty", "unix:", -1, 0, NULL, 0, "absolute path"},
+	{"endpoint: unix path too long",
+	    "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    -1, 0, NULL, 0, "longer than 107 bytes"},
+	{"endpoint: no port", "inet:127.0.0.1", -1, 0, NULL, 0, "expected inet:ADDR:PORT"},
+	{"endpoint: empty port", "inet:127.0.0.1:", -1, 0, NULL, 0, "expected inet:ADDR:PORT"},
+	{"endpoint: empty address", "inet::25", -1, 0, NULL, 0, "expected inet:ADDR:PORT"},
+	{"endpoint: IPv6 without port", "inet:[::1]", -1, 0, NULL, 0, "port must be a number"},
+	{"endpoint: port name", "inet:127.0.0.1:smtp", -1, 0, NULL, 0, "port must be a number"},
+	{"endpoint: negative port", "inet:127.0.0.1:-1", -1, 0, NULL, 0, "port must be a number"},
+	{"endpoint: port 65536", "inet:127.0.0.1:65536", -1, 0, NULL, 0, "port"},
+	{"endpoint: port 70000", "inet:127.0.0.1:70000", -1, 0, NULL, 0, "port"},
+	{"endpoint: port of 12 digits", "inet:127.0.0.1:99999999999", -1, 0, NULL, 0, "port"},
+	{"endpoint: port 0", "inet:127.0.0.1:0", -1, 0, NULL, 0, "port"},
+	{"endpoint: address too long",
+	    "inet:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:25",
+	    -1, 0, NULL, 0, "address too long"},
+	{"endpoint: no scheme", "127.0.0.1:7672", -1, 0, NULL, 0, "expected inet:ADDR:PORT or unix:/PATH"},
+	{"endpoint: other scheme", "tcp:127.0.0.1:7672", -1, 0, NULL, 0, "expected inet:ADDR:PORT or unix:/PATH"},
+	{"endpoint: upper-case scheme", "INET:127.0.0.1:7672", -1, 0, NULL, 0, "expected inet:ADDR:PORT or unix:/PATH"},
+	{"endpoint: empty", "", -1, 0, NULL, 0, "expected inet:ADDR:PORT or unix:/PATH"},
+	{"endpoint: garbage", "\x01\xff", -1, 0, NULL, 0, "expected inet:ADDR:PORT or unix:/PATH"},
+};
+
+static const char *
+endpoint_case_name(const void *row)
+{
+	return ((const struct endpoint_case *)row)->name;
+}
+
+static void
+test_parse(void **state)
+{
+	const struct endpoint_case *c = *state;
+	struct endpoint ep;
+	char err[512] = "";
+	char text[INET6_ADDRSTRLEN];
+
+	int rc = endpoint_parse(c->spec, &ep, err, sizeof(err));
+	if (rc != c->rc)
+		fail_msg("'%s': %d (%s), want %d", c->spec, rc, rc ? err : "accepted", c->rc);
+	if (rc < 0) {
+		if (!strstr(err, c->err))
+			fail_msg("error '%s', want '%s'", err, c->err);
+		/* The error names what was wrong. */
+		if (c->spec[0] >= 0x20 && strlen(c->spec) < 100 && !strstr(err, c->spec))
+			fail_msg("error '%s' does not quote '%s'", err, c->spec);
+		return;
+	}
+	assert_string_equal(ep.text, c->spec);
+	assert_int_equal(ep.addr.ss_family, c->family);
+	switch (c->family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ep.addr;
+		assert_false(ep.is_unix);
+		assert_int_equal(ep.addrlen, sizeof(*sin));
+		assert_int_equal(ntohs(sin->sin_port), c->port);
+		assert_non_null(inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text)));
+		assert_string_equal(text, c->addr);
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ep.addr;
+		assert_false(ep.is_unix);
+		assert_int_equal(ep.addrlen, sizeof(*sin6));
+		assert_int_equal(ntohs(sin6->sin6_port), c->port);
+		assert_non_null(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text)));
+		assert_string_equal(text, c->addr);
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)&ep.addr;
+		assert_true(ep.is_unix);
+		assert_string_equal(sun->sun_path, c->addr);
+		break;
+	}
+	}
+}
+
+/* The longest unix path that fits, and the text kept for messages. */
+static void
+test_parse_unix_limit(void **state)
+{
+	struct endpoint ep;
+	char spec[200], err[256];
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+
+	strcpy(spec, "unix:/");
+	memset(spec + 6, 'p', max - 1);
+	spec[5 + max] = '\0';
+	assert_int_equal(strlen(spec + 5), max);
+	assert_int_equal(endpoint_parse(spec, &ep, err, sizeof(err)), 0);
+	assert_true(ep.is_unix);
+	assert_string_equal(((struct sockaddr_un *)&ep.addr)->sun_path, spec + 5);
+	strcat(spec, "p");
+	assert_int_equal(endpoint_parse(spec, &ep, err, sizeof(err)), -1);
+	/* A small err buffer is never overrun. */
+	char tiny[8];
+	memset(tiny, 'X', sizeof(tiny));
+	assert_int_equal(endpoint_parse("bogus", &ep, tiny, 4), -1);
+	assert_int_equal(tiny[3], '\0');
+	assert_int_equal(tiny[4], 'X');
+}
+
 int
 main(void)
 {
@@ -343,9 +473,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_umask_decides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_file_kept, setup, teardown),
+		cmocka_unit_test(test_parse_unix_limit),
 	};
 	struct table t = {0};
 
+	TABLE_ADD(&t, endpoint_cases, endpoint_case, test_parse);
 	TABLE_TESTS(&t, more);
 	size_t first = t.n;
 	TABLE_ADD(&t, race_cases, race_case, test_race);

@@ -3,27 +3,15 @@
  *
  * tests/exceptions/danefail-sample.txt is a list in the exact shape of
  * the public danefail list and must load; good-extensions.txt holds every
- * extension, each entry checked here by its line. tests/exceptions/bad-*.txt
- * are found at run time, one TAP test each. A bad file opens with one or
- * more comment lines
- *
- *     # expect: LINE: TEXT
- *
- * (LINE is "-" for an error that names no line), and exceptions_load()
- * must refuse it with exactly that many errors, each "FILE:LINE: ..." (or
- * "FILE: ...") containing TEXT.
+ * extension, each entry checked here by its line. exceptions_load() must
+ * refuse each tests/exceptions/bad-*.txt with the errors its "# expect:"
+ * lines name (badfiles.h).
  *
  * Also here: when a proposed exception may apply by itself
  * (lib/rules/exproposal.h), as a table of what Postfix's log shows.
- *
- * The directory is "$top_srcdir/tests/exceptions" (the test harness
- * exports top_srcdir), else TESTS_EXCEPTIONS_DIR (a -D define), else
- * "tests/exceptions".
  */
 #include "autoconfig.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,11 +28,8 @@
 #include "rules/exceptions.h"
 #include "rules/exproposal.h"
 #include "postfix/nexthop.h"
+#include "badfiles.h"
 #include "table.h"
-
-#ifndef TESTS_EXCEPTIONS_DIR
-#define TESTS_EXCEPTIONS_DIR "tests/exceptions"
-#endif
 
 static char dir_path[4096];
 
@@ -55,7 +40,7 @@ static char failure[8192];
 static const char *
 exc_dir(void)
 {
-	return table_data_dir(dir_path, sizeof(dir_path), "exceptions", TESTS_EXCEPTIONS_DIR);
+	return table_data_dir(dir_path, sizeof(dir_path), "exceptions");
 }
 
 static char *
@@ -667,123 +652,16 @@ test_match(void **state)
 		fail_msg("%s", failure);
 }
 
-/* ---- The bad files, found at run time. ---- */
+/* ---- The bad files (badfiles.h). ---- */
 
-struct bad_file {
-	char *name;	/* the TAP name */
-	char *file;
-};
-
-static struct bad_file *bad_files;
-static size_t nbad_files;
-static int bad_dir_errno;
-
-static const char *
-bad_file_name(const void *row)
+static bool
+load_exceptions(const char *path, struct buf *errors)
 {
-	return ((const struct bad_file *)row)->name;
-}
+	struct exceptions *x = exceptions_load(path, errors);
+	bool accepted = x != NULL;
 
-static int
-by_file(const void *a, const void *b)
-{
-	return strcmp(((const struct bad_file *)a)->file, ((const struct bad_file *)b)->file);
-}
-
-static void
-find_bad_files(void)
-{
-	DIR *d = opendir(exc_dir());
-	struct dirent *e;
-	size_t cap = 0;
-
-	if (!d) {
-		bad_dir_errno = errno ? errno : -1;
-		return;
-	}
-	while ((e = readdir(d))) {
-		size_t n = strlen(e->d_name);
-		if (strncmp(e->d_name, "bad-", 4) != 0 || n < 9 || strcmp(e->d_name + n - 4, ".txt") != 0)
-			continue;
-		if (nbad_files == cap) {
-			cap = cap ? 2 * cap : 32;
-			bad_files = realloc(bad_files, cap * sizeof(*bad_files));
-			if (!bad_files)
-				abort();
-		}
-		struct buf name;
-		buf_init(&name);
-		buf_printf(&name, "bad file: %s", e->d_name);
-		bad_files[nbad_files].name = buf_detach(&name);
-		bad_files[nbad_files].file = strdup(e->d_name);
-		nbad_files++;
-	}
-	closedir(d);
-	if (nbad_files)
-		qsort(bad_files, nbad_files, sizeof(*bad_files), by_file);
-}
-
-static void
-free_bad_files(void)
-{
-	for (size_t i = 0; i < nbad_files; i++) {
-		free(bad_files[i].name);
-		free(bad_files[i].file);
-	}
-	free(bad_files);
-}
-
-#define MAX_EXPECT 16
-
-struct expect {
-	unsigned line;	/* 0: the message names no line */
-	char text[512];
-};
-
-/* The leading "# expect: LINE: TEXT" lines of a file; 0 and a message in
- * failure when one is malformed. */
-static size_t
-read_expects(const char *path, struct expect *out)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	size_t n = 0;
-
-	if (!f) {
-		snprintf(failure, sizeof(failure), "cannot open %s", path);
-		return 0;
-	}
-	while (n < MAX_EXPECT && fgets(line, sizeof(line), f)) {
-		static const char tag[] = "# expect: ";
-		if (strncmp(line, tag, sizeof(tag) - 1) != 0)
-			break;
-		char *p = line + sizeof(tag) - 1;
-		char *colon = strstr(p, ": ");
-		if (!colon) {
-			snprintf(failure, sizeof(failure), "%s: malformed expect line: %s", path, line);
-			n = 0;
-			break;
-		}
-		*colon = '\0';
-		if (strcmp(p, "-") == 0) {
-			out[n].line = 0;
-		} else {
-			char *end;
-			unsigned long l = strtoul(p, &end, 10);
-			if (*end || l == 0) {
-				snprintf(failure, sizeof(failure), "%s: bad line number in expect: %s", path, p);
-				n = 0;
-				break;
-			}
-			out[n].line = (unsigned)l;
-		}
-		char *text = colon + 2;
-		text[strcspn(text, "\r\n")] = '\0';
-		snprintf(out[n].text, sizeof(out[n].text), "%s", text);
-		n++;
-	}
-	fclose(f);
-	return n;
+	exceptions_unref(x);
+	return accepted;
 }
 
 /* Whether errors holds a line starting with prefix that contains text. */
@@ -805,57 +683,6 @@ has_error(const char *errors, const char *prefix, const char *text)
 		line += n + (nl ? 1 : 0);
 	}
 	return false;
-}
-
-static void
-test_bad_file(void **state)
-{
-	const struct bad_file *b = *state;
-	struct expect expects[MAX_EXPECT];
-	char *path = exc_path(b->file);
-	struct buf errors, prefix;
-
-	failure[0] = '\0';
-	size_t n = read_expects(path, expects);
-	buf_init(&errors);
-	buf_init(&prefix);
-	struct exceptions *x = exceptions_load(path, &errors);
-	buf_terminate(&errors);
-	if (failure[0])
-		;
-	else if (n == 0)
-		snprintf(failure, sizeof(failure), "%s has no '# expect: LINE: TEXT' first line", path);
-	else if (x)
-		snprintf(failure, sizeof(failure), "%s was accepted", path);
-	for (size_t i = 0; i < n && !failure[0]; i++) {
-		buf_reset(&prefix);
-		if (expects[i].line)
-			buf_printf(&prefix, "%s:%u: ", path, expects[i].line);
-		else
-			buf_printf(&prefix, "%s: ", path);
-		if (!has_error(buf_ptr(&errors), buf_ptr(&prefix), expects[i].text))
-			snprintf(failure, sizeof(failure), "no error \"%s...%s\" in:\n%s", buf_ptr(&prefix),
-			    expects[i].text, buf_ptr(&errors));
-	}
-	/* Every error is reported, and nothing else. */
-	if (!failure[0] && count_lines(buf_ptr(&errors)) != n)
-		snprintf(failure, sizeof(failure), "%zu errors, want %zu:\n%s", count_lines(buf_ptr(&errors)), n,
-		    buf_ptr(&errors));
-	exceptions_unref(x);
-	buf_free(&errors);
-	buf_free(&prefix);
-	free(path);
-	if (failure[0])
-		fail_msg("%s", failure);
-}
-
-static void
-test_bad_files_found(void **state)
-{
-	if (bad_dir_errno)
-		fail_msg("cannot open %s (set top_srcdir)", exc_dir());
-	if (nbad_files < 30)
-		fail_msg("only %zu bad-*.txt files in %s", nbad_files, exc_dir());
 }
 
 /* ---- Text in memory: accepted, and refused. ---- */
@@ -1284,7 +1111,6 @@ main(void)
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_sample_count),
 		cmocka_unit_test(test_extensions_all_checked),
-		cmocka_unit_test(test_bad_files_found),
 		cmocka_unit_test(test_format_built),
 		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_too_many),
@@ -1299,18 +1125,16 @@ main(void)
 	};
 	struct table t = {0};
 
-	find_bad_files();
 	TABLE_ADD(&t, sample_cases, sample_case, test_sample);
 	TABLE_ADD(&t, extension_cases, extension_case, test_extension);
 	TABLE_ADD(&t, round_trip_cases, round_trip_case, test_round_trip);
 	TABLE_ADD(&t, format_cases, format_case, test_format);
 	TABLE_ADD(&t, match_cases, match_case, test_match);
-	if (nbad_files)
-		table_add_rows(&t, bad_files, sizeof(bad_files[0]), nbad_files, bad_file_name, test_bad_file);
+	struct badfiles *bad = badfiles_add(&t, "exceptions", ".txt", 30, load_exceptions);
 	TABLE_ADD(&t, text_cases, text_case, test_text);
 	TABLE_ADD(&t, proposal_cases, proposal_case, test_proposal);
 	TABLE_TESTS(&t, more);
 	int rc = table_run(&t, "exceptions");
-	free_bad_files();
+	badfiles_free(bad);
 	return rc;
 }

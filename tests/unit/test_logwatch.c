@@ -20,10 +20,6 @@
 #include "watch/logwatch.h"
 #include "table.h"
 
-#ifndef TESTS_LOGWATCH_DIR
-#define TESTS_LOGWATCH_DIR "tests/logwatch"
-#endif
-
 /* ---------------------------------------------------------------- helpers */
 
 struct alert_seen {
@@ -59,7 +55,7 @@ static char dir_path[4096];
 static const char *
 logwatch_dir(void)
 {
-	return table_data_dir(dir_path, sizeof(dir_path), "logwatch", TESTS_LOGWATCH_DIR);
+	return table_data_dir(dir_path, sizeof(dir_path), "logwatch");
 }
 
 /* Feeds a file of tests/logwatch line by line, newline included (as tail

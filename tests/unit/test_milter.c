@@ -367,7 +367,8 @@ fake_start(struct fake_server *fs, enum script script, struct endpoint *ep)
 
 	memset(fs, 0, sizeof(*fs));
 	fs->script = script;
-	snprintf(fs->path, sizeof(fs->path), "/tmp/tlsp-mapclient-%d-%d", (int)getpid(), (int)script);
+	int n = snprintf(fs->path, sizeof(fs->path), "%s/tlsp-mapclient-%d-%d", table_tmp(), (int)getpid(), (int)script);
+	assert_true(n > 0 && (size_t)n < sizeof(fs->path));
 	snprintf(spec, sizeof(spec), "unix:%s", fs->path);
 	assert_int_equal(endpoint_parse(spec, ep, err, sizeof(err)), 0);
 	fs->listen_fd = endpoint_listen(ep, 8, err, sizeof(err));
@@ -474,10 +475,12 @@ test_client_nobody_listens(void **state)
 	struct endpoint ep;
 	enum socketmap_status st;
 	struct buf text;
-	char err[256];
+	char err[256], spec[160];
 
-	assert_int_equal(endpoint_parse("unix:/tmp/tlsp-mapclient-nobody", &ep, err, sizeof(err)), 0);
-	unlink("/tmp/tlsp-mapclient-nobody");
+	/* A path nothing is bound to. */
+	snprintf(spec, sizeof(spec), "unix:%s/tlsp-mapclient-nobody-%d", table_tmp(), (int)getpid());
+	assert_int_equal(endpoint_parse(spec, &ep, err, sizeof(err)), 0);
+	unlink(spec + 5);
 	struct mapclient *mc = mapclient_create(&ep);
 	buf_init(&text);
 	assert_int_equal(mapclient_query(mc, STATUS_MAP_NAME, "a.example", 1000, &st, &text, err, sizeof(err)),

@@ -1,4 +1,5 @@
-/* Unit tests: every rule of SPEC section 4, one table row each. */
+/* Unit tests: every rule of the RFC 7672 decision (lib/rules/policy.h, the
+ * README's "What the daemon answers"), one table row each. */
 #include "autoconfig.h"
 
 #include <setjmp.h>

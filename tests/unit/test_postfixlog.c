@@ -17,10 +17,6 @@
 #include "postfix/postfixlog.h"
 #include "table.h"
 
-#ifndef TESTS_LOGWATCH_DIR
-#define TESTS_LOGWATCH_DIR "tests/logwatch"
-#endif
-
 struct line_case {
 	const char *name;
 	const char *line;
@@ -496,7 +492,7 @@ static char dir_path[4096];
 static const char *
 logwatch_dir(void)
 {
-	return table_data_dir(dir_path, sizeof(dir_path), "logwatch", TESTS_LOGWATCH_DIR);
+	return table_data_dir(dir_path, sizeof(dir_path), "logwatch");
 }
 
 static const struct line_case *

@@ -29,9 +29,9 @@ static struct fake_cert chained;	/* DNS:mx.test, issued by ca */
 static struct fake_cert chained_expired; /* the same, expired */
 static struct fake_cert stranger;	/* the CA file's when it trusts none of these */
 
-static char tmpdir[64];
-static char untrusted_pem[128];		/* holds `stranger` only */
-static char trusted_pem[128];		/* holds `leaf` and `ca` */
+static char tmpdir[256];
+static char untrusted_pem[300];		/* holds `stranger` only */
+static char trusted_pem[300];		/* holds `leaf` and `ca` */
 static unsigned closed_port;
 static int closed_fd = -1;
 
@@ -800,8 +800,7 @@ make_certs(void)
 	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
 		if (fake_cert_make(certs[i], &specs[i]) < 0)
 			return -1;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_probe.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (!table_tmpdir(tmpdir, sizeof(tmpdir), "test_probe"))
 		return -1;
 	snprintf(untrusted_pem, sizeof(untrusted_pem), "%s/untrusted.pem", tmpdir);
 	snprintf(trusted_pem, sizeof(trusted_pem), "%s/trusted.pem", tmpdir);

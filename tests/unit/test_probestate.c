@@ -987,9 +987,8 @@ main(void)
 	};
 	struct table t = {0};
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_probestate.XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (!table_tmpdir(tmpdir, sizeof(tmpdir), "test_probestate")) {
+		perror("test_probestate: mkdtemp");
 		return 1;
 	}
 	TABLE_ADD(&t, due_cases, due_case, test_due);

@@ -26,8 +26,8 @@
 
 static const char content[] = "key=a.test answer=dane-only\nkey=b.test answer=\"may\"\n";
 
-/* Every file the tests make lives here; main() removes it. */
-static char test_dir[] = "/tmp/test_statefile.XXXXXX";
+/* Every file the tests make lives here; main() makes and removes it. */
+static char test_dir[4096];
 
 struct path {
 	char s[sizeof(test_dir) + 32];
@@ -236,8 +236,8 @@ main(void)
 	struct table t = {0};
 	int failed;
 
-	if (!mkdtemp(test_dir)) {
-		perror(test_dir);
+	if (!table_tmpdir(test_dir, sizeof(test_dir), "test_statefile")) {
+		perror("test_statefile: mkdtemp");
 		return 1;
 	}
 	table_add_tests(&t, tests, sizeof(tests) / sizeof(tests[0]));

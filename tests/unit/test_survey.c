@@ -1,6 +1,6 @@
 /*
  * Unit tests: the survey's pure parts. Lines of a domain list as the
- * study's lists have them; the domain of a record line, and lines cut
+ * published top lists have them; the domain of a record line, and lines cut
  * short; the string map the survey keeps its probes and done domains in.
  */
 #include "autoconfig.h"

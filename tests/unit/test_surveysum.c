@@ -41,10 +41,6 @@
 #include "survey/surveytext.h"
 #include "table.h"
 
-#ifndef TESTS_SURVEY_DIR
-#define TESTS_SURVEY_DIR "tests/survey"
-#endif
-
 static char dir_path[512];
 
 static const char *
@@ -52,7 +48,7 @@ fixture(const char *name)
 {
 	static char path[600];
 
-	snprintf(path, sizeof(path), "%s/%s", table_data_dir(dir_path, sizeof(dir_path), "survey", TESTS_SURVEY_DIR),
+	snprintf(path, sizeof(path), "%s/%s", table_data_dir(dir_path, sizeof(dir_path), "survey"),
 	    name);
 	return path;
 }

@@ -88,8 +88,7 @@ struct dir {
 static void
 dir_make(struct dir *d)
 {
-	snprintf(d->path, sizeof(d->path), "/tmp/test_tail.XXXXXX");
-	assert_non_null(mkdtemp(d->path));
+	assert_non_null(table_tmpdir(d->path, sizeof(d->path), "test_tail"));
 	snprintf(d->file, sizeof(d->file), "%s/maillog", d->path);
 	snprintf(d->rotated, sizeof(d->rotated), "%s/maillog.1", d->path);
 }

@@ -81,7 +81,8 @@ test_script(void **state)
 		items[i] = (struct item){.name = (char)('a' + i)};
 	for (size_t i = 0; i < 12 && c->ops[i]; i++) {
 		const char *op = c->ops[i];
-		struct item *it = &items[op[strlen(op) - 1] - 'a'];
+		/* "<" names no item: no pointer is made for it. */
+		struct item *it = op[0] == '<' ? NULL : &items[op[strlen(op) - 1] - 'a'];
 		switch (op[0]) {
 		case '^':
 			list_push_front(&l, &it->link);

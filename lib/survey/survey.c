@@ -9,7 +9,8 @@
 #include <event2/event.h>
 
 #include "util/buf.h"
-#include "util/json.h"
+#include "util/jsonw.h"
+#include "util/list.h"
 #include "util/netaddr.h"
 #include "postfix/nexthop.h"
 #include "probe/probeplan.h"
@@ -38,14 +39,14 @@ struct host {
 	char name[NEXTHOP_NAME_MAX + 1];
 	unsigned preference;
 	const char *verdict;
-	struct buf tlsa;		/* JSON strings, comma-separated */
+	struct buf tlsa;		/* the usable records as text, each NUL-terminated */
 	size_t naddrs;
 	struct address *addrs;
 };
 
 struct job {
 	struct survey *sv;
-	struct job *prev, *next;	/* every job not yet recorded */
+	struct list_node node;		/* in survey.jobs */
 	char domain[NEXTHOP_NAME_MAX + 1];
 	struct resolve *resolve;	/* while resolving */
 	struct policy_answer answer;
@@ -59,7 +60,7 @@ struct job {
 
 /* A (host, address, port) probed or under probe. */
 struct waiter {
-	struct waiter *next;
+	struct list_node node;		/* in target.waiters */
 	struct job *job;
 	struct address *addr;
 };
@@ -68,7 +69,7 @@ struct target {
 	bool done;
 	const char *class;
 	char detail[DETAIL_MAX];
-	struct waiter *waiters;
+	struct list waiters;		/* while not done; the newest first */
 };
 
 struct survey {
@@ -81,8 +82,8 @@ struct survey {
 	void *arg;
 	struct event *ready_ev;
 	struct strmap *targets;
-	struct job *jobs;
-	size_t resolving, pending;
+	struct list jobs;		/* every job not yet recorded */
+	size_t resolving;
 	struct survey_stats stats;
 	struct buf line;
 };
@@ -114,77 +115,61 @@ free_job(struct job *j)
 		free(j->hosts[h].addrs);
 	}
 	free(j->hosts);
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		sv->jobs = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	sv->pending--;
+	list_remove(&sv->jobs, &j->node);
 	free(j);
 }
 
+/* Out of memory there is no record rather than a broken one: the domain
+ * is not in the file, and a rerun does it again. */
 static void
 write_record(struct job *j)
 {
 	struct survey *sv = j->sv;
-	struct buf *b = &sv->line;
+	struct jsonw w;
 
-	buf_reset(b);
-	buf_putc(b, '{');
-	json_key(b, "domain", 1);
-	json_str(b, j->domain);
-	json_key(b, "time", 0);
-	buf_printf(b, "%lld", (long long)time(NULL));
-	json_key(b, "result", 0);
-	json_str(b, policy_result_name(j->answer.result));
-	json_key(b, "rule", 0);
-	json_str(b, policy_rule_name(j->answer.rule));
-	if (j->answer.result == POLICY_OK) {
-		json_key(b, "level", 0);
-		json_str(b, policy_level(sv->s.levels, j->answer));
-	}
-	json_key(b, "reason", 0);
-	json_str(b, j->reason);
-	json_key(b, "mx", 0);
-	json_str(b, j->mx);
-	json_key(b, "mx_security", 0);
-	json_str(b, j->mx_security);
-	json_key(b, "hosts", 0);
-	buf_putc(b, '[');
+	buf_reset(&sv->line);
+	jsonw_init(&w, &sv->line);
+	jsonw_object(&w, NULL);
+	jsonw_string(&w, "domain", j->domain);
+	jsonw_int(&w, "time", (int64_t)time(NULL));
+	jsonw_string(&w, "result", policy_result_name(j->answer.result));
+	jsonw_string(&w, "rule", policy_rule_name(j->answer.rule));
+	if (j->answer.result == POLICY_OK)
+		jsonw_string(&w, "level", policy_level(sv->s.levels, j->answer));
+	jsonw_string(&w, "reason", j->reason);
+	jsonw_string(&w, "mx", j->mx);
+	jsonw_string(&w, "mx_security", j->mx_security);
+	jsonw_array(&w, "hosts");
 	for (size_t h = 0; h < j->nhosts; h++) {
 		const struct host *host = &j->hosts[h];
-		buf_puts(b, h ? ",{" : "{");
-		json_key(b, "name", 1);
-		json_str(b, host->name);
-		json_key(b, "preference", 0);
-		buf_printf(b, "%u", host->preference);
-		json_key(b, "verdict", 0);
-		json_str(b, host->verdict);
-		json_key(b, "tlsa", 0);
-		buf_putc(b, '[');
-		buf_append(b, buf_ptr(&host->tlsa), buf_size(&host->tlsa));
-		buf_putc(b, ']');
-		json_key(b, "addresses", 0);
-		buf_putc(b, '[');
+		const char *t = buf_ptr(&host->tlsa), *end = t + buf_size(&host->tlsa);
+		jsonw_object(&w, NULL);
+		jsonw_string(&w, "name", host->name);
+		jsonw_uint(&w, "preference", host->preference);
+		jsonw_string(&w, "verdict", host->verdict);
+		jsonw_array(&w, "tlsa");
+		for (; t < end; t += strlen(t) + 1)
+			jsonw_string(&w, NULL, t);
+		jsonw_array_end(&w);
+		jsonw_array(&w, "addresses");
 		for (size_t a = 0; a < host->naddrs; a++) {
 			const struct address *addr = &host->addrs[a];
-			buf_puts(b, a ? ",{" : "{");
-			json_key(b, "address", 1);
-			json_str(b, addr->text);
-			json_key(b, "port", 0);
-			buf_printf(b, "%u", addr->port);
-			json_key(b, "class", 0);
-			json_str(b, addr->class);
-			json_key(b, "detail", 0);
-			json_str(b, addr->detail);
-			buf_putc(b, '}');
+			jsonw_object(&w, NULL);
+			jsonw_string(&w, "address", addr->text);
+			jsonw_uint(&w, "port", addr->port);
+			jsonw_string(&w, "class", addr->class);
+			jsonw_string(&w, "detail", addr->detail);
+			jsonw_object_end(&w);
 		}
-		buf_puts(b, "]}");
+		jsonw_array_end(&w);
+		jsonw_object_end(&w);
 	}
-	buf_puts(b, "]}");
+	jsonw_array_end(&w);
+	jsonw_object_end(&w);
+	if (jsonw_done(&w) < 0)
+		return;
 	sv->stats.recorded++;
-	sv->record(sv->arg, j->domain, buf_ptr(b), buf_size(b));
+	sv->record(sv->arg, j->domain, buf_ptr(&sv->line), buf_size(&sv->line));
 }
 
 static void
@@ -230,16 +215,13 @@ on_probe(void *arg, const char *const *dests, size_t ndests, const struct probe_
 		sv->stats.by_class[r->class]++;
 		/* A job that names the same host twice has two waiters here;
 		 * it is recorded (and freed) only with its last one. */
-		struct waiter *w = tg->waiters;
-		tg->waiters = NULL;
-		while (w) {
-			struct waiter *next = w->next;
+		struct waiter *w;
+		while ((w = LIST_ENTRY(list_pop_front(&tg->waiters), struct waiter, node))) {
 			w->addr->class = tg->class;
 			memcpy(w->addr->detail, tg->detail, sizeof(w->addr->detail));
 			if (--w->job->waiting == 0)
 				finish(w->job);
 			free(w);
-			w = next;
 		}
 	}
 }
@@ -289,37 +271,35 @@ probe_address(struct job *j, struct address *addr, const struct probe_target *t)
 	}
 	w->job = j;
 	w->addr = addr;
-	w->next = tg->waiters;
-	tg->waiters = w;
+	list_push_front(&tg->waiters, &w->node);
 	j->waiting++;
 	return 0;
 }
 
+/* The hosts, each with its usable TLSA records as text. -1 when out of
+ * memory, with the hosts copied so far. */
 static int
 copy_hosts(struct job *j, const struct resolve_result *res)
 {
 	if (res->nhosts && !(j->hosts = calloc(res->nhosts, sizeof(*j->hosts))))
 		return -1;
-	j->nhosts = res->nhosts;
 	for (size_t h = 0; h < res->nhosts; h++) {
 		const struct resolve_host *rh = &res->hosts[h];
 		struct host *host = &j->hosts[h];
+		j->nhosts = h + 1;
 		snprintf(host->name, sizeof(host->name), "%s", rh->name);
 		host->preference = rh->preference;
 		host->verdict = policy_host_verdict_name(rh->verdict);
 		buf_init(&host->tlsa);
 		for (size_t i = 0; i < rh->ntlsa; i++) {
 			struct tlsa_record rec;
-			struct buf text;
+			size_t mark = buf_size(&host->tlsa);
 			if (tlsa_parse(rh->tlsa[i].data, rh->tlsa[i].len, &rec) < 0)
 				continue;
-			buf_init(&text);
-			tlsa_format(&rec, &text);
-			buf_terminate(&text);
-			if (buf_size(&host->tlsa))
-				buf_putc(&host->tlsa, ',');
-			json_str(&host->tlsa, buf_ptr(&text));
-			buf_free(&text);
+			if (tlsa_format(&rec, &host->tlsa) < 0 || buf_putc(&host->tlsa, '\0') < 0) {
+				buf_truncate(&host->tlsa, mark);
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -423,11 +403,7 @@ survey_add(struct survey *sv, const char *domain, char *err, size_t errlen)
 	}
 	j->sv = sv;
 	snprintf(j->domain, sizeof(j->domain), "%s", nh.name);
-	j->next = sv->jobs;
-	if (sv->jobs)
-		sv->jobs->prev = j;
-	sv->jobs = j;
-	sv->pending++;
+	list_push_back(&sv->jobs, &j->node);
 	sv->resolving++;
 	if (!(j->resolve = resolve_start(sv->dns, &nh, on_resolved, j))) {
 		sv->resolving--;
@@ -474,12 +450,10 @@ static void
 free_target(void *value)
 {
 	struct target *tg = value;
+	struct list_node *n;
 
-	while (tg->waiters) {
-		struct waiter *next = tg->waiters->next;
-		free(tg->waiters);
-		tg->waiters = next;
-	}
+	while ((n = list_pop_front(&tg->waiters)))
+		free(LIST_ENTRY(n, struct waiter, node));
 	free(tg);
 }
 
@@ -490,8 +464,8 @@ survey_free(struct survey *sv)
 		return;
 	/* The prober first: no result may arrive for a freed job. */
 	prober_free(sv->prober);
-	while (sv->jobs)
-		free_job(sv->jobs);
+	while (!list_empty(&sv->jobs))
+		free_job(LIST_ENTRY(sv->jobs.first, struct job, node));
 	strmap_free(sv->targets, free_target);
 	if (sv->ready_ev)
 		event_free(sv->ready_ev);
@@ -502,13 +476,13 @@ survey_free(struct survey *sv)
 size_t
 survey_pending(const struct survey *sv)
 {
-	return sv->pending;
+	return sv->jobs.count;
 }
 
 bool
 survey_has_room(const struct survey *sv)
 {
-	return sv->resolving < sv->s.concurrency && sv->pending < (size_t)sv->s.concurrency * WAITING_PER_SLOT;
+	return sv->resolving < sv->s.concurrency && sv->jobs.count < (size_t)sv->s.concurrency * WAITING_PER_SLOT;
 }
 
 void

@@ -2,8 +2,7 @@
  * Unit tests: the JSON writer (lib/util/jsonw.h). Strings as they are
  * escaped; documents built by scripts, with the text they must give; and
  * scripts that break the nesting, which must fail, stay failed, and leave
- * jsonw_done() saying so. Last, the comma-placing helpers of json.h, which
- * escape the same way.
+ * jsonw_done() saying so.
  */
 #include "autoconfig.h"
 
@@ -16,7 +15,6 @@
 
 #include <cmocka.h>
 
-#include "util/json.h"
 #include "util/jsonw.h"
 #include "table.h"
 
@@ -193,29 +191,11 @@ test_depth(void **state)
 	buf_free(&b);
 }
 
-/* The comma-placing helpers the survey's writers still use (json.h). */
-static void
-test_key(void **state)
-{
-	struct buf b;
-
-	buf_init(&b);
-	buf_putc(&b, '{');
-	json_key(&b, "a", 1);
-	json_str(&b, "x");
-	json_key(&b, "b\"", 0);
-	buf_puts(&b, "1}");
-	buf_terminate(&b);
-	assert_string_equal(buf_ptr(&b), "{\"a\":\"x\",\"b\\\"\":1}");
-	buf_free(&b);
-}
-
 int
 main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_key),
 	};
 	struct table t = {0};
 

@@ -40,6 +40,7 @@
 #endif
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "config/config.h"
 #include "util/endpoint.h"
 #include "util/kv.h"
@@ -90,15 +91,6 @@ thread_client(void)
 	if (!mc && (mc = mapclient_create(&milter.daemon)))
 		pthread_setspecific(milter.client_key, mc);
 	return mc;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* The daemon's status for a domain: 0 with *st, or -1 with why in err. */
@@ -225,10 +217,10 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (!s || rcptpolicy_domain(rcpt, domain, sizeof(domain)) < 0)
 		return SMFIS_CONTINUE;	/* a local name: no destination to ask about */
-	uint64_t started = now_us();
+	uint64_t started = clock_monotonic_us();
 	bool answered = ask_daemon(domain, &st, err, sizeof(err)) == 0;
 	rcptpolicy_decide(milter.cfg, s->secure_sender, domain, answered ? &st : NULL, &v);
-	log_rcpt(ctx, s, rcpt, domain, answered ? &st : NULL, &v, answered ? NULL : err, now_us() - started);
+	log_rcpt(ctx, s, rcpt, domain, answered ? &st : NULL, &v, answered ? NULL : err, clock_monotonic_us() - started);
 	if (v.action != RCPTPOLICY_ACCEPT) {
 		char rcode[4], xcode[8];
 		snprintf(rcode, sizeof(rcode), "%s", v.rcode);

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "control.h"
 #include "util/endpoint.h"
 #include "util/list.h"
@@ -59,15 +60,6 @@ control_listen(const char *path, long gid, char *err, size_t errlen)
 		snprintf(err, errlen, "control_socket %s", why);
 	}
 	return fd;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void
@@ -124,7 +116,7 @@ control_reply(struct control_request *r, const char *text)
 static bool
 wait_request(struct control_request *r)
 {
-	uint64_t now = now_us(), left = r->deadline_us > now ? r->deadline_us - now : 0;
+	uint64_t now = clock_monotonic_us(), left = r->deadline_us > now ? r->deadline_us - now : 0;
 	struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
 
 	return event_add(r->ev, &tv) == 0;
@@ -185,7 +177,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	r->ctl = c;
 	r->fd = fd;
-	r->deadline_us = now_us() + CONTROLPROTO_REQUEST_TIMEOUT_S * 1000000ull;
+	r->deadline_us = clock_monotonic_us() + CONTROLPROTO_REQUEST_TIMEOUT_S * 1000000ull;
 	buf_init(&r->in);
 	buf_init(&r->out);
 	list_push_front(&c->requests, &r->link);

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "watch/alert.h"
 #include "rules/exceptions.h"
 #include "exlist.h"
@@ -97,7 +98,7 @@ log_applied(void *arg, const char *dest, const struct exproposal_evidence *ev)
 
 	log_event(x->log, LOGL_NOTICE, "exception-applied", "dest", dest, "line", line, "deferrals", count,
 	    "failing_since", since, "reason", reason, NULL);
-	alerter_raise(x->alerter, "exception-applied", dest, fields, probe_now_ms());
+	alerter_raise(x->alerter, "exception-applied", dest, fields, clock_monotonic_ms());
 }
 
 /* exceptions_auto without Postfix's log can never apply anything. */
@@ -321,7 +322,7 @@ fixed(struct exlist *x, const char *dest)
 		"line", line, "policy", fix.entry->policy, "retired", fix.retire ? "yes" : "no",
 		"reason", "every MX host with TLSA records now passes DANE: the exception can go", NULL,
 	};
-	alerter_raise(x->alerter, "exception-fixed", dest, fields, probe_now_ms());
+	alerter_raise(x->alerter, "exception-fixed", dest, fields, clock_monotonic_ms());
 	if (fix.retire) {
 		policymap_retire(x->pm, dest);
 		log_event(x->log, LOGL_NOTICE, "exception-retired", "dest", dest, "line", line,

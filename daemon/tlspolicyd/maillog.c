@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "watch/alert.h"
 #include "util/kv.h"
 #include "maillog.h"
@@ -36,7 +37,7 @@ on_alert(void *arg, const char *kind, const char *dest, const char *detail)
 	struct maillog *m = arg;
 	const char *fields[] = {"detail", detail, "source", "maillog", NULL};
 
-	alerter_raise(m->alerter, kind, dest && dest[0] ? dest : "-", fields, probe_now_ms());
+	alerter_raise(m->alerter, kind, dest && dest[0] ? dest : "-", fields, clock_monotonic_ms());
 }
 
 static void

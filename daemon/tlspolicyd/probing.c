@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "watch/alert.h"
 #include "util/buf.h"
 #include "util/kv.h"
@@ -132,7 +133,7 @@ refresh_own(struct probing *pg)
 	struct netaddr *own;
 	size_t n;
 	char err[256];
-	uint64_t now = probe_now_ms();
+	uint64_t now = clock_monotonic_ms();
 
 	if (now - pg->own_loaded_ms < OWN_REFRESH_MS)
 		return;
@@ -191,7 +192,7 @@ alert_mismatch(struct probing *pg, const char *dest, const struct probe_target *
 		"reason", "the server's certificate matches none of its DNSSEC-signed TLSA records: "
 		"Postfix defers mail for it", NULL,
 	};
-	alerter_raise(pg->alerter, "dane-mismatch", dest, fields, probe_now_ms());
+	alerter_raise(pg->alerter, "dane-mismatch", dest, fields, clock_monotonic_ms());
 	buf_free(&tlsa);
 	buf_free(&spki);
 	buf_free(&cert);
@@ -216,7 +217,7 @@ check_all_mismatch(struct probing *pg, const char *dest)
 	};
 
 	if (probestate_all_mismatch_news(pg->state, dest)) {
-		alerter_raise(pg->alerter, "dane-mismatch-all", dest, fields, probe_now_ms());
+		alerter_raise(pg->alerter, "dane-mismatch-all", dest, fields, clock_monotonic_ms());
 		if (pg->news)
 			pg->news(pg->news_arg, dest, PROBING_ALL_MISMATCH);
 	}
@@ -289,7 +290,7 @@ on_schedule(evutil_socket_t fd, short what, void *arg)
 static uint64_t
 sched_now_ms(void *arg)
 {
-	return probe_now_ms();
+	return clock_monotonic_ms();
 }
 
 static int64_t
@@ -388,7 +389,7 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 	 * rather than probe blind. */
 	if (ownaddr_load(&pg->own, &pg->nown, err, errlen) < 0)
 		goto fail;
-	pg->own_loaded_ms = probe_now_ms();
+	pg->own_loaded_ms = clock_monotonic_ms();
 	if (!(pg->env = probe_env_new(&es, err, errlen)) ||
 	    !(pg->prober = prober_create(base, pg->env, &ps, on_result, pg, err, errlen)))
 		goto fail;

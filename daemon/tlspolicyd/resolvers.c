@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "dns/adcheck.h"
 #include "watch/alert.h"
 #include "postfix/nexthop.h"
@@ -65,7 +66,7 @@ resolver_checked(void *arg, const struct adcheck_result *r)
 		"reason", "Postfix trusts this resolver's AD bit for DANE: with it, Postfix's own DANE is off", NULL,
 	};
 	/* Not about one destination: "-" stands for the whole host. */
-	alerter_raise(rs->alerter, "resolver-not-validating", "-", fields, probe_now_ms());
+	alerter_raise(rs->alerter, "resolver-not-validating", "-", fields, clock_monotonic_ms());
 }
 
 static void
@@ -134,7 +135,7 @@ trust_checked(void *arg, struct dns_answer *answer)
 			NULL,
 		};
 		/* Not about one destination: "-" stands for every one. */
-		alerter_raise(rs->alerter, "trust-check-failed", "-", fields, probe_now_ms());
+		alerter_raise(rs->alerter, "trust-check-failed", "-", fields, clock_monotonic_ms());
 		break;
 	}
 	case TRUSTCHECK_RECOVERED:

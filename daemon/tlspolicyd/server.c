@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/kv.h"
 #include "util/list.h"
 #include "serve/mapreply.h"
@@ -90,15 +91,6 @@ struct server {
 	char scratch[READ_CHUNK];
 };
 
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 set_idle_timeout(struct server *srv)
 {
@@ -166,7 +158,7 @@ arm_read(struct conn *c)
 		}
 		return;
 	}
-	uint64_t now = now_us(), left;
+	uint64_t now = clock_monotonic_us(), left;
 	if (!c->deadline_us)
 		c->deadline_us = now + (uint64_t)srv->cfg->request_timeout_ms * 1000;
 	left = c->deadline_us > now ? c->deadline_us - now : 0;
@@ -291,7 +283,7 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 	case POLICY_TEMP: c->srv->stats.temp++; break;
 	}
 	if (log_enabled(c->srv->log, LOGL_INFO))
-		log_answer(c, dest, &r, a, now_us() - started, status_map);
+		log_answer(c, dest, &r, a, clock_monotonic_us() - started, status_map);
 }
 
 static void
@@ -346,7 +338,7 @@ handle_request(struct conn *c, const char *p, size_t n)
 	size_t name_len, key_len;
 	struct nexthop nh;
 	struct policymap_answer a;
-	uint64_t started = now_us();
+	uint64_t started = clock_monotonic_us();
 	char shown[NEXTHOP_NAME_MAX + 16];
 
 	if (socketmap_split(p, n, &name, &name_len, &key, &key_len) < 0) {
@@ -537,7 +529,7 @@ peer_admit(struct server *srv, int fd)
 		log_event(srv->log, LOGL_WARNING, "peer-identity", "error", why, "reason", "cannot tell local "
 		    "users apart over TCP, so max_connections_per_peer counts local TCP clients by address "
 		    "(under systemd, RestrictAddressFamilies= must allow AF_NETLINK)", NULL);
-	if (peerlimit_admit(srv->peers, p.key, srv->cfg->max_connections_per_peer, now_us(), &pc, &r) ==
+	if (peerlimit_admit(srv->peers, p.key, srv->cfg->max_connections_per_peer, clock_monotonic_us(), &pc, &r) ==
 	    PEERLIMIT_REFUSED)
 		srv->stats.refused_peer_limit++;
 	if (r.due) {

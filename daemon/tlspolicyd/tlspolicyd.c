@@ -32,6 +32,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "util/clock.h"
 #include "watch/alert.h"
 #include "util/buf.h"
 #include "cachesave.h"
@@ -102,11 +103,7 @@ static void
 notify_reloading(void)
 {
 #ifdef HAVE_SYSTEMD
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)clock_monotonic_us());
 #endif
 }
 
@@ -178,10 +175,7 @@ start_failed(struct daemon *d, int status, const char *fmt, ...)
 static uint64_t
 monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_monotonic_ms();
 }
 
 static void

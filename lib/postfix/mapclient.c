@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "postfix/mapclient.h"
 #include "postfix/netstring.h"
 
@@ -23,15 +24,6 @@ struct mapclient {
 	int fd;
 	struct buf out, in;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct mapclient *
 mapclient_create(const struct endpoint *ep)
@@ -73,7 +65,7 @@ static int
 wait_for(const struct mapclient *mc, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = {.fd = mc->fd, .events = events};
@@ -206,7 +198,7 @@ int
 mapclient_query(struct mapclient *mc, const char *name, const char *key, unsigned timeout_ms,
     enum socketmap_status *status, struct buf *text, char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + timeout_ms;
 	const char *payload, *t;
 	size_t len, used, tlen;
 	int rc;
@@ -231,7 +223,7 @@ int
 mapclient_exchange(struct mapclient *mc, const char *request, size_t request_len, size_t max_reply,
     unsigned timeout_ms, struct buf *reply, char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + timeout_ms;
 	const char *payload;
 	size_t len, used;
 	int rc;

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/clock.h"
 #include "probe/probe.h"
 #include "probe/smtpreply.h"
 #include "rules/tlsa.h"
@@ -93,15 +94,6 @@ probe_stage_name(enum probe_stage s)
 {
 	static const char *const names[] = {"connect", "banner", "ehlo", "starttls", "handshake", "quit", "done"};
 	return (unsigned)s <= PROBE_STAGE_DONE ? names[s] : "unknown";
-}
-
-uint64_t
-probe_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct probe_env *
@@ -691,15 +683,15 @@ probe_expire(struct probe *p, uint64_t now)
 const struct probe_result *
 probe_run_blocking(struct probe *p)
 {
-	uint64_t now = probe_now_ms();
+	uint64_t now = clock_monotonic_ms();
 	int want = probe_start(p, now);
 
 	while (want != PROBE_DONE) {
 		struct pollfd pfd = {probe_fd(p), want == PROBE_WANT_READ ? POLLIN : POLLOUT, 0};
-		now = probe_now_ms();
+		now = clock_monotonic_ms();
 		int wait = probe_deadline(p) > now ? (int)(probe_deadline(p) - now) : 0;
 		int n = poll(&pfd, 1, wait);
-		now = probe_now_ms();
+		now = clock_monotonic_ms();
 		if (n == 0) {
 			probe_expire(p, now);
 			break;

@@ -147,7 +147,5 @@ void probe_free(struct probe *p);
 /* Drives a probe to the end with poll(); returns its result. */
 const struct probe_result *probe_run_blocking(struct probe *p);
 
-/* Monotonic milliseconds, the clock the probes use. */
-uint64_t probe_now_ms(void);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "util/list.h"
 #include "util/map.h"
 #include "probe/prober.h"
@@ -187,7 +188,7 @@ wait_for(struct worker *w, struct job *j, int want)
 		post_result(w, j);
 		return;
 	}
-	uint64_t now = probe_now_ms(), deadline = probe_deadline(j->probe);
+	uint64_t now = clock_monotonic_ms(), deadline = probe_deadline(j->probe);
 	uint64_t ms = deadline > now ? deadline - now : 0;
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 	j->ev = event_new(w->base, probe_fd(j->probe), want == PROBE_WANT_READ ? EV_READ : EV_WRITE,
@@ -203,7 +204,7 @@ on_probe_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *j = arg;
 	struct worker *w = j->worker;
-	uint64_t now = probe_now_ms();
+	uint64_t now = clock_monotonic_ms();
 
 	if (what & EV_TIMEOUT) {
 		probe_expire(j->probe, now);
@@ -230,7 +231,7 @@ on_worker_wake(evutil_socket_t fd, short what, void *arg)
 	}
 	while ((j = LIST_ENTRY(list_pop_front(&jobs), struct job, worker_link))) {
 		list_push_back(&w->live, &j->worker_link);
-		wait_for(w, j, probe_start(j->probe, probe_now_ms()));
+		wait_for(w, j, probe_start(j->probe, clock_monotonic_ms()));
 	}
 }
 
@@ -307,7 +308,7 @@ dispatch(struct prober *pr, struct job *j)
 static void
 pump(struct prober *pr)
 {
-	uint64_t now = probe_now_ms(), wake_at = UINT64_MAX;
+	uint64_t now = clock_monotonic_ms(), wake_at = UINT64_MAX;
 
 	pr->tokens += (double)(now - pr->tokens_ms) * pr->s.rate / 1000.0;
 	if (pr->tokens > pr->s.rate)
@@ -486,7 +487,7 @@ prober_create(struct event_base *owner, const struct probe_env *env, const struc
 	pr->done.fd = -1;
 	apply_limits(pr, s);
 	pr->tokens = 1;
-	pr->tokens_ms = probe_now_ms();
+	pr->tokens_ms = clock_monotonic_ms();
 	/* The addresses come from MX records strangers write: keyed, so that
 	 * they cannot aim them all at one slot. */
 	hash_random_seed(seed);

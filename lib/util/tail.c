@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/tail.h"
 
 /* How long a renamed file is still read after the new one appeared. */
@@ -42,15 +43,6 @@ struct tail {
 };
 
 typedef void line_fn(void *arg, const char *text, size_t len);
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 stream_reset(struct stream *s)
@@ -295,7 +287,7 @@ tail_poll(struct tail *t, void (*line)(void *arg, const char *text, size_t len),
 			err = errno;
 		else
 			lines += n;
-		if (n < 0 || (!got && now_ms() - t->old_since_ms >= TAIL_OLD_GRACE_MS)) {
+		if (n < 0 || (!got && clock_monotonic_ms() - t->old_since_ms >= TAIL_OLD_GRACE_MS)) {
 			lines += flush_partial(&t->old, line, arg);
 			stream_close(&t->old);
 		}
@@ -326,7 +318,7 @@ tail_poll(struct tail *t, void (*line)(void *arg, const char *text, size_t len),
 					stream_close(&t->old);
 				}
 				t->old = t->cur;
-				t->old_since_ms = now_ms();
+				t->old_since_ms = clock_monotonic_ms();
 				t->cur = fresh;
 				n = drain(&t->cur, line, arg, &got, &at_eof);
 				if (n < 0)

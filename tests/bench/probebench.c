@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "probe/probe.h"
 #include "probe/prober.h"
 
@@ -88,7 +89,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "probebench: ADDR must be IPv4\n");
 		return 2;
 	}
-	uint64_t start = probe_now_ms();
+	uint64_t start = clock_monotonic_ms();
 	char dest[32];
 	for (unsigned i = 0; i < n; i++) {
 		struct probe_target each = t;
@@ -103,7 +104,7 @@ main(int argc, char **argv)
 		}
 	}
 	event_base_dispatch(run.base);
-	double secs = (double)(probe_now_ms() - start) / 1000.0;
+	double secs = (double)(clock_monotonic_ms() - start) / 1000.0;
 	printf("probes %u seconds %.2f rate %.1f/s", n, secs, n / secs);
 	for (int c = 0; c < PROBE_CLASS_COUNT; c++)
 		if (run.classes[c])

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "util/clock.h"
 #include "fake_smtp.h"
 #include "probe/probe.h"
 #include "probe/prober.h"
@@ -73,7 +74,7 @@ on_result(void *arg, const char *const *dests, size_t ndests, const struct probe
 		snprintf(c->host, sizeof(c->host), "%.63s", t->host);
 		c->port = t->port;
 		c->class = r->class;
-		c->at_ms = probe_now_ms();
+		c->at_ms = clock_monotonic_ms();
 		c->owner_thread = pthread_equal(pthread_self(), owner);
 		c->in_loop = run->dispatching;
 	}
@@ -131,7 +132,7 @@ run_init(struct run *run, unsigned timeout_ms, const struct prober_settings *s)
 	run->guard = evtimer_new(run->base, on_guard, run);
 	run->linger = evtimer_new(run->base, on_stop, run);
 	run->watch = event_new(run->base, -1, EV_PERSIST, on_watch, run);
-	run->created_ms = probe_now_ms();
+	run->created_ms = clock_monotonic_ms();
 	run->pr = prober_create(run->base, run->env, s, on_result, run, err, sizeof(err));
 	if (!run->pr)
 		print_error("prober_create: %s\n", err);
@@ -378,7 +379,7 @@ test_burst(void **state)
 
 	run_init(&run, 5000, &s);
 	run_for(&run, 1100);	/* would be 12 starts' worth */
-	uint64_t t0 = probe_now_ms();
+	uint64_t t0 = clock_monotonic_ms();
 	for (int i = 0; i < 15; i++) {
 		snprintf(addr, sizeof(addr), "127.0.0.%d", i + 2);
 		snprintf(host, sizeof(host), "h%d.test", i);
@@ -405,7 +406,7 @@ test_host_interval(void **state)
 
 	run_init(&run, 5000, &s);
 	run_for(&run, 20);	/* the token bucket fills: the rate is not what holds b */
-	uint64_t t0 = probe_now_ms();
+	uint64_t t0 = clock_monotonic_ms();
 	assert_int_equal(submit(&run, "d.test", "a.test", "127.0.0.2", closed_port), PROBER_QUEUED);
 	assert_int_equal(submit(&run, "d.test", "b.test", "127.0.0.2", closed_port), PROBER_QUEUED);
 	assert_int_equal(submit(&run, "d.test", "c.test", "127.0.0.3", closed_port), PROBER_QUEUED);

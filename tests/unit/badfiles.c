@@ -152,8 +152,8 @@ read_expects(const char *path, struct expect *out)
 	return n;
 }
 
-static size_t
-count_lines(const char *s)
+size_t
+badfiles_count_lines(const char *s)
 {
 	size_t n = 0;
 
@@ -162,9 +162,8 @@ count_lines(const char *s)
 	return n;
 }
 
-/* Whether errors holds a line starting with prefix that contains text. */
-static bool
-has_error(const char *errors, const char *prefix, const char *text)
+bool
+badfiles_has_error(const char *errors, const char *prefix, const char *text)
 {
 	size_t plen = strlen(prefix);
 
@@ -210,13 +209,13 @@ test_bad_file(void **state)
 			buf_printf(&prefix, "%s:%u: ", b->path, expects[i].line);
 		else
 			buf_printf(&prefix, "%s: ", b->path);
-		if (!has_error(buf_ptr(&errors), buf_ptr(&prefix), expects[i].text))
+		if (!badfiles_has_error(buf_ptr(&errors), buf_ptr(&prefix), expects[i].text))
 			snprintf(failure, sizeof(failure), "no error \"%s...%s\" in:\n%s", buf_ptr(&prefix),
 			    expects[i].text, buf_ptr(&errors));
 	}
 	/* Every error is reported, and nothing else. */
-	if (!failure[0] && count_lines(buf_ptr(&errors)) != n)
-		snprintf(failure, sizeof(failure), "%zu errors, want %zu:\n%s", count_lines(buf_ptr(&errors)), n,
+	if (!failure[0] && badfiles_count_lines(buf_ptr(&errors)) != n)
+		snprintf(failure, sizeof(failure), "%zu errors, want %zu:\n%s", badfiles_count_lines(buf_ptr(&errors)), n,
 		    buf_ptr(&errors));
 	buf_free(&errors);
 	buf_free(&prefix);

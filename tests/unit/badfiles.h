@@ -38,4 +38,10 @@ struct badfiles *badfiles_add(struct table *t, const char *sub, const char *suff
     badfiles_loader load);
 void badfiles_free(struct badfiles *bf);
 
+/* For tables of texts a parser must refuse, as the bad files are judged:
+ * whether errors holds a line starting with prefix that contains text,
+ * and how many lines errors holds. */
+bool badfiles_has_error(const char *errors, const char *prefix, const char *text);
+size_t badfiles_count_lines(const char *errors);
+
 #endif

@@ -71,16 +71,6 @@ dumped_value(const struct config *c, const char *name)
 	return value;
 }
 
-static size_t
-count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
 /* ---- The good files, and the defaults: every value. ---- */
 
 struct good_case {
@@ -279,27 +269,6 @@ load_config(const char *path, struct buf *errors)
 	return accepted;
 }
 
-/* Whether errors holds a line starting with prefix that contains text. */
-static bool
-has_error(const char *errors, const char *prefix, const char *text)
-{
-	size_t plen = strlen(prefix);
-
-	for (const char *line = errors; *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		if (n >= plen && memcmp(line, prefix, plen) == 0) {
-			char *copy = strndup(line, n);
-			bool found = strstr(copy + plen, text) != NULL;
-			free(copy);
-			if (found)
-				return true;
-		}
-		line += n + (nl ? 1 : 0);
-	}
-	return false;
-}
-
 /* Failures are reported after freeing, so that valgrind stays quiet even
  * on a failing row. */
 static char failure[8192];
@@ -408,12 +377,12 @@ test_error(void **state)
 		buf_puts(&prefix, "mem: ");
 	if (conf)
 		snprintf(failure, sizeof(failure), "accepted");
-	else if (!has_error(buf_ptr(&errors), buf_ptr(&prefix), c->want))
+	else if (!badfiles_has_error(buf_ptr(&errors), buf_ptr(&prefix), c->want))
 		snprintf(failure, sizeof(failure), "no error \"%s...%s\" in:\n%s", buf_ptr(&prefix), c->want,
 		    buf_ptr(&errors));
 	else if (c->unwanted && strstr(buf_ptr(&errors), c->unwanted))
 		snprintf(failure, sizeof(failure), "'%s' in:\n%s", c->unwanted, buf_ptr(&errors));
-	else if (count_lines(buf_ptr(&errors)) != 1)
+	else if (badfiles_count_lines(buf_ptr(&errors)) != 1)
 		snprintf(failure, sizeof(failure), "want one error:\n%s", buf_ptr(&errors));
 	config_unref(conf);
 	buf_free(&errors);
@@ -715,7 +684,7 @@ test_load_missing(void **state)
 	assert_null(config_load(path, &errors));
 	buf_printf(&want, "%s: cannot open: ", path);
 	assert_int_equal(strncmp(buf_ptr(&errors), buf_ptr(&want), buf_size(&want)), 0);
-	assert_int_equal(count_lines(buf_ptr(&errors)), 1);
+	assert_int_equal(badfiles_count_lines(buf_ptr(&errors)), 1);
 	buf_free(&errors);
 	buf_free(&want);
 	free(path);
@@ -729,7 +698,7 @@ test_load_directory(void **state)
 	buf_init(&errors);
 	assert_null(config_load(conf_dir(), &errors));
 	assert_int_equal(strncmp(buf_ptr(&errors), conf_dir(), strlen(conf_dir())), 0);
-	assert_int_equal(count_lines(buf_ptr(&errors)), 1);
+	assert_int_equal(badfiles_count_lines(buf_ptr(&errors)), 1);
 	buf_free(&errors);
 }
 

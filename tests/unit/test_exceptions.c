@@ -53,16 +53,6 @@ exc_path(const char *file)
 	return buf_detach(&b);
 }
 
-static size_t
-count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
 /* "2027-03-31T23:59:59Z" as Unix time, through the C library: an oracle
  * independent of the module's own date arithmetic. */
 static int64_t
@@ -664,27 +654,6 @@ load_exceptions(const char *path, struct buf *errors)
 	return accepted;
 }
 
-/* Whether errors holds a line starting with prefix that contains text. */
-static bool
-has_error(const char *errors, const char *prefix, const char *text)
-{
-	size_t plen = strlen(prefix);
-
-	for (const char *line = errors; *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		if (n >= plen && memcmp(line, prefix, plen) == 0) {
-			char *copy = strndup(line, n);
-			bool found = strstr(copy + plen, text) != NULL;
-			free(copy);
-			if (found)
-				return true;
-		}
-		line += n + (nl ? 1 : 0);
-	}
-	return false;
-}
-
 /* ---- Text in memory: accepted, and refused. ---- */
 
 struct text_case {
@@ -763,10 +732,10 @@ test_text(void **state)
 			buf_puts(&prefix, "mem: ");
 		if (x)
 			snprintf(failure, sizeof(failure), "accepted");
-		else if (!has_error(buf_ptr(&errors), buf_ptr(&prefix), c->want))
+		else if (!badfiles_has_error(buf_ptr(&errors), buf_ptr(&prefix), c->want))
 			snprintf(failure, sizeof(failure), "no error \"%s...%s\" in:\n%s", buf_ptr(&prefix), c->want,
 			    buf_ptr(&errors));
-		else if (count_lines(buf_ptr(&errors)) != 1)
+		else if (badfiles_count_lines(buf_ptr(&errors)) != 1)
 			snprintf(failure, sizeof(failure), "want one error:\n%s", buf_ptr(&errors));
 	}
 	buf_terminate(&out);
@@ -920,7 +889,7 @@ test_load_missing(void **state)
 	buf_printf(&want, "%s: cannot open: ", path);
 	buf_terminate(&errors);
 	assert_int_equal(strncmp(buf_ptr(&errors), buf_ptr(&want), buf_size(&want)), 0);
-	assert_int_equal(count_lines(buf_ptr(&errors)), 1);
+	assert_int_equal(badfiles_count_lines(buf_ptr(&errors)), 1);
 	buf_free(&errors);
 	buf_free(&want);
 	free(path);
@@ -935,7 +904,7 @@ test_load_directory(void **state)
 	assert_null(exceptions_load(exc_dir(), &errors));
 	buf_terminate(&errors);
 	assert_int_equal(strncmp(buf_ptr(&errors), exc_dir(), strlen(exc_dir())), 0);
-	assert_int_equal(count_lines(buf_ptr(&errors)), 1);
+	assert_int_equal(badfiles_count_lines(buf_ptr(&errors)), 1);
 	buf_free(&errors);
 }
 

@@ -70,6 +70,7 @@ rr_type_name(uint16_t type)
 	case RR_TYPE_A: return "A";
 	case RR_TYPE_CNAME: return "CNAME";
 	case RR_TYPE_MX: return "MX";
+	case RR_TYPE_TXT: return "TXT";
 	case RR_TYPE_AAAA: return "AAAA";
 	case RR_TYPE_DNSKEY: return "DNSKEY";
 	case RR_TYPE_TLSA: return "TLSA";

@@ -18,6 +18,7 @@
 #define RR_TYPE_A 1
 #define RR_TYPE_CNAME 5
 #define RR_TYPE_MX 15
+#define RR_TYPE_TXT 16
 #define RR_TYPE_AAAA 28
 #define RR_TYPE_DNSKEY 48
 #define RR_TYPE_TLSA 52

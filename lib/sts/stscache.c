@@ -1,0 +1,415 @@
+/*
+ * stscache - see stscache.h for the contract.
+ *
+ * The entries live in one map (map.h) keyed by domain, in LRU order and
+ * bounded, keyed under a random seed: domains are names strangers choose.
+ */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/kv.h"
+#include "util/map.h"
+#include "postfix/nexthop.h"
+#include "sts/stscache.h"
+
+/* A restored fetch time may lie this far ahead of the clock (a clock
+ * stepped back a little), no further. */
+#define RESTORE_SLACK_S 60
+
+struct node {
+	struct map_node node;		/* in stscache.domains, under entry.domain */
+	struct stscache_entry entry;	/* last: ends in the domain */
+};
+
+struct stscache {
+	struct map domains;
+};
+
+static const char *const txt_names[] = {
+	[STSCACHE_TXT_UNKNOWN] = "unknown",
+	[STSCACHE_TXT_ABSENT] = "absent",
+	[STSCACHE_TXT_INVALID] = "invalid",
+	[STSCACHE_TXT_FAILED] = "failed",
+	[STSCACHE_TXT_ID] = "id",
+};
+
+const char *
+stscache_txt_name(enum stscache_txt t)
+{
+	return (unsigned)t < sizeof(txt_names) / sizeof(txt_names[0]) ? txt_names[t] : "?";
+}
+
+const char *
+stscache_action_name(enum stscache_action a)
+{
+	switch (a) {
+	case STSCACHE_NOTHING:
+		return "nothing";
+	case STSCACHE_LOOKUP_TXT:
+		return "lookup-txt";
+	case STSCACHE_FETCH:
+		return "fetch";
+	}
+	return "?";
+}
+
+static struct node *
+node_of(struct stscache_entry *e)
+{
+	return (struct node *)((char *)e - offsetof(struct node, entry));
+}
+
+static void
+drop_policy(struct stscache_entry *e)
+{
+	stspolicy_free(e->policy);
+	e->policy = NULL;
+	e->policy_id[0] = '\0';
+	e->fetched_at = e->expires_at = 0;
+}
+
+static void
+free_node(void *arg, struct map_node *n)
+{
+	struct node *nd = MAP_ENTRY(n, struct node, node);
+
+	stspolicy_free(nd->entry.policy);
+	free(nd->entry.failure);
+	free(nd);
+}
+
+struct stscache *
+stscache_create(size_t max_domains)
+{
+	struct stscache *c = calloc(1, sizeof(*c));
+	unsigned char seed[16];
+
+	if (!c)
+		return NULL;
+	hash_random_seed(seed);
+	map_init(&c->domains, seed);
+	map_set_max(&c->domains, max_domains, free_node, NULL);
+	return c;
+}
+
+void
+stscache_free(struct stscache *c)
+{
+	if (!c)
+		return;
+	map_clear(&c->domains, free_node, NULL);
+	free(c);
+}
+
+struct stscache_entry *
+stscache_lookup(struct stscache *c, const char *domain, bool create, int64_t now)
+{
+	struct node *nd = MAP_ENTRY(map_find_str(&c->domains, domain), struct node, node);
+	size_t len = strlen(domain);
+
+	if (nd) {
+		map_touch(&c->domains, &nd->node);
+	} else {
+		if (!create || !(nd = calloc(1, sizeof(*nd) + len + 1)))
+			return NULL;
+		memcpy(nd->entry.domain, domain, len + 1);
+		map_put(&c->domains, &nd->node, nd->entry.domain, len);
+	}
+	nd->entry.used_at = now;
+	return &nd->entry;
+}
+
+const struct stspolicy *
+stscache_in_force(const struct stscache_entry *e, int64_t now)
+{
+	return e->policy && now < e->expires_at ? e->policy : NULL;
+}
+
+/* Past half its max_age, and at most a day old: time to fetch again. */
+static bool
+refresh_due(const struct stscache_entry *e, int64_t now)
+{
+	int64_t lifetime = e->expires_at - e->fetched_at, after = lifetime / 2;
+
+	if (after > STSCACHE_REFRESH_MAX_S)
+		after = STSCACHE_REFRESH_MAX_S;
+	return now - e->fetched_at >= after;
+}
+
+enum stscache_action
+stscache_next(const struct stscache_entry *e, int64_t now)
+{
+	if (e->txt == STSCACHE_TXT_UNKNOWN || now >= e->txt_until)
+		return STSCACHE_LOOKUP_TXT;
+	/* Without a usable TXT record there is nothing to fetch; a policy in
+	 * force stays until it runs out. */
+	if (e->txt != STSCACHE_TXT_ID)
+		return STSCACHE_NOTHING;
+	if (stscache_in_force(e, now) && strcmp(e->policy_id, e->txt_id) == 0 && !refresh_due(e, now))
+		return STSCACHE_NOTHING;
+	if (strcmp(e->failed_id, e->txt_id) == 0 && now - e->failed_at < STSCACHE_RETRY_S)
+		return STSCACHE_NOTHING;
+	return STSCACHE_FETCH;
+}
+
+static void
+copy_id(char dst[STSCACHE_ID_MAX + 1], const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n > STSCACHE_ID_MAX)
+		n = STSCACHE_ID_MAX;
+	memcpy(dst, id ? id : "", n);
+	dst[n] = '\0';
+}
+
+void
+stscache_txt(struct stscache_entry *e, enum stscache_txt txt, const char *id, uint32_t ttl, int64_t now)
+{
+	int64_t hold = ttl;
+
+	if (txt == STSCACHE_TXT_FAILED)
+		hold = STSCACHE_TXT_FAILED_S;
+	else if (hold < STSCACHE_TXT_MIN_S)
+		hold = STSCACHE_TXT_MIN_S;
+	else if (hold > STSCACHE_TXT_MAX_S)
+		hold = STSCACHE_TXT_MAX_S;
+	e->txt = txt;
+	copy_id(e->txt_id, txt == STSCACHE_TXT_ID ? id : NULL);
+	e->txt_until = now + hold;
+}
+
+void
+stscache_fetched(struct stscache_entry *e, const char *id, struct stspolicy *policy, int64_t now)
+{
+	drop_policy(e);
+	e->policy = policy;
+	copy_id(e->policy_id, id);
+	e->fetched_at = now;
+	e->expires_at = now + (int64_t)stspolicy_max_age(policy);
+	e->failed_id[0] = '\0';
+	e->failed_at = 0;
+	free(e->failure);
+	e->failure = NULL;
+	e->unfetchable_said = false;
+}
+
+void
+stscache_fetch_failed(struct stscache_entry *e, const char *id, const char *why, int64_t now)
+{
+	copy_id(e->failed_id, id);
+	e->failed_at = now;
+	free(e->failure);
+	e->failure = why ? strdup(why) : NULL;
+}
+
+void
+stscache_expire(struct stscache *c, int64_t now)
+{
+	struct map_node *n = map_oldest(&c->domains), *next;
+
+	for (; n; n = next) {
+		struct node *nd = MAP_ENTRY(n, struct node, node);
+		struct stscache_entry *e = &nd->entry;
+
+		next = map_newer(n);
+		if (e->policy && !stscache_in_force(e, now))
+			drop_policy(e);
+		/* A TXT answer that ran out and no policy: a later lookup
+		 * learns as much again. */
+		if (!e->policy && now >= e->txt_until && !(e->failed_id[0] && now - e->failed_at < STSCACHE_RETRY_S)) {
+			map_remove(&c->domains, n);
+			free_node(NULL, n);
+		}
+	}
+}
+
+size_t
+stscache_count(const struct stscache *c)
+{
+	return map_count(&c->domains);
+}
+
+void
+stscache_stats(const struct stscache *c, int64_t now, size_t by_mode[3], size_t *bytes)
+{
+	size_t total = 0;
+
+	by_mode[0] = by_mode[1] = by_mode[2] = 0;
+	for (struct map_node *n = map_oldest(&c->domains); n; n = map_newer(n)) {
+		const struct node *nd = MAP_ENTRY(n, struct node, node);
+		const struct stscache_entry *e = &nd->entry;
+		const struct stspolicy *p = stscache_in_force(e, now);
+
+		total += sizeof(*nd) + strlen(e->domain) + 1 + (e->failure ? strlen(e->failure) + 1 : 0);
+		if (e->policy)
+			total += stspolicy_memory(e->policy);
+		if (p && (unsigned)stspolicy_mode(p) < 3)
+			by_mode[stspolicy_mode(p)]++;
+	}
+	*bytes = total;
+}
+
+/* ---- The state file. ---- */
+
+static void
+append_body(const struct stspolicy *p, struct buf *body)
+{
+	for (size_t i = 0; i < stspolicy_nlines(p); i++) {
+		buf_puts(body, stspolicy_line(p, i));
+		buf_putc(body, '\n');
+	}
+}
+
+void
+stscache_save(const struct stscache *c, int64_t now, struct buf *out)
+{
+	struct buf body;
+
+	buf_init(&body);
+	for (struct map_node *n = map_oldest(&c->domains); n; n = map_newer(n)) {
+		const struct stscache_entry *e = &MAP_ENTRY(n, struct node, node)->entry;
+		const struct stspolicy *p = stscache_in_force(e, now);
+
+		if (!p)
+			continue;
+		buf_reset(&body);
+		append_body(p, &body);
+		kv_str(out, "domain", e->domain);
+		kv_str(out, "id", e->policy_id);
+		kv_uint(out, "fetched", (uint64_t)e->fetched_at);
+		kv_strn(out, "body", buf_ptr(&body), buf_size(&body));
+		buf_putc(out, '\n');
+	}
+	buf_free(&body);
+}
+
+struct restored {
+	char domain[NEXTHOP_NAME_MAX + 1];
+	char id[STSCACHE_ID_MAX + 1];
+	uint64_t fetched;
+	struct buf body;
+	bool has_domain, has_id, has_fetched, has_body, bad;
+	const char *why;
+};
+
+static bool
+id_valid(const char *id)
+{
+	size_t n = 0;
+
+	for (; id[n]; n++)
+		if (!((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= 'A' && id[n] <= 'Z') ||
+		    (id[n] >= '0' && id[n] <= '9')))
+			return false;
+	return n >= 1 && n <= STSCACHE_ID_MAX;
+}
+
+static void
+restore_field(void *arg, const char *key, const char *value)
+{
+	struct restored *r = arg;
+	size_t n = strlen(value);
+
+	if (strcmp(key, "domain") == 0) {
+		struct nexthop nh;
+		const char *why;
+		if (nexthop_parse(value, n, &nh, &why) != 0 || nh.kind != NEXTHOP_DOMAIN ||
+		    nh.port != NEXTHOP_DEFAULT_PORT || strcmp(nh.name, value) != 0) {
+			r->bad = true;
+			r->why = "domain is not a lower-case domain name";
+			return;
+		}
+		memcpy(r->domain, value, n + 1);
+		r->has_domain = true;
+	} else if (strcmp(key, "id") == 0) {
+		if (!id_valid(value)) {
+			r->bad = true;
+			r->why = "id is not 1 to 32 letters and digits";
+			return;
+		}
+		memcpy(r->id, value, n + 1);
+		r->has_id = true;
+	} else if (strcmp(key, "fetched") == 0) {
+		if (!kv_number(value, INT64_MAX, &r->fetched)) {
+			r->bad = true;
+			r->why = "fetched is not a time";
+			return;
+		}
+		r->has_fetched = true;
+	} else if (strcmp(key, "body") == 0) {
+		buf_reset(&r->body);
+		buf_append(&r->body, value, n);
+		r->has_body = true;
+	}
+	/* Unknown keys: a later version's, ignored. */
+}
+
+size_t
+stscache_restore(struct stscache *c, const char *text, size_t len, int64_t now, struct buf *errors)
+{
+	const char *p = text, *end = text + len;
+	size_t restored = 0;
+	unsigned line = 0;
+	struct restored r;
+
+	buf_init(&r.body);
+	for (; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *start = p;
+
+		p += n + (nl != NULL);
+		if (n == 0)
+			continue;
+		buf_reset(&r.body);
+		r.has_domain = r.has_id = r.has_fetched = r.has_body = r.bad = false;
+		r.why = NULL;
+		if (kv_parse(start, n, restore_field, &r) != 0 && !r.bad) {
+			r.bad = true;
+			r.why = "not key=value fields";
+		}
+		if (!r.bad && !(r.has_domain && r.has_id && r.has_fetched && r.has_body)) {
+			r.bad = true;
+			r.why = "a field of domain, id, fetched and body is missing";
+		}
+		if (!r.bad && (int64_t)r.fetched > now + RESTORE_SLACK_S) {
+			r.bad = true;
+			r.why = "fetched lies in the future";
+		}
+		if (r.bad) {
+			buf_printf(errors, "line %u: %s\n", line + 1, r.why);
+			continue;
+		}
+		struct buf perrors;
+		buf_init(&perrors);
+		struct stspolicy *policy = stspolicy_parse(buf_ptr(&r.body), buf_size(&r.body), &perrors);
+		buf_terminate(&perrors);
+		if (!policy) {
+			buf_printf(errors, "line %u: %s: the policy is not valid: %s", line + 1, r.domain,
+			    buf_size(&perrors) ? buf_ptr(&perrors) : "?\n");
+			buf_free(&perrors);
+			continue;
+		}
+		buf_free(&perrors);
+		/* A clock stepped back counts the policy as fetched now, never
+		 * as living longer than its max_age from the real fetch. */
+		int64_t fetched = (int64_t)r.fetched > now ? now : (int64_t)r.fetched;
+		if (fetched + (int64_t)stspolicy_max_age(policy) <= now) {
+			stspolicy_free(policy);
+			continue;	/* run out while the daemon was down: not an error */
+		}
+		struct stscache_entry *e = stscache_lookup(c, r.domain, true, now);
+		if (!e) {
+			stspolicy_free(policy);
+			buf_printf(errors, "line %u: %s: out of memory\n", line + 1, r.domain);
+			continue;
+		}
+		stscache_fetched(e, r.id, policy, fetched);
+		restored++;
+	}
+	buf_free(&r.body);
+	return restored;
+}

@@ -18,29 +18,59 @@
 struct cachesave {
 	struct log *log;
 	struct policymap *pm;
+	struct sts *sts;		/* NULL: no MTA-STS */
 	struct config *cfg;
 	struct event *timer;
 	char *path;			/* NULL: no state_directory */
+	char *sts_path;			/* the MTA-STS policies, beside it */
 	/* The write under way, if any: the thread owns content until done. */
 	bool writing;
 	pthread_t thread;
-	struct buf content;
+	struct buf content, sts_content;
 	atomic_bool done;
 	int write_errno;		/* the thread's result: 0 or errno */
+	const char *write_failed;	/* ...and the file it failed on */
 	bool failed;			/* a failure was logged */
 };
 
+static size_t
+count_lines(const struct buf *b)
+{
+	size_t lines = 0;
+
+	for (const char *p = buf_ptr(b), *end = p + buf_size(b); p < end; p++)
+		lines += *p == '\n';
+	return lines;
+}
+
 static void
-log_count(struct cachesave *cs, const char *event, size_t n)
+log_count(struct cachesave *cs, const char *file, const char *event, size_t n)
 {
 	struct buf line;
 
 	buf_init(&line);
 	kv_str(&line, "event", event);
-	kv_str(&line, "file", cs->path);
+	kv_str(&line, "file", file);
 	kv_uint(&line, "entries", n);
 	log_line(cs->log, LOGL_NOTICE, buf_ptr(&line), buf_size(&line));
 	buf_free(&line);
+}
+
+/* Each line a restore skipped, as a notice: a damaged line is the
+ * file's problem, not the daemon's. */
+static void
+log_skipped(struct cachesave *cs, const char *file, const struct buf *errors)
+{
+	const char *p = buf_ptr(errors), *end = p + buf_size(errors);
+	char reason[512];
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		int n = (int)((nl ? nl : end) - p);
+		snprintf(reason, sizeof(reason), "%.*s", n, p);
+		log_event(cs->log, LOGL_NOTICE, "state-skipped", "file", file, "reason", reason, NULL);
+		p += n + 1;
+	}
 }
 
 static void
@@ -52,13 +82,29 @@ restore(struct cachesave *cs)
 	buf_init(&content);
 	int rc = statefile_read(cs->path, &content, &why);
 	if (rc == STATEFILE_OK)
-		log_count(cs, "cache-restored", policymap_restore(cs->pm, buf_ptr(&content), buf_size(&content)));
+		log_count(cs, cs->path, "cache-restored", policymap_restore(cs->pm, buf_ptr(&content), buf_size(&content)));
 	else if (rc == STATEFILE_ERROR)
 		log_event(cs->log, LOGL_WARNING, "state-read", "file", cs->path, "error", strerror(errno),
 		    "reason", "the cache starts empty", NULL);
 	else if (rc == STATEFILE_DAMAGED)
 		log_event(cs->log, LOGL_WARNING, "state-read", "file", cs->path, "error", why,
 		    "reason", "the cache starts empty; the file will be rewritten", NULL);
+	if (cs->sts) {
+		buf_reset(&content);
+		rc = statefile_read(cs->sts_path, &content, &why);
+		if (rc == STATEFILE_OK) {
+			struct buf errors;
+			buf_init(&errors);
+			log_count(cs, cs->sts_path, "sts-restored", sts_restore(cs->sts, buf_ptr(&content),
+			    buf_size(&content), &errors));
+			log_skipped(cs, cs->sts_path, &errors);
+			buf_free(&errors);
+		} else if (rc == STATEFILE_ERROR || rc == STATEFILE_DAMAGED) {
+			log_event(cs->log, LOGL_WARNING, "state-read", "file", cs->sts_path, "error",
+			    rc == STATEFILE_ERROR ? strerror(errno) : why,
+			    "reason", "MTA-STS policies are fetched again as destinations are asked for", NULL);
+		}
+	}
 	buf_free(&content);
 }
 
@@ -67,7 +113,14 @@ write_thread(void *arg)
 {
 	struct cachesave *cs = arg;
 
-	cs->write_errno = statefile_write(cs->path, buf_ptr(&cs->content), buf_size(&cs->content)) == 0 ? 0 : errno;
+	cs->write_errno = 0;
+	if (statefile_write(cs->path, buf_ptr(&cs->content), buf_size(&cs->content)) != 0) {
+		cs->write_errno = errno;
+		cs->write_failed = cs->path;
+	} else if (cs->sts && statefile_write(cs->sts_path, buf_ptr(&cs->sts_content), buf_size(&cs->sts_content)) != 0) {
+		cs->write_errno = errno;
+		cs->write_failed = cs->sts_path;
+	}
 	atomic_store(&cs->done, true);
 	return NULL;
 }
@@ -83,7 +136,7 @@ collect(struct cachesave *cs, bool wait)
 	pthread_join(cs->thread, NULL);
 	cs->writing = false;
 	if (cs->write_errno && !cs->failed)
-		log_event(cs->log, LOGL_WARNING, "state-write", "file", cs->path, "error", strerror(cs->write_errno),
+		log_event(cs->log, LOGL_WARNING, "state-write", "file", cs->write_failed, "error", strerror(cs->write_errno),
 		    "reason", "cache snapshot not saved; check state_directory and its owner", NULL);
 	cs->failed = cs->write_errno != 0;
 	return true;
@@ -97,6 +150,9 @@ save(struct cachesave *cs)
 	buf_reset(&cs->content);
 	if (policymap_snapshot(cs->pm, &cs->content) < 0)
 		return;
+	buf_reset(&cs->sts_content);
+	if (cs->sts)
+		sts_save(cs->sts, &cs->sts_content);
 	atomic_store(&cs->done, false);
 	if (pthread_create(&cs->thread, NULL, write_thread, cs) == 0)
 		cs->writing = true;
@@ -120,7 +176,7 @@ arm(struct cachesave *cs)
 }
 
 struct cachesave *
-cachesave_create(struct event_base *base, struct log *log, struct policymap *pm, struct config *cfg)
+cachesave_create(struct event_base *base, struct log *log, struct policymap *pm, struct sts *sts, struct config *cfg)
 {
 	struct cachesave *cs = calloc(1, sizeof(*cs));
 
@@ -128,15 +184,20 @@ cachesave_create(struct event_base *base, struct log *log, struct policymap *pm,
 		return NULL;
 	cs->log = log;
 	cs->pm = pm;
+	cs->sts = sts;
 	cs->cfg = config_ref(cfg);
 	buf_init(&cs->content);
+	buf_init(&cs->sts_content);
 	atomic_init(&cs->done, false);
 	if (!cfg->state_directory[0])
 		return cs;
 	struct buf path;
 	buf_init(&path);
 	buf_printf(&path, "%s/cache", cfg->state_directory);
-	if (!(cs->path = buf_detach(&path)) ||
+	cs->path = buf_detach(&path);
+	buf_printf(&path, "%s/sts-policies", cfg->state_directory);
+	cs->sts_path = buf_detach(&path);
+	if (!cs->path || !cs->sts_path ||
 	    !(cs->timer = event_new(base, -1, EV_PERSIST, on_timer, cs))) {
 		cachesave_free(cs, false);
 		return NULL;
@@ -167,20 +228,29 @@ cachesave_free(struct cachesave *cs, bool final)
 	if (final && cs->path) {
 		buf_reset(&cs->content);
 		if (policymap_snapshot(cs->pm, &cs->content) == 0) {
-			size_t lines = 0;
-			for (const char *p = buf_ptr(&cs->content), *end = p + buf_size(&cs->content); p < end; p++)
-				lines += *p == '\n';
+			size_t lines = count_lines(&cs->content);
 			if (statefile_write(cs->path, buf_ptr(&cs->content), buf_size(&cs->content)) == 0)
-				log_count(cs, "cache-saved", lines);
+				log_count(cs, cs->path, "cache-saved", lines);
 			else
 				log_event(cs->log, LOGL_WARNING, "state-write", "file", cs->path, "error", strerror(errno),
 				    "reason", "cache snapshot not saved at stop", NULL);
+		}
+		buf_reset(&cs->sts_content);
+		if (cs->sts) {
+			sts_save(cs->sts, &cs->sts_content);
+			if (statefile_write(cs->sts_path, buf_ptr(&cs->sts_content), buf_size(&cs->sts_content)) == 0)
+				log_count(cs, cs->sts_path, "sts-saved", count_lines(&cs->sts_content));
+			else
+				log_event(cs->log, LOGL_WARNING, "state-write", "file", cs->sts_path, "error", strerror(errno),
+				    "reason", "MTA-STS policies not saved at stop", NULL);
 		}
 	}
 	if (cs->timer)
 		event_free(cs->timer);
 	buf_free(&cs->content);
+	buf_free(&cs->sts_content);
 	free(cs->path);
+	free(cs->sts_path);
 	config_unref(cs->cfg);
 	free(cs);
 }

@@ -42,6 +42,13 @@ struct listener {
 	char name[160];
 };
 
+/* What a request's map name asks for. */
+enum map_kind {
+	MAP_POLICY,	/* map_names: the policy */
+	MAP_TLSRPT,	/* tlsrpt_map_names: the policy, and TLSRPT attributes after an MTA-STS one */
+	MAP_STATUS,	/* the status map (status.h) */
+};
+
 struct conn {
 	struct server *srv;
 	struct list_node link;		/* on srv->conns */
@@ -59,7 +66,7 @@ struct conn {
 	bool read_timed;		/* ev_read's timeout is that deadline, not client_timeout */
 	bool idle_sooner;		/* ...or client_timeout all the same, the sooner */
 	uint64_t started_us;		/* of the request waiting for DNS */
-	bool status_map;		/* ...and whether it came for the status map */
+	enum map_kind map;		/* ...and for which kind of map name */
 	bool status_ok;			/* accepted on a status_listen listener */
 	char key[NEXTHOP_NAME_MAX + 16];
 };
@@ -227,7 +234,7 @@ flush_output(struct conn *c)
 
 static void
 log_answer(struct conn *c, const char *dest, const struct mapreply *r, const struct policymap_answer *a,
-    uint64_t usec, bool status_map)
+    uint64_t usec, enum map_kind map)
 {
 	struct server *srv = c->srv;
 	struct buf *line = &srv->line;
@@ -238,8 +245,10 @@ log_answer(struct conn *c, const char *dest, const struct mapreply *r, const str
 	buf_terminate(&srv->answer);
 	buf_reset(line);
 	kv_str(line, "event", "answer");
-	if (status_map)
+	if (map == MAP_STATUS)
 		kv_str(line, "map", STATUS_MAP_NAME);
+	else if (map == MAP_TLSRPT)
+		kv_str(line, "map", "tlsrpt");
 	kv_str(line, "dest", dest);
 	kv_str(line, "answer", buf_ptr(&srv->answer));
 	kv_str(line, "rule", policy_rule_name(a->answer.rule));
@@ -269,12 +278,14 @@ reply_status(struct conn *c, const char *dest, const struct policymap_answer *a,
 
 static void
 reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a, uint64_t started,
-    bool status_map)
+    enum map_kind map)
 {
 	struct mapreply r = mapreply_of(&c->srv->cfg->levels, a);
 
-	if (status_map)
+	if (map == MAP_STATUS)
 		reply_status(c, dest, a, &r);
+	else if (map == MAP_TLSRPT)
+		mapreply_put_tlsrpt(&r, a, &c->out);
 	else
 		mapreply_put(&r, &c->out);
 	switch (a->answer.result) {
@@ -283,7 +294,7 @@ reply_answer(struct conn *c, const char *dest, const struct policymap_answer *a,
 	case POLICY_TEMP: c->srv->stats.temp++; break;
 	}
 	if (log_enabled(c->srv->log, LOGL_INFO))
-		log_answer(c, dest, &r, a, clock_monotonic_us() - started, status_map);
+		log_answer(c, dest, &r, a, clock_monotonic_us() - started, map);
 }
 
 static void
@@ -307,9 +318,9 @@ reply_error(struct conn *c, const char *dest, const char *reason, bool fatal)
 }
 
 static bool
-map_name_known(const struct config *cfg, const char *name, size_t len)
+name_listed(char *const *names, const char *name, size_t len)
 {
-	for (char *const *n = cfg->map_names; *n; n++)
+	for (char *const *n = names; *n; n++)
 		if (strlen(*n) == len && memcmp(*n, name, len) == 0)
 			return true;
 	return false;
@@ -323,7 +334,7 @@ on_answer(void *arg, const struct policymap_answer *a)
 	struct conn *c = arg;
 
 	c->waiter = NULL;
-	reply_answer(c, c->key, a, c->started_us, c->status_map);
+	reply_answer(c, c->key, a, c->started_us, c->map);
 	process_input(c);
 	if (flush_output(c) && !c->closing && !c->waiter)
 		reading(c, buf_size(&c->out) < OUTPUT_HIGH_WATER);
@@ -348,10 +359,16 @@ handle_request(struct conn *c, const char *p, size_t n)
 	/* Elsewhere the status map is as unknown as any other name: its
 	 * cache=hit would tell anyone who can connect where this host sends
 	 * mail. */
-	bool status_map = c->status_ok && name_len == strlen(STATUS_MAP_NAME) &&
-	    memcmp(name, STATUS_MAP_NAME, name_len) == 0;
-	if (!status_map && !map_name_known(srv->cfg, name, name_len)) {
-		reply_error(c, NULL, "unknown map name: the map_names setting lists the names answered", false);
+	enum map_kind map;
+	if (c->status_ok && name_len == strlen(STATUS_MAP_NAME) && memcmp(name, STATUS_MAP_NAME, name_len) == 0)
+		map = MAP_STATUS;
+	else if (name_listed(srv->cfg->tlsrpt_map_names, name, name_len))
+		map = MAP_TLSRPT;
+	else if (name_listed(srv->cfg->map_names, name, name_len))
+		map = MAP_POLICY;
+	else {
+		reply_error(c, NULL, "unknown map name: the map_names and tlsrpt_map_names settings list the names "
+		    "answered", false);
 		return;
 	}
 	if (nexthop_parse(key, key_len, &nh, &why) < 0) {
@@ -364,10 +381,10 @@ handle_request(struct conn *c, const char *p, size_t n)
 	nexthop_format(&nh, c->key, sizeof(c->key));
 	int rc = policymap_lookup(srv->pm, &nh, &a, on_answer, c, &c->waiter);
 	if (rc == POLICYMAP_DONE) {
-		reply_answer(c, c->key, &a, started, status_map);
+		reply_answer(c, c->key, &a, started, map);
 	} else if (rc == POLICYMAP_PENDING) {
 		c->started_us = started;
-		c->status_map = status_map;
+		c->map = map;
 		reading(c, false);	/* DNS is the slow one now, not the client */
 	} else {
 		socketmap_reply(&c->out, SOCKETMAP_TEMP, "out of memory");

@@ -54,6 +54,8 @@
 #include "dns/resolve.h"
 #include "resolvers.h"
 #include "dns/rr.h"
+#include "sts/sts.h"
+#include "util/ownaddr.h"
 #include "server.h"
 
 /* In state_directory: the trust anchors libunbound tracks (RFC 5011). */
@@ -69,6 +71,7 @@ struct daemon {
 	struct event_base *base;
 	struct dns *dns;
 	struct policymap *pm;
+	struct sts *sts;		/* NULL: sts_enable = no */
 	struct server *srv;
 	struct probing *probing;
 	struct control *control;
@@ -134,6 +137,7 @@ release(struct daemon *d, bool stopped)
 	maillog_free(d->maillog);
 	cachesave_free(d->cachesave, stopped);
 	policymap_free(d->pm);
+	sts_free(d->sts);
 	dns_free(d->dns);
 	free_event(d->sighup);
 	free_event(d->sigterm);
@@ -147,6 +151,32 @@ release(struct daemon *d, bool stopped)
 	log_free(d->log);
 	memset(d, 0, sizeof(*d));
 	d->report_fd = -1;
+}
+
+/* MTA-STS with the settings in force; this host's addresses are refused
+ * as policy hosts as they are as probe targets. */
+static struct sts *
+sts_start(struct daemon *d, char *err, size_t errlen)
+{
+	struct netaddr *own = NULL;
+	size_t nown = 0;
+	struct sts_settings ss = {
+		.fetch = {
+			.ca_file = d->cfg->sts_ca_file,
+			.allow_private = d->cfg->sts_allow_private,
+			.timeout_ms = d->cfg->sts_fetch_timeout_ms,
+		},
+		.wait_ms = d->cfg->sts_fetch_timeout_ms,
+		.max_domains = d->cfg->sts_max_domains,
+	};
+
+	if (ownaddr_load(&own, &nown, err, errlen) < 0)
+		return NULL;
+	ss.fetch.own = own;
+	ss.fetch.nown = nown;
+	struct sts *sts = sts_create(d->base, d->dns, d->log, &ss, err, errlen);
+	free(own);
+	return sts;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -432,6 +462,8 @@ collect_metrics(void *arg, struct buf *out)
 		m.connections = server_connections(d->srv);
 	}
 	policymap_stats(d->pm, &m.cache);
+	if (d->sts)
+		sts_stats(d->sts, &m.sts);
 	if (probing_prober(d->probing))
 		prober_stats(probing_prober(d->probing), &m.prober);
 	maillog_totals(d->maillog, &m.maillog, &m.maillog_lines);
@@ -584,6 +616,9 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_OSERR, "%s", err);
 	d.tell_terminal = false;
 	raise_fd_limit(d.log, d.cfg->max_connections);
+	/* Before any thread: libunbound's, the probes', the state writer's. */
+	if (d.cfg->sts_enable && stsfetch_global_init(err, sizeof(err)) < 0)
+		return start_failed(&d, EX_OSERR, "MTA-STS: %s", err);
 
 	struct event_config *ecfg = event_config_new();
 	d.base = ecfg ? event_base_new_with_config(ecfg) : NULL;
@@ -615,6 +650,11 @@ main(int argc, char **argv)
 	if (!(d.pm = policymap_create(d.dns, d.cfg, seed, monotonic_ms, NULL)))
 		return start_failed(&d, EX_OSERR, "out of memory");
 	policymap_set_observer(d.pm, on_resolution, &d);
+	if (d.cfg->sts_enable) {
+		if (!(d.sts = sts_start(&d, err, sizeof(err))))
+			return start_failed(&d, EX_CONFIG, "MTA-STS: %s", err);
+		policymap_set_sts(d.pm, d.sts);
+	}
 	struct alert_settings as = alert_settings(d.cfg);
 	struct timeval reap_every = {2, 0};
 	if (!(d.alerter = alerter_create(d.log, &as)) ||
@@ -645,7 +685,7 @@ main(int argc, char **argv)
 		log_event(d.log, LOGL_NOTICE, "privileges", "reason", note, NULL);
 	/* The state files are the user's: read as the user (root may lack
 	 * CAP_DAC_OVERRIDE), before the first request is read. */
-	if (!(d.cachesave = cachesave_create(d.base, d.log, d.pm, d.cfg)))
+	if (!(d.cachesave = cachesave_create(d.base, d.log, d.pm, d.sts, d.cfg)))
 		return start_failed(&d, EX_OSERR, "out of memory");
 	probing_load_history(d.probing);
 	/* As the user that will have to read it again after each rotation. */

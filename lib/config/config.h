@@ -80,6 +80,12 @@ struct config {
 	char *probe_helo_name;		/* "": the host name */
 	bool probe_allow_private;
 	unsigned probe_address_limit;	/* per destination, as smtp_mx_address_limit; 0: all */
+	bool sts_enable;		/* MTA-STS policies for domains without DANE */
+	char *sts_ca_file;		/* "": the system's CA store */
+	bool sts_allow_private;		/* fetch from special-purpose addresses too */
+	unsigned sts_fetch_timeout_ms;	/* a fetch's deadline, and a first lookup's longest wait */
+	unsigned sts_max_domains;
+	char **tlsrpt_map_names;	/* answered with TLSRPT attributes; NULL-terminated */
 	char *state_directory;		/* probe history */
 	char *exceptions_file;
 	bool exceptions_retire;		/* stop applying an exception once fixed */

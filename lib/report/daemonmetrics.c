@@ -100,6 +100,27 @@ alerts(const struct daemonmetrics *m, const char *name, const char *help, struct
 }
 
 static int
+sts_fetches(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	for (int o = 0; o < STSFETCH_OUTCOME_COUNT; o++)
+		rc |= metrics_sample(out, name, "outcome", stsfetch_outcome_name((enum stsfetch_outcome)o),
+		    m->sts.fetches[o] - (o == STSFETCH_OK ? m->sts.invalid : 0));
+	return rc | metrics_sample(out, name, "outcome", "invalid-policy", m->sts.invalid);
+}
+
+static int
+sts_policies(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	for (int mode = 0; mode < 3; mode++)
+		rc |= metrics_sample(out, name, "mode", stspolicy_mode_name((enum stspolicy_mode)mode), m->sts.by_mode[mode]);
+	return rc;
+}
+
+static int
 resolution_seconds(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
 {
 	static const struct metrics_histogram none;
@@ -143,6 +164,19 @@ static const struct row rows[] = {
 	    "What Postfix's log said about TLS to the destinations tracked (the latest 10000), by outcome.",
 	    "outcome"}, NULL, SAMPLES(maillog_outcomes)},
 	{{"tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.", "kind"}, NULL, SAMPLES(alerts)},
+	{{"tlspolicyd_sts_fetches_total", "counter",
+	    "MTA-STS policy fetches by outcome (invalid-policy: fetched, but no valid policy).", "outcome"}, NULL,
+	    SAMPLES(sts_fetches)},
+	{{"tlspolicyd_sts_policies", "gauge", "MTA-STS policies in force, by mode.", "mode"}, NULL,
+	    SAMPLES(sts_policies)},
+	{{"tlspolicyd_sts_domains", "gauge", "Domains whose MTA-STS state is remembered.", NULL}, NULL,
+	    FIELD(sts.domains)},
+	{{"tlspolicyd_sts_memory_bytes", "gauge", "Memory the MTA-STS cache holds in its entries and policies.", NULL},
+	    NULL, FIELD(sts.bytes)},
+	{{"tlspolicyd_sts_answers_total", "counter", "Answers an MTA-STS policy in mode enforce replaced.", NULL}, NULL,
+	    FIELD(cache.sts_applied)},
+	{{"tlspolicyd_sts_waits_total", "counter", "First lookups that waited for a domain's MTA-STS policy.", NULL},
+	    NULL, FIELD(cache.sts_waits)},
 };
 
 static uint64_t

@@ -30,6 +30,7 @@
 #include "serve/policymap.h"
 #include "probe/probe.h"
 #include "probe/prober.h"
+#include "sts/sts.h"
 #include "watch/logwatch.h"
 
 /* enum dns_security and enum dns_outcome, counted. */
@@ -62,6 +63,7 @@ struct daemonmetrics {
 	size_t connections;			/* socketmap connections open */
 	uint64_t metrics_refused;		/* the endpoint's own refusals */
 	struct policymap_stats cache;
+	struct sts_stats sts;			/* zero without MTA-STS */
 	const struct daemonmetrics_resolutions *resolutions;
 	const uint64_t *probes;			/* finished, by enum probe_class; NULL: none */
 	struct prober_stats prober;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rules/tlsrpt.h"
 #include "serve/mapreply.h"
 
 struct mapreply
@@ -14,7 +15,7 @@ mapreply_of(const struct policy_levels *levels, const struct policymap_answer *a
 	switch (a->answer.result) {
 	case POLICY_OK:
 		r.status = SOCKETMAP_OK;
-		r.text = a->policy ? a->policy : policy_level(levels, a->answer);
+		r.text = a->sts_text ? a->sts_text : a->policy ? a->policy : policy_level(levels, a->answer);
 		break;
 	case POLICY_NOTFOUND:
 		r.status = SOCKETMAP_NOTFOUND;
@@ -30,6 +31,23 @@ int
 mapreply_put(const struct mapreply *r, struct buf *out)
 {
 	return socketmap_reply(out, r->status, r->text);
+}
+
+int
+mapreply_put_tlsrpt(const struct mapreply *r, const struct policymap_answer *a, struct buf *out)
+{
+	struct buf text;
+	int rc;
+
+	if (r->status != SOCKETMAP_OK || !a->sts_text || !a->sts || !a->sts_domain)
+		return mapreply_put(r, out);
+	buf_init(&text);
+	buf_puts(&text, r->text);
+	/* Without room for them, the answer goes without its attributes. */
+	tlsrpt_append_sts(&text, a->sts_domain, a->sts, TLSRPT_REPLY_MAX - strlen("OK "));
+	rc = buf_terminate(&text) == 0 ? socketmap_reply(out, SOCKETMAP_OK, buf_ptr(&text)) : mapreply_put(r, out);
+	buf_free(&text);
+	return rc;
 }
 
 int

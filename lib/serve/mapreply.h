@@ -7,8 +7,10 @@
  * that no two of them can disagree:
  *
  *   OK <level>      the exception's policy when an exception chose the
- *                   answer, else the level the levels in force give the
- *                   answer's rule (policy_level)
+ *                   answer; "secure match=... servername=hostname" when
+ *                   an MTA-STS policy did (policymap.h); else the level
+ *                   the levels in force give the answer's rule
+ *                   (policy_level)
  *   NOTFOUND        no policy: Postfix's smtp_tls_security_level applies
  *   TEMP <reason>   Postfix defers the mail
  *
@@ -48,6 +50,13 @@ struct mapreply mapreply_of(const struct policy_levels *levels, const struct pol
 
 /* Appends the reply as the netstring Postfix reads; 0 or -1 (buf.h). */
 int mapreply_put(const struct mapreply *r, struct buf *out);
+
+/* The same for a map name in tlsrpt_map_names: an answer an MTA-STS
+ * policy chose is followed by the TLSRPT attributes Postfix 3.10 and later
+ * forward to their TLSRPT library (tlsrpt.h), when the whole reply stays
+ * within Postfix's default socketmap_max_reply_size; without room, the
+ * answer goes alone. Every other answer is as mapreply_put() writes it. */
+int mapreply_put_tlsrpt(const struct mapreply *r, const struct policymap_answer *a, struct buf *out);
 
 /* Appends the reply as one line without a newline: "OK dane-only",
  * "NOTFOUND", "TEMP <reason>"; without the reason ("TEMP") when

@@ -14,15 +14,24 @@
 #include "serve/policymap.h"
 #include "dns/resolve.h"
 #include "serve/snapshot.h"
+#include "rules/stsprecedence.h"
 
 #define KEY_MAX (NEXTHOP_NAME_MAX + 16)
 
 struct policymap_waiter {
-	struct in_flight *owner;
-	struct list_node link;		/* on owner->waiters */
+	struct in_flight *owner;	/* while its resolution runs, else NULL */
+	struct list_node link;		/* on owner->waiters, or on pm->held */
 	policymap_callback *cb;
 	void *arg;
 	bool shared;
+	/* Held after the resolution, while a first lookup waits for the
+	 * domain's MTA-STS policy: the answer it will get, its reason
+	 * copied. */
+	struct policymap *pm;
+	struct sts_waiter *sts_wait;
+	struct policymap_answer held;
+	char *held_reason;
+	struct nexthop nh;
 };
 
 /* A resolution under way, shared by every request for its next hop. */
@@ -32,6 +41,7 @@ struct in_flight {
 	struct resolve *resolve;
 	uint64_t started_ms;
 	struct list waiters;		/* in the order they asked */
+	struct nexthop nh;
 	char key[KEY_MAX];
 };
 
@@ -63,6 +73,11 @@ struct policymap {
 	char stale_reason[700];		/* the reason of the last stale answer */
 	bool untrusted;			/* policymap_set_untrusted() */
 	char untrusted_reason[768];
+	struct sts *sts;		/* policymap_set_sts() */
+	struct list held;		/* of struct policymap_waiter, waiting for a policy */
+	struct buf sts_text;		/* the last answer MTA-STS replaced: Postfix's */
+	struct buf sts_reason;		/* ...and its reason */
+	char sts_domain[NEXTHOP_NAME_MAX + 1];
 };
 
 static int64_t
@@ -168,6 +183,160 @@ find_in_flight(const struct policymap *pm, const char *key)
 	return n ? MAP_ENTRY(n, struct in_flight, node) : NULL;
 }
 
+/* ---- MTA-STS (stsprecedence.h): applied as each answer is given. ---- */
+
+static enum stsprec_nexthop
+sts_nexthop(const struct nexthop *nh)
+{
+	switch (nh->kind) {
+	case NEXTHOP_DOMAIN:
+		return nh->port == NEXTHOP_DEFAULT_PORT ? STSPREC_NEXTHOP_DOMAIN : STSPREC_NEXTHOP_DOMAIN_PORT;
+	case NEXTHOP_HOST:
+		return STSPREC_NEXTHOP_HOST;
+	case NEXTHOP_PARENT:
+		return STSPREC_NEXTHOP_PARENT;
+	case NEXTHOP_IP_LITERAL:
+		break;
+	}
+	return STSPREC_NEXTHOP_IP_LITERAL;
+}
+
+static bool
+sts_domain_form(const struct nexthop *nh)
+{
+	enum stsprec_nexthop kind = sts_nexthop(nh);
+
+	return kind == STSPREC_NEXTHOP_DOMAIN || kind == STSPREC_NEXTHOP_DOMAIN_PORT;
+}
+
+/* A resolution starts: the domain's policy is looked for beside it, so
+ * that an answer that needs it rarely waits. */
+static void
+start_sts(struct policymap *pm, const struct nexthop *nh)
+{
+	struct sts_view v;
+
+	if (pm->sts && sts_domain_form(nh))
+		sts_lookup(pm->sts, nh->name, &v);
+}
+
+static enum stsprec_sts
+sts_state(const struct stspolicy *p)
+{
+	if (!p)
+		return STSPREC_STS_ABSENT;
+	switch (stspolicy_mode(p)) {
+	case STSPOLICY_MODE_ENFORCE:
+		return STSPREC_STS_ENFORCE;
+	case STSPOLICY_MODE_TESTING:
+		return STSPREC_STS_TESTING;
+	case STSPOLICY_MODE_NONE:
+		break;
+	}
+	return STSPREC_STS_NONE;
+}
+
+/* Applies the domain's policy to the answer. An answer the policy cannot
+ * change only learns of the policy (and starts nothing: a policy DANE
+ * shadows is not kept fresh). Returns true, with the answer unchanged,
+ * when may_wait and the policy is still being discovered for the first
+ * time. */
+static bool
+apply_sts(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *a, bool may_wait)
+{
+	struct sts_view v;
+	const char *why;
+
+	if (!pm->sts || !sts_domain_form(nh))
+		return false;
+	bool may = stsprec_may_apply(sts_nexthop(nh), a->answer, a->stale);
+	if (may)
+		sts_lookup(pm->sts, nh->name, &v);
+	else
+		sts_peek(pm->sts, nh->name, &v);
+	if (may && v.pending && may_wait)
+		return true;
+	if (!v.policy)
+		return false;
+	snprintf(pm->sts_domain, sizeof(pm->sts_domain), "%s", nh->name);
+	a->sts = v.policy;
+	a->sts_domain = pm->sts_domain;
+	a->sts_id = v.policy_id;
+	a->sts_fetched_at = v.fetched_at;
+	struct stsprec_input in = {sts_nexthop(nh), a->answer, a->stale, sts_state(v.policy)};
+	enum stsprec_choice choice = stsprec_choose(&in, &why);
+	a->sts_why = why;
+	buf_reset(&pm->sts_text);
+	if (choice != STSPREC_USE_STS || stspolicy_postfix_answer(v.policy, &pm->sts_text) != 0 ||
+	    buf_terminate(&pm->sts_text) != 0)
+		return false;
+	buf_reset(&pm->sts_reason);
+	buf_printf(&pm->sts_reason, "MTA-STS policy %s, mode enforce: %s; DNS: %s", v.policy_id, why, a->reason);
+	if (buf_terminate(&pm->sts_reason) == 0)
+		a->reason = buf_ptr(&pm->sts_reason);
+	a->sts_text = buf_ptr(&pm->sts_text);
+	pm->stats.sts_applied++;
+	return false;
+}
+
+static void
+on_sts_known(void *arg)
+{
+	struct policymap_waiter *w = arg;
+	struct policymap *pm = w->pm;
+	struct policymap_answer a = w->held;
+
+	w->sts_wait = NULL;
+	list_remove(&pm->held, &w->link);
+	apply_sts(pm, &w->nh, &a, false);
+	w->cb(w->arg, &a);
+	free(w->held_reason);
+	free(w);
+}
+
+/* Holds w with its answer until the domain's first discovery ends;
+ * false when it cannot (then answer at once). */
+static bool
+hold_for_sts(struct policymap *pm, struct policymap_waiter *w, const struct nexthop *nh,
+    const struct policymap_answer *a)
+{
+	if (!(w->held_reason = strdup(a->reason ? a->reason : "")))
+		return false;
+	w->pm = pm;
+	w->owner = NULL;
+	w->nh = *nh;
+	w->held = *a;
+	w->held.reason = w->held_reason;
+	if (!(w->sts_wait = sts_wait(pm->sts, nh->name, on_sts_known, w))) {
+		free(w->held_reason);
+		w->held_reason = NULL;
+		return false;
+	}
+	list_push_back(&pm->held, &w->link);
+	pm->stats.sts_waits++;
+	return true;
+}
+
+/* Gives w its answer, MTA-STS applied, and frees it; or holds it for the
+ * policy. */
+static void
+answer_waiter(struct policymap *pm, struct policymap_waiter *w, const struct nexthop *nh, struct policymap_answer *a)
+{
+	if (apply_sts(pm, nh, a, true)) {
+		if (hold_for_sts(pm, w, nh, a))
+			return;
+		apply_sts(pm, nh, a, false);
+	}
+	w->cb(w->arg, a);
+	free(w);
+}
+
+void
+policymap_set_sts(struct policymap *pm, struct sts *sts)
+{
+	pm->sts = sts;
+}
+
 /* A resolution for key, in the table: NULL when it cannot start. */
 static struct in_flight *
 start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
@@ -178,6 +347,7 @@ start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key,
 		return NULL;
 	f->pm = pm;
 	f->started_ms = now;
+	f->nh = *nh;
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	if (!(f->resolve = resolve_start(pm->dns, nh, on_resolved, f))) {
 		free(f);
@@ -185,6 +355,7 @@ start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key,
 	}
 	map_put_str(&pm->in_flight, &f->node, f->key);
 	pm->stats.resolutions++;
+	start_sts(pm, nh);
 	return f;
 }
 
@@ -335,9 +506,10 @@ on_resolved(void *arg, const struct resolve_result *res)
 	struct list_node *l;
 	while ((l = list_pop_front(&f->waiters))) {
 		struct policymap_waiter *w = LIST_ENTRY(l, struct policymap_waiter, link);
-		a.shared = w->shared;
-		w->cb(w->arg, &a);
-		free(w);
+		struct policymap_answer wa = a;
+		wa.shared = w->shared;
+		w->owner = NULL;
+		answer_waiter(pm, w, &f->nh, &wa);
 	}
 	free(f);
 }
@@ -480,6 +652,17 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		out->reason = e->reason;
 		out->cache_hit = true;
 		out->ttl_s = (uint32_t)((e->expires_ms - now) / 1000);
+		if (apply_sts(pm, nh, out, true)) {
+			struct policymap_waiter *w = calloc(1, sizeof(*w));
+			if (w && hold_for_sts(pm, w, nh, out)) {
+				w->cb = cb;
+				w->arg = arg;
+				*waiter = w;
+				return POLICYMAP_PENDING;
+			}
+			free(w);
+			apply_sts(pm, nh, out, false);
+		}
 		return POLICYMAP_DONE;
 	}
 	pm->stats.misses++;
@@ -500,7 +683,13 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 void
 policymap_waiter_cancel(struct policymap_waiter *w)
 {
-	list_remove(&w->owner->waiters, &w->link);
+	if (w->sts_wait) {
+		sts_waiter_cancel(w->sts_wait);
+		list_remove(&w->pm->held, &w->link);
+		free(w->held_reason);
+	} else {
+		list_remove(&w->owner->waiters, &w->link);
+	}
 	free(w);
 }
 
@@ -556,6 +745,15 @@ policymap_free(struct policymap *pm)
 	if (!pm)
 		return;
 	map_clear(&pm->in_flight, cancel_in_flight, NULL);
+	struct list_node *l;
+	while ((l = list_pop_front(&pm->held))) {
+		struct policymap_waiter *w = LIST_ENTRY(l, struct policymap_waiter, link);
+		sts_waiter_cancel(w->sts_wait);
+		free(w->held_reason);
+		free(w);
+	}
+	buf_free(&pm->sts_text);
+	buf_free(&pm->sts_reason);
 	policymap_unretire_all(pm);
 	answercache_free(pm->answers);
 	answercache_free(pm->last_secure);

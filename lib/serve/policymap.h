@@ -12,6 +12,15 @@
  * records itself at those levels, so the answer cannot weaken anything.
  * Every other failure stays TEMP.
  *
+ * MTA-STS (policymap_set_sts), for domain next hops: DANE first (RFC 8461
+ * section 2, stsprecedence.h). The answer DNS or the exception list gave
+ * stands unless it is one where DNS proved DANE absent and the domain's
+ * policy in force is in mode enforce; then Postfix is told "secure
+ * match=... servername=hostname". The cache keeps DNS's answers only, and
+ * the policy is applied as each answer is given, so an answer changes the
+ * moment a policy is fetched or runs out. A first lookup of a domain
+ * waits for its policy while the first discovery runs (sts.h).
+ *
  * Ownership: the policymap borrows the dns and holds a reference to the
  * configuration snapshot it is given (policymap_set_config() swaps it). A
  * pending lookup returns a waiter that the caller may cancel until its
@@ -31,6 +40,7 @@
 #include "dns/dns.h"
 #include "postfix/nexthop.h"
 #include "rules/policy.h"
+#include "sts/sts.h"
 
 struct policymap_answer {
 	struct policy_answer answer;
@@ -41,6 +51,15 @@ struct policymap_answer {
 	bool no_dns;		/* answered from the key alone (IP literal, parent form) */
 	bool stale;		/* a resolver outage answered with the last secure answer */
 	uint32_t ttl_s;		/* how long it is cached from now */
+	/* MTA-STS, for a domain next hop with policymap_set_sts(): the policy
+	 * in force, or NULL. With sts_text it replaced the answer, and
+	 * Postfix gets sts_text ("secure match=... servername=hostname");
+	 * without, the answer stood before it. sts_why says why, either
+	 * way; sts_domain is the policy's domain. */
+	const struct stspolicy *sts;
+	const char *sts_text, *sts_why, *sts_domain;
+	const char *sts_id;		/* with sts: the id it was fetched under */
+	int64_t sts_fetched_at;		/* with sts: Unix seconds */
 };
 
 typedef void policymap_callback(void *arg, const struct policymap_answer *a);
@@ -48,6 +67,8 @@ typedef uint64_t policymap_clock(void *arg);	/* monotonic milliseconds */
 
 struct policymap_stats {
 	uint64_t hits, misses, shared, resolutions, stale;
+	uint64_t sts_applied;		/* answers an MTA-STS policy replaced */
+	uint64_t sts_waits;		/* first lookups that waited for a policy */
 	size_t entries, in_flight;
 };
 
@@ -129,6 +150,10 @@ size_t policymap_restore(struct policymap *pm, const char *text, size_t len);
  * Cached answers, validated before, stand until they expire. NULL: the
  * resolver is trusted (the default). */
 void policymap_set_untrusted(struct policymap *pm, const char *reason);
+
+/* MTA-STS policies from sts (borrowed, outliving the policymap), or none
+ * (NULL, the default). */
+void policymap_set_sts(struct policymap *pm, struct sts *sts);
 
 /* Forgets a cached answer, and the last secure one; 1 if there was one. */
 int policymap_purge(struct policymap *pm, const struct nexthop *nh);

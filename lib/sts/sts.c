@@ -329,21 +329,11 @@ step(struct discovery *d)
 
 /* ---- Lookups. ---- */
 
-void
-sts_lookup(struct sts *s, const char *domain, struct sts_view *out)
+static void
+fill_view(const struct sts *s, const struct stscache_entry *e, int64_t now, struct sts_view *out)
 {
-	int64_t now = s->wall(s->wall_arg);
-	struct stscache_entry *e = stscache_lookup(s->cache, domain, true, now);
-	struct discovery *d = find_discovery(s, domain);
+	const struct discovery *d = find_discovery(s, e->domain);
 
-	memset(out, 0, sizeof(*out));
-	if (!e)
-		return;
-	if (!d && stscache_next(e, now) != STSCACHE_NOTHING)
-		d = start_discovery(s, domain, e->txt == STSCACHE_TXT_UNKNOWN && !e->policy);
-	/* A discovery may have ended at once and changed the cache. */
-	if (!(e = stscache_lookup(s->cache, domain, false, now)))
-		return;
 	out->policy = stscache_in_force(e, now);
 	if (out->policy) {
 		out->policy_id = e->policy_id;
@@ -354,6 +344,33 @@ sts_lookup(struct sts *s, const char *domain, struct sts_view *out)
 	out->txt_id = e->txt == STSCACHE_TXT_ID ? e->txt_id : NULL;
 	out->failure = e->failure;
 	out->pending = d && d->first && !d->wait_over && !out->policy;
+}
+
+void
+sts_lookup(struct sts *s, const char *domain, struct sts_view *out)
+{
+	int64_t now = s->wall(s->wall_arg);
+	struct stscache_entry *e = stscache_lookup(s->cache, domain, true, now);
+
+	memset(out, 0, sizeof(*out));
+	if (!e)
+		return;
+	if (!find_discovery(s, domain) && stscache_next(e, now) != STSCACHE_NOTHING)
+		start_discovery(s, domain, e->txt == STSCACHE_TXT_UNKNOWN && !e->policy);
+	/* A discovery may have ended at once and changed the cache. */
+	if ((e = stscache_lookup(s->cache, domain, false, now)))
+		fill_view(s, e, now, out);
+}
+
+void
+sts_peek(struct sts *s, const char *domain, struct sts_view *out)
+{
+	int64_t now = s->wall(s->wall_arg);
+	struct stscache_entry *e = stscache_lookup(s->cache, domain, false, now);
+
+	memset(out, 0, sizeof(*out));
+	if (e)
+		fill_view(s, e, now, out);
 }
 
 struct sts_waiter *

@@ -74,6 +74,10 @@ struct sts_view {
  * the cache asks for. Out of memory, nothing is known. */
 void sts_lookup(struct sts *s, const char *domain, struct sts_view *out);
 
+/* What is known of domain, starting nothing: for answers the policy
+ * cannot change, and for `tlspolicy explain`. */
+void sts_peek(struct sts *s, const char *domain, struct sts_view *out);
+
 typedef void sts_callback(void *arg);
 /* When sts_lookup() said pending: cb runs once, when the discovery ends
  * or its wait is over, never from inside sts_wait(). NULL when there is

@@ -55,12 +55,6 @@ stscache_action_name(enum stscache_action a)
 	return "?";
 }
 
-static struct node *
-node_of(struct stscache_entry *e)
-{
-	return (struct node *)((char *)e - offsetof(struct node, entry));
-}
-
 static void
 drop_policy(struct stscache_entry *e)
 {

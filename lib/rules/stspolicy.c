@@ -197,6 +197,8 @@ looks_like_address(const char *name, size_t len)
 	 * 3696 section 2): "192.0.2" or "1.2.3.4.5". */
 	while (last > 0 && name[last - 1] != '.')
 		last--;
+	if (last == len)
+		return false;
 	for (size_t i = last; i < len; i++)
 		if (name[i] < '0' || name[i] > '9')
 			return false;

@@ -24,7 +24,8 @@
  * but its value is not judged.
  *
  * Patterns are kept lower case, U-labels converted to A-labels,
- * duplicates dropped, in the order first published.
+ * duplicates dropped, in the order first published (stspattern.h says
+ * what a pattern is).
  *
  * Ownership: stspolicy_parse() returns one immutable object the caller
  * frees with stspolicy_free(); every string an accessor returns points

@@ -4,12 +4,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <idn2.h>
-
+#include "rules/stspattern.h"
 #include "rules/stspolicy.h"
-#include "util/netaddr.h"
 #include "util/text.h"
 
 /* Everything in one allocation: the header, the offsets of the patterns
@@ -25,11 +22,8 @@ struct stspolicy {
 	uint32_t off[];
 };
 
-#define NAME_MAX_LEN 253	/* a host name without its trailing dot */
-#define LABEL_MAX 63
 #define EXT_NAME_MAX 32		/* sts-policy-ext-name: 1 + 31 characters */
 #define MAX_AGE_DIGITS 10	/* sts-policy-max-age-value = 1*10(DIGIT) */
-#define UTF8_NAME_MAX 1024	/* a U-label name longer than this is too long as A-labels */
 #define QUOTE_MAX 64		/* how much of a bad value an error shows */
 
 const char *
@@ -140,125 +134,6 @@ keep(struct parse *ps, struct buf *text, struct buf *offs, const char *p, size_t
 	return true;
 }
 
-/* RFC 5321 sub-domain: Let-dig [Ldh-str], at most 63 bytes. */
-static bool
-valid_label(const char *p, size_t len)
-{
-	if (len == 0 || len > LABEL_MAX || !is_alnum(p[0]) || !is_alnum(p[len - 1]))
-		return false;
-	for (size_t i = 1; i + 1 < len; i++)
-		if (!is_alnum(p[i]) && p[i] != '-')
-			return false;
-	return true;
-}
-
-/* Converts a name with U-labels to A-labels the way lib/postfix/nexthop.c
- * does for next hops (libidn2: UTS #46 non-transitional mapping, then the
- * IDNA2008 rules), so that patterns and MX names compare alike. NULL, or
- * why not. */
-static const char *
-to_alabels(const char *name, size_t len, char out[NAME_MAX_LEN + 1], size_t *outlen)
-{
-	char utf8[UTF8_NAME_MAX + 1];
-	uint8_t *ascii = NULL;
-
-	if (len > UTF8_NAME_MAX)
-		return "longer than 253 bytes";
-	memcpy(utf8, name, len);
-	utf8[len] = '\0';
-	int rc = idn2_lookup_u8((const uint8_t *)utf8, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-	if (rc != IDN2_OK) {
-		idn2_free(ascii);
-		return rc == IDN2_MALLOC ? "out of memory" : "not a host name IDNA2008 allows (libidn2 refused it)";
-	}
-	size_t n = strlen((const char *)ascii);
-	if (n > NAME_MAX_LEN) {
-		idn2_free(ascii);
-		return "longer than 253 bytes as A-labels";
-	}
-	memcpy(out, ascii, n + 1);
-	*outlen = n;
-	idn2_free(ascii);
-	return NULL;
-}
-
-static bool
-looks_like_address(const char *name, size_t len)
-{
-	char text[NAME_MAX_LEN + 1];
-	struct netaddr addr;
-	size_t last = len;
-
-	memcpy(text, name, len);
-	text[len] = '\0';
-	if (netaddr_parse(text, &addr) == 0)
-		return true;
-	/* A top-level label of digits only is no host name either (RFC
-	 * 3696 section 2): "192.0.2" or "1.2.3.4.5". */
-	while (last > 0 && name[last - 1] != '.')
-		last--;
-	for (size_t i = last; i < len; i++)
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-	return true;
-}
-
-/* An mx value as a pattern: lower case, A-labels, "*." kept; into out
- * (NUL-terminated). NULL, or why the value is no pattern. */
-static const char *
-normalize_pattern(const char *v, size_t len, char out[NAME_MAX_LEN + 1], size_t *outlen)
-{
-	char alabels[NAME_MAX_LEN + 1];
-	bool wild = len >= 2 && v[0] == '*' && v[1] == '.';
-	const char *name = wild ? v + 2 : v;
-	size_t nlen = wild ? len - 2 : len;
-	bool ascii = true;
-
-	if (memchr(name, '*', nlen))
-		return "a wildcard that is not the whole first label (\"*.\" then a host name)";
-	if (nlen > 0 && (name[0] == '[' || memchr(name, ':', nlen)))
-		return "an IP address literal, not a host name";
-	for (size_t i = 0; i < nlen; i++)
-		if ((unsigned char)name[i] >= 0x80)
-			ascii = false;
-	if (!ascii) {
-		const char *why = to_alabels(name, nlen, alabels, &nlen);
-		if (why)
-			return why;
-		name = alabels;
-	}
-	if (nlen == 0)
-		return "an empty host name";
-	if (nlen > NAME_MAX_LEN - (wild ? 2 : 0))
-		return "longer than 253 bytes";
-	size_t n = 0;
-	if (wild) {
-		out[n++] = '*';
-		out[n++] = '.';
-	}
-	for (size_t i = 0; i < nlen; i++) {
-		char c = name[i];
-		out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	out[n] = '\0';
-	*outlen = n;
-	const char *host = out + (wild ? 2 : 0);
-	if (looks_like_address(host, nlen))
-		return "an IP address, not a host name";
-	for (size_t start = 0, i = 0; i <= nlen; i++) {
-		if (i < nlen && host[i] != '.')
-			continue;
-		if (i == start)
-			return i == nlen ? "ends with a dot (no trailing dot in a policy)" : "an empty label";
-		if (i - start > LABEL_MAX)
-			return "a label longer than 63 bytes";
-		if (!valid_label(host + start, i - start))
-			return "not a host name: labels of letters, digits and inner hyphens only";
-		start = i + 1;
-	}
-	return NULL;
-}
-
 static void
 parse_max_age(struct parse *ps, unsigned line, const char *v, size_t len)
 {
@@ -293,12 +168,12 @@ parse_max_age(struct parse *ps, unsigned line, const char *v, size_t len)
 static void
 parse_field(struct parse *ps, unsigned line, const char *key, size_t klen, const char *v, size_t vlen)
 {
-	char q[QUOTE_MAX + 1], pattern[NAME_MAX_LEN + 1];
+	char q[QUOTE_MAX + 1], pattern[STSPATTERN_MAX + 1];
 	size_t plen;
 
 	if (same(key, klen, "mx")) {
 		ps->have_mx = true;
-		const char *why = normalize_pattern(v, vlen, pattern, &plen);
+		const char *why = stspattern_normalize(v, vlen, pattern, &plen);
 		if (why)
 			problem(ps, line, "mx \"%s\": %s", quote(q, v, vlen), why);
 		else
@@ -562,32 +437,12 @@ stspolicy_line(const struct stspolicy *p, size_t i)
 	return i < p->nlines ? text_at(p, p->npatterns + i) : NULL;
 }
 
-/* RFC 8461 section 4.1: a pattern "*.example.net" stands for exactly one
- * label more, so "a.example.net" matches and neither "example.net" nor
- * "a.b.example.net" does. Case-insensitive, one trailing dot ignored,
- * although the caller should pass neither. */
 bool
 stspolicy_mx_matches(const struct stspolicy *p, const char *host)
 {
-	size_t hlen = strlen(host);
-
-	if (hlen > 1 && host[hlen - 1] == '.')
-		hlen--;
-	if (hlen == 0)
-		return false;
-	const char *dot = memchr(host, '.', hlen);
-	for (size_t i = 0; i < p->npatterns; i++) {
-		const char *pat = text_at(p, i);
-		size_t plen = strlen(pat);
-		if (pat[0] == '*') {
-			/* ".example.net" after the host's first label */
-			if (dot && dot > host && (size_t)(host + hlen - dot) == plen - 1 &&
-			    strncasecmp(dot, pat + 1, plen - 1) == 0)
-				return true;
-		} else if (plen == hlen && strncasecmp(host, pat, hlen) == 0) {
+	for (size_t i = 0; i < p->npatterns; i++)
+		if (stspattern_matches(text_at(p, i), host))
 			return true;
-		}
-	}
 	return false;
 }
 

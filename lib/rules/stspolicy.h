@@ -24,7 +24,8 @@
  * but its value is not judged.
  *
  * Patterns are kept lower case, U-labels converted to A-labels,
- * duplicates dropped, in the order first published.
+ * duplicates dropped, in the order first published (stspattern.h says
+ * what a pattern is).
  *
  * Ownership: stspolicy_parse() returns one immutable object the caller
  * frees with stspolicy_free(); every string an accessor returns points
@@ -41,6 +42,8 @@
 
 #define STSPOLICY_BODY_MAX 65536
 #define STSPOLICY_MAX_AGE_MAX 31557600u
+/* Problems reported one by one; the rest only counted. */
+#define STSPOLICY_ERRORS_MAX 20
 
 enum stspolicy_mode {
 	STSPOLICY_MODE_ENFORCE,
@@ -58,7 +61,6 @@ struct stspolicy;
  * ("line N: ..." or a line naming no line), each saying what is wrong;
  * past STSPOLICY_ERRORS_MAX problems one last line counts the rest.
  * errors may be NULL. NULL without errors only when out of memory. */
-#define STSPOLICY_ERRORS_MAX 20
 struct stspolicy *stspolicy_parse(const char *body, size_t len, struct buf *errors);
 void stspolicy_free(struct stspolicy *p);
 

@@ -115,7 +115,7 @@ invalid(struct ststxt_result *out, const char *fmt, ...)
 static enum ststxt_status
 read_field(struct cursor *c, struct ststxt_result *out, bool *have_id)
 {
-	char name[EXT_NAME_MAX + 2], value[STSTXT_ID_MAX + 2];
+	char name[EXT_NAME_MAX + 1], value[STSTXT_ID_MAX + 2];
 	size_t nlen = 0, vlen = 0;
 	bool id_ok = true;
 	int ch = peek(c);
@@ -123,7 +123,7 @@ read_field(struct cursor *c, struct ststxt_result *out, bool *have_id)
 	if (!is_alnum(ch))
 		return invalid(out, "the _mta-sts record has a field that does not start with a letter or digit");
 	while ((ch = peek(c)) >= 0 && (is_alnum(ch) || ch == '_' || ch == '-' || ch == '.')) {
-		if (nlen > EXT_NAME_MAX)
+		if (nlen == EXT_NAME_MAX)
 			return invalid(out, "the _mta-sts record has a field name longer than %d characters",
 			    EXT_NAME_MAX);
 		name[nlen++] = (char)ch;

@@ -67,6 +67,7 @@ struct stsfetch_job {
 	CURLSH *share;			/* a DNS cache of its own, for CURLOPT_RESOLVE */
 	struct curl_slist *resolve;
 	bool head_checked;
+	char location[200];		/* of a redirect, for the detail */
 	bool decided;			/* verdict was set before curl finished */
 	struct stsfetch_result res;	/* outcome and detail once decided */
 	struct buf body;
@@ -187,6 +188,8 @@ deliver(struct stsfetch_job *job)
 	struct stsfetch_result *r = &job->res;
 
 	list_remove(&f->jobs, &job->node);
+	if (job->easy && !r->status)
+		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	job_release(job);
 	r->domain = job->domain;
 	r->host = job->host;
@@ -250,9 +253,10 @@ judge_head(struct stsfetch_job *job)
 		return false;
 	job->res.status = status;
 	if (status >= 300 && status < 400) {
-		curl_easy_getinfo(job->easy, CURLINFO_REDIRECT_URL, &location);
+		if (!job->location[0])
+			curl_easy_getinfo(job->easy, CURLINFO_REDIRECT_URL, &location);
 		decide(job, STSFETCH_REDIRECT, primary_ip(job), "HTTP status %ld, a redirect to %.200s, not followed",
-		    status, location ? location : "(no Location)");
+		    status, job->location[0] ? job->location : location ? location : "(no Location)");
 		return true;
 	}
 	if (status != 200) {
@@ -266,6 +270,25 @@ judge_head(struct stsfetch_job *job)
 		return true;
 	}
 	return false;
+}
+
+/* curl's header callback: only the Location, which curl itself makes
+ * known only once the transfer is over, after the body was refused. */
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct stsfetch_job *job = arg;
+	size_t n = size * nmemb, skip = sizeof("Location:") - 1;
+
+	if (n > skip && strncasecmp(p, "Location:", skip) == 0) {
+		while (skip < n && (p[skip] == ' ' || p[skip] == '\t'))
+			skip++;
+		size_t len = n - skip;
+		while (len && (p[skip + len - 1] == '\r' || p[skip + len - 1] == '\n'))
+			len--;
+		text_printable(job->location, sizeof(job->location), p + skip, len);
+	}
+	return n;
 }
 
 /* curl's write callback: the body, judged before its first byte is kept.
@@ -443,8 +466,11 @@ start_transfer(struct stsfetch_job *job)
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-	if (f->ca_file)
+	if (f->ca_file) {
+		/* The file replaces the system store, as it does for probes. */
 		SET(CURLOPT_CAINFO, f->ca_file);
+		SET(CURLOPT_CAPATH, (char *)NULL);
+	}
 	/* One request a connection: HTTP/2 would bring nothing but parsing. */
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SET(CURLOPT_FRESH_CONNECT, 1L);
@@ -454,6 +480,8 @@ start_transfer(struct stsfetch_job *job)
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_body);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, job);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, job);
 	uint64_t spent = clock_monotonic_ms() - job->started_ms;
 	SET(CURLOPT_TIMEOUT_MS, spent < f->timeout_ms ? (long)(f->timeout_ms - spent) : 1L);
 	if (!ok || curlevent_add(f->ce, e) < 0) {
@@ -518,6 +546,30 @@ addresses_known(struct stsfetch_job *job)
 }
 
 static void
+lookup_failed(struct stsfetch_job *job, const char *type, const char *what, const char *why)
+{
+	size_t n = strlen(job->dns_why);
+
+	job->dns_failed = true;
+	snprintf(job->dns_why + n, sizeof(job->dns_why) - n, "%s%s %s%s%.60s", n ? ", " : "", type, what,
+	    why ? ": " : "", why ? why : "");
+}
+
+static void on_answer(void *arg, struct dns_answer *ans);
+
+static void
+start_lookup(struct stsfetch_job *job, struct lookup *l, uint16_t type)
+{
+	l->job = job;
+	l->id = dns_lookup(job->f->dns, job->host, type, on_answer, l);
+	if (l->id < 0) {
+		l->id = 0;
+		l->done = true;
+		lookup_failed(job, rr_type_name(type), "lookup", "could not start");
+	}
+}
+
+static void
 on_answer(void *arg, struct dns_answer *ans)
 {
 	struct lookup *l = arg;
@@ -537,12 +589,8 @@ on_answer(void *arg, struct dns_answer *ans)
 	}
 	if (ans->outcome == DNS_DATA)
 		take_addresses(job, ans);
-	else if (ans->outcome == DNS_SERVFAIL || ans->outcome == DNS_TIMEOUT) {
-		size_t n = strlen(job->dns_why);
-		job->dns_failed = true;
-		snprintf(job->dns_why + n, sizeof(job->dns_why) - n, "%s%s %s%s%.60s", n ? ", " : "", type,
-		    dns_outcome_name(ans->outcome), ans->why ? " " : "", ans->why ? ans->why : "");
-	}
+	else if (ans->outcome == DNS_SERVFAIL || ans->outcome == DNS_TIMEOUT)
+		lookup_failed(job, type, dns_outcome_name(ans->outcome), ans->why);
 	dns_answer_free(ans);
 	if (job->a.done && job->aaaa.done)
 		addresses_known(job);
@@ -607,18 +655,17 @@ stsfetch_start(struct stsfetch *f, const char *domain, stsfetch_callback *cb, vo
 	snprintf(job->domain, sizeof(job->domain), "%s", domain);
 	snprintf(job->host, sizeof(job->host), "mta-sts.%s", domain);
 	buf_init(&job->body);
-	job->a.job = job->aaaa.job = job;
 	if (!(job->timer = evtimer_new(f->base, on_job_timer, job)) || evtimer_add(job->timer, &tv) < 0) {
 		job_free(job);
 		return NULL;
 	}
 	list_push_back(&f->jobs, &job->node);
-	job->a.id = dns_lookup(f->dns, job->host, RR_TYPE_A, on_answer, &job->a);
-	job->aaaa.id = dns_lookup(f->dns, job->host, RR_TYPE_AAAA, on_answer, &job->aaaa);
-	if (job->a.id < 0 || job->aaaa.id < 0) {
+	start_lookup(job, &job->a, RR_TYPE_A);
+	start_lookup(job, &job->aaaa, RR_TYPE_AAAA);
+	if (job->a.done && job->aaaa.done) {
 		/* No callback from in here: the verdict waits for the loop. */
 		struct timeval now = {0, 0};
-		decide(job, STSFETCH_DNS_FAILED, NULL, "address lookup could not start");
+		decide(job, STSFETCH_DNS_FAILED, NULL, "address lookup failed: %s", job->dns_why);
 		evtimer_add(job->timer, &now);
 	}
 	return job;

@@ -96,7 +96,7 @@ enum stsfetch_outcome {
 #define STSFETCH_OUTCOME_COUNT (STSFETCH_INTERNAL + 1)
 
 struct stsfetch_settings {
-	const char *ca_file;		/* PEM trust anchors; NULL or "": the system store */
+	const char *ca_file;		/* PEM trust anchors instead of the system store; NULL or "": that store */
 	bool allow_private;		/* special-purpose and own addresses too */
 	unsigned timeout_ms;		/* DNS, connection, TLS and body; 0: the default */
 	size_t max_body;		/* 0: STSFETCH_DEFAULT_MAX_BODY */

@@ -37,7 +37,10 @@ fixture(struct daemonmetrics_resolutions *res, uint64_t *probes)
 		    .refused_peer_limit = 17},
 		.connections = 18,
 		.metrics_refused = 19,
-		.cache = {.hits = 21, .misses = 22, .shared = 23, .resolutions = 24, .stale = 25, .entries = 26},
+		.cache = {.hits = 21, .misses = 22, .shared = 23, .resolutions = 24, .stale = 25, .entries = 26,
+		    .sts_applied = 27, .sts_waits = 28},
+		.sts = {.fetches = {[STSFETCH_OK] = 71, [STSFETCH_CERTIFICATE] = 72}, .invalid = 3,
+		    .by_mode = {[STSPOLICY_MODE_ENFORCE] = 73, [STSPOLICY_MODE_NONE] = 74}, .domains = 75, .bytes = 76},
 		.resolutions = res,
 		.probes = probes,
 		.prober = {.queued = 31, .running = 32, .dropped = 33},
@@ -81,6 +84,16 @@ static const struct sample_case sample_cases[] = {
 	{"cache hits", "tlspolicyd_cache_hits_total 21"},
 	{"cache misses", "tlspolicyd_cache_misses_total 22"},
 	{"cache entries", "tlspolicyd_cache_entries 26"},
+	{"sts: fetches that worked, without the invalid policies", "tlspolicyd_sts_fetches_total{outcome=\"ok\"} 68"},
+	{"sts: fetches with a bad certificate", "tlspolicyd_sts_fetches_total{outcome=\"certificate\"} 72"},
+	{"sts: fetches of an invalid policy", "tlspolicyd_sts_fetches_total{outcome=\"invalid-policy\"} 3"},
+	{"sts: an outcome that never happened", "tlspolicyd_sts_fetches_total{outcome=\"timeout\"} 0"},
+	{"sts: policies in mode enforce", "tlspolicyd_sts_policies{mode=\"enforce\"} 73"},
+	{"sts: policies in mode none", "tlspolicyd_sts_policies{mode=\"none\"} 74"},
+	{"sts: domains", "tlspolicyd_sts_domains 75"},
+	{"sts: memory", "tlspolicyd_sts_memory_bytes 76"},
+	{"sts: answers replaced", "tlspolicyd_sts_answers_total 27"},
+	{"sts: first lookups that waited", "tlspolicyd_sts_waits_total 28"},
 	{"shared resolutions", "tlspolicyd_resolutions_shared_total 23"},
 	{"stale answers", "tlspolicyd_stale_answers_total 25"},
 	{"lookups: secure data", "tlspolicyd_dns_lookups_total{security=\"secure\",outcome=\"data\"} 51"},
@@ -157,7 +170,7 @@ test_families(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(daemonmetrics_family(j)->name, f->name);
 	}
-	assert_int_equal(i, 21);
+	assert_int_equal(i, 27);
 	/* Nothing but families of the table. */
 	size_t families = 0;
 	for (at = buf_ptr(&out); (at = strstr(at, "# TYPE ")); at++)

@@ -137,6 +137,21 @@ job_free(struct stsfetch_job *job)
 	free(job);
 }
 
+/* "host (a1, a2, a3, ...): " when curl names no address it connected to. */
+static void
+tried(const struct stsfetch_job *job, char *d, size_t size)
+{
+	size_t n = (size_t)snprintf(d, size, "%s (", job->host);
+
+	for (size_t i = 0; i < job->nallowed && i < 3 && n + INET6_ADDRSTRLEN + 8 < size; i++) {
+		if (i)
+			n += (size_t)snprintf(d + n, size - n, ", ");
+		netaddr_format(&job->allowed[i], d + n, size - n);
+		n += strlen(d + n);
+	}
+	snprintf(d + n, size - n, "%s): ", job->nallowed > 3 ? ", ..." : "");
+}
+
 __attribute__((format(printf, 4, 5)))
 static void
 decide(struct stsfetch_job *job, enum stsfetch_outcome o, const char *address, const char *fmt, ...)
@@ -151,6 +166,8 @@ decide(struct stsfetch_job *job, enum stsfetch_outcome o, const char *address, c
 		snprintf(job->res.address, sizeof(job->res.address), "%s", address);
 	if (job->res.address[0])
 		snprintf(d, size, "%s (%s): ", job->host, job->res.address);
+	else if (job->nallowed)
+		tried(job, d, size);
 	else
 		snprintf(d, size, "%s: ", job->host);
 	n = strlen(d);

@@ -117,7 +117,8 @@ struct stsfetch_result {
 	char address[INET6_ADDRSTRLEN];	/* connected to, or refused; "" when none */
 	uint64_t elapsed_ms;
 	/* One printable line: what went wrong and where, e.g.
-	 * "mta-sts.example.org (192.0.2.1): certificate verify failed: ...";
+	 * "mta-sts.example.org (192.0.2.1): certificate verify failed: ...",
+	 * naming the addresses tried when none was connected to;
 	 * "" for STSFETCH_OK. */
 	char detail[STSFETCH_DETAIL_MAX];
 };

@@ -226,7 +226,9 @@ stshttps_judge(struct stshttps *t, CURLcode rc, struct stshttps_verdict *v)
 	else if (rc == CURLE_SSL_CACERT_BADFILE)
 		say(t, v, o, "cannot use the CA file %s: %s", t->ca_file ? t->ca_file : "(system)", why);
 	else
-		say(t, v, o, "%s", why);
+		say(t, v, o, "%s: %s", o == STSFETCH_CERTIFICATE ? "certificate verify failed" :
+		    o == STSFETCH_TLS ? "TLS failed" : o == STSFETCH_CONNECT ? "connect failed" :
+		    o == STSFETCH_HTTP ? "HTTP failed" : "internal error", why);
 	if (!v->status)
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &v->status);
 }

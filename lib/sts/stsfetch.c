@@ -302,8 +302,9 @@ static void
 addresses_known(struct stsfetch_job *job)
 {
 	if (job->nallowed == 0 && job->refused_why)
-		decide(job, STSFETCH_PRIVATE, job->refused, "refused address (%s)%s", job->refused_why,
-		    strcmp(job->refused_why, STSFETCH_THIS_HOST) == 0 ? ", an address of this host" : "");
+		decide(job, STSFETCH_PRIVATE, job->refused, "refused address (%s): %s are not fetched from unless "
+		    "private addresses are allowed", job->refused_why, strcmp(job->refused_why, STSFETCH_THIS_HOST) == 0 ?
+		    "this host's own addresses" : "special-purpose addresses");
 	else if (job->nallowed == 0 && job->dns_failed)
 		decide(job, STSFETCH_DNS_FAILED, NULL, "address lookup failed: %s", job->dns_why);
 	else if (job->nallowed == 0)

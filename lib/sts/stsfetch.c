@@ -6,14 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "util/buf.h"
 #include "util/clock.h"
 #include "util/list.h"
 #include "util/netaddr.h"
@@ -22,8 +19,8 @@
 #include "dns/rr.h"
 #include "sts/curlevent.h"
 #include "sts/stsfetch.h"
+#include "sts/stshttps.h"
 
-#define WELL_KNOWN "/.well-known/mta-sts.txt"
 #define HOST_MAX (STSFETCH_DOMAIN_MAX + sizeof("mta-sts."))
 
 struct stsfetch {
@@ -63,15 +60,9 @@ struct stsfetch_job {
 	size_t nallowed;
 	char refused[INET6_ADDRSTRLEN];	/* one refused address, its range in refused_why */
 	const char *refused_why;
-	CURL *easy;
-	CURLSH *share;			/* a DNS cache of its own, for CURLOPT_RESOLVE */
-	struct curl_slist *resolve;
-	bool head_checked;
-	char location[200];		/* of a redirect, for the detail */
-	bool decided;			/* verdict was set before curl finished */
+	struct stshttps *http;		/* once the addresses are known */
+	bool decided;			/* res has the outcome */
 	struct stsfetch_result res;	/* outcome and detail once decided */
-	struct buf body;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 static const char *const outcome_names[STSFETCH_OUTCOME_COUNT] = {
@@ -122,7 +113,7 @@ stsfetch_global_cleanup(void)
 
 /* ---- the end of a job ------------------------------------------------- */
 
-/* Everything the job holds but its body and result. */
+/* All but the transfer, whose body the callback may still need. */
 static void
 job_release(struct stsfetch_job *job)
 {
@@ -133,16 +124,6 @@ job_release(struct stsfetch_job *job)
 	if (job->aaaa.id > 0)
 		dns_cancel(f->dns, job->aaaa.id);
 	job->a.id = job->aaaa.id = 0;
-	if (job->easy) {
-		curlevent_remove(f->ce, job->easy);
-		curl_easy_cleanup(job->easy);
-		job->easy = NULL;
-	}
-	if (job->share)
-		curl_share_cleanup(job->share);	/* after the handle that used it */
-	job->share = NULL;
-	curl_slist_free_all(job->resolve);
-	job->resolve = NULL;
 	if (job->timer)
 		event_free(job->timer);
 	job->timer = NULL;
@@ -152,8 +133,23 @@ static void
 job_free(struct stsfetch_job *job)
 {
 	job_release(job);
-	buf_free(&job->body);
+	stshttps_free(job->http);
 	free(job);
+}
+
+/* "host (a1, a2, a3, ...): " when curl names no address it connected to. */
+static void
+tried(const struct stsfetch_job *job, char *d, size_t size)
+{
+	size_t n = (size_t)snprintf(d, size, "%s (", job->host);
+
+	for (size_t i = 0; i < job->nallowed && i < 3 && n + INET6_ADDRSTRLEN + 8 < size; i++) {
+		if (i)
+			n += (size_t)snprintf(d + n, size - n, ", ");
+		netaddr_format(&job->allowed[i], d + n, size - n);
+		n += strlen(d + n);
+	}
+	snprintf(d + n, size - n, "%s): ", job->nallowed > 3 ? ", ..." : "");
 }
 
 __attribute__((format(printf, 4, 5)))
@@ -170,6 +166,8 @@ decide(struct stsfetch_job *job, enum stsfetch_outcome o, const char *address, c
 		snprintf(job->res.address, sizeof(job->res.address), "%s", address);
 	if (job->res.address[0])
 		snprintf(d, size, "%s (%s): ", job->host, job->res.address);
+	else if (job->nallowed)
+		tried(job, d, size);
 	else
 		snprintf(d, size, "%s: ", job->host);
 	n = strlen(d);
@@ -180,6 +178,22 @@ decide(struct stsfetch_job *job, enum stsfetch_outcome o, const char *address, c
 	text_printable(d, size, d, strlen(d));
 }
 
+/* The transfer's verdict, as the job's result. */
+static void
+judged(struct stsfetch_job *job, CURLcode rc)
+{
+	struct stshttps_verdict v;
+
+	stshttps_judge(job->http, rc, &v);
+	job->res.status = v.status;
+	if (v.outcome == STSFETCH_OK) {
+		job->decided = true;
+		snprintf(job->res.address, sizeof(job->res.address), "%s", v.address);
+	} else {
+		decide(job, v.outcome, v.address, "%s", v.what);
+	}
+}
+
 /* Calls back with the decided result, then frees the job. */
 static void
 deliver(struct stsfetch_job *job)
@@ -188,19 +202,14 @@ deliver(struct stsfetch_job *job)
 	struct stsfetch_result *r = &job->res;
 
 	list_remove(&f->jobs, &job->node);
-	if (job->easy && !r->status)
-		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	job_release(job);
 	r->domain = job->domain;
 	r->host = job->host;
 	r->elapsed_ms = clock_monotonic_ms() - job->started_ms;
-	if (r->outcome == STSFETCH_OK && buf_terminate(&job->body) == 0) {
-		r->body = buf_ptr(&job->body);
-		r->body_len = buf_size(&job->body);
-	} else {
-		r->body = "";
-		r->body_len = 0;
-	}
+	r->body = "";
+	r->body_len = 0;
+	if (r->outcome == STSFETCH_OK)
+		r->body = stshttps_body(job->http, &r->body_len);
 	job->cb(job->arg, r);
 	job_free(job);
 }
@@ -215,284 +224,44 @@ leave(struct stsfetch *f)
 		destroy(f);
 }
 
-/* ---- what curl found -------------------------------------------------- */
-
-/* "text/plain", any case, alone or followed by parameters. */
-static bool
-is_text_plain(const char *ct)
-{
-	static const char want[] = "text/plain";
-
-	ct += strspn(ct, " \t");
-	if (strncasecmp(ct, want, sizeof(want) - 1) != 0)
-		return false;
-	ct += sizeof(want) - 1;
-	return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
-}
-
-static const char *
-primary_ip(struct stsfetch_job *job)
-{
-	char *ip = NULL;
-
-	if (job->easy && curl_easy_getinfo(job->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && *ip)
-		return ip;
-	return NULL;
-}
-
-/* Decides from the status line and Content-Type, once they came; false
- * when they are what a policy needs (or did not come). */
-static bool
-judge_head(struct stsfetch_job *job)
-{
-	long status = 0;
-	char *ct = NULL, *location = NULL;
-
-	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 0)
-		return false;
-	job->res.status = status;
-	if (status >= 300 && status < 400) {
-		if (!job->location[0])
-			curl_easy_getinfo(job->easy, CURLINFO_REDIRECT_URL, &location);
-		decide(job, STSFETCH_REDIRECT, primary_ip(job), "HTTP status %ld, a redirect to %.200s, not followed",
-		    status, job->location[0] ? job->location : location ? location : "(no Location)");
-		return true;
-	}
-	if (status != 200) {
-		decide(job, STSFETCH_STATUS, primary_ip(job), "HTTP status %ld, not 200", status);
-		return true;
-	}
-	curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &ct);
-	if (!ct || !is_text_plain(ct)) {
-		decide(job, STSFETCH_CONTENT_TYPE, primary_ip(job), "Content-Type \"%.100s\", not text/plain",
-		    ct ? ct : "(none)");
-		return true;
-	}
-	return false;
-}
-
-/* curl's header callback: only the Location, which curl itself makes
- * known only once the transfer is over, after the body was refused. */
-static size_t
-on_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct stsfetch_job *job = arg;
-	size_t n = size * nmemb, skip = sizeof("Location:") - 1;
-
-	if (n > skip && strncasecmp(p, "Location:", skip) == 0) {
-		while (skip < n && (p[skip] == ' ' || p[skip] == '\t'))
-			skip++;
-		size_t len = n - skip;
-		while (len && (p[skip + len - 1] == '\r' || p[skip + len - 1] == '\n'))
-			len--;
-		text_printable(job->location, sizeof(job->location), p + skip, len);
-	}
-	return n;
-}
-
-/* curl's write callback: the body, judged before its first byte is kept.
- * Returning less than n makes curl stop with CURLE_WRITE_ERROR. */
-static size_t
-on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct stsfetch_job *job = arg;
-	size_t n = size * nmemb;
-
-	if (!job->head_checked) {
-		job->head_checked = true;
-		if (judge_head(job))
-			return 0;
-	}
-	if (buf_size(&job->body) + n > job->f->max_body) {
-		decide(job, STSFETCH_TOO_LARGE, primary_ip(job), "policy larger than %zu bytes", job->f->max_body);
-		return 0;
-	}
-	if (buf_append(&job->body, p, n) < 0) {
-		decide(job, STSFETCH_INTERNAL, primary_ip(job), "out of memory for the policy");
-		return 0;
-	}
-	return n;
-}
-
-static enum stsfetch_outcome
-outcome_of(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OK:
-		return STSFETCH_OK;
-	case CURLE_OPERATION_TIMEDOUT:
-		return STSFETCH_TIMEOUT;
-	case CURLE_COULDNT_CONNECT:
-		return STSFETCH_CONNECT;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_ISSUER_ERROR:
-		return STSFETCH_CERTIFICATE;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_SHUTDOWN_FAILED:
-	case CURLE_USE_SSL_FAILED:
-		return STSFETCH_TLS;
-	case CURLE_FILESIZE_EXCEEDED:
-		return STSFETCH_TOO_LARGE;
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_WEIRD_SERVER_REPLY:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_BAD_CONTENT_ENCODING:
-	case CURLE_HTTP3:
-		return STSFETCH_HTTP;
-	default:
-		return STSFETCH_INTERNAL;	/* a resolve, a CA file, memory: ours */
-	}
-}
-
-/* curl is done with the job. */
-static void
-transfer_done(struct stsfetch_job *job, CURLcode rc)
-{
-	const char *why = job->errbuf[0] ? job->errbuf : curl_easy_strerror(rc);
-	enum stsfetch_outcome o = outcome_of(rc);
-
-	if (job->decided)
-		;	/* by the write callback, which stopped the transfer */
-	else if (judge_head(job))
-		;	/* a bad status or type explains more than what came after */
-	else if (o == STSFETCH_OK)
-		snprintf(job->res.address, sizeof(job->res.address), "%s", primary_ip(job) ? primary_ip(job) : "");
-	else if (o == STSFETCH_TOO_LARGE)
-		decide(job, o, primary_ip(job), "policy larger than %zu bytes (%s)", job->f->max_body, why);
-	else if (o == STSFETCH_TIMEOUT)
-		decide(job, o, primary_ip(job), "not done within %u ms (%s)", job->f->timeout_ms, why);
-	else if (o == STSFETCH_INTERNAL && rc == CURLE_SSL_CACERT_BADFILE)
-		decide(job, o, primary_ip(job), "cannot use the CA file %s: %s", job->f->ca_file, why);
-	else
-		decide(job, o, primary_ip(job), "%s", why);
-	deliver(job);
-}
+/* ---- the transfer --------------------------------------------------- */
 
 /* curlevent's done callback. */
 static void
 on_transfer_done(void *arg, CURL *easy, CURLcode rc)
 {
 	struct stsfetch *f = arg;
-	struct stsfetch_job *job = NULL;
+	struct stshttps *t = stshttps_of(easy);
+	struct stsfetch_job *job = t ? stshttps_owner(t) : NULL;
 
-	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&job) != CURLE_OK || !job)
+	if (!job)
 		return;
 	f->depth++;
-	transfer_done(job, rc);
+	judged(job, rc);
+	deliver(job);
 	leave(f);
 }
-
-/* CURLOPT_OPENSOCKETFUNCTION: defence in depth, should curl ever connect
- * to an address the resolver did not give, or to one refused. */
-static curl_socket_t
-on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
-{
-	struct stsfetch_job *job = arg;
-	struct netaddr a = {.family = sa->family};
-	unsigned port = 0;
-
-	if (purpose != CURLSOCKTYPE_IPCXN)
-		return CURL_SOCKET_BAD;
-	if (sa->family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&sa->addr;
-		memcpy(a.bytes, &sin->sin_addr, 4);
-		port = ntohs(sin->sin_port);
-	} else if (sa->family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&sa->addr;
-		memcpy(a.bytes, &sin6->sin6_addr, 16);
-		port = ntohs(sin6->sin6_port);
-	} else {
-		return CURL_SOCKET_BAD;
-	}
-	for (size_t i = 0; i < job->nallowed; i++)
-		if (port == job->f->port && netaddr_equal(&job->allowed[i], &a))
-			return socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
-	return CURL_SOCKET_BAD;
-}
-
-#define SET(opt, val) ok = ok && curl_easy_setopt(e, (opt), (val)) == CURLE_OK
 
 /* The transfer, to the allowed addresses only; 0 or -1. */
 static int
 start_transfer(struct stsfetch_job *job)
 {
 	struct stsfetch *f = job->f;
-	struct buf line;
-	char url[HOST_MAX + 64], text[INET6_ADDRSTRLEN];
-	CURL *e;
-	bool ok = true;
-
-	buf_init(&line);
-	buf_printf(&line, "%s:%u:", job->host, f->port);
-	for (size_t i = 0; i < job->nallowed; i++) {
-		netaddr_format(&job->allowed[i], text, sizeof(text));
-		buf_printf(&line, job->allowed[i].family == AF_INET6 ? "%s[%s]" : "%s%s", i ? "," : "", text);
-	}
-	if (buf_terminate(&line) < 0 || !(job->resolve = curl_slist_append(NULL, buf_ptr(&line)))) {
-		buf_free(&line);
-		return -1;
-	}
-	buf_free(&line);
-	if (f->port == STSFETCH_PORT)
-		snprintf(url, sizeof(url), "https://%s" WELL_KNOWN, job->host);
-	else
-		snprintf(url, sizeof(url), "https://%s:%u" WELL_KNOWN, job->host, f->port);
-	if (!(job->share = curl_share_init()) ||
-	    curl_share_setopt(job->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-	    !(e = job->easy = curl_easy_init()))
-		return -1;
-	SET(CURLOPT_PRIVATE, job);
-	SET(CURLOPT_ERRORBUFFER, job->errbuf);
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_SHARE, job->share);
-	SET(CURLOPT_RESOLVE, job->resolve);
-	SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	SET(CURLOPT_OPENSOCKETDATA, job);
-	SET(CURLOPT_PROTOCOLS_STR, "https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_NOPROXY, "*");
-	SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-	if (f->ca_file) {
-		/* The file replaces the system store, as it does for probes. */
-		SET(CURLOPT_CAINFO, f->ca_file);
-		SET(CURLOPT_CAPATH, (char *)NULL);
-	}
-	/* One request a connection: HTTP/2 would bring nothing but parsing. */
-	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	SET(CURLOPT_FRESH_CONNECT, 1L);
-	SET(CURLOPT_FORBID_REUSE, 1L);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->max_body);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, job);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
-	SET(CURLOPT_HEADERDATA, job);
 	uint64_t spent = clock_monotonic_ms() - job->started_ms;
-	SET(CURLOPT_TIMEOUT_MS, spent < f->timeout_ms ? (long)(f->timeout_ms - spent) : 1L);
-	if (!ok || curlevent_add(f->ce, e) < 0) {
-		curl_easy_cleanup(e);
-		job->easy = NULL;
-		return -1;
-	}
-	return 0;
-}
+	struct stshttps_request rq = {
+		.host = job->host,
+		.port = f->port,
+		.addresses = job->allowed,
+		.naddresses = job->nallowed,
+		.ca_file = f->ca_file,
+		.max_body = f->max_body,
+		.timeout_ms = spent < f->timeout_ms ? (unsigned)(f->timeout_ms - spent) : 1,
+		.deadline_ms = f->timeout_ms,
+		.owner = job,
+	};
 
-#undef SET
+	return (job->http = stshttps_start(f->ce, &rq)) ? 0 : -1;
+}
 
 /* ---- the addresses ---------------------------------------------------- */
 
@@ -533,8 +302,9 @@ static void
 addresses_known(struct stsfetch_job *job)
 {
 	if (job->nallowed == 0 && job->refused_why)
-		decide(job, STSFETCH_PRIVATE, job->refused, "refused address (%s)%s", job->refused_why,
-		    strcmp(job->refused_why, STSFETCH_THIS_HOST) == 0 ? ", an address of this host" : "");
+		decide(job, STSFETCH_PRIVATE, job->refused, "refused address (%s): %s are not fetched from unless "
+		    "private addresses are allowed", job->refused_why, strcmp(job->refused_why, STSFETCH_THIS_HOST) == 0 ?
+		    "this host's own addresses" : "special-purpose addresses");
 	else if (job->nallowed == 0 && job->dns_failed)
 		decide(job, STSFETCH_DNS_FAILED, NULL, "address lookup failed: %s", job->dns_why);
 	else if (job->nallowed == 0)
@@ -607,11 +377,10 @@ on_job_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	f->depth++;
-	if (!job->decided && !job->easy)
+	if (!job->decided && !job->http)
 		decide(job, STSFETCH_TIMEOUT, NULL, "no address within %u ms", f->timeout_ms);
 	else if (!job->decided)
-		decide(job, STSFETCH_TIMEOUT, primary_ip(job), "not done within %u ms (%zu bytes of body)",
-		    f->timeout_ms, buf_size(&job->body));
+		judged(job, CURLE_OPERATION_TIMEDOUT);
 	deliver(job);
 	leave(f);
 }
@@ -654,7 +423,6 @@ stsfetch_start(struct stsfetch *f, const char *domain, stsfetch_callback *cb, vo
 	job->started_ms = clock_monotonic_ms();
 	snprintf(job->domain, sizeof(job->domain), "%s", domain);
 	snprintf(job->host, sizeof(job->host), "mta-sts.%s", domain);
-	buf_init(&job->body);
 	if (!(job->timer = evtimer_new(f->base, on_job_timer, job)) || evtimer_add(job->timer, &tv) < 0) {
 		job_free(job);
 		return NULL;

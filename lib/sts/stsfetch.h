@@ -8,7 +8,9 @@
  * name itself, it is handed the allowed addresses (CURLOPT_RESOLVE) and
  * refuses to open a socket to any other. libcurl's multi interface runs
  * the transfers, its sockets and timer watched by events on the caller's
- * event_base.
+ * event_base (curlevent.h). This file keeps the jobs, their deadline and
+ * their addresses; stshttps.h is the HTTPS half, curl's options and the
+ * verdict on what the server sent.
  *
  * What is demanded of the server, each a distinct outcome when missing:
  * - addresses: a bogus answer, or the failure of both lookups (or of one,
@@ -29,7 +31,7 @@
  * - all of it, DNS included, within timeout_ms (STSFETCH_TIMEOUT).
  * Never a proxy, whatever the environment says; no cookies, no .netrc, no
  * connection, TLS session, HSTS or alt-svc reuse between fetches, no
- * compression. No "Cache-Control: no-cache" is sent: the RFC forbids the
+ * compression, HTTP/1.1 only. No "Cache-Control: no-cache" is sent: the RFC forbids the
  * sender's own HTTP cache, and with no proxy nothing between the two ends
  * caches; a server-side cache is the publisher's, who also changes the
  * DNS id when the policy changes.
@@ -115,7 +117,8 @@ struct stsfetch_result {
 	char address[INET6_ADDRSTRLEN];	/* connected to, or refused; "" when none */
 	uint64_t elapsed_ms;
 	/* One printable line: what went wrong and where, e.g.
-	 * "mta-sts.example.org (192.0.2.1): certificate verify failed: ...";
+	 * "mta-sts.example.org (192.0.2.1): certificate verify failed: ...",
+	 * naming the addresses tried when none was connected to;
 	 * "" for STSFETCH_OK. */
 	char detail[STSFETCH_DETAIL_MAX];
 };

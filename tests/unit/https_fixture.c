@@ -220,10 +220,17 @@ accept_main(void *arg)
 }
 
 static SSL_CTX *
-server_ctx(const struct fake_cert *cert)
+server_ctx(const struct fake_cert *cert, int max_version)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
+	/* An old version needs the old ciphers and security level too. */
+	if (ctx && max_version && (SSL_CTX_set_min_proto_version(ctx, 0) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, max_version) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") != 1)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (ctx && SSL_CTX_set_num_tickets(ctx, 0) == 1 && SSL_CTX_use_certificate(ctx, cert->x509) == 1 &&
 	    SSL_CTX_use_PrivateKey(ctx, cert->key) == 1 &&
 	    (!cert->issuer || SSL_CTX_add1_chain_cert(ctx, cert->issuer->x509) == 1))
@@ -245,7 +252,7 @@ https_fixture_start(const struct https_response *r)
 	h->r = r;
 	h->lfd = -1;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((r->cert && !(h->ctx = server_ctx(r->cert))) ||
+	if ((r->cert && !(h->ctx = server_ctx(r->cert, r->max_version))) ||
 	    (h->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(h->lfd, (struct sockaddr *)&sin, len) < 0 || listen(h->lfd, 128) < 0 ||
 	    getsockname(h->lfd, (struct sockaddr *)&sin, &len) < 0) {

@@ -11,7 +11,8 @@
  * body then ends with the connection), "Connection: close" and the blank
  * line. body NULL sends body_len bytes of filler text. trickle_ms sends
  * the body one byte at a time, that many ms apart. silent accepts and
- * never says anything, not even the TLS handshake.
+ * never says anything, not even the TLS handshake. max_version caps the
+ * TLS versions the server offers.
  *
  * What the server saw goes into a log, one line per connection:
  * "sni=mta-sts.ok.test request=GET /.well-known/mta-sts.txt HTTP/1.1
@@ -37,6 +38,7 @@ struct https_response {
 	bool no_length;			/* no Content-Length: the close ends the body */
 	unsigned trickle_ms;		/* a byte of the body every trickle_ms */
 	bool silent;			/* accept, then never answer */
+	int max_version;		/* TLS1_1_VERSION...; 0: OpenSSL's default */
 };
 
 struct https_fixture;

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "dns/rr.h"
 #include "sts/stsfetch.h"
@@ -210,8 +211,10 @@ static const struct fetch_case fetch_cases[] = {
 	    STSFETCH_TIMEOUT, 200, "300 ms"},
 	{"accepts, never answers", {.silent = true}, SHORT_MS, STSFETCH_TIMEOUT, 0, "300 ms"},
 	{"certificate for another name", {&other_name, HEAD_200, POLICY}, 0, STSFETCH_CERTIFICATE, 0,
-	    "mta-sts.ok.test (127.0.0.1): "},
+	    "mta-sts.ok.test (127.0.0.1): certificate verify failed: "},
 	{"self-signed certificate", {&self_signed, HEAD_200, POLICY}, 0, STSFETCH_CERTIFICATE, 0, "certificate"},
+	{"a server of TLS 1.1 at most", {&leaf, HEAD_200, POLICY, .max_version = TLS1_1_VERSION}, 0, STSFETCH_TLS, 0,
+	    "mta-sts.ok.test (127.0.0.1): TLS failed: "},
 };
 
 static void
@@ -349,7 +352,7 @@ test_connect_refused(void **state)
 	assert_non_null(start(&run, "ok.test"));
 	run_loop(&run, 1, GUARD_MS);
 	assert_int_equal(run.got[0].outcome, STSFETCH_CONNECT);
-	assert_contains(run.got[0].detail, "mta-sts.ok.test");
+	assert_contains(run.got[0].detail, "mta-sts.ok.test (127.0.0.1): connect failed: ");
 	run_close(&run);
 	close(fd);
 }

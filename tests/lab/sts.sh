@@ -58,9 +58,12 @@
 #
 # Functions (non-zero on failure, explained with diag):
 #   lab_https_up            certificates for the mta-sts hosts, the policy
-#                           files, nginx (pid recorded for lab_down)
+#                           files, nginx (pid recorded for lab_down; one
+#                           process, as root); again: restarted, every
+#                           policy file as the table has it
 #   lab_sts_resolver_up     postfix-mta-sts-resolver's mta-sts-daemon, the
 #                           reference: Postfix map socketmap:$LAB_STS_RESOLVER:postfix
+#                           (again: restarted, its cache empty)
 #   lab_sts_set DOMAIN ID MODE [MX...]   stschange.test only: publish
 #                           "v=STSv1; id=ID" and serve a policy of MODE with
 #                           those mx lines (LAB_STS_MAX_AGE, default 86400);
@@ -68,6 +71,8 @@
 #                           TXT and every cache's old copy has expired
 #   lab_sts_break DOMAIN    remove DOMAIN's policy file: 404 from now on
 #   lab_sts_mend DOMAIN     serve it again, as lab_https_up wrote it
+#   lab_sts_domains [dns KIND | serve KIND]  the domains, one a line: all,
+#                           or those of that DNS or SERVE kind (the table)
 #
 # Variables (exported and written to $LAB_DIR/env by lab_up):
 #   LAB_STS_HTTPS_ADDR      127.0.4.1, where nginx listens (port 443)
@@ -323,12 +328,19 @@ _lab_sts_pad() {
 _lab_sts_write_policy() {
 	local dom=$1 w=$LAB_DIR/https/www/$1/.well-known
 	shift
-	mkdir -p "$w" "$LAB_DIR/https/policies" || return 1
+	# (lab_https_up made them, unless lab_sts_set comes first.)
+	[[ -d $w && -d $LAB_DIR/https/policies ]] || mkdir -p "$w" "$LAB_DIR/https/policies" || return 1
 	_lab_sts_policy_text "$@" >"$LAB_DIR/https/policies/$dom" || return 1
-	# Written beside and renamed: a fetch sees the old file or the new one.
-	cp "$LAB_DIR/https/policies/$dom" "$w/mta-sts.txt.new" &&
-		chmod 644 "$w/mta-sts.txt.new" &&
-		mv "$w/mta-sts.txt.new" "$w/mta-sts.txt"
+	_lab_sts_serve "$dom"
+}
+
+# _lab_sts_serve DOMAIN: serve the policy kept for DOMAIN, written beside
+# and renamed, so that a fetch sees the old file or the new one.  (nginx
+# runs as root: the files need no particular mode.)
+_lab_sts_serve() {
+	local w=$LAB_DIR/https/www/$1/.well-known
+	cat <"$LAB_DIR/https/policies/$1" >"$w/mta-sts.txt.new" &&
+		mv -f "$w/mta-sts.txt.new" "$w/mta-sts.txt"
 }
 
 lab_sts_break() {
@@ -341,14 +353,12 @@ lab_sts_break() {
 }
 
 lab_sts_mend() {
-	local dom=${1:-} w=${LAB_DIR:-}/https/www/${1:-}/.well-known
-	if [[ ! -f $LAB_DIR/https/policies/$dom ]]; then
+	local dom=${1:-}
+	if [[ ! -f ${LAB_DIR:-}/https/policies/$dom ]]; then
 		diag "lab_sts_mend: lab_https_up wrote no policy for '$dom'"
 		return 1
 	fi
-	cp "$LAB_DIR/https/policies/$dom" "$w/mta-sts.txt.new" &&
-		chmod 644 "$w/mta-sts.txt.new" &&
-		mv "$w/mta-sts.txt.new" "$w/mta-sts.txt"
+	_lab_sts_serve "$dom"
 }
 
 # _lab_sts_server DOMAIN SERVE: one nginx server block.
@@ -418,24 +428,51 @@ _lab_sts_write_nginx() {
 	echo "}" >>"$h/nginx.conf"
 }
 
+# _lab_sts_stop NAME: stop the processes recorded as NAME (a second
+# lab_https_up or lab_sts_resolver_up replaces the first).
+_lab_sts_stop() {
+	local pid name
+	while read -r pid name; do
+		[[ $name == "$1" ]] || continue
+		_lab_stop_pid "$pid"
+		_lab_forget_pid "$pid"
+	done < <(cat "$LAB_DIR/pids")
+}
+
 # lab_https_up: a certificate per mta-sts host (the failure cases' as their
-# SERVE column says), the policy files, and nginx, in the namespace.
+# SERVE column says), the policy files as sts.sh's table has them, and
+# nginx, in the namespace (restarted if it ran).
 lab_https_up() {
-	local entry words dom serve mode h=$LAB_DIR/https pid
-	mkdir -p "$h/www" || return 1
+	local entry words dom serve mode h=$LAB_DIR/https pid dirs=() jobs=() failed=0
+	_lab_sts_stop nginx
+	for entry in "${_LAB_STS_DOMAINS[@]}"; do
+		read -ra words <<<"$entry"
+		dirs+=("$h/www/${words[0]}/.well-known")
+	done
+	mkdir -p "$h/policies" "${dirs[@]}" || return 1
+	# The certificates at once: a fork and exec each, which on a busy
+	# machine costs more waiting than computing.
+	for entry in "${_LAB_STS_DOMAINS[@]}"; do
+		read -ra words <<<"$entry"
+		dom=${words[0]} serve=${words[2]}
+		case $serve in
+		certname) _lab_make_cert "mta-sts.$dom" mta-sts.other.example & ;;
+		untrusted) _lab_make_cert "mta-sts.$dom" "mta-sts.$dom" self-signed & ;;
+		*) _lab_make_cert "mta-sts.$dom" "mta-sts.$dom" & ;;
+		esac
+		jobs+=($!)
+	done
+	for pid in "${jobs[@]}"; do
+		wait "$pid" || failed=1
+	done
+	if ((failed)); then
+		diag "lab_https_up: certificates for the mta-sts hosts failed"
+		_lab_log_tail "$LAB_DIR/tls/openssl.log"
+		return 1
+	fi
 	for entry in "${_LAB_STS_DOMAINS[@]}"; do
 		read -ra words <<<"$entry"
 		dom=${words[0]} serve=${words[2]} mode=${words[4]}
-		case $serve in
-		certname) _lab_make_cert "mta-sts.$dom" mta-sts.other.example ;;
-		untrusted) _lab_make_cert "mta-sts.$dom" "mta-sts.$dom" self-signed ;;
-		*) _lab_make_cert "mta-sts.$dom" "mta-sts.$dom" ;;
-		esac || {
-			diag "lab_https_up: certificate for mta-sts.$dom failed"
-			_lab_log_tail "$LAB_DIR/tls/openssl.log"
-			return 1
-		}
-		mkdir -p "$h/www/$dom/.well-known" || return 1
 		case $serve in
 		missing | redirect) ;;
 		big)
@@ -478,6 +515,8 @@ lab_https_up() {
 # waits 20 s for clients).
 lab_sts_resolver_up() {
 	local r=$LAB_DIR/sts-resolver pid
+	# Again: a new process, its cache empty.
+	_lab_sts_stop mta-sts-daemon
 	mkdir -p "$r/certs" || return 1
 	cat >"$r/mta-sts-daemon.yml" <<-EOF
 		# postfix-mta-sts-resolver for the tlspolicyd lab (tests/lab/sts.sh)

@@ -166,9 +166,10 @@ for d in $(lab_sts_domains serve policy); do
 	like "$w" "^200 text/plain [0-9]+$" "mta-sts.$d: 200 text/plain"
 done
 # The bodies are the policies of sts.sh's table.
-while read -r d mode mx; do
-	want=$(_lab_sts_policy_text "$mode" $mx | od -c)
-	is "$(od -c <"$out/$d.body")" "$want" "mta-sts.$d: the policy ($mode${mx:+, mx $mx}), CRLF line ends"
+while read -r d mode rest; do
+	read -ra mx <<<"$rest"
+	want=$(_lab_sts_policy_text "$mode" "${mx[@]}" | od -c)
+	is "$(od -c <"$out/$d.body")" "$want" "mta-sts.$d: the policy ($mode${rest:+, mx $rest}), CRLF line ends"
 done <<-'EOF'
 	stsgood.test enforce mx.stsgood.test
 	stswrongname.test enforce mx.wrongname.test
@@ -312,13 +313,25 @@ lab_sts_break stsflaky.test
 ok $? "lab_sts_break stsflaky.test"
 w=$(fetch stsflaky.test)
 like "$w" "^404 " "stsflaky.test: 404 once broken"
-sleep 1.1 # past mta-sts-daemon's cache_grace: it looks at the TXT again
+# Past mta-sts-daemon's cache_grace (1 s) it looks at the TXT again, finds
+# the id it has, and keeps the policy without fetching.
+lookups() { grep -c 'Lookup PERFORMED: domain = stsflaky.test$' "$LAB_STS_RESOLVER_LOG"; }
+n=$(lookups)
+sleep 1.1
 is "$(query stsflaky.test)" "0 secure match=mx.stsgood.test servername=hostname" \
 	"mta-sts-daemon: stsflaky.test keeps its cached policy (same id)"
+is "$(lookups)" $((n + 1)) "mta-sts-daemon: ... after looking at stsflaky.test's TXT again"
 lab_sts_mend stsflaky.test
 ok $? "lab_sts_mend stsflaky.test"
 w=$(fetch stsflaky.test)
 like "$w" "^200 text/plain " "stsflaky.test: served again"
+
+# Started again: one process, recorded once, answering.
+lab_sts_resolver_up
+ok $? "lab_sts_resolver_up again"
+is "$(awk '$2 == "mta-sts-daemon"' "$LAB_DIR/pids" | wc -l)" 1 "one mta-sts-daemon recorded"
+is "$(query stsgood.test)" "0 secure match=mx.stsgood.test servername=hostname" \
+	"mta-sts-daemon, restarted: stsgood.test answered"
 
 # ---------------------------------------------------------------- teardown
 # nginx runs as one process (no workers to rename themselves), so every

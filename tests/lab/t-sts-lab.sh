@@ -346,10 +346,10 @@ done
 is "${unmarked[*]}" "" "every process of the lab carries TLSP_SUITE (nginx and mta-sts-daemon too)"
 
 ns=$LAB_NETNS dir=$LAB_DIR
-sts_pids=$(awk '$2 == "nginx" || $2 == "mta-sts-daemon" { print $1 }' "$LAB_DIR/pids")
+read -ra sts_pids < <(awk '$2 == "nginx" || $2 == "mta-sts-daemon" { printf "%s ", $1 }' "$LAB_DIR/pids")
 read -ra pids < <(ip netns pids "$ns" | tr '\n' ' ')
 running=0
-for pid in $sts_pids; do
+for pid in "${sts_pids[@]}"; do
 	[[ " ${pids[*]} " == *" $pid "* ]] && running=$((running + 1))
 done
 is "$running" 2 "nginx and mta-sts-daemon run in the namespace"
@@ -363,7 +363,7 @@ gone() {
 		[[ $state == Z ]] || { diag "pid $pid still there: $(ps -o pid=,stat=,comm= -p "$pid")"; return 1; }
 	done
 }
-ok "lab_down: nginx and mta-sts-daemon are gone" gone $sts_pids
+ok "lab_down: nginx and mta-sts-daemon are gone" gone "${sts_pids[@]}"
 ok "lab_down: all ${#pids[@]} processes of the lab are gone" gone "${pids[@]}"
 is "$(ip netns list | awk -v ns="$ns" '$1 == ns')" "" "lab_down: namespace deleted"
 if [[ ${LAB_KEEP:-0} == 1 ]]; then

@@ -15,7 +15,9 @@
 #   127.0.0.2:53   NSD, authoritative for test. (signed, NSEC3),
 #                  insecure.test. and _tcp.mx.insectlsa.test. (unsigned,
 #                  delegated without DS), and the signed children
-#                  nods.test. (no DS) and wrongds.test. (a DS of no key)
+#                  nods.test. (no DS) and wrongds.test. (a DS of no key),
+#                  and the MTA-STS domains (sts.sh lists them), among them
+#                  the signed child stschange.test. (1 s TTLs)
 #                  With LAB_SURVEY_DOMAINS set before lab_up, also the
 #                  signed survey.test. and the MX hosts of tlspolicy
 #                  survey's population (survey.sh, which writes the
@@ -26,6 +28,10 @@
 #   127.0.1.x:25   receiving Postfix, one smtpd per MX host (lab_mail_up)
 #   127.0.1.13-16:25  fakesmtp: failed TLS, silent, slow, anonymous TLS
 #                  (lab_mail_up)
+#   127.0.1.17:25  mx.stsgood.test, the MTA-STS domains' MX host (lab_mail_up)
+#   127.0.4.1:443  nginx serving the MTA-STS policies (lab_https_up, sts.sh)
+#   127.0.0.1:8461 mta-sts-daemon, the reference MTA-STS resolver
+#                  (lab_sts_resolver_up, sts.sh)
 #   127.0.0.1      sending Postfix, smtpd disabled (lab_sender_up) unless
 #                  a test asks for one; a second one, "dane", with
 #                  Postfix's own DANE and no policy map (lab_dane_sender_up)
@@ -55,6 +61,13 @@
 #   lab_send RCPT [FROM]    submit a small message through the sender
 #   lab_flush               postqueue -f on the sender
 #   lab_wait_log ERE [SECONDS [FILE]]  poll a maillog (default: the sender's)
+#   lab_https_up            start nginx with the MTA-STS policies (sts.sh)
+#   lab_sts_resolver_up     start mta-sts-daemon, the reference (sts.sh)
+#   lab_sts_set stschange.test ID MODE [MX...]  change that domain's TXT id
+#                           and policy at run time (sts.sh)
+#   lab_sts_break DOMAIN, lab_sts_mend DOMAIN  stop / resume serving
+#                           DOMAIN's policy (404 meanwhile; sts.sh)
+#   lab_sts_domains [dns KIND | serve KIND]  the MTA-STS domains (sts.sh)
 #   lab_down                stop everything, delete namespace and $LAB_DIR
 #   lab_traps               trap lab_down on EXIT, exit on INT and TERM
 #
@@ -88,6 +101,13 @@
 #                             ${top_builddir:-.}/tests/lab/dnsdelay)
 #   LAB_DNS_SLOW_MS, LAB_DNS_SLOWER_MS  how late the slow DNS servers answer
 #                             (1000, 8000), read by lab_faults_up
+#   LAB_STS_HTTPS_ADDR, LAB_STS_WWW, LAB_STS_ACCESS_LOG, LAB_STS_RESOLVER,
+#   LAB_STS_RESOLVER_LOG      the MTA-STS fixture's (sts.sh): nginx's
+#                             address, policy files and access log;
+#                             mta-sts-daemon's socketmap (inet:127.0.0.1:8461)
+#                             and log
+#   $LAB_DIR/tls/mta-sts.D.{key,crt,pem}  each STS domain's HTTPS host
+#                             (lab_https_up)
 #
 # The DNS cases are those of the README ("What the daemon answers" and the
 # DNS fault table); the zone text below (_lab_write_zones) is the
@@ -107,6 +127,9 @@ if ! declare -F _tap_result >/dev/null; then
 fi
 # The survey's population (LAB_SURVEY_DOMAINS): only built when asked for.
 source "$(dirname "${BASH_SOURCE[0]}")/survey.sh"
+# MTA-STS: the domains' records always, the HTTPS server and the reference
+# resolver when a test starts them.
+source "$(dirname "${BASH_SOURCE[0]}")/sts.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -136,6 +159,8 @@ LAB_MX_LISTENERS=(
 	"127.0.1.10:25 mx.selfsigned.test"
 	"127.0.1.11:25 mx.wrongname.test"
 	"127.0.1.12:25 mx.nostarttls.test smtpd_tls_security_level=none"
+	# The MTA-STS domains' host (sts.sh): a lab CA certificate, no TLSA.
+	"127.0.1.17:25 mx.stsgood.test"
 	# The benchmark's server (make bench): every address of 127.0.0.0/8,
 	# STARTTLS on 2525 for the probe pool, implicit TLS on 4465 for
 	# openssl s_time, which has no STARTTLS.
@@ -160,7 +185,7 @@ LAB_FAKE_LISTENERS=(
 )
 LAB_TLS_HOSTS=(mx1.good.test mx.wrongtlsa.test mx.notlsa.test mx.insecure.test
 	mx.pkix.test mx.submit.test mx.ta.test
-	mx.selfsigned.test mx.wrongname.test mx.slow.test)
+	mx.selfsigned.test mx.wrongname.test mx.slow.test mx.stsgood.test)
 # Self-signed rather than from the lab CA: the untrusted case.
 LAB_SELF_SIGNED=(mx.wrongtlsa.test mx.selfsigned.test)
 # Certificates for another name than the host's: "HOST NAME" (subject CN and
@@ -366,7 +391,7 @@ _lab_make_tls() {
 		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.crt" -subj "/CN=tlspolicyd lab CA" \
 		-days 30 2>>"$d/openssl.log" || return 1
-	local issuer chain name entry
+	local name entry self
 	for host in "${LAB_TLS_HOSTS[@]}"; do
 		name=$host
 		for entry in "${LAB_CERT_NAMES[@]}"; do
@@ -374,24 +399,35 @@ _lab_make_tls() {
 		done
 		# Most hosts have a certificate from the lab CA; those listed in
 		# LAB_SELF_SIGNED are their own issuer.
-		issuer=(-CA "$d/ca.crt" -CAkey "$d/ca.key")
-		chain=$d/ca.crt
-		if [[ " ${LAB_SELF_SIGNED[*]} " == *" $host "* ]]; then
-			issuer=()
-			chain=
-		fi
-		openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
-			-addext "subjectAltName=DNS:$name" \
-			-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$name" \
-			"${issuer[@]}" -days 30 \
-			2>>"$d/openssl.log" || return 1
-		# The chain file smtpd loads carries the CA too: DANE-TA(2) with
-		# selector 1 and PKIX-TA(0) can only match an issuer the server
-		# actually sends.
-		# smtpd loads it as root, before dropping privileges.
-		(umask 077 && cat "$d/$host.key" "$d/$host.crt" $chain >"$d/$host.pem")
+		self=
+		[[ " ${LAB_SELF_SIGNED[*]} " == *" $host "* ]] && self=self-signed
+		_lab_make_cert "$host" "$name" $self || return 1
 	done
+}
+
+# _lab_make_cert HOST NAME [self-signed]: $LAB_DIR/tls/HOST.{key,crt,pem},
+# a certificate for NAME (subject CN and the one subjectAltName) from the
+# lab CA (_lab_make_tls made it), or its own issuer.  HOST.pem is key,
+# certificate and (from the CA) the CA certificate.
+_lab_make_cert() {
+	local d=$LAB_DIR/tls host=$1 name=$2 issuer chain
+	issuer=(-CA "$d/ca.crt" -CAkey "$d/ca.key")
+	chain=$d/ca.crt
+	if [[ ${3:-} == self-signed ]]; then
+		issuer=()
+		chain=
+	fi
+	openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
+		-addext "subjectAltName=DNS:$name" \
+		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$name" \
+		"${issuer[@]}" -days 30 \
+		2>>"$d/openssl.log" || return 1
+	# The chain file smtpd loads carries the CA too: DANE-TA(2) with
+	# selector 1 and PKIX-TA(0) can only match an issuer the server
+	# actually sends.
+	# smtpd loads it as root, before dropping privileges.
+	(umask 077 && cat "$d/$host.key" "$d/$host.crt" $chain >"$d/$host.pem")
 }
 
 # TLSA association data, as lowercase hex.
@@ -702,6 +738,9 @@ _lab_write_zones() {
 	if _lab_survey_enabled; then
 		_lab_survey_zones "$mx1" "$wrong" || return 1
 	fi
+	# The MTA-STS domains (sts.sh): records in test. and insecure.test.,
+	# and the zone of its signed child stschange.test.
+	_lab_sts_zones || return 1
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -728,7 +767,7 @@ _lab_child_zone() {
 
 _lab_sign_zones() {
 	local d=$LAB_DIR/dns ksk zsk inception expiration child pid ds failed=0
-	local children=(nods wrongds slowdns slowerdns) pids=()
+	local children=(nods wrongds slowdns slowerdns stschange) pids=()
 	# survey.test: the survey's domains (survey.sh), DS in test.
 	_lab_survey_enabled && children+=(survey)
 	# Inception an hour back tolerates a little clock skew between the
@@ -809,7 +848,8 @@ _lab_sign_zones() {
 			if (e != 2) { print "found " e " expired RRSIGs, not 2" > "/dev/stderr"; exit 1 }
 		}
 	' "$d/expired.zone.signed" "$d/test.zone.signed" >"$d/test.zone.tampered" || return 1
-	mv "$d/test.zone.tampered" "$d/test.zone.signed"
+	mv "$d/test.zone.tampered" "$d/test.zone.signed" &&
+		_lab_sts_tamper "$d/test.zone.signed"
 }
 
 _lab_write_dns_configs() {
@@ -852,6 +892,9 @@ _lab_write_dns_configs() {
 		zone:
 		    name: "wrongds.test."
 		    zonefile: "wrongds.test.zone.signed"
+		zone:
+		    name: "stschange.test."
+		    zonefile: "stschange.test.zone.signed"
 	EOF
 	if _lab_survey_enabled; then
 		printf 'zone:\n    name: "survey.test."\n    zonefile: "survey.test.zone.signed"\n' >>"$d/nsd.conf"
@@ -982,6 +1025,7 @@ _lab_write_env() {
 		LAB_SENDER LAB_SENDER_LOG LAB_DANE_SENDER LAB_DANE_SENDER_LOG LAB_MX_LOG; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$LAB_DIR/env"
+	_lab_sts_env
 }
 
 lab_up() {

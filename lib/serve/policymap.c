@@ -236,6 +236,17 @@ sts_state(const struct stspolicy *p)
 	return STSPREC_STS_NONE;
 }
 
+static bool
+configured_authenticates(const struct policymap *pm, struct policy_answer answer)
+{
+	char word[32];
+
+	if (answer.result != POLICY_OK || answer.rule == POLICY_RULE_EXCEPTION)
+		return false;
+	policy_level_word(policy_level(&pm->cfg->levels, answer), word, sizeof(word));
+	return policy_level_all_authenticated(word);
+}
+
 /* Applies the domain's policy to the answer. An answer the policy cannot
  * change only learns of the policy (and starts nothing: a policy DANE
  * shadows is not kept fresh). Returns true, with the answer unchanged,
@@ -265,6 +276,13 @@ apply_sts(struct policymap *pm, const struct nexthop *nh, struct policymap_answe
 	a->sts_fetched_at = v.fetched_at;
 	struct stsprec_input in = {sts_nexthop(nh), a->answer, a->stale, sts_state(v.policy)};
 	enum stsprec_choice choice = stsprec_choose(&in, &why);
+	if (choice == STSPREC_USE_STS && configured_authenticates(pm, a->answer)) {
+		/* The administrator's level for the rule already has Postfix
+		 * authenticate every host (or defer): replacing it could only
+		 * make it weaker or different. */
+		choice = STSPREC_USE_DANE;
+		why = "the level configured for this rule already demands authentication: the policy changes nothing";
+	}
 	a->sts_why = why;
 	buf_reset(&pm->sts_text);
 	if (choice != STSPREC_USE_STS || stspolicy_postfix_answer(v.policy, &pm->sts_text) != 0 ||

@@ -377,6 +377,32 @@ test_tlsrpt_reply(void **state)
 	assert_string_equal(colon + 1, want);
 }
 
+/* An administrator who has Postfix authenticate every host of the rule
+ * already keeps that level: the policy could only make it different. */
+static void
+test_configured_level_stands(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	struct buf errors;
+	const char *text = "level_no_tlsa = verify\n";
+
+	buf_init(&errors);
+	struct config *cfg = config_parse(text, strlen(text), "verify", &errors);
+	buf_free(&errors);
+	assert_non_null(cfg);
+	policymap_set_config(f->pm, cfg);
+	config_unref(f->cfg);
+	f->cfg = cfg;
+	assert_int_equal(lookup(f, "sts.test", &a, &r, &w), POLICYMAP_PENDING);
+	run_until(f, &r, 1);
+	assert_null(r.last.sts_text);
+	assert_non_null(r.last.sts);
+	assert_string_equal(mapreply_of(&f->cfg->levels, &r.last).text, "verify");
+}
+
 /* A waiter cancelled while it waits for the policy is never called, and
  * a policy map freed with waiters held calls none of them. */
 static void
@@ -435,6 +461,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_host_nexthop_never, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tlsrpt_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_configured_level_stands, setup, teardown),
 	};
 	struct table t = {0};
 	char err[256];

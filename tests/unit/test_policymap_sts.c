@@ -233,6 +233,8 @@ settle(struct fixture *f)
 	    sts_stats(f->sts, &st)) {
 		fake_dns_run(f->fake);
 		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		/* Block only while something is still to come. */
+		sts_stats(f->sts, &st);
 		if (!fake_dns_pending(f->fake) && st.discoveries)
 			event_base_loop(f->base, EVLOOP_ONCE);
 	}

@@ -158,15 +158,8 @@ idn_problem(int rc)
 	return "not a valid internationalized domain name (IDNA2008)";
 }
 
-/* A name with non-ASCII bytes, as Postfix sends it with smtputf8_enable
- * for mail to an IDN domain: UTF-8, converted to A-labels as Postfix's
- * own client converts it for DNS (libidn2, UTS #46 non-transitional
- * mapping, which lower-cases and normalizes, then the IDNA2008 rules).
- * The A-label form goes to alabel, to be judged as any ASCII name is (the
- * mapping may even give an IP address: "¹3.3.1.8" is 13.3.1.8); NULL, or
- * why not. */
-static const char *
-to_alabels(const char *name, size_t len, char alabel[NEXTHOP_NAME_MAX + 1], size_t *alen)
+const char *
+nexthop_to_alabels(const char *name, size_t len, char alabel[NEXTHOP_NAME_MAX + 1], size_t *alen)
 {
 	char utf8[NEXTHOP_UTF8_MAX + 1];
 	uint8_t *ascii = NULL;
@@ -243,7 +236,7 @@ nexthop_parse(const char *key, size_t len, struct nexthop *out, const char **why
 	/* From here on every name is ASCII, IDNs as their A-labels. */
 	if (has_non_ascii(name, name_len)) {
 		size_t dot = out->kind == NEXTHOP_DOMAIN && name[0] == '.', alen;
-		if ((*why = to_alabels(name + dot, name_len - dot, alabel + dot, &alen)))
+		if ((*why = nexthop_to_alabels(name + dot, name_len - dot, alabel + dot, &alen)))
 			return -1;
 		if (dot)
 			alabel[0] = '.';

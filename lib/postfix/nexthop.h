@@ -72,6 +72,15 @@ int nexthop_parse_host(const char *spec, size_t len, struct nexthop *out, const 
  * including the NUL; returns the length it needed (as snprintf). */
 int nexthop_format(const struct nexthop *nh, char *dst, size_t size);
 
+/* A name with non-ASCII bytes, as Postfix sends it with smtputf8_enable
+ * for mail to an IDN domain (and as MTA-STS policies may write their mx
+ * patterns): UTF-8, converted to A-labels as Postfix's own client
+ * converts it for DNS (libidn2, UTS #46 non-transitional mapping, which
+ * lower-cases and normalizes, then the IDNA2008 rules). The A-label form
+ * goes to alabel, to be judged as any ASCII name is (the mapping may even
+ * give an IP address: "¹3.3.1.8" is 13.3.1.8); NULL, or why not. */
+const char *nexthop_to_alabels(const char *name, size_t len, char alabel[NEXTHOP_NAME_MAX + 1], size_t *alen);
+
 /* Checks a DNS host name as above; len excludes any trailing dot. */
 bool nexthop_valid_hostname(const char *name, size_t len);
 

@@ -5,13 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <idn2.h>
-
 #include "rules/stspattern.h"
 #include "util/netaddr.h"
+#include "postfix/nexthop.h"
 
 #define LABEL_MAX 63
-#define UTF8_NAME_MAX 1024	/* a U-label name longer than this is too long as A-labels */
 
 static bool
 is_alnum(char c)
@@ -29,36 +27,6 @@ valid_label(const char *p, size_t len)
 		if (!is_alnum(p[i]) && p[i] != '-')
 			return false;
 	return true;
-}
-
-/* Converts a name with U-labels to A-labels the way lib/postfix/nexthop.c
- * does for next hops (libidn2: UTS #46 non-transitional mapping, then the
- * IDNA2008 rules), so that patterns and MX names compare alike. NULL, or
- * why not. */
-static const char *
-to_alabels(const char *name, size_t len, char out[STSPATTERN_MAX + 1], size_t *outlen)
-{
-	char utf8[UTF8_NAME_MAX + 1];
-	uint8_t *ascii = NULL;
-
-	if (len > UTF8_NAME_MAX)
-		return "longer than 253 bytes";
-	memcpy(utf8, name, len);
-	utf8[len] = '\0';
-	int rc = idn2_lookup_u8((const uint8_t *)utf8, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-	if (rc != IDN2_OK) {
-		idn2_free(ascii);
-		return rc == IDN2_MALLOC ? "out of memory" : "not a host name IDNA2008 allows (libidn2 refused it)";
-	}
-	size_t n = strlen((const char *)ascii);
-	if (n > STSPATTERN_MAX) {
-		idn2_free(ascii);
-		return "longer than 253 bytes as A-labels";
-	}
-	memcpy(out, ascii, n + 1);
-	*outlen = n;
-	idn2_free(ascii);
-	return NULL;
 }
 
 static bool
@@ -101,7 +69,7 @@ stspattern_normalize(const char *v, size_t len, char out[STSPATTERN_MAX + 1], si
 		if ((unsigned char)name[i] >= 0x80)
 			ascii = false;
 	if (!ascii) {
-		const char *why = to_alabels(name, nlen, alabels, &nlen);
+		const char *why = nexthop_to_alabels(name, nlen, alabels, &nlen);
 		if (why)
 			return why;
 		name = alabels;

@@ -264,7 +264,8 @@ fetch_problem(struct diag *d)
 	case STSFETCH_OK:
 		return;
 	case STSFETCH_DNS_FAILED:
-		problem(d, "the addresses of mta-sts.%s could not be looked up (%s): fix the DNS of that name", r->domain,
+		problem(d, "the addresses of mta-sts.%s could not be looked up (%s): check this host's resolver, then "
+		    "the DNS of that name", r->domain,
 		    detail);
 		return;
 	case STSFETCH_NO_ADDRESS:
@@ -330,7 +331,8 @@ txt_problems(struct diag *d, bool served)
 		problem(d, "the TXT answer for _mta-sts.%s failed DNSSEC validation (%s): fix the zone's signatures; "
 		    "until then senders that validate cannot see the policy", r->domain, l->why ? l->why : "bogus");
 	} else if (l->outcome == DNS_SERVFAIL || l->outcome == DNS_TIMEOUT) {
-		problem(d, "the TXT lookup of _mta-sts.%s failed (%s%s%s): make the domain's name servers answer it",
+		problem(d, "the TXT lookup of _mta-sts.%s failed (%s%s%s): check this host's resolver, then that the "
+		    "domain's name servers answer it",
 		    r->domain, dns_outcome_name(l->outcome), l->why ? ": " : "", l->why ? l->why : "");
 	} else if (r->txt.status == STSTXT_INVALID) {
 		problem(d, "the TXT record at _mta-sts.%s is unusable (%s): publish exactly one record "
@@ -565,7 +567,7 @@ stscheck_text(const struct stscheck_result *r, struct buf *out)
 		    strncmp(r->txt_records[i], STS_RECORD_START, strlen(STS_RECORD_START)) == 0 ? "" : "  [not MTA-STS]");
 	if (r->txt_count > r->ntxt)
 		buf_printf(out, "    and %zu more records\n", r->txt_count - r->ntxt);
-	if (r->txt_lookup.done) {
+	if (!lookup_failed(&r->txt_lookup)) {
 		if (r->txt.status == STSTXT_FOUND)
 			buf_printf(out, "    id: %s\n", r->txt.id);
 		else if (r->txt.status == STSTXT_INVALID)

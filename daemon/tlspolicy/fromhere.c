@@ -2,10 +2,12 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "util/ownaddr.h"
 #include "fromhere.h"
 
 void
@@ -87,4 +89,59 @@ fromhere_dest(const char *cmd, const char *dest, struct nexthop *nh)
 		return -1;
 	}
 	return 0;
+}
+
+struct sts_run {
+	struct event_base *base;
+	struct stscheck_result *result;
+};
+
+static void
+sts_checked(void *arg, struct stscheck_result *r)
+{
+	struct sts_run *run = arg;
+
+	run->result = r;
+	event_base_loopbreak(run->base);
+}
+
+struct stscheck_result *
+fromhere_sts_check(const struct config *cfg, const char *cmd, const char *domain)
+{
+	struct sts_run run = {0};
+	struct netaddr *own = NULL;
+	char err[1024];
+	struct stsfetch_settings fs = {
+		.ca_file = cfg->sts_ca_file,
+		.allow_private = cfg->sts_allow_private,
+		.timeout_ms = cfg->sts_fetch_timeout_ms,
+	};
+
+	/* This host's addresses are refused as the daemon refuses them. */
+	if (ownaddr_load(&own, &fs.nown, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlspolicy %s: this host's addresses: %s\n", cmd, err);
+		return NULL;
+	}
+	fs.own = own;
+	struct event_base *base = run.base = event_base_new();
+	struct dns_unbound_settings s;
+	fromhere_dns_settings(cfg, &s);
+	struct dns *dns = base ? dns_unbound_create(base, &s, err, sizeof(err)) : NULL;
+	struct stscheck *check = NULL;
+	if (!dns)
+		fprintf(stderr, "tlspolicy %s: resolver: %s\n", cmd, base ? err : "no event loop");
+	else if (!(check = stscheck_start(base, dns, &fs, domain, sts_checked, &run, err, sizeof(err))))
+		fprintf(stderr, "tlspolicy %s: %s\n", cmd, err);
+	else
+		event_base_dispatch(base);
+	if (check && !run.result) {
+		/* The loop ran dry before the check ended: not expected. */
+		fprintf(stderr, "tlspolicy %s: the check of %s did not finish\n", cmd, domain);
+		stscheck_cancel(check);
+	}
+	dns_free(dns);
+	if (base)
+		event_base_free(base);
+	free(own);
+	return run.result;
 }

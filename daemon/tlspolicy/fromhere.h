@@ -5,7 +5,9 @@
  * would see.
  *
  * fromhere_resolve() runs one resolution to its end on an event loop of
- * its own. Errors are said on standard error, as "tlspolicy CMD: ...".
+ * its own, and fromhere_sts_check() one MTA-STS check (stscheck.h) with
+ * the daemon's sts_* settings. Errors are said on standard error, as
+ * "tlspolicy CMD: ...".
  */
 #ifndef TLSPOLICYD_FROMHERE_H
 #define TLSPOLICYD_FROMHERE_H
@@ -18,6 +20,7 @@
 #include "dns/resolve.h"
 #include "postfix/nexthop.h"
 #include "probe/probe.h"
+#include "sts/stscheck.h"
 
 /* The resolver's settings in cfg; cfg must outlive them. */
 void fromhere_dns_settings(const struct config *cfg, struct dns_unbound_settings *out);
@@ -33,5 +36,11 @@ int fromhere_dest(const char *cmd, const char *dest, struct nexthop *nh);
  * could not start. */
 int fromhere_resolve(const struct config *cfg, const char *cmd, const struct nexthop *nh,
     void (*done)(void *arg, const struct resolve_result *r), void *arg);
+
+/* Checks domain's MTA-STS now (the program has called
+ * stsfetch_global_init()); the result is the caller's
+ * (stscheck_result_free). NULL, said, when the resolver, this host's
+ * addresses or the fetcher could not be set up. */
+struct stscheck_result *fromhere_sts_check(const struct config *cfg, const char *cmd, const char *domain);
 
 #endif

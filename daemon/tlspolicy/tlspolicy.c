@@ -4,7 +4,7 @@
  *   explain  resolve a destination here and show every step of the decision
  *   config   check a configuration file and print the settings in force
  * and the daemon's control commands; probe and tlsa are in probe_cmd.c,
- * survey in survey_cmd.c.
+ * survey in survey_cmd.c, sts (and explain's MTA-STS part) in sts_cmd.c.
  */
 #include "autoconfig.h"
 
@@ -30,9 +30,11 @@
 #include "postfix/socketmap.h"
 #include "serve/controlproto.h"
 #include "serve/status.h"
+#include "sts/stsfetch.h"
 #include "fromhere.h"
 #include "probe_cmd.h"
 #include "survey_cmd.h"
+#include "sts_cmd.h"
 
 /* Exit codes, documented in tlspolicy(1). */
 enum {
@@ -53,6 +55,8 @@ usage(FILE *out)
 	    "                     ask the running tlspolicyd, as Postfix does\n"
 	    "  explain [--json] DEST\n"
 	    "                     resolve DEST here and show every step of the decision\n"
+	    "  sts [--json] DOMAIN\n"
+	    "                     check DOMAIN's MTA-STS from here: TXT record, policy, problems\n"
 	    "  probe [--json] DEST\n"
 	    "                     connect to every MX host address of DEST: STARTTLS, chain, DANE\n"
 	    "  tlsa [--usage 3 --selector 1 --mtype 1] CERT.pem | --host HOST[:PORT]\n"
@@ -153,6 +157,8 @@ struct explain_run {
 	struct jsonw jw;		/* writes out, with json */
 	int status;
 	char dest[NEXTHOP_NAME_MAX + 16];
+	struct nexthop nexthop;		/* resolved */
+	struct policy_answer answer;	/* the resolution's, or the exception's */
 	size_t nprobes;
 	struct exceptions *exceptions;
 };
@@ -243,6 +249,8 @@ explained(void *arg, const struct resolve_result *res)
 			    cover.named, cover.hosts, e->policy);
 	}
 	nexthop_format(&res->nexthop, run->dest, sizeof(run->dest));
+	run->nexthop = res->nexthop;
+	run->answer = e ? (struct policy_answer){.result = POLICY_OK, .rule = POLICY_RULE_EXCEPTION} : res->answer;
 	run->status = res->answer.result == POLICY_TEMP && !e ? EXIT_NOT_ANSWERED : EXIT_ANSWERED;
 }
 
@@ -325,6 +333,7 @@ cmd_explain(const struct config *cfg, int argc, char **argv)
 		    cfg->exceptions_file);
 	buf_free(&errors);
 	if (fromhere_resolve(cfg, "explain", &nh, explained, &run) == 0) {
+		sts_cmd_explain(cfg, &run.nexthop, run.answer, run.json, &run.jw, &run.out);
 		explain_probes(&run);
 		fputs(buf_ptr(&run.out), stdout);
 	}
@@ -447,11 +456,21 @@ main(int argc, char **argv)
 	struct config *cfg = load_config(path, explicit_path);
 	if (!cfg)
 		return EXIT_TROUBLE;
+	char err[256];
+	/* Before anything could start a thread; only these two fetch. */
+	bool fetches = strcmp(cmd, "sts") == 0 || strcmp(cmd, "explain") == 0;
+	if (fetches && stsfetch_global_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlspolicy %s: %s\n", cmd, err);
+		config_unref(cfg);
+		return EXIT_TROUBLE;
+	}
 	int rc;
 	if (strcmp(cmd, "query") == 0)
 		rc = cmd_query(cfg, argc, argv);
 	else if (strcmp(cmd, "explain") == 0)
 		rc = cmd_explain(cfg, argc, argv);
+	else if (strcmp(cmd, "sts") == 0)
+		rc = cmd_sts(cfg, argc, argv);
 	else if (strcmp(cmd, "probe") == 0)
 		rc = cmd_probe(cfg, argc, argv);
 	else if (strcmp(cmd, "tlsa") == 0)
@@ -470,6 +489,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		rc = EXIT_TROUBLE;
 	}
+	if (fetches)
+		stsfetch_global_cleanup();
 	config_unref(cfg);
 	return rc;
 }

@@ -203,3 +203,195 @@ explain_probes_json(const struct probestate_addr *a, struct jsonw *j)
 	jsonw_array_end(j);
 	return jsonw_object_end(j);
 }
+
+/* ---- MTA-STS beside the resolution ---- */
+
+enum stsprec_nexthop
+explain_sts_nexthop(const struct nexthop *nh)
+{
+	switch (nh->kind) {
+	case NEXTHOP_DOMAIN:
+		return nh->port == NEXTHOP_DEFAULT_PORT ? STSPREC_NEXTHOP_DOMAIN : STSPREC_NEXTHOP_DOMAIN_PORT;
+	case NEXTHOP_HOST:
+		return STSPREC_NEXTHOP_HOST;
+	case NEXTHOP_PARENT:
+		return STSPREC_NEXTHOP_PARENT;
+	case NEXTHOP_IP_LITERAL:
+		break;
+	}
+	return STSPREC_NEXTHOP_IP_LITERAL;
+}
+
+static bool
+sts_domain_form(enum stsprec_nexthop n)
+{
+	return n == STSPREC_NEXTHOP_DOMAIN || n == STSPREC_NEXTHOP_DOMAIN_PORT;
+}
+
+/* What stsprecedence.h makes of the policy in force beside the answer. */
+struct sts_decision {
+	const struct stspolicy *policy;	/* in force, or NULL */
+	const char *source;		/* "cache", "check", "none" */
+	const char *kind;		/* "sts", "dane-shadows", "unchanged" */
+	const char *why;
+	struct buf answer;		/* "secure match=...": kind sts only */
+};
+
+static void
+sts_decide(const struct explain_sts *s, struct sts_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	buf_init(&d->answer);
+	d->source = "none";
+	if (s->cached && (d->policy = stscache_in_force(s->cached, s->now)))
+		d->source = "cache";
+	else if (s->check) {
+		d->source = "check";
+		d->policy = s->check->verdict == STSCHECK_VALID ? s->check->policy : NULL;
+	}
+	enum stsprec_sts state = STSPREC_STS_ABSENT;
+	if (d->policy)
+		state = stspolicy_mode(d->policy) == STSPOLICY_MODE_ENFORCE ? STSPREC_STS_ENFORCE
+		    : stspolicy_mode(d->policy) == STSPOLICY_MODE_TESTING ? STSPREC_STS_TESTING : STSPREC_STS_NONE;
+	struct stsprec_input in = {s->nexthop, s->answer, false, state};
+	enum stsprec_choice choice = stsprec_choose(&in, &d->why);
+	d->kind = "unchanged";
+	if (choice == STSPREC_USE_STS && stspolicy_postfix_answer(d->policy, &d->answer) == 0 &&
+	    buf_terminate(&d->answer) == 0)
+		d->kind = "sts";
+	else if (state == STSPREC_STS_ENFORCE && !stsprec_may_apply(s->nexthop, s->answer, false))
+		d->kind = "dane-shadows";
+}
+
+static void
+text_policy_summary(const struct stspolicy *p, const char *indent, struct buf *out)
+{
+	buf_printf(out, "%smode %s, max_age %u s", indent, stspolicy_mode_name(stspolicy_mode(p)),
+	    stspolicy_max_age(p));
+	for (size_t i = 0; i < stspolicy_npatterns(p); i++)
+		buf_printf(out, "%s%s", i ? ", " : ", mx: ", stspolicy_pattern(p, i));
+	buf_putc(out, '\n');
+}
+
+static void
+text_check_summary(const struct stscheck_result *c, struct buf *out)
+{
+	buf_printf(out, "    TXT _mta-sts.%s: %s", c->domain,
+	    c->txt_lookup.done ? dns_outcome_name(c->txt_lookup.outcome) : "not looked up");
+	if (c->txt_lookup.done)
+		buf_printf(out, ", %s", dns_security_name(c->txt_lookup.security));
+	if (c->txt.status == STSTXT_FOUND)
+		buf_printf(out, ", id %s", c->txt.id);
+	else if (c->txt.status == STSTXT_INVALID)
+		buf_printf(out, ", unusable: %s", c->txt.why);
+	buf_printf(out, "\n    fetch %s: %s", c->url, c->fetched ? stsfetch_outcome_name(c->fetch) : "not made");
+	if (c->address[0])
+		buf_printf(out, ", address %s", c->address);
+	if (c->http_status)
+		buf_printf(out, ", HTTP status %ld", c->http_status);
+	buf_putc(out, '\n');
+	if (c->policy)
+		text_policy_summary(c->policy, "    policy: ", out);
+	buf_printf(out, "    verdict: %s\n", stscheck_verdict_name(c->verdict));
+	for (size_t i = 0; i < c->nproblems; i++)
+		buf_printf(out, "    problem: %s\n", c->problems[i]);
+	buf_printf(out, "    (tlspolicy sts %s shows every detail)\n", c->domain);
+}
+
+int
+explain_sts_text(const struct explain_sts *s, struct buf *out)
+{
+	struct sts_decision d;
+	char when[32], until[32];
+
+	sts_decide(s, &d);
+	if (!sts_domain_form(s->nexthop)) {
+		buf_printf(out, "mta-sts: does not apply: %s\n", d.why);
+		buf_free(&d.answer);
+		return buf_terminate(out);
+	}
+	if (strcmp(d.source, "cache") == 0) {
+		const struct stscache_entry *e = s->cached;
+		utc(e->fetched_at, when, sizeof(when));
+		utc(e->expires_at, until, sizeof(until));
+		buf_printf(out, "mta-sts: the daemon's policy (%s): id %s, fetched %s (%lld s ago), in force until %s "
+		    "(%lld s from now)\n", s->state_file, e->policy_id, when, (long long)(s->now - e->fetched_at), until,
+		    (long long)(e->expires_at - s->now));
+		text_policy_summary(d.policy, "    ", out);
+	} else {
+		buf_puts(out, "mta-sts: no policy cached by the daemon");
+		if (s->state_error)
+			buf_printf(out, " (%s: %s)", s->state_file ? s->state_file : "state", s->state_error);
+		else if (s->state_file)
+			buf_printf(out, " (none for %s in %s)", s->domain, s->state_file);
+		else
+			buf_puts(out, " (no state_directory)");
+		if (s->check) {
+			buf_puts(out, "; checked from here:\n");
+			text_check_summary(s->check, out);
+		} else {
+			buf_puts(out, "; no check from here either\n");
+		}
+	}
+	if (strcmp(d.kind, "sts") == 0)
+		buf_printf(out, "mta-sts decision: the policy replaces the answer: Postfix gets OK %s (%s)\n",
+		    buf_ptr(&d.answer), d.why);
+	else if (strcmp(d.kind, "dane-shadows") == 0)
+		buf_printf(out, "mta-sts decision: DANE shadows the policy in mode enforce: %s\n", d.why);
+	else
+		buf_printf(out, "mta-sts decision: the answer stands: %s\n", d.why);
+	buf_free(&d.answer);
+	return buf_terminate(out);
+}
+
+int
+explain_sts_json(const struct explain_sts *s, struct jsonw *j)
+{
+	struct sts_decision d;
+	char when[32];
+
+	sts_decide(s, &d);
+	jsonw_object(j, "sts");
+	jsonw_bool(j, "applies_to_nexthop", sts_domain_form(s->nexthop));
+	jsonw_string(j, "source", sts_domain_form(s->nexthop) ? d.source : "none");
+	jsonw_string(j, "state_file", s->state_file);
+	jsonw_string(j, "state_error", s->state_error);
+	if (strcmp(d.source, "cache") == 0 && sts_domain_form(s->nexthop)) {
+		const struct stscache_entry *e = s->cached;
+		jsonw_object(j, "cached");
+		jsonw_string(j, "id", e->policy_id);
+		utc(e->fetched_at, when, sizeof(when));
+		jsonw_string(j, "fetched", when);
+		jsonw_int(j, "age_s", s->now - e->fetched_at);
+		utc(e->expires_at, when, sizeof(when));
+		jsonw_string(j, "expires", when);
+		jsonw_int(j, "expires_in_s", e->expires_at - s->now);
+		jsonw_string(j, "mode", stspolicy_mode_name(stspolicy_mode(d.policy)));
+		jsonw_uint(j, "max_age", stspolicy_max_age(d.policy));
+		jsonw_array(j, "mx");
+		for (size_t i = 0; i < stspolicy_npatterns(d.policy); i++)
+			jsonw_string(j, NULL, stspolicy_pattern(d.policy, i));
+		jsonw_array_end(j);
+		jsonw_object_end(j);
+	} else {
+		jsonw_null(j, "cached");
+	}
+	if (s->check && strcmp(d.source, "check") == 0 && sts_domain_form(s->nexthop))
+		stscheck_json(s->check, j, "check");
+	else
+		jsonw_null(j, "check");
+	jsonw_string(j, "decision", d.kind);
+	jsonw_string(j, "why", d.why);
+	if (strcmp(d.kind, "sts") == 0) {
+		struct buf reply;
+		buf_init(&reply);
+		buf_printf(&reply, "OK %s", buf_ptr(&d.answer));
+		buf_terminate(&reply);
+		jsonw_string(j, "answer", buf_ptr(&reply));
+		buf_free(&reply);
+	} else {
+		jsonw_null(j, "answer");
+	}
+	buf_free(&d.answer);
+	return jsonw_object_end(j);
+}

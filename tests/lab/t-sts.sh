@@ -11,8 +11,9 @@
 # notices stschange.test's new id that long after it last looked: the
 # other checks run while it waits. The order matters:
 #   1. first answers of every STS domain (stschange.test: enforce, id lab1)
-#   2. TLSRPT attributes; 6. the reference, compared (before any change);
-#      lab_sts_set stschange.test change2 testing; 3. deliveries; 7. metrics
+#   2. TLSRPT attributes; 3. deliveries; 6. the reference, compared
+#      (before any change); lab_sts_set stschange.test change2 testing;
+#      7. metrics
 #   4. (30 s after 1) the change to testing noticed: may
 #      lab_sts_set --max-age 40 stschange.test change3 enforce
 #   5. restart: policies restored, no refetch; the restart forgets the TXT
@@ -21,8 +22,8 @@
 #      TXT lookup the fetch of change4 fails: change3 still applies, one
 #      sts-unfetchable warning; 40 s after change3's fetch (its max_age)
 #      the answer drops back to may
-# stsslow.test is fetched once by each resolver, both at the start, in the
-# background (nginx takes ~10 s to send it).
+# stsslow.test is fetched once by each resolver, in the background
+# (nginx takes ~10 s to send it).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
@@ -35,8 +36,6 @@ done
 t_start=$(_lab_ms)
 lab_start
 lab_https_up || bail_out "lab_https_up failed"
-lab_sts_resolver_up || bail_out "lab_sts_resolver_up failed"
-lab_mail_up || bail_out "receiving Postfix did not start"
 MAP=socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy
 RPT=socketmap:inet:127.0.0.1:$DAEMON_PORT:tlspolicy-tlsrpt
 REF=socketmap:$LAB_STS_RESOLVER:postfix
@@ -54,7 +53,7 @@ FETCH_TIMEOUT_MS=3000
 daemon_conf "sts_ca_file = $LAB_CA" "sts_allow_private = yes" "sts_fetch_timeout = ${FETCH_TIMEOUT_MS}ms" \
 	"metrics_listen = inet:127.0.0.1:$METRICS_PORT" "probe_enable = no"
 daemon_start || bail_out "tlspolicyd did not start"
-diag "the lab, nginx, mta-sts-daemon, Postfix and tlspolicyd started in $(($(_lab_ms) - t_start)) ms"
+diag "the lab, nginx and tlspolicyd started in $(($(_lab_ms) - t_start)) ms"
 
 SECURE="secure match=mx.stsgood.test servername=hostname"
 
@@ -103,16 +102,13 @@ scrape() {
 }
 
 # ---------------------------------------------------------------- 1. answers
-# The slow policy first, and the reference's lookup of it too: both in the
-# background, judged further down.
+# The slow policy first, in the background, judged further down.
 t_slow=$(_lab_ms)
 {
 	a=$(pmq stsslow.test)
 	echo "$(($(_lab_ms) - t_slow)) $a"
 } >"$out/slow.daemon" &
 slow_daemon=$!
-refq stsslow.test >"$out/slow.ref" &
-slow_ref=$!
 
 # DOMAIN|ANSWER|why: each domain's first lookup ("ERROR": TEMP).
 cases=(
@@ -175,7 +171,29 @@ like "$got" '\{ policy_string = mx: \*\.stsgood\.test \}' "tlspolicy-tlsrpt, sts
 is "$(pmq stsdane.test "$RPT")" dane-only "tlspolicy-tlsrpt, stsdane.test: dane-only, no attributes (DANE chose)"
 is "$(pmq ststesting.test "$RPT")" may "tlspolicy-tlsrpt, ststesting.test: may, no attributes (MTA-STS did not choose)"
 
+# ---------------------------------------------------------------- 3. deliveries
+# (The servers that only these checks need start now: the TXT answer
+# holds meanwhile.)
+lab_mail_up || bail_out "receiving Postfix did not start"
+lab_send lab-sts@stsgood.test
+ok $? "submitted to lab-sts@stsgood.test"
+lab_send lab-sts@stswrongname.test
+ok $? "submitted to lab-sts@stswrongname.test"
+lab_wait_log 'Verified TLS connection established to mx\.stsgood\.test\[127\.0\.1\.17\]:25' 20
+ok $? "delivery to stsgood.test: Verified TLS connection to mx.stsgood.test"
+lab_wait_log 'to=<lab-sts@stsgood\.test>, relay=mx\.stsgood\.test\[127\.0\.1\.17\]:25, .*status=sent' 20
+ok $? "delivery to stsgood.test: sent"
+lab_wait_log 'to=<lab-sts@stswrongname\.test>, .*dsn=4\.7\.5, status=deferred' 20
+ok $? "delivery to stswrongname.test: deferred with dsn=4.7.5 (its certificate names other.example)"
+is "$(grep -c 'to=<lab-sts@stswrongname\.test>.*status=sent' "$LAB_SENDER_LOG")" 0 "stswrongname.test: never sent"
+like "$(grep 'mx\.wrongname\.test' "$LAB_SENDER_LOG")" 'certificate verification failed for mx\.wrongname\.test\[127\.0\.1\.11\]:25: num=62:hostname mismatch' \
+	"stswrongname.test: because the certificate's name does not match"
+
 # ---------------------------------------------------------------- 6. the reference
+lab_sts_resolver_up || bail_out "lab_sts_resolver_up failed"
+# Its lookup of the slow policy takes 4 s (its timeout): in the background.
+refq stsslow.test >"$out/slow.ref" &
+slow_ref=$!
 # Before any change, while the reference's cache and the daemon's agree on
 # every policy.  An answer compared by its STS part: "secure" and the
 # match patterns as a set; "no STS" for may (tlspolicyd) and NOTFOUND (the
@@ -225,21 +243,6 @@ diag "(NOTFOUND from the reference and may from tlspolicyd are the same outcome 
 
 # ---------------------------------------------------------------- 4. a change
 lab_sts_set stschange.test change2 testing mx.stsgood.test || bail_out "lab_sts_set change2 failed"
-
-# ---------------------------------------------------------------- 3. deliveries
-lab_send lab-sts@stsgood.test
-ok $? "submitted to lab-sts@stsgood.test"
-lab_send lab-sts@stswrongname.test
-ok $? "submitted to lab-sts@stswrongname.test"
-lab_wait_log 'Verified TLS connection established to mx\.stsgood\.test\[127\.0\.1\.17\]:25' 20
-ok $? "delivery to stsgood.test: Verified TLS connection to mx.stsgood.test"
-lab_wait_log 'to=<lab-sts@stsgood\.test>, relay=mx\.stsgood\.test\[127\.0\.1\.17\]:25, .*status=sent' 20
-ok $? "delivery to stsgood.test: sent"
-lab_wait_log 'to=<lab-sts@stswrongname\.test>, .*dsn=4\.7\.5, status=deferred' 20
-ok $? "delivery to stswrongname.test: deferred with dsn=4.7.5 (its certificate names other.example)"
-is "$(grep -c 'to=<lab-sts@stswrongname\.test>.*status=sent' "$LAB_SENDER_LOG")" 0 "stswrongname.test: never sent"
-like "$(grep 'mx\.wrongname\.test' "$LAB_SENDER_LOG")" 'certificate verification failed for mx\.wrongname\.test\[127\.0\.1\.11\]:25: num=62:hostname mismatch' \
-	"stswrongname.test: because the certificate's name does not match"
 
 # ---------------------------------------------------------------- 7. metrics
 # (Before the restart, which starts the counters again.)

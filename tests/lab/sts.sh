@@ -64,11 +64,13 @@
 #   lab_sts_resolver_up     postfix-mta-sts-resolver's mta-sts-daemon, the
 #                           reference: Postfix map socketmap:$LAB_STS_RESOLVER:postfix
 #                           (again: restarted, its cache empty)
-#   lab_sts_set DOMAIN ID MODE [MX...]   stschange.test only: publish
-#                           "v=STSv1; id=ID" and serve a policy of MODE with
-#                           those mx lines (LAB_STS_MAX_AGE, default 86400);
-#                           returns once the lab's resolver gives the new
-#                           TXT and every cache's old copy has expired
+#   lab_sts_set [--max-age SECONDS] DOMAIN ID MODE [MX...]
+#                           stschange.test only: publish "v=STSv1; id=ID"
+#                           and serve a policy of MODE with those mx lines
+#                           and that max_age (default LAB_STS_MAX_AGE, or
+#                           86400); returns once the lab's resolver gives
+#                           the new TXT and every cache's old copy has
+#                           expired
 #   lab_sts_break DOMAIN    remove DOMAIN's policy file: 404 from now on
 #   lab_sts_mend DOMAIN     serve it again, as lab_https_up wrote it
 #   lab_sts_domains [dns KIND | serve KIND]  the domains, one a line: all,
@@ -231,17 +233,26 @@ _lab_sts_env() {
 	done >>"$LAB_DIR/env"
 }
 
-# lab_sts_set DOMAIN ID MODE [MX...]: a new TXT id and policy for
-# stschange.test.  Its zone is re-signed with the key it has (a few
+# lab_sts_set [--max-age SECONDS] DOMAIN ID MODE [MX...]: a new TXT id and
+# policy for stschange.test.  Its zone is re-signed with the key it has (a few
 # milliseconds: it holds five records) and NSD, on SIGHUP, reads the zone
 # files whose modification time changed.  Its records' 1 s TTL bounds how
 # long any cache (unbound, the daemon's libunbound) keeps the old TXT: once
 # NSD serves the new one and a second has passed, nobody has the old one.
 lab_sts_set() {
+	local max_age=${LAB_STS_MAX_AGE:-86400}
+	if [[ ${1:-} == --max-age ]]; then
+		max_age=${2:-}
+		shift 2
+		if [[ ! $max_age =~ ^[0-9]+$ ]]; then
+			diag "lab_sts_set: --max-age wants a number of seconds, not '$max_age'"
+			return 1
+		fi
+	fi
 	local dom=${1:-} id=${2:-} mode=${3:-} d=$LAB_DIR/dns key serial pid name t0
 	if [[ $dom != stschange.test || -z $id || -z $mode ]]; then
-		diag "lab_sts_set: usage: lab_sts_set stschange.test ID MODE [MX...] (only" \
-			"stschange.test's TXT can change)"
+		diag "lab_sts_set: usage: lab_sts_set [--max-age SECONDS] stschange.test ID MODE [MX...]" \
+			"(only stschange.test's TXT can change)"
 		return 1
 	fi
 	shift 3
@@ -266,7 +277,7 @@ lab_sts_set() {
 	touch -d "@$(($(stat -c %Y "$d/stschange.test.zone.signed") + 1))" \
 		"$d/stschange.test.zone.signed.new" &&
 		mv "$d/stschange.test.zone.signed.new" "$d/stschange.test.zone.signed" || return 1
-	_lab_sts_write_policy "$dom" "$mode" "$@" || return 1
+	LAB_STS_MAX_AGE=$max_age _lab_sts_write_policy "$dom" "$mode" "$@" || return 1
 	while read -r pid name; do
 		[[ $name == nsd ]] && kill -HUP "$pid"
 	done <"$LAB_DIR/pids"

@@ -20,6 +20,7 @@
 #include "postfix/nexthop.h"
 #include "sts/stscache.h"
 #include "sts/stscheck.h"
+#include "report/stsreport.h"
 #include "report/explain.h"
 #include "fromhere.h"
 #include "sts_cmd.h"
@@ -69,11 +70,11 @@ cmd_sts(const struct config *cfg, int argc, char **argv)
 	if (json) {
 		struct jsonw j;
 		jsonw_init(&j, &out);
-		stscheck_json(r, &j, NULL);
+		stsreport_json(r, &j, NULL);
 		if (jsonw_done(&j) == 0)
 			buf_putc(&out, '\n');
 	} else {
-		stscheck_text(r, &out);
+		stsreport_text(r, &out);
 	}
 	int status = r->verdict == STSCHECK_VALID ? STS_EXIT_VALID : STS_EXIT_NO_POLICY;
 	if (buf_terminate(&out) != 0) {

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "report/explain.h"
+#include "report/stsreport.h"
 #include "serve/mapreply.h"
 #include "probe/probestate.h"
 #include "util/jsonw.h"
@@ -377,7 +378,7 @@ explain_sts_json(const struct explain_sts *s, struct jsonw *j)
 		jsonw_null(j, "cached");
 	}
 	if (s->check && strcmp(d.source, "check") == 0 && sts_domain_form(s->nexthop))
-		stscheck_json(s->check, j, "check");
+		stsreport_json(s->check, j, "check");
 	else
 		jsonw_null(j, "check");
 	jsonw_string(j, "decision", d.kind);

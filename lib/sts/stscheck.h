@@ -52,6 +52,11 @@
 #include "dns/dns.h"
 #include "sts/stsfetch.h"
 
+/* Where a domain announces its policy (RFC 8461 section 3.1). */
+#define STSCHECK_TXT_PREFIX "_mta-sts."
+/* How an MTA-STS TXT record starts; others at that name are not. */
+#define STSCHECK_RECORD_START "v=STSv1;"
+
 /* Problems and notes kept one by one; more are counted in the last. */
 #define STSCHECK_PROBLEMS_MAX 40
 #define STSCHECK_NOTES_MAX 8
@@ -76,6 +81,9 @@ struct stscheck_lookup {
 	uint32_t ttl;
 	char *why;			/* the resolver's reason, or NULL */
 };
+
+/* A failed lookup or a bogus answer: what it holds must not be used. */
+bool stscheck_lookup_failed(const struct stscheck_lookup *l);
 
 struct stscheck_mx {
 	char name[NEXTHOP_NAME_MAX + 1];	/* lower case, no trailing dot */
@@ -144,12 +152,7 @@ int stscheck_set_fetch(struct stscheck_result *r, const struct stsfetch_result *
  * memory. */
 int stscheck_diagnose(struct stscheck_result *r);
 
-/* The result for a person: what was found, then the problems, each on
- * its own line. Returns buf_terminate()'s result. */
-int stscheck_text(const struct stscheck_result *r, struct buf *out);
-/* The result as one object named name (NULL at the top or in an array);
- * -1 when j has failed (jsonw.h). */
-int stscheck_json(const struct stscheck_result *r, struct jsonw *j, const char *name);
+/* stsreport.h shows a result to people and scripts. */
 
 typedef void stscheck_callback(void *arg, struct stscheck_result *r);
 

@@ -20,6 +20,7 @@
 #include "dns/rr.h"
 #include "sts/stscache.h"
 #include "sts/stscheck.h"
+#include "report/stsreport.h"
 #include "report/explain.h"
 #include "table.h"
 
@@ -205,7 +206,7 @@ json_of(const struct stscheck_result *r)
 
 	buf_init(&out);
 	jsonw_init(&j, &out);
-	assert_int_equal(stscheck_json(r, &j, NULL), 0);
+	assert_int_equal(stsreport_json(r, &j, NULL), 0);
 	assert_int_equal(jsonw_done(&j), 0);
 	json_t *doc = json_loadb(buf_ptr(&out), buf_size(&out), 0, &err);
 	if (!doc)
@@ -241,7 +242,7 @@ test_check(void **state)
 		assert_null(r->enforce_answer);
 
 	buf_init(&text);
-	assert_int_equal(stscheck_text(r, &text), 0);
+	assert_int_equal(stsreport_text(r, &text), 0);
 	assert_contains(buf_ptr(&text), "domain: example.org\n");
 	assert_contains(buf_ptr(&text), c->text);
 	assert_contains(buf_ptr(&text), r->nproblems ? "problems:\n  - " : "problems: none\n");

@@ -298,7 +298,7 @@ sts_cold_run() {
 	if [[ $who == tlspolicyd ]]; then
 		rm -rf "${LAB_DIR:?}/state/"*
 		daemon_conf "${STS_SETTINGS[@]}"
-		daemon_start >/dev/null || { echo "tlspolicyd did not start" >&2; return 1; }
+		daemon_start "$DAEMON_CONF" >/dev/null || { echo "tlspolicyd did not start" >&2; return 1; }
 		sts_cold_load -e "$warm" "inet:127.0.0.1:$DAEMON_PORT" >/dev/null || return 1
 		r0=$(rss_kb "$DAEMON_PID") m0=$(metrics | metric tlspolicyd_sts_memory_bytes)
 		rate=$(sts_cold_load -e "$exp" "inet:127.0.0.1:$DAEMON_PORT") || return 1
@@ -322,6 +322,7 @@ bench_sts_cold() {
 			r=$(sts_cold_run "$who" "$i") || return 1
 			if [[ $who == tlspolicyd ]]; then
 				sts_cold+=("$r")
+				# shellcheck disable=SC2086 # its four fields
 				printf '  %-28s slice %d: %.0f domains/s; RSS +%d kB, sts_memory_bytes +%d over %d domains\n' \
 					"tlspolicyd" "$i" $r >&2
 			else

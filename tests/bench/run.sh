@@ -270,16 +270,21 @@ bench_sts_cached() {
 # Cold MTA-STS domains: slice I of RUNS of the population, first lookups
 # of each domain once, against a fresh tlspolicyd (its state directory
 # emptied: no policy saved by an earlier run) or a fresh mta-sts-daemon
-# (lab_sts_resolver_up restarts it, its cache empty). Each is warmed
-# first with the STS_WARM domains past the population's, at the same
-# load: its start-up, mx.stsgood.test's DNS and the buffers and TLS state
-# of as many lookups in flight are then in place, so that what the
-# resident size gains over the slice is what the slice's domains keep.
-# Prints "rps", and for tlspolicyd "rps rss_kb_grown sts_bytes_grown
-# domains".
+# (lab_sts_resolver_up restarts it, its cache empty); and tlspolicyd with
+# sts_enable = no, whose answers need DNS alone (the resident size it
+# gains is that of the DNS and answer caches without any policy). Each
+# is warmed first with the STS_WARM domains past the population's, at
+# the same load: its start-up, mx.stsgood.test's DNS and the buffers and
+# TLS state of as many lookups in flight are then in place, so that what
+# the resident size gains over the slice is what the slice's domains
+# keep. How busy the server and nginx (one process, serving every
+# fetch) were, in % of one core, shows which of them set the pace.
+STS_SECURE="OK secure match=mx.stsgood.test servername=hostname"
+# sts_cold_expect FROM TO REPLY: lines FROM to TO of the population, each
+# with the reply it must get.
 sts_cold_expect() {
-	awk -v from="$1" -v to="$2" 'NR >= from && NR <= to {
-		print $1 "\tOK secure match=mx.stsgood.test servername=hostname" }' "$LAB_STS_BENCH_LIST"
+	awk -v from="$1" -v to="$2" -v reply="$3" 'NR >= from && NR <= to { print $1 "\t" reply }' \
+		"$LAB_STS_BENCH_LIST"
 }
 sts_cold_load() {
 	local out
@@ -289,48 +294,76 @@ sts_cold_load() {
 	}
 	sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' <<<"$out"
 }
+# CPU ticks (user and system) of the lab's process NAME, or of pid N.
+ticks() {
+	local pid=$1
+	[[ $pid == [0-9]* ]] || pid=$(awk -v n="$1" '$2 == n { p = $1 } END { print p }' "$LAB_DIR/pids")
+	awk '{ print $14 + $15 }' "/proc/$pid/stat"
+}
+# sts_cold_timed SERVER SMLOAD-ARGS...: "rps server_percent nginx_percent"
+# (SERVER: a pid, or a name in the lab's pid list).
+sts_cold_timed() {
+	local server=$1 t0 s0 n0 rate
+	shift
+	t0=$(_lab_ms) s0=$(ticks "$server") n0=$(ticks nginx)
+	rate=$(sts_cold_load "$@") || return 1
+	awk -v r="$rate" -v s="$(($(ticks "$server") - s0))" -v n="$(($(ticks nginx) - n0))" \
+		-v t="$(($(_lab_ms) - t0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		t = t > 0 ? t / 1000 : 1
+		printf "%s %.0f %.0f\n", r, 100 * s / hz / t, 100 * n / hz / t }'
+}
+# sts_cold_run WHO SLICE (WHO: tlspolicyd, nosts, reference): prints
+# "rps server_percent nginx_percent rss_kb_grown sts_bytes_grown" (0 0
+# for the reference).
 sts_cold_run() {
-	local who=$1 slice=$2 exp=$LAB_DIR/sts-cold-$2 warm=$LAB_DIR/sts-warm rate r0 r1 m0 m1 n
-	local per=$((STS_DOMAINS / RUNS))
-	sts_cold_expect $((slice * per + 1)) $(((slice + 1) * per)) >"$exp"
-	n=$(wc -l <"$exp")
-	sts_cold_expect $((STS_DOMAINS + 1)) $((STS_DOMAINS + STS_WARM)) >"$warm"
-	if [[ $who == tlspolicyd ]]; then
-		rm -rf "${LAB_DIR:?}/state/"*
-		daemon_conf "${STS_SETTINGS[@]}"
-		daemon_start "$DAEMON_CONF" >/dev/null || { echo "tlspolicyd did not start" >&2; return 1; }
-		sts_cold_load -e "$warm" "inet:127.0.0.1:$DAEMON_PORT" >/dev/null || return 1
-		r0=$(rss_kb "$DAEMON_PID") m0=$(metrics | metric tlspolicyd_sts_memory_bytes)
-		rate=$(sts_cold_load -e "$exp" "inet:127.0.0.1:$DAEMON_PORT") || return 1
-		r1=$(rss_kb "$DAEMON_PID") m1=$(metrics | metric tlspolicyd_sts_memory_bytes)
-		daemon_stop
-		echo "$rate $((r1 - r0)) $((m1 - m0)) $n"
-	else
+	local who=$1 slice=$2 exp=$LAB_DIR/sts-cold warm=$LAB_DIR/sts-warm reply=$STS_SECURE
+	local per=$((STS_DOMAINS / RUNS)) out r0 r1 m0 m1
+	[[ $who == nosts ]] && reply="OK may"
+	sts_cold_expect $((slice * per + 1)) $(((slice + 1) * per)) "$reply" >"$exp"
+	sts_cold_expect $((STS_DOMAINS + 1)) $((STS_DOMAINS + STS_WARM)) "$reply" >"$warm"
+	if [[ $who == reference ]]; then
 		lab_sts_resolver_up >/dev/null || { echo "lab_sts_resolver_up failed" >&2; return 1; }
 		sts_cold_load -m postfix -e "$warm" "$LAB_STS_RESOLVER" >/dev/null || return 1
-		rate=$(sts_cold_load -m postfix -e "$exp" "$LAB_STS_RESOLVER") || return 1
+		out=$(sts_cold_timed mta-sts-daemon -m postfix -e "$exp" "$LAB_STS_RESOLVER") || return 1
 		_lab_sts_stop mta-sts-daemon
-		echo "$rate"
+		echo "$out 0 0"
+		return
 	fi
+	rm -rf "${LAB_DIR:?}/state/"*
+	daemon_conf "${STS_SETTINGS[@]}" "sts_enable = $([[ $who == nosts ]] && echo no || echo yes)"
+	daemon_start "$DAEMON_CONF" >/dev/null || { echo "tlspolicyd did not start" >&2; return 1; }
+	sts_cold_load -e "$warm" "inet:127.0.0.1:$DAEMON_PORT" >/dev/null || return 1
+	r0=$(rss_kb "$DAEMON_PID") m0=$(metrics | metric tlspolicyd_sts_memory_bytes)
+	out=$(sts_cold_timed "$DAEMON_PID" -e "$exp" "inet:127.0.0.1:$DAEMON_PORT") || return 1
+	r1=$(rss_kb "$DAEMON_PID") m1=$(metrics | metric tlspolicyd_sts_memory_bytes)
+	daemon_stop
+	echo "$out $((r1 - r0)) $((m1 - m0))"
 }
-sts_cold=() sts_ref=()
+declare -A sts_cold
+STS_WHO=(tlspolicyd reference nosts)
+declare -A STS_LABEL=([tlspolicyd]="tlspolicyd" [reference]="postfix-mta-sts-resolver"
+	[nosts]="tlspolicyd sts_enable=no")
 bench_sts_cold() {
 	local i who r
 	echo "Cold MTA-STS domains: $STS_DOMAINS in $RUNS slices, $STS_CONNS connections..." >&2
 	for ((i = 0; i < RUNS; i++)); do
-		for who in $( ((i % 2)) && echo "reference tlspolicyd" || echo "tlspolicyd reference"); do
+		# The two resolvers of policies in turn; without MTA-STS last.
+		for who in $( ((i % 2)) && echo "reference tlspolicyd" || echo "tlspolicyd reference") nosts; do
 			r=$(sts_cold_run "$who" "$i") || return 1
-			if [[ $who == tlspolicyd ]]; then
-				sts_cold+=("$r")
-				# shellcheck disable=SC2086 # its four fields
-				printf '  %-28s slice %d: %.0f domains/s; RSS +%d kB, sts_memory_bytes +%d over %d domains\n' \
-					"tlspolicyd" "$i" $r >&2
-			else
-				sts_ref+=("$r")
-				printf '  %-28s slice %d: %.0f domains/s\n' "postfix-mta-sts-resolver" "$i" "$r" >&2
-			fi
+			sts_cold[$who]+="$r"$'\n'
+			# shellcheck disable=SC2086 # its five fields
+			printf '  %-28s slice %d: %.0f domains/s, busy %d %%, nginx %d %%; RSS +%d kB, sts_memory_bytes +%d\n' \
+				"${STS_LABEL[$who]}" "$i" $r >&2
 		done
 	done
+}
+# sts_cold_median WHO FIELD
+sts_cold_median() {
+	printf '%s' "${sts_cold[$1]}" | awk -v f="$2" '{ print $f }' | median
+}
+# sts_cold_runs WHO FIELD FORMAT: every run's figure.
+sts_cold_runs() {
+	printf '%s' "${sts_cold[$1]}" | awk -v f="$2" -v fmt="$3" '{ printf fmt " ", $f }' | sed 's/ $//'
 }
 
 if [[ $STS != only ]]; then
@@ -461,28 +494,34 @@ echo
 echo "Target: >= 70 % of nsmin at 16 and 100 connections."
 fi
 if [[ $STS != 0 ]]; then
-	cold_median() { printf '%s\n' "${sts_cold[@]}" | awk -v f="$1" '{ print $f }' | median; }
-	ref_rate=$(printf '%s\n' "${sts_ref[@]}" | median)
-	cold_rate=$(cold_median 1)
 	per=$((STS_DOMAINS / RUNS))
 	echo
 	printf 'Cold MTA-STS domains (%d fresh lab domains a run, each asked once; %d connections; medians of %d runs):\n' \
 		"$per" "$STS_CONNS" "$RUNS"
-	printf '| resolver | first lookups/s | runs |\n|---|---:|---|\n'
-	printf '| tlspolicyd (MX, TLSA, TXT, policy fetch) | %.0f | %s |\n' "$cold_rate" \
-		"$(printf '%s\n' "${sts_cold[@]}" | awk '{ printf "%.0f ", $1 }' | sed 's/ $//')"
-	printf '| postfix-mta-sts-resolver (TXT, policy fetch) | %.0f | %s |\n' "$ref_rate" \
-		"$(printf '%.0f ' "${sts_ref[@]}" | sed 's/ $//')"
+	printf '| resolver | first lookups/s | runs | busy, %% of a core | nginx busy |\n|---|---:|---|---:|---:|\n'
+	for who in "${STS_WHO[@]}"; do
+		case $who in
+		tlspolicyd) what="MX, TLSA, TXT, policy fetch" ;;
+		reference) what="TXT, policy fetch" ;;
+		nosts) what="MX, TLSA: no policy" ;;
+		esac
+		printf '| %s (%s) | %.0f | %s | %.0f | %.0f |\n' "${STS_LABEL[$who]}" "$what" \
+			"$(sts_cold_median "$who" 1)" "$(sts_cold_runs "$who" 1 %.0f)" \
+			"$(sts_cold_median "$who" 2)" "$(sts_cold_median "$who" 3)"
+	done
 	printf 'tlspolicyd / postfix-mta-sts-resolver: %.2fx\n' \
-		"$(awk -v a="$cold_rate" -v b="$ref_rate" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+		"$(awk -v a="$(sts_cold_median tlspolicyd 1)" -v b="$(sts_cold_median reference 1)" \
+			'BEGIN { print (b > 0 ? a / b : 0) }')"
 	echo
 	printf 'Memory per cached MTA-STS domain (tlspolicyd, over %d domains a run, medians of %d runs):\n' \
 		"$per" "$RUNS"
-	printf '  resident size grown / domains:       %6.0f bytes (answer cache, DNS cache and STS state; runs: %s kB)\n' \
-		"$(awk -v k="$(cold_median 2)" -v n="$per" 'BEGIN { print k * 1024 / n }')" \
-		"$(printf '%s\n' "${sts_cold[@]}" | awk '{ printf "+%d ", $2 }' | sed 's/ $//')"
-	printf '  tlspolicyd_sts_memory_bytes / domains: %6.0f bytes (the STS cache alone)\n' \
-		"$(awk -v b="$(cold_median 3)" -v n="$per" 'BEGIN { print b / n }')"
+	per_domain() { awk -v k="$1" -v n="$per" -v m="$2" 'BEGIN { printf "%6.0f", k * m / n }'; }
+	printf '  resident size grown / domains:          %s bytes (runs: %s kB)\n' \
+		"$(per_domain "$(sts_cold_median tlspolicyd 4)" 1024)" "$(sts_cold_runs tlspolicyd 4 +%d)"
+	printf '  the same with sts_enable = no:          %s bytes (runs: %s kB; the DNS and answer caches)\n' \
+		"$(per_domain "$(sts_cold_median nosts 4)" 1024)" "$(sts_cold_runs nosts 4 +%d)"
+	printf '  tlspolicyd_sts_memory_bytes / domains:  %s bytes (the STS cache'"'"'s own count)\n' \
+		"$(per_domain "$(sts_cold_median tlspolicyd 5)" 1)"
 fi
 if [[ $SURVEY != 0 ]]; then
 	bench_survey || exit 1

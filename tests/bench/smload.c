@@ -28,6 +28,11 @@
  * get, and a well-formed reply that differs is counted as a mismatch (the
  * connection goes on: Postfix would have taken the answer).
  *
+ * With --once every key is asked exactly once, over all connections, and
+ * the run ends with the last reply: what a cold server does with that many
+ * destinations it has never seen (each one's first lookup), not how fast
+ * it answers the same ones again.
+ *
  * C11 + POSIX + Linux epoll, no other library.  See tests/bench/README.md.
  */
 #ifndef _GNU_SOURCE
@@ -45,6 +50,7 @@
 #include <signal.h>
 #include <stdalign.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +98,7 @@ static struct {
 	size_t max_reply;
 	long show;
 	int json;
+	int once;		/* --once: each key asked once, then stop */
 } opt = {
 	.map = "tlspolicy",
 	.keyspace = 1000,
@@ -124,6 +131,10 @@ usage(FILE *fp)
 "                       they are opened first and are not in the figures\n"
 "      --timeout SEC    a request not answered within SEC is an error; the\n"
 "                       connection is closed and opened again (default 5)\n"
+"      --once           ask every key exactly once, over all connections,\n"
+"                       and stop at the last reply (-d is then a deadline;\n"
+"                       no -w): req/s = keys / time to the last reply; a\n"
+"                       key left unanswered is an error\n"
 "\n"
 "Requests:\n"
 "  -m, --map NAME       map name before each key (default \"tlspolicy\")\n"
@@ -763,6 +774,7 @@ enum cstate {
 	CS_WRITING,	/* request partly written, waiting for EPOLLOUT */
 	CS_WAITING,	/* request written, reading the reply */
 	CS_BACKOFF,	/* no socket; connect again at t_start */
+	CS_DONE,	/* --once: no key left for it; closed */
 };
 
 struct conn {
@@ -792,12 +804,16 @@ struct worker {
 	uint64_t errors[ER_N];
 	uint64_t first_err_at;	/* 0: none yet */
 	char first_err[320];
+	size_t active;		/* --once: connections not yet CS_DONE */
+	uint64_t t_last;	/* --once: its last reply */
 };
 
 static uint64_t t_begin;	/* the clock starts (warm-up begins) */
 static uint64_t t_measure;	/* replies from here on are counted */
 static uint64_t t_stop;		/* ... up to here */
 static uint64_t timeout_ns;
+/* --once: the next key to ask, shared by every thread. */
+static _Atomic uint64_t once_next;
 
 static pthread_mutex_t show_lock = PTHREAD_MUTEX_INITIALIZER;
 static long shown;
@@ -912,7 +928,22 @@ write_request(struct worker *w, struct conn *c)
 static void
 start_request(struct worker *w, struct conn *c)
 {
-	uint64_t k = w->next_key++ % keys.n;
+	uint64_t k;
+
+	if (opt.once) {
+		k = atomic_fetch_add(&once_next, 1);
+		if (k >= keys.n) {
+			/* Every key is taken: this connection is through. */
+			close(c->fd);
+			c->fd = -1;
+			c->events = 0;
+			c->state = CS_DONE;
+			w->active--;
+			return;
+		}
+	} else {
+		k = w->next_key++ % keys.n;
+	}
 
 	c->key = (size_t)k;
 	if (c->wbuf) {
@@ -1070,6 +1101,7 @@ read_reply(struct worker *w, struct conn *c)
 		lat_add(&w->lat, now - c->t_start);
 		w->status[st]++;
 		c->counted++;
+		w->t_last = now;
 	}
 	if (c->rcap > 4 * RBUF_INITIAL) {	/* after a big reply */
 		char *nb = realloc(c->rbuf, RBUF_INITIAL);
@@ -1119,6 +1151,7 @@ on_event(struct worker *w, struct conn *c, uint32_t ev)
 		read_reply(w, c);
 		return;
 	case CS_BACKOFF:
+	case CS_DONE:
 		return;
 	}
 }
@@ -1151,6 +1184,8 @@ scan_conns(struct worker *w, uint64_t now)
 				    "no complete reply within --timeout",
 				    c->rbuf, c->rlen);
 			break;
+		case CS_DONE:
+			break;
 		}
 	}
 }
@@ -1162,13 +1197,14 @@ worker_run(void *arg)
 	struct epoll_event evs[256];
 	uint64_t now = clock_ns(), next_scan = now + CHECK_NS;
 
+	w->active = w->nconns;
 	for (size_t i = 0; i < w->nconns; i++) {
 		watch(w, w->conns[i], EPOLLIN);
 		start_request(w, w->conns[i]);
 	}
 	for (;;) {
 		now = clock_ns();
-		if (now >= t_stop)
+		if (now >= t_stop || (opt.once && w->active == 0))
 			break;
 
 		uint64_t wait_ns = t_stop - now;
@@ -1262,7 +1298,7 @@ stallers_check(struct staller_report *r)
 static void
 parse_args(int argc, char **argv)
 {
-	enum { O_TIMEOUT = 256, O_MAXREPLY, O_SHOW, O_JSON };
+	enum { O_TIMEOUT = 256, O_MAXREPLY, O_SHOW, O_JSON, O_ONCE };
 	const char *expectfile = NULL;
 	static const struct option lopts[] = {
 		{ "connections", required_argument, NULL, 'c' },
@@ -1279,6 +1315,7 @@ parse_args(int argc, char **argv)
 		{ "max-reply", required_argument, NULL, O_MAXREPLY },
 		{ "show", required_argument, NULL, O_SHOW },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "once", no_argument, NULL, O_ONCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1330,6 +1367,9 @@ parse_args(int argc, char **argv)
 		case O_JSON:
 			opt.json = 1;
 			break;
+		case O_ONCE:
+			opt.once = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_FINE);
@@ -1349,6 +1389,10 @@ parse_args(int argc, char **argv)
 		opt.keyfile = expectfile;
 		opt.expect = 1;
 	}
+	if (opt.once && opt.warmup > 0)
+		fatal(EXIT_USAGE, "--once counts every reply: no -w with it");
+	if (opt.once && opt.stallers > 0)
+		fatal(EXIT_USAGE, "--once and -S exclude each other");
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
 }
@@ -1480,9 +1524,13 @@ main(int argc, char **argv)
 	static struct latency lat;
 	uint64_t status[ST_N] = { 0 }, errors[ER_N] = { 0 }, nerr = 0;
 	const struct worker *first = NULL;
+	uint64_t t_last = t_begin;
 
 	for (size_t t = 0; t < nt; t++) {
 		struct worker *w = &workers[t];
+
+		if (w->t_last > t_last)
+			t_last = w->t_last;
 
 		lat_merge(&lat, &w->lat);
 		for (int s = 0; s < ST_N; s++)
@@ -1507,7 +1555,18 @@ main(int argc, char **argv)
 			pc_max = conns[i].counted;
 	}
 
-	double rps = (double)lat.n / opt.duration;
+	/*
+	 * --once: the window is the time to the last reply, and every key
+	 * must have had one (a request lost to an error is not asked again).
+	 */
+	double window = opt.duration;
+	uint64_t unanswered = 0;
+
+	if (opt.once) {
+		window = (double)(t_last - t_begin) / 1e9;
+		unanswered = lat.n < keys.n ? keys.n - lat.n : 0;
+	}
+	double rps = window > 0 ? (double)lat.n / window : 0;
 	double q[4] = {
 		lat_quantile(&lat, 0.50) / 1e3, lat_quantile(&lat, 0.90) / 1e3,
 		lat_quantile(&lat, 0.99) / 1e3, lat_quantile(&lat, 0.999) / 1e3,
@@ -1536,11 +1595,12 @@ main(int argc, char **argv)
 		    "d#.test");
 		printf(",\"keyspace\":%zu,\"connections\":%ld,\"threads\":%ld,"
 		    "\"stallers\":%ld,\"duration_s\":%.3f,\"warmup_s\":%.3f,"
+		    "\"once\":%s,\"unanswered\":%" PRIu64 ","
 		    "\"requests\":%" PRIu64 ",\"rps\":%.1f,\"latency_us\":{"
 		    "\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,"
 		    "\"max\":%.2f,\"mean\":%.2f},\"replies\":{",
-		    keys.n, opt.conns, opt.threads, opt.stallers, opt.duration,
-		    opt.warmup, lat.n, rps, q[0], q[1], q[2], q[3], lmax, lmean);
+		    keys.n, opt.conns, opt.threads, opt.stallers, window,
+		    opt.warmup, opt.once ? "true" : "false", unanswered, lat.n, rps, q[0], q[1], q[2], q[3], lmax, lmean);
 		for (int s = 0; s < ST_N; s++)
 			printf("%s\"%s\":%" PRIu64, s ? "," : "", status_word[s],
 			    status[s]);
@@ -1564,8 +1624,12 @@ main(int argc, char **argv)
 		if (opt.stallers)
 			printf(", %ld staller%s", opt.stallers,
 			    opt.stallers == 1 ? "" : "s");
-		printf("; %.3f s measured after %.3f s warm-up\n", opt.duration,
-		    opt.warmup);
+		if (opt.once)
+			printf("; each key once: %.3f s to the last reply\n",
+			    window);
+		else
+			printf("; %.3f s measured after %.3f s warm-up\n",
+			    opt.duration, opt.warmup);
 		printf("requests     %" PRIu64 "  (%.1f req/s)\n", lat.n, rps);
 		if (opt.conns > 1)
 			printf("per conn     min %" PRIu64 "  max %" PRIu64
@@ -1595,6 +1659,9 @@ main(int argc, char **argv)
 	else if (lat.n == 0)
 		fprintf(stderr, PROG ": no reply was counted in the measured "
 		    "window\n");
+	if (unanswered)
+		fprintf(stderr, PROG ": %" PRIu64 " of %zu keys got no reply "
+		    "(lost to errors, or -d ran out first)\n", unanswered, keys.n);
 
 	for (size_t i = 0; i < nc; i++) {
 		if (conns[i].fd >= 0)
@@ -1615,5 +1682,5 @@ main(int argc, char **argv)
 	free(keys.expect_len);
 	free(keys.expect_prefix);
 
-	return nerr || lat.n == 0 ? EXIT_ERRORS : EXIT_FINE;
+	return nerr || unanswered || lat.n == 0 ? EXIT_ERRORS : EXIT_FINE;
 }

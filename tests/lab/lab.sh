@@ -22,6 +22,8 @@
 #                  signed survey.test. and the MX hosts of tlspolicy
 #                  survey's population (survey.sh, which writes the
 #                  population's list and expected summary)
+#                  With LAB_STS_BENCH_DOMAINS set before lab_up, also the
+#                  signed stsbench.test. (sts.sh: the MTA-STS benchmark)
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -770,6 +772,8 @@ _lab_sign_zones() {
 	local children=(nods wrongds slowdns slowerdns stschange) pids=()
 	# survey.test: the survey's domains (survey.sh), DS in test.
 	_lab_survey_enabled && children+=(survey)
+	# stsbench.test: the MTA-STS benchmark's domains (sts.sh).
+	_lab_sts_bench_enabled && children+=(stsbench)
 	# Inception an hour back tolerates a little clock skew between the
 	# signer and whoever validates.
 	inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
@@ -898,6 +902,9 @@ _lab_write_dns_configs() {
 	EOF
 	if _lab_survey_enabled; then
 		printf 'zone:\n    name: "survey.test."\n    zonefile: "survey.test.zone.signed"\n' >>"$d/nsd.conf"
+	fi
+	if _lab_sts_bench_enabled; then
+		printf 'zone:\n    name: "stsbench.test."\n    zonefile: "stsbench.test.zone.signed"\n' >>"$d/nsd.conf"
 	fi
 
 	# The second NSD (lab_faults_up): the children that must be reached

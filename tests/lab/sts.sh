@@ -56,6 +56,20 @@
 #   stsnotxt.test              mx.stsgood.test    enforce, mx: mx.stsgood.test,
 #                              but no TXT record: must be ignored
 #
+# The benchmark's population (tests/bench/run.sh), only built when asked
+# for, like survey.sh's: LAB_STS_BENCH_DOMAINS=N (default 0) before lab_up
+# adds N domains dI.stsbench.test (I = 1 .. N) in the signed child zone
+# stsbench.test., each with MX 10 mx.stsgood.test (no TLSA: DNS proves
+# DANE absent), _mta-sts TXT "v=STSv1; id=bench1" and mta-sts.dI A
+# 127.0.4.1; lab_https_up then serves every mta-sts.dI.stsbench.test the
+# same policy (enforce, mx: mx.stsgood.test), so each one's answer is
+# "secure match=mx.stsgood.test servername=hostname".  No certificate for
+# *.NAME covers mta-sts.dI.stsbench.test for every I, and one of its own
+# each would take a fork per name: instead one lab CA certificate and one
+# nginx server block per _LAB_STS_BENCH_GROUP (50) names, all in its
+# subjectAltName and its server_name (about 2 KB of certificate, an
+# ordinary size).  The list, one domain a line in order: $LAB_STS_BENCH_LIST.
+#
 # Functions (non-zero on failure, explained with diag):
 #   lab_https_up            certificates for the mta-sts hosts, the policy
 #                           files, nginx (pid recorded for lab_down; one
@@ -82,7 +96,9 @@
 #   LAB_STS_ACCESS_LOG      nginx's access log: "SNI-NAME \"REQUEST\" STATUS
 #                           BYTES CONTENT-TYPE SECONDS" a line
 #   LAB_STS_RESOLVER        inet:127.0.0.1:8461, mta-sts-daemon's socketmap
-#   LAB_STS_RESOLVER_LOG    its log (-v debug)
+#   LAB_STS_RESOLVER_LOG    its log (-v debug; -v LAB_STS_RESOLVER_VERBOSITY
+#                           when that is set before lab_sts_resolver_up)
+#   LAB_STS_BENCH_LIST      $LAB_DIR/stsbench/domains (with LAB_STS_BENCH_DOMAINS)
 #
 # 127.0.4.1 needs no address of its own in the namespace: lo's 127.0.0.1/8
 # makes all of 127.0.0.0/8 local (lab.sh binds 127.0.1.x the same way).
@@ -132,6 +148,14 @@ _LAB_STS_DOMAINS=(
 # worth at once).
 _LAB_STS_BIG_BYTES=$((70 * 1024))
 _LAB_STS_SLOW_BYTES=1100
+
+LAB_STS_BENCH_DOMAINS=${LAB_STS_BENCH_DOMAINS:-0}
+_LAB_STS_BENCH_ID=bench1
+_LAB_STS_BENCH_GROUP=50
+
+_lab_sts_bench_enabled() {
+	((${LAB_STS_BENCH_DOMAINS:-0} > 0))
+}
 
 # The domains, one a line, for tests: all of them, or those whose DNS or
 # SERVE column is the one given (lab_sts_domains serve policy).
@@ -193,6 +217,33 @@ _lab_sts_zones() {
 			echo "mta-sts.$owner A $LAB_STS_HTTPS_ADDR"
 		} >>"$zone"
 	done
+	if _lab_sts_bench_enabled; then
+		_lab_sts_bench_zone || return 1
+	fi
+}
+
+# The benchmark's domains: stsbench.test.zone (signed by _lab_sign_zones,
+# which puts its DS into test.), its delegation, and the list.
+_lab_sts_bench_zone() {
+	local d=$LAB_DIR/dns
+	mkdir -p "$LAB_DIR/stsbench" || return 1
+	echo "stsbench NS ns.test." >>"$d/test.zone"
+	{
+		cat <<-EOF
+			\$ORIGIN stsbench.test.
+			\$TTL 3600
+			@         SOA ns.test. hostmaster.test. 1 3600 600 86400 3600
+			@         NS  ns.test.
+		EOF
+		awk -v n="$LAB_STS_BENCH_DOMAINS" -v txt="$(_lab_sts_txt "$_LAB_STS_BENCH_ID")" \
+			-v addr="$LAB_STS_HTTPS_ADDR" -v list="$LAB_DIR/stsbench/domains" 'BEGIN {
+			for (i = 1; i <= n; i++) {
+				printf "d%d MX 10 mx.stsgood.test.\n_mta-sts.d%d TXT %s\nmta-sts.d%d A %s\n", \
+					i, i, txt, i, addr
+				print "d" i ".stsbench.test" > list
+			}
+		}'
+	} >"$d/stsbench.test.zone"
 }
 
 # _lab_sts_change_zone SERIAL ID: stschange.test.zone, unsigned.
@@ -227,8 +278,11 @@ _lab_sts_env() {
 	LAB_STS_ACCESS_LOG=$LAB_DIR/https/access.log
 	LAB_STS_RESOLVER=inet:127.0.0.1:$LAB_STS_RESOLVER_PORT
 	LAB_STS_RESOLVER_LOG=$LAB_DIR/sts-resolver/daemon.log
-	export LAB_STS_HTTPS_ADDR LAB_STS_WWW LAB_STS_ACCESS_LOG LAB_STS_RESOLVER LAB_STS_RESOLVER_LOG
-	for v in LAB_STS_HTTPS_ADDR LAB_STS_WWW LAB_STS_ACCESS_LOG LAB_STS_RESOLVER LAB_STS_RESOLVER_LOG; do
+	LAB_STS_BENCH_LIST=$LAB_DIR/stsbench/domains
+	export LAB_STS_HTTPS_ADDR LAB_STS_WWW LAB_STS_ACCESS_LOG LAB_STS_RESOLVER LAB_STS_RESOLVER_LOG \
+		LAB_STS_BENCH_LIST
+	for v in LAB_STS_HTTPS_ADDR LAB_STS_WWW LAB_STS_ACCESS_LOG LAB_STS_RESOLVER LAB_STS_RESOLVER_LOG \
+		LAB_STS_BENCH_LIST; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done >>"$LAB_DIR/env"
 }
@@ -426,6 +480,10 @@ _lab_sts_write_nginx() {
 		    types { }
 		    default_type text/plain;
 		    server_tokens off;
+		    # The benchmark's thousands of names (LAB_STS_BENCH_DOMAINS) in
+		    # one hash; the defaults hold a few hundred.
+		    server_names_hash_max_size 16384;
+		    server_names_hash_bucket_size 128;
 		    # A name nobody configured gets no certificate at all.
 		    server {
 		        listen $LAB_STS_HTTPS_ADDR:443 ssl default_server;
@@ -436,7 +494,53 @@ _lab_sts_write_nginx() {
 		read -ra words <<<"$entry"
 		_lab_sts_server "${words[0]}" "${words[2]}"
 	done >>"$h/nginx.conf"
+	if _lab_sts_bench_enabled; then
+		_lab_sts_bench_servers >>"$h/nginx.conf" || return 1
+	fi
 	echo "}" >>"$h/nginx.conf"
+}
+
+# The benchmark's groups of names, one a line: "GROUP NAME..." (the
+# mta-sts host names, _LAB_STS_BENCH_GROUP a group).
+_lab_sts_bench_groups() {
+	awk -v g="$_LAB_STS_BENCH_GROUP" '
+		{ line = line " mta-sts." $1 }
+		NR % g == 0 { print int(NR / g) line; line = "" }
+		END { if (line != "") print int(NR / g) + 1 line }
+	' "$LAB_DIR/stsbench/domains"
+}
+
+# The benchmark's server blocks: one per group, its certificate naming
+# every host of the group, every host the same policy file.
+_lab_sts_bench_servers() {
+	local h=$LAB_DIR/https t=$LAB_DIR/tls group names
+	while read -r group names; do
+		printf '    server {\n'
+		printf '        listen %s:443 ssl;\n' "$LAB_STS_HTTPS_ADDR"
+		printf '        server_name %s;\n' "$names"
+		printf '        ssl_certificate %s;\n' "$t/stsbench-$group.pem"
+		printf '        ssl_certificate_key %s;\n' "$t/stsbench-$group.key"
+		printf '        root %s;\n' "$h/stsbench"
+		printf '        location / { return 404; }\n'
+		printf '        location = /.well-known/mta-sts.txt { }\n'
+		printf '    }\n'
+	done < <(_lab_sts_bench_groups)
+}
+
+# _lab_sts_bench_cert GROUP NAME...: $LAB_DIR/tls/stsbench-GROUP.{key,crt,pem},
+# a lab CA certificate for every NAME (the first is its subject CN).
+_lab_sts_bench_cert() {
+	local d=$LAB_DIR/tls group=$1 san
+	shift
+	san=$(printf 'DNS:%s,' "$@")
+	openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
+		-addext "subjectAltName=${san%,}" \
+		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/stsbench-$group.key" -out "$d/stsbench-$group.crt" -subj "/CN=$1" \
+		-CA "$d/ca.crt" -CAkey "$d/ca.key" -days 30 \
+		2>>"$d/openssl.log" || return 1
+	(umask 077 && cat "$d/stsbench-$group.key" "$d/stsbench-$group.crt" "$d/ca.crt" \
+		>"$d/stsbench-$group.pem")
 }
 
 # _lab_sts_stop NAME: stop the processes recorded as NAME (a second
@@ -473,6 +577,14 @@ lab_https_up() {
 		esac
 		jobs+=($!)
 	done
+	if _lab_sts_bench_enabled; then
+		local group names
+		while read -r group names; do
+			# shellcheck disable=SC2086 # the names, one word each
+			_lab_sts_bench_cert "$group" $names &
+			jobs+=($!)
+		done < <(_lab_sts_bench_groups)
+	fi
 	for pid in "${jobs[@]}"; do
 		wait "$pid" || failed=1
 	done
@@ -499,6 +611,11 @@ lab_https_up() {
 			;;
 		esac
 	done
+	if _lab_sts_bench_enabled; then
+		mkdir -p "$h/stsbench/.well-known" &&
+			_lab_sts_policy_text enforce mx.stsgood.test >"$h/stsbench/.well-known/mta-sts.txt" ||
+			return 1
+	fi
 	_lab_sts_write_nginx || return 1
 	# Not through lab_exec: $! must be nginx itself (see lab_up).
 	ip netns exec "$LAB_NETNS" nginx -p "$h" -c "$h/nginx.conf" -e "$h/error.log" \
@@ -550,7 +667,8 @@ lab_sts_resolver_up() {
 	ip netns exec "$LAB_NETNS" env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY \
 		-u all_proxy -u ALL_PROXY -u no_proxy -u NO_PROXY \
 		SSL_CERT_FILE="$LAB_CA" SSL_CERT_DIR="$r/certs" PYTHONHASHSEED=0 \
-		mta-sts-daemon -v debug -c "$r/mta-sts-daemon.yml" -l "$LAB_STS_RESOLVER_LOG" \
+		mta-sts-daemon -v "${LAB_STS_RESOLVER_VERBOSITY:-debug}" -c "$r/mta-sts-daemon.yml" \
+		-l "$LAB_STS_RESOLVER_LOG" \
 		</dev/null >>"$r/daemon.out" 2>&1 &
 	pid=$!
 	lab_record_pid "$pid" mta-sts-daemon

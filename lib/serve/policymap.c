@@ -75,8 +75,7 @@ struct policymap {
 	char untrusted_reason[768];
 	struct sts *sts;		/* policymap_set_sts() */
 	struct list held;		/* of struct policymap_waiter, waiting for a policy */
-	struct buf sts_text;		/* the last answer MTA-STS replaced: Postfix's */
-	struct buf sts_reason;		/* ...and its reason */
+	struct buf sts_reason;		/* the reason of the last answer MTA-STS replaced */
 	char sts_domain[NEXTHOP_NAME_MAX + 1];
 };
 
@@ -284,15 +283,13 @@ apply_sts(struct policymap *pm, const struct nexthop *nh, struct policymap_answe
 		why = "the level configured for this rule already demands authentication: the policy changes nothing";
 	}
 	a->sts_why = why;
-	buf_reset(&pm->sts_text);
-	if (choice != STSPREC_USE_STS || stspolicy_postfix_answer(v.policy, &pm->sts_text) != 0 ||
-	    buf_terminate(&pm->sts_text) != 0)
+	if (choice != STSPREC_USE_STS || !v.postfix_answer)
 		return false;
 	buf_reset(&pm->sts_reason);
 	buf_printf(&pm->sts_reason, "MTA-STS policy %s, mode enforce: %s; DNS: %s", v.policy_id, why, a->reason);
 	if (buf_terminate(&pm->sts_reason) == 0)
 		a->reason = buf_ptr(&pm->sts_reason);
-	a->sts_text = buf_ptr(&pm->sts_text);
+	a->sts_text = v.postfix_answer;
 	pm->stats.sts_applied++;
 	return false;
 }
@@ -770,7 +767,6 @@ policymap_free(struct policymap *pm)
 		free(w->held_reason);
 		free(w);
 	}
-	buf_free(&pm->sts_text);
 	buf_free(&pm->sts_reason);
 	policymap_unretire_all(pm);
 	answercache_free(pm->answers);

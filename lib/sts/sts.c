@@ -337,6 +337,7 @@ fill_view(const struct sts *s, const struct stscache_entry *e, int64_t now, stru
 	out->policy = stscache_in_force(e, now);
 	if (out->policy) {
 		out->policy_id = e->policy_id;
+		out->postfix_answer = e->postfix_answer;
 		out->fetched_at = e->fetched_at;
 		out->expires_at = e->expires_at;
 	}

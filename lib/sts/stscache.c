@@ -60,6 +60,8 @@ drop_policy(struct stscache_entry *e)
 {
 	stspolicy_free(e->policy);
 	e->policy = NULL;
+	free(e->postfix_answer);
+	e->postfix_answer = NULL;
 	e->policy_id[0] = '\0';
 	e->fetched_at = e->expires_at = 0;
 }
@@ -70,6 +72,7 @@ free_node(void *arg, struct map_node *n)
 	struct node *nd = MAP_ENTRY(n, struct node, node);
 
 	stspolicy_free(nd->entry.policy);
+	free(nd->entry.postfix_answer);
 	free(nd->entry.failure);
 	free(nd);
 }
@@ -178,8 +181,16 @@ stscache_txt(struct stscache_entry *e, enum stscache_txt txt, const char *id, ui
 void
 stscache_fetched(struct stscache_entry *e, const char *id, struct stspolicy *policy, int64_t now)
 {
+	struct buf answer;
+
 	drop_policy(e);
 	e->policy = policy;
+	buf_init(&answer);
+	/* Out of memory, there is no answer to give: the policy changes
+	 * nothing, as one without patterns. */
+	if (stspolicy_postfix_answer(policy, &answer) == 0 && buf_terminate(&answer) == 0)
+		e->postfix_answer = buf_detach(&answer);
+	buf_free(&answer);
 	copy_id(e->policy_id, id);
 	e->fetched_at = now;
 	e->expires_at = now + (int64_t)stspolicy_max_age(policy);
@@ -237,7 +248,8 @@ stscache_stats(const struct stscache *c, int64_t now, size_t by_mode[3], size_t 
 		const struct stscache_entry *e = &nd->entry;
 		const struct stspolicy *p = stscache_in_force(e, now);
 
-		total += sizeof(*nd) + strlen(e->domain) + 1 + (e->failure ? strlen(e->failure) + 1 : 0);
+		total += sizeof(*nd) + strlen(e->domain) + 1 + (e->failure ? strlen(e->failure) + 1 : 0) +
+		    (e->postfix_answer ? strlen(e->postfix_answer) + 1 : 0);
 		if (e->policy)
 			total += stspolicy_memory(e->policy);
 		if (p && (unsigned)stspolicy_mode(p) < 3)

@@ -62,6 +62,9 @@ struct stscache_entry {
 	char txt_id[STSCACHE_ID_MAX + 1];
 	int64_t txt_until;		/* the TXT answer holds until then */
 	struct stspolicy *policy;	/* NULL: none fetched, or it expired */
+	/* With a policy that has patterns: Postfix's answer for it in mode
+	 * enforce (stspolicy_postfix_answer), made once, for every answer. */
+	char *postfix_answer;
 	char policy_id[STSCACHE_ID_MAX + 1];
 	int64_t fetched_at, expires_at;
 	char failed_id[STSCACHE_ID_MAX + 1];	/* "": the last fetch did not fail */

@@ -211,6 +211,7 @@ test_expire_and_stats(void **state)
 	fetch(c, "week.example", "1", enforce_week, T0);
 	fetch(c, "short.example", "1", enforce_10min, T0);
 	fetch(c, "none.example", "1", none_week, T0);
+	assert_null(stscache_lookup(c, "none.example", false, T0)->postfix_answer);	/* no patterns */
 	stscache_stats(c, T0 + 1, by_mode, &bytes);
 	assert_int_equal(by_mode[STSPOLICY_MODE_ENFORCE], 2);
 	assert_int_equal(by_mode[STSPOLICY_MODE_NONE], 1);
@@ -254,6 +255,7 @@ test_save_restore(void **state)
 	assert_int_equal(stspolicy_mode(p), STSPOLICY_MODE_ENFORCE);
 	assert_int_equal(stspolicy_npatterns(p), 1);
 	assert_string_equal(stspolicy_pattern(p, 0), "mx.example.org");
+	assert_string_equal(e->postfix_answer, "secure match=mx.example.org servername=hostname");
 	/* A restart does not refetch: the same id from DNS is enough. */
 	stscache_txt(e, STSCACHE_TXT_ID, "20260101", 300, T0 + 21);
 	assert_int_equal(stscache_next(e, T0 + 21), STSCACHE_NOTHING);

@@ -40,7 +40,9 @@
 
 #define STSCACHE_RETRY_S 300
 #define STSCACHE_REFRESH_MAX_S 86400
-#define STSCACHE_TXT_MIN_S 30
+/* The floor only bounds how often a domain in use asks libunbound again,
+ * which holds the record for its own TTL: a changed id is seen soon. */
+#define STSCACHE_TXT_MIN_S 5
 #define STSCACHE_TXT_MAX_S 3600
 /* How long a failed TXT lookup (SERVFAIL, bogus, timeout) holds. */
 #define STSCACHE_TXT_FAILED_S 60

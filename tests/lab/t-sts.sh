@@ -7,21 +7,21 @@
 # metrics, and a comparison with the reference resolver
 # (postfix-mta-sts-resolver's mta-sts-daemon).
 #
-# The daemon holds a TXT answer at least 30 s (STSCACHE_TXT_MIN_S), so it
-# notices stschange.test's new id that long after it last looked: the
-# other checks run while it waits. The order matters:
+# The daemon holds a TXT answer at least TXT_HOLD_S (STSCACHE_TXT_MIN_S),
+# so it notices stschange.test's new id that long after it last looked:
+# the other checks run while it waits. The order matters:
 #   1. first answers of every STS domain (stschange.test: enforce, id lab1)
 #   2. TLSRPT attributes; 3. deliveries; 6. the reference, compared
 #      (before any change); lab_sts_set stschange.test change2 testing;
 #      7. metrics
-#   4. (30 s after 1) the change to testing noticed: may
-#      lab_sts_set --max-age 40 stschange.test change3 enforce
+#   4. (TXT_HOLD_S after 1) the change to testing noticed: may
+#      lab_sts_set --max-age MAX_AGE_S stschange.test change3 enforce
 #   5. restart: policies restored, no refetch; the restart forgets the TXT
 #      answers, so change3 is fetched at once: secure again
-#   4. lab_sts_set change4, its policy file broken; 30 s after change3's
-#      TXT lookup the fetch of change4 fails: change3 still applies, one
-#      sts-unfetchable warning; 40 s after change3's fetch (its max_age)
-#      the answer drops back to may
+#   4. lab_sts_set change4, its policy file broken; TXT_HOLD_S after
+#      change3's TXT lookup the fetch of change4 fails: change3 still
+#      applies, one sts-unfetchable warning; MAX_AGE_S after change3's
+#      fetch (its max_age) the answer drops back to may
 # stsslow.test is fetched once by each resolver, in the background
 # (nginx takes ~10 s to send it).
 set -u
@@ -33,6 +33,12 @@ for tool in nginx curl mta-sts-daemon setpriv; do
 	command -v "$tool" >/dev/null 2>&1 || bail_out "$tool is not installed (./dev test installs it)"
 done
 
+# As lib/sts/stscache.h's STSCACHE_TXT_MIN_S: the TXT record's TTL in the
+# lab is 1 s, so the daemon holds its answer this long.
+TXT_HOLD_S=5
+# change3's max_age: it must outlive the TXT hold and the failing fetch
+# that follows it, with room for an instrumented daemon.
+MAX_AGE_S=$((TXT_HOLD_S + 15))
 t_start=$(_lab_ms)
 lab_start
 lab_https_up || bail_out "lab_https_up failed"
@@ -269,17 +275,18 @@ ok "metrics: first lookups that waited for their policy: ${m:-none} (more than 0
 
 # ---------------------------------------------------------------- 4. noticed
 # The daemon looked at stschange.test's TXT at t_change0 and holds that
-# answer 30 s; the first lookup after that starts the fetch of change2.
+# answer TXT_HOLD_S; the first lookup after that starts the fetch of change2.
 n=$(fetches stschange.test)
-diag "waiting $((t_change0 + 30500 - $(_lab_ms))) ms for stschange.test's TXT answer to run out"
-sleep_until $((t_change0 + 30500))
-got=$(wait_answer stschange.test may $((t_change0 + 40000)))
+hold_ms=$((TXT_HOLD_S * 1000 + 500))
+diag "waiting $((t_change0 + hold_ms - $(_lab_ms))) ms for stschange.test's TXT answer to run out"
+sleep_until $((t_change0 + hold_ms))
+got=$(wait_answer stschange.test may $(($(_lab_ms) + 10000)))
 is "$got" may "stschange.test, id change2 mode testing: may"
 is "$(fetches stschange.test 200)" $((n + 1)) "stschange.test: ...after fetching its policy again"
 like "$(grep 'event=sts-fetch domain=stschange\.test ' "$DAEMON_LOG" | tail -n 1)" 'result=ok id=change2 mode=testing' \
 	"stschange.test: the fetch logged, with the new id and mode"
 
-lab_sts_set --max-age 40 stschange.test change3 enforce mx.stsgood.test '*.good.test' ||
+lab_sts_set --max-age "$MAX_AGE_S" stschange.test change3 enforce mx.stsgood.test '*.good.test' ||
 	bail_out "lab_sts_set change3 failed"
 
 # ---------------------------------------------------------------- 5. restart
@@ -315,12 +322,12 @@ done
 
 # ---------------------------------------------------------------- 4. failing
 # change4 published, its policy file gone: once the daemon looks at the
-# TXT again (30 s after change3's lookup) the fetch fails, and change3
-# (max_age 40) still applies until it runs out.
+# TXT again (TXT_HOLD_S after change3's lookup) the fetch fails, and
+# change3 (max_age MAX_AGE_S) still applies until it runs out.
 lab_sts_set stschange.test change4 enforce mx.stsgood.test || bail_out "lab_sts_set change4 failed"
 lab_sts_break stschange.test || bail_out "lab_sts_break failed"
 n404=$(fetches stschange.test 404)
-sleep_until $((t_change3 + 30500))
+sleep_until $((t_change3 + hold_ms))
 deadline=$(($(_lab_ms) + 8000))
 while ! grep -q 'event=sts-fetch domain=stschange\.test .*id=change4' "$DAEMON_LOG" && (($(_lab_ms) < deadline)); do
 	pmq stschange.test >/dev/null
@@ -340,9 +347,9 @@ expires=$(sed -n 's/.* expires=\([0-9]*\).*/\1/p' <<<"$warnings")
 like "${expires:-}" '^[0-9]+$' "...with the time change3's policy runs out"
 
 # ---------------------------------------------------------------- 5. max_age
-got=$(wait_answer stschange.test may $((t_change3 + 50000)))
+got=$(wait_answer stschange.test may $((t_change3 + MAX_AGE_S * 1000 + 10000)))
 now=$(date +%s)
-is "$got" may "stschange.test: may once change3's max_age (40 s) has run out"
+is "$got" may "stschange.test: may once change3's max_age ($MAX_AGE_S s) has run out"
 ok "stschange.test: ...not before (now $now, expired ${expires:-?})" test "$now" -ge "${expires:-0}"
 
 daemon_stop

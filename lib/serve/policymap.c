@@ -75,7 +75,6 @@ struct policymap {
 	char untrusted_reason[768];
 	struct sts *sts;		/* policymap_set_sts() */
 	struct list held;		/* of struct policymap_waiter, waiting for a policy */
-	struct buf sts_reason;		/* the reason of the last answer MTA-STS replaced */
 	char sts_domain[NEXTHOP_NAME_MAX + 1];
 };
 
@@ -283,12 +282,9 @@ apply_sts(struct policymap *pm, const struct nexthop *nh, struct policymap_answe
 		why = "the level configured for this rule already demands authentication: the policy changes nothing";
 	}
 	a->sts_why = why;
-	if (choice != STSPREC_USE_STS || !v.postfix_answer)
+	if (choice != STSPREC_USE_STS || !v.postfix_answer || !v.reason)
 		return false;
-	buf_reset(&pm->sts_reason);
-	buf_printf(&pm->sts_reason, "MTA-STS policy %s, mode enforce: %s; DNS: %s", v.policy_id, why, a->reason);
-	if (buf_terminate(&pm->sts_reason) == 0)
-		a->reason = buf_ptr(&pm->sts_reason);
+	a->reason = v.reason;
 	a->sts_text = v.postfix_answer;
 	pm->stats.sts_applied++;
 	return false;
@@ -767,7 +763,6 @@ policymap_free(struct policymap *pm)
 		free(w->held_reason);
 		free(w);
 	}
-	buf_free(&pm->sts_reason);
 	policymap_unretire_all(pm);
 	answercache_free(pm->answers);
 	answercache_free(pm->last_secure);

@@ -329,15 +329,15 @@ step(struct discovery *d)
 
 /* ---- Lookups. ---- */
 
+/* d: the domain's discovery, or NULL. */
 static void
-fill_view(const struct sts *s, const struct stscache_entry *e, int64_t now, struct sts_view *out)
+fill_view(const struct stscache_entry *e, const struct discovery *d, int64_t now, struct sts_view *out)
 {
-	const struct discovery *d = find_discovery(s, e->domain);
-
 	out->policy = stscache_in_force(e, now);
 	if (out->policy) {
 		out->policy_id = e->policy_id;
 		out->postfix_answer = e->postfix_answer;
+		out->reason = e->reason;
 		out->fetched_at = e->fetched_at;
 		out->expires_at = e->expires_at;
 	}
@@ -353,14 +353,18 @@ sts_lookup(struct sts *s, const char *domain, struct sts_view *out)
 	int64_t now = s->wall(s->wall_arg);
 	struct stscache_entry *e = stscache_lookup(s->cache, domain, true, now);
 
+	struct discovery *d = find_discovery(s, domain);
+
 	memset(out, 0, sizeof(*out));
 	if (!e)
 		return;
-	if (!find_discovery(s, domain) && stscache_next(e, now) != STSCACHE_NOTHING)
-		start_discovery(s, domain, e->txt == STSCACHE_TXT_UNKNOWN && !e->policy);
-	/* A discovery may have ended at once and changed the cache. */
-	if ((e = stscache_lookup(s->cache, domain, false, now)))
-		fill_view(s, e, now, out);
+	if (!d && stscache_next(e, now) != STSCACHE_NOTHING) {
+		d = start_discovery(s, domain, e->txt == STSCACHE_TXT_UNKNOWN && !e->policy);
+		/* It may have ended at once, and changed the cache. */
+		if (!(e = stscache_lookup(s->cache, domain, false, now)))
+			return;
+	}
+	fill_view(e, d, now, out);
 }
 
 void
@@ -371,7 +375,7 @@ sts_peek(struct sts *s, const char *domain, struct sts_view *out)
 
 	memset(out, 0, sizeof(*out));
 	if (e)
-		fill_view(s, e, now, out);
+		fill_view(e, find_discovery(s, domain), now, out);
 }
 
 struct sts_waiter *

@@ -65,6 +65,7 @@ struct sts_view {
 	const struct stspolicy *policy;	/* in force now, or NULL */
 	const char *policy_id;		/* with policy: the id it was fetched under */
 	const char *postfix_answer;	/* with policy: Postfix's answer in mode enforce, or NULL */
+	const char *reason;		/* with policy: the reason of that answer, or NULL */
 	int64_t fetched_at, expires_at;	/* with policy */
 	enum stscache_txt txt;		/* what the TXT record said last */
 	const char *txt_id;		/* STSCACHE_TXT_ID: its id */

@@ -62,6 +62,8 @@ drop_policy(struct stscache_entry *e)
 	e->policy = NULL;
 	free(e->postfix_answer);
 	e->postfix_answer = NULL;
+	free(e->reason);
+	e->reason = NULL;
 	e->policy_id[0] = '\0';
 	e->fetched_at = e->expires_at = 0;
 }
@@ -73,6 +75,7 @@ free_node(void *arg, struct map_node *n)
 
 	stspolicy_free(nd->entry.policy);
 	free(nd->entry.postfix_answer);
+	free(nd->entry.reason);
 	free(nd->entry.failure);
 	free(nd);
 }
@@ -190,6 +193,12 @@ stscache_fetched(struct stscache_entry *e, const char *id, struct stspolicy *pol
 	 * nothing, as one without patterns. */
 	if (stspolicy_postfix_answer(policy, &answer) == 0 && buf_terminate(&answer) == 0)
 		e->postfix_answer = buf_detach(&answer);
+	buf_reset(&answer);
+	/* Made here too, not at each answer: the path every cached answer
+	 * takes. */
+	if (e->postfix_answer && buf_printf(&answer, "MTA-STS policy %s in mode enforce, where DNS proves DANE absent",
+	    id) == 0 && buf_terminate(&answer) == 0)
+		e->reason = buf_detach(&answer);
 	buf_free(&answer);
 	copy_id(e->policy_id, id);
 	e->fetched_at = now;
@@ -249,7 +258,7 @@ stscache_stats(const struct stscache *c, int64_t now, size_t by_mode[3], size_t 
 		const struct stspolicy *p = stscache_in_force(e, now);
 
 		total += sizeof(*nd) + strlen(e->domain) + 1 + (e->failure ? strlen(e->failure) + 1 : 0) +
-		    (e->postfix_answer ? strlen(e->postfix_answer) + 1 : 0);
+		    (e->postfix_answer ? strlen(e->postfix_answer) + 1 : 0) + (e->reason ? strlen(e->reason) + 1 : 0);
 		if (e->policy)
 			total += stspolicy_memory(e->policy);
 		if (p && (unsigned)stspolicy_mode(p) < 3)

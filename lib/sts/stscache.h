@@ -67,6 +67,7 @@ struct stscache_entry {
 	/* With a policy that has patterns: Postfix's answer for it in mode
 	 * enforce (stspolicy_postfix_answer), made once, for every answer. */
 	char *postfix_answer;
+	char *reason;			/* ...and the reason given with it */
 	char policy_id[STSCACHE_ID_MAX + 1];
 	int64_t fetched_at, expires_at;
 	char failed_id[STSCACHE_ID_MAX + 1];	/* "": the last fetch did not fail */

@@ -150,7 +150,7 @@ for c in "${cases[@]}"; do
 done
 like "$(tlsp query stsbogus.test)" $'^stsbogus\\.test\tTEMP .*DNSSEC' "stsbogus.test: TEMP names the DNSSEC failure"
 like "$(grep 'event=answer dest=stsgood\.test ' "$DAEMON_LOG" | head -n 1)" \
-	'answer="OK secure match=mx\.stsgood\.test servername=hostname".*MTA-STS policy lab1, mode enforce' \
+	'answer="OK secure match=mx\.stsgood\.test servername=hostname".*MTA-STS policy lab1 in mode enforce' \
 	"stsgood.test: the answer's log line names the policy"
 
 wait "$slow_daemon"

@@ -124,7 +124,7 @@ sts_cmd_explain(const struct config *cfg, const struct nexthop *nh, struct polic
 {
 	struct explain_sts s = {
 		.domain = nh->name,
-		.nexthop = explain_sts_nexthop(nh),
+		.nexthop = stsprec_nexthop_of(nh),
 		.answer = answer,
 		.now = (int64_t)time(NULL),
 	};

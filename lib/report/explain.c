@@ -207,28 +207,6 @@ explain_probes_json(const struct probestate_addr *a, struct jsonw *j)
 
 /* ---- MTA-STS beside the resolution ---- */
 
-enum stsprec_nexthop
-explain_sts_nexthop(const struct nexthop *nh)
-{
-	switch (nh->kind) {
-	case NEXTHOP_DOMAIN:
-		return nh->port == NEXTHOP_DEFAULT_PORT ? STSPREC_NEXTHOP_DOMAIN : STSPREC_NEXTHOP_DOMAIN_PORT;
-	case NEXTHOP_HOST:
-		return STSPREC_NEXTHOP_HOST;
-	case NEXTHOP_PARENT:
-		return STSPREC_NEXTHOP_PARENT;
-	case NEXTHOP_IP_LITERAL:
-		break;
-	}
-	return STSPREC_NEXTHOP_IP_LITERAL;
-}
-
-static bool
-sts_domain_form(enum stsprec_nexthop n)
-{
-	return n == STSPREC_NEXTHOP_DOMAIN || n == STSPREC_NEXTHOP_DOMAIN_PORT;
-}
-
 /* What stsprecedence.h makes of the policy in force beside the answer. */
 struct sts_decision {
 	const struct stspolicy *policy;	/* in force, or NULL */
@@ -250,10 +228,7 @@ sts_decide(const struct explain_sts *s, struct sts_decision *d)
 		d->source = "check";
 		d->policy = s->check->verdict == STSCHECK_VALID ? s->check->policy : NULL;
 	}
-	enum stsprec_sts state = STSPREC_STS_ABSENT;
-	if (d->policy)
-		state = stspolicy_mode(d->policy) == STSPOLICY_MODE_ENFORCE ? STSPREC_STS_ENFORCE
-		    : stspolicy_mode(d->policy) == STSPOLICY_MODE_TESTING ? STSPREC_STS_TESTING : STSPREC_STS_NONE;
+	enum stsprec_sts state = stsprec_sts_of(d->policy);
 	struct stsprec_input in = {s->nexthop, s->answer, false, state};
 	enum stsprec_choice choice = stsprec_choose(&in, &d->why);
 	d->kind = "unchanged";
@@ -306,7 +281,7 @@ explain_sts_text(const struct explain_sts *s, struct buf *out)
 	char when[32], until[32];
 
 	sts_decide(s, &d);
-	if (!sts_domain_form(s->nexthop)) {
+	if (!stsprec_domain_nexthop(s->nexthop)) {
 		buf_printf(out, "mta-sts: does not apply: %s\n", d.why);
 		buf_free(&d.answer);
 		return buf_terminate(out);
@@ -353,11 +328,11 @@ explain_sts_json(const struct explain_sts *s, struct jsonw *j)
 
 	sts_decide(s, &d);
 	jsonw_object(j, "sts");
-	jsonw_bool(j, "applies_to_nexthop", sts_domain_form(s->nexthop));
-	jsonw_string(j, "source", sts_domain_form(s->nexthop) ? d.source : "none");
+	jsonw_bool(j, "applies_to_nexthop", stsprec_domain_nexthop(s->nexthop));
+	jsonw_string(j, "source", stsprec_domain_nexthop(s->nexthop) ? d.source : "none");
 	jsonw_string(j, "state_file", s->state_file);
 	jsonw_string(j, "state_error", s->state_error);
-	if (strcmp(d.source, "cache") == 0 && sts_domain_form(s->nexthop)) {
+	if (strcmp(d.source, "cache") == 0 && stsprec_domain_nexthop(s->nexthop)) {
 		const struct stscache_entry *e = s->cached;
 		jsonw_object(j, "cached");
 		jsonw_string(j, "id", e->policy_id);
@@ -377,7 +352,7 @@ explain_sts_json(const struct explain_sts *s, struct jsonw *j)
 	} else {
 		jsonw_null(j, "cached");
 	}
-	if (s->check && strcmp(d.source, "check") == 0 && sts_domain_form(s->nexthop))
+	if (s->check && strcmp(d.source, "check") == 0 && stsprec_domain_nexthop(s->nexthop))
 		stsreport_json(s->check, j, "check");
 	else
 		jsonw_null(j, "check");

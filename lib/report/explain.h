@@ -42,7 +42,7 @@ int explain_reply(const struct resolve_result *r, const struct policy_levels *le
 
 struct explain_sts {
 	const char *domain;		/* the next hop's name */
-	enum stsprec_nexthop nexthop;	/* explain_sts_nexthop() */
+	enum stsprec_nexthop nexthop;	/* stsprec_nexthop_of() */
 	struct policy_answer answer;	/* the resolution's, or POLICY_RULE_EXCEPTION's */
 	const char *state_file;		/* where the daemon keeps its policies, or NULL: none */
 	const char *state_error;	/* why it could not be read, or NULL */
@@ -52,9 +52,6 @@ struct explain_sts {
 	 * was made, or it could not be). */
 	const struct stscheck_result *check;
 };
-
-/* How MTA-STS sees a next hop (a domain with another port is still one). */
-enum stsprec_nexthop explain_sts_nexthop(const struct nexthop *nh);
 
 /* The MTA-STS part as text lines, and as the member "sts" of the object j
  * has open. */

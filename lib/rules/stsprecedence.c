@@ -51,6 +51,44 @@ stsprec_may_apply(enum stsprec_nexthop nexthop, struct policy_answer dane, bool 
 	return dane_stands(nexthop, dane, stale) == NULL;
 }
 
+enum stsprec_nexthop
+stsprec_nexthop_of(const struct nexthop *nh)
+{
+	switch (nh->kind) {
+	case NEXTHOP_DOMAIN:
+		return nh->port == NEXTHOP_DEFAULT_PORT ? STSPREC_NEXTHOP_DOMAIN : STSPREC_NEXTHOP_DOMAIN_PORT;
+	case NEXTHOP_HOST:
+		return STSPREC_NEXTHOP_HOST;
+	case NEXTHOP_PARENT:
+		return STSPREC_NEXTHOP_PARENT;
+	case NEXTHOP_IP_LITERAL:
+		break;
+	}
+	return STSPREC_NEXTHOP_IP_LITERAL;
+}
+
+bool
+stsprec_domain_nexthop(enum stsprec_nexthop n)
+{
+	return n == STSPREC_NEXTHOP_DOMAIN || n == STSPREC_NEXTHOP_DOMAIN_PORT;
+}
+
+enum stsprec_sts
+stsprec_sts_of(const struct stspolicy *p)
+{
+	if (!p)
+		return STSPREC_STS_ABSENT;
+	switch (stspolicy_mode(p)) {
+	case STSPOLICY_MODE_ENFORCE:
+		return STSPREC_STS_ENFORCE;
+	case STSPOLICY_MODE_TESTING:
+		return STSPREC_STS_TESTING;
+	case STSPOLICY_MODE_NONE:
+		break;
+	}
+	return STSPREC_STS_NONE;
+}
+
 enum stsprec_choice
 stsprec_choose(const struct stsprec_input *in, const char **why)
 {

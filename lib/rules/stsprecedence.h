@@ -18,7 +18,9 @@
 
 #include <stdbool.h>
 
+#include "postfix/nexthop.h"
 #include "rules/policy.h"
+#include "rules/stspolicy.h"
 
 enum stsprec_nexthop {
 	STSPREC_NEXTHOP_DOMAIN,		/* example.org */
@@ -46,6 +48,13 @@ enum stsprec_choice {
 	STSPREC_USE_DANE,	/* answer as DNS (or the exception list) decided */
 	STSPREC_USE_STS,	/* answer "secure match=... servername=hostname" */
 };
+
+/* How MTA-STS sees a next hop (a domain with another port is still one);
+ * whether it is a recipient domain, the only kind a policy can apply to;
+ * and the state a policy in force (NULL: none) puts it in. */
+enum stsprec_nexthop stsprec_nexthop_of(const struct nexthop *nh);
+bool stsprec_domain_nexthop(enum stsprec_nexthop n);
+enum stsprec_sts stsprec_sts_of(const struct stspolicy *p);
 
 /* The choice, and in *why a static sentence for logs and `tlspolicy
  * explain` ("DANE answered: secure MX, every usable host dane", "mode

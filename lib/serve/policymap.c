@@ -183,28 +183,10 @@ find_in_flight(const struct policymap *pm, const char *key)
 
 /* ---- MTA-STS (stsprecedence.h): applied as each answer is given. ---- */
 
-static enum stsprec_nexthop
-sts_nexthop(const struct nexthop *nh)
-{
-	switch (nh->kind) {
-	case NEXTHOP_DOMAIN:
-		return nh->port == NEXTHOP_DEFAULT_PORT ? STSPREC_NEXTHOP_DOMAIN : STSPREC_NEXTHOP_DOMAIN_PORT;
-	case NEXTHOP_HOST:
-		return STSPREC_NEXTHOP_HOST;
-	case NEXTHOP_PARENT:
-		return STSPREC_NEXTHOP_PARENT;
-	case NEXTHOP_IP_LITERAL:
-		break;
-	}
-	return STSPREC_NEXTHOP_IP_LITERAL;
-}
-
 static bool
 sts_domain_form(const struct nexthop *nh)
 {
-	enum stsprec_nexthop kind = sts_nexthop(nh);
-
-	return kind == STSPREC_NEXTHOP_DOMAIN || kind == STSPREC_NEXTHOP_DOMAIN_PORT;
+	return stsprec_domain_nexthop(stsprec_nexthop_of(nh));
 }
 
 /* A resolution starts: the domain's policy is looked for beside it, so
@@ -216,22 +198,6 @@ start_sts(struct policymap *pm, const struct nexthop *nh)
 
 	if (pm->sts && sts_domain_form(nh))
 		sts_lookup(pm->sts, nh->name, &v);
-}
-
-static enum stsprec_sts
-sts_state(const struct stspolicy *p)
-{
-	if (!p)
-		return STSPREC_STS_ABSENT;
-	switch (stspolicy_mode(p)) {
-	case STSPOLICY_MODE_ENFORCE:
-		return STSPREC_STS_ENFORCE;
-	case STSPOLICY_MODE_TESTING:
-		return STSPREC_STS_TESTING;
-	case STSPOLICY_MODE_NONE:
-		break;
-	}
-	return STSPREC_STS_NONE;
 }
 
 static bool
@@ -258,7 +224,7 @@ apply_sts(struct policymap *pm, const struct nexthop *nh, struct policymap_answe
 
 	if (!pm->sts || !sts_domain_form(nh))
 		return false;
-	bool may = stsprec_may_apply(sts_nexthop(nh), a->answer, a->stale);
+	bool may = stsprec_may_apply(stsprec_nexthop_of(nh), a->answer, a->stale);
 	if (may)
 		sts_lookup(pm->sts, nh->name, &v);
 	else
@@ -272,7 +238,7 @@ apply_sts(struct policymap *pm, const struct nexthop *nh, struct policymap_answe
 	a->sts_domain = pm->sts_domain;
 	a->sts_id = v.policy_id;
 	a->sts_fetched_at = v.fetched_at;
-	struct stsprec_input in = {sts_nexthop(nh), a->answer, a->stale, sts_state(v.policy)};
+	struct stsprec_input in = {stsprec_nexthop_of(nh), a->answer, a->stale, stsprec_sts_of(v.policy)};
 	enum stsprec_choice choice = stsprec_choose(&in, &why);
 	if (choice == STSPREC_USE_STS && configured_authenticates(pm, a->answer)) {
 		/* The administrator's level for the rule already has Postfix

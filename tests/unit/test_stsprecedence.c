@@ -164,12 +164,62 @@ test_every_combination(void **state)
 	assert_int_equal(sts_answers, 4);
 }
 
+/* Next-hop keys as the policy map parses them, and the kind each is. */
+static void
+test_nexthop_kinds(void **state)
+{
+	static const struct {
+		const char *key;
+		enum stsprec_nexthop kind;
+		bool domain;
+	} rows[] = {
+		{"example.org", STSPREC_NEXTHOP_DOMAIN, true},
+		{"example.org:587", STSPREC_NEXTHOP_DOMAIN_PORT, true},
+		{"[mx.example.org]", STSPREC_NEXTHOP_HOST, false},
+		{"[mx.example.org]:25", STSPREC_NEXTHOP_HOST, false},
+		{".example.org", STSPREC_NEXTHOP_PARENT, false},
+		{"[192.0.2.1]", STSPREC_NEXTHOP_IP_LITERAL, false},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct nexthop nh;
+		const char *why;
+		assert_int_equal(nexthop_parse(rows[i].key, strlen(rows[i].key), &nh, &why), 0);
+		if (stsprec_nexthop_of(&nh) != rows[i].kind || stsprec_domain_nexthop(rows[i].kind) != rows[i].domain)
+			fail_msg("%s: kind %d, want %d", rows[i].key, stsprec_nexthop_of(&nh), rows[i].kind);
+	}
+}
+
+/* A policy's mode as the precedence reads it; no policy is absent. */
+static void
+test_policy_states(void **state)
+{
+	static const struct {
+		const char *body;
+		enum stsprec_sts want;
+	} rows[] = {
+		{"version: STSv1\nmode: enforce\nmx: mx.example.org\nmax_age: 86400\n", STSPREC_STS_ENFORCE},
+		{"version: STSv1\nmode: testing\nmx: mx.example.org\nmax_age: 86400\n", STSPREC_STS_TESTING},
+		{"version: STSv1\nmode: none\nmax_age: 86400\n", STSPREC_STS_NONE},
+	};
+
+	assert_int_equal(stsprec_sts_of(NULL), STSPREC_STS_ABSENT);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct stspolicy *p = stspolicy_parse(rows[i].body, strlen(rows[i].body), NULL);
+		assert_non_null(p);
+		assert_int_equal(stsprec_sts_of(p), rows[i].want);
+		stspolicy_free(p);
+	}
+}
+
 int
 main(void)
 {
 	struct table t = {0};
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_every_combination),
+		cmocka_unit_test(test_nexthop_kinds),
+		cmocka_unit_test(test_policy_states),
 	};
 
 	TABLE_ADD(&t, prec_cases, prec_case, test_prec);

@@ -314,3 +314,21 @@ nexthop_format(const struct nexthop *nh, char *dst, size_t size)
 	}
 	return (int)n;
 }
+
+static size_t
+without_root_dot(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 1 && name[n - 1] == '.' ? n - 1 : n;
+}
+
+bool
+nexthop_name_within(const char *name, const char *domain)
+{
+	size_t n = without_root_dot(name), d = without_root_dot(domain);
+
+	if (d == 0 || n < d || strncasecmp(name + n - d, domain, d) != 0)
+		return false;
+	return n == d || name[n - d - 1] == '.';
+}

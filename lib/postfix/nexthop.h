@@ -84,4 +84,9 @@ const char *nexthop_to_alabels(const char *name, size_t len, char alabel[NEXTHOP
 /* Checks a DNS host name as above; len excludes any trailing dot. */
 bool nexthop_valid_hostname(const char *name, size_t len);
 
+/* Whether the DNS name is domain itself or a name below it, ignoring
+ * case and a trailing dot on either: "mx.Example.org" is within
+ * "example.org.", "badexample.org" is not. */
+bool nexthop_name_within(const char *name, const char *domain);
+
 #endif

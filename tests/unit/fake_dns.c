@@ -31,6 +31,7 @@ struct fake_dns {
 	struct queued *queue;
 	struct started *log;
 	int next_id;
+	unsigned cancelled;
 };
 
 static size_t
@@ -180,6 +181,7 @@ fake_cancel(void *impl, int id)
 			*p = q->next;
 			free(q->name);
 			free(q);
+			f->cancelled++;
 			return;
 		}
 	}
@@ -214,14 +216,15 @@ fake_dns_create(const struct fake_rr *zone, size_t n, struct fake_dns **fake)
 	return dns_create(&fake_ops, f);
 }
 
-size_t
-fake_dns_step(struct fake_dns *f)
+/* Takes *link's lookup off the queue and answers it. */
+static size_t
+deliver(struct fake_dns *f, struct queued **link)
 {
-	struct queued *q = f->queue;
+	struct queued *q = *link;
 
 	if (!q)
 		return 0;
-	f->queue = q->next;
+	*link = q->next;
 	struct dns_answer *a = answer_for(f, q->name, q->type);
 	dns_callback *cb = q->cb;
 	void *arg = q->arg;
@@ -229,6 +232,34 @@ fake_dns_step(struct fake_dns *f)
 	free(q);
 	cb(arg, a);
 	return 1;
+}
+
+size_t
+fake_dns_step(struct fake_dns *f)
+{
+	return deliver(f, &f->queue);
+}
+
+size_t
+fake_dns_deliver(struct fake_dns *f, const char *name, uint16_t type)
+{
+	for (struct queued **p = &f->queue; *p; p = &(*p)->next)
+		if ((*p)->type == type && strcasecmp((*p)->name, name) == 0)
+			return deliver(f, p);
+	return 0;
+}
+
+size_t
+fake_dns_round(struct fake_dns *f)
+{
+	int last = f->next_id;
+	size_t delivered = 0;
+
+	/* The queue is in the order lookups started; a callback may cancel
+	 * a lookup of this round, so count what came. */
+	while (f->queue && f->queue->id <= last)
+		delivered += fake_dns_step(f);
+	return delivered;
 }
 
 size_t
@@ -259,6 +290,22 @@ fake_dns_count(const struct fake_dns *f, const char *name, uint16_t type)
 	for (const struct started *s = f->log; s; s = s->next)
 		n += s->type == type && strcasecmp(s->name, name) == 0;
 	return n;
+}
+
+unsigned
+fake_dns_count_type(const struct fake_dns *f, uint16_t type)
+{
+	unsigned n = 0;
+
+	for (const struct started *s = f->log; s; s = s->next)
+		n += s->type == type;
+	return n;
+}
+
+unsigned
+fake_dns_cancelled(const struct fake_dns *f)
+{
+	return f->cancelled;
 }
 
 unsigned

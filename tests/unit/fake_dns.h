@@ -39,10 +39,20 @@ struct dns *fake_dns_create(const struct fake_rr *zone, size_t n, struct fake_dn
 size_t fake_dns_run(struct fake_dns *fake);
 /* Delivers the oldest queued answer only; 0 when none was queued. */
 size_t fake_dns_step(struct fake_dns *fake);
+/* One round trip: delivers the answers queued now, not those their
+ * callbacks queue; returns how many. */
+size_t fake_dns_round(struct fake_dns *fake);
+/* Delivers the queued answer to (name, type) before the others; 0 when
+ * no such lookup is queued. */
+size_t fake_dns_deliver(struct fake_dns *fake, const char *name, uint16_t type);
 size_t fake_dns_pending(const struct fake_dns *fake);
 /* How many lookups of (name, type) were started. */
 unsigned fake_dns_count(const struct fake_dns *fake, const char *name, uint16_t type);
 unsigned fake_dns_total(const struct fake_dns *fake);
+/* How many lookups of type were started, and how many were cancelled
+ * before their answer came. */
+unsigned fake_dns_count_type(const struct fake_dns *fake, uint16_t type);
+unsigned fake_dns_cancelled(const struct fake_dns *fake);
 
 /* A SHA-256-sized TLSA record "U S M <64 hex digits>" for tables. */
 #define FAKE_DIGEST32 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -348,10 +348,25 @@ test_host_spec(void **state)
 	assert_int_equal(nh.port, c->port);
 }
 
+/* Whether an MX host shares its domain's (unsigned) zone: by name only. */
+static void
+test_name_within(void **state)
+{
+	assert_true(nexthop_name_within("example.org", "example.org"));
+	assert_true(nexthop_name_within("mx.Example.ORG", "example.org."));
+	assert_true(nexthop_name_within("a.b.example.org.", "example.org"));
+	assert_false(nexthop_name_within("badexample.org", "example.org"));
+	assert_false(nexthop_name_within("example.org", "mx.example.org"));
+	assert_false(nexthop_name_within("org", "example.org"));
+	assert_false(nexthop_name_within("example.org", ""));
+	assert_false(nexthop_name_within("mx.example.net", "example.org"));
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest more[] = {
+		cmocka_unit_test(test_name_within),
 		cmocka_unit_test(test_name_length_limit),
 		cmocka_unit_test(test_idn_lengths),
 	};

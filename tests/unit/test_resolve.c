@@ -110,6 +110,16 @@ static const struct fake_rr zone[] = {
 	{"unsigned2.example", RR_TYPE_MX, DATA, I, 3600, NULL, {"10 mx.unsigned2.example"}, false},
 	{"mx.unsigned2.example", RR_TYPE_A, DATA, I, 3600, NULL, {"192.0.2.3"}, false},
 	{"mx.unsigned2.example", RR_TYPE_AAAA, NODATA, I, 3600, NULL, {NULL}, false},
+	/* signed MX, unsigned host addresses: whatever its TLSA lookup (asked
+	 * early, with them) says must not count, secure data or bogus */
+	{"early.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.early.example"}, false},
+	{"mx.early.example", RR_TYPE_A, DATA, I, 3600, NULL, {"192.0.2.4"}, false},
+	{"mx.early.example", RR_TYPE_AAAA, NODATA, I, 3600, NULL, {NULL}, false},
+	{"_25._tcp.mx.early.example", RR_TYPE_TLSA, DATA, S, 3600, NULL, {TLSA_GOOD}, false},
+	{"early2.example", RR_TYPE_MX, DATA, S, 3600, NULL, {"10 mx.early2.example"}, false},
+	{"mx.early2.example", RR_TYPE_A, DATA, I, 3600, NULL, {"192.0.2.5"}, false},
+	{"mx.early2.example", RR_TYPE_AAAA, NODATA, I, 3600, NULL, {NULL}, false},
+	{"_25._tcp.mx.early2.example", RR_TYPE_TLSA, SF, B, 3600, NULL, {NULL}, false},
 	/* hostile MX data */
 	{"hostile.example", RR_TYPE_MX, DATA, S, 3600, NULL,
 	    {"\\# 000a03 6d78", "\\# 000a 03 6d 2e 78 00", "10 mx1.good.example"}, false},
@@ -209,6 +219,8 @@ struct outcome {
 	uint32_t ttl;
 	char reason[512];
 	size_t nlookups;
+	size_t ntlsa;		/* TLSA lookups in the trace: those that counted */
+	char tlsa_trace[1024];	/* their names, each followed by a space */
 };
 
 static void
@@ -238,7 +250,37 @@ collect(void *arg, const struct resolve_result *r)
 			assert_true(text_is_printable(l->records[k], strlen(l->records[k])));
 		if (r->lookups[i].outcome == DNS_DATA && r->lookups[i].security != DNS_BOGUS)
 			assert_true(r->lookups[i].nrecords > 0);
+		if (l->type == RR_TYPE_TLSA) {
+			size_t used_t = strlen(o->tlsa_trace);
+			snprintf(o->tlsa_trace + used_t, sizeof(o->tlsa_trace) - used_t, "%s ", l->name);
+			o->ntlsa++;
+		}
 	}
+}
+
+/* Whether the TLSA lookup at name counted (is in the trace). */
+static bool
+tlsa_counted(const struct outcome *o, const char *name)
+{
+	char word[300];
+
+	snprintf(word, sizeof(word), "%s ", name);
+	for (const char *p = o->tlsa_trace; (p = strstr(p, word)); p++)
+		if (p == o->tlsa_trace || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+/* Every lookup that counted is in the trace. Early TLSA lookups (started
+ * with the addresses) that the addresses made moot are not: the trace
+ * holds every other lookup started, and at most the TLSA ones. */
+static void
+assert_trace_complete(const struct outcome *o, const struct fake_dns *fake, unsigned not_started)
+{
+	unsigned tlsa = fake_dns_count_type(fake, RR_TYPE_TLSA);
+
+	assert_int_equal(o->nlookups - o->ntlsa, fake_dns_total(fake) - tlsa - not_started);
+	assert_true(o->ntlsa <= tlsa);
 }
 
 /* Starts resolving key against the shared zone; the caller frees *dns. */
@@ -274,14 +316,17 @@ test_scenario(void **state)
 		assert_int_equal(o.ttl, sc->ttl);
 	if (sc->reason && !strstr(o.reason, sc->reason))
 		fail_msg("reason '%s' lacks '%s'", o.reason, sc->reason);
-	if (sc->tlsa)
+	if (sc->tlsa) {
 		assert_int_equal(fake_dns_count(fake, sc->tlsa, RR_TYPE_TLSA), 1);
-	assert_int_equal(o.nlookups, fake_dns_total(fake) - (sc->result == POLICY_TEMP &&
-	    strstr(o.reason, "could not start") ? 1 : 0));
+		if (!tlsa_counted(&o, sc->tlsa))
+			fail_msg("the TLSA lookup at %s is not in the trace (%s)", sc->tlsa, o.tlsa_trace);
+	}
+	assert_trace_complete(&o, fake, sc->result == POLICY_TEMP && strstr(o.reason, "could not start") ? 1 : 0);
 	dns_free(dns);
 }
 
-/* An insecure host is never asked for TLSA: its answer could be forged. */
+/* A host named within a domain whose MX answer is unsigned is unsigned
+ * too: it is not even asked for TLSA early. */
 static void
 test_no_tlsa_lookup_for_insecure_host(void **state)
 {
@@ -324,16 +369,20 @@ test_cname_lookup_only_when_needed(void **state)
 		assert_true(o.called);
 		snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s", cases[i].host);
 		if (fake_dns_count(fake, cases[i].host, RR_TYPE_CNAME) != cases[i].cname ||
-		    fake_dns_count(fake, tlsa, RR_TYPE_TLSA) != cases[i].tlsa_at_host)
-			fail_msg("%s: %u CNAME and %u TLSA lookups at %s, want %u and %u", cases[i].key,
-			    fake_dns_count(fake, cases[i].host, RR_TYPE_CNAME), fake_dns_count(fake, tlsa, RR_TYPE_TLSA),
-			    cases[i].host, cases[i].cname, cases[i].tlsa_at_host);
+		    tlsa_counted(&o, tlsa) != cases[i].tlsa_at_host)
+			fail_msg("%s: %u CNAME lookups, TLSA at %s %s, want %u and %s", cases[i].key,
+			    fake_dns_count(fake, cases[i].host, RR_TYPE_CNAME), cases[i].host,
+			    tlsa_counted(&o, tlsa) ? "counted" : "not counted", cases[i].cname,
+			    cases[i].tlsa_at_host ? "counted" : "not");
+		/* Never a second lookup at the same name: the early one serves. */
+		assert_true(fake_dns_count(fake, tlsa, RR_TYPE_TLSA) <= 1);
 		dns_free(dns);
 	}
 }
 
 /* Hosts are looked up in parallel: the MX answer queues every host's
- * address lookups at once, before any of them is answered. */
+ * address lookups and its TLSA lookup at once, before any of them is
+ * answered. */
 static void
 test_hosts_in_parallel(void **state)
 {
@@ -344,10 +393,119 @@ test_hosts_in_parallel(void **state)
 	start("mixed.example", &dns, &fake, &o);
 	assert_int_equal(fake_dns_pending(fake), 1);	/* MX */
 	assert_int_equal(fake_dns_step(fake), 1);
-	assert_int_equal(fake_dns_pending(fake), 4);	/* A and AAAA of two hosts */
+	assert_int_equal(fake_dns_pending(fake), 6);	/* A, AAAA and TLSA of two hosts */
+	assert_int_equal(fake_dns_count_type(fake, RR_TYPE_TLSA), 2);
 	fake_dns_run(fake);
 	assert_true(o.called);
 	dns_free(dns);
+}
+
+/* The TLSA lookup asked early, with the addresses, counts only when they
+ * say it should: not for a host whose addresses are unsigned (its answer,
+ * secure or bogus, is dropped), not at a CNAME'd host's own name while
+ * the expanded name's records decide. Whether it comes before the
+ * addresses or after, the verdict is the same. */
+static void
+test_early_tlsa_counts_only_when_due(void **state)
+{
+	static const struct {
+		const char *key, *host, *hosts;
+		enum policy_rule rule;
+		bool counted;
+	} cases[] = {
+		{"early.example", "mx.early.example", "mx.early.example=plain", POLICY_RULE_NO_TLSA, false},
+		{"early2.example", "mx.early2.example", "mx.early2.example=plain", POLICY_RULE_NO_TLSA, false},
+		{"alias.example", "mail.alias.example", "mail.alias.example=dane", POLICY_RULE_ALL_DANE, false},
+		{"alias2.example", "mail.alias2.example", "mail.alias2.example=dane", POLICY_RULE_ALL_DANE, true},
+		{"alias5.example", "mail.alias5.example", "mail.alias5.example=dane", POLICY_RULE_ALL_DANE, true},
+		{"alias6.example", "mail.alias6.example", "mail.alias6.example=plain", POLICY_RULE_NO_TLSA, false},
+		{"good.example", "mx1.good.example", "mx1.good.example=dane", POLICY_RULE_ALL_DANE, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int tlsa_first = 0; tlsa_first < 2; tlsa_first++) {
+			struct fake_dns *fake;
+			struct dns *dns;
+			struct outcome o = {0};
+			char tlsa[300];
+
+			snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s", cases[i].host);
+			start(cases[i].key, &dns, &fake, &o);
+			fake_dns_step(fake);	/* the MX */
+			if (tlsa_first)
+				assert_int_equal(fake_dns_deliver(fake, tlsa, RR_TYPE_TLSA), 1);
+			fake_dns_run(fake);
+			assert_true(o.called);
+			if (o.answer.rule != cases[i].rule || strcmp(o.hosts, cases[i].hosts) != 0 ||
+			    tlsa_counted(&o, tlsa) != cases[i].counted)
+				fail_msg("%s (TLSA %s): %s, %s, TLSA at %s %s", cases[i].key,
+				    tlsa_first ? "first" : "last", policy_rule_name(o.answer.rule), o.hosts, tlsa,
+				    tlsa_counted(&o, tlsa) ? "counted" : "not counted");
+			assert_int_equal(fake_dns_count(fake, tlsa, RR_TYPE_TLSA), 1);
+			/* Answered last and not due: cancelled before it came. */
+			if (!tlsa_first && !cases[i].counted && strncmp(cases[i].key, "early", 5) == 0)
+				assert_int_equal(fake_dns_cancelled(fake), 1);
+			assert_trace_complete(&o, fake, 0);
+			dns_free(dns);
+		}
+	}
+}
+
+/* Cancelling a resolution while an early TLSA answer waits for its
+ * addresses: nothing leaks, nothing is called (the sanitizers check). */
+static void
+test_cancel_with_early_answer(void **state)
+{
+	struct fake_dns *fake;
+	struct dns *dns;
+	struct outcome o = {0};
+	struct resolve *r = start("good.example", &dns, &fake, &o);
+
+	fake_dns_step(fake);
+	assert_int_equal(fake_dns_deliver(fake, "_25._tcp.mx1.good.example", RR_TYPE_TLSA), 1);
+	resolve_cancel(r);
+	assert_int_equal(fake_dns_pending(fake), 0);
+	assert_false(o.called);
+	dns_free(dns);
+}
+
+/* Round trips of a fresh decision: the MX, then each host's addresses and
+ * TLSA records together; one fewer for a host next hop. A CNAME'd host
+ * needs the expanded name's TLSA lookup after its addresses: three. */
+static void
+test_round_trips(void **state)
+{
+	static const struct {
+		const char *key;
+		unsigned rounds;
+		enum policy_rule rule;
+	} cases[] = {
+		{"good.example", 2, POLICY_RULE_ALL_DANE},
+		{"mixed.example", 2, POLICY_RULE_MIXED},
+		{"implicit.example", 2, POLICY_RULE_ALL_DANE},
+		{"[mx1.good.example]", 1, POLICY_RULE_ALL_DANE},
+		{"[mx.submit.example]:587", 1, POLICY_RULE_ALL_DANE},
+		{"unsigned.example", 2, POLICY_RULE_INSECURE_MX_DANE},
+		{"unsigned2.example", 2, POLICY_RULE_INSECURE},
+		{"alias.example", 3, POLICY_RULE_ALL_DANE},
+		{"alias2.example", 3, POLICY_RULE_ALL_DANE},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_dns *fake;
+		struct dns *dns;
+		struct outcome o = {0};
+		unsigned rounds = 0;
+
+		start(cases[i].key, &dns, &fake, &o);
+		while (fake_dns_round(fake))
+			rounds++;
+		assert_true(o.called);
+		if (rounds != cases[i].rounds || o.answer.rule != cases[i].rule)
+			fail_msg("%s: %u round trips and %s, want %u and %s", cases[i].key, rounds,
+			    policy_rule_name(o.answer.rule), cases[i].rounds, policy_rule_name(cases[i].rule));
+		dns_free(dns);
+	}
 }
 
 /* Cancelling before any answer: no callback, nothing left queued. */
@@ -422,6 +580,9 @@ main(void)
 		cmocka_unit_test(test_no_tlsa_lookup_for_insecure_host),
 		cmocka_unit_test(test_cname_lookup_only_when_needed),
 		cmocka_unit_test(test_hosts_in_parallel),
+		cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_early_tlsa_counts_only_when_due),
+		cmocka_unit_test(test_cancel_with_early_answer),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_cancel_midway),
 		cmocka_unit_test(test_host_limit),

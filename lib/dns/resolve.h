@@ -4,8 +4,11 @@
  *
  * For a domain next hop: the MX lookup, then for each MX host (at most
  * POLICY_MAX_HOSTS, lowest preference first, in parallel) its A and AAAA
- * lookups and, when those are secure, the TLSA lookup at
- * _<port>._tcp.<host>. When a host name is a CNAME chain, the TLSA base
+ * lookups and, with them, the TLSA lookup at _<port>._tcp.<host>, whose
+ * answer counts only when the addresses turn out secure (otherwise it is
+ * cancelled or dropped unread): two round trips for a fresh destination.
+ * Hosts named within a domain whose MX answer is unsigned get no such
+ * early lookup. When a host name is a CNAME chain, the TLSA base
  * is chosen as Postfix's own DANE chooses it (RFC 7672 section 2.2.2):
  * with secure addresses, the expanded name first and, when nothing signed
  * is there (denied, or an unsigned answer), the original name; with

@@ -408,6 +408,24 @@ on_resolution(void *arg, const struct resolve_result *r, uint64_t elapsed_ms)
 	probing_resolved(d->probing, r);
 }
 
+/* At debug level, as the lookups behind a fresh answer are. */
+static void
+on_refresh(void *arg, const char *key, enum policymap_refresh outcome, uint32_t ttl_s)
+{
+	struct daemon *d = arg;
+	struct buf line;
+
+	if (!log_enabled(d->log, LOGL_DEBUG))
+		return;
+	buf_init(&line);
+	kv_str(&line, "event", "refresh");
+	kv_str(&line, "dest", key);
+	kv_str(&line, "outcome", policymap_refresh_name(outcome));
+	kv_uint(&line, "ttl", ttl_s);
+	log_line(d->log, LOGL_DEBUG, buf_ptr(&line), buf_size(&line));
+	buf_free(&line);
+}
+
 /* The tracked copy of the trust anchors (trust_anchor_tracking): made from
  * trust_anchor_file the first time, and the user's, whose libunbound
  * thread rewrites it. */
@@ -650,6 +668,7 @@ main(int argc, char **argv)
 	if (!(d.pm = policymap_create(d.dns, d.cfg, seed, monotonic_ms, NULL)))
 		return start_failed(&d, EX_OSERR, "out of memory");
 	policymap_set_observer(d.pm, on_resolution, &d);
+	policymap_set_refresh_hook(d.pm, on_refresh, &d);
 	if (d.cfg->sts_enable) {
 		if (!(d.sts = sts_start(&d, err, sizeof(err))))
 			return start_failed(&d, EX_CONFIG, "MTA-STS: %s", err);

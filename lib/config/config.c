@@ -71,6 +71,8 @@ static const struct setting settings[] = {
 	{"cache_min_ttl", T_DURATION, OFF(cache_min_ttl_ms), "10s", 0, 0, 7 * DAY_MS, NULL},
 	{"cache_max_ttl", T_DURATION, OFF(cache_max_ttl_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
 	{"cache_temp_ttl", T_DURATION, OFF(cache_temp_ttl_ms), "15s", 0, 0, 3600000, NULL},
+	{"cache_prefetch_percent", T_UINT, OFF(cache_prefetch_percent), "10", 0, 0, 50, NULL},
+	{"cache_prefetch_max", T_UINT, OFF(cache_prefetch_max), "100", 0, 1, 100000, NULL},
 	{"stale_answer_max_age", T_DURATION, OFF(stale_answer_max_age_ms), "24h", 0, 0, 7 * DAY_MS, NULL},
 	{"cache_snapshot_interval", T_DURATION, OFF(cache_snapshot_interval_ms), "5m", 0, 0, DAY_MS, NULL},
 	{"level_all_dane", T_LEVEL, LEVEL(POLICY_RULE_ALL_DANE), "dane-only", 0, 0, 0, NULL},

@@ -63,6 +63,11 @@ struct config {
 	unsigned cache_min_ttl_ms;
 	unsigned cache_max_ttl_ms;
 	unsigned cache_temp_ttl_ms;
+	/* A hit in the last cache_prefetch_percent of its TTL refreshes the
+	 * answer in the background (0: never), at most cache_prefetch_max at
+	 * once. */
+	unsigned cache_prefetch_percent;
+	unsigned cache_prefetch_max;
 	unsigned stale_answer_max_age_ms;	/* 0: never serve stale */
 	unsigned cache_snapshot_interval_ms;	/* 0: only at stop */
 

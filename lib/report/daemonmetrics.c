@@ -111,6 +111,17 @@ sts_fetches(const struct daemonmetrics *m, const char *name, const char *help, s
 }
 
 static int
+cache_refreshes(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	for (int o = 0; o < POLICYMAP_REFRESH_COUNT; o++)
+		rc |= metrics_sample(out, name, "outcome", policymap_refresh_name((enum policymap_refresh)o),
+		    m->cache.refresh_outcomes[o]);
+	return rc;
+}
+
+static int
 sts_policies(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
 {
 	int rc = 0;
@@ -144,6 +155,14 @@ static const struct row rows[] = {
 	{{"tlspolicyd_cache_misses_total", "counter", "Answers that needed a resolution.", NULL}, NULL,
 	    FIELD(cache.misses)},
 	{{"tlspolicyd_cache_entries", "gauge", "Answers cached.", NULL}, NULL, FIELD(cache.entries)},
+	{{"tlspolicyd_cache_refreshes_total", "counter",
+	    "Background refreshes of cached answers Postfix asked for near their expiry (cache_prefetch_percent), "
+	    "by how they ended.", "outcome"}, NULL, SAMPLES(cache_refreshes)},
+	{{"tlspolicyd_cache_refreshes_skipped_total", "counter",
+	    "Refreshes not started: cache_prefetch_max were running.", NULL}, NULL, FIELD(cache.refresh_skipped)},
+	{{"tlspolicyd_cache_late_answers_total", "counter",
+	    "Answers given past their expiry while their refresh ran (at most dns_timeout).", NULL}, NULL,
+	    FIELD(cache.late)},
 	{{"tlspolicyd_resolutions_shared_total", "counter", "Requests that joined a resolution already under way.", NULL},
 	    NULL, FIELD(cache.shared)},
 	{{"tlspolicyd_stale_answers_total", "counter",

@@ -53,14 +53,14 @@ answercache_create(size_t max_entries, const unsigned char seed[16])
 	return c;
 }
 
-const struct answercache_entry *
+struct answercache_entry *
 answercache_get(struct answercache *c, const char *key, uint64_t now_ms)
 {
 	struct answer *a = MAP_ENTRY(map_find_str(&c->answers, key), struct answer, node);
 
 	if (!a)
 		return NULL;
-	if (now_ms >= a->entry.expires_ms) {
+	if (now_ms >= a->entry.expires_ms && now_ms >= a->entry.late_until_ms) {
 		map_remove(&c->answers, &a->node);
 		free_answer(a);
 		return NULL;
@@ -70,7 +70,7 @@ answercache_get(struct answercache *c, const char *key, uint64_t now_ms)
 	return &a->entry;
 }
 
-const struct answercache_entry *
+struct answercache_entry *
 answercache_peek(const struct answercache *c, const char *key)
 {
 	struct answer *a = MAP_ENTRY(map_find_str(&c->answers, key), struct answer, node);
@@ -100,6 +100,8 @@ answercache_put(struct answercache *c, const char *key, struct policy_answer ans
 	a->entry.stored_ms = now_ms;
 	a->entry.expires_ms = expires_ms;
 	a->entry.used_ms = now_ms;
+	a->entry.late_until_ms = 0;
+	a->entry.refreshing = false;
 	/* A replaced answer is no eviction: the cache did not run out of room. */
 	struct answer *old = MAP_ENTRY(map_put(&c->answers, &a->node, a->key, klen), struct answer, node);
 	if (old)

@@ -11,8 +11,14 @@
  * would let them pile every entry into one bucket. A hit allocates
  * nothing: it is the path every cached answer takes.
  *
+ * An entry may be given a little past its expiry (late_until_ms): the
+ * policy map does so while the entry's refresh runs, so that a refresh
+ * that had to wait for the resolver's own copy to expire keeps Postfix
+ * from waiting all the same.
+ *
  * Ownership: the cache copies keys and reasons. answercache_get() returns a
- * pointer owned by the cache, valid until the next call that modifies it.
+ * pointer owned by the cache, valid until the next call that modifies it;
+ * the caller may set the entry's owner fields (refreshing, late_until_ms).
  */
 #ifndef TLSPOLICY_ANSWERCACHE_H
 #define TLSPOLICY_ANSWERCACHE_H
@@ -29,6 +35,10 @@ struct answercache_entry {
 	uint64_t stored_ms;
 	uint64_t expires_ms;
 	uint64_t used_ms;		/* the last answercache_get() that found it */
+	/* The owner's: given until then when past expires_ms (0: never), and
+	 * whether a refresh of the entry was started. A put clears both. */
+	uint64_t late_until_ms;
+	bool refreshing;
 };
 
 struct answercache;
@@ -36,9 +46,9 @@ struct answercache;
 struct answercache *answercache_create(size_t max_entries, const unsigned char seed[16]);
 void answercache_free(struct answercache *c);
 
-/* NULL when absent or expired (an expired entry is dropped). A hit makes
- * the entry the most recently used. */
-const struct answercache_entry *answercache_get(struct answercache *c, const char *key, uint64_t now_ms);
+/* NULL when absent or expired past its late_until_ms (such an entry is
+ * dropped). A hit makes the entry the most recently used. */
+struct answercache_entry *answercache_get(struct answercache *c, const char *key, uint64_t now_ms);
 
 /* Stores or replaces; evicts the least recently used entry when full.
  * 0, or -1 when out of memory (the cache is unchanged). */
@@ -48,7 +58,7 @@ int answercache_put(struct answercache *c, const char *key, struct policy_answer
 void answercache_clear(struct answercache *c);
 
 /* The entry without touching recency or expiry, or NULL. */
-const struct answercache_entry *answercache_peek(const struct answercache *c, const char *key);
+struct answercache_entry *answercache_peek(const struct answercache *c, const char *key);
 
 /* Calls fn for every entry, expired or not, least recently used first
  * (putting them back in this order rebuilds the same recency). fn must

@@ -40,6 +40,7 @@ struct in_flight {
 	struct map_node node;		/* in pm->in_flight, by key */
 	struct resolve *resolve;
 	uint64_t started_ms;
+	bool refresh;			/* started by a hit, to renew a cached answer */
 	struct list waiters;		/* in the order they asked */
 	struct nexthop nh;
 	char key[KEY_MAX];
@@ -76,6 +77,9 @@ struct policymap {
 	struct sts *sts;		/* policymap_set_sts() */
 	struct list held;		/* of struct policymap_waiter, waiting for a policy */
 	char sts_domain[NEXTHOP_NAME_MAX + 1];
+	unsigned refreshes;		/* refreshes running */
+	policymap_refresh_hook *refresh_hook;
+	void *refresh_hook_arg;
 };
 
 static int64_t
@@ -316,13 +320,14 @@ policymap_set_sts(struct policymap *pm, struct sts *sts)
 
 /* A resolution for key, in the table: NULL when it cannot start. */
 static struct in_flight *
-start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
+start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now, bool refresh)
 {
 	struct in_flight *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
 	f->pm = pm;
+	f->refresh = refresh;
 	f->started_ms = now;
 	f->nh = *nh;
 	snprintf(f->key, sizeof(f->key), "%s", key);
@@ -332,6 +337,10 @@ start_in_flight(struct policymap *pm, const struct nexthop *nh, const char *key,
 	}
 	map_put_str(&pm->in_flight, &f->node, f->key);
 	pm->stats.resolutions++;
+	if (refresh) {
+		pm->refreshes++;
+		pm->stats.refreshes++;
+	}
 	start_sts(pm, nh);
 	return f;
 }
@@ -449,6 +458,38 @@ apply_mx_exception(struct policymap *pm, const struct resolve_result *res, struc
 }
 
 static void
+refreshed(struct policymap *pm, const char *key, enum policymap_refresh outcome, uint64_t life_ms)
+{
+	pm->stats.refresh_outcomes[outcome]++;
+	if (pm->refresh_hook)
+		pm->refresh_hook(pm->refresh_hook_arg, key, outcome, (uint32_t)(life_ms / 1000));
+}
+
+/* A refresh stored its answer. When that answer expires no later than
+ * the one it replaced, the resolver gave back the records it had cached
+ * (libunbound cannot be asked to skip its cache): no lookup gets newer
+ * ones before they expire. The answer is then given on past its expiry
+ * while a refresh started after it runs, for at most dns_timeout, so
+ * that Postfix still does not wait. */
+static void
+renewed(struct policymap *pm, const char *key, bool failed, uint64_t old_expires_ms, uint64_t now)
+{
+	struct answercache_entry *e = answercache_peek(pm->answers, key);
+
+	if (failed || !e || e->stored_ms != now) {
+		refreshed(pm, key, POLICYMAP_REFRESH_FAILED, 0);
+		return;
+	}
+	if (e->expires_ms > old_expires_ms + 1000) {
+		refreshed(pm, key, POLICYMAP_REFRESH_RENEWED, e->expires_ms - now);
+		return;
+	}
+	e->refreshing = true;
+	e->late_until_ms = e->expires_ms + pm->cfg->dns_timeout_ms;
+	refreshed(pm, key, POLICYMAP_REFRESH_UNCHANGED, e->expires_ms - now);
+}
+
+static void
 on_resolved(void *arg, const struct resolve_result *res)
 {
 	struct in_flight *f = arg;
@@ -463,6 +504,8 @@ on_resolved(void *arg, const struct resolve_result *res)
 
 	f->resolve = NULL;	/* it frees itself after this callback */
 	map_remove(&pm->in_flight, &f->node);
+	if (f->refresh)
+		pm->refreshes--;
 	if (pm->observer)
 		pm->observer(pm->observer_arg, res, now - f->started_ms);
 
@@ -471,13 +514,26 @@ on_resolved(void *arg, const struct resolve_result *res)
 	if (apply_mx_exception(pm, res, &a) && res->answer.result == POLICY_TEMP)
 		ttl_ms = cfg->cache_min_ttl_ms;
 	a.ttl_s = (uint32_t)(ttl_ms / 1000);
-	remember_secure(pm, f->key, &a, some_failed, now);
-	if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
-		ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
-	if (pm->untrusted)
-		ttl_ms = 0;	/* finished after the trust check failed: not kept */
-	if (ttl_ms > 0)
-		answercache_put(pm->answers, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
+	/* A refresh that failed while the answer it was to renew is still
+	 * good changes nothing: that answer stands until it expires, and
+	 * only then do a failure's rules (TEMP, the stale answer) apply. */
+	const struct answercache_entry *old = f->refresh ? answercache_peek(pm->answers, f->key) : NULL;
+	uint64_t old_expires_ms = old ? old->expires_ms : 0;
+	bool failed = a.answer.result == POLICY_TEMP || some_failed;
+	if (old && failed && now < old_expires_ms) {
+		refreshed(pm, f->key, POLICYMAP_REFRESH_KEPT, old_expires_ms - now);
+		ttl_ms = 0;
+	} else {
+		remember_secure(pm, f->key, &a, some_failed, now);
+		if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
+			ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
+		if (pm->untrusted)
+			ttl_ms = 0;	/* finished after the trust check failed: not kept */
+		if (ttl_ms > 0)
+			answercache_put(pm->answers, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
+		if (f->refresh)
+			renewed(pm, f->key, failed, old_expires_ms, now);
+	}
 	/* Each callback may start or cancel other lookups, so take the
 	 * waiters off the list one at a time. */
 	struct list_node *l;
@@ -501,7 +557,7 @@ add_waiter(struct in_flight *f, policymap_callback *cb, void *arg, struct policy
 	w->owner = f;
 	w->cb = cb;
 	w->arg = arg;
-	w->shared = !list_empty(&f->waiters);
+	w->shared = !list_empty(&f->waiters) || f->refresh;
 	list_push_back(&f->waiters, &w->link);
 	*out = w;
 	return POLICYMAP_PENDING;
@@ -513,7 +569,7 @@ static void
 resolve_in_background(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
 {
 	if (!find_in_flight(pm, key) && !answercache_peek(pm->answers, key) && !pm->untrusted)
-		start_in_flight(pm, nh, key, now);
+		start_in_flight(pm, nh, key, now, false);
 }
 
 const struct exception_entry *
@@ -595,6 +651,46 @@ answer_untrusted(struct policymap *pm, const char *key, struct policymap_answer 
 	out->ttl_s = 0;
 }
 
+/* Whether a refresh may start now: prefetching is on, the resolver is
+ * trusted, and fewer than cache_prefetch_max run. */
+static bool
+may_refresh(struct policymap *pm)
+{
+	if (!pm->cfg->cache_prefetch_percent || pm->untrusted)
+		return false;
+	if (pm->refreshes >= pm->cfg->cache_prefetch_max) {
+		pm->stats.refresh_skipped++;
+		return false;
+	}
+	return true;
+}
+
+/* A hit in the last cache_prefetch_percent of the answer's life starts a
+ * refresh, once per answer, unless a resolution for it already runs. */
+static void
+prefetch(struct policymap *pm, const struct nexthop *nh, const char *key, struct answercache_entry *e,
+    uint64_t now)
+{
+	uint64_t life = e->expires_ms - e->stored_ms, left = e->expires_ms - now;
+
+	if (e->refreshing || left * 100 > life * pm->cfg->cache_prefetch_percent)
+		return;
+	if (find_in_flight(pm, key) || !may_refresh(pm))
+		return;
+	if (start_in_flight(pm, nh, key, now, true))
+		e->refreshing = true;
+}
+
+/* A hit on an answer given past its expiry (answercache.h): only while
+ * its refresh runs, started by the first such hit. */
+static bool
+refresh_late(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
+{
+	if (find_in_flight(pm, key))
+		return true;
+	return may_refresh(pm) && start_in_flight(pm, nh, key, now, true) != NULL;
+}
+
 int
 policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
     policymap_callback *cb, void *arg, struct policymap_waiter **waiter)
@@ -621,14 +717,22 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		resolve_in_background(pm, nh, key, now);
 		return POLICYMAP_DONE;
 	}
-	const struct answercache_entry *e = answercache_get(pm->answers, key, now);
+	struct answercache_entry *e = answercache_get(pm->answers, key, now);
+	if (e && now >= e->expires_ms && !refresh_late(pm, nh, key, now)) {
+		answercache_remove(pm->answers, key);	/* no refresh can run: a miss */
+		e = NULL;
+	}
 	if (e) {
 		pm->stats.hits++;
 		out->answer = e->answer;
 		out->policy = e->policy;
 		out->reason = e->reason;
 		out->cache_hit = true;
-		out->ttl_s = (uint32_t)((e->expires_ms - now) / 1000);
+		out->ttl_s = now < e->expires_ms ? (uint32_t)((e->expires_ms - now) / 1000) : 0;
+		if (now >= e->expires_ms)
+			pm->stats.late++;
+		else
+			prefetch(pm, nh, key, e, now);
 		if (apply_sts(pm, nh, out, true)) {
 			struct policymap_waiter *w = calloc(1, sizeof(*w));
 			if (w && hold_for_sts(pm, w, nh, out)) {
@@ -652,7 +756,7 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		pm->stats.shared++;
 		return add_waiter(f, cb, arg, waiter);
 	}
-	if (!(f = start_in_flight(pm, nh, key, now)))
+	if (!(f = start_in_flight(pm, nh, key, now, false)))
 		return -1;
 	return add_waiter(f, cb, arg, waiter);
 }
@@ -668,6 +772,21 @@ policymap_waiter_cancel(struct policymap_waiter *w)
 		list_remove(&w->owner->waiters, &w->link);
 	}
 	free(w);
+}
+
+void
+policymap_set_refresh_hook(struct policymap *pm, policymap_refresh_hook *hook, void *arg)
+{
+	pm->refresh_hook = hook;
+	pm->refresh_hook_arg = arg;
+}
+
+const char *
+policymap_refresh_name(enum policymap_refresh outcome)
+{
+	static const char *const names[] = {"renewed", "unchanged", "kept", "failed"};
+
+	return outcome < POLICYMAP_REFRESH_COUNT ? names[outcome] : "?";
 }
 
 void

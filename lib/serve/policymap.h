@@ -12,6 +12,18 @@
  * records itself at those levels, so the answer cannot weaken anything.
  * Every other failure stays TEMP.
  *
+ * Prefetch: a hit in the last cache_prefetch_percent of an answer's life
+ * answers at once and refreshes the answer in the background, once per
+ * answer, at most cache_prefetch_max at a time, coalesced with the
+ * requests that miss meanwhile; nothing is refreshed that nobody asks
+ * for. A refresh that fails while the answer is still good keeps it until
+ * it expires; only then do the rules of a failure apply. When the
+ * resolver gives back the very records it had cached (a refresh cannot
+ * make libunbound skip its cache), the answer is given on past its
+ * expiry while a refresh started after it runs, for at most dns_timeout:
+ * a destination asked for at least once in each refresh window never
+ * makes Postfix wait for DNS.
+ *
  * MTA-STS (policymap_set_sts), for domain next hops: DANE first (RFC 8461
  * section 2, stsprecedence.h). The answer DNS or the exception list gave
  * stands unless it is one where DNS proved DANE absent and the domain's
@@ -65,8 +77,25 @@ struct policymap_answer {
 typedef void policymap_callback(void *arg, const struct policymap_answer *a);
 typedef uint64_t policymap_clock(void *arg);	/* monotonic milliseconds */
 
+/* How a refresh ended: its answer lives longer than the one it replaced;
+ * the resolver gave back its cached records (the answer is given on past
+ * its expiry while the next refresh runs); DNS failed and the answer it
+ * was to replace stands until it expires; it failed after that answer
+ * expired, and a failure's rules applied. */
+enum policymap_refresh {
+	POLICYMAP_REFRESH_RENEWED,
+	POLICYMAP_REFRESH_UNCHANGED,
+	POLICYMAP_REFRESH_KEPT,
+	POLICYMAP_REFRESH_FAILED,
+	POLICYMAP_REFRESH_COUNT
+};
+
 struct policymap_stats {
 	uint64_t hits, misses, shared, resolutions, stale;
+	uint64_t late;			/* hits given past expiry while their refresh ran */
+	uint64_t refreshes;		/* refreshes started */
+	uint64_t refresh_skipped;	/* not started: cache_prefetch_max were running */
+	uint64_t refresh_outcomes[POLICYMAP_REFRESH_COUNT];	/* by enum policymap_refresh */
 	uint64_t sts_applied;		/* answers an MTA-STS policy replaced */
 	uint64_t sts_waits;		/* first lookups that waited for a policy */
 	size_t entries, in_flight;
@@ -87,6 +116,13 @@ void policymap_set_config(struct policymap *pm, struct config *cfg);
 int policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policymap_answer *out,
     policymap_callback *cb, void *arg, struct policymap_waiter **waiter);
 void policymap_waiter_cancel(struct policymap_waiter *w);
+
+/* "renewed", "unchanged", "kept", "failed". */
+const char *policymap_refresh_name(enum policymap_refresh outcome);
+/* Called as each refresh ends, with how long the answer in force now
+ * lives: the daemon logs it. */
+typedef void policymap_refresh_hook(void *arg, const char *key, enum policymap_refresh outcome, uint32_t ttl_s);
+void policymap_set_refresh_hook(struct policymap *pm, policymap_refresh_hook *hook, void *arg);
 
 struct resolve_result;
 /* Called with every resolution as it completes, before its waiters, with

@@ -618,6 +618,8 @@ outage_setup(struct outage *o, const char *extra)
 	outage_zone[OUTAGE_MX].outcome = DNS_DATA;
 	outage_zone[OUTAGE_MX].security = S;
 	outage_zone[OUTAGE_TLSA].outcome = DNS_DATA;
+	outage_zone[OUTAGE_TLSA].security = S;
+	outage_zone[OUTAGE_TLSA].ttl = 300;
 	memset(o, 0, sizeof(*o));
 	buf_init(&errors);
 	buf_init(&text);
@@ -699,6 +701,194 @@ test_stale_through_outage(void **state)
 	a = resolve_now(&o, &r);
 	assert_int_equal(a.answer.result, POLICY_TEMP);
 	assert_false(a.stale);
+	outage_teardown(&o);
+}
+
+/* --- prefetch: the outage zone's answer lives 300 s (its TLSA's TTL) --- */
+
+static struct policymap_stats
+stats_of(const struct outage *o)
+{
+	struct policymap_stats st;
+
+	policymap_stats(o->f.pm, &st);
+	return st;
+}
+
+/* A hit answered at once, from the cache, whatever it started. */
+static struct policymap_answer
+hit(struct outage *o)
+{
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+
+	assert_int_equal(lookup(&o->f, "outage.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_true(a.cache_hit);
+	return a;
+}
+
+/* Only a hit in the last 10 % of the answer's life (30 s of 300) starts a
+ * refresh, and only one per answer; its answer then lives 300 s again. */
+static void
+test_prefetch_in_window_once(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	resolve_now(&o, &r);
+	unsigned asked = fake_dns_total(o.f.fake);
+	advance(&o, 269);
+	hit(&o);			/* 31 s left: outside */
+	assert_int_equal(fake_dns_pending(o.f.fake), 0);
+	advance(&o, 1);
+	struct policymap_answer a = hit(&o);	/* 30 s left: inside */
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
+	assert_int_equal(a.ttl_s, 30);
+	assert_int_equal(fake_dns_pending(o.f.fake), 1);	/* the MX, of the refresh */
+	advance(&o, 5);
+	hit(&o);
+	fake_dns_run(o.f.fake);
+	assert_int_equal(fake_dns_total(o.f.fake), 2 * asked);	/* one refresh, not two */
+	struct policymap_stats st = stats_of(&o);
+	assert_int_equal(st.refreshes, 1);
+	assert_int_equal(st.refresh_outcomes[POLICYMAP_REFRESH_RENEWED], 1);
+	assert_int_equal(st.misses, 1);
+	a = hit(&o);
+	assert_int_equal(a.ttl_s, 300);
+	outage_teardown(&o);
+}
+
+/* Nobody asks: nothing is refreshed, and the answer expires as before. */
+static void
+test_prefetch_not_unasked(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	resolve_now(&o, &r);
+	advance(&o, 295);
+	assert_int_equal(fake_dns_pending(o.f.fake), 0);
+	advance(&o, 10);
+	struct policymap_answer a;
+	struct policymap_waiter *w;
+	assert_int_equal(lookup(&o.f, "outage.example", &a, &r, &w), POLICYMAP_PENDING);
+	fake_dns_run(o.f.fake);
+	assert_int_equal(stats_of(&o).refreshes, 0);
+	assert_int_equal(stats_of(&o).misses, 2);
+	outage_teardown(&o);
+}
+
+/* A refresh that fails changes nothing: the answer stands, no shorter,
+ * until it expires; then a failure's rules apply (here TEMP: the TLSA
+ * lookup is bogus, which the stale answer does not cover). The same for
+ * a resolver outage, where the stale secure answer follows. */
+static void
+test_prefetch_failure_keeps_answer(void **state)
+{
+	for (int bogus = 0; bogus < 2; bogus++) {
+		struct outage o;
+		struct answered r;
+
+		outage_setup(&o, "stale_answer_max_age = 1h\n");
+		resolve_now(&o, &r);
+		advance(&o, 280);
+		hit(&o);
+		outage_zone[OUTAGE_TLSA].outcome = DNS_SERVFAIL;
+		outage_zone[OUTAGE_TLSA].security = bogus ? DNS_BOGUS : DNS_INSECURE;
+		fake_dns_run(o.f.fake);
+		assert_int_equal(stats_of(&o).refresh_outcomes[POLICYMAP_REFRESH_KEPT], 1);
+		advance(&o, 10);
+		struct policymap_answer a = hit(&o);
+		assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
+		assert_int_equal(a.ttl_s, 10);	/* not shortened */
+		assert_int_equal(fake_dns_pending(o.f.fake), 0);	/* and not refreshed again */
+		advance(&o, 10);	/* expired */
+		a = resolve_now(&o, &r);
+		assert_false(a.cache_hit);
+		if (bogus) {
+			assert_int_equal(a.answer.result, POLICY_TEMP);
+		} else {
+			assert_true(a.stale);
+			assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
+		}
+		outage_teardown(&o);
+	}
+}
+
+/* The resolver gives back the records it had cached, expiring with the
+ * answer: the answer is then given past its expiry while a refresh that
+ * started after it runs (one), for at most dns_timeout (10 s by default);
+ * past that a request waits for it as for any resolution. */
+static void
+test_prefetch_late_while_refreshing(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	resolve_now(&o, &r);
+	advance(&o, 280);
+	hit(&o);
+	outage_zone[OUTAGE_TLSA].ttl = 20;	/* what was left of the cached 300 s */
+	fake_dns_run(o.f.fake);
+	assert_int_equal(stats_of(&o).refresh_outcomes[POLICYMAP_REFRESH_UNCHANGED], 1);
+	advance(&o, 15);
+	hit(&o);
+	assert_int_equal(fake_dns_pending(o.f.fake), 0);	/* no second refresh inside its life */
+	advance(&o, 6);		/* 1 s past its expiry */
+	struct policymap_answer a = hit(&o);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
+	assert_int_equal(a.ttl_s, 0);
+	assert_int_equal(fake_dns_pending(o.f.fake), 1);	/* the refresh, started now */
+	advance(&o, 2);
+	hit(&o);
+	assert_int_equal(stats_of(&o).refreshes, 2);
+	assert_int_equal(stats_of(&o).late, 2);
+	advance(&o, 8);		/* 11 s past: past dns_timeout, the request waits */
+	struct policymap_waiter *w;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(lookup(&o.f, "outage.example", &a, &r, &w), POLICYMAP_PENDING);
+	outage_zone[OUTAGE_TLSA].ttl = 300;	/* the resolver's copy expired: fresh records */
+	fake_dns_run(o.f.fake);
+	assert_int_equal(r.calls, 1);
+	assert_true(r.last.shared);	/* joined the refresh */
+	assert_int_equal(r.last.ttl_s, 300);
+	assert_int_equal(stats_of(&o).refreshes, 2);
+	outage_teardown(&o);
+}
+
+/* At most cache_prefetch_max at once; none at all when off. */
+static void
+test_prefetch_limit_and_off(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "cache_prefetch_max = 1\n");
+	resolve_now(&o, &r);
+	struct policymap_answer a;
+	struct policymap_waiter *w;
+	struct answered r2 = {0};
+	assert_int_equal(lookup(&o.f, "[mx.outage.example]", &a, &r2, &w), POLICYMAP_PENDING);
+	fake_dns_run(o.f.fake);
+	advance(&o, 290);
+	hit(&o);
+	assert_int_equal(lookup(&o.f, "[mx.outage.example]", &a, &r2, &w), POLICYMAP_DONE);
+	assert_int_equal(stats_of(&o).refreshes, 1);
+	assert_int_equal(stats_of(&o).refresh_skipped, 1);
+	fake_dns_run(o.f.fake);
+	assert_int_equal(lookup(&o.f, "[mx.outage.example]", &a, &r2, &w), POLICYMAP_DONE);
+	assert_int_equal(stats_of(&o).refreshes, 2);	/* a later hit in the window */
+	outage_teardown(&o);
+
+	outage_setup(&o, "cache_prefetch_percent = 0\n");
+	resolve_now(&o, &r);
+	advance(&o, 299);
+	hit(&o);
+	assert_int_equal(fake_dns_pending(o.f.fake), 0);
 	outage_teardown(&o);
 }
 
@@ -1087,6 +1277,11 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_miss_then_hit, setup, teardown),
+		cmocka_unit_test(test_prefetch_in_window_once),
+		cmocka_unit_test(test_prefetch_not_unasked),
+		cmocka_unit_test(test_prefetch_failure_keeps_answer),
+		cmocka_unit_test(test_prefetch_late_while_refreshing),
+		cmocka_unit_test(test_prefetch_limit_and_off),
 		cmocka_unit_test(test_stale_through_outage),
 		cmocka_unit_test(test_no_stale_for_bogus),
 		cmocka_unit_test(test_no_stale_after_may_or_when_off),

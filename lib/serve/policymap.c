@@ -55,10 +55,10 @@ struct retired {
 struct policymap {
 	struct dns *dns;
 	struct config *cfg;
-	struct answercache *answers;
-	/* The last dane or dane-only answer per next hop, kept for
-	 * stale_answer_max_age: what a resolver outage is answered with. */
-	struct answercache *last_secure;
+	/* The answers served and, per next hop, the last dane or dane-only
+	 * answer, kept for stale_answer_max_age: what a resolver outage is
+	 * answered with (ANSWERCACHE_SECURE). */
+	struct answercache *cache;
 	policymap_clock *clock;
 	void *clock_arg;
 	struct map in_flight;		/* of struct in_flight */
@@ -142,10 +142,7 @@ policymap_create(struct dns *dns, struct config *cfg, const unsigned char seed[1
 
 	if (!pm)
 		return NULL;
-	if (!(pm->answers = answercache_create(cfg->cache_max_entries, seed)) ||
-	    !(pm->last_secure = answercache_create(cfg->cache_max_entries, seed))) {
-		answercache_free(pm->answers);	/* answercache_free(NULL) does nothing */
-		answercache_free(pm->last_secure);
+	if (!(pm->cache = answercache_create(cfg->cache_max_entries, seed))) {
 		free(pm);
 		return NULL;
 	}
@@ -171,8 +168,7 @@ policymap_set_config(struct policymap *pm, struct config *cfg)
 	config_ref(cfg);
 	config_unref(pm->cfg);
 	pm->cfg = cfg;
-	answercache_set_max(pm->answers, cfg->cache_max_entries);
-	answercache_set_max(pm->last_secure, cfg->cache_max_entries);
+	answercache_set_max(pm->cache, cfg->cache_max_entries);
 }
 
 static void on_resolved(void *arg, const struct resolve_result *res);
@@ -374,10 +370,10 @@ remember_secure(struct policymap *pm, const char *key, const struct policymap_an
 	if (a->answer.rule == POLICY_RULE_EXCEPTION || some_failed)
 		return;	/* the administrator's, not the DNS's; or partial */
 	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
-		answercache_put(pm->last_secure, key, a->answer, a->reason, NULL, now,
+		answercache_put(pm->cache, ANSWERCACHE_SECURE, key, a->answer, a->reason, NULL, now,
 		    now + pm->cfg->stale_answer_max_age_ms);
 	else if (a->answer.result != POLICY_TEMP)
-		answercache_remove(pm->last_secure, key);
+		answercache_remove(pm->cache, ANSWERCACHE_SECURE, key);
 }
 
 /* A resolver outage (not a DNSSEC failure: that stays TEMP) for a next
@@ -390,7 +386,7 @@ serve_stale(struct policymap *pm, const char *key, struct policymap_answer *a, u
 {
 	if (a->answer.bogus || !pm->cfg->stale_answer_max_age_ms)
 		return false;
-	const struct answercache_entry *e = answercache_get(pm->last_secure, key, now);
+	const struct answercache_entry *e = answercache_get(pm->cache, ANSWERCACHE_SECURE, key, now);
 	if (!e || now - e->stored_ms > pm->cfg->stale_answer_max_age_ms || !is_dane(pm, e->answer))
 		return false;
 	snprintf(pm->stale_reason, sizeof(pm->stale_reason), "stale: %s; the last secure answer, from %llu s ago: %s",
@@ -474,7 +470,7 @@ refreshed(struct policymap *pm, const char *key, enum policymap_refresh outcome,
 static void
 renewed(struct policymap *pm, const char *key, bool failed, uint64_t old_expires_ms, uint64_t now)
 {
-	struct answercache_entry *e = answercache_peek(pm->answers, key);
+	struct answercache_entry *e = answercache_peek(pm->cache, ANSWERCACHE_ANSWER, key);
 
 	if (failed || !e || e->stored_ms != now) {
 		refreshed(pm, key, POLICYMAP_REFRESH_FAILED, 0);
@@ -517,7 +513,7 @@ on_resolved(void *arg, const struct resolve_result *res)
 	/* A refresh that failed while the answer it was to renew is still
 	 * good changes nothing: that answer stands until it expires, and
 	 * only then do a failure's rules (TEMP, the stale answer) apply. */
-	const struct answercache_entry *old = f->refresh ? answercache_peek(pm->answers, f->key) : NULL;
+	const struct answercache_entry *old = f->refresh ? answercache_peek(pm->cache, ANSWERCACHE_ANSWER, f->key) : NULL;
 	uint64_t old_expires_ms = old ? old->expires_ms : 0;
 	bool failed = a.answer.result == POLICY_TEMP || some_failed;
 	if (old && failed && now < old_expires_ms) {
@@ -530,7 +526,7 @@ on_resolved(void *arg, const struct resolve_result *res)
 		if (pm->untrusted)
 			ttl_ms = 0;	/* finished after the trust check failed: not kept */
 		if (ttl_ms > 0)
-			answercache_put(pm->answers, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
+			answercache_put(pm->cache, ANSWERCACHE_ANSWER, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
 		if (f->refresh)
 			renewed(pm, f->key, failed, old_expires_ms, now);
 	}
@@ -568,7 +564,7 @@ add_waiter(struct in_flight *f, policymap_callback *cb, void *arg, struct policy
 static void
 resolve_in_background(struct policymap *pm, const struct nexthop *nh, const char *key, uint64_t now)
 {
-	if (!find_in_flight(pm, key) && !answercache_peek(pm->answers, key) && !pm->untrusted)
+	if (!find_in_flight(pm, key) && !answercache_peek(pm->cache, ANSWERCACHE_ANSWER, key) && !pm->untrusted)
 		start_in_flight(pm, nh, key, now, false);
 }
 
@@ -593,7 +589,7 @@ policymap_set_exceptions(struct policymap *pm, struct exceptions *file, struct e
 	exceptions_unref(pm->auto_exceptions);
 	pm->exceptions = file;
 	pm->auto_exceptions = automatic;
-	answercache_clear(pm->answers);
+	answercache_clear(pm->cache, ANSWERCACHE_ANSWER);
 }
 
 static void
@@ -606,7 +602,7 @@ void
 policymap_unretire_all(struct policymap *pm)
 {
 	map_clear(&pm->retired, free_retired, NULL);
-	answercache_clear(pm->answers);
+	answercache_clear(pm->cache, ANSWERCACHE_ANSWER);
 }
 
 void
@@ -620,7 +616,7 @@ policymap_retire(struct policymap *pm, const char *name)
 	memcpy(r->name, name, len + 1);
 	map_put(&pm->retired, &r->node, r->name, len);
 	/* The answers given under the exception are stale now. */
-	answercache_clear(pm->answers);
+	answercache_clear(pm->cache, ANSWERCACHE_ANSWER);
 }
 
 void
@@ -717,9 +713,9 @@ policymap_lookup(struct policymap *pm, const struct nexthop *nh, struct policyma
 		resolve_in_background(pm, nh, key, now);
 		return POLICYMAP_DONE;
 	}
-	struct answercache_entry *e = answercache_get(pm->answers, key, now);
+	struct answercache_entry *e = answercache_get(pm->cache, ANSWERCACHE_ANSWER, key, now);
 	if (e && now >= e->expires_ms && !refresh_late(pm, nh, key, now)) {
-		answercache_remove(pm->answers, key);	/* no refresh can run: a miss */
+		answercache_remove(pm->cache, ANSWERCACHE_ANSWER, key);	/* no refresh can run: a miss */
 		e = NULL;
 	}
 	if (e) {
@@ -799,7 +795,7 @@ policymap_set_observer(struct policymap *pm, policymap_observer *observer, void 
 uint64_t
 policymap_last_asked(const struct policymap *pm, const char *key)
 {
-	const struct answercache_entry *e = answercache_peek(pm->answers, key);
+	const struct answercache_entry *e = answercache_peek(pm->cache, ANSWERCACHE_ANSWER, key);
 
 	return e ? e->used_ms : 0;
 }
@@ -810,15 +806,15 @@ policymap_purge(struct policymap *pm, const struct nexthop *nh)
 	char key[KEY_MAX];
 
 	nexthop_format(nh, key, sizeof(key));
-	int was_secure = answercache_remove(pm->last_secure, key);
-	return answercache_remove(pm->answers, key) | was_secure;
+	int was_secure = answercache_remove(pm->cache, ANSWERCACHE_SECURE, key);
+	return answercache_remove(pm->cache, ANSWERCACHE_ANSWER, key) | was_secure;
 }
 
 void
 policymap_stats(const struct policymap *pm, struct policymap_stats *out)
 {
 	*out = pm->stats;
-	out->entries = answercache_count(pm->answers);
+	out->entries = answercache_count(pm->cache, ANSWERCACHE_ANSWER);
 	out->in_flight = map_count(&pm->in_flight);
 }
 
@@ -849,8 +845,7 @@ policymap_free(struct policymap *pm)
 		free(w);
 	}
 	policymap_unretire_all(pm);
-	answercache_free(pm->answers);
-	answercache_free(pm->last_secure);
+	answercache_free(pm->cache);
 	exceptions_unref(pm->exceptions);
 	exceptions_unref(pm->auto_exceptions);
 	config_unref(pm->cfg);
@@ -893,9 +888,9 @@ policymap_snapshot(const struct policymap *pm, struct buf *out)
 	    .wall_now = pm->wall(pm->wall_arg)};
 
 	w.store = SNAPSHOT_ANSWERS;
-	answercache_each(pm->answers, snapshot_one, &w);
+	answercache_each(pm->cache, ANSWERCACHE_ANSWER, snapshot_one, &w);
 	w.store = SNAPSHOT_SECURE;
-	answercache_each(pm->last_secure, snapshot_one, &w);
+	answercache_each(pm->cache, ANSWERCACHE_SECURE, snapshot_one, &w);
 	return w.rc ? -1 : 0;
 }
 
@@ -942,8 +937,8 @@ policymap_restore(struct policymap *pm, const char *text, size_t len)
 		uint64_t age_ms = (uint64_t)(wall_now - e.stored) * 1000;
 		uint64_t stored = age_ms < now ? now - age_ms : 0;
 		uint64_t expires = now + (uint64_t)(e.expires - wall_now) * 1000;
-		struct answercache *c = e.store == SNAPSHOT_SECURE ? pm->last_secure : pm->answers;
-		if (answercache_put(c, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
+		enum answercache_slot slot = e.store == SNAPSHOT_SECURE ? ANSWERCACHE_SECURE : ANSWERCACHE_ANSWER;
+		if (answercache_put(pm->cache, slot, e.key, e.answer, e.reason, e.has_policy ? e.policy : NULL, stored, expires) == 0)
 			restored++;
 	}
 	return restored;

@@ -159,11 +159,11 @@ test_script(void **state)
 		switch (s->op) {
 		case PUT:
 			snprintf(reason, sizeof(reason), "%s:%u", s->key, s->arg);
-			assert_int_equal(answercache_put(cache, s->key, answer(s->arg), reason, NULL, s->now, s->expires),
+			assert_int_equal(answercache_put(cache, ANSWERCACHE_ANSWER, s->key, answer(s->arg), reason, NULL, s->now, s->expires),
 			    0);
 			break;
 		case HIT:
-			e = answercache_get(cache, s->key, s->now);
+			e = answercache_get(cache, ANSWERCACHE_ANSWER, s->key, s->now);
 			if (!e)
 				fail_msg("step %zu: '%s' missing", i, s->key);
 			if ((unsigned)e->answer.rule != s->arg)
@@ -173,18 +173,18 @@ test_script(void **state)
 			assert_string_equal(e->reason, reason);
 			break;
 		case MISS:
-			if (answercache_get(cache, s->key, s->now))
+			if (answercache_get(cache, ANSWERCACHE_ANSWER, s->key, s->now))
 				fail_msg("step %zu: '%s' still there", i, s->key);
 			break;
 		case REMOVE:
-			assert_int_equal(answercache_remove(cache, s->key), s->arg);
+			assert_int_equal(answercache_remove(cache, ANSWERCACHE_ANSWER, s->key), s->arg);
 			break;
 		case SET_MAX:
 			answercache_set_max(cache, s->arg);
 			break;
 		case COUNT:
-			if (answercache_count(cache) != s->arg)
-				fail_msg("step %zu: %zu entries, want %u", i, answercache_count(cache), s->arg);
+			if (answercache_count(cache, ANSWERCACHE_ANSWER) != s->arg)
+				fail_msg("step %zu: %zu entries, want %u", i, answercache_count(cache, ANSWERCACHE_ANSWER), s->arg);
 			break;
 		case EVICTIONS:
 			if (answercache_evictions(cache) != s->arg)
@@ -206,9 +206,9 @@ test_entry_fields(void **state)
 	char reason[] = "secure MX, every host dane";
 	struct policy_answer a = {POLICY_OK, POLICY_RULE_ALL_DANE};
 
-	assert_int_equal(answercache_put(c, "example.org", a, reason, NULL, 1234, 5678), 0);
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, "example.org", a, reason, NULL, 1234, 5678), 0);
 	memset(reason, 'X', sizeof(reason) - 1);
-	const struct answercache_entry *e = answercache_get(c, "example.org", 2000);
+	const struct answercache_entry *e = answercache_get(c, ANSWERCACHE_ANSWER, "example.org", 2000);
 	assert_non_null(e);
 	assert_int_equal(e->answer.result, POLICY_OK);
 	assert_int_equal(e->answer.rule, POLICY_RULE_ALL_DANE);
@@ -217,8 +217,8 @@ test_entry_fields(void **state)
 	assert_int_equal(e->expires_ms, 5678);
 	/* A NULL reason is stored as "". */
 	struct policy_answer t = {POLICY_TEMP, POLICY_RULE_MX_FAILED};
-	assert_int_equal(answercache_put(c, "temp.example", t, NULL, NULL, 0, 10), 0);
-	e = answercache_get(c, "temp.example", 9);
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, "temp.example", t, NULL, NULL, 0, 10), 0);
+	e = answercache_get(c, ANSWERCACHE_ANSWER, "temp.example", 9);
 	assert_non_null(e);
 	assert_string_equal(e->reason, "");
 	assert_int_equal(e->answer.result, POLICY_TEMP);
@@ -233,10 +233,10 @@ test_key_copied(void **state)
 	char key[] = "example.org";
 	struct policy_answer a = {POLICY_OK, POLICY_RULE_MIXED};
 
-	assert_int_equal(answercache_put(c, key, a, "r", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, key, a, "r", NULL, 0, LONG_TTL), 0);
 	key[0] = 'X';
-	assert_null(answercache_get(c, key, 1));
-	assert_non_null(answercache_get(c, "example.org", 1));
+	assert_null(answercache_get(c, ANSWERCACHE_ANSWER, key, 1));
+	assert_non_null(answercache_get(c, ANSWERCACHE_ANSWER, "example.org", 1));
 	answercache_free(c);
 }
 
@@ -251,15 +251,15 @@ test_bound_under_load(void **state)
 
 	for (unsigned i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "d%u.example", i);
-		assert_int_equal(answercache_put(c, key, a, "load", NULL, i, UINT64_MAX), 0);
-		if (answercache_count(c) > 1000)
-			fail_msg("%zu entries after %u inserts", answercache_count(c), i + 1);
+		assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, key, a, "load", NULL, i, UINT64_MAX), 0);
+		if (answercache_count(c, ANSWERCACHE_ANSWER) > 1000)
+			fail_msg("%zu entries after %u inserts", answercache_count(c, ANSWERCACHE_ANSWER), i + 1);
 	}
-	assert_int_equal(answercache_count(c), 1000);
+	assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 1000);
 	assert_int_equal(answercache_evictions(c), 99000);
 	for (unsigned i = 0; i < 100000; i += (i < 98900 ? 97 : 1)) {
 		snprintf(key, sizeof(key), "d%u.example", i);
-		const struct answercache_entry *e = answercache_get(c, key, 100000);
+		const struct answercache_entry *e = answercache_get(c, ANSWERCACHE_ANSWER, key, 100000);
 		if ((i >= 99000) != (e != NULL))
 			fail_msg("key %s: %s", key, e ? "kept" : "gone");
 	}
@@ -286,16 +286,16 @@ test_long_keys(void **state)
 	memcpy(k3, k1, LEN);
 	k3[LEN] = 'a';
 	k3[LEN + 1] = '\0';
-	assert_int_equal(answercache_put(c, k1, a1, "one", NULL, 0, LONG_TTL), 0);
-	assert_int_equal(answercache_put(c, k2, a2, "two", NULL, 0, LONG_TTL), 0);
-	assert_int_equal(answercache_put(c, k3, a3, "three", NULL, 0, LONG_TTL), 0);
-	assert_int_equal(answercache_count(c), 3);
-	assert_string_equal(answercache_get(c, k1, 1)->reason, "one");
-	assert_string_equal(answercache_get(c, k2, 1)->reason, "two");
-	assert_string_equal(answercache_get(c, k3, 1)->reason, "three");
-	assert_int_equal(answercache_remove(c, k2), 1);
-	assert_null(answercache_get(c, k2, 1));
-	assert_non_null(answercache_get(c, k1, 1));
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, k1, a1, "one", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, k2, a2, "two", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, k3, a3, "three", NULL, 0, LONG_TTL), 0);
+	assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 3);
+	assert_string_equal(answercache_get(c, ANSWERCACHE_ANSWER, k1, 1)->reason, "one");
+	assert_string_equal(answercache_get(c, ANSWERCACHE_ANSWER, k2, 1)->reason, "two");
+	assert_string_equal(answercache_get(c, ANSWERCACHE_ANSWER, k3, 1)->reason, "three");
+	assert_int_equal(answercache_remove(c, ANSWERCACHE_ANSWER, k2), 1);
+	assert_null(answercache_get(c, ANSWERCACHE_ANSWER, k2, 1));
+	assert_non_null(answercache_get(c, ANSWERCACHE_ANSWER, k1, 1));
 	free(k1);
 	free(k2);
 	free(k3);
@@ -316,22 +316,22 @@ test_growth(void **state)
 		struct answercache *c = answercache_create(5000, seeds[s]);
 		for (unsigned i = 0; i < 5000; i++) {
 			snprintf(key, sizeof(key), "h%u", i);
-			assert_int_equal(answercache_put(c, key, a, key, NULL, 0, LONG_TTL), 0);
+			assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, key, a, key, NULL, 0, LONG_TTL), 0);
 		}
-		assert_int_equal(answercache_count(c), 5000);
+		assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 5000);
 		assert_int_equal(answercache_evictions(c), 0);
 		for (unsigned i = 0; i < 5000; i++) {
 			snprintf(key, sizeof(key), "h%u", i);
-			const struct answercache_entry *e = answercache_get(c, key, 1);
+			const struct answercache_entry *e = answercache_get(c, ANSWERCACHE_ANSWER, key, 1);
 			if (!e)
 				fail_msg("seed %zu: %s lost", s, key);
 			assert_string_equal(e->reason, key);
 		}
 		for (unsigned i = 0; i < 5000; i += 2) {
 			snprintf(key, sizeof(key), "h%u", i);
-			assert_int_equal(answercache_remove(c, key), 1);
+			assert_int_equal(answercache_remove(c, ANSWERCACHE_ANSWER, key), 1);
 		}
-		assert_int_equal(answercache_count(c), 2500);
+		assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 2500);
 		answercache_free(c);
 	}
 }
@@ -340,6 +340,55 @@ static void
 test_free_null(void **state)
 {
 	answercache_free(NULL);
+}
+
+/* A next hop's two answers: each with its own expiry, the reason stored
+ * once when equal, the next hop kept while either lives, evicted with
+ * both; clearing one slot leaves the other. */
+static void
+test_two_slots(void **state)
+{
+	struct answercache *c = answercache_create(2, seed);
+	struct policy_answer dane = {.result = POLICY_OK, .rule = POLICY_RULE_ALL_DANE};
+	struct policy_answer may = {.result = POLICY_OK, .rule = POLICY_RULE_NO_TLSA};
+
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, "a.example", dane, "mx dane", NULL, 0, 300), 0);
+	assert_int_equal(answercache_put(c, ANSWERCACHE_SECURE, "a.example", dane, "mx dane", NULL, 0, 86400), 0);
+	const struct answercache_entry *ans = answercache_peek(c, ANSWERCACHE_ANSWER, "a.example");
+	const struct answercache_entry *sec = answercache_peek(c, ANSWERCACHE_SECURE, "a.example");
+	assert_ptr_equal(ans->reason, sec->reason);	/* one copy */
+	assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 1);
+	assert_int_equal(answercache_count(c, ANSWERCACHE_SECURE), 1);
+	/* The answer expires; the secure one stays, and with it the next hop. */
+	assert_null(answercache_get(c, ANSWERCACHE_ANSWER, "a.example", 300));
+	assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 0);
+	sec = answercache_get(c, ANSWERCACHE_SECURE, "a.example", 300);
+	assert_non_null(sec);
+	assert_string_equal(sec->reason, "mx dane");
+	/* A new answer with another reason: two texts now. */
+	assert_int_equal(answercache_put(c, ANSWERCACHE_ANSWER, "a.example", may, "mx plain", NULL, 400, 700), 0);
+	assert_string_equal(answercache_peek(c, ANSWERCACHE_ANSWER, "a.example")->reason, "mx plain");
+	assert_string_equal(answercache_peek(c, ANSWERCACHE_SECURE, "a.example")->reason, "mx dane");
+	/* Clearing the answers leaves the secure ones. */
+	answercache_clear(c, ANSWERCACHE_ANSWER);
+	assert_null(answercache_peek(c, ANSWERCACHE_ANSWER, "a.example"));
+	assert_non_null(answercache_peek(c, ANSWERCACHE_SECURE, "a.example"));
+	/* Removing the last answer of a next hop forgets it. */
+	assert_int_equal(answercache_remove(c, ANSWERCACHE_SECURE, "a.example"), 1);
+	assert_int_equal(answercache_remove(c, ANSWERCACHE_SECURE, "a.example"), 0);
+	assert_int_equal(answercache_count(c, ANSWERCACHE_SECURE), 0);
+	/* The bound counts next hops: the third evicts the first, both its
+	 * answers. */
+	answercache_put(c, ANSWERCACHE_ANSWER, "1.example", dane, "r", NULL, 0, 300);
+	answercache_put(c, ANSWERCACHE_SECURE, "1.example", dane, "r", NULL, 0, 300);
+	answercache_put(c, ANSWERCACHE_SECURE, "2.example", dane, "r", NULL, 0, 300);
+	answercache_put(c, ANSWERCACHE_ANSWER, "3.example", may, "s", NULL, 0, 300);
+	assert_null(answercache_peek(c, ANSWERCACHE_ANSWER, "1.example"));
+	assert_null(answercache_peek(c, ANSWERCACHE_SECURE, "1.example"));
+	assert_int_equal(answercache_evictions(c), 1);
+	assert_int_equal(answercache_count(c, ANSWERCACHE_ANSWER), 1);
+	assert_int_equal(answercache_count(c, ANSWERCACHE_SECURE), 1);
+	answercache_free(c);
 }
 
 int
@@ -352,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_long_keys),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_free_null),
+		cmocka_unit_test(test_two_slots),
 	};
 	struct table t = {0};
 

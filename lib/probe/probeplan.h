@@ -67,6 +67,21 @@ struct probeplan {
 int probeplan_build(const struct resolve_result *r, const struct probeplan_settings *s, struct probeplan *out);
 void probeplan_free(struct probeplan *plan);
 
+/* A plan kept for later (probestate.h keeps one per destination): the
+ * same content in one allocation of the size it needs, a host's name
+ * stored once for all its addresses. One host with one address and a TLSA
+ * record takes about a hundred bytes, where a struct probeplan takes more
+ * than a kilobyte. Freed with free(). */
+struct probeplan_packed;
+/* NULL when out of memory. */
+struct probeplan_packed *probeplan_pack(const struct probeplan *plan);
+/* The plan again, as probeplan_build() made it (refusals are worked out
+ * again from the addresses); 0, or -1 when out of memory (out is then
+ * empty). */
+int probeplan_unpack(const struct probeplan_packed *p, struct probeplan *out);
+/* Items of the packed plan. */
+size_t probeplan_packed_items(const struct probeplan_packed *p);
+
 /* Why a refused item is refused, for a log line's reason: static text. */
 const char *probeplan_refusal(const struct probeplan_item *it);
 

@@ -90,10 +90,11 @@ reuse_recent(struct probesched *s, const char *dest, const struct probe_target *
 static void
 submit_plan(struct probesched *s, const char *dest, bool fresh, bool demanded)
 {
-	const struct probeplan *plan = probestate_get_plan(s->state, dest);
+	struct probeplan stored, *plan = &stored;
 
+	probestate_get_plan(s->state, dest, &stored);
 	probestate_probed(s->state, dest, s->ops.now_ms(s->ops.arg));
-	for (size_t i = 0; plan && i < plan->n; i++) {
+	for (size_t i = 0; i < plan->n; i++) {
 		const struct probeplan_item *it = &plan->items[i];
 		if (it->refused) {
 			if (fresh)
@@ -104,6 +105,7 @@ submit_plan(struct probesched *s, const char *dest, bool fresh, bool demanded)
 			continue;
 		s->ops.submit(s->ops.arg, plan->dest, &it->target, demanded);
 	}
+	probeplan_free(&stored);
 }
 
 void

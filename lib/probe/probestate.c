@@ -17,15 +17,17 @@
 
 #define DEST_MAX (NEXTHOP_NAME_MAX + 16)
 
+/* Kept for every destination resolved lately: as small as its name and
+ * its packed plan allow. */
 struct dest {
 	struct map_node node;
-	char name[DEST_MAX];
-	struct probeplan plan;
+	struct probeplan_packed *plan;	/* NULL: none */
 	uint64_t probed_ms;		/* 0: never */
 	bool all_mismatch;		/* as last reported by probestate_all_mismatch_news() */
 	bool all_verified;		/* as last reported by probestate_all_verified_news() */
 	size_t naddrs, cap;
 	struct probestate_addr *addrs;
+	char name[];
 };
 
 /* A host, address and port, zero-filled so that it can be compared and
@@ -71,7 +73,7 @@ free_dest(void *arg, struct map_node *n)
 {
 	struct dest *d = MAP_ENTRY(n, struct dest, node);
 
-	probeplan_free(&d->plan);
+	free(d->plan);
 	free(d->addrs);
 	free(d);
 }
@@ -174,12 +176,13 @@ get_dest(struct probestate *ps, const char *name, bool create)
 
 	if (d || !create)
 		return d;
+	size_t len = strnlen(name, DEST_MAX - 1);
 	if (map_count(&ps->dests) >= ps->max)
 		evict_one(ps);
-	if (!(d = calloc(1, sizeof(*d))))
+	if (!(d = calloc(1, sizeof(*d) + len + 1)))
 		return NULL;
-	snprintf(d->name, sizeof(d->name), "%s", name);
-	map_put_str(&ps->dests, &d->node, d->name);
+	memcpy(d->name, name, len);
+	map_put(&ps->dests, &d->node, d->name, len);
 	return d;
 }
 
@@ -187,23 +190,23 @@ bool
 probestate_plan(struct probestate *ps, struct probeplan *plan, uint64_t now_ms, uint64_t interval_ms)
 {
 	struct dest *d = get_dest(ps, plan->dest, true);
+	struct probeplan_packed *packed = d ? probeplan_pack(plan) : NULL;
 
-	if (!d) {
-		probeplan_free(plan);
+	probeplan_free(plan);
+	if (!packed)
 		return false;
-	}
-	probeplan_free(&d->plan);
-	d->plan = *plan;
-	memset(plan, 0, sizeof(*plan));
+	free(d->plan);
+	d->plan = packed;
 	return d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms;
 }
 
-const struct probeplan *
-probestate_get_plan(const struct probestate *ps, const char *dest)
+bool
+probestate_get_plan(const struct probestate *ps, const char *dest, struct probeplan *out)
 {
 	const struct dest *d = find(ps, dest);
 
-	return d ? &d->plan : NULL;
+	memset(out, 0, sizeof(*out));
+	return d && d->plan && probeplan_unpack(d->plan, out) == 0;
 }
 
 void
@@ -221,7 +224,7 @@ probestate_each_due(struct probestate *ps, uint64_t now_ms, uint64_t interval_ms
 {
 	for (struct map_node *n = map_oldest(&ps->dests); n; n = map_newer(n)) {
 		const struct dest *d = MAP_ENTRY(n, struct dest, node);
-		if (d->plan.n && (d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms))
+		if (d->plan && probeplan_packed_items(d->plan) && (d->probed_ms == 0 || now_ms - d->probed_ms >= interval_ms))
 			due(arg, d->name);
 	}
 }

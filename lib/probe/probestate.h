@@ -10,6 +10,7 @@
  * ago goes. Times are milliseconds on the caller's clocks: `now_ms`
  * monotonic for scheduling, `unix_s` wall-clock seconds for history.
  *
+ * Plans are kept packed (probeplan_pack), a hundred bytes or so each.
  * Ownership: probestate_plan() takes over the plan it is given (the
  * caller's struct is emptied). Strings and results are copied in.
  */
@@ -50,8 +51,10 @@ void probestate_free(struct probestate *ps);
 /* Stores the latest plan of a destination; true when it is due for a
  * probe now (never probed, or last probed interval_ms ago or more). */
 bool probestate_plan(struct probestate *ps, struct probeplan *plan, uint64_t now_ms, uint64_t interval_ms);
-/* The stored plan of a destination, or NULL. */
-const struct probeplan *probestate_get_plan(const struct probestate *ps, const char *dest);
+/* The stored plan of a destination, unpacked into *out for the caller to
+ * free (probeplan_free); false when there is none, or no memory for it
+ * (*out is then empty). */
+bool probestate_get_plan(const struct probestate *ps, const char *dest, struct probeplan *out);
 /* Marks a destination probed now. */
 void probestate_probed(struct probestate *ps, const char *dest, uint64_t now_ms);
 

@@ -111,6 +111,45 @@ fill_host(struct resolve_host *h, const char *spec)
 	}
 }
 
+/* The packed plan gives back the plan it was made of. */
+static void
+assert_pack_round_trip(const struct probeplan *plan)
+{
+	struct probeplan_packed *p = probeplan_pack(plan);
+	struct probeplan back;
+
+	assert_non_null(p);
+	assert_int_equal(probeplan_packed_items(p), plan->n);
+	assert_int_equal(probeplan_unpack(p, &back), 0);
+	free(p);
+	assert_string_equal(back.dest, plan->dest);
+	assert_int_equal(back.n, plan->n);
+	assert_int_equal(back.nover_limit, plan->nover_limit);
+	assert_int_equal(back.ntlsa, plan->ntlsa);
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct probeplan_item *a = &plan->items[i], *b = &back.items[i];
+		assert_string_equal(a->target.host, b->target.host);
+		assert_string_equal(a->target.tlsa_base, b->target.tlsa_base);
+		assert_int_equal(a->target.address.family, b->target.address.family);
+		assert_memory_equal(a->target.address.bytes, b->target.address.bytes, 16);
+		assert_int_equal(a->target.port, b->target.port);
+		assert_int_equal(a->over_limit, b->over_limit);
+		assert_true((a->refused == NULL) == (b->refused == NULL));
+		if (a->refused)
+			assert_string_equal(a->refused, b->refused);
+		assert_int_equal(a->target.ntlsa, b->target.ntlsa);
+		for (size_t k = 0; k < a->target.ntlsa; k++) {
+			const struct probe_tlsa *x = &a->target.tlsa[k], *y = &b->target.tlsa[k];
+			assert_int_equal(x->usage, y->usage);
+			assert_int_equal(x->selector, y->selector);
+			assert_int_equal(x->mtype, y->mtype);
+			assert_int_equal(x->len, y->len);
+			assert_memory_equal(x->data, y->data, x->len);
+		}
+	}
+	probeplan_free(&back);
+}
+
 static void
 test_plan(void **state)
 {
@@ -160,6 +199,45 @@ test_plan(void **state)
 	got[plan.n] = '\0';
 	assert_string_equal(got, c->want);
 	assert_int_equal(plan.nover_limit, over);
+	assert_pack_round_trip(&plan);
+	probeplan_free(&plan);
+}
+
+/* Two hosts with TLSA records, one of them at its CNAME target's name,
+ * and one without: each item points at its own host's records after
+ * packing too. */
+static void
+test_pack_tlsa(void **state)
+{
+	static unsigned char r1[] = {3, 1, 1, 0xaa, 0xbb, 0xcc}, r2[] = {2, 0, 1, 0x01}, r3[] = {3, 0, 2, 0xff, 0xee};
+	struct dns_rdata a[] = {{sizeof(r1), r1}, {sizeof(r2), r2}}, b[] = {{sizeof(r3), r3}};
+	struct resolve_host hosts[3];
+	struct resolve_result r;
+	struct probeplan plan;
+	const char *why;
+
+	memset(&r, 0, sizeof(r));
+	memset(hosts, 0, sizeof(hosts));
+	assert_int_equal(nexthop_parse("d.test:2525", 11, &r.nexthop, &why), 0);
+	fill_host(&hosts[0], "mx1.d.test " G4(1) " " G6(1));
+	hosts[0].ntlsa = 2;
+	hosts[0].tlsa = a;
+	snprintf(hosts[0].tlsa_name, sizeof(hosts[0].tlsa_name), "_2525._tcp.mx1.d.test");
+	fill_host(&hosts[1], "mx2.d.test 10.0.0.1 " G4(2));
+	hosts[1].ntlsa = 1;
+	hosts[1].tlsa = b;
+	snprintf(hosts[1].tlsa_name, sizeof(hosts[1].tlsa_name), "_2525._tcp.target.provider.test");
+	fill_host(&hosts[2], "mx3.d.test " G4(3));
+	r.hosts = hosts;
+	r.nhosts = 3;
+	struct probeplan_settings ps = {.address_limit = 4};
+	assert_int_equal(probeplan_build(&r, &ps, &plan), 0);
+	assert_int_equal(plan.n, 5);
+	assert_int_equal(plan.ntlsa, 3);
+	assert_string_equal(plan.items[2].target.tlsa_base, "target.provider.test");
+	assert_non_null(plan.items[2].refused);
+	assert_true(plan.items[4].over_limit);
+	assert_pack_round_trip(&plan);
 	probeplan_free(&plan);
 }
 
@@ -205,6 +283,7 @@ main(void)
 {
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_own_addresses),
+		cmocka_unit_test(test_pack_tlsa),
 	};
 	struct table t = {0};
 

@@ -69,6 +69,16 @@ plan(struct probestate *ps, const char *dest, size_t n, uint64_t now, uint64_t i
 	return due;
 }
 
+static bool
+has_plan(const struct probestate *ps, const char *dest)
+{
+	struct probeplan p;
+	bool has = probestate_get_plan(ps, dest, &p);
+
+	probeplan_free(&p);
+	return has;
+}
+
 static struct probe_target
 target(const char *host, const char *address, unsigned port)
 {
@@ -141,16 +151,17 @@ test_due(void **state)
 	const struct due_case *c = *state;
 	struct probestate *ps = probestate_create(10);
 
-	assert_null(probestate_get_plan(ps, "d.test"));
+	struct probeplan p;
+	assert_false(probestate_get_plan(ps, "d.test", &p));
 	assert_true(plan(ps, "d.test", 1, 1000, c->interval));	/* the first time */
 	if (c->probed)
 		probestate_probed(ps, "d.test", c->probed);
 	assert_int_equal(plan(ps, "d.test", 2, c->now, c->interval), c->due);
 	/* The latest plan is the one kept. */
-	const struct probeplan *p = probestate_get_plan(ps, "d.test");
-	assert_non_null(p);
-	assert_int_equal(p->n, 2);
-	assert_string_equal(p->items[1].target.host, "mx1.d.test");
+	assert_true(probestate_get_plan(ps, "d.test", &p));
+	assert_int_equal(p.n, 2);
+	assert_string_equal(p.items[1].target.host, "mx1.d.test");
+	probeplan_free(&p);
 	probestate_free(ps);
 }
 
@@ -801,17 +812,17 @@ test_eviction(void **state)
 	probestate_probed(ps, "c.test", 200);
 	plan(ps, "d.test", 1, 1000, HOUR_MS);
 	probestate_probed(ps, "d.test", 400);
-	assert_null(probestate_get_plan(ps, "b.test"));
-	assert_non_null(probestate_get_plan(ps, "a.test"));
-	assert_non_null(probestate_get_plan(ps, "c.test"));
-	assert_non_null(probestate_get_plan(ps, "d.test"));
+	assert_false(has_plan(ps, "b.test"));
+	assert_true(has_plan(ps, "a.test"));
+	assert_true(has_plan(ps, "c.test"));
+	assert_true(has_plan(ps, "d.test"));
 	/* A result for a new destination makes room the same way. */
 	struct probe_target t = target("mx.e.test", "192.0.2.5", 25);
 	struct probe_result r = {.class = PROBE_PLAINTEXT};
 	assert_non_null(probestate_record(ps, "e.test", &t, &r, 100));
-	assert_null(probestate_get_plan(ps, "c.test"));
-	assert_non_null(probestate_get_plan(ps, "a.test"));
-	assert_non_null(probestate_get_plan(ps, "d.test"));
+	assert_false(has_plan(ps, "c.test"));
+	assert_true(has_plan(ps, "a.test"));
+	assert_true(has_plan(ps, "d.test"));
 	probestate_free(ps);
 }
 

@@ -513,10 +513,11 @@ on_resolved(void *arg, const struct resolve_result *res)
 	/* A refresh that failed while the answer it was to renew is still
 	 * good changes nothing: that answer stands until it expires, and
 	 * only then do a failure's rules (TEMP, the stale answer) apply. */
-	const struct answercache_entry *old = f->refresh ? answercache_peek(pm->cache, ANSWERCACHE_ANSWER, f->key) : NULL;
+	struct answercache_entry *old = f->refresh ? answercache_peek(pm->cache, ANSWERCACHE_ANSWER, f->key) : NULL;
 	uint64_t old_expires_ms = old ? old->expires_ms : 0;
 	bool failed = a.answer.result == POLICY_TEMP || some_failed;
 	if (old && failed && now < old_expires_ms) {
+		old->late_until_ms = 0;		/* no refresh runs for it now */
 		refreshed(pm, f->key, POLICYMAP_REFRESH_KEPT, old_expires_ms - now);
 		ttl_ms = 0;
 	} else {
@@ -673,8 +674,12 @@ prefetch(struct policymap *pm, const struct nexthop *nh, const char *key, struct
 		return;
 	if (find_in_flight(pm, key) || !may_refresh(pm))
 		return;
-	if (start_in_flight(pm, nh, key, now, true))
+	if (start_in_flight(pm, nh, key, now, true)) {
+		/* Should it end after the answer expires, Postfix still does
+		 * not wait for it. */
 		e->refreshing = true;
+		e->late_until_ms = e->expires_ms + pm->cfg->dns_timeout_ms;
+	}
 }
 
 /* A hit on an answer given past its expiry (answercache.h): only while

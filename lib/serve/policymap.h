@@ -17,12 +17,14 @@
  * answer, at most cache_prefetch_max at a time, coalesced with the
  * requests that miss meanwhile; nothing is refreshed that nobody asks
  * for. A refresh that fails while the answer is still good keeps it until
- * it expires; only then do the rules of a failure apply. When the
+ * it expires; only then do the rules of a failure apply. An answer whose
+ * refresh is still under way when it expires is given on until that
+ * refresh ends, for at most dns_timeout past its expiry. When the
  * resolver gives back the very records it had cached (a refresh cannot
- * make libunbound skip its cache), the answer is given on past its
- * expiry while a refresh started after it runs, for at most dns_timeout:
- * a destination asked for at least once in each refresh window never
- * makes Postfix wait for DNS.
+ * make libunbound skip its cache), the answer is given on in the same
+ * way while a refresh started after its expiry runs. So a destination
+ * asked for at least once in each refresh window never makes Postfix
+ * wait for DNS.
  *
  * MTA-STS (policymap_set_sts), for domain next hops: DANE first (RFC 8461
  * section 2, stsprecedence.h). The answer DNS or the exception list gave

@@ -71,8 +71,10 @@ setup(void **state)
 	static const unsigned char seed[16] = "0123456789abcdef";
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct buf errors;
+	/* Expiry to the millisecond: prefetch, which gives an answer on
+	 * while it is refreshed, has tests of its own (outage zone). */
 	const char *text = "cache_min_ttl = 10s\ncache_max_ttl = 1h\ncache_temp_ttl = 15s\n"
-	    "cache_max_entries = 100\n";
+	    "cache_max_entries = 100\ncache_prefetch_percent = 0\n";
 
 	buf_init(&errors);
 	f->cfg = config_parse(text, strlen(text), "test", &errors);
@@ -860,6 +862,30 @@ test_prefetch_late_while_refreshing(void **state)
 	outage_teardown(&o);
 }
 
+/* A refresh still under way when the answer expires: the answer is given
+ * on until it ends (no second refresh), at most dns_timeout past. */
+static void
+test_prefetch_slow_refresh(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	resolve_now(&o, &r);
+	advance(&o, 290);
+	hit(&o);
+	advance(&o, 15);	/* 5 s past its expiry, the refresh not answered */
+	struct policymap_answer a = hit(&o);
+	assert_int_equal(a.answer.rule, POLICY_RULE_ALL_DANE);
+	assert_int_equal(stats_of(&o).refreshes, 1);
+	assert_int_equal(stats_of(&o).late, 1);
+	fake_dns_run(o.f.fake);
+	assert_int_equal(stats_of(&o).refresh_outcomes[POLICYMAP_REFRESH_RENEWED], 1);
+	a = hit(&o);
+	assert_int_equal(a.ttl_s, 300);
+	outage_teardown(&o);
+}
+
 /* At most cache_prefetch_max at once; none at all when off. */
 static void
 test_prefetch_limit_and_off(void **state)
@@ -1281,6 +1307,7 @@ main(void)
 		cmocka_unit_test(test_prefetch_not_unasked),
 		cmocka_unit_test(test_prefetch_failure_keeps_answer),
 		cmocka_unit_test(test_prefetch_late_while_refreshing),
+		cmocka_unit_test(test_prefetch_slow_refresh),
 		cmocka_unit_test(test_prefetch_limit_and_off),
 		cmocka_unit_test(test_stale_through_outage),
 		cmocka_unit_test(test_no_stale_for_bogus),

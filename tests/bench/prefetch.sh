@@ -25,7 +25,7 @@
 bench_prefetch() {
 	local delay=${BENCH_PREFETCH_DELAY_MS:-100} ttls=${BENCH_PREFETCH_TTLS:-5}
 	local target=inet:127.0.0.1:$DAEMON_PORT warm=$LAB_DIR/prefetch-warm rounds=$LAB_DIR/prefetch-rounds
-	local pf=$LAB_DIR/prefetch-keys kind m0 m1 hits misses share n_rounds worst
+	local pf=$LAB_DIR/prefetch-keys kind dests m0 m1 hits misses share n_rounds worst
 	local -A label=([1mx]="1 MX host" [2mx]="2 MX hosts" [hosts]="host next hop [host]")
 	lab_dns_delay_up "$delay" >/dev/null || { echo "lab_dns_delay_up failed" >&2; return 1; }
 	# test.'s DNSKEY paid before anything is measured.
@@ -35,8 +35,9 @@ bench_prefetch() {
 
 	echo "Cold DANE decisions, each DNS round trip $delay ms late..." >&2
 	for kind in 1mx 2mx hosts; do
-		# shellcheck disable=SC2046 # one destination a word
-		lab_round_trips "$target" "$delay" $(lab_cold_dests "$kind") >"$rounds.$kind" || {
+		# An array: "[host]" unquoted would be a glob.
+		mapfile -t dests < <(lab_cold_dests "$kind")
+		lab_round_trips "$target" "$delay" "${dests[@]}" >"$rounds.$kind" || {
 			echo "a cold lookup failed or was not dane-only (${label[$kind]})" >&2
 			daemon_stop
 			return 1

@@ -48,6 +48,7 @@ premise() {
 	for ((h = 1; h <= hosts; h++)); do
 		args+=("mx$h.$dest" A "mx$h.$dest" AAAA "_25._tcp.mx$h.$dest" TLSA)
 	done
+	# shellcheck disable=SC2154 # good_tlsa: set in the namespace's shell, below
 	dig +dnssec +noall +comments +answer +authority @"$LAB_RESOLVER_ADDR" "${args[@]}" |
 		awk -v max="$max" -v hosts="$hosts" -v tlsa="$good_tlsa" -v q="${args[*]}" '
 		BEGIN { gsub(/ /, "", tlsa); split(q, w, " ") }

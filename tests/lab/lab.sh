@@ -24,6 +24,8 @@
 #                  population's list and expected summary)
 #                  With LAB_STS_BENCH_DOMAINS set before lab_up, also the
 #                  signed stsbench.test. (sts.sh: the MTA-STS benchmark)
+#                  The signed child pf.test. (LAB_PREFETCH_TTL TTLs) and
+#                  the coldN.test destinations (dnsdelay.sh)
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -42,6 +44,9 @@
 #                  slowerdns.test., which REFUSES lame.test.; .2 blackholed;
 #                  .3 dnsdelay, silent (dropped.test.); .4 and .5 dnsdelay in
 #                  front of .1, LAB_DNS_SLOW_MS and LAB_DNS_SLOWER_MS late
+#   127.0.3.6:53   dnsdelay in front of NSD (127.0.0.2), the delay
+#                  lab_dns_delay_up MS sets; daemons with
+#                  LAB_DAEMON_UNBOUND_DELAY_CONF ask it (dnsdelay.sh)
 #
 # Functions (all return non-zero on failure and explain it with diag):
 #   lab_start               lab_require_root, a new LAB_DIR, lab_traps, lab_up
@@ -52,7 +57,20 @@
 #   lab_record_pid PID NAME have lab_down stop a process the test started
 #   lab_nsd_stop            stop the authoritative server
 #   lab_nsd_start           start it again (after lab_nsd_stop)
-#   lab_faults_up           start the DNS fault servers (127.0.3.x)
+#   lab_faults_up           start the DNS fault servers (127.0.3.1-5)
+#   lab_dns_delay_up MS     (re)start the delayed DNS server (127.0.3.6),
+#                           MS late; writes LAB_DAEMON_UNBOUND_DELAY_CONF
+#                           (dnsdelay.sh)
+#   lab_cold_dests [1mx|2mx], lab_prefetch_dests  the coldN.test and
+#                           pfN.pf.test names, one a line (dnsdelay.sh)
+#   lab_lookup_us TARGET KEY [REPLY]  one lookup's latency, in us
+#                           (smload; dnsdelay.sh)
+#   lab_round_trips TARGET DELAY_MS KEY...  "KEY COLD_MS CACHED_MS ROUNDS"
+#                           for each KEY's first lookup (dnsdelay.sh)
+#   lab_median              the median of the numbers on stdin (dnsdelay.sh)
+#   lab_stream TARGET SECONDS FILE  every key of FILE at once, round
+#                           after round: "MS MAX_US" per round (dnsdelay.sh)
+#   lab_metric PORT NAME    a daemon metric's value (dnsdelay.sh)
 #   lab_mail_up             start the receiving Postfix (all MX listeners)
 #                           and the fakesmtp servers (LAB_FAKE_LISTENERS)
 #   lab_sender_up MAP [ADDR [NAME=VALUE...]]  (re)start the sending
@@ -103,6 +121,16 @@
 #                             ${top_builddir:-.}/tests/lab/dnsdelay)
 #   LAB_DNS_SLOW_MS, LAB_DNS_SLOWER_MS  how late the slow DNS servers answer
 #                             (1000, 8000), read by lab_faults_up
+#   LAB_DAEMON_UNBOUND_DELAY_CONF  $LAB_DIR/daemon-unbound-delay.conf: as
+#                             LAB_DAEMON_UNBOUND_CONF, every DNS query to
+#                             the delayed server (lab_dns_delay_up writes
+#                             it; also in $LAB_DIR/env from then on)
+#   LAB_DELAY_DNS_ADDR        the delayed server's address (127.0.3.6)
+#   LAB_COLD_DESTS            how many coldN.test destinations (12)
+#   LAB_PREFETCH_DESTS        how many pfN.pf.test destinations (8)
+#   LAB_PREFETCH_TTL          every TTL in pf.test., seconds (6)
+#   LAB_SMLOAD                the smload binary the measuring runs (default
+#                             ${top_builddir:-.}/tests/bench/smload)
 #   LAB_STS_HTTPS_ADDR, LAB_STS_WWW, LAB_STS_ACCESS_LOG, LAB_STS_RESOLVER,
 #   LAB_STS_RESOLVER_LOG      the MTA-STS fixture's (sts.sh): nginx's
 #                             address, policy files and access log;
@@ -113,7 +141,7 @@
 #
 # The DNS cases are those of the README ("What the daemon answers" and the
 # DNS fault table); the zone text below (_lab_write_zones) is the
-# authoritative list.  TTLs are 300 s:
+# authoritative list.  TTLs are 300 s (but in stschange.test. and pf.test.):
 # the resolver and libunbound cache answers that long, so a test that changes
 # DNS behaviour (lab_nsd_stop) must ask for names nobody has asked for yet.
 #
@@ -132,6 +160,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/survey.sh"
 # MTA-STS: the domains' records always, the HTTPS server and the reference
 # resolver when a test starts them.
 source "$(dirname "${BASH_SOURCE[0]}")/sts.sh"
+# DNS round trips of a known length: the delayed server when a test starts
+# it, the destinations that count them always.
+source "$(dirname "${BASH_SOURCE[0]}")/dnsdelay.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -743,6 +774,8 @@ _lab_write_zones() {
 	# The MTA-STS domains (sts.sh): records in test. and insecure.test.,
 	# and the zone of its signed child stschange.test.
 	_lab_sts_zones || return 1
+	# coldN.test and the signed child pf.test. (dnsdelay.sh).
+	_lab_delay_zones "$mx1" || return 1
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -769,7 +802,7 @@ _lab_child_zone() {
 
 _lab_sign_zones() {
 	local d=$LAB_DIR/dns ksk zsk inception expiration child pid ds failed=0
-	local children=(nods wrongds slowdns slowerdns stschange) pids=()
+	local children=(nods wrongds slowdns slowerdns stschange pf) pids=()
 	# survey.test: the survey's domains (survey.sh), DS in test.
 	_lab_survey_enabled && children+=(survey)
 	# stsbench.test: the MTA-STS benchmark's domains (sts.sh).
@@ -899,6 +932,9 @@ _lab_write_dns_configs() {
 		zone:
 		    name: "stschange.test."
 		    zonefile: "stschange.test.zone.signed"
+		zone:
+		    name: "pf.test."
+		    zonefile: "pf.test.zone.signed"
 	EOF
 	if _lab_survey_enabled; then
 		printf 'zone:\n    name: "survey.test."\n    zonefile: "survey.test.zone.signed"\n' >>"$d/nsd.conf"

@@ -662,15 +662,25 @@ may_refresh(struct policymap *pm)
 	return true;
 }
 
-/* A hit in the last cache_prefetch_percent of the answer's life starts a
- * refresh, once per answer, unless a resolution for it already runs. */
+/* The shortest refresh window: about what a refresh takes. Records of a
+ * destination expire at different times, so a refreshed answer can have
+ * a second or two to live; a tenth of that would be a window no request
+ * falls in, and the answer would expire unrefreshed. */
+#define PREFETCH_MIN_WINDOW_MS 2000
+
+/* A hit in the last cache_prefetch_percent of the answer's life (at
+ * least PREFETCH_MIN_WINDOW_MS of it) starts a refresh, once per answer,
+ * unless a resolution for it already runs. */
 static void
 prefetch(struct policymap *pm, const struct nexthop *nh, const char *key, struct answercache_entry *e,
     uint64_t now)
 {
 	uint64_t life = e->expires_ms - e->stored_ms, left = e->expires_ms - now;
+	uint64_t window = life * pm->cfg->cache_prefetch_percent / 100;
 
-	if (e->refreshing || left * 100 > life * pm->cfg->cache_prefetch_percent)
+	if (window < PREFETCH_MIN_WINDOW_MS)
+		window = PREFETCH_MIN_WINDOW_MS;
+	if (e->refreshing || left > window)
 		return;
 	if (find_in_flight(pm, key) || !may_refresh(pm))
 		return;

@@ -862,6 +862,27 @@ test_prefetch_late_while_refreshing(void **state)
 	outage_teardown(&o);
 }
 
+/* A short-lived answer (here 10 s, cache_min_ttl) has a window of at
+ * least 2 s, not a tenth of its life: time for a request to fall in. */
+static void
+test_prefetch_short_life(void **state)
+{
+	struct outage o;
+	struct answered r;
+
+	outage_setup(&o, "");
+	outage_zone[OUTAGE_TLSA].ttl = 1;
+	struct policymap_answer a = resolve_now(&o, &r);
+	assert_int_equal(a.ttl_s, 10);
+	o.f.now += 7900;
+	hit(&o);
+	assert_int_equal(fake_dns_pending(o.f.fake), 0);
+	o.f.now += 100;		/* 2 s left */
+	hit(&o);
+	assert_int_equal(fake_dns_pending(o.f.fake), 1);
+	outage_teardown(&o);
+}
+
 /* A refresh still under way when the answer expires: the answer is given
  * on until it ends (no second refresh), at most dns_timeout past. */
 static void
@@ -1307,6 +1328,7 @@ main(void)
 		cmocka_unit_test(test_prefetch_not_unasked),
 		cmocka_unit_test(test_prefetch_failure_keeps_answer),
 		cmocka_unit_test(test_prefetch_late_while_refreshing),
+		cmocka_unit_test(test_prefetch_short_life),
 		cmocka_unit_test(test_prefetch_slow_refresh),
 		cmocka_unit_test(test_prefetch_limit_and_off),
 		cmocka_unit_test(test_stale_through_outage),

@@ -288,11 +288,11 @@ explain_sts_text(const struct explain_sts *s, struct buf *out)
 	}
 	if (strcmp(d.source, "cache") == 0) {
 		const struct stscache_entry *e = s->cached;
-		utc(e->fetched_at, when, sizeof(when));
-		utc(e->expires_at, until, sizeof(until));
+		utc(stscache_known(e)->fetched_at, when, sizeof(when));
+		utc(stscache_known(e)->expires_at, until, sizeof(until));
 		buf_printf(out, "mta-sts: the daemon's policy (%s): id %s, fetched %s (%lld s ago), in force until %s "
-		    "(%lld s from now)\n", s->state_file, e->policy_id, when, (long long)(s->now - e->fetched_at), until,
-		    (long long)(e->expires_at - s->now));
+		    "(%lld s from now)\n", s->state_file, stscache_known(e)->policy_id, when, (long long)(s->now - stscache_known(e)->fetched_at), until,
+		    (long long)(stscache_known(e)->expires_at - s->now));
 		text_policy_summary(d.policy, "    ", out);
 	} else {
 		buf_puts(out, "mta-sts: no policy cached by the daemon");
@@ -335,13 +335,13 @@ explain_sts_json(const struct explain_sts *s, struct jsonw *j)
 	if (strcmp(d.source, "cache") == 0 && stsprec_domain_nexthop(s->nexthop)) {
 		const struct stscache_entry *e = s->cached;
 		jsonw_object(j, "cached");
-		jsonw_string(j, "id", e->policy_id);
-		utc(e->fetched_at, when, sizeof(when));
+		jsonw_string(j, "id", stscache_known(e)->policy_id);
+		utc(stscache_known(e)->fetched_at, when, sizeof(when));
 		jsonw_string(j, "fetched", when);
-		jsonw_int(j, "age_s", s->now - e->fetched_at);
-		utc(e->expires_at, when, sizeof(when));
+		jsonw_int(j, "age_s", s->now - stscache_known(e)->fetched_at);
+		utc(stscache_known(e)->expires_at, when, sizeof(when));
 		jsonw_string(j, "expires", when);
-		jsonw_int(j, "expires_in_s", e->expires_at - s->now);
+		jsonw_int(j, "expires_in_s", stscache_known(e)->expires_at - s->now);
 		jsonw_string(j, "mode", stspolicy_mode_name(stspolicy_mode(d.policy)));
 		jsonw_uint(j, "max_age", stspolicy_max_age(d.policy));
 		jsonw_array(j, "mx");

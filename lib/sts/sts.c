@@ -236,8 +236,8 @@ said_unfetchable(struct sts *s, struct stscache_entry *e, const char *detail, in
 	if (!p || stspolicy_mode(p) != STSPOLICY_MODE_ENFORCE || e->unfetchable_said)
 		return;
 	e->unfetchable_said = true;
-	snprintf(expires, sizeof(expires), "%lld", (long long)e->expires_at);
-	log_event(s->log, LOGL_WARNING, "sts-unfetchable", "domain", e->domain, "id", e->policy_id, "expires",
+	snprintf(expires, sizeof(expires), "%lld", (long long)stscache_known(e)->expires_at);
+	log_event(s->log, LOGL_WARNING, "sts-unfetchable", "domain", e->domain, "id", stscache_known(e)->policy_id, "expires",
 	    expires, "reason", detail,
 	    "action", "the cached enforce policy applies until it expires; check the domain's MTA-STS server", NULL);
 }
@@ -315,7 +315,7 @@ step(struct discovery *d)
 		stscache_txt(e, too_long ? STSCACHE_TXT_ABSENT : STSCACHE_TXT_FAILED, NULL, STSCACHE_TXT_MAX_S, now);
 		return step(d);
 	case STSCACHE_FETCH:
-		memcpy(d->fetch_id, e->txt_id, sizeof(d->fetch_id));
+		memcpy(d->fetch_id, stscache_known(e)->txt_id, sizeof(d->fetch_id));
 		if ((d->job = stsfetch_start(s->fetcher, d->domain, on_fetched, d)))
 			return true;
 		stscache_fetch_failed(e, d->fetch_id, "the fetch could not start", now);
@@ -335,15 +335,15 @@ fill_view(const struct stscache_entry *e, const struct discovery *d, int64_t now
 {
 	out->policy = stscache_in_force(e, now);
 	if (out->policy) {
-		out->policy_id = e->policy_id;
-		out->postfix_answer = e->postfix_answer;
-		out->reason = e->reason;
-		out->fetched_at = e->fetched_at;
-		out->expires_at = e->expires_at;
+		out->policy_id = stscache_known(e)->policy_id;
+		out->postfix_answer = stscache_known(e)->postfix_answer;
+		out->reason = stscache_known(e)->reason;
+		out->fetched_at = stscache_known(e)->fetched_at;
+		out->expires_at = stscache_known(e)->expires_at;
 	}
 	out->txt = e->txt;
-	out->txt_id = e->txt == STSCACHE_TXT_ID ? e->txt_id : NULL;
-	out->failure = e->failure;
+	out->txt_id = e->txt == STSCACHE_TXT_ID ? stscache_known(e)->txt_id : NULL;
+	out->failure = stscache_known(e)->failure;
 	out->pending = d && d->first && !d->wait_over && !out->policy;
 }
 
@@ -359,7 +359,7 @@ sts_lookup(struct sts *s, const char *domain, struct sts_view *out)
 	if (!e)
 		return;
 	if (!d && stscache_next(e, now) != STSCACHE_NOTHING) {
-		d = start_discovery(s, domain, e->txt == STSCACHE_TXT_UNKNOWN && !e->policy);
+		d = start_discovery(s, domain, e->txt == STSCACHE_TXT_UNKNOWN && !stscache_known(e)->policy);
 		/* It may have ended at once, and changed the cache. */
 		if (!(e = stscache_lookup(s->cache, domain, false, now)))
 			return;

@@ -55,17 +55,46 @@ stscache_action_name(enum stscache_action a)
 	return "?";
 }
 
-static void
-drop_policy(struct stscache_entry *e)
+static const struct stscache_known nothing_known;
+
+const struct stscache_known *
+stscache_known(const struct stscache_entry *e)
 {
-	stspolicy_free(e->policy);
-	e->policy = NULL;
-	free(e->postfix_answer);
-	e->postfix_answer = NULL;
-	free(e->reason);
-	e->reason = NULL;
-	e->policy_id[0] = '\0';
-	e->fetched_at = e->expires_at = 0;
+	return e->known ? e->known : &nothing_known;
+}
+
+/* The entry's known part, made when first needed; NULL when out of
+ * memory. */
+static struct stscache_known *
+known_for_write(struct stscache_entry *e)
+{
+	if (!e->known)
+		e->known = calloc(1, sizeof(*e->known));
+	return e->known;
+}
+
+static void
+drop_policy(struct stscache_known *k)
+{
+	stspolicy_free(k->policy);
+	k->policy = NULL;
+	free(k->postfix_answer);
+	k->postfix_answer = NULL;
+	free(k->reason);
+	k->reason = NULL;
+	k->policy_id[0] = '\0';
+	k->fetched_at = k->expires_at = 0;
+}
+
+static void
+free_known(struct stscache_entry *e)
+{
+	if (!e->known)
+		return;
+	drop_policy(e->known);
+	free(e->known->failure);
+	free(e->known);
+	e->known = NULL;
 }
 
 static void
@@ -73,10 +102,7 @@ free_node(void *arg, struct map_node *n)
 {
 	struct node *nd = MAP_ENTRY(n, struct node, node);
 
-	stspolicy_free(nd->entry.policy);
-	free(nd->entry.postfix_answer);
-	free(nd->entry.reason);
-	free(nd->entry.failure);
+	free_known(&nd->entry);
 	free(nd);
 }
 
@@ -124,18 +150,20 @@ stscache_lookup(struct stscache *c, const char *domain, bool create, int64_t now
 const struct stspolicy *
 stscache_in_force(const struct stscache_entry *e, int64_t now)
 {
-	return e->policy && now < e->expires_at ? e->policy : NULL;
+	const struct stscache_known *k = stscache_known(e);
+
+	return k->policy && now < k->expires_at ? k->policy : NULL;
 }
 
 /* Past half its max_age, and at most a day old: time to fetch again. */
 static bool
-refresh_due(const struct stscache_entry *e, int64_t now)
+refresh_due(const struct stscache_known *k, int64_t now)
 {
-	int64_t lifetime = e->expires_at - e->fetched_at, after = lifetime / 2;
+	int64_t lifetime = k->expires_at - k->fetched_at, after = lifetime / 2;
 
 	if (after > STSCACHE_REFRESH_MAX_S)
 		after = STSCACHE_REFRESH_MAX_S;
-	return now - e->fetched_at >= after;
+	return now - k->fetched_at >= after;
 }
 
 enum stscache_action
@@ -147,9 +175,10 @@ stscache_next(const struct stscache_entry *e, int64_t now)
 	 * force stays until it runs out. */
 	if (e->txt != STSCACHE_TXT_ID)
 		return STSCACHE_NOTHING;
-	if (stscache_in_force(e, now) && strcmp(e->policy_id, e->txt_id) == 0 && !refresh_due(e, now))
+	const struct stscache_known *k = stscache_known(e);
+	if (stscache_in_force(e, now) && strcmp(k->policy_id, k->txt_id) == 0 && !refresh_due(k, now))
 		return STSCACHE_NOTHING;
-	if (strcmp(e->failed_id, e->txt_id) == 0 && now - e->failed_at < STSCACHE_RETRY_S)
+	if (strcmp(k->failed_id, k->txt_id) == 0 && now - k->failed_at < STSCACHE_RETRY_S)
 		return STSCACHE_NOTHING;
 	return STSCACHE_FETCH;
 }
@@ -176,8 +205,15 @@ stscache_txt(struct stscache_entry *e, enum stscache_txt txt, const char *id, ui
 		hold = STSCACHE_TXT_MIN_S;
 	else if (hold > STSCACHE_TXT_MAX_S)
 		hold = STSCACHE_TXT_MAX_S;
+	struct stscache_known *k = txt == STSCACHE_TXT_ID || e->known ? known_for_write(e) : NULL;
+	if (txt == STSCACHE_TXT_ID && !k) {
+		/* No room to remember the id: as a lookup that failed. */
+		txt = STSCACHE_TXT_FAILED;
+		hold = STSCACHE_TXT_FAILED_S;
+	}
 	e->txt = txt;
-	copy_id(e->txt_id, txt == STSCACHE_TXT_ID ? id : NULL);
+	if (k)
+		copy_id(k->txt_id, txt == STSCACHE_TXT_ID ? id : NULL);
 	e->txt_until = now + hold;
 }
 
@@ -185,38 +221,47 @@ void
 stscache_fetched(struct stscache_entry *e, const char *id, struct stspolicy *policy, int64_t now)
 {
 	struct buf answer;
+	struct stscache_known *k = known_for_write(e);
 
-	drop_policy(e);
-	e->policy = policy;
+	if (!k) {
+		stspolicy_free(policy);	/* nowhere to keep it: as a failed fetch, to retry */
+		return;
+	}
+	drop_policy(k);
+	k->policy = policy;
 	buf_init(&answer);
 	/* Out of memory, there is no answer to give: the policy changes
 	 * nothing, as one without patterns. */
 	if (stspolicy_postfix_answer(policy, &answer) == 0 && buf_terminate(&answer) == 0)
-		e->postfix_answer = buf_detach(&answer);
+		k->postfix_answer = buf_detach(&answer);
 	buf_reset(&answer);
 	/* Made here too, not at each answer: the path every cached answer
 	 * takes. */
-	if (e->postfix_answer && buf_printf(&answer, "MTA-STS policy %s in mode enforce, where DNS proves DANE absent",
+	if (k->postfix_answer && buf_printf(&answer, "MTA-STS policy %s in mode enforce, where DNS proves DANE absent",
 	    id) == 0 && buf_terminate(&answer) == 0)
-		e->reason = buf_detach(&answer);
+		k->reason = buf_detach(&answer);
 	buf_free(&answer);
-	copy_id(e->policy_id, id);
-	e->fetched_at = now;
-	e->expires_at = now + (int64_t)stspolicy_max_age(policy);
-	e->failed_id[0] = '\0';
-	e->failed_at = 0;
-	free(e->failure);
-	e->failure = NULL;
+	copy_id(k->policy_id, id);
+	k->fetched_at = now;
+	k->expires_at = now + (int64_t)stspolicy_max_age(policy);
+	k->failed_id[0] = '\0';
+	k->failed_at = 0;
+	free(k->failure);
+	k->failure = NULL;
 	e->unfetchable_said = false;
 }
 
 void
 stscache_fetch_failed(struct stscache_entry *e, const char *id, const char *why, int64_t now)
 {
-	copy_id(e->failed_id, id);
-	e->failed_at = now;
-	free(e->failure);
-	e->failure = why ? strdup(why) : NULL;
+	struct stscache_known *k = known_for_write(e);
+
+	if (!k)
+		return;
+	copy_id(k->failed_id, id);
+	k->failed_at = now;
+	free(k->failure);
+	k->failure = why ? strdup(why) : NULL;
 }
 
 void
@@ -229,11 +274,12 @@ stscache_expire(struct stscache *c, int64_t now)
 		struct stscache_entry *e = &nd->entry;
 
 		next = map_newer(n);
-		if (e->policy && !stscache_in_force(e, now))
-			drop_policy(e);
+		if (e->known && e->known->policy && !stscache_in_force(e, now))
+			drop_policy(e->known);
+		const struct stscache_known *k = stscache_known(e);
 		/* A TXT answer that ran out and no policy: a later lookup
 		 * learns as much again. */
-		if (!e->policy && now >= e->txt_until && !(e->failed_id[0] && now - e->failed_at < STSCACHE_RETRY_S)) {
+		if (!k->policy && now >= e->txt_until && !(k->failed_id[0] && now - k->failed_at < STSCACHE_RETRY_S)) {
 			map_remove(&c->domains, n);
 			free_node(NULL, n);
 		}
@@ -256,11 +302,14 @@ stscache_stats(const struct stscache *c, int64_t now, size_t by_mode[3], size_t 
 		const struct node *nd = MAP_ENTRY(n, struct node, node);
 		const struct stscache_entry *e = &nd->entry;
 		const struct stspolicy *p = stscache_in_force(e, now);
+		const struct stscache_known *k = stscache_known(e);
 
-		total += sizeof(*nd) + strlen(e->domain) + 1 + (e->failure ? strlen(e->failure) + 1 : 0) +
-		    (e->postfix_answer ? strlen(e->postfix_answer) + 1 : 0) + (e->reason ? strlen(e->reason) + 1 : 0);
-		if (e->policy)
-			total += stspolicy_memory(e->policy);
+		total += sizeof(*nd) + strlen(e->domain) + 1;
+		if (e->known)
+			total += sizeof(*k) + (k->failure ? strlen(k->failure) + 1 : 0) +
+			    (k->postfix_answer ? strlen(k->postfix_answer) + 1 : 0) + (k->reason ? strlen(k->reason) + 1 : 0);
+		if (k->policy)
+			total += stspolicy_memory(k->policy);
 		if (p && (unsigned)stspolicy_mode(p) < 3)
 			by_mode[stspolicy_mode(p)]++;
 	}
@@ -293,8 +342,8 @@ stscache_save(const struct stscache *c, int64_t now, struct buf *out)
 		buf_reset(&body);
 		append_body(p, &body);
 		kv_str(out, "domain", e->domain);
-		kv_str(out, "id", e->policy_id);
-		kv_uint(out, "fetched", (uint64_t)e->fetched_at);
+		kv_str(out, "id", stscache_known(e)->policy_id);
+		kv_uint(out, "fetched", (uint64_t)stscache_known(e)->fetched_at);
 		kv_strn(out, "body", buf_ptr(&body), buf_size(&body));
 		buf_putc(out, '\n');
 	}

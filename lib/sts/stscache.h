@@ -58,11 +58,11 @@ enum stscache_txt {
 
 const char *stscache_txt_name(enum stscache_txt t);
 
-/* Read-only for callers: change it through the functions below. */
-struct stscache_entry {
-	enum stscache_txt txt;
+/* What a domain that published an MTA-STS TXT id, or whose policy fetch
+ * failed, has beside: allocated only then, so that the many domains
+ * without MTA-STS take a few dozen bytes each. */
+struct stscache_known {
 	char txt_id[STSCACHE_ID_MAX + 1];
-	int64_t txt_until;		/* the TXT answer holds until then */
 	struct stspolicy *policy;	/* NULL: none fetched, or it expired */
 	/* With a policy that has patterns: Postfix's answer for it in mode
 	 * enforce (stspolicy_postfix_answer), made once, for every answer. */
@@ -73,12 +73,22 @@ struct stscache_entry {
 	char failed_id[STSCACHE_ID_MAX + 1];	/* "": the last fetch did not fail */
 	int64_t failed_at;
 	char *failure;			/* what went wrong then, or NULL */
-	int64_t used_at;
+};
+
+/* Read-only for callers: change it through the functions below. */
+struct stscache_entry {
+	enum stscache_txt txt;
 	/* For the caller (sts.c): said once that an enforce policy can no
 	 * longer be fetched; cleared by the next successful fetch. */
 	bool unfetchable_said;
+	int64_t txt_until;		/* the TXT answer holds until then */
+	int64_t used_at;
+	struct stscache_known *known;	/* NULL: nothing; read it with stscache_known() */
 	char domain[];
 };
+
+/* The entry's id, policy and failure: all empty when it has none. */
+const struct stscache_known *stscache_known(const struct stscache_entry *e);
 
 enum stscache_action {
 	STSCACHE_NOTHING,

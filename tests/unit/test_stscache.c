@@ -211,7 +211,7 @@ test_expire_and_stats(void **state)
 	fetch(c, "week.example", "1", enforce_week, T0);
 	fetch(c, "short.example", "1", enforce_10min, T0);
 	fetch(c, "none.example", "1", none_week, T0);
-	assert_null(stscache_lookup(c, "none.example", false, T0)->postfix_answer);	/* no patterns */
+	assert_null(stscache_known(stscache_lookup(c, "none.example", false, T0))->postfix_answer);	/* no patterns */
 	stscache_stats(c, T0 + 1, by_mode, &bytes);
 	assert_int_equal(by_mode[STSPOLICY_MODE_ENFORCE], 2);
 	assert_int_equal(by_mode[STSPOLICY_MODE_NONE], 1);
@@ -247,15 +247,15 @@ test_save_restore(void **state)
 
 	struct stscache_entry *e = stscache_lookup(d, "example.org", false, T0 + 20);
 	assert_non_null(e);
-	assert_string_equal(e->policy_id, "20260101");
-	assert_int_equal(e->fetched_at, T0);
-	assert_int_equal(e->expires_at, T0 + 600);
+	assert_string_equal(stscache_known(e)->policy_id, "20260101");
+	assert_int_equal(stscache_known(e)->fetched_at, T0);
+	assert_int_equal(stscache_known(e)->expires_at, T0 + 600);
 	const struct stspolicy *p = stscache_in_force(e, T0 + 20);
 	assert_non_null(p);
 	assert_int_equal(stspolicy_mode(p), STSPOLICY_MODE_ENFORCE);
 	assert_int_equal(stspolicy_npatterns(p), 1);
 	assert_string_equal(stspolicy_pattern(p, 0), "mx.example.org");
-	assert_string_equal(e->postfix_answer, "secure match=mx.example.org servername=hostname");
+	assert_string_equal(stscache_known(e)->postfix_answer, "secure match=mx.example.org servername=hostname");
 	/* A restart does not refetch: the same id from DNS is enough. */
 	stscache_txt(e, STSCACHE_TXT_ID, "20260101", 300, T0 + 21);
 	assert_int_equal(stscache_next(e, T0 + 21), STSCACHE_NOTHING);

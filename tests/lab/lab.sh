@@ -24,6 +24,8 @@
 #                  population's list and expected summary)
 #                  With LAB_STS_BENCH_DOMAINS set before lab_up, also the
 #                  signed stsbench.test. (sts.sh: the MTA-STS benchmark)
+#                  With LAB_DANE_BENCH_DOMAINS set before lab_up, also the
+#                  signed danebench.test. (danebench.sh: cold DANE decisions)
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -132,6 +134,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/survey.sh"
 # MTA-STS: the domains' records always, the HTTPS server and the reference
 # resolver when a test starts them.
 source "$(dirname "${BASH_SOURCE[0]}")/sts.sh"
+# The DANE benchmark's population (LAB_DANE_BENCH_DOMAINS): only when asked for.
+source "$(dirname "${BASH_SOURCE[0]}")/danebench.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -743,6 +747,9 @@ _lab_write_zones() {
 	# The MTA-STS domains (sts.sh): records in test. and insecure.test.,
 	# and the zone of its signed child stschange.test.
 	_lab_sts_zones || return 1
+	if _lab_dane_bench_enabled; then
+		_lab_dane_bench_zone "$mx1" || return 1
+	fi
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -774,6 +781,8 @@ _lab_sign_zones() {
 	_lab_survey_enabled && children+=(survey)
 	# stsbench.test: the MTA-STS benchmark's domains (sts.sh).
 	_lab_sts_bench_enabled && children+=(stsbench)
+	# danebench.test: the cold DANE benchmark's domains (danebench.sh).
+	_lab_dane_bench_enabled && children+=(danebench)
 	# Inception an hour back tolerates a little clock skew between the
 	# signer and whoever validates.
 	inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
@@ -906,6 +915,9 @@ _lab_write_dns_configs() {
 	if _lab_sts_bench_enabled; then
 		printf 'zone:\n    name: "stsbench.test."\n    zonefile: "stsbench.test.zone.signed"\n' >>"$d/nsd.conf"
 	fi
+	if _lab_dane_bench_enabled; then
+		printf 'zone:\n    name: "danebench.test."\n    zonefile: "danebench.test.zone.signed"\n' >>"$d/nsd.conf"
+	fi
 
 	# The second NSD (lab_faults_up): the children that must be reached
 	# only through their delegation, so not through NSD above, which
@@ -1033,6 +1045,7 @@ _lab_write_env() {
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$LAB_DIR/env"
 	_lab_sts_env
+	_lab_dane_bench_env
 }
 
 lab_up() {
@@ -1088,7 +1101,9 @@ lab_up() {
 	lab_record_pid $! nsd
 	# NSD first, unbound once NSD answers: unbound would otherwise note the
 	# stub address as unreachable and back off before retrying it.
-	if ! _lab_poll 5000 _lab_alive_and $! _lab_nsd_answers; then
+	# NSD answers once it has loaded every zone: the DANE benchmark's
+	# population takes it a while (danebench.sh).
+	if ! _lab_poll $((5000 + $(_lab_dane_bench_load_ms))) _lab_alive_and $! _lab_nsd_answers; then
 		diag "lab_up: NSD does not answer on $LAB_NSD_ADDR (or died)"
 		_lab_log_tail "$LAB_DIR/dns/nsd.log"
 		_lab_log_tail "$LAB_DIR/dns/nsd.out"

@@ -119,7 +119,7 @@ cold_rate_run() {
 			c = $0; sub(/.*"cpu_seconds":/, "", c); sub(/[,}].*/, "", c)
 			t = $0; sub(/.*"seconds":/, "", t); sub(/,.*/, "", t)
 			if (d != n || s != l) { print "ubcold: not every lookup secure: " $0 > "/dev/stderr"; exit 1 }
-			printf "%s %.0f\n", r, t > 0 ? 100 * c / t : 0
+			printf "%s %.0f\n", r, (t > 0 ? 100 * c / t : 0)
 		}' <<<"$out"
 		return
 	fi
@@ -131,7 +131,7 @@ cold_rate_run() {
 	out=$(cold_smload "$dir/slice") || { daemon_stop; return 1; }
 	rate=$(sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' <<<"$out")
 	awk -v r="$rate" -v s="$(($(cold_ticks "$DAEMON_PID") - s0))" -v t="$(($(_lab_ms) - t0))" \
-		-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%s %.0f\n", r, t > 0 ? 100 * s / hz / (t / 1000) : 0 }'
+		-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%s %.0f\n", r, (t > 0 ? 100 * s / hz / (t / 1000) : 0) }'
 	daemon_stop
 }
 

@@ -57,8 +57,10 @@ cold_list() {
 		"$LAB_DANE_BENCH_LIST"
 }
 
+# cold_median: the median of the numbers read, one a line (blank lines
+# skipped).
 cold_median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+	awk 'NF { print $1 }' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
 }
 
 # cold_smload FILE: every destination of FILE (smload -e) asked once at

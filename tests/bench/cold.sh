@@ -94,26 +94,56 @@ cold_rss_kb() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
 }
 
+# cold_ticks PID: its CPU ticks (utime + stime), read after the command
+# name, which may have spaces ("nsd: server 1").
 cold_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
-# cold_rate_run WHO SLICE (WHO: tlspolicyd or ubcold): prints "rate busy",
-# busy being the process's CPU in % of one core over the measured part.
+# The lab's NSD, every process of it (it forks its server and xfrd): the
+# other busy party of a run, which could set the pace instead.
+cold_nsd_ticks() {
+	local todo n=0 p
+	todo=$(awk '$2 == "nsd" { p = $1 } END { print p }' "$LAB_DIR/pids")
+	# NSD's processes are its children's children: the whole tree.
+	while [[ -n $todo ]]; do
+		read -r p todo <<<"$todo"
+		n=$((n + $(cold_ticks "$p" 2>/dev/null || echo 0)))
+		todo="$todo $(cat "/proc/$p/task/$p/children" 2>/dev/null)"
+		todo=${todo# }
+		todo=${todo% }
+	done
+	echo "$n"
+}
+
+# cold_busy TICKS MS: TICKS of CPU over MS of wall time, in % of one core.
+cold_busy() {
+	awk -v s="$1" -v t="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (t > 0 ? 100 * s / hz / (t / 1000) : 0) }'
+}
+
+# cold_rate_run WHO SLICE (WHO: tlspolicyd or ubcold): prints "rate busy
+# nsd_busy main_busy", the process's, NSD's and the daemon's main thread's
+# CPU (0 for ubcold) in % of one core over the measured part.  The rest of
+# the daemon's is nearly all libunbound's thread (validation), its probe
+# workers' a little.
 cold_rate_run() {
 	local who=$1 from=$((COLD_WARM + 1 + $2 * COLD_DOMAINS)) dir=$LAB_DIR/cold
-	local out t0 s0 rate
+	local out t0 s0 n0 m0 rate
 	mkdir -p "$dir"
 	if [[ $who == ubcold ]]; then
 		cold_list 1 $((2 * COLD_CONNS)) >"$dir/warm"
 		cold_list "$from" "$COLD_DOMAINS" >"$dir/slice"
+		# NSD's share over the whole of ubcold's run, warm-up included:
+		# close enough, the warm-up being a 25th of it.
+		t0=$(_lab_ms) n0=$(cold_nsd_ticks)
 		out=$(ip netns exec "$LAB_NETNS" "$UBCOLD" -C "$LAB_DAEMON_UNBOUND_CONF" -c "$COLD_CONNS" \
 			-t "$COLD_TIMEOUT_MS" -w "$dir/warm" -f "$dir/slice") || {
 			echo "ubcold failed: $out" >&2
 			return 1
 		}
+		n0=$(cold_busy $(($(cold_nsd_ticks) - n0)) $(($(_lab_ms) - t0)))
 		# Every answer secure: the same lookups as the daemon's, answered.
-		awk -v n="$COLD_DOMAINS" '{
+		awk -v n="$COLD_DOMAINS" -v nsd="$n0" '{
 			d = $0; sub(/.*"domains":/, "", d); sub(/,.*/, "", d)
 			s = $0; sub(/.*"secure":/, "", s); sub(/,.*/, "", s)
 			l = $0; sub(/.*"lookups":/, "", l); sub(/,.*/, "", l)
@@ -121,7 +151,7 @@ cold_rate_run() {
 			c = $0; sub(/.*"cpu_seconds":/, "", c); sub(/[,}].*/, "", c)
 			t = $0; sub(/.*"seconds":/, "", t); sub(/,.*/, "", t)
 			if (d != n || s != l) { print "ubcold: not every lookup secure: " $0 > "/dev/stderr"; exit 1 }
-			printf "%s %.0f\n", r, (t > 0 ? 100 * c / t : 0)
+			printf "%s %.0f %s 0\n", r, (t > 0 ? 100 * c / t : 0), nsd
 		}' <<<"$out"
 		return
 	fi
@@ -129,11 +159,14 @@ cold_rate_run() {
 	cold_list "$from" "$COLD_DOMAINS" "$COLD_REPLY" >"$dir/slice"
 	cold_daemon_start || return 1
 	cold_smload "$dir/warm" >/dev/null || { daemon_stop; return 1; }
-	t0=$(_lab_ms) s0=$(cold_ticks "$DAEMON_PID")
+	t0=$(_lab_ms) s0=$(cold_ticks "$DAEMON_PID") n0=$(cold_nsd_ticks)
+	m0=$(cold_ticks "$DAEMON_PID/task/$DAEMON_PID")
 	out=$(cold_smload "$dir/slice") || { daemon_stop; return 1; }
 	rate=$(sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' <<<"$out")
-	awk -v r="$rate" -v s="$(($(cold_ticks "$DAEMON_PID") - s0))" -v t="$(($(_lab_ms) - t0))" \
-		-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%s %.0f\n", r, (t > 0 ? 100 * s / hz / (t / 1000) : 0) }'
+	t0=$(($(_lab_ms) - t0))
+	echo "$rate $(cold_busy $(($(cold_ticks "$DAEMON_PID") - s0)) "$t0")" \
+		"$(cold_busy $(($(cold_nsd_ticks) - n0)) "$t0")" \
+		"$(cold_busy $(($(cold_ticks "$DAEMON_PID/task/$DAEMON_PID") - m0)) "$t0")"
 	daemon_stop
 }
 
@@ -157,8 +190,9 @@ bench_cold_rate() {
 			r=$(cold_rate_run "$who" "$slice") || return 1
 			slice=$((slice + 1))
 			runs[$who]+="$r"$'\n'
-			# shellcheck disable=SC2086 # its two fields
-			printf '  %-10s slice %d: %.0f domains/s, busy %d %% of a core\n' "$who" "$slice" $r >&2
+			# shellcheck disable=SC2086 # its four fields
+			printf '  %-10s slice %d: %.0f domains/s, busy %d %% of a core, NSD %d %%, main thread %d %%\n' \
+				"$who" "$slice" $r >&2
 		done
 	done
 	local t u
@@ -167,14 +201,17 @@ bench_cold_rate() {
 	echo
 	printf 'Cold DANE decisions (%d fresh domains a run, half of them with 2 MX hosts; %d at a time; medians of %d runs):\n' \
 		"$COLD_DOMAINS" "$COLD_CONNS" "$COLD_RUNS"
-	printf '| client | domains/s | runs | busy, %% of a core |\n|---|---:|---|---:|\n'
+	printf '| client | domains/s | runs | busy, %% of a core | main thread | NSD busy |\n'
+	printf '|---|---:|---|---:|---:|---:|\n'
 	for who in tlspolicyd ubcold; do
-		printf '| %s | %.0f | %s | %.0f |\n' \
+		printf '| %s | %.0f | %s | %.0f | %s | %.0f |\n' \
 			"$([[ $who == ubcold ]] && echo "ubcold (bare libunbound: MX; A, AAAA, TLSA)" ||
 				echo "tlspolicyd (decisions)")" \
 			"$(awk '{ print $1 }' <<<"${runs[$who]}" | cold_median)" \
 			"$(awk 'NF { printf "%.0f ", $1 }' <<<"${runs[$who]}" | sed 's/ $//')" \
-			"$(awk '{ print $2 }' <<<"${runs[$who]}" | cold_median)"
+			"$(awk '{ print $2 }' <<<"${runs[$who]}" | cold_median)" \
+			"$(if [[ $who == ubcold ]]; then echo -; else awk '{ print $4 }' <<<"${runs[$who]}" | cold_median; fi)" \
+			"$(awk '{ print $3 }' <<<"${runs[$who]}" | cold_median)"
 	done
 	printf 'tlspolicyd / ubcold: %.2f (target >= 0.9)\n' \
 		"$(awk -v a="$t" -v b="$u" 'BEGIN { print (b > 0 ? a / b : 0) }')"

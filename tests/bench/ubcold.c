@@ -21,9 +21,9 @@
  * Every answer is counted by its DNSSEC status: secure, insecure, bogus,
  * or failed (a libunbound error, an rcode other than NOERROR and
  * NXDOMAIN, or no answer within TIMEOUT_MS, after which the lookup is
- * cancelled).  An MX answer that is not usable data (failed, NXDOMAIN,
- * NODATA, null MX) ends the domain.  The report is one line of JSON on
- * stdout:
+ * cancelled).  An MX answer that is not usable data (failed, bogus,
+ * NXDOMAIN, NODATA, null MX) ends the domain: there is no host to look
+ * at.  The report is one line of JSON on stdout:
  *
  *   {"domains":N,"seconds":S,"domains_per_second":R,"lookups":L,
  *    "hosts":H,"secure":..,"insecure":..,"bogus":..,"failed":..,
@@ -105,7 +105,6 @@ struct run {
 	struct lookup *first, *last;
 	uint64_t timeout_ms;
 	struct counts counts;
-	bool start_failed;
 };
 
 struct mx_host {
@@ -222,7 +221,6 @@ start_lookup(struct domain *d, const char *name, int type)
 		free(l);
 		run->counts.lookups++;
 		run->counts.failed++;
-		run->start_failed = true;
 		return;
 	}
 	l->prev = run->last;

@@ -477,6 +477,9 @@ main(int argc, char **argv)
 	if (warm)
 		warm_names = read_list(warm, &nwarm);
 
+	/* libunbound calls a file it cannot open a syntax error. */
+	if (access(conf, R_OK) < 0)
+		fatal(2, "%s: %s", conf, strerror(errno));
 	if (!(run.ctx = ub_ctx_create()))
 		fatal(2, "cannot create a libunbound context");
 	if ((rc = ub_ctx_async(run.ctx, 1)) != 0)

@@ -26,10 +26,14 @@
 # memory run's (every run is a fresh process with empty caches, and NSD
 # keeps no state between queries, so the overlap changes nothing).
 #
+# MTA-STS: the daemon looks up each domain's _mta-sts TXT record beside
+# its MX (sts_enable = yes, its default), so ubcold does too (-s), and the
+# lookups stay the same; BENCH_COLD_STS=no turns both off.
+#
 # Environment: BENCH_RUNS (3), BENCH_COLD_CONNS (100), BENCH_COLD_DOMAINS
 # (5000 a slice), BENCH_COLD_WARM (3000), BENCH_COLD_MEMORY_DOMAINS
 # (100000), BENCH_COLD_TIMEOUT (3000 ms, the lab's dns_timeout: ubcold's
-# -t, smload's --timeout is 30 s).
+# -t, smload's --timeout is 30 s), BENCH_COLD_STS (yes).
 
 COLD_RUNS=${BENCH_RUNS:-3}
 COLD_CONNS=${BENCH_COLD_CONNS:-100}
@@ -37,6 +41,7 @@ COLD_DOMAINS=${BENCH_COLD_DOMAINS:-5000}
 COLD_WARM=${BENCH_COLD_WARM:-3000}
 COLD_MEMORY_DOMAINS=${BENCH_COLD_MEMORY_DOMAINS:-100000}
 COLD_TIMEOUT_MS=${BENCH_COLD_TIMEOUT:-3000}
+COLD_STS=${BENCH_COLD_STS:-yes}
 COLD_METRICS_PORT=${METRICS_PORT:-9101}
 UBCOLD=${UBCOLD:-${top_builddir:-.}/tests/bench/ubcold}
 # What every destination of the population gets: each MX host is
@@ -81,7 +86,7 @@ cold_smload() {
 # metrics on COLD_METRICS_PORT.
 cold_daemon_start() {
 	rm -rf "${LAB_DIR:?}/state/"*
-	daemon_conf "metrics_listen = inet:127.0.0.1:$COLD_METRICS_PORT" "$@"
+	daemon_conf "metrics_listen = inet:127.0.0.1:$COLD_METRICS_PORT" "sts_enable = $COLD_STS" "$@"
 	daemon_start "$DAEMON_CONF" >/dev/null || { echo "tlspolicyd did not start" >&2; return 1; }
 }
 
@@ -136,8 +141,10 @@ cold_rate_run() {
 		# NSD's share over the whole of ubcold's run, warm-up included:
 		# close enough, the warm-up being a 25th of it.
 		t0=$(_lab_ms) n0=$(cold_nsd_ticks)
+		local sts=()
+		[[ $COLD_STS == yes ]] && sts=(-s)
 		out=$(ip netns exec "$LAB_NETNS" "$UBCOLD" -C "$LAB_DAEMON_UNBOUND_CONF" -c "$COLD_CONNS" \
-			-t "$COLD_TIMEOUT_MS" -w "$dir/warm" -f "$dir/slice") || {
+			"${sts[@]}" -t "$COLD_TIMEOUT_MS" -w "$dir/warm" -f "$dir/slice") || {
 			echo "ubcold failed: $out" >&2
 			return 1
 		}
@@ -226,7 +233,7 @@ bench_cold_rate() {
 # allocator overhead) after minus before, per destination.  Its
 # tlspolicyd_cache_entries shows every one of them cached.
 bench_cold_memory() {
-	local dir=$LAB_DIR/cold out r0 r1 e0 e1 rate
+	local dir=$LAB_DIR/cold out r0 r1 e0 e1 s0 s1 rate
 	mkdir -p "$dir"
 	echo "Memory per cached destination: $COLD_MEMORY_DOMAINS fresh domains after $COLD_WARM," \
 		"$COLD_CONNS at a time..." >&2
@@ -240,9 +247,11 @@ bench_cold_memory() {
 	cold_smload "$dir/memory-warm" >/dev/null || { daemon_stop; return 1; }
 	daemon_settle
 	r0=$(cold_rss_kb "$DAEMON_PID") e0=$(cold_metric tlspolicyd_cache_entries)
+	s0=$(cold_metric tlspolicyd_sts_memory_bytes)
 	out=$(cold_smload "$dir/memory") || { daemon_stop; return 1; }
 	daemon_settle
 	r1=$(cold_rss_kb "$DAEMON_PID") e1=$(cold_metric tlspolicyd_cache_entries)
+	s1=$(cold_metric tlspolicyd_sts_memory_bytes)
 	rate=$(sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' <<<"$out")
 	daemon_stop
 	echo
@@ -253,6 +262,8 @@ bench_cold_memory() {
 	printf '  tlspolicyd_cache_entries: %d, then %d (+%d)\n' "$e0" "$e1" $((e1 - e0))
 	printf '  resident size grown / destinations: %.0f bytes (target <= 512)\n' \
 		"$(awk -v k=$((r1 - r0)) -v n="$COLD_MEMORY_DOMAINS" 'BEGIN { print k * 1024 / n }')"
+	printf '  of which MTA-STS (tlspolicyd_sts_memory_bytes grown / destinations): %.0f bytes\n' \
+		"$(awk -v k=$((s1 - s0)) -v n="$COLD_MEMORY_DOMAINS" 'BEGIN { print k / n }')"
 	if ((e1 - e0 < COLD_MEMORY_DOMAINS)); then
 		echo "not every destination was cached: tlspolicyd_cache_entries grew by $((e1 - e0))" >&2
 		return 1

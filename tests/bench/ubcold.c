@@ -5,9 +5,11 @@
  * It makes the DNS lookups a cold DANE decision for a domain next hop
  * needs, and nothing else: per domain the MX lookup; then, for each MX
  * host (lowest preference first, at most MAX_HOSTS), the A, AAAA and TLSA
- * (_25._tcp.HOST) lookups, all three at once.  CONCURRENCY domains are in
- * flight at a time; a domain is done when its last lookup is answered,
- * and the next one of the list starts.  No decision, no cache of its own,
+ * (_25._tcp.HOST) lookups, all three at once; with -s, also the
+ * domain's _mta-sts TXT record (RFC 8461) beside the MX, as tlspolicyd
+ * looks it up when sts_enable is on.  CONCURRENCY domains are in flight
+ * at a time; a domain is done when its last lookup is answered, and the
+ * next one of the list starts.  No decision, no cache of its own,
  * no logging: what is left is what libunbound costs for those lookups,
  * which is the floor for any daemon that makes them.
  *
@@ -38,7 +40,7 @@
  * that has been running for a while.
  *
  * Usage: ubcold -C UNBOUND_CONF -c CONCURRENCY -f DOMAIN_LIST
- *               [-t TIMEOUT_MS] [-w WARM_FILE]
+ *               [-s] [-t TIMEOUT_MS] [-w WARM_FILE]
  * Exit status: 0 every lookup answered (whatever its status), 1 some
  * lookup failed, 2 could not start, 64 usage.  See tests/bench/README.md.
  */
@@ -64,6 +66,7 @@
 #define NAME_MAX_TEXT	1024	/* a wire name of 255 bytes, every byte as \DDD */
 #define TYPE_A		1
 #define TYPE_MX		15
+#define TYPE_TXT	16
 #define TYPE_AAAA	28
 #define TYPE_TLSA	52
 #define CLASS_IN	1
@@ -104,6 +107,7 @@ struct run {
 	unsigned busy;		/* domains in flight */
 	struct lookup *first, *last;
 	uint64_t timeout_ms;
+	bool sts;		/* the _mta-sts TXT lookup beside the MX */
 	struct counts counts;
 };
 
@@ -240,6 +244,11 @@ start_next_domain(struct run *run, struct domain *d)
 	d->busy = true;
 	run->busy++;
 	start_lookup(d, d->name, TYPE_MX);
+	if (run->sts) {
+		char txt[NAME_MAX_TEXT + 16];
+		snprintf(txt, sizeof(txt), "_mta-sts.%s", d->name);
+		start_lookup(d, txt, TYPE_TXT);
+	}
 	if (d->pending == 0) {
 		/* The MX lookup did not even start: the domain is done. */
 		d->busy = false;
@@ -430,7 +439,7 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: " PROG " -C UNBOUND_CONF -c CONCURRENCY -f DOMAIN_LIST "
-	    "[-t TIMEOUT_MS] [-w WARM_FILE]\n");
+	    "[-s] [-t TIMEOUT_MS] [-w WARM_FILE]\n");
 	exit(64);
 }
 
@@ -459,11 +468,12 @@ main(int argc, char **argv)
 	size_t n, nwarm = 0;
 	int opt, rc, warmup_id;
 
-	while ((opt = getopt(argc, argv, "C:c:f:t:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "C:c:f:st:w:")) != -1) {
 		switch (opt) {
 		case 'C': conf = optarg; break;
 		case 'c': concurrency = number("-c", optarg, 1, 100000); break;
 		case 'f': list = optarg; break;
+		case 's': run.sts = true; break;
 		case 't': timeout_ms = number("-t", optarg, 1, 3600000); break;
 		case 'w': warm = optarg; break;
 		default: usage();

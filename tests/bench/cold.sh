@@ -212,8 +212,9 @@ bench_cold_rate() {
 	printf '|---|---:|---|---:|---:|---:|\n'
 	for who in tlspolicyd ubcold; do
 		printf '| %s | %.0f | %s | %.0f | %s | %.0f |\n' \
-			"$([[ $who == ubcold ]] && echo "ubcold (bare libunbound: MX; A, AAAA, TLSA)" ||
-				echo "tlspolicyd (decisions)")" \
+			"$(if [[ $who == tlspolicyd ]]; then echo "tlspolicyd (decisions)"
+			elif [[ $COLD_STS == yes ]]; then echo "ubcold (bare libunbound: MX, TXT; A, AAAA, TLSA)"
+			else echo "ubcold (bare libunbound: MX; A, AAAA, TLSA)"; fi)" \
 			"$(awk '{ print $1 }' <<<"${runs[$who]}" | cold_median)" \
 			"$(awk 'NF { printf "%.0f ", $1 }' <<<"${runs[$who]}" | sed 's/ $//')" \
 			"$(awk '{ print $2 }' <<<"${runs[$who]}" | cold_median)" \

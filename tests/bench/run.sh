@@ -34,16 +34,30 @@
 # - memory: tlspolicyd's resident size grown over each cold slice, and its
 #   tlspolicyd_sts_memory_bytes grown, each divided by the slice's domains.
 #
+# DNS waits and memory (BENCH_DNS=1, the default, after the rest; 0: not;
+# only: this alone), from tests/bench/prefetch.sh and tests/bench/cold.sh:
+# - a cold DANE decision in DNS round trips, every round trip of the
+#   daemon's libunbound made late on purpose (bench_prefetch);
+# - the share of lookups answered from the cache in a steady stream over
+#   expiring TTLs (bench_prefetch);
+# - cold decisions per second beside ubcold, a bare libunbound client
+#   making the same lookups in the same run (bench_cold_rate);
+# - resident size per cached destination over 100 000 fresh ones
+#   (bench_cold_memory).
+#
 # Environment: BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_RUNS (3,
 # the median is reported), BENCH_CONNS ("1 16 100"), BENCH_STALL_CONNS (16),
 # BENCH_STALLERS (1000), BENCH_STS (1), BENCH_STS_DOMAINS (3000),
-# BENCH_STS_CONNS (100).
+# BENCH_STS_CONNS (100), BENCH_DNS (1); and those of prefetch.sh and
+# cold.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 source "$top_srcdir/tests/lab/lab.sh"
 source "$top_srcdir/tests/lab/daemon.sh"
+source "$top_srcdir/tests/bench/prefetch.sh"
+source "$top_srcdir/tests/bench/cold.sh"
 SMLOAD=$top_builddir/tests/bench/smload
 NSMIN=$top_builddir/tests/bench/nsmin
 SECONDS_=${BENCH_SECONDS:-10}
@@ -59,7 +73,9 @@ SURVEY_DOMAINS=${BENCH_SURVEY_DOMAINS:-10000}
 SURVEY_SAMPLE=${BENCH_SURVEY_SAMPLE:-100}
 SURVEY_TIMEOUT=${BENCH_SURVEY_TIMEOUT:-5}
 STS=${BENCH_STS:-1}
-[[ $SURVEY == only ]] && STS=0
+DNS=${BENCH_DNS:-1}
+[[ $SURVEY == only ]] && STS=0 DNS=0
+[[ $DNS == only ]] && STS=0 SURVEY=0
 STS_DOMAINS=${BENCH_STS_DOMAINS:-3000}
 STS_CONNS=${BENCH_STS_CONNS:-100}
 STS_WARM=$((2 * STS_CONNS))
@@ -85,6 +101,11 @@ if [[ $STS != 0 ]]; then
 	# The reference resolver at its default verbosity, as tlspolicyd runs
 	# at its default log_level: both log what they do, not every detail.
 	LAB_STS_RESOLVER_VERBOSITY=info
+fi
+if [[ $DNS != 0 ]]; then
+	# The cold DANE population (tests/lab/danebench.sh): lab_up takes a
+	# couple of minutes longer to sign and load it.
+	LAB_DANE_BENCH_DOMAINS=$(bench_cold_population)
 fi
 lab_up >/dev/null || { echo "lab_up failed" >&2; exit 1; }
 lab_mail_up >/dev/null || { echo "lab_mail_up failed" >&2; exit 1; }
@@ -145,6 +166,11 @@ if [[ $SURVEY == only ]]; then
 	bench_survey
 	exit
 fi
+# Issue 15's figures, each function printing its own.
+bench_dns() {
+	echo
+	bench_prefetch && bench_cold_rate && bench_cold_memory
+}
 
 keys=$LAB_DIR/keys
 # Lab destinations with every kind of answer, cached after the first round.
@@ -366,6 +392,10 @@ sts_cold_runs() {
 	printf '%s' "${sts_cold[$1]}" | awk -v f="$2" -v fmt="$3" '{ printf fmt " ", $f }' | sed 's/ $//'
 }
 
+if [[ $DNS == only ]]; then
+	bench_dns
+	exit
+fi
 if [[ $STS != only ]]; then
 	# tlspolicyd, logging every answer (the default) and not.
 	for mode in info notice; do
@@ -525,4 +555,7 @@ if [[ $STS != 0 ]]; then
 fi
 if [[ $SURVEY != 0 ]]; then
 	bench_survey || exit 1
+fi
+if [[ $DNS != 0 ]]; then
+	bench_dns || exit 1
 fi

@@ -26,6 +26,8 @@
 #                  signed stsbench.test. (sts.sh: the MTA-STS benchmark)
 #                  The signed child pf.test. (LAB_PREFETCH_TTL TTLs) and
 #                  the coldN.test destinations (dnsdelay.sh)
+#                  With LAB_DANE_BENCH_DOMAINS set before lab_up, also the
+#                  signed danebench.test. (danebench.sh: cold DANE decisions)
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -163,6 +165,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/sts.sh"
 # DNS round trips of a known length: the delayed server when a test starts
 # it, the destinations that count them always.
 source "$(dirname "${BASH_SOURCE[0]}")/dnsdelay.sh"
+# The DANE benchmark's population (LAB_DANE_BENCH_DOMAINS): only when asked for.
+source "$(dirname "${BASH_SOURCE[0]}")/danebench.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -776,6 +780,9 @@ _lab_write_zones() {
 	_lab_sts_zones || return 1
 	# coldN.test and the signed child pf.test. (dnsdelay.sh).
 	_lab_delay_zones "$mx1" || return 1
+	if _lab_dane_bench_enabled; then
+		_lab_dane_bench_zone "$mx1" || return 1
+	fi
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -807,6 +814,8 @@ _lab_sign_zones() {
 	_lab_survey_enabled && children+=(survey)
 	# stsbench.test: the MTA-STS benchmark's domains (sts.sh).
 	_lab_sts_bench_enabled && children+=(stsbench)
+	# danebench.test: the cold DANE benchmark's domains (danebench.sh).
+	_lab_dane_bench_enabled && children+=(danebench)
 	# Inception an hour back tolerates a little clock skew between the
 	# signer and whoever validates.
 	inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
@@ -942,6 +951,9 @@ _lab_write_dns_configs() {
 	if _lab_sts_bench_enabled; then
 		printf 'zone:\n    name: "stsbench.test."\n    zonefile: "stsbench.test.zone.signed"\n' >>"$d/nsd.conf"
 	fi
+	if _lab_dane_bench_enabled; then
+		printf 'zone:\n    name: "danebench.test."\n    zonefile: "danebench.test.zone.signed"\n' >>"$d/nsd.conf"
+	fi
 
 	# The second NSD (lab_faults_up): the children that must be reached
 	# only through their delegation, so not through NSD above, which
@@ -1069,6 +1081,7 @@ _lab_write_env() {
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$LAB_DIR/env"
 	_lab_sts_env
+	_lab_dane_bench_env
 }
 
 lab_up() {
@@ -1124,7 +1137,9 @@ lab_up() {
 	lab_record_pid $! nsd
 	# NSD first, unbound once NSD answers: unbound would otherwise note the
 	# stub address as unreachable and back off before retrying it.
-	if ! _lab_poll 5000 _lab_alive_and $! _lab_nsd_answers; then
+	# NSD answers once it has loaded every zone: the DANE benchmark's
+	# population takes it a while (danebench.sh).
+	if ! _lab_poll $((5000 + $(_lab_dane_bench_load_ms))) _lab_alive_and $! _lab_nsd_answers; then
 		diag "lab_up: NSD does not answer on $LAB_NSD_ADDR (or died)"
 		_lab_log_tail "$LAB_DIR/dns/nsd.log"
 		_lab_log_tail "$LAB_DIR/dns/nsd.out"

@@ -365,6 +365,16 @@ dns_unbound_create(struct event_base *base, const struct dns_unbound_settings *s
 		snprintf(err, errlen, "libunbound: %s", ub_strerror(rc));
 		goto fail;
 	}
+	/* The daemon caches its answers for the records' TTL itself, so
+	 * libunbound's message and RRset caches only serve the lookups of
+	 * one resolution and the records destinations share (a provider's
+	 * MX hosts): a quarter and a half of libunbound's defaults do, and
+	 * leave room for more destinations. unbound_config may set others. */
+	if ((rc = ub_ctx_set_option(res->ctx, "msg-cache-size:", DNS_UNBOUND_MSG_CACHE)) != 0 ||
+	    (rc = ub_ctx_set_option(res->ctx, "rrset-cache-size:", DNS_UNBOUND_RRSET_CACHE)) != 0) {
+		snprintf(err, errlen, "libunbound cache sizes: %s", ub_strerror(rc));
+		goto fail;
+	}
 	if (s->unbound_config && *s->unbound_config) {
 		if (check_readable("unbound_config", s->unbound_config, err, errlen) < 0)
 			goto fail;

@@ -5,8 +5,10 @@
  *
  * Set-up follows tlspolicyd.conf(5): full recursion from libunbound's root
  * hints with the trust anchors in trust_anchor_file (Debian's root key by
- * default), and an optional unbound.conf (unbound_config) read into the
- * context for forwarders, stub zones and extra trust anchors.
+ * default), smaller message and RRset caches than libunbound's own
+ * defaults (the daemon caches its answers itself), and an optional
+ * unbound.conf (unbound_config) read into the context for forwarders,
+ * stub zones, extra trust anchors and other cache sizes.
  *
  * dns_unbound_create() also finishes libunbound's set-up at once (it reads
  * every trust anchor and starts its thread), so that configuration errors
@@ -39,6 +41,11 @@
 #include "dns/dns.h"
 
 struct event_base;
+
+/* libunbound's message and RRset cache sizes, set before unbound_config
+ * is read (which may set others). */
+#define DNS_UNBOUND_MSG_CACHE "1m"
+#define DNS_UNBOUND_RRSET_CACHE "2m"
 
 struct dns_unbound_settings {
 	const char *trust_anchor_file;	/* "" for none */

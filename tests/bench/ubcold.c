@@ -15,7 +15,8 @@
  *
  * The context is set up as lib/dns/dns_unbound.c sets up the daemon's:
  * ub_ctx_create, ub_ctx_async(ctx, 1) (libunbound's own thread, not a
- * forked process), ub_ctx_config(UNBOUND_CONF), and a first query for
+ * forked process), the daemon's message and RRset cache sizes,
+ * ub_ctx_config(UNBOUND_CONF), and a first query for
  * "invalid." (a built-in local zone) that starts the thread before the
  * clock does.  Results arrive on ub_fd, which the main loop polls, calling
  * ub_process when it is readable.
@@ -60,6 +61,8 @@
 #include <unistd.h>
 
 #include <unbound.h>
+
+#include "dns/dns_unbound.h"	/* the daemon's cache sizes */
 
 #define PROG		"ubcold"
 #define MAX_HOSTS	32	/* MX hosts looked at per domain, as the daemon */
@@ -494,6 +497,9 @@ main(int argc, char **argv)
 		fatal(2, "cannot create a libunbound context");
 	if ((rc = ub_ctx_async(run.ctx, 1)) != 0)
 		fatal(2, "ub_ctx_async: %s", ub_strerror(rc));
+	if ((rc = ub_ctx_set_option(run.ctx, "msg-cache-size:", DNS_UNBOUND_MSG_CACHE)) != 0 ||
+	    (rc = ub_ctx_set_option(run.ctx, "rrset-cache-size:", DNS_UNBOUND_RRSET_CACHE)) != 0)
+		fatal(2, "ub_ctx_set_option: %s", ub_strerror(rc));
 	if ((rc = ub_ctx_config(run.ctx, conf)) != 0)
 		fatal(2, "%s: %s (check it with unbound-checkconf)", conf, ub_strerror(rc));
 	/* Starts libunbound's thread and reads the trust anchors, as the

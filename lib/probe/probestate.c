@@ -74,6 +74,8 @@ free_dest(void *arg, struct map_node *n)
 	struct dest *d = MAP_ENTRY(n, struct dest, node);
 
 	free(d->plan);
+	for (size_t i = 0; i < d->naddrs; i++)
+		free(d->addrs[i].history);
 	free(d->addrs);
 	free(d);
 }
@@ -258,13 +260,27 @@ get_addr(struct dest *d, const char *host, const struct netaddr *addr, unsigned 
 	return a;
 }
 
+/* Out of memory for a longer history, the oldest result goes; for a
+ * first one, the result is not kept. */
 static void
 push_record(struct probestate_addr *a, const struct probestate_record *rec)
 {
-	memmove(&a->history[1], &a->history[0], (PROBESTATE_HISTORY - 1) * sizeof(a->history[0]));
+	if (a->nhistory == a->history_cap && a->history_cap < PROBESTATE_HISTORY) {
+		size_t cap = a->history_cap ? 2 * a->history_cap : 1;
+		if (cap > PROBESTATE_HISTORY)
+			cap = PROBESTATE_HISTORY;
+		struct probestate_record *longer = realloc(a->history, cap * sizeof(*longer));
+		if (longer) {
+			a->history = longer;
+			a->history_cap = cap;
+		}
+	}
+	if (!a->history_cap)
+		return;
+	size_t keep = a->nhistory < a->history_cap ? a->nhistory : a->history_cap - 1;
+	memmove(&a->history[1], &a->history[0], keep * sizeof(a->history[0]));
 	a->history[0] = *rec;
-	if (a->nhistory < PROBESTATE_HISTORY)
-		a->nhistory++;
+	a->nhistory = keep + 1;
 }
 
 const struct probestate_addr *

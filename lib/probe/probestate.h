@@ -39,8 +39,10 @@ struct probestate_addr {
 	struct netaddr address;
 	unsigned port;
 	bool has_usable_tlsa;		/* its validated TLSA records include usable ones */
-	size_t nhistory;
-	struct probestate_record history[PROBESTATE_HISTORY];	/* newest first */
+	/* Newest first, at most PROBESTATE_HISTORY; grown as results come,
+	 * since most addresses have one or two (history_cap: the state's). */
+	size_t nhistory, history_cap;
+	struct probestate_record *history;
 };
 
 struct probestate;

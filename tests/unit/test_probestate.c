@@ -107,9 +107,11 @@ dane_target(const char *host, const char *address, unsigned port)
 	return t;
 }
 
+/* Copies, history included: they outlive the state. */
 struct addr_list {
 	size_t n;
 	struct probestate_addr a[8];
+	struct probestate_record history[8][PROBESTATE_HISTORY];
 };
 
 static void
@@ -117,8 +119,13 @@ list_addr(void *arg, const struct probestate_addr *a)
 {
 	struct addr_list *l = arg;
 
-	if (l->n < 8)
-		l->a[l->n++] = *a;
+	if (l->n == 8)
+		return;
+	assert_true(a->nhistory <= PROBESTATE_HISTORY);
+	memcpy(l->history[l->n], a->history, a->nhistory * sizeof(a->history[0]));
+	l->a[l->n] = *a;
+	l->a[l->n].history = l->history[l->n];
+	l->n++;
 }
 
 /* ---- plan and due ------------------------------------------------------ */

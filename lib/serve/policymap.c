@@ -531,6 +531,9 @@ on_resolved(void *arg, const struct resolve_result *res)
 		if (f->refresh)
 			renewed(pm, f->key, failed, old_expires_ms, now);
 	}
+	/* MTA-STS yields to DANE: the entry start_sts() made has no use. */
+	if (pm->sts && sts_domain_form(&f->nh) && is_dane(pm, res->answer) && !some_failed)
+		sts_forget_unused(pm->sts, f->nh.name);
 	/* Each callback may start or cancel other lookups, so take the
 	 * waiters off the list one at a time. */
 	struct list_node *l;

@@ -378,6 +378,13 @@ sts_peek(struct sts *s, const char *domain, struct sts_view *out)
 		fill_view(e, find_discovery(s, domain), now, out);
 }
 
+void
+sts_forget_unused(struct sts *s, const char *domain)
+{
+	if (!find_discovery(s, domain))
+		stscache_forget_if_empty(s->cache, domain);
+}
+
 struct sts_waiter *
 sts_wait(struct sts *s, const char *domain, sts_callback *cb, void *arg)
 {

@@ -80,6 +80,13 @@ void sts_lookup(struct sts *s, const char *domain, struct sts_view *out);
  * cannot change, and for `tlspolicy explain`. */
 void sts_peek(struct sts *s, const char *domain, struct sts_view *out);
 
+/* DNS proved DANE for domain, so MTA-STS does not apply to it (RFC 8461
+ * section 2): what is known of it is forgotten when that is nothing (no
+ * TXT id, no policy, no failed fetch) and no discovery runs. A later
+ * sts_lookup() asks again; it keeps the many DANE destinations from
+ * holding an entry each. */
+void sts_forget_unused(struct sts *s, const char *domain);
+
 typedef void sts_callback(void *arg);
 /* When sts_lookup() said pending: cb runs once, when the discovery ends
  * or its wait is over, never from inside sts_wait(). NULL when there is

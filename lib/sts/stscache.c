@@ -286,6 +286,18 @@ stscache_expire(struct stscache *c, int64_t now)
 	}
 }
 
+bool
+stscache_forget_if_empty(struct stscache *c, const char *domain)
+{
+	struct map_node *n = map_find_str(&c->domains, domain);
+
+	if (!n || MAP_ENTRY(n, struct node, node)->entry.known)
+		return false;
+	map_remove(&c->domains, n);
+	free_node(NULL, n);
+	return true;
+}
+
 size_t
 stscache_count(const struct stscache *c)
 {

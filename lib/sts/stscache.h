@@ -125,6 +125,9 @@ void stscache_fetch_failed(struct stscache_entry *e, const char *id, const char 
 /* Frees the policies past their max_age, and the entries left with
  * nothing to remember. */
 void stscache_expire(struct stscache *c, int64_t now);
+/* Removes the domain's entry when it holds nothing but a TXT answer
+ * without an id (no id, no policy, no failed fetch); true if it did. */
+bool stscache_forget_if_empty(struct stscache *c, const char *domain);
 
 size_t stscache_count(const struct stscache *c);
 /* Policies in force by mode (indexes: enum stspolicy_mode), and the

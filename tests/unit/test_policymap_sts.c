@@ -54,6 +54,9 @@ static const struct fake_rr zone[] = {
 	{"_mta-sts.dane.test", RR_TYPE_TXT, DNS_DATA, S, 300, NULL, {TXT_ONE1}},
 	{"mta-sts.dane.test", RR_TYPE_A, DNS_DATA, S, 300, NULL, {"127.0.0.1"}},
 	{"mta-sts.dane.test", RR_TYPE_AAAA, DNS_NODATA, S, 300},
+	/* DANE and no STS record: nothing to remember of MTA-STS. */
+	{"danenosts.test", RR_TYPE_MX, DNS_DATA, S, 3600, NULL, {"10 mx.dane.test"}},
+	{"_mta-sts.danenosts.test", RR_TYPE_TXT, DNS_NXDOMAIN, S, 300},
 	/* A DNSSEC failure beside a policy: TEMP, never the policy. */
 	{"bogus.test", RR_TYPE_MX, DNS_SERVFAIL, DNS_BOGUS, 0},
 	{"_mta-sts.bogus.test", RR_TYPE_TXT, DNS_DATA, S, 300, NULL, {TXT_ONE1}},
@@ -300,6 +303,31 @@ test_dane_wins(void **state)
 	assert_string_equal(mapreply_of(&f->cfg->levels, &a).text, "dane-only");
 }
 
+/* A DANE destination without an MTA-STS record keeps no entry in the STS
+ * cache once resolved (MTA-STS yields to DANE); one without DANE does,
+ * to know the record is absent until its TTL runs out. */
+static void
+test_dane_forgets_empty_sts(void **state)
+{
+	struct fixture *f = *state;
+	const char *domains[] = {"danenosts.test", "plain.test"};
+
+	for (size_t i = 0; i < 2; i++) {
+		struct policymap_answer a;
+		struct answered r = {0};
+		struct policymap_waiter *w;
+		struct sts_view v;
+		assert_int_equal(lookup(f, domains[i], &a, &r, &w), POLICYMAP_PENDING);
+		run_until(f, &r, 1);
+		settle(f);
+		sts_peek(f->sts, domains[i], &v);
+		assert_int_equal(v.txt, i == 0 ? STSCACHE_TXT_UNKNOWN : STSCACHE_TXT_ABSENT);
+	}
+	struct sts_stats st;
+	sts_stats(f->sts, &st);
+	assert_int_equal(st.domains, 1);
+}
+
 /* A DNSSEC failure is TEMP whatever the policy says. */
 static void
 test_bogus_is_temp(void **state)
@@ -458,6 +486,7 @@ main(void)
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_first_waits_then_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dane_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dane_forgets_empty_sts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bogus_is_temp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_absent_or_unfetchable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_nexthop_never, setup, teardown),

@@ -352,11 +352,31 @@ test_restore_mixed(void **state)
 	stscache_free(cache);
 }
 
+/* Only an entry that holds nothing but a TXT answer without an id is
+ * forgotten: an id, a policy or a failed fetch keeps it. */
+static void
+test_forget_if_empty(void **state)
+{
+	struct stscache *c = stscache_create(16);
+
+	stscache_txt(stscache_lookup(c, "absent.example", true, T0), STSCACHE_TXT_ABSENT, NULL, 300, T0);
+	stscache_txt(stscache_lookup(c, "id.example", true, T0), STSCACHE_TXT_ID, "abc", 300, T0);
+	stscache_fetch_failed(stscache_lookup(c, "failed.example", true, T0), "abc", "timed out", T0);
+	assert_true(stscache_forget_if_empty(c, "absent.example"));
+	assert_null(stscache_lookup(c, "absent.example", false, T0));
+	assert_false(stscache_forget_if_empty(c, "id.example"));
+	assert_false(stscache_forget_if_empty(c, "failed.example"));
+	assert_false(stscache_forget_if_empty(c, "never.example"));
+	assert_int_equal(stscache_count(c), 2);
+	stscache_free(c);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounded_lru),
+		cmocka_unit_test(test_forget_if_empty),
 		cmocka_unit_test(test_expire_and_stats),
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_restore_mixed),

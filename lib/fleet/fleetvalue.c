@@ -14,6 +14,7 @@
 #include <openssl/params.h>
 
 #include "fleet/fleetvalue.h"
+#include "util/text.h"
 
 #define MAC_LEN 32
 #define MAC_HEX (2 * MAC_LEN)
@@ -97,16 +98,12 @@ fleetvalue_seal(const struct fleetvalue_key *k, const char *name, int64_t expire
     size_t len, struct buf *out)
 {
 	unsigned char m[MAC_LEN];
-	static const char hex[] = "0123456789abcdef";
 	char mhex[MAC_HEX];
 
 	if (len > FLEETVALUE_PAYLOAD_MAX || expires < 0 ||
 	    mac(k, FLEETVALUE_VERSION, strlen(FLEETVALUE_VERSION), name, expires, payload, len, m) < 0)
 		return -1;
-	for (size_t i = 0; i < MAC_LEN; i++) {
-		mhex[2 * i] = hex[m[i] >> 4];
-		mhex[2 * i + 1] = hex[m[i] & 15];
-	}
+	text_hex(mhex, m, MAC_LEN);
 	int rc = buf_printf(out, "%s %lld ", FLEETVALUE_VERSION, (long long)expires);
 	rc |= buf_append(out, mhex, sizeof(mhex));
 	rc |= buf_putc(out, ' ');
@@ -120,16 +117,6 @@ fleetvalue_verdict_name(enum fleetvalue_verdict v)
 	static const char *const names[] = {"ok", "malformed", "version-unknown", "bad-mac", "expired", "too-long"};
 
 	return (unsigned)v < FLEETVALUE_VERDICT_COUNT ? names[v] : "?";
-}
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* The next field ended by a space: its length, or -1 when there is none. */
@@ -163,14 +150,8 @@ fleetvalue_open(const struct fleetvalue_key *k, const char *name, const char *va
 		when = 10 * when + (p[i] - '0');
 	}
 	p += n + 1;
-	if ((n = field(p, end)) != MAC_HEX)
+	if ((n = field(p, end)) != MAC_HEX || text_unhex(got, p, MAC_LEN) < 0)
 		return FLEETVALUE_MALFORMED;
-	for (size_t i = 0; i < MAC_LEN; i++) {
-		int hi = hex_value(p[2 * i]), lo = hex_value(p[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return FLEETVALUE_MALFORMED;
-		got[i] = (unsigned char)(hi << 4 | lo);
-	}
 	p += MAC_HEX + 1;
 	if (vlen != strlen(FLEETVALUE_VERSION) || memcmp(version, FLEETVALUE_VERSION, vlen) != 0)
 		return FLEETVALUE_VERSION_UNKNOWN;

@@ -25,6 +25,7 @@
 #include "probe/probe.h"
 #include "probe/smtpreply.h"
 #include "rules/tlsa.h"
+#include "util/text.h"
 
 #define TRANSCRIPT_MAX 8192
 #define READ_CHUNK 4096
@@ -394,12 +395,7 @@ read_reply(struct probe *p)
 static void
 hex(const unsigned char *in, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
+	text_hex(out, in, n);
 	out[2 * n] = '\0';
 }
 

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "rules/tlsa.h"
+#include "util/text.h"
 
 int
 tlsa_parse(const unsigned char *rdata, size_t len, struct tlsa_record *out)
@@ -95,17 +96,12 @@ tlsa_usable(const struct tlsa_record *r, const char **why)
 int
 tlsa_format(const struct tlsa_record *r, struct buf *out)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	if (buf_printf(out, "%u %u %u ", r->usage, r->selector, r->mtype) < 0)
 		return -1;
 	char *dst = buf_reserve(out, r->len * 2);
 	if (!dst)
 		return -1;
-	for (size_t i = 0; i < r->len; i++) {
-		dst[2 * i] = hex[r->data[i] >> 4];
-		dst[2 * i + 1] = hex[r->data[i] & 15];
-	}
+	text_hex(dst, r->data, r->len);
 	buf_commit(out, r->len * 2);
 	return 0;
 }

@@ -461,18 +461,19 @@ refreshed(struct policymap *pm, const char *key, enum policymap_refresh outcome,
 		pm->refresh_hook(pm->refresh_hook_arg, key, outcome, (uint32_t)(life_ms / 1000));
 }
 
-/* A refresh stored its answer. When that answer expires no later than
+/* A refresh ended; stored: with an answer DNS gave, now cached. When
+ * that answer expires no later than
  * the one it replaced, the resolver gave back the records it had cached
  * (libunbound cannot be asked to skip its cache): no lookup gets newer
  * ones before they expire. The answer is then given on past its expiry
  * while a refresh started after it runs, for at most dns_timeout, so
  * that Postfix still does not wait. */
 static void
-renewed(struct policymap *pm, const char *key, bool failed, uint64_t old_expires_ms, uint64_t now)
+renewed(struct policymap *pm, const char *key, bool stored, uint64_t old_expires_ms, uint64_t now)
 {
-	struct answercache_entry *e = answercache_peek(pm->cache, ANSWERCACHE_ANSWER, key);
+	struct answercache_entry *e = stored ? answercache_peek(pm->cache, ANSWERCACHE_ANSWER, key) : NULL;
 
-	if (failed || !e || e->stored_ms != now) {
+	if (!e) {
 		refreshed(pm, key, POLICYMAP_REFRESH_FAILED, 0);
 		return;
 	}
@@ -526,10 +527,10 @@ on_resolved(void *arg, const struct resolve_result *res)
 			ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
 		if (pm->untrusted)
 			ttl_ms = 0;	/* finished after the trust check failed: not kept */
-		if (ttl_ms > 0)
-			answercache_put(pm->cache, ANSWERCACHE_ANSWER, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms);
+		bool stored = ttl_ms > 0 &&
+		    answercache_put(pm->cache, ANSWERCACHE_ANSWER, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms) == 0;
 		if (f->refresh)
-			renewed(pm, f->key, failed, old_expires_ms, now);
+			renewed(pm, f->key, stored && !failed, old_expires_ms, now);
 	}
 	/* MTA-STS yields to DANE: the entry start_sts() made has no use. */
 	if (pm->sts && sts_domain_form(&f->nh) && is_dane(pm, res->answer) && !some_failed)

@@ -33,6 +33,8 @@ enum type {
  * DANE host beside others it must authenticate. Any other level would
  * let Postfix send to those in the clear or unauthenticated. */
 #define DANE_FLOOR 4u
+/* A password: config_dump() shows that it is set, not what it is. */
+#define SECRET 8u
 
 struct setting {
 	const char *name;
@@ -117,6 +119,14 @@ static const struct setting settings[] = {
 	{"alert_sendmail", T_STRING, OFF(alert_sendmail), "/usr/sbin/sendmail", 0, 0, 0, NULL},
 	{"alert_interval", T_DURATION, OFF(alert_interval_ms), "1h", 0, 0, 7 * DAY_MS, NULL},
 	{"alert_max_per_hour", T_UINT, OFF(alert_max_per_hour), "60", 0, 0, 100000, NULL},
+	{"redis_server", T_STRING, OFF(redis_server), "", RESTART, 0, 0, NULL},
+	{"redis_replica", T_STRING, OFF(redis_replica), "", RESTART, 0, 0, NULL},
+	{"redis_readonly", T_BOOL, OFF(redis_readonly), "no", RESTART, 0, 0, NULL},
+	{"redis_password", T_STRING, OFF(redis_password), "", RESTART | SECRET, 0, 0, NULL},
+	{"redis_key_file", T_STRING, OFF(redis_key_file), "", RESTART, 0, 0, NULL},
+	{"redis_timeout", T_DURATION, OFF(redis_timeout_ms), "250ms", RESTART, 10, 10000, NULL},
+	{"redis_prefix", T_STRING, OFF(redis_prefix), "tlspolicyd:", RESTART, 0, 0, NULL},
+	{"redis_relay_name", T_STRING, OFF(redis_relay_name), "", RESTART, 0, 0, NULL},
 	{"milter_listen", T_STRING, OFF(milter_listen), "inet:127.0.0.1:8891", 0, 0, 0, NULL},
 	{"milter_socketmap", T_STRING, OFF(milter_socketmap), "", 0, 0, 0, NULL},
 	{"milter_lookup_timeout", T_DURATION, OFF(milter_lookup_timeout_ms), "2s", 0, 10, 60000, NULL},
@@ -559,6 +569,57 @@ check_trust(const struct config *c, const char *name, struct buf *errors)
 	}
 }
 
+/* A Redis endpoint: "HOST:PORT" (an address or localhost, as endpoint.h
+ * takes: a name would be looked up at every reconnect, blocking the event
+ * loop) or "unix:/PATH"; "inet:" may be written too. */
+int
+config_redis_endpoint(const char *spec, struct endpoint *out, char *why, size_t wlen)
+{
+	char inet[200];
+
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "inet:", 5) == 0)
+		return endpoint_parse(spec, out, why, wlen);
+	if ((size_t)snprintf(inet, sizeof(inet), "inet:%s", spec) >= sizeof(inet)) {
+		snprintf(why, wlen, "%.40s...: too long", spec);
+		return -1;
+	}
+	return endpoint_parse(inet, out, why, wlen);
+}
+
+static void
+check_redis(const struct config *c, const char *name, struct buf *errors)
+{
+	struct endpoint ep;
+	char why[300], msg[400];
+	const char *endpoints[] = {"redis_server", c->redis_server, "redis_replica", c->redis_replica};
+
+	for (size_t i = 0; i < 4; i += 2) {
+		if (endpoints[i + 1] && endpoints[i + 1][0] &&
+		    config_redis_endpoint(endpoints[i + 1], &ep, why, sizeof(why)) < 0) {
+			snprintf(msg, sizeof(msg), "%s: %s (HOST:PORT with an address, or unix:/PATH)", endpoints[i], why);
+			add_error(errors, name, 0, msg);
+		}
+	}
+	if (!c->redis_server || !c->redis_server[0]) {
+		if (c->redis_replica && c->redis_replica[0])
+			add_error(errors, name, 0, "redis_replica is set but redis_server is not: set both, or neither");
+		return;
+	}
+	if (!c->redis_key_file || !c->redis_key_file[0])
+		add_error(errors, name, 0, "redis_server is set but redis_key_file is not: every relay of the fleet "
+		    "needs the same secret (at least 32 random bytes) to seal what it shares");
+	for (const char *p = c->redis_prefix; p && *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			add_error(errors, name, 0, "redis_prefix: no spaces or control characters");
+			break;
+		}
+	for (const char *p = c->redis_relay_name; p && *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '|') {
+			add_error(errors, name, 0, "redis_relay_name: no spaces, control characters or '|'");
+			break;
+		}
+}
+
 /* Checks between settings, skipped for a setting already reported bad:
  * its value is no value. */
 static void
@@ -593,6 +654,7 @@ cross_check(const struct config *c, const bool *bad, const char *name, struct bu
 			add_error(errors, name, 0, msg);
 		}
 	}
+	check_redis(c, name, errors);
 }
 
 struct config *
@@ -805,7 +867,10 @@ config_dump(const struct config *c, struct buf *out)
 	}
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		buf_printf(out, "%s = ", settings[i].name);
-		format_value(c, &settings[i], out);
+		if ((settings[i].flags & SECRET) && (*CFIELD(c, &settings[i], char *))[0])
+			buf_puts(out, "(set, not shown)");
+		else
+			format_value(c, &settings[i], out);
 		buf_putc(out, '\n');
 	}
 	config_unref(defaults);

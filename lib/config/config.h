@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/endpoint.h"
 #include "util/log.h"
 #include "rules/policy.h"
 
@@ -108,6 +109,15 @@ struct config {
 	char *alert_sendmail;
 	unsigned alert_interval_ms;	/* per (destination, kind) */
 	unsigned alert_max_per_hour;
+	/* A fleet of relays sharing through Redis (issue 16); "" server: off. */
+	char *redis_server;		/* HOST:PORT or unix:/PATH (config_redis_endpoint) */
+	char *redis_replica;		/* read endpoint, or "" */
+	bool redis_readonly;		/* read, never write */
+	char *redis_password;		/* AUTH, or "" */
+	char *redis_key_file;		/* the fleet's secret (fleetvalue.h) */
+	unsigned redis_timeout_ms;	/* any command's deadline */
+	char *redis_prefix;		/* of every key */
+	char *redis_relay_name;		/* this relay in the fleet; "": the host's name */
 
 	char *milter_listen;		/* where tlspolicy-milter listens */
 	char *milter_socketmap;		/* the daemon it asks; "": status_listen's first */
@@ -127,6 +137,11 @@ struct config *config_parse(const char *text, size_t len, const char *name, stru
 
 /* The built-in defaults, for when the default file does not exist. */
 struct config *config_defaults(void);
+
+/* redis_server's and redis_replica's form: "HOST:PORT" (HOST an address,
+ * "[IPv6]" or localhost) or "unix:/PATH", "inet:" optional. 0, or -1
+ * with why. */
+int config_redis_endpoint(const char *spec, struct endpoint *out, char *why, size_t wlen);
 
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);

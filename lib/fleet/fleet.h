@@ -1,0 +1,150 @@
+/*
+ * fleet - what the relays of a fleet share through Redis (issue 16): each
+ * kind of value under its own keys, every value sealed (fleetvalue.h) so
+ * that a stranger who can write to Redis cannot make any relay weaker
+ * than it would be alone, and every command bounded by redis_timeout so
+ * that Redis down, slow, full or restarted never delays an answer: the
+ * relay then works alone, and rejoins when Redis answers again.
+ *
+ * Keys: PREFIX KIND ":" NAME, e.g. "tlspolicyd:sts:example.org". A value
+ * is bound to its key, so one copied to another key does not open.
+ *
+ * Reads go to the replica when one is configured and up, else to the
+ * server; writes and claims go to the server, never with redis_readonly.
+ *
+ * - fleet_get(): the value of a key, opened, or why there is none: absent,
+ *   rejected (malformed, unknown version, forged, copied, expired or
+ *   living longer than the caller allows: counted and logged once per kind
+ *   and reason), or unreachable (Redis down, an error, past the deadline).
+ * - fleet_put(): stores a sealed value with a Redis expiry at its own;
+ *   nothing to wait for, and nothing done when Redis is down or the relay
+ *   is read-only.
+ * - fleet_claim(): the right to do something once for the fleet (a probe,
+ *   an alert) for life_s seconds: SET NX with an expiry, so a relay that
+ *   dies holding it blocks nobody past that. Held by another relay only
+ *   when the value there opens; a value that does not is replaced (it
+ *   cannot make this relay skip its work), and where Redis cannot say, the
+ *   relay does the work itself.
+ *
+ * Callbacks never run from inside the call that started them: a call that
+ * cannot start (Redis down, read-only for a claim's write, out of memory)
+ * returns NULL and the caller goes on alone at once. A started operation
+ * calls back exactly once, within the deadline, unless cancelled first.
+ *
+ * Ownership: fleet_create() borrows the event base and the log, which
+ * outlive the fleet, and copies its settings. Payloads given to callbacks
+ * live until the callback returns. fleet_free() cancels every operation:
+ * no callback runs after it.
+ */
+#ifndef TLSPOLICY_FLEET_H
+#define TLSPOLICY_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/endpoint.h"
+#include "util/log.h"
+#include "fleet/fleetvalue.h"
+
+enum fleet_kind {
+	FLEET_STS,		/* an MTA-STS policy and its fetch time, per domain */
+	FLEET_PROBE,		/* a probe's result, per MX host, address and port */
+	FLEET_PROBE_LEASE,	/* the right to probe one of those */
+	FLEET_ALERT,		/* the right to raise an alert, per destination and kind */
+	FLEET_STALE,		/* the last secure answer, per destination */
+	FLEET_MAILLOG,		/* a relay's outcome counts, per destination */
+	FLEET_PROPOSAL,		/* a proposed exception and its evidence */
+	FLEET_KIND_COUNT
+};
+
+/* "sts", "probe", "lease", "alert", "stale", "maillog", "proposal": the
+ * key's middle part and the metrics' label. */
+const char *fleet_kind_name(enum fleet_kind k);
+
+struct fleet_settings {
+	struct endpoint server;		/* writes, claims, and reads without a replica */
+	bool has_replica;
+	struct endpoint replica;	/* reads, while it answers */
+	bool readonly;			/* never write */
+	const char *password;		/* AUTH, or "" */
+	const struct fleetvalue_key *key;
+	unsigned timeout_ms;		/* every command's deadline */
+	const char *prefix;		/* of every key */
+	const char *relay;		/* this relay's name, in claims */
+};
+
+/* Unix seconds (default: time()); values' expiries are wall-clock. */
+typedef int64_t fleet_wall_clock(void *arg);
+
+struct event_base;
+struct fleet;
+struct fleet_op;
+
+/* Starts connecting; NULL with err filled in when it cannot (no memory,
+ * or built without Redis). Until the server answers, the relay works
+ * alone. */
+struct fleet *fleet_create(struct event_base *base, struct log *log, const struct fleet_settings *s, char *err,
+    size_t errlen);
+void fleet_free(struct fleet *f);
+void fleet_set_wall_clock(struct fleet *f, fleet_wall_clock *clock, void *arg);
+
+/* Whether the server (writes) answers now. */
+bool fleet_up(const struct fleet *f);
+
+enum fleet_found {
+	FLEET_FOUND,		/* payload, len, expires */
+	FLEET_ABSENT,
+	FLEET_REJECTED,		/* a value is there but does not count */
+	FLEET_UNREACHABLE,	/* Redis could not say in time */
+};
+
+typedef void fleet_got(void *arg, enum fleet_found found, const char *payload, size_t len, int64_t expires);
+
+/* The value of kind/name, which may count for at most max_life_s from
+ * now. NULL: Redis is not usable now, no callback. */
+struct fleet_op *fleet_get(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s,
+    fleet_got *cb, void *arg);
+
+/* Stores payload under kind/name until expires (Unix seconds). */
+void fleet_put(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
+    size_t len);
+
+enum fleet_claim {
+	FLEET_CLAIM_OURS,	/* this relay does it, for the fleet */
+	FLEET_CLAIM_HELD,	/* another relay does: holder names it */
+	FLEET_CLAIM_ALONE,	/* Redis could not say: do it, for this relay only */
+};
+
+typedef void fleet_claimed(void *arg, enum fleet_claim claim, const char *holder);
+
+/* Claims kind/name for life_s seconds. NULL: Redis is not usable now (or
+ * the relay is read-only and nobody holds it validly: do it alone), no
+ * callback. */
+struct fleet_op *fleet_claim(struct fleet *f, enum fleet_kind kind, const char *name, int64_t life_s,
+    fleet_claimed *cb, void *arg);
+
+/* Its callback will not run. */
+void fleet_cancel(struct fleet_op *op);
+
+struct fleet_stats {
+	bool up, replica_up;
+	uint64_t gets[FLEET_KIND_COUNT];	/* asked */
+	uint64_t hits[FLEET_KIND_COUNT];	/* found a value that counts */
+	uint64_t puts[FLEET_KIND_COUNT];
+	uint64_t claims_ours[FLEET_KIND_COUNT], claims_held[FLEET_KIND_COUNT], claims_alone[FLEET_KIND_COUNT];
+	uint64_t rejected[FLEET_KIND_COUNT][FLEETVALUE_VERDICT_COUNT];
+	uint64_t unreachable;		/* operations Redis could not answer in time */
+	uint64_t skipped;		/* operations not started: Redis down or read-only */
+	uint64_t commands;		/* sent to Redis, both endpoints */
+	uint64_t timeouts;		/* commands past the deadline */
+	uint64_t outages;		/* times an endpoint went down */
+	uint64_t rtt_count, rtt_us_sum;	/* replies and their round trips */
+	uint64_t rtt_buckets[6];	/* replies within 1, 5, 25, 100, 500 ms, and slower */
+};
+
+#define FLEET_RTT_BUCKETS_MS {1, 5, 25, 100, 500}
+
+void fleet_stats(const struct fleet *f, struct fleet_stats *out);
+
+#endif

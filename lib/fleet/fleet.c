@@ -516,6 +516,7 @@ fleet_stats(const struct fleet *f, struct fleet_stats *out)
 
 	*out = f->stats;
 	out->up = redisconn_up(f->server);
+	out->has_replica = f->replica != NULL;
 	out->replica_up = redisconn_up(f->replica);
 	redisconn_add_stats(f->server, &cs);
 	redisconn_add_stats(f->replica, &cs);

@@ -138,7 +138,7 @@ struct fleet_op *fleet_claim(struct fleet *f, enum fleet_kind kind, const char *
 void fleet_cancel(struct fleet_op *op);
 
 struct fleet_stats {
-	bool up, replica_up;
+	bool up, has_replica, replica_up;
 	uint64_t gets[FLEET_KIND_COUNT];	/* asked */
 	uint64_t hits[FLEET_KIND_COUNT];	/* found a value that counts */
 	uint64_t puts[FLEET_KIND_COUNT];

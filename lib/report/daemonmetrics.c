@@ -139,7 +139,7 @@ fleet_up_gauge(const struct daemonmetrics *m, const char *name, const char *help
 	if (!m->has_fleet)
 		return 0;
 	return metrics_sample(out, name, "role", "server", m->fleet.up) |
-	    metrics_sample(out, name, "role", "replica", m->fleet.replica_up);
+	    (m->fleet.has_replica ? metrics_sample(out, name, "role", "replica", m->fleet.replica_up) : 0);
 }
 
 static int

@@ -682,6 +682,7 @@ main(int argc, char **argv)
 	if (!(d.fleet = fleet_from_config(d.base, d.log, d.cfg, err, sizeof(err))) && err[0])
 		return start_failed(&d, EX_CONFIG, "fleet: %s", err);
 	d.commands.fleet = d.fleet;
+	policymap_set_fleet(d.pm, d.fleet);
 	if (d.cfg->sts_enable) {
 		if (!(d.sts = sts_start(&d, err, sizeof(err))))
 			return start_failed(&d, EX_CONFIG, "MTA-STS: %s", err);

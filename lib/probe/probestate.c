@@ -404,26 +404,32 @@ probestate_each_addr(const struct probestate *ps, const char *dest,
 		fn(arg, &d->addrs[i]);
 }
 
-void
+int
 probestate_line_format(const struct probestate_line *l, struct buf *out)
 {
 	char addr[64];
+	size_t before = buf_size(out);
+	int rc = 0;
 
 	netaddr_format(&l->address, addr, sizeof(addr));
 	if (l->dest[0])
-		kv_str(out, "dest", l->dest);
-	kv_str(out, "host", l->host);
-	kv_str(out, "addr", addr);
-	kv_uint(out, "port", l->port);
+		rc |= kv_str(out, "dest", l->dest);
+	rc |= kv_str(out, "host", l->host);
+	rc |= kv_str(out, "addr", addr);
+	rc |= kv_uint(out, "port", l->port);
 	if (l->has_tlsa)
-		kv_str(out, "tlsa", l->usable ? "usable" : "none");
-	kv_uint(out, "time", (uint64_t)l->rec.unix_s);
-	kv_str(out, "class", probe_class_name(l->rec.class));
+		rc |= kv_str(out, "tlsa", l->usable ? "usable" : "none");
+	rc |= kv_uint(out, "time", (uint64_t)l->rec.unix_s);
+	rc |= kv_str(out, "class", probe_class_name(l->rec.class));
 	if (l->rec.detail[0])
-		kv_str(out, "detail", l->rec.detail);
+		rc |= kv_str(out, "detail", l->rec.detail);
 	if (l->rec.leaf_spki[0])
-		kv_str(out, "spki", l->rec.leaf_spki);
-	buf_putc(out, '\n');
+		rc |= kv_str(out, "spki", l->rec.leaf_spki);
+	rc |= buf_putc(out, '\n');
+	/* Not a line with a field missing, which would read as another. */
+	if (rc < 0)
+		buf_truncate(out, before);
+	return rc < 0 ? -1 : 0;
 }
 
 static void

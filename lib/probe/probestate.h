@@ -108,8 +108,9 @@ struct probestate_line {
 	struct probestate_record rec;
 };
 
-/* Appends l as one key=value line, newline included. */
-void probestate_line_format(const struct probestate_line *l, struct buf *out);
+/* Appends l as one key=value line, newline included; 0, or -1 out of
+ * memory (nothing appended). */
+int probestate_line_format(const struct probestate_line *l, struct buf *out);
 /* Reads one line (without its newline) into *out: 0, or -1 when it is
  * not one probestate_line_format() could have written: not key=value, a
  * key it never writes or one written twice, a value too long for its

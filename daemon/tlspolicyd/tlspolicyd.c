@@ -697,6 +697,7 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_OSERR, "cannot set up alerts");
 	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
+	probing_set_fleet(d.probing, d.fleet);
 	buf_init(&errors);
 	if (!(d.exlist = exlist_create(d.base, d.log, d.pm, d.alerter, d.cfg, &errors))) {
 		log_config_errors(d.log, LOGL_ERROR, &errors);

@@ -121,6 +121,53 @@ stats(struct commands *cmd, struct control_request *req)
 	buf_free(&out);
 }
 
+/* `maillog DEST` with a fleet: this relay's line, then the fleet's view
+ * (logshare.h), once Redis has answered. */
+struct fleet_maillog {
+	struct control_request *req;
+	struct buf out;
+};
+
+static void
+on_fleet_maillog(void *arg, const char *view)
+{
+	struct fleet_maillog *fm = arg;
+
+	buf_putc(&fm->out, '\n');
+	if (view)
+		buf_puts(&fm->out, view);
+	else
+		buf_puts(&fm->out, "fleet=unreachable\n");
+	control_reply(fm->req, buf_terminate(&fm->out) == 0 ? buf_ptr(&fm->out) : "ERROR out of memory");
+	buf_free(&fm->out);
+	free(fm);
+}
+
+static void
+maillog_command(struct commands *cmd, struct control_request *req, const char *argument)
+{
+	struct nexthop nh;
+	char key[NEXTHOP_NAME_MAX + 16];
+	struct fleet_maillog *fm;
+
+	if (argument[0] && !parse_dest(req, argument, &nh, key, sizeof(key)))
+		return;
+	if (!(fm = calloc(1, sizeof(*fm)))) {
+		control_reply(req, "ERROR out of memory");
+		return;
+	}
+	fm->req = req;
+	buf_init(&fm->out);
+	buf_puts(&fm->out, "OK");
+	/* Postfix's log names recipient domains, so the counts are by domain. */
+	maillog_report(cmd->maillog, argument[0] ? nh.name : NULL, &fm->out);
+	if (argument[0] && maillog_fleet_view(cmd->maillog, nh.name, on_fleet_maillog, fm) == 0)
+		return;
+	control_reply(req, buf_terminate(&fm->out) == 0 ? buf_ptr(&fm->out) : "ERROR out of memory");
+	buf_free(&fm->out);
+	free(fm);
+}
+
 void
 commands_handle(void *arg, struct control_request *req, const char *command, const char *argument)
 {
@@ -147,18 +194,7 @@ commands_handle(void *arg, struct control_request *req, const char *command, con
 		control_reply(req, buf_ptr(&out));
 		buf_free(&out);
 	} else if (strcmp(command, "maillog") == 0) {
-		struct nexthop nh;
-		char key[NEXTHOP_NAME_MAX + 16];
-		if (argument[0] && !parse_dest(req, argument, &nh, key, sizeof(key)))
-			return;
-		struct buf out;
-		buf_init(&out);
-		buf_puts(&out, "OK");
-		/* Postfix's log names recipient domains, so the counts are by domain. */
-		maillog_report(cmd->maillog, argument[0] ? nh.name : NULL, &out);
-		buf_terminate(&out);
-		control_reply(req, buf_ptr(&out));
-		buf_free(&out);
+		maillog_command(cmd, req, argument);
 	} else {
 		const char *why;
 		char reply[200];

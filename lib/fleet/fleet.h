@@ -120,6 +120,27 @@ struct fleet_op *fleet_get(struct fleet *f, enum fleet_kind kind, const char *na
 void fleet_put(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
     size_t len);
 
+/* Values every relay keeps one of under the same name (FLEET_MAILLOG):
+ * a Redis hash, a field per relay, each field's value sealed for the key
+ * and the relay's name. fleet_put_mine() stores this relay's; the hash
+ * lives as long as the value last stored. fleet_get_all() calls each()
+ * for every relay's value that opens (this relay's included; at most
+ * FLEET_RELAYS_MAX), then done() once: FLEET_FOUND when there was a
+ * hash, else FLEET_ABSENT or FLEET_UNREACHABLE. A relay's name is at
+ * most FLEET_RELAY_MAX bytes; longer fields are rejected. */
+#define FLEET_RELAYS_MAX 1000
+#define FLEET_RELAY_MAX 64
+
+void fleet_put_mine(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
+    size_t len);
+
+typedef void fleet_each(void *arg, const char *relay, const char *payload, size_t len, int64_t expires);
+typedef void fleet_done(void *arg, enum fleet_found found);
+
+/* NULL: Redis is not usable now, no callback. */
+struct fleet_op *fleet_get_all(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s,
+    fleet_each *each, fleet_done *done, void *arg);
+
 enum fleet_claim {
 	FLEET_CLAIM_OURS,	/* this relay does it, for the fleet */
 	FLEET_CLAIM_HELD,	/* another relay does: holder names it */

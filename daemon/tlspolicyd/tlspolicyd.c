@@ -708,6 +708,8 @@ main(int argc, char **argv)
 	}
 	buf_free(&errors);
 	probing_set_news(d.probing, exlist_news, d.exlist);
+	if (exlist_set_fleet(d.exlist, d.fleet) < 0)
+		return start_failed(&d, EX_OSERR, "out of memory");
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&

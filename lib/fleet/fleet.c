@@ -171,6 +171,12 @@ fleet_set_wall_clock(struct fleet *f, fleet_wall_clock *clock, void *arg)
 	f->wall_arg = arg;
 }
 
+const char *
+fleet_relay(const struct fleet *f)
+{
+	return f->relay;
+}
+
 bool
 fleet_up(const struct fleet *f)
 {
@@ -374,22 +380,23 @@ field_name(struct buf *out, const char *key, const char *relay, size_t rlen)
 }
 
 void
-fleet_put_mine(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
-    size_t len)
+fleet_put_field(struct fleet *f, enum fleet_kind kind, const char *name, const char *field, int64_t expires,
+    const void *payload, size_t len)
 {
 	struct fleet_op *op;
 	struct buf sealed_for;
 	int64_t now = f->wall(f->wall_arg);
 	char px[24];
 
-	if (f->readonly || !redisconn_up(f->server) || expires <= now || !(op = new_op(f, kind, name))) {
+	if (f->readonly || !redisconn_up(f->server) || expires <= now || strlen(field) > FLEET_FIELD_MAX ||
+	    !(op = new_op(f, kind, name))) {
 		f->stats.skipped++;
 		return;
 	}
 	buf_init(&sealed_for);
-	field_name(&sealed_for, op->key, f->relay, strlen(f->relay));
-	const char *hset[4] = {"HSET", op->key, f->relay, NULL};
-	size_t hsetlen[4] = {4, strlen(op->key), strlen(f->relay), 0};
+	field_name(&sealed_for, op->key, field, strlen(field));
+	const char *hset[4] = {"HSET", op->key, field, NULL};
+	size_t hsetlen[4] = {4, strlen(op->key), strlen(field), 0};
 	int64_t ms = (expires - now) * 1000;
 	const char *pexpire[3] = {"PEXPIRE", op->key, px};
 	size_t pexpirelen[3] = {7, strlen(op->key), 0};
@@ -409,13 +416,36 @@ fleet_put_mine(struct fleet *f, enum fleet_kind kind, const char *name, int64_t 
 	free_op(op);
 }
 
+void
+fleet_put_mine(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
+    size_t len)
+{
+	fleet_put_field(f, kind, name, f->relay, expires, payload, len);
+}
+
+void
+fleet_del_field(struct fleet *f, enum fleet_kind kind, const char *name, const char *field)
+{
+	struct fleet_op *op;
+
+	if (f->readonly || !redisconn_up(f->server) || !(op = new_op(f, kind, name))) {
+		f->stats.skipped++;
+		return;
+	}
+	const char *hdel[3] = {"HDEL", op->key, field};
+	size_t hdellen[3] = {4, strlen(op->key), strlen(field)};
+	if (!redisconn_command(f->server, 3, hdel, hdellen, on_put, f))
+		f->stats.skipped++;
+	free_op(op);
+}
+
 static void
 on_got_all(void *arg, const struct redisconn_reply *r)
 {
 	struct fleet_op *op = arg;
 	struct fleet *f = op->f;
 	struct buf sealed_for;
-	char relay[FLEET_RELAY_MAX + 1];
+	char name[FLEET_FIELD_MAX + 1];
 
 	end_op(op);
 	if (!r || r->type != REDISCONN_ARRAY) {
@@ -427,12 +457,12 @@ on_got_all(void *arg, const struct redisconn_reply *r)
 		return;
 	}
 	buf_init(&sealed_for);
-	for (size_t i = 0; i + 1 < r->nelements && i / 2 < FLEET_RELAYS_MAX; i += 2) {
+	for (size_t i = 0; i + 1 < r->nelements && i / 2 < FLEET_FIELDS_MAX; i += 2) {
 		const struct redisconn_reply *field = &r->elements[i], *value = &r->elements[i + 1];
 		const char *payload;
 		size_t len;
 		int64_t expires;
-		if (field->type != REDISCONN_STRING || value->type != REDISCONN_STRING || field->len > FLEET_RELAY_MAX ||
+		if (field->type != REDISCONN_STRING || value->type != REDISCONN_STRING || field->len > FLEET_FIELD_MAX ||
 		    memchr(field->str, '\0', field->len)) {
 			f->stats.rejected[op->kind][FLEETVALUE_MALFORMED]++;
 			continue;
@@ -445,9 +475,9 @@ on_got_all(void *arg, const struct redisconn_reply *r)
 			continue;
 		}
 		f->stats.hits[op->kind]++;
-		memcpy(relay, field->str, field->len);
-		relay[field->len] = '\0';
-		op->each(op->arg, relay, payload, len, expires);
+		memcpy(name, field->str, field->len);
+		name[field->len] = '\0';
+		op->each(op->arg, name, payload, len, expires);
 	}
 	buf_free(&sealed_for);
 	op->done(op->arg, r->nelements ? FLEET_FOUND : FLEET_ABSENT);

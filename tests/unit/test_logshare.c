@@ -45,20 +45,7 @@ wall(void *arg)
 static struct fleet *
 relay(const char *name)
 {
-	struct fleet_settings s = {.password = "", .key = &key, .timeout_ms = 500, .prefix = "t:", .relay = name};
-	char spec[320], err[300];
-
-	snprintf(spec, sizeof(spec), "unix:%s", redis.socket);
-	assert_int_equal(endpoint_parse(spec, &s.server, err, sizeof(err)), 0);
-	struct fleet *f = fleet_create(base, logger, &s, err, sizeof(err));
-	assert_non_null(f);
-	fleet_set_wall_clock(f, wall, NULL);
-	for (int i = 0; i < 3000 && !fleet_up(f); i++) {
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		usleep(1000);
-	}
-	assert_true(fleet_up(f));
-	return f;
+	return redislab_fleet(&redis, base, logger, &key, name, wall, NULL);
 }
 
 static void
@@ -106,11 +93,7 @@ view(struct logshare *ls, const char *dest)
 	struct viewed v = {0};
 
 	assert_int_equal(logshare_view(ls, dest, on_view, &v), 0);
-	for (int i = 0; i < 3000 && !v.done; i++) {
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		usleep(1000);
-	}
-	assert_true(v.done);
+	assert_true(redislab_run_until(base, &v.done, 3000));
 	return v;
 }
 

@@ -300,8 +300,10 @@ send_key(struct fleet_op *op, struct redisconn *conn, const char *command, redis
 	return (op->cmd = redisconn_command(conn, 2, argv, argvlen, cb, op)) != NULL;
 }
 
-struct fleet_op *
-fleet_get(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s, fleet_got *cb, void *arg)
+/* A read's operation, counted; NULL (counted as skipped) when the reader
+ * is down or out of memory. */
+static struct fleet_op *
+read_op(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s, void *arg)
 {
 	struct fleet_op *op;
 
@@ -310,17 +312,37 @@ fleet_get(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_l
 		f->stats.skipped++;
 		return NULL;
 	}
-	op->stage = GET;
 	op->life_s = max_life_s;
-	op->got = cb;
 	op->arg = arg;
-	if (!send_key(op, reader(f), "GET", on_got)) {
+	return op;
+}
+
+/* Sends a read's command; the operation, or NULL when it could not be
+ * sent (op freed). */
+static struct fleet_op *
+send_read(struct fleet_op *op, const char *command, redisconn_callback *cb)
+{
+	struct fleet *f = op->f;
+
+	if (!send_key(op, reader(f), command, cb)) {
 		f->stats.skipped++;
 		free_op(op);
 		return NULL;
 	}
 	list_push_back(&f->ops, &op->link);
 	return op;
+}
+
+struct fleet_op *
+fleet_get(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s, fleet_got *cb, void *arg)
+{
+	struct fleet_op *op = read_op(f, kind, name, max_life_s, arg);
+
+	if (!op)
+		return NULL;
+	op->stage = GET;
+	op->got = cb;
+	return send_read(op, "GET", on_got);
 }
 
 /* ---- Writes. ---- */
@@ -488,25 +510,14 @@ struct fleet_op *
 fleet_get_all(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s, fleet_each *each,
     fleet_done *done, void *arg)
 {
-	struct fleet_op *op;
+	struct fleet_op *op = read_op(f, kind, name, max_life_s, arg);
 
-	f->stats.gets[kind]++;
-	if (!redisconn_up(reader(f)) || !(op = new_op(f, kind, name))) {
-		f->stats.skipped++;
+	if (!op)
 		return NULL;
-	}
 	op->stage = GET_ALL;
-	op->life_s = max_life_s;
 	op->each = each;
 	op->done = done;
-	op->arg = arg;
-	if (!send_key(op, reader(f), "HGETALL", on_got_all)) {
-		f->stats.skipped++;
-		free_op(op);
-		return NULL;
-	}
-	list_push_back(&f->ops, &op->link);
-	return op;
+	return send_read(op, "HGETALL", on_got_all);
 }
 
 /* ---- Claims. ---- */

@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "util/clock.h"
+#include "util/log.h"
 #include "fleet/fleet.h"
 #include "table.h"
 
@@ -177,6 +178,44 @@ redislab_fleet(const struct redislab *lab, struct event_base *base, struct log *
 	}
 	assert_true(fleet_up(f));
 	return f;
+}
+
+/* The lab of a test program of fleet clients: one server, one loop, one
+ * log and the fleet's key. */
+static struct {
+	struct redislab redis;
+	struct event_base *base;
+	struct log *log;
+	struct fleetvalue_key key;
+} rl __attribute__((unused));
+
+/* For cmocka_unit_test_teardown(): also after a failed assertion, the
+ * server and its directory go. */
+static inline int
+redislab_teardown(void **state)
+{
+	redislab_cleanup(&rl.redis);
+	return 0;
+}
+
+/* Runs a test program's tests (each starts the server it needs:
+ * redislab_init and redislab_start on rl.redis), the key filled with
+ * key_fill. */
+static inline int
+redislab_main(const struct CMUnitTest *tests, size_t n, const char *group, char key_fill)
+{
+	struct table t = {0};
+
+	signal(SIGPIPE, SIG_IGN);
+	rl.base = event_base_new();
+	rl.log = log_create_stderr(LOGL_WARNING);
+	memset(rl.key.secret, key_fill, 40);
+	rl.key.len = 40;
+	table_add_tests(&t, tests, n);
+	int rc = table_run(&t, group);
+	event_base_free(rl.base);
+	log_free(rl.log);
+	return rc;
 }
 
 /* Runs the loop until *done, for at most ms. */

@@ -23,10 +23,6 @@
 
 #define NOW 1800000000
 
-static struct redislab redis;
-static struct event_base *base;
-static struct log *logger;
-static struct fleetvalue_key key;
 
 static int64_t
 wall(void *arg)
@@ -54,7 +50,7 @@ list(struct exshare *es)
 	struct listed l = {0};
 
 	assert_int_equal(exshare_list(es, on_list, &l), 0);
-	assert_true(redislab_run_until(base, &l.done, 3000));
+	assert_true(redislab_run_until(rl.base, &l.done, 3000));
 	return l;
 }
 
@@ -65,8 +61,8 @@ fields(long long n)
 	bool there = false;
 
 	for (int i = 0; i < 3000 && !there; i++) {
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		redisReply *r = redislab_raw(&redis, NULL, "HLEN t:proposal:all");
+		event_base_loop(rl.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		redisReply *r = redislab_raw(&rl.redis, NULL, "HLEN t:proposal:all");
 		there = r->integer == n;
 		freeReplyObject(r);
 		if (!there)
@@ -83,9 +79,9 @@ forge(const char *field, const char *payload)
 
 	snprintf(sealed_for, sizeof(sealed_for), "t:proposal:all#%s", field);
 	buf_init(&sealed);
-	assert_int_equal(fleetvalue_seal(&key, sealed_for, NOW + 60, payload, strlen(payload), &sealed), 0);
+	assert_int_equal(fleetvalue_seal(&rl.key, sealed_for, NOW + 60, payload, strlen(payload), &sealed), 0);
 	buf_terminate(&sealed);
-	freeReplyObject(redislab_raw(&redis, NULL, "HSET t:proposal:all %s %s", field, buf_ptr(&sealed)));
+	freeReplyObject(redislab_raw(&rl.redis, NULL, "HSET t:proposal:all %s %s", field, buf_ptr(&sealed)));
 	buf_free(&sealed);
 }
 
@@ -94,10 +90,10 @@ test_shared_proposals(void **state)
 {
 	if (redislab_missing())
 		return;
-	assert_true(redislab_init(&redis, "exshare"));
-	redislab_start(&redis, NULL);
-	struct fleet *f1 = redislab_fleet(&redis, base, logger, &key, "r1", wall, NULL);
-	struct fleet *f2 = redislab_fleet(&redis, base, logger, &key, "r2", wall, NULL);
+	assert_true(redislab_init(&rl.redis, "exshare"));
+	redislab_start(&rl.redis, NULL);
+	struct fleet *f1 = redislab_fleet(&rl.redis, rl.base, rl.log, &rl.key, "r1", wall, NULL);
+	struct fleet *f2 = redislab_fleet(&rl.redis, rl.base, rl.log, &rl.key, "r2", wall, NULL);
 	struct exshare *e1 = exshare_create(f1), *e2 = exshare_create(f2);
 	struct exproposal_evidence ev = {3, NOW - 7200, NOW - 60};
 
@@ -122,7 +118,7 @@ test_shared_proposals(void **state)
 	assert_int_equal(exshare_rejected(e2), 4);
 
 	/* Withdrawn when r1 sees it pass. */
-	freeReplyObject(redislab_raw(&redis, NULL, "DEL t:proposal:all"));
+	freeReplyObject(redislab_raw(&rl.redis, NULL, "DEL t:proposal:all"));
 	exshare_propose(e1, "broken.example", true, &ev, NOW);
 	fields(1);
 	assert_non_null(strstr(list(e2).text, "applied=yes"));
@@ -136,29 +132,12 @@ test_shared_proposals(void **state)
 	fleet_free(f2);
 }
 
-static int
-teardown(void **state)
-{
-	redislab_cleanup(&redis);
-	return 0;
-}
-
 int
 main(void)
 {
 	static const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_shared_proposals, teardown),
+		cmocka_unit_test_teardown(test_shared_proposals, redislab_teardown),
 	};
-	struct table t = {0};
 
-	signal(SIGPIPE, SIG_IGN);
-	base = event_base_new();
-	logger = log_create_stderr(LOGL_WARNING);
-	memset(key.secret, 'e', 40);
-	key.len = 40;
-	TABLE_TESTS(&t, tests);
-	int rc = table_run(&t, "exshare");
-	event_base_free(base);
-	log_free(logger);
-	return rc;
+	return redislab_main(tests, sizeof(tests) / sizeof(tests[0]), "exshare", 'e');
 }

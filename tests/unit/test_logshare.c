@@ -31,10 +31,6 @@
 #define DEFERRED(q) SMTP q ": to=<u@a.test>, relay=mx.a.test[192.0.2.1]:25, delay=0.1, delays=0/0/0/0.1, " \
 	"dsn=4.7.5, status=deferred (Server certificate not verified)"
 
-static struct redislab redis;
-static struct event_base *base;
-static struct log *logger;
-static struct fleetvalue_key key;
 
 static int64_t
 wall(void *arg)
@@ -45,7 +41,7 @@ wall(void *arg)
 static struct fleet *
 relay(const char *name)
 {
-	return redislab_fleet(&redis, base, logger, &key, name, wall, NULL);
+	return redislab_fleet(&rl.redis, rl.base, rl.log, &rl.key, name, wall, NULL);
 }
 
 static void
@@ -61,8 +57,8 @@ stored(const char *dest, const char *name)
 	bool in = false;
 
 	for (int i = 0; i < 3000 && !in; i++) {
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		redisReply *r = redislab_raw(&redis, NULL, "HEXISTS t:maillog:%s %s", dest, name);
+		event_base_loop(rl.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		redisReply *r = redislab_raw(&rl.redis, NULL, "HEXISTS t:maillog:%s %s", dest, name);
 		in = r->integer == 1;
 		freeReplyObject(r);
 		if (!in)
@@ -93,7 +89,7 @@ view(struct logshare *ls, const char *dest)
 	struct viewed v = {0};
 
 	assert_int_equal(logshare_view(ls, dest, on_view, &v), 0);
-	assert_true(redislab_run_until(base, &v.done, 3000));
+	assert_true(redislab_run_until(rl.base, &v.done, 3000));
 	return v;
 }
 
@@ -102,8 +98,8 @@ test_two_relays(void **state)
 {
 	if (redislab_missing())
 		return;
-	assert_true(redislab_init(&redis, "logshare"));
-	redislab_start(&redis, NULL);
+	assert_true(redislab_init(&rl.redis, "logshare"));
+	redislab_start(&rl.redis, NULL);
 	struct fleet *f1 = relay("r1"), *f2 = relay("r2");
 	struct logshare *s1 = logshare_create(f1), *s2 = logshare_create(f2);
 	struct logwatch *w1 = logwatch_create(100, NULL, NULL), *w2 = logwatch_create(100, NULL, NULL);
@@ -134,9 +130,9 @@ test_two_relays(void **state)
 	/* A value that opens but is no counts: left out, counted. */
 	struct buf sealed;
 	buf_init(&sealed);
-	assert_int_equal(fleetvalue_seal(&key, "t:maillog:a.test#r3", NOW + 60, "sent=lots", 9, &sealed), 0);
+	assert_int_equal(fleetvalue_seal(&rl.key, "t:maillog:a.test#r3", NOW + 60, "sent=lots", 9, &sealed), 0);
 	buf_terminate(&sealed);
-	freeReplyObject(redislab_raw(&redis, NULL, "HSET t:maillog:a.test r3 %s", buf_ptr(&sealed)));
+	freeReplyObject(redislab_raw(&rl.redis, NULL, "HSET t:maillog:a.test r3 %s", buf_ptr(&sealed)));
 	buf_free(&sealed);
 	v = view(s1, "a.test");
 	assert_non_null(strstr(v.text, "fleet_relays=2 "));
@@ -149,9 +145,9 @@ test_two_relays(void **state)
 	struct viewed pending = {0};
 	assert_int_equal(logshare_view(s2, "a.test", on_view, &pending), 0);
 	logshare_free(s2);
-	redislab_stop(&redis);
+	redislab_stop(&rl.redis);
 	for (int i = 0; i < 300 && fleet_up(f1); i++) {
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		event_base_loop(rl.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
 	assert_false(pending.done);
@@ -164,29 +160,12 @@ test_two_relays(void **state)
 	fleet_free(f2);
 }
 
-static int
-teardown(void **state)
-{
-	redislab_cleanup(&redis);
-	return 0;
-}
-
 int
 main(void)
 {
 	static const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_two_relays, teardown),
+		cmocka_unit_test_teardown(test_two_relays, redislab_teardown),
 	};
-	struct table t = {0};
 
-	signal(SIGPIPE, SIG_IGN);
-	base = event_base_new();
-	logger = log_create_stderr(LOGL_WARNING);
-	memset(key.secret, 'm', 40);
-	key.len = 40;
-	TABLE_TESTS(&t, tests);
-	int rc = table_run(&t, "logshare");
-	event_base_free(base);
-	log_free(logger);
-	return rc;
+	return redislab_main(tests, sizeof(tests) / sizeof(tests[0]), "logshare", 'm');
 }

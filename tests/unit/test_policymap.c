@@ -18,8 +18,12 @@
 #include "dns/rr.h"
 #include "serve/snapshot.h"
 
-#ifdef HAVE_REDIS
+#include <unistd.h>
+
 #include <event2/event.h>
+
+#include "util/clock.h"
+#ifdef HAVE_REDIS
 #include "fleet/fleet.h"
 #include "redislab.h"
 #endif
@@ -608,6 +612,8 @@ static struct fake_rr outage_zone[] = {
 struct outage {
 	struct fixture f;
 	int64_t wall;
+	/* With a fleet: answers may wait for Redis on this loop. */
+	struct event_base *loop;
 };
 
 static int64_t
@@ -664,6 +670,10 @@ resolve_now(struct outage *o, struct answered *r)
 		return a;
 	assert_int_equal(rc, POLICYMAP_PENDING);
 	fake_dns_run(o->f.fake);
+	for (uint64_t end = clock_monotonic_ms() + 3000; o->loop && r->calls == 0 && clock_monotonic_ms() < end;) {
+		event_base_loop(o->loop, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
 	assert_int_equal(r->calls, 1);
 	return r->last;
 }
@@ -715,46 +725,19 @@ test_stale_through_outage(void **state)
 #ifdef HAVE_REDIS
 /* --- the fleet's last secure answers, through a real redis-server --- */
 
-struct fleet_lab {
-	struct redislab redis;
-	struct event_base *base;
-	struct log *log;
-	struct fleetvalue_key key;
-};
-
 static struct fleet *
-fleet_on(struct fleet_lab *lab, const char *relay, int64_t (*wall)(void *), void *wall_arg)
+fleet_on(const char *relay, int64_t (*wall)(void *), void *wall_arg)
 {
-	return redislab_fleet(&lab->redis, lab->base, lab->log, &lab->key, relay, wall, wall_arg);
-}
-
-/* Runs the loop until the lookup has its answer. */
-static struct policymap_answer
-fleet_resolve(struct fleet_lab *lab, struct outage *o, struct answered *r)
-{
-	struct policymap_answer a;
-	struct policymap_waiter *w;
-
-	memset(r, 0, sizeof(*r));
-	int rc = lookup(&o->f, "outage.example", &a, r, &w);
-	if (rc == POLICYMAP_DONE)
-		return a;
-	fake_dns_run(o->f.fake);
-	for (int i = 0; i < 3000 && r->calls == 0; i++) {
-		event_base_loop(lab->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		usleep(1000);
-	}
-	assert_int_equal(r->calls, 1);
-	return r->last;
+	return redislab_fleet(&rl.redis, rl.base, rl.log, &rl.key, relay, wall, wall_arg);
 }
 
 static void
-wait_for_key(struct fleet_lab *lab, const char *key)
+wait_for_key(const char *key)
 {
 	char *v = NULL;
 
-	for (int i = 0; i < 3000 && !(v = redislab_get(&lab->redis, key)); i++) {
-		event_base_loop(lab->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	for (int i = 0; i < 3000 && !(v = redislab_get(&rl.redis, key)); i++) {
+		event_base_loop(rl.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
 	assert_non_null(v);
@@ -764,47 +747,36 @@ wait_for_key(struct fleet_lab *lab, const char *key)
 /* Relay A resolved a DANE destination; relay B, which never did, meets an
  * outage for it: B serves A's last secure answer, stale, and keeps it as
  * its own. A forged or another key's value changes nothing: TEMP. */
-static struct fleet_lab stale_lab;
-
-/* Also after a failed assertion: the server and its directory go. */
-static int
-fleet_stale_teardown(void **state)
-{
-	redislab_cleanup(&stale_lab.redis);
-	return 0;
-}
-
 static void
 test_fleet_stale(void **state)
 {
-	struct fleet_lab lab = {0};
 	struct outage a, b;
 	struct answered r;
 
 	if (redislab_missing())
 		return;
-	assert_true(redislab_init(&stale_lab.redis, "pmfleet"));
-	redislab_start(&stale_lab.redis, NULL);
-	lab.redis = stale_lab.redis;
-	lab.base = event_base_new();
-	lab.log = log_create_stderr(LOGL_WARNING);
-	memset(lab.key.secret, 's', 40);
-	lab.key.len = 40;
+	assert_true(redislab_init(&rl.redis, "pmfleet"));
+	redislab_start(&rl.redis, NULL);
+	rl.base = event_base_new();
+	rl.log = log_create_stderr(LOGL_WARNING);
+	memset(rl.key.secret, 's', 40);
+	rl.key.len = 40;
 
 	outage_setup(&a, "stale_answer_max_age = 1h\n");
 	outage_setup(&b, "stale_answer_max_age = 1h\n");
-	struct fleet *fa = fleet_on(&lab, "a", outage_wall, &a), *fb = fleet_on(&lab, "b", outage_wall, &b);
+	a.loop = b.loop = rl.base;
+	struct fleet *fa = fleet_on("a", outage_wall, &a), *fb = fleet_on("b", outage_wall, &b);
 	policymap_set_fleet(a.f.pm, fa);
 	policymap_set_fleet(b.f.pm, fb);
 
-	struct policymap_answer ans = fleet_resolve(&lab, &a, &r);
+	struct policymap_answer ans = resolve_now(&a, &r);
 	assert_int_equal(ans.answer.rule, POLICY_RULE_ALL_DANE);
-	wait_for_key(&lab, "t:stale:outage.example");
+	wait_for_key("t:stale:outage.example");
 
 	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
 	advance(&b, 60);
-	ans = fleet_resolve(&lab, &b, &r);
+	ans = resolve_now(&b, &r);
 	assert_int_equal(ans.answer.result, POLICY_OK);
 	assert_int_equal(ans.answer.rule, POLICY_RULE_ALL_DANE);
 	assert_true(ans.stale);
@@ -816,7 +788,7 @@ test_fleet_stale(void **state)
 	/* Kept as B's own: the next outage needs no fleet. */
 	policymap_set_fleet(b.f.pm, NULL);
 	advance(&b, 16);
-	ans = fleet_resolve(&lab, &b, &r);
+	ans = resolve_now(&b, &r);
 	assert_true(ans.stale);
 	policymap_set_fleet(b.f.pm, fb);
 
@@ -827,17 +799,18 @@ test_fleet_stale(void **state)
 		"tpf1 1760003600 0000000000000000000000000000000000000000000000000000000000000000 x",
 		NULL,	/* another key's: written below */
 	};
-	char *real = redislab_get(&lab.redis, "t:stale:outage.example");
+	char *real = redislab_get(&rl.redis, "t:stale:outage.example");
 	assert_non_null(real);
 	for (size_t i = 0; i < 3; i++) {
 		struct outage c;
 		outage_setup(&c, "stale_answer_max_age = 1h\n");
+		c.loop = rl.base;
 		outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 		outage_zone[OUTAGE_MX].security = DNS_INSECURE;
-		struct fleet *fc = fleet_on(&lab, "c", outage_wall, &c);
+		struct fleet *fc = fleet_on("c", outage_wall, &c);
 		policymap_set_fleet(c.f.pm, fc);
 		if (forged[i]) {
-			redislab_set(&lab.redis, "t:stale:outage.example", forged[i]);
+			redislab_set(&rl.redis, "t:stale:outage.example", forged[i]);
 		} else {
 			/* The real payload, sealed for another key. */
 			const char *payload = real;
@@ -845,13 +818,13 @@ test_fleet_stale(void **state)
 				payload = strchr(payload, ' ') + 1;
 			struct buf copied;
 			buf_init(&copied);
-			assert_int_equal(fleetvalue_seal(&lab.key, "t:stale:other.example", b.wall + 600, payload,
+			assert_int_equal(fleetvalue_seal(&rl.key, "t:stale:other.example", b.wall + 600, payload,
 			    strlen(payload), &copied), 0);
 			buf_terminate(&copied);
-			redislab_set(&lab.redis, "t:stale:outage.example", buf_ptr(&copied));
+			redislab_set(&rl.redis, "t:stale:outage.example", buf_ptr(&copied));
 			buf_free(&copied);
 		}
-		ans = fleet_resolve(&lab, &c, &r);
+		ans = resolve_now(&c, &r);
 		assert_int_equal(ans.answer.result, POLICY_TEMP);
 		assert_false(ans.stale);
 		struct fleet_stats fs;
@@ -863,17 +836,18 @@ test_fleet_stale(void **state)
 	free(real);
 
 	/* Redis gone: TEMP at once, nothing waits. */
-	redislab_stop(&stale_lab.redis);
+	redislab_stop(&rl.redis);
 	struct outage d;
 	outage_setup(&d, "stale_answer_max_age = 1h\n");
+	d.loop = rl.base;
 	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
 	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
 	policymap_set_fleet(d.f.pm, fa);
 	for (int i = 0; i < 200 && fleet_up(fa); i++) {
-		event_base_loop(lab.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		event_base_loop(rl.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
-	ans = fleet_resolve(&lab, &d, &r);
+	ans = resolve_now(&d, &r);
 	assert_int_equal(ans.answer.result, POLICY_TEMP);
 	outage_teardown(&d);
 
@@ -881,8 +855,8 @@ test_fleet_stale(void **state)
 	outage_teardown(&b);
 	fleet_free(fa);
 	fleet_free(fb);
-	event_base_free(lab.base);
-	log_free(lab.log);
+	event_base_free(rl.base);
+	log_free(rl.log);
 }
 #endif
 
@@ -1513,7 +1487,7 @@ main(void)
 		cmocka_unit_test(test_prefetch_limit_and_off),
 		cmocka_unit_test(test_stale_through_outage),
 #ifdef HAVE_REDIS
-		cmocka_unit_test_teardown(test_fleet_stale, fleet_stale_teardown),
+		cmocka_unit_test_teardown(test_fleet_stale, redislab_teardown),
 #endif
 		cmocka_unit_test(test_no_stale_for_bogus),
 		cmocka_unit_test(test_no_stale_after_may_or_when_off),

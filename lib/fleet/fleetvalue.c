@@ -128,6 +128,18 @@ field(const char *p, const char *end)
 	return sp ? (long)(sp - p) : -1;
 }
 
+/* "tpf" and a number: a format version, ours or another's. */
+static bool
+is_version(const char *v, size_t len)
+{
+	if (len < 4 || len > 8 || memcmp(v, "tpf", 3) != 0)
+		return false;
+	for (size_t i = 3; i < len; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
 enum fleetvalue_verdict
 fleetvalue_open(const struct fleetvalue_key *k, const char *name, const char *value, size_t len, int64_t now,
     int64_t max_life_s, const char **payload, size_t *payload_len, int64_t *expires)
@@ -141,6 +153,10 @@ fleetvalue_open(const struct fleetvalue_key *k, const char *name, const char *va
 		return FLEETVALUE_MALFORMED;
 	const char *version = p;
 	size_t vlen = (size_t)n;
+	/* Another relay's format may be laid out otherwise: only the
+	 * version is read of it. */
+	if (vlen != strlen(FLEETVALUE_VERSION) || memcmp(version, FLEETVALUE_VERSION, vlen) != 0)
+		return is_version(version, vlen) ? FLEETVALUE_VERSION_UNKNOWN : FLEETVALUE_MALFORMED;
 	p += n + 1;
 	if ((n = field(p, end)) <= 0 || n > 18)
 		return FLEETVALUE_MALFORMED;
@@ -153,8 +169,6 @@ fleetvalue_open(const struct fleetvalue_key *k, const char *name, const char *va
 	if ((n = field(p, end)) != MAC_HEX || text_unhex(got, p, MAC_LEN) < 0)
 		return FLEETVALUE_MALFORMED;
 	p += MAC_HEX + 1;
-	if (vlen != strlen(FLEETVALUE_VERSION) || memcmp(version, FLEETVALUE_VERSION, vlen) != 0)
-		return FLEETVALUE_VERSION_UNKNOWN;
 	if (mac(k, version, vlen, name, when, p, (size_t)(end - p), want) < 0 ||
 	    CRYPTO_memcmp(want, got, MAC_LEN) != 0)
 		return FLEETVALUE_BAD_MAC;

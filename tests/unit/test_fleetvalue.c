@@ -249,7 +249,7 @@ test_key_file(void **state)
 	assert_int_equal(fleetvalue_key_load(key_file("open", KEY_A, 0644), &k, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "readable by everyone"));
 	snprintf(err, sizeof(err), "%s/none", tmpdir);
-	char missing[300];
+	char missing[600];
 	snprintf(missing, sizeof(missing), "%s", err);
 	assert_int_equal(fleetvalue_key_load(missing, &k, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file"));

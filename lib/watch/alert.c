@@ -331,6 +331,20 @@ alerter_set_fleet_ops(struct alerter *a, const struct alert_fleet *ops, void *ar
 	a->fleet_arg = arg;
 }
 
+static struct fleet_op *
+claim_by_fleet(void *arg, const char *name, int64_t life_s, fleet_claimed *cb, void *cb_arg)
+{
+	return fleet_claim(arg, FLEET_ALERT, name, life_s, cb, cb_arg);
+}
+
+static const struct alert_fleet by_fleet = {claim_by_fleet, fleet_cancel};
+
+void
+alerter_set_fleet(struct alerter *a, struct fleet *fleet)
+{
+	alerter_set_fleet_ops(a, fleet ? &by_fleet : NULL, fleet);
+}
+
 int
 alerter_raise(struct alerter *a, const char *kind, const char *dest, const char *const *fields, uint64_t now_ms)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "fleet/fleet.h"
 #include "commands.h"
 #include "exlist.h"
 #include "util/kv.h"
@@ -113,6 +114,8 @@ stats(struct commands *cmd, struct control_request *req)
 	kv_uint(&out, "stale_answers", ps.stale);
 	buf_putc(&out, '\n');
 	probing_stats(cmd->probing, &out);
+	buf_putc(&out, '\n');
+	fleet_format_stats(cmd->fleet, &out);
 	buf_terminate(&out);
 	control_reply(req, buf_ptr(&out));
 	buf_free(&out);

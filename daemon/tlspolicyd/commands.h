@@ -21,11 +21,13 @@
 
 struct exlist;
 struct maillog;
+struct fleet;
 struct commands {
 	struct policymap *pm;
 	struct probing *probing;
 	struct exlist *exlist;
 	struct maillog *maillog;
+	struct fleet *fleet;			/* NULL: alone */
 	const struct config *const *cfg;	/* the daemon's current snapshot */
 };
 

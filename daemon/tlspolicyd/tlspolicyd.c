@@ -40,6 +40,7 @@
 #include "control.h"
 #include "config/config.h"
 #include "dns/dns_unbound.h"
+#include "fleet/fleet.h"
 #include "exlist.h"
 #include "util/kv.h"
 #include "util/log.h"
@@ -72,6 +73,7 @@ struct daemon {
 	struct dns *dns;
 	struct policymap *pm;
 	struct sts *sts;		/* NULL: sts_enable = no */
+	struct fleet *fleet;		/* NULL: redis_server empty, the relay alone */
 	struct server *srv;
 	struct probing *probing;
 	struct control *control;
@@ -139,13 +141,16 @@ release(struct daemon *d, bool stopped)
 	policymap_free(d->pm);
 	sts_free(d->sts);
 	dns_free(d->dns);
+	/* Before the fleet: it may hold claims for alerts. */
+	alerter_free(d->alerter);
+	d->alerter = NULL;
+	fleet_free(d->fleet);
 	free_event(d->sighup);
 	free_event(d->sigterm);
 	free_event(d->sigint);
 	free_event(d->flush);
 	if (d->base)
 		event_base_free(d->base);
-	alerter_free(d->alerter);
 	config_unref(d->cfg);
 	config_unref(d->boot_cfg);
 	log_free(d->log);
@@ -485,6 +490,10 @@ collect_metrics(void *arg, struct buf *out)
 	if (probing_prober(d->probing))
 		prober_stats(probing_prober(d->probing), &m.prober);
 	maillog_totals(d->maillog, &m.maillog, &m.maillog_lines);
+	if (d->fleet) {
+		fleet_stats(d->fleet, &m.fleet);
+		m.has_fleet = true;
+	}
 	daemonmetrics_write(&m, out);
 }
 
@@ -669,9 +678,14 @@ main(int argc, char **argv)
 		return start_failed(&d, EX_OSERR, "out of memory");
 	policymap_set_observer(d.pm, on_resolution, &d);
 	policymap_set_refresh_hook(d.pm, on_refresh, &d);
+	/* The secret is read as root: its file need not be the user's. */
+	if (!(d.fleet = fleet_from_config(d.base, d.log, d.cfg, err, sizeof(err))) && err[0])
+		return start_failed(&d, EX_CONFIG, "fleet: %s", err);
+	d.commands.fleet = d.fleet;
 	if (d.cfg->sts_enable) {
 		if (!(d.sts = sts_start(&d, err, sizeof(err))))
 			return start_failed(&d, EX_CONFIG, "MTA-STS: %s", err);
+		sts_set_fleet(d.sts, d.fleet);
 		policymap_set_sts(d.pm, d.sts);
 	}
 	struct alert_settings as = alert_settings(d.cfg);

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/buf.h"
+#include "util/kv.h"
 #include "util/list.h"
+#include "config/config.h"
 #include "fleet/fleet.h"
 #include "fleet/redisconn.h"
 
@@ -64,6 +67,46 @@ static int64_t
 system_wall_clock(void *arg)
 {
 	return (int64_t)time(NULL);
+}
+
+struct fleet *
+fleet_from_config(struct event_base *base, struct log *log, const struct config *cfg, char *err, size_t errlen)
+{
+	struct fleet_settings s = {.readonly = cfg->redis_readonly, .password = cfg->redis_password,
+	    .timeout_ms = cfg->redis_timeout_ms, .prefix = cfg->redis_prefix, .relay = cfg->redis_relay_name};
+	struct fleetvalue_key key;
+	char why[300], host[256] = "";
+
+	err[0] = '\0';
+	if (!cfg->redis_server[0])
+		return NULL;
+	if (config_redis_endpoint(cfg->redis_server, &s.server, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "redis_server: %s", why);
+		return NULL;
+	}
+	if (cfg->redis_replica[0]) {
+		if (config_redis_endpoint(cfg->redis_replica, &s.replica, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "redis_replica: %s", why);
+			return NULL;
+		}
+		s.has_replica = true;
+	}
+	if (fleetvalue_key_load(cfg->redis_key_file, &key, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "redis_key_file: %s", why);
+		return NULL;
+	}
+	s.key = &key;
+	if (!s.relay[0]) {
+		if (gethostname(host, sizeof(host) - 1) < 0 || !host[0]) {
+			snprintf(err, errlen, "redis_relay_name is empty and the host has no name: set it");
+			explicit_bzero(&key, sizeof(key));
+			return NULL;
+		}
+		s.relay = host;
+	}
+	struct fleet *f = fleet_create(base, log, &s, err, errlen);
+	explicit_bzero(&key, sizeof(key));
+	return f;
 }
 
 struct fleet *
@@ -431,19 +474,54 @@ fleet_cancel(struct fleet_op *op)
 }
 
 void
+fleet_format_stats(const struct fleet *f, struct buf *out)
+{
+	struct fleet_stats st;
+	uint64_t hits = 0, gets = 0, rejected = 0;
+
+	if (!f) {
+		kv_str(out, "fleet", "off");
+		return;
+	}
+	fleet_stats(f, &st);
+	for (int k = 0; k < FLEET_KIND_COUNT; k++) {
+		hits += st.hits[k];
+		gets += st.gets[k];
+		for (int v = 0; v < FLEETVALUE_VERDICT_COUNT; v++)
+			rejected += st.rejected[k][v];
+	}
+	kv_str(out, "fleet", st.up ? "up" : "down");
+	if (f->replica)
+		kv_str(out, "fleet_replica", st.replica_up ? "up" : "down");
+	kv_str(out, "fleet_relay", f->relay);
+	kv_uint(out, "fleet_reads", gets);
+	kv_uint(out, "fleet_shared_hits", hits);
+	kv_uint(out, "fleet_sts_policies_shared", st.hits[FLEET_STS]);
+	kv_uint(out, "fleet_probe_results_shared", st.hits[FLEET_PROBE]);
+	kv_uint(out, "fleet_leases_taken", st.claims_ours[FLEET_PROBE_LEASE]);
+	kv_uint(out, "fleet_leases_held", st.claims_held[FLEET_PROBE_LEASE]);
+	kv_uint(out, "fleet_alerts_held", st.claims_held[FLEET_ALERT]);
+	kv_uint(out, "fleet_rejected", rejected);
+	kv_uint(out, "fleet_unreachable", st.unreachable);
+	kv_uint(out, "fleet_commands", st.commands);
+	kv_uint(out, "fleet_timeouts", st.timeouts);
+	kv_uint(out, "fleet_outages", st.outages);
+	kv_uint(out, "fleet_rtt_avg_us", st.rtt.count ? (uint64_t)(st.rtt.sum * 1e6 / (double)st.rtt.count) : 0);
+}
+
+void
 fleet_stats(const struct fleet *f, struct fleet_stats *out)
 {
 	struct redisconn_stats cs = {0};
 
 	*out = f->stats;
 	out->up = redisconn_up(f->server);
+	out->has_replica = f->replica != NULL;
 	out->replica_up = redisconn_up(f->replica);
 	redisconn_add_stats(f->server, &cs);
 	redisconn_add_stats(f->replica, &cs);
 	out->commands = cs.commands;
 	out->timeouts = cs.timeouts;
 	out->outages = cs.outages;
-	out->rtt_count = cs.rtt_count;
-	out->rtt_us_sum = cs.rtt_us_sum;
-	memcpy(out->rtt_buckets, cs.rtt_buckets, sizeof(out->rtt_buckets));
+	out->rtt = cs.rtt;
 }

@@ -43,8 +43,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/endpoint.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "fleet/fleetvalue.h"
 
 enum fleet_kind {
@@ -87,6 +89,14 @@ struct fleet_op;
 struct fleet *fleet_create(struct event_base *base, struct log *log, const struct fleet_settings *s, char *err,
     size_t errlen);
 void fleet_free(struct fleet *f);
+
+struct config;
+/* The fleet the configuration asks for: its redis_* settings, the secret
+ * read from redis_key_file, the host's name for an empty
+ * redis_relay_name. NULL with err empty when redis_server is empty; NULL
+ * with err filled in when it cannot be set up. */
+struct fleet *fleet_from_config(struct event_base *base, struct log *log, const struct config *cfg, char *err,
+    size_t errlen);
 void fleet_set_wall_clock(struct fleet *f, fleet_wall_clock *clock, void *arg);
 
 /* Whether the server (writes) answers now. */
@@ -128,7 +138,7 @@ struct fleet_op *fleet_claim(struct fleet *f, enum fleet_kind kind, const char *
 void fleet_cancel(struct fleet_op *op);
 
 struct fleet_stats {
-	bool up, replica_up;
+	bool up, has_replica, replica_up;
 	uint64_t gets[FLEET_KIND_COUNT];	/* asked */
 	uint64_t hits[FLEET_KIND_COUNT];	/* found a value that counts */
 	uint64_t puts[FLEET_KIND_COUNT];
@@ -139,12 +149,13 @@ struct fleet_stats {
 	uint64_t commands;		/* sent to Redis, both endpoints */
 	uint64_t timeouts;		/* commands past the deadline */
 	uint64_t outages;		/* times an endpoint went down */
-	uint64_t rtt_count, rtt_us_sum;	/* replies and their round trips */
-	uint64_t rtt_buckets[6];	/* replies within 1, 5, 25, 100, 500 ms, and slower */
+	struct metrics_histogram rtt;	/* replies' round trips */
 };
 
-#define FLEET_RTT_BUCKETS_MS {1, 5, 25, 100, 500}
-
 void fleet_stats(const struct fleet *f, struct fleet_stats *out);
+/* A line of `tlspolicy stats` (kv.h), without its newline:
+ * "fleet=up|down|off ..." and the counts summed over kinds; f NULL:
+ * "fleet=off". */
+void fleet_format_stats(const struct fleet *f, struct buf *out);
 
 #endif

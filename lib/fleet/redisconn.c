@@ -60,8 +60,6 @@ struct redisconn_cmd {
 	uint64_t sent_us;
 };
 
-static const uint64_t rtt_bounds_ms[] = {1, 5, 25, 100, 500};
-
 static void connect_now(struct redisconn *c);
 
 static void
@@ -111,14 +109,7 @@ drop(struct redisconn *c, const char *why)
 static void
 count_rtt(struct redisconn *c, uint64_t sent_us)
 {
-	uint64_t us = clock_monotonic_us() - sent_us;
-	size_t i = 0;
-
-	c->stats.rtt_count++;
-	c->stats.rtt_us_sum += us;
-	while (i < sizeof(rtt_bounds_ms) / sizeof(rtt_bounds_ms[0]) && us > rtt_bounds_ms[i] * 1000)
-		i++;
-	c->stats.rtt_buckets[i]++;
+	metrics_observe(&c->stats.rtt, (double)(clock_monotonic_us() - sent_us) / 1e6);
 }
 
 static void
@@ -385,10 +376,10 @@ redisconn_add_stats(const struct redisconn *c, struct redisconn_stats *out)
 	out->commands += c->stats.commands;
 	out->timeouts += c->stats.timeouts;
 	out->outages += c->stats.outages;
-	out->rtt_count += c->stats.rtt_count;
-	out->rtt_us_sum += c->stats.rtt_us_sum;
-	for (size_t i = 0; i < 6; i++)
-		out->rtt_buckets[i] += c->stats.rtt_buckets[i];
+	out->rtt.count += c->stats.rtt.count;
+	out->rtt.sum += c->stats.rtt.sum;
+	for (size_t i = 0; i < METRICS_BUCKETS; i++)
+		out->rtt.buckets[i] += c->stats.rtt.buckets[i];
 }
 
 #else /* !HAVE_REDIS */

@@ -34,6 +34,7 @@
 
 #include "util/endpoint.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define REDISCONN_RETRY_MIN_MS 1000
 #define REDISCONN_RETRY_MAX_MS 30000
@@ -82,8 +83,7 @@ void redisconn_cancel(struct redisconn_cmd *cmd);
 
 struct redisconn_stats {
 	uint64_t commands, timeouts, outages;
-	uint64_t rtt_count, rtt_us_sum;
-	uint64_t rtt_buckets[6];	/* within 1, 5, 25, 100, 500 ms, slower */
+	struct metrics_histogram rtt;	/* replies' round trips */
 };
 
 /* Adds this connection's counts to out. */

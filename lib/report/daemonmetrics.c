@@ -131,6 +131,93 @@ sts_policies(const struct daemonmetrics *m, const char *name, const char *help, 
 	return rc;
 }
 
+/* The fleet's families are written only where there is a fleet: a relay
+ * alone has nothing to say about Redis. */
+static int
+fleet_up_gauge(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	if (!m->has_fleet)
+		return 0;
+	return metrics_sample(out, name, "role", "server", m->fleet.up) |
+	    (m->fleet.has_replica ? metrics_sample(out, name, "role", "replica", m->fleet.replica_up) : 0);
+}
+
+static int
+fleet_by_kind(struct buf *out, const char *name, const uint64_t *counts)
+{
+	int rc = 0;
+
+	for (int k = 0; k < FLEET_KIND_COUNT; k++)
+		rc |= metrics_sample(out, name, "kind", fleet_kind_name((enum fleet_kind)k), counts[k]);
+	return rc;
+}
+
+static int
+fleet_reads(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	return m->has_fleet ? fleet_by_kind(out, name, m->fleet.gets) : 0;
+}
+
+static int
+fleet_hits(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	return m->has_fleet ? fleet_by_kind(out, name, m->fleet.hits) : 0;
+}
+
+static int
+fleet_writes(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	return m->has_fleet ? fleet_by_kind(out, name, m->fleet.puts) : 0;
+}
+
+/* Two labels: metrics_sample() takes one, so the pair is written whole. */
+static int
+fleet_pairs(struct buf *out, const char *name, const char *kind, const char *second, const char *value, uint64_t n)
+{
+	return buf_printf(out, "%s{kind=\"%s\",%s=\"%s\"} %llu\n", name, kind, second, value,
+	    (unsigned long long)n) < 0 ? -1 : 0;
+}
+
+static int
+fleet_claims(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	if (!m->has_fleet)
+		return 0;
+	for (int k = 0; k < FLEET_KIND_COUNT; k++) {
+		if (k != FLEET_PROBE_LEASE && k != FLEET_ALERT)
+			continue;
+		const char *kind = fleet_kind_name((enum fleet_kind)k);
+		rc |= fleet_pairs(out, name, kind, "result", "ours", m->fleet.claims_ours[k]);
+		rc |= fleet_pairs(out, name, kind, "result", "held", m->fleet.claims_held[k]);
+		rc |= fleet_pairs(out, name, kind, "result", "alone", m->fleet.claims_alone[k]);
+	}
+	return rc;
+}
+
+static int
+fleet_rejected(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	int rc = 0;
+
+	if (!m->has_fleet)
+		return 0;
+	for (int k = 0; k < FLEET_KIND_COUNT; k++)
+		for (int v = 1; v < FLEETVALUE_VERDICT_COUNT; v++)
+			rc |= fleet_pairs(out, name, fleet_kind_name((enum fleet_kind)k), "verdict",
+			    fleetvalue_verdict_name((enum fleetvalue_verdict)v), m->fleet.rejected[k][v]);
+	return rc;
+}
+
+static int
+fleet_rtt(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	static const struct metrics_histogram none;
+
+	return metrics_histogram_write(out, name, help, m->has_fleet ? &m->fleet.rtt : &none);
+}
+
 static int
 resolution_seconds(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
 {
@@ -196,6 +283,37 @@ static const struct row rows[] = {
 	    FIELD(cache.sts_applied)},
 	{{"tlspolicyd_sts_waits_total", "counter", "First lookups that waited for a domain's MTA-STS policy.", NULL},
 	    NULL, FIELD(cache.sts_waits)},
+	{{"tlspolicyd_sts_fleet_policies_total", "counter",
+	    "MTA-STS policies taken from the fleet: fetched later by another relay.", NULL}, NULL,
+	    FIELD(sts.fleet_policies)},
+	{{"tlspolicyd_fleet_up", "gauge", "Whether Redis answers, by role (redis_server, redis_replica).", "role"},
+	    NULL, SAMPLES(fleet_up_gauge)},
+	{{"tlspolicyd_fleet_reads_total", "counter", "Values asked of the fleet, by kind.", "kind"}, NULL,
+	    SAMPLES(fleet_reads)},
+	{{"tlspolicyd_fleet_shared_hits_total", "counter", "Values another relay shared that counted, by kind.",
+	    "kind"}, NULL, SAMPLES(fleet_hits)},
+	{{"tlspolicyd_fleet_writes_total", "counter", "Values shared with the fleet, by kind.", "kind"}, NULL,
+	    SAMPLES(fleet_writes)},
+	{{"tlspolicyd_fleet_claims_total", "counter",
+	    "Probe leases and alerts claimed for the fleet: ours, held by another relay, or alone (Redis could "
+	    "not say).", "kind,result"}, NULL, SAMPLES(fleet_claims)},
+	{{"tlspolicyd_fleet_rejected_total", "counter",
+	    "Values in Redis that did not count (malformed, forged, copied, too long a life, expired), by kind "
+	    "and verdict.", "kind,verdict"}, NULL, SAMPLES(fleet_rejected)},
+	{{"tlspolicyd_fleet_unreachable_total", "counter",
+	    "Fleet operations Redis did not answer in time (redis_timeout) or refused: the relay worked alone.",
+	    NULL}, NULL, FIELD(fleet.unreachable)},
+	{{"tlspolicyd_fleet_skipped_total", "counter",
+	    "Fleet operations not started: Redis down, or a write by a read-only relay.", NULL}, NULL,
+	    FIELD(fleet.skipped)},
+	{{"tlspolicyd_fleet_commands_total", "counter", "Commands sent to Redis.", NULL}, NULL,
+	    FIELD(fleet.commands)},
+	{{"tlspolicyd_fleet_timeouts_total", "counter", "Redis commands past redis_timeout.", NULL}, NULL,
+	    FIELD(fleet.timeouts)},
+	{{"tlspolicyd_fleet_outages_total", "counter", "Times a Redis endpoint went down.", NULL}, NULL,
+	    FIELD(fleet.outages)},
+	{{"tlspolicyd_fleet_rtt_seconds", "histogram", "Round trips of Redis commands.", "le"}, NULL,
+	    SAMPLES(fleet_rtt)},
 };
 
 static uint64_t

@@ -20,6 +20,7 @@
 #ifndef TLSPOLICY_DAEMONMETRICS_H
 #define TLSPOLICY_DAEMONMETRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,7 @@
 #include "util/metrics.h"
 #include "dns/dns.h"
 #include "dns/resolve.h"
+#include "fleet/fleet.h"
 #include "serve/policymap.h"
 #include "probe/probe.h"
 #include "probe/prober.h"
@@ -73,6 +75,8 @@ struct daemonmetrics {
 	/* Calls each() for every kind of alert raised, with its count. */
 	void (*alerts)(void *arg, daemonmetrics_alert_count *each, void *each_arg);
 	void *alerts_arg;
+	bool has_fleet;				/* redis_server set */
+	struct fleet_stats fleet;		/* with has_fleet */
 };
 
 /* Appends the whole exposition. 0, or -1 when out of memory. */

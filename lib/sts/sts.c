@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "util/list.h"
+#include "fleet/fleet.h"
 #include "util/map.h"
 #include "dns/rr.h"
 #include "rules/ststxt.h"
@@ -29,6 +30,8 @@ struct discovery {
 	struct map_node node;		/* in sts.discoveries, under domain */
 	int txt_lookup;			/* the TXT lookup's id while it runs, else 0 */
 	struct stsfetch_job *job;	/* while a fetch runs */
+	struct fleet_op *fleet_op;	/* while the fleet is asked */
+	bool asked_fleet;		/* once per discovery */
 	char fetch_id[STSCACHE_ID_MAX + 1];
 	/* Nothing was known when it started: first lookups wait for it,
 	 * until wait_timer says the wait is over. */
@@ -55,6 +58,7 @@ struct sts {
 	struct map discoveries;		/* of struct discovery */
 	sts_wall_clock *wall;
 	void *wall_arg;
+	struct fleet *fleet;		/* NULL: alone */
 	struct sts_stats counts;	/* the counters; the rest is filled in by sts_stats() */
 };
 
@@ -93,6 +97,12 @@ sts_create(struct event_base *base, struct dns *dns, struct log *log, const stru
 		return NULL;
 	}
 	return s;
+}
+
+void
+sts_set_fleet(struct sts *s, struct fleet *fleet)
+{
+	s->fleet = fleet;
 }
 
 void
@@ -242,6 +252,71 @@ said_unfetchable(struct sts *s, struct stscache_entry *e, const char *detail, in
 	    "action", "the cached enforce policy applies until it expires; check the domain's MTA-STS server", NULL);
 }
 
+/* A policy this relay fetched, for the fleet: it lives in Redis as long
+ * as its max_age, the newest fetch replacing older ones. */
+static void
+share(struct sts *s, const struct stscache_entry *e, int64_t now)
+{
+	struct buf line;
+
+	if (!s->fleet)
+		return;
+	buf_init(&line);
+	if (stscache_share(e, now, &line) == 0)
+		fleet_put(s->fleet, FLEET_STS, e->domain, stscache_known(e)->expires_at, buf_ptr(&line), buf_size(&line));
+	buf_free(&line);
+}
+
+/* What the fleet knows of the domain: a policy another relay fetched,
+ * taken when it is newer than the one in force (RFC 8461's cache, shared:
+ * a relay that never fetched it applies it, even when an attacker hides
+ * the TXT record from this relay). */
+static void
+on_fleet_policy(void *arg, enum fleet_found found, const char *payload, size_t len, int64_t expires)
+{
+	struct discovery *d = arg;
+	struct sts *s = d->s;
+	int64_t now = s->wall(s->wall_arg);
+	struct buf why;
+
+	d->fleet_op = NULL;
+	buf_init(&why);
+	if (found == FLEET_FOUND && stscache_adopt(s->cache, d->domain, payload, len, now, &why) > 0) {
+		struct stscache_entry *e = stscache_lookup(s->cache, d->domain, false, now);
+		const struct stspolicy *p = e ? stscache_in_force(e, now) : NULL;
+		s->counts.fleet_policies++;
+		if (p)
+			log_event(s->log, LOGL_INFO, "sts-fetch", "domain", d->domain, "result", "ok", "source", "fleet",
+			    "id", stscache_known(e)->policy_id, "mode", stspolicy_mode_name(stspolicy_mode(p)), NULL);
+	} else if (found == FLEET_FOUND) {
+		buf_terminate(&why);
+		if (buf_size(&why))
+			log_event(s->log, LOGL_NOTICE, "sts-fleet", "domain", d->domain, "result", "ignored", "reason",
+			    buf_ptr(&why), NULL);
+	}
+	buf_free(&why);
+	if (stscache_lookup(s->cache, d->domain, false, now))
+		(void)step(d);
+	else
+		end_discovery(d);
+}
+
+/* The fleet is asked once per discovery, before a fetch, and where the
+ * TXT answer is in and no policy is in force. */
+static bool
+ask_fleet(struct discovery *d, const struct stscache_entry *e, enum stscache_action next, int64_t now)
+{
+	struct sts *s = d->s;
+
+	if (!s->fleet || d->asked_fleet || e->txt == STSCACHE_TXT_UNKNOWN)
+		return false;
+	if (next != STSCACHE_FETCH && stscache_in_force(e, now))
+		return false;
+	d->asked_fleet = true;
+	d->fleet_op = fleet_get(s->fleet, FLEET_STS, d->domain, STSPOLICY_MAX_AGE_MAX, on_fleet_policy, d);
+	return d->fleet_op != NULL;
+}
+
 static void
 on_fetched(void *arg, const struct stsfetch_result *r)
 {
@@ -272,10 +347,12 @@ on_fetched(void *arg, const struct stsfetch_result *r)
 	if (policy) {
 		log_event(s->log, LOGL_INFO, "sts-fetch", "domain", d->domain, "result", "ok", "id", d->fetch_id,
 		    "mode", stspolicy_mode_name(stspolicy_mode(policy)), NULL);
-		if (e)
+		if (e) {
 			stscache_fetched(e, d->fetch_id, policy, now);
-		else
+			share(s, e, now);
+		} else {
 			stspolicy_free(policy);
+		}
 	} else {
 		log_event(s->log, LOGL_NOTICE, "sts-fetch", "domain", d->domain, "result",
 		    r->outcome == STSFETCH_OK ? "invalid-policy" : stsfetch_outcome_name(r->outcome), "id", d->fetch_id,
@@ -302,8 +379,11 @@ step(struct discovery *d)
 	struct stscache_entry *e = stscache_lookup(s->cache, d->domain, true, now);
 	char name[sizeof(TXT_PREFIX) + NEXTHOP_NAME_MAX];
 	bool too_long = strlen(d->domain) + sizeof(TXT_PREFIX) - 1 > NEXTHOP_NAME_MAX;
+	enum stscache_action next = e ? stscache_next(e, now) : STSCACHE_NOTHING;
 
-	switch (e ? stscache_next(e, now) : STSCACHE_NOTHING) {
+	if (e && ask_fleet(d, e, next, now))
+		return true;
+	switch (next) {
 	case STSCACHE_LOOKUP_TXT:
 		snprintf(name, sizeof(name), "%s%s", TXT_PREFIX, d->domain);
 		s->counts.txt_lookups++;
@@ -442,6 +522,7 @@ free_discovery(void *arg, struct map_node *n)
 		dns_cancel(s->dns, d->txt_lookup);
 	if (d->job)
 		stsfetch_cancel(d->job);
+	fleet_cancel(d->fleet_op);
 	if (d->wait_timer)
 		event_free(d->wait_timer);
 	while ((l = list_pop_front(&d->waiters)))

@@ -19,7 +19,7 @@
  * event=sts-unfetchable, with the time it runs out).
  *
  * Ownership: sts_create() borrows the event base, the dns seam and the
- * log, which outlive it, and owns its fetcher and cache. What a view
+ * log, which outlive it (and the fleet, sts_set_fleet), and owns its fetcher and cache. What a view
  * points to is valid until control returns to the event loop (a fetch
  * finishing replaces policies). sts_free() cancels everything: no
  * callback runs after it.
@@ -57,6 +57,13 @@ struct sts *sts_create(struct event_base *base, struct dns *dns, struct log *log
     char *err, size_t errlen);
 void sts_free(struct sts *s);
 void sts_set_wall_clock(struct sts *s, sts_wall_clock *clock, void *arg);
+struct fleet;
+/* Shares policies with a fleet (fleet.h; NULL: alone), borrowed: a
+ * policy this relay fetches is stored there, and a discovery asks it once
+ * (where no policy is in force once the TXT answer is in, and before any
+ * fetch) for a policy another relay fetched later, which it then applies
+ * as its own fetch (event=sts-fetch source=fleet). */
+void sts_set_fleet(struct sts *s, struct fleet *fleet);
 /* The fetcher, for stsfetch_set_own(). */
 struct stsfetch *sts_fetcher(struct sts *s);
 
@@ -98,6 +105,7 @@ struct sts_stats {
 	uint64_t fetches[STSFETCH_OUTCOME_COUNT];	/* by outcome, including... */
 	uint64_t invalid;		/* ...those OK whose body was no valid policy */
 	uint64_t txt_lookups;
+	uint64_t fleet_policies;	/* policies taken from the fleet */
 	size_t by_mode[3];		/* policies in force (enum stspolicy_mode) */
 	size_t domains, discoveries, bytes;
 };

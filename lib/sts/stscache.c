@@ -339,6 +339,19 @@ append_body(const struct stspolicy *p, struct buf *body)
 	}
 }
 
+/* The entry's policy in force as one state-file line. */
+static void
+save_entry(const struct stscache_entry *e, const struct stspolicy *p, struct buf *body, struct buf *out)
+{
+	buf_reset(body);
+	append_body(p, body);
+	kv_str(out, "domain", e->domain);
+	kv_str(out, "id", stscache_known(e)->policy_id);
+	kv_uint(out, "fetched", (uint64_t)stscache_known(e)->fetched_at);
+	kv_strn(out, "body", buf_ptr(body), buf_size(body));
+	buf_putc(out, '\n');
+}
+
 void
 stscache_save(const struct stscache *c, int64_t now, struct buf *out)
 {
@@ -349,17 +362,24 @@ stscache_save(const struct stscache *c, int64_t now, struct buf *out)
 		const struct stscache_entry *e = &MAP_ENTRY(n, struct node, node)->entry;
 		const struct stspolicy *p = stscache_in_force(e, now);
 
-		if (!p)
-			continue;
-		buf_reset(&body);
-		append_body(p, &body);
-		kv_str(out, "domain", e->domain);
-		kv_str(out, "id", stscache_known(e)->policy_id);
-		kv_uint(out, "fetched", (uint64_t)stscache_known(e)->fetched_at);
-		kv_strn(out, "body", buf_ptr(&body), buf_size(&body));
-		buf_putc(out, '\n');
+		if (p)
+			save_entry(e, p, &body, out);
 	}
 	buf_free(&body);
+}
+
+int
+stscache_share(const struct stscache_entry *e, int64_t now, struct buf *out)
+{
+	const struct stspolicy *p = stscache_in_force(e, now);
+	struct buf body;
+
+	if (!p)
+		return -1;
+	buf_init(&body);
+	save_entry(e, p, &body, out);
+	buf_free(&body);
+	return 0;
 }
 
 struct restored {
@@ -423,6 +443,68 @@ restore_field(void *arg, const char *key, const char *value)
 	/* Unknown keys: a later version's, ignored. */
 }
 
+/* One state-file line read back: 1 when its policy was taken, 0 when it
+ * was skipped without a fault (run out, or not newer), -1 with why. With
+ * domain, the line must be that domain's; with only_newer, its fetch must
+ * be later than that of the policy in force. */
+static int
+restore_line(struct stscache *c, const char *line, size_t n, int64_t now, const char *domain, bool only_newer,
+    struct restored *r, struct buf *why)
+{
+	buf_reset(&r->body);
+	r->has_domain = r->has_id = r->has_fetched = r->has_body = r->bad = false;
+	r->why = NULL;
+	if (kv_parse(line, n, restore_field, r) != 0 && !r->bad) {
+		r->bad = true;
+		r->why = "not key=value fields";
+	}
+	if (!r->bad && !(r->has_domain && r->has_id && r->has_fetched && r->has_body)) {
+		r->bad = true;
+		r->why = "a field of domain, id, fetched and body is missing";
+	}
+	if (!r->bad && (int64_t)r->fetched > now + RESTORE_SLACK_S) {
+		r->bad = true;
+		r->why = "fetched lies in the future";
+	}
+	if (!r->bad && domain && strcmp(domain, r->domain) != 0) {
+		r->bad = true;
+		r->why = "the policy is another domain's";
+	}
+	if (r->bad) {
+		buf_printf(why, "%s\n", r->why);
+		return -1;
+	}
+	struct buf perrors;
+	buf_init(&perrors);
+	struct stspolicy *policy = stspolicy_parse(buf_ptr(&r->body), buf_size(&r->body), &perrors);
+	buf_terminate(&perrors);
+	if (!policy) {
+		buf_printf(why, "%s: the policy is not valid: %s", r->domain, buf_size(&perrors) ? buf_ptr(&perrors) : "?\n");
+		buf_free(&perrors);
+		return -1;
+	}
+	buf_free(&perrors);
+	/* A clock stepped back counts the policy as fetched now, never
+	 * as living longer than its max_age from the real fetch. */
+	int64_t fetched = (int64_t)r->fetched > now ? now : (int64_t)r->fetched;
+	if (fetched + (int64_t)stspolicy_max_age(policy) <= now) {
+		stspolicy_free(policy);
+		return 0;	/* run out: not an error */
+	}
+	struct stscache_entry *e = stscache_lookup(c, r->domain, true, now);
+	if (!e) {
+		stspolicy_free(policy);
+		buf_printf(why, "%s: out of memory\n", r->domain);
+		return -1;
+	}
+	if (only_newer && stscache_in_force(e, now) && stscache_known(e)->fetched_at >= fetched) {
+		stspolicy_free(policy);
+		return 0;
+	}
+	stscache_fetched(e, r->id, policy, fetched);
+	return 1;
+}
+
 size_t
 stscache_restore(struct stscache *c, const char *text, size_t len, int64_t now, struct buf *errors)
 {
@@ -430,8 +512,10 @@ stscache_restore(struct stscache *c, const char *text, size_t len, int64_t now, 
 	size_t restored = 0;
 	unsigned line = 0;
 	struct restored r;
+	struct buf why;
 
 	buf_init(&r.body);
+	buf_init(&why);
 	for (; p < end; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -440,52 +524,31 @@ stscache_restore(struct stscache *c, const char *text, size_t len, int64_t now, 
 		p += n + (nl != NULL);
 		if (n == 0)
 			continue;
-		buf_reset(&r.body);
-		r.has_domain = r.has_id = r.has_fetched = r.has_body = r.bad = false;
-		r.why = NULL;
-		if (kv_parse(start, n, restore_field, &r) != 0 && !r.bad) {
-			r.bad = true;
-			r.why = "not key=value fields";
-		}
-		if (!r.bad && !(r.has_domain && r.has_id && r.has_fetched && r.has_body)) {
-			r.bad = true;
-			r.why = "a field of domain, id, fetched and body is missing";
-		}
-		if (!r.bad && (int64_t)r.fetched > now + RESTORE_SLACK_S) {
-			r.bad = true;
-			r.why = "fetched lies in the future";
-		}
-		if (r.bad) {
-			buf_printf(errors, "line %u: %s\n", line + 1, r.why);
-			continue;
-		}
-		struct buf perrors;
-		buf_init(&perrors);
-		struct stspolicy *policy = stspolicy_parse(buf_ptr(&r.body), buf_size(&r.body), &perrors);
-		buf_terminate(&perrors);
-		if (!policy) {
-			buf_printf(errors, "line %u: %s: the policy is not valid: %s", line + 1, r.domain,
-			    buf_size(&perrors) ? buf_ptr(&perrors) : "?\n");
-			buf_free(&perrors);
-			continue;
-		}
-		buf_free(&perrors);
-		/* A clock stepped back counts the policy as fetched now, never
-		 * as living longer than its max_age from the real fetch. */
-		int64_t fetched = (int64_t)r.fetched > now ? now : (int64_t)r.fetched;
-		if (fetched + (int64_t)stspolicy_max_age(policy) <= now) {
-			stspolicy_free(policy);
-			continue;	/* run out while the daemon was down: not an error */
-		}
-		struct stscache_entry *e = stscache_lookup(c, r.domain, true, now);
-		if (!e) {
-			stspolicy_free(policy);
-			buf_printf(errors, "line %u: %s: out of memory\n", line + 1, r.domain);
-			continue;
-		}
-		stscache_fetched(e, r.id, policy, fetched);
-		restored++;
+		buf_reset(&why);
+		int rc = restore_line(c, start, n, now, NULL, false, &r, &why);
+		if (rc > 0)
+			restored++;
+		else if (rc < 0)
+			buf_printf(errors, "line %u: %.*s", line + 1, (int)buf_size(&why), buf_ptr(&why));
 	}
 	buf_free(&r.body);
+	buf_free(&why);
 	return restored;
+}
+
+int
+stscache_adopt(struct stscache *c, const char *domain, const char *line, size_t len, int64_t now, struct buf *why)
+{
+	struct restored r;
+
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (memchr(line, '\n', len)) {
+		buf_puts(why, "more than one line\n");
+		return -1;
+	}
+	buf_init(&r.body);
+	int rc = restore_line(c, line, len, now, domain, true, &r, why);
+	buf_free(&r.body);
+	return rc;
 }

@@ -144,4 +144,12 @@ void stscache_stats(const struct stscache *c, int64_t now, size_t by_mode[3], si
 void stscache_save(const struct stscache *c, int64_t now, struct buf *out);
 size_t stscache_restore(struct stscache *c, const char *text, size_t len, int64_t now, struct buf *errors);
 
+/* For a fleet (fleet.h): the entry's policy in force as one such line
+ * (-1: none), and a line another relay shared taken for domain when it is
+ * that domain's, valid, not run out, and fetched later than the policy in
+ * force: 1 taken, 0 not newer or run out, -1 with why (a line, appended). */
+int stscache_share(const struct stscache_entry *e, int64_t now, struct buf *out);
+int stscache_adopt(struct stscache *c, const char *domain, const char *line, size_t len, int64_t now,
+    struct buf *why);
+
 #endif

@@ -170,7 +170,7 @@ test_families(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(daemonmetrics_family(j)->name, f->name);
 	}
-	assert_int_equal(i, 30);
+	assert_int_equal(i, 43);
 	/* Nothing but families of the table. */
 	size_t families = 0;
 	for (at = buf_ptr(&out); (at = strstr(at, "# TYPE ")); at++)

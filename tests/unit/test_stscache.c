@@ -352,6 +352,59 @@ test_restore_mixed(void **state)
 	stscache_free(cache);
 }
 
+/* A policy shared by another relay of a fleet: taken when it is the
+ * domain's, valid and fetched later than the one in force; and what a
+ * relay shares reads back as the same policy. */
+static void
+test_share_adopt(void **state)
+{
+	static const char line[] = "domain=example.org id=2 fetched=1764000100 " BODY "\n";
+	static const char older[] = "domain=example.org id=1 fetched=1764000050 " BODY;
+	static const char other[] = "domain=example.net id=1 fetched=1764000100 " BODY;
+	static const char two[] = "domain=example.org id=3 fetched=1764000200 " BODY "\n"
+	    "domain=example.org id=4 fetched=1764000300 " BODY "\n";
+	static const char future[] = "domain=example.org id=5 fetched=1764099999 " BODY;
+	static const char invalid[] = "domain=example.org id=6 fetched=1764000400 body=\"version: STSv1\\x0a\"";
+	struct stscache *c = stscache_create(16);
+	struct buf why, shared;
+
+	buf_init(&why);
+	buf_init(&shared);
+	assert_int_equal(stscache_adopt(c, "example.org", line, sizeof(line) - 1, T0 + 200, &why), 1);
+	struct stscache_entry *e = stscache_lookup(c, "example.org", false, T0 + 200);
+	assert_non_null(stscache_in_force(e, T0 + 200));
+	assert_string_equal(stscache_known(e)->policy_id, "2");
+	assert_int_equal(stscache_known(e)->fetched_at, T0 + 100);
+	assert_int_equal(stscache_known(e)->expires_at, T0 + 100 + 604800);
+	/* Not newer than the one in force, or another domain's. */
+	assert_int_equal(stscache_adopt(c, "example.org", older, sizeof(older) - 1, T0 + 200, &why), 0);
+	assert_string_equal(stscache_known(e)->policy_id, "2");
+	assert_int_equal(stscache_adopt(c, "example.org", other, sizeof(other) - 1, T0 + 200, &why), -1);
+	assert_int_equal(stscache_adopt(c, "example.org", two, sizeof(two) - 1, T0 + 400, &why), -1);
+	assert_int_equal(stscache_adopt(c, "example.org", future, sizeof(future) - 1, T0 + 400, &why), -1);
+	assert_int_equal(stscache_adopt(c, "example.org", invalid, sizeof(invalid) - 1, T0 + 400, &why), -1);
+	buf_terminate(&why);
+	assert_non_null(strstr(buf_ptr(&why), "another domain's"));
+	assert_non_null(strstr(buf_ptr(&why), "more than one line"));
+	assert_non_null(strstr(buf_ptr(&why), "in the future"));
+	assert_non_null(strstr(buf_ptr(&why), "is not valid"));
+	assert_string_equal(stscache_known(e)->policy_id, "2");
+	/* Shared, and taken by a relay that knew nothing. */
+	assert_int_equal(stscache_share(e, T0 + 200, &shared), 0);
+	struct stscache *c2 = stscache_create(16);
+	assert_int_equal(stscache_adopt(c2, "example.org", buf_ptr(&shared), buf_size(&shared), T0 + 300, &why), 1);
+	struct stscache_entry *e2 = stscache_lookup(c2, "example.org", false, T0 + 300);
+	assert_int_equal(stscache_known(e2)->fetched_at, T0 + 100);
+	assert_int_equal(stspolicy_mode(stscache_in_force(e2, T0 + 300)), STSPOLICY_MODE_ENFORCE);
+	/* Nothing in force, nothing to share. */
+	buf_reset(&shared);
+	assert_int_equal(stscache_share(e2, T0 + 100 + 604800, &shared), -1);
+	buf_free(&why);
+	buf_free(&shared);
+	stscache_free(c);
+	stscache_free(c2);
+}
+
 /* Only an entry that holds nothing but a TXT answer without an id is
  * forgotten: an id, a policy or a failed fetch keeps it. */
 static void
@@ -380,6 +433,7 @@ main(void)
 		cmocka_unit_test(test_expire_and_stats),
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_restore_mixed),
+		cmocka_unit_test(test_share_adopt),
 	};
 	struct table t = {0};
 

@@ -28,6 +28,18 @@
 #   lab_redis_synced NAME   true once replica NAME's link to its primary is
 #                           up (INFO replication: master_link_status:up)
 #   lab_redis_pid NAME      its pid, empty when it is not running
+#   lab_redis_monitor NAME FILE  redis-cli MONITOR against NAME into FILE,
+#                           in the background (recorded; its pid in
+#                           LAB_REDIS_MONITOR_PID) until
+#   lab_redis_monitor_stop  stops it
+#   lab_redis_tamper NAME KEY MODE [ARG]  change a sealed value
+#                           (fleetvalue.h: "VERSION EXPIRES MAC PAYLOAD")
+#                           in place, inside Redis (Lua, so that the
+#                           bytes are never through the shell), its TTL
+#                           kept: garbage (the value "garbage"), copy SRC
+#                           (the value of key SRC), expires +SECONDS (the
+#                           EXPIRES field moved), mac HEX (the MAC field
+#                           replaced: a value written without the key)
 #
 # Relays are named rI (I = 0 .. 99): r1 .. rN for the fleet, r0 by custom
 # for a relay alone.  Relay rI listens on 127.0.0.1:(7680 + I) and
@@ -59,6 +71,9 @@
 #   relay_metric NAME SAMPLE  one sample's value (the name with its
 #                           labels, exactly as exposed), 0 when absent
 #   relay_metric_sum NAME FAMILY  the sum of every sample of FAMILY
+#   relay_redis_addrs NAME RNAME  the addresses ("IP:PORT", one a line) of
+#                           relay NAME's connections to Redis RNAME, as
+#                           Redis sees them (CLIENT LIST, MONITOR)
 
 LAB_REDIS_ADDR=127.0.5.1
 LAB_FLEET_KEY=
@@ -103,6 +118,53 @@ _lab_redis_answers() {
 
 lab_redis_synced() {
 	lab_redis_cli "$1" info replication 2>/dev/null | tr -d '\r' | grep -qx 'master_link_status:up'
+}
+
+lab_redis_monitor() {
+	local name=$1 file=$2
+	lab_redis_cli "$name" monitor >"$file" 2>&1 &
+	LAB_REDIS_MONITOR_PID=$!
+	lab_record_pid "$LAB_REDIS_MONITOR_PID" "redis-monitor-$name"
+	# MONITOR answers OK once it is on: nothing before that is seen.
+	_lab_poll 5000 grep -q '^OK' "$file"
+}
+
+lab_redis_monitor_stop() {
+	[[ -n ${LAB_REDIS_MONITOR_PID:-} ]] || return 0
+	_lab_stop_pid "$LAB_REDIS_MONITOR_PID"
+	_lab_forget_pid "$LAB_REDIS_MONITOR_PID"
+	LAB_REDIS_MONITOR_PID=
+}
+
+lab_redis_tamper() {
+	local name=$1 key=$2 mode=$3 arg=${4:-} script
+	# Lua's . matches any byte, newlines included: the payload stays whole.
+	case $mode in
+	garbage)
+		script="return redis.call('SET', KEYS[1], 'garbage', 'KEEPTTL')"
+		lab_redis_cli "$name" eval "$script" 1 "$key"
+		;;
+	copy)
+		script="return redis.call('SET', KEYS[1], redis.call('GET', KEYS[2]), 'KEEPTTL')"
+		lab_redis_cli "$name" eval "$script" 2 "$key" "$arg"
+		;;
+	expires)
+		script="local v = redis.call('GET', KEYS[1])
+			local ver, exp, rest = string.match(v, '^(%S+) (%d+) (.*)$')
+			return redis.call('SET', KEYS[1], ver .. ' ' .. string.format('%d', tonumber(exp) + tonumber(ARGV[1])) .. ' ' .. rest, 'KEEPTTL')"
+		lab_redis_cli "$name" eval "$script" 1 "$key" "${arg#+}"
+		;;
+	mac)
+		script="local v = redis.call('GET', KEYS[1])
+			local ver, exp, mac, rest = string.match(v, '^(%S+) (%S+) (%S+) (.*)$')
+			return redis.call('SET', KEYS[1], ver .. ' ' .. exp .. ' ' .. ARGV[1] .. ' ' .. rest, 'KEEPTTL')"
+		lab_redis_cli "$name" eval "$script" 1 "$key" "$arg"
+		;;
+	*)
+		diag "lab_redis_tamper: no mode $mode"
+		return 1
+		;;
+	esac
 }
 
 # lab_redis_start NAME: the instance as $LAB_DIR/redis/NAME describes it
@@ -161,8 +223,9 @@ lab_redis_up() {
 		diag "lab_redis_up: usage: lab_redis_up [--password PW] NAME PORT [PRIMARY]"
 		return 1
 	fi
-	command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+	if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 		bail_out "redis-server or redis-cli is not installed (./dev test installs redis-server)"
+	fi
 	if [[ -n $primary && ! -s $(_lab_redis_dir "$primary")/port ]]; then
 		diag "lab_redis_up: no Redis instance $primary to replicate"
 		return 1
@@ -272,6 +335,16 @@ relay_metric_sum() {
 		{ name = $1; sub(/\{.*/, "", name) }
 		name == f { s += $2 }
 		END { print s + 0 }'
+}
+
+relay_redis_addrs() {
+	local pid port
+	pid=$(relay_pid "$1")
+	port=$(_lab_redis_port "$2") || return 1
+	[[ -n $pid ]] || return 1
+	# ss -p names the process behind each socket: the relay's, to Redis.
+	ip netns exec "$LAB_NETNS" ss -Htnp state established dst "$LAB_REDIS_ADDR:$port" 2>/dev/null |
+		awk -v p="pid=$pid," 'index($0, p) { print $3 }'
 }
 
 lab_relay_start() {

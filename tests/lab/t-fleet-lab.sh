@@ -61,6 +61,12 @@ done
 like "$(cat "$(relay_conf r3)")" $'(^|\n)alert_interval = 2h($|\n)' "a setting for r3 only reaches r3"
 unlike "$(cat "$(relay_conf r2)")" "alert_interval" "and not r2"
 unlike "$(cat "$(relay_conf r0)")" "redis_" "r0 has no Redis"
+up() { [[ $(relay_metric "$1" 'tlspolicyd_fleet_up{role="server"}') == 1 ]]; }
+for r in r1 r2 r3; do
+	ok "$r connects to Redis (tlspolicyd_fleet_up)" _lab_poll 5000 up "$r"
+done
+like "$(relay_metrics r0)" "tlspolicyd_answers_total" "r0's metrics are served"
+unlike "$(relay_metrics r0)" "tlspolicyd_fleet_up" "and have no fleet"
 
 # The answer as Postfix gets it, the map's name (its port) left out of errors.
 answer() {

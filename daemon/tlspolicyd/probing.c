@@ -10,11 +10,13 @@
 #include <event2/event.h>
 
 #include "util/clock.h"
+#include "fleet/fleet.h"
 #include "watch/alert.h"
 #include "util/buf.h"
 #include "util/kv.h"
 #include "util/ownaddr.h"
 #include "probe/probe.h"
+#include "probe/probefleet.h"
 #include "probe/probeplan.h"
 #include "probe/prober.h"
 #include "probe/probereport.h"
@@ -41,6 +43,9 @@ struct probing {
 	struct prober *prober;
 	struct probestate *state;
 	struct probesched *sched;	/* NULL when probes are disabled */
+	struct probefleet *shared;	/* the fleet's share, between sched and the pool */
+	struct event *shared_wake;	/* probefleet_wake() */
+	bool shared_rejected_said;	/* a shared result refused: said once */
 	struct event *schedule;		/* looks for destinations due again */
 	struct event *save;		/* writes the history file */
 	char *history_path;
@@ -110,6 +115,21 @@ probing_stats(const struct probing *pg, struct buf *out)
 	kv_uint(out, "probes_started", st.started);
 	kv_uint(out, "probes_finished", st.finished);
 	kv_uint(out, "probes_dropped", st.dropped);
+	struct probefleet_stats fs;
+	probing_fleet_stats(pg, &fs);
+	kv_uint(out, "probes_shared_hits", fs.shared_hits);
+	kv_uint(out, "probes_shared_rejected", fs.shared_rejected);
+	kv_uint(out, "probes_lease_taken", fs.lease_taken);
+	kv_uint(out, "probes_lease_held", fs.lease_held);
+	kv_uint(out, "probes_fleet_alone", fs.fleet_alone);
+}
+
+void
+probing_fleet_stats(const struct probing *pg, struct probefleet_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (pg->shared)
+		probefleet_stats(pg->shared, out);
 }
 
 const uint64_t *
@@ -255,7 +275,69 @@ on_result(void *arg, const char *const *dests, size_t ndests, const struct probe
 		probestate_record(pg->state, dests[i], t, r, now);
 		check_all_mismatch(pg, dests[i]);
 	}
+	probefleet_result(pg->shared, dests, ndests, t, r, now);
 	schedule_save(pg);
+}
+
+/* A result this relay did not probe for these destinations: another
+ * relay's, through the fleet. One line, as for a probe; the per-host
+ * dane-mismatch alert is the prober relay's, while each destination's
+ * own news (every host failing) is this relay's to tell. */
+static void
+shared_record(void *arg, const char *const *dests, size_t ndests, const struct probe_target *t,
+    const struct probe_result *r, int64_t unix_s)
+{
+	struct probing *pg = arg;
+	char addr[64];
+
+	netaddr_format(&t->address, addr, sizeof(addr));
+	buf_reset(&pg->line);
+	kv_str(&pg->line, "event", "probe-shared");
+	kv_str(&pg->line, "dest", dests[0]);
+	kv_str(&pg->line, "host", t->host);
+	kv_str(&pg->line, "addr", addr);
+	kv_uint(&pg->line, "port", t->port);
+	kv_str(&pg->line, "class", probe_class_name(r->class));
+	kv_uint(&pg->line, "probed", (uint64_t)unix_s);
+	if (ndests > 1)
+		kv_uint(&pg->line, "shared_by", ndests);
+	log_line(pg->log, LOGL_INFO, buf_ptr(&pg->line), buf_size(&pg->line));
+	for (size_t i = 0; i < ndests; i++) {
+		probestate_record(pg->state, dests[i], t, r, unix_s);
+		check_all_mismatch(pg, dests[i]);
+	}
+	schedule_save(pg);
+}
+
+static void
+shared_rejected(void *arg, const char *name, const char *why)
+{
+	struct probing *pg = arg;
+
+	if (pg->shared_rejected_said)
+		return;
+	pg->shared_rejected_said = true;
+	log_event(pg->log, LOGL_WARNING, "probe-shared-rejected", "target", name, "error", why,
+	    "reason", "a probe result shared through Redis opens with the fleet's key but is not one a relay "
+	    "writes (a relay of another version, or a bug); this relay probes itself. Said once; "
+	    "probes_shared_rejected counts them", NULL);
+}
+
+static void
+shared_wake_in(void *arg, uint64_t delay_ms)
+{
+	struct probing *pg = arg;
+	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
+
+	evtimer_add(pg->shared_wake, &tv);
+}
+
+static void
+on_shared_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct probing *pg = arg;
+
+	probefleet_wake(pg->shared);
 }
 
 static void
@@ -317,18 +399,38 @@ sched_own(void *arg, size_t *n)
 	return pg->own;
 }
 
-static void
-sched_submit(void *arg, const char *dest, const struct probe_target *t, bool urgent)
+/* To the pool; false when it is full (said). */
+static bool
+pool_submit(struct probing *pg, const char *dest, const struct probe_target *t, bool urgent)
 {
-	struct probing *pg = arg;
 	char addr[64];
 
 	int rc = urgent ? prober_submit_urgent(pg->prober, dest, t) : prober_submit(pg->prober, dest, t);
 	if (rc != PROBER_FULL)
-		return;
+		return true;
 	netaddr_format(&t->address, addr, sizeof(addr));
 	log_event(pg->log, LOGL_WARNING, "probe-dropped", "dest", dest, "host", t->host, "addr", addr,
 	    "reason", "probe queue full (probe_queue_max); tried again later", NULL);
+	return false;
+}
+
+static bool
+shared_submit(void *arg, const char *dest, const struct probe_target *t)
+{
+	return pool_submit(arg, dest, t, false);
+}
+
+/* A demand is probed here and now, whatever the fleet knows (its result
+ * is shared all the same); the rest asks the fleet first. */
+static void
+sched_submit(void *arg, const char *dest, const struct probe_target *t, bool urgent)
+{
+	struct probing *pg = arg;
+
+	if (urgent)
+		pool_submit(pg, dest, t, true);
+	else
+		probefleet_submit(pg->shared, dest, t);
 }
 
 static void
@@ -346,6 +448,18 @@ static void
 sched_reused(void *arg, const char *dest)
 {
 	check_all_mismatch(arg, dest);
+}
+
+static struct probefleet_settings
+shared_settings(const struct config *cfg)
+{
+	struct probefleet_settings s = {
+		.interval_ms = cfg->probe_interval_ms,
+		.lease_s = probefleet_lease_s(cfg->probe_timeout_ms),
+		/* Waiting targets are probes the pool would otherwise hold. */
+		.max_pending = cfg->probe_queue_max,
+	};
+	return s;
 }
 
 static struct probesched_settings
@@ -398,7 +512,13 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 		.submit = sched_submit, .refused = sched_refused, .reused = sched_reused, .arg = pg,
 	};
 	struct probesched_settings ss = sched_settings(cfg);
+	struct probefleet_ops fops = {
+		.now_ms = sched_now_ms, .unix_s = sched_unix_s, .submit = shared_submit, .record = shared_record,
+		.rejected = shared_rejected, .wake_in = shared_wake_in, .arg = pg,
+	};
+	struct probefleet_settings fs = shared_settings(cfg);
 	if (!(pg->state = probestate_create(HISTORY_DESTS)) || !(pg->sched = probesched_create(pg->state, &ops, &ss)) ||
+	    !(pg->shared = probefleet_create(&fops, &fs)) || !(pg->shared_wake = evtimer_new(base, on_shared_wake, pg)) ||
 	    !(pg->schedule = event_new(base, -1, EV_PERSIST, on_schedule, pg)) ||
 	    !(pg->save = evtimer_new(base, on_save, pg))) {
 		snprintf(err, errlen, "out of memory");
@@ -436,6 +556,21 @@ probing_set_config(struct probing *pg, struct config *cfg)
 		struct probesched_settings ss = sched_settings(cfg);
 		probesched_set(pg->sched, &ss);
 	}
+	if (pg->shared) {
+		struct probefleet_settings fs = shared_settings(cfg);
+		probefleet_set(pg->shared, &fs);
+	}
+}
+
+void
+probing_set_fleet(struct probing *pg, struct fleet *fleet)
+{
+	static const struct probefleet_client client = {
+		.get = fleet_get, .put = fleet_put, .claim = fleet_claim, .cancel = fleet_cancel,
+	};
+
+	if (pg->shared)
+		probefleet_set_fleet(pg->shared, fleet, &client);
 }
 
 void
@@ -444,6 +579,10 @@ probing_free(struct probing *pg)
 	if (!pg)
 		return;
 	prober_free(pg->prober);
+	/* Its fleet operations cancelled, before the fleet goes. */
+	probefleet_free(pg->shared);
+	if (pg->shared_wake)
+		event_free(pg->shared_wake);
 	if (pg->save && evtimer_pending(pg->save, NULL))
 		save_now(pg);
 	probesched_free(pg->sched);

@@ -682,6 +682,7 @@ main(int argc, char **argv)
 	if (!(d.fleet = fleet_from_config(d.base, d.log, d.cfg, err, sizeof(err))) && err[0])
 		return start_failed(&d, EX_CONFIG, "fleet: %s", err);
 	d.commands.fleet = d.fleet;
+	policymap_set_fleet(d.pm, d.fleet);
 	if (d.cfg->sts_enable) {
 		if (!(d.sts = sts_start(&d, err, sizeof(err))))
 			return start_failed(&d, EX_CONFIG, "MTA-STS: %s", err);
@@ -698,6 +699,7 @@ main(int argc, char **argv)
 	alerter_set_fleet(d.alerter, d.fleet);
 	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
+	probing_set_fleet(d.probing, d.fleet);
 	buf_init(&errors);
 	if (!(d.exlist = exlist_create(d.base, d.log, d.pm, d.alerter, d.cfg, &errors))) {
 		log_config_errors(d.log, LOGL_ERROR, &errors);

@@ -15,7 +15,7 @@
 #include "util/statefile.h"
 #include "rules/tlsa.h"
 
-#define DEST_MAX (NEXTHOP_NAME_MAX + 16)
+#define DEST_MAX sizeof(((struct probestate_line *)0)->dest)
 
 /* Kept for every destination resolved lately: as small as its name and
  * its packed plan allow. */
@@ -283,13 +283,27 @@ push_record(struct probestate_addr *a, const struct probestate_record *rec)
 	a->nhistory = keep + 1;
 }
 
+void
+probestate_record_of(const struct probe_result *r, int64_t unix_s, struct probestate_record *out)
+{
+	const char *detail = r->error[0] ? r->error : r->dane_match[0] ? r->dane_match
+	    : r->dane_error[0] ? r->dane_error : r->pkix_error;
+
+	memset(out, 0, sizeof(*out));
+	out->unix_s = unix_s;
+	out->class = r->class;
+	snprintf(out->detail, sizeof(out->detail), "%.199s", detail);
+	if (r->ncerts)
+		memcpy(out->leaf_spki, r->certs[0].spki_sha256, sizeof(out->leaf_spki));
+}
+
 const struct probestate_addr *
 probestate_record(struct probestate *ps, const char *dest, const struct probe_target *t,
     const struct probe_result *r, int64_t unix_s)
 {
 	struct dest *d = get_dest(ps, dest, true);
 	struct probestate_addr *a = d ? get_addr(d, t->host, &t->address, t->port) : NULL;
-	struct probestate_record rec = {.unix_s = unix_s, .class = r->class};
+	struct probestate_record rec;
 
 	if (!a)
 		return NULL;
@@ -302,11 +316,7 @@ probestate_record(struct probestate *ps, const char *dest, const struct probe_ta
 		const char *why;
 		a->has_usable_tlsa = tlsa_usable(&tr, &why);
 	}
-	const char *detail = r->error[0] ? r->error : r->dane_match[0] ? r->dane_match
-	    : r->dane_error[0] ? r->dane_error : r->pkix_error;
-	snprintf(rec.detail, sizeof(rec.detail), "%.199s", detail);
-	if (r->ncerts)
-		memcpy(rec.leaf_spki, r->certs[0].spki_sha256, sizeof(rec.leaf_spki));
+	probestate_record_of(r, unix_s, &rec);
 	push_record(a, &rec);
 	note_latest(ps, t->host, &t->address, t->port, a->has_usable_tlsa, &rec);
 	return a;
@@ -394,25 +404,45 @@ probestate_each_addr(const struct probestate *ps, const char *dest,
 		fn(arg, &d->addrs[i]);
 }
 
+int
+probestate_line_format(const struct probestate_line *l, struct buf *out)
+{
+	char addr[64];
+	size_t before = buf_size(out);
+	int rc = 0;
+
+	netaddr_format(&l->address, addr, sizeof(addr));
+	if (l->dest[0])
+		rc |= kv_str(out, "dest", l->dest);
+	rc |= kv_str(out, "host", l->host);
+	rc |= kv_str(out, "addr", addr);
+	rc |= kv_uint(out, "port", l->port);
+	if (l->has_tlsa)
+		rc |= kv_str(out, "tlsa", l->usable ? "usable" : "none");
+	rc |= kv_uint(out, "time", (uint64_t)l->rec.unix_s);
+	rc |= kv_str(out, "class", probe_class_name(l->rec.class));
+	if (l->rec.detail[0])
+		rc |= kv_str(out, "detail", l->rec.detail);
+	if (l->rec.leaf_spki[0])
+		rc |= kv_str(out, "spki", l->rec.leaf_spki);
+	rc |= buf_putc(out, '\n');
+	/* Not a line with a field missing, which would read as another. */
+	if (rc < 0)
+		buf_truncate(out, before);
+	return rc < 0 ? -1 : 0;
+}
+
 static void
 format_record(const char *dest, const struct probestate_addr *a, const struct probestate_record *rec,
     struct buf *out)
 {
-	char addr[64];
+	struct probestate_line l = {
+		.address = a->address, .port = a->port, .has_tlsa = true, .usable = a->has_usable_tlsa, .rec = *rec,
+	};
 
-	netaddr_format(&a->address, addr, sizeof(addr));
-	kv_str(out, "dest", dest);
-	kv_str(out, "host", a->host);
-	kv_str(out, "addr", addr);
-	kv_uint(out, "port", a->port);
-	kv_str(out, "tlsa", a->has_usable_tlsa ? "usable" : "none");
-	kv_uint(out, "time", (uint64_t)rec->unix_s);
-	kv_str(out, "class", probe_class_name(rec->class));
-	if (rec->detail[0])
-		kv_str(out, "detail", rec->detail);
-	if (rec->leaf_spki[0])
-		kv_str(out, "spki", rec->leaf_spki);
-	buf_putc(out, '\n');
+	snprintf(l.dest, sizeof(l.dest), "%s", dest);
+	snprintf(l.host, sizeof(l.host), "%s", a->host);
+	probestate_line_format(&l, out);
 }
 
 void
@@ -441,51 +471,101 @@ probestate_save(const struct probestate *ps, const char *path)
 	return rc;
 }
 
-struct loaded {
-	char dest[DEST_MAX], host[NEXTHOP_NAME_MAX + 1];
-	struct netaddr addr;
-	bool have_addr, usable;
-	unsigned port;
-	struct probestate_record rec;
-	bool have_class;
-	bool bad;			/* a field that format_record() never writes */
+/* The fields of a line, each at most once. */
+enum line_field {
+	LF_DEST, LF_HOST, LF_ADDR, LF_PORT, LF_TLSA, LF_TIME, LF_CLASS, LF_DETAIL, LF_SPKI, LF_COUNT
 };
+
+static const char *const line_keys[LF_COUNT] = {
+	"dest", "host", "addr", "port", "tlsa", "time", "class", "detail", "spki",
+};
+
+struct parsing {
+	struct probestate_line *l;
+	bool seen[LF_COUNT];
+	bool bad;
+};
+
+/* Copies value into a field of size bytes; false when it does not fit. */
+static bool
+copy_value(char *dst, size_t size, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len >= size)
+		return false;
+	memcpy(dst, value, len + 1);
+	return true;
+}
+
+static bool
+parse_field(struct probestate_line *l, enum line_field f, const char *value)
+{
+	uint64_t n = 0;
+
+	switch (f) {
+	case LF_DEST:
+		return value[0] && copy_value(l->dest, sizeof(l->dest), value);
+	case LF_HOST:
+		return value[0] && copy_value(l->host, sizeof(l->host), value);
+	case LF_ADDR:
+		return netaddr_parse(value, &l->address) == 0;
+	case LF_PORT:
+		l->port = kv_number(value, 65535, &n) && n > 0 ? (unsigned)n : 0;
+		return l->port > 0;
+	case LF_TLSA:
+		l->has_tlsa = true;
+		l->usable = strcmp(value, "usable") == 0;
+		return l->usable || strcmp(value, "none") == 0;
+	case LF_TIME:
+		if (!kv_number(value, INT64_MAX, &n))
+			return false;
+		l->rec.unix_s = (int64_t)n;
+		return true;
+	case LF_CLASS:
+		for (int c = 0; c < PROBE_CLASS_COUNT; c++) {
+			if (strcmp(value, probe_class_name((enum probe_class)c)) == 0) {
+				l->rec.class = (enum probe_class)c;
+				return true;
+			}
+		}
+		return false;
+	case LF_DETAIL:
+		return copy_value(l->rec.detail, sizeof(l->rec.detail), value);
+	case LF_SPKI:
+		return copy_value(l->rec.leaf_spki, sizeof(l->rec.leaf_spki), value);
+	case LF_COUNT:
+		break;
+	}
+	return false;
+}
 
 static void
 on_field(void *arg, const char *key, const char *value)
 {
-	struct loaded *l = arg;
+	struct parsing *p = arg;
+	enum line_field f = LF_COUNT;
 
-	if (strcmp(key, "dest") == 0)
-		snprintf(l->dest, sizeof(l->dest), "%s", value);
-	else if (strcmp(key, "host") == 0)
-		snprintf(l->host, sizeof(l->host), "%s", value);
-	else if (strcmp(key, "addr") == 0)
-		l->have_addr = netaddr_parse(value, &l->addr) == 0;
-	else if (strcmp(key, "port") == 0) {
-		uint64_t port = 0;
-		l->bad |= !kv_number(value, 65535, &port) || port == 0;
-		l->port = (unsigned)port;
+	for (int i = 0; i < LF_COUNT; i++)
+		if (strcmp(key, line_keys[i]) == 0)
+			f = (enum line_field)i;
+	if (f == LF_COUNT || p->seen[f] || !parse_field(p->l, f, value)) {
+		p->bad = true;
+		return;
 	}
-	else if (strcmp(key, "tlsa") == 0)
-		l->usable = strcmp(value, "usable") == 0;
-	else if (strcmp(key, "time") == 0) {
-		uint64_t t = 0;
-		l->bad |= !kv_number(value, INT64_MAX, &t);
-		l->rec.unix_s = (int64_t)t;
-	}
-	else if (strcmp(key, "detail") == 0)
-		snprintf(l->rec.detail, sizeof(l->rec.detail), "%s", value);
-	else if (strcmp(key, "spki") == 0)
-		snprintf(l->rec.leaf_spki, sizeof(l->rec.leaf_spki), "%s", value);
-	else if (strcmp(key, "class") == 0) {
-		for (int c = 0; c < PROBE_CLASS_COUNT; c++) {
-			if (strcmp(value, probe_class_name((enum probe_class)c)) == 0) {
-				l->rec.class = (enum probe_class)c;
-				l->have_class = true;
-			}
-		}
-	}
+	p->seen[f] = true;
+}
+
+int
+probestate_line_parse(const char *line, size_t len, struct probestate_line *out)
+{
+	struct parsing p = {.l = out};
+
+	memset(out, 0, sizeof(*out));
+	if (kv_parse(line, len, on_field, &p) < 0 || p.bad || !p.seen[LF_HOST] || !p.seen[LF_ADDR] ||
+	    !p.seen[LF_PORT] || !p.seen[LF_TIME] || !p.seen[LF_CLASS])
+		return -1;
+	return 0;
 }
 
 int
@@ -497,19 +577,18 @@ probestate_restore(struct probestate *ps, const char *text, size_t len, int64_t 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = (size_t)((nl ? nl : end) - p);
-		struct loaded l = {0};
+		struct probestate_line l;
 		const char *line = p;
 		p = nl ? nl + 1 : end;
-		if (kv_parse(line, n, on_field, &l) < 0 || l.bad || !l.dest[0] || !l.host[0] || !l.have_addr ||
-		    !l.have_class || !l.port || l.rec.unix_s > unix_now + 86400)
+		if (probestate_line_parse(line, n, &l) < 0 || !l.dest[0] || l.rec.unix_s > unix_now + 86400)
 			continue;
 		struct dest *d = get_dest(ps, l.dest, true);
-		struct probestate_addr *a = d ? get_addr(d, l.host, &l.addr, l.port) : NULL;
+		struct probestate_addr *a = d ? get_addr(d, l.host, &l.address, l.port) : NULL;
 		if (!a)
 			continue;
 		a->has_usable_tlsa = l.usable;
 		push_record(a, &l.rec);
-		note_latest(ps, l.host, &l.addr, l.port, l.usable, &l.rec);
+		note_latest(ps, l.host, &l.address, l.port, l.usable, &l.rec);
 		loaded++;
 	}
 	return loaded;

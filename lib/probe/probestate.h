@@ -89,6 +89,37 @@ bool probestate_all_verified_news(struct probestate *ps, const char *dest);
 void probestate_each_addr(const struct probestate *ps, const char *dest,
     void (*fn)(void *arg, const struct probestate_addr *a), void *arg);
 
+/* The record a result makes: its class, what it shows as detail (the
+ * error, else the DANE match, the DANE error or the PKIX error, cut to
+ * fit) and the leaf's SPKI digest; unix_s is when it was probed. */
+void probestate_record_of(const struct probe_result *r, int64_t unix_s, struct probestate_record *out);
+
+/* One record as a line of the history file. The fleet shares results in
+ * the same form (probeshare.h), without dest and tlsa: a result holds for
+ * every destination, and whether a host's TLSA records are usable is for
+ * each relay's own resolver to say. */
+struct probestate_line {
+	char dest[NEXTHOP_NAME_MAX + 16];	/* "": none */
+	char host[NEXTHOP_NAME_MAX + 1];
+	struct netaddr address;
+	unsigned port;
+	bool has_tlsa;				/* tlsa= written or read */
+	bool usable;				/* its value: "usable" */
+	struct probestate_record rec;
+};
+
+/* Appends l as one key=value line, newline included; 0, or -1 out of
+ * memory (nothing appended). */
+int probestate_line_format(const struct probestate_line *l, struct buf *out);
+/* Reads one line (without its newline) into *out: 0, or -1 when it is
+ * not one probestate_line_format() could have written: not key=value, a
+ * key it never writes or one written twice, a value too long for its
+ * field, a number not as it writes them (digits only; a port 1 to 65535),
+ * an address or class it cannot read, or no host, addr, port, time or
+ * class. dest and tlsa may be missing: the caller says whether it needs
+ * them. */
+int probestate_line_parse(const char *line, size_t len, struct probestate_line *out);
+
 /* The history file, written as statefile.h says (a crash leaves the old
  * file or the new one); 0 or -1 with errno. */
 int probestate_save(const struct probestate *ps, const char *path);

@@ -13,6 +13,7 @@
 #include "rules/exceptions.h"
 #include "serve/policymap.h"
 #include "dns/resolve.h"
+#include "fleet/fleet.h"
 #include "serve/snapshot.h"
 #include "rules/stsprecedence.h"
 
@@ -43,6 +44,13 @@ struct in_flight {
 	bool refresh;			/* started by a hit, to renew a cached answer */
 	struct list waiters;		/* in the order they asked */
 	struct nexthop nh;
+	/* A TEMP answer that waits for the fleet's last secure answer
+	 * (ask_fleet_stale): the answer, its copied reason and TTL. */
+	struct fleet_op *fleet_op;
+	struct list_node fleet_link;	/* in pm->asking_fleet */
+	struct policymap_answer pending;
+	char *pending_reason;
+	uint64_t pending_ttl_ms;
 	char key[KEY_MAX];
 };
 
@@ -80,6 +88,8 @@ struct policymap {
 	unsigned refreshes;		/* refreshes running */
 	policymap_refresh_hook *refresh_hook;
 	void *refresh_hook_arg;
+	struct fleet *fleet;		/* policymap_set_fleet(); NULL: alone */
+	struct list asking_fleet;	/* of struct in_flight, answered but waiting for the fleet */
 };
 
 static int64_t
@@ -356,6 +366,48 @@ is_dane(const struct policymap *pm, struct policy_answer answer)
 	return policy_level_is_dane(policy_level(&pm->cfg->levels, answer));
 }
 
+/* The last secure answer, for the fleet: another relay that meets an
+ * outage for this next hop before it has one of its own serves it. */
+static void
+share_secure(struct policymap *pm, const char *key, const struct policymap_answer *a)
+{
+	int64_t wall_now = pm->wall(pm->wall_arg);
+	struct snapshot_entry e = {.store = SNAPSHOT_SECURE, .answer = a->answer, .stored = wall_now,
+	    .expires = wall_now + (int64_t)(pm->cfg->stale_answer_max_age_ms / 1000)};
+	struct buf line;
+
+	if (!pm->fleet || e.expires <= wall_now)
+		return;
+	snprintf(e.key, sizeof(e.key), "%s", key);
+	snprintf(e.reason, sizeof(e.reason), "%s", a->reason ? a->reason : "");
+	buf_init(&line);
+	if (snapshot_format(&line, &e) == 0)
+		fleet_put(pm->fleet, FLEET_STALE, key, e.expires, buf_ptr(&line), buf_size(&line));
+	buf_free(&line);
+}
+
+/* A last secure answer another relay shared, kept as this relay's own
+ * when it is one this relay would keep: the same checks as a snapshot
+ * read back at start-up, and the same next hop. */
+static bool
+adopt_secure(struct policymap *pm, const char *key, const char *payload, size_t len, uint64_t now)
+{
+	int64_t wall_now = pm->wall(pm->wall_arg);
+	int64_t max_age_s = (int64_t)(pm->cfg->stale_answer_max_age_ms / 1000);
+	struct snapshot_entry e;
+
+	if (len && payload[len - 1] == '\n')
+		len--;
+	if (memchr(payload, '\n', len) || snapshot_parse(payload, len, &e) < 0 || e.store != SNAPSHOT_SECURE ||
+	    strcmp(e.key, key) != 0 || e.answer.rule == POLICY_RULE_EXCEPTION || !is_dane(pm, e.answer) ||
+	    e.stored > wall_now || wall_now - e.stored >= max_age_s)
+		return false;
+	uint64_t age_ms = (uint64_t)(wall_now - e.stored) * 1000;
+	uint64_t stored = age_ms < now ? now - age_ms : 0;
+	return answercache_put(pm->cache, ANSWERCACHE_SECURE, key, e.answer, e.reason, NULL, stored,
+	    stored + pm->cfg->stale_answer_max_age_ms) == 0;
+}
+
 /* A dane answer is kept as the one to serve through an outage; any other
  * answer but TEMP replaces it, so a destination that gave up DANE is never
  * answered dane from memory. An answer beside a failed host is neither:
@@ -369,10 +421,11 @@ remember_secure(struct policymap *pm, const char *key, const struct policymap_an
 		return;	/* from a resolver that does not validate: proves nothing */
 	if (a->answer.rule == POLICY_RULE_EXCEPTION || some_failed)
 		return;	/* the administrator's, not the DNS's; or partial */
-	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms)
+	if (is_dane(pm, a->answer) && pm->cfg->stale_answer_max_age_ms) {
 		answercache_put(pm->cache, ANSWERCACHE_SECURE, key, a->answer, a->reason, NULL, now,
 		    now + pm->cfg->stale_answer_max_age_ms);
-	else if (a->answer.result != POLICY_TEMP)
+		share_secure(pm, key, a);
+	} else if (a->answer.result != POLICY_TEMP)
 		answercache_remove(pm->cache, ANSWERCACHE_SECURE, key);
 }
 
@@ -486,6 +539,77 @@ renewed(struct policymap *pm, const char *key, bool stored, uint64_t old_expires
 	refreshed(pm, key, POLICYMAP_REFRESH_UNCHANGED, e->expires_ms - now);
 }
 
+/* The end of a resolution: its answer stored (store: not when a failed
+ * refresh kept the one in force), and given to every waiter. Frees f. */
+static void
+finish(struct policymap *pm, struct in_flight *f, struct policymap_answer *a, uint64_t ttl_ms, int store,
+    bool failed, uint64_t old_expires_ms, uint64_t now)
+{
+	if (store) {
+		if (pm->untrusted)
+			ttl_ms = 0;	/* finished after the trust check failed: not kept */
+		bool stored = ttl_ms > 0 &&
+		    answercache_put(pm->cache, ANSWERCACHE_ANSWER, f->key, a->answer, a->reason, a->policy, now, now + ttl_ms) == 0;
+		if (f->refresh)
+			renewed(pm, f->key, stored && !failed, old_expires_ms, now);
+	}
+	/* Each callback may start or cancel other lookups, so take the
+	 * waiters off the list one at a time. */
+	struct list_node *l;
+	while ((l = list_pop_front(&f->waiters))) {
+		struct policymap_waiter *w = LIST_ENTRY(l, struct policymap_waiter, link);
+		struct policymap_answer wa = *a;
+		wa.shared = w->shared;
+		w->owner = NULL;
+		answer_waiter(pm, w, &f->nh, &wa);
+	}
+	free(f->pending_reason);
+	free(f);
+}
+
+static void
+on_fleet_stale(void *arg, enum fleet_found found, const char *payload, size_t len, int64_t expires)
+{
+	struct in_flight *f = arg;
+	struct policymap *pm = f->pm;
+	uint64_t now = pm->clock(pm->clock_arg);
+	struct policymap_answer a = f->pending;
+	uint64_t ttl_ms = f->pending_ttl_ms;
+
+	f->fleet_op = NULL;
+	list_remove(&pm->asking_fleet, &f->fleet_link);
+	if (found == FLEET_FOUND && adopt_secure(pm, f->key, payload, len, now) && serve_stale(pm, f->key, &a, now)) {
+		ttl_ms = pm->cfg->cache_temp_ttl_ms;
+		pm->stats.stale_fleet++;
+	}
+	finish(pm, f, &a, ttl_ms, 1, true, 0, now);
+}
+
+/* A resolver outage for a next hop this relay has no secure answer for:
+ * the fleet may have one (another relay's, within stale_answer_max_age).
+ * The answer waits for it at most redis_timeout; false when there is
+ * nothing to ask (no fleet, a DNSSEC failure, not a resolution of its
+ * own, or Redis not usable). */
+static bool
+ask_fleet_stale(struct policymap *pm, struct in_flight *f, const struct policymap_answer *a, uint64_t ttl_ms)
+{
+	if (!pm->fleet || a->answer.bogus || pm->untrusted || !pm->cfg->stale_answer_max_age_ms || f->refresh ||
+	    !(f->pending_reason = strdup(a->reason ? a->reason : "")))
+		return false;
+	f->pending = *a;
+	f->pending.reason = f->pending_reason;
+	f->pending_ttl_ms = ttl_ms;
+	f->fleet_op = fleet_get(pm->fleet, FLEET_STALE, f->key, (int64_t)(pm->cfg->stale_answer_max_age_ms / 1000),
+	    on_fleet_stale, f);
+	if (!f->fleet_op) {
+		free(f->pending_reason);
+		f->pending_reason = NULL;
+		return false;
+	}
+	list_push_back(&pm->asking_fleet, &f->fleet_link);
+	return true;
+}
+
 static void
 on_resolved(void *arg, const struct resolve_result *res)
 {
@@ -517,7 +641,8 @@ on_resolved(void *arg, const struct resolve_result *res)
 	struct answercache_entry *old = f->refresh ? answercache_peek(pm->cache, ANSWERCACHE_ANSWER, f->key) : NULL;
 	uint64_t old_expires_ms = old ? old->expires_ms : 0;
 	bool failed = a.answer.result == POLICY_TEMP || some_failed;
-	if (old && failed && now < old_expires_ms) {
+	bool kept = old && failed && now < old_expires_ms;
+	if (kept) {
 		old->late_until_ms = 0;		/* no refresh runs for it now */
 		refreshed(pm, f->key, POLICYMAP_REFRESH_KEPT, old_expires_ms - now);
 		ttl_ms = 0;
@@ -525,27 +650,13 @@ on_resolved(void *arg, const struct resolve_result *res)
 		remember_secure(pm, f->key, &a, some_failed, now);
 		if (a.answer.result == POLICY_TEMP && serve_stale(pm, f->key, &a, now))
 			ttl_ms = cfg->cache_temp_ttl_ms;	/* and try DNS again as soon as for a TEMP */
-		if (pm->untrusted)
-			ttl_ms = 0;	/* finished after the trust check failed: not kept */
-		bool stored = ttl_ms > 0 &&
-		    answercache_put(pm->cache, ANSWERCACHE_ANSWER, f->key, a.answer, a.reason, a.policy, now, now + ttl_ms) == 0;
-		if (f->refresh)
-			renewed(pm, f->key, stored && !failed, old_expires_ms, now);
+		else if (a.answer.result == POLICY_TEMP && ask_fleet_stale(pm, f, &a, ttl_ms))
+			return;		/* finish() once the fleet has answered */
 	}
 	/* MTA-STS yields to DANE: the entry start_sts() made has no use. */
 	if (pm->sts && sts_domain_form(&f->nh) && is_dane(pm, res->answer) && !some_failed)
 		sts_forget_unused(pm->sts, f->nh.name);
-	/* Each callback may start or cancel other lookups, so take the
-	 * waiters off the list one at a time. */
-	struct list_node *l;
-	while ((l = list_pop_front(&f->waiters))) {
-		struct policymap_waiter *w = LIST_ENTRY(l, struct policymap_waiter, link);
-		struct policymap_answer wa = a;
-		wa.shared = w->shared;
-		w->owner = NULL;
-		answer_waiter(pm, w, &f->nh, &wa);
-	}
-	free(f);
+	finish(pm, f, &a, ttl_ms, kept ? 0 : 1, failed, old_expires_ms, now);
 }
 
 static int
@@ -629,6 +740,12 @@ policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock, void
 {
 	pm->wall = clock;
 	pm->wall_arg = arg;
+}
+
+void
+policymap_set_fleet(struct policymap *pm, struct fleet *fleet)
+{
+	pm->fleet = fleet;
 }
 
 void
@@ -857,6 +974,12 @@ policymap_free(struct policymap *pm)
 		return;
 	map_clear(&pm->in_flight, cancel_in_flight, NULL);
 	struct list_node *l;
+	while ((l = list_pop_front(&pm->asking_fleet))) {
+		struct in_flight *f = LIST_ENTRY(l, struct in_flight, fleet_link);
+		fleet_cancel(f->fleet_op);
+		free(f->pending_reason);
+		cancel_in_flight(NULL, &f->node);
+	}
 	while ((l = list_pop_front(&pm->held))) {
 		struct policymap_waiter *w = LIST_ENTRY(l, struct policymap_waiter, link);
 		sts_waiter_cancel(w->sts_wait);

@@ -94,6 +94,7 @@ enum policymap_refresh {
 
 struct policymap_stats {
 	uint64_t hits, misses, shared, resolutions, stale;
+	uint64_t stale_fleet;		/* of stale: the fleet's last secure answer */
 	uint64_t late;			/* hits given past expiry while their refresh ran */
 	uint64_t refreshes;		/* refreshes started */
 	uint64_t refresh_skipped;	/* not started: cache_prefetch_max were running */
@@ -111,6 +112,14 @@ struct policymap_waiter;
 struct policymap *policymap_create(struct dns *dns, struct config *cfg,
     const unsigned char seed[16], policymap_clock *clock, void *clock_arg);
 void policymap_free(struct policymap *pm);	/* cancels everything pending */
+struct fleet;
+/* Shares the last secure answers with a fleet (fleet.h; NULL: alone),
+ * borrowed: each dane answer remembered for an outage is stored there for
+ * stale_answer_max_age, and a resolver outage for a next hop this relay
+ * has none for asks the fleet (the answer waits at most redis_timeout),
+ * which this relay then serves and keeps as its own. Not for a DNSSEC
+ * failure, nor while the resolver is untrusted. */
+void policymap_set_fleet(struct policymap *pm, struct fleet *fleet);
 void policymap_set_config(struct policymap *pm, struct config *cfg);
 
 /* POLICYMAP_DONE with *out filled; POLICYMAP_PENDING with *waiter set, the

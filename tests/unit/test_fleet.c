@@ -28,14 +28,12 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "fleet/fleet.h"
-#include "table.h"
+#include "redislab.h"
 
-#define REDIS_SERVER "/usr/bin/redis-server"
 #define PASSWORD "fleet-test-password"
 
 struct lab {
-	char dir[256], socket[300];
-	pid_t pid;
+	struct redislab redis;
 	struct event_base *base;
 	struct log *log;
 	struct fleetvalue_key key;
@@ -50,82 +48,11 @@ test_clock(void *arg)
 	return lab.now;
 }
 
-static void
-redis_start(const char *password)
-{
-	char conf[400];
-
-	snprintf(conf, sizeof(conf), "%s/redis.conf", lab.dir);
-	FILE *fp = fopen(conf, "w");
-	assert_non_null(fp);
-	fprintf(fp, "port 0\nunixsocket %s\nunixsocketperm 700\nsave \"\"\nappendonly no\ndir %s\n", lab.socket,
-	    lab.dir);
-	if (password)
-		fprintf(fp, "requirepass %s\n", password);
-	fclose(fp);
-	unlink(lab.socket);
-	lab.pid = fork();
-	assert_true(lab.pid >= 0);
-	if (lab.pid == 0) {
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
-		execl(REDIS_SERVER, "redis-server", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-		if (stat(lab.socket, &st) == 0)
-			return;
-		usleep(10000);
-	}
-	fail_msg("redis-server did not create %s", lab.socket);
-}
-
-static void
-redis_stop(void)
-{
-	if (lab.pid <= 0)
-		return;
-	kill(lab.pid, SIGCONT);
-	kill(lab.pid, SIGTERM);
-	waitpid(lab.pid, NULL, 0);
-	lab.pid = 0;
-}
-
-/* A command as a stranger with access to Redis sends it. */
-static redisReply *
-raw(const char *password, const char *fmt, ...)
-{
-	redisContext *c = redisConnectUnix(lab.socket);
-	va_list ap;
-
-	assert_non_null(c);
-	assert_int_equal(c->err, 0);
-	if (password)
-		freeReplyObject(redisCommand(c, "AUTH %s", password));
-	va_start(ap, fmt);
-	redisReply *r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	redisFree(c);
-	assert_non_null(r);
-	return r;
-}
-
-static void
-raw_set(const char *key, const char *value)
-{
-	freeReplyObject(raw(NULL, "SET %s %s", key, value));
-}
-
-static char *
-raw_get(const char *key)
-{
-	redisReply *r = raw(NULL, "GET %s", key);
-	char *v = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
-
-	freeReplyObject(r);
-	return v;
-}
+#define redis_start(password) redislab_start(&lab.redis, password)
+#define redis_stop() redislab_stop(&lab.redis)
+#define raw(password, ...) redislab_raw(&lab.redis, password, __VA_ARGS__)
+#define raw_set(key, value) redislab_set(&lab.redis, key, value)
+#define raw_get(key) redislab_get(&lab.redis, key)
 
 static struct fleet *
 fleet_for(const char *relay, bool readonly, const char *password, unsigned timeout_ms)
@@ -134,7 +61,7 @@ fleet_for(const char *relay, bool readonly, const char *password, unsigned timeo
 	    .timeout_ms = timeout_ms, .prefix = "t:", .relay = relay};
 	char spec[320], err[300];
 
-	snprintf(spec, sizeof(spec), "unix:%s", lab.socket);
+	snprintf(spec, sizeof(spec), "unix:%s", lab.redis.socket);
 	assert_int_equal(endpoint_parse(spec, &s.server, err, sizeof(err)), 0);
 	struct fleet *f = fleet_create(lab.base, lab.log, &s, err, sizeof(err));
 	assert_non_null(f);
@@ -256,10 +183,8 @@ put(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, co
 static int
 setup(void **state)
 {
-	if (access(REDIS_SERVER, X_OK) != 0)
+	if (!redislab_init(&lab.redis, "fleet"))
 		return 0;
-	table_tmpdir(lab.dir, sizeof(lab.dir), "fleet");
-	snprintf(lab.socket, sizeof(lab.socket), "%s/redis.sock", lab.dir);
 	lab.base = event_base_new();
 	lab.log = log_create_stderr(LOGL_DEBUG);
 	memset(lab.key.secret, 'k', 40);
@@ -273,30 +198,14 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char path[400];
-
-	redis_stop();
+	redislab_cleanup(&lab.redis);
 	if (lab.base)
 		event_base_free(lab.base);
 	log_free(lab.log);
-	if (!lab.dir[0])
-		return 0;
-	snprintf(path, sizeof(path), "%s/redis.conf", lab.dir);
-	unlink(path);
-	unlink(lab.socket);
-	rmdir(lab.dir);
 	return 0;
 }
 
-static bool
-no_redis(void)
-{
-	if (access(REDIS_SERVER, X_OK) == 0)
-		return false;
-	/* Not skip(): see test_probe.c. The suite's ./dev installs it. */
-	print_message("# SKIP " REDIS_SERVER " is not installed (./dev test installs redis-server)\n");
-	return true;
-}
+#define no_redis() redislab_missing()
 
 static void
 test_put_get(void **state)
@@ -454,7 +363,7 @@ test_slow_and_gone(void **state)
 	assert_true(is_up(f));
 	put(f, FLEET_STS, "slow.example", lab.now + 600, "p");
 
-	kill(lab.pid, SIGSTOP);
+	kill(lab.redis.pid, SIGSTOP);
 	uint64_t start = clock_monotonic_ms();
 	struct got g = get(f, FLEET_STS, "slow.example", 3600);
 	uint64_t took = clock_monotonic_ms() - start;
@@ -464,7 +373,7 @@ test_slow_and_gone(void **state)
 	/* Down: nothing starts, nothing waits. */
 	assert_null(fleet_get(f, FLEET_STS, "slow.example", 3600, on_got, &g));
 	assert_int_equal(claim(f, "x|192.0.2.5|25", 60).claim, FLEET_CLAIM_ALONE);
-	kill(lab.pid, SIGCONT);
+	kill(lab.redis.pid, SIGCONT);
 	assert_true(is_up(f));
 	assert_int_equal(get(f, FLEET_STS, "slow.example", 3600).found, FLEET_FOUND);
 

@@ -18,6 +18,12 @@
 #include "dns/rr.h"
 #include "serve/snapshot.h"
 
+#ifdef HAVE_REDIS
+#include <event2/event.h>
+#include "fleet/fleet.h"
+#include "redislab.h"
+#endif
+
 #define S DNS_SECURE
 
 static const struct fake_rr zone[] = {
@@ -706,6 +712,193 @@ test_stale_through_outage(void **state)
 	outage_teardown(&o);
 }
 
+#ifdef HAVE_REDIS
+/* --- the fleet's last secure answers, through a real redis-server --- */
+
+struct fleet_lab {
+	struct redislab redis;
+	struct event_base *base;
+	struct log *log;
+	struct fleetvalue_key key;
+};
+
+static struct fleet *
+fleet_on(struct fleet_lab *lab, const char *relay, int64_t (*wall)(void *), void *wall_arg)
+{
+	struct fleet_settings s = {.password = "", .key = &lab->key, .timeout_ms = 500, .prefix = "t:", .relay = relay};
+	char spec[320], err[300];
+
+	snprintf(spec, sizeof(spec), "unix:%s", lab->redis.socket);
+	assert_int_equal(endpoint_parse(spec, &s.server, err, sizeof(err)), 0);
+	struct fleet *f = fleet_create(lab->base, lab->log, &s, err, sizeof(err));
+	assert_non_null(f);
+	fleet_set_wall_clock(f, wall, wall_arg);
+	for (int i = 0; i < 3000 && !fleet_up(f); i++) {
+		event_base_loop(lab->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(fleet_up(f));
+	return f;
+}
+
+/* Runs the loop until the lookup has its answer. */
+static struct policymap_answer
+fleet_resolve(struct fleet_lab *lab, struct outage *o, struct answered *r)
+{
+	struct policymap_answer a;
+	struct policymap_waiter *w;
+
+	memset(r, 0, sizeof(*r));
+	int rc = lookup(&o->f, "outage.example", &a, r, &w);
+	if (rc == POLICYMAP_DONE)
+		return a;
+	fake_dns_run(o->f.fake);
+	for (int i = 0; i < 3000 && r->calls == 0; i++) {
+		event_base_loop(lab->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_int_equal(r->calls, 1);
+	return r->last;
+}
+
+static void
+wait_for_key(struct fleet_lab *lab, const char *key)
+{
+	char *v = NULL;
+
+	for (int i = 0; i < 3000 && !(v = redislab_get(&lab->redis, key)); i++) {
+		event_base_loop(lab->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_non_null(v);
+	free(v);
+}
+
+/* Relay A resolved a DANE destination; relay B, which never did, meets an
+ * outage for it: B serves A's last secure answer, stale, and keeps it as
+ * its own. A forged or another key's value changes nothing: TEMP. */
+static struct fleet_lab stale_lab;
+
+/* Also after a failed assertion: the server and its directory go. */
+static int
+fleet_stale_teardown(void **state)
+{
+	redislab_cleanup(&stale_lab.redis);
+	return 0;
+}
+
+static void
+test_fleet_stale(void **state)
+{
+	struct fleet_lab lab = {0};
+	struct outage a, b;
+	struct answered r;
+
+	if (redislab_missing())
+		return;
+	assert_true(redislab_init(&stale_lab.redis, "pmfleet"));
+	redislab_start(&stale_lab.redis, NULL);
+	lab.redis = stale_lab.redis;
+	lab.base = event_base_new();
+	lab.log = log_create_stderr(LOGL_WARNING);
+	memset(lab.key.secret, 's', 40);
+	lab.key.len = 40;
+
+	outage_setup(&a, "stale_answer_max_age = 1h\n");
+	outage_setup(&b, "stale_answer_max_age = 1h\n");
+	struct fleet *fa = fleet_on(&lab, "a", outage_wall, &a), *fb = fleet_on(&lab, "b", outage_wall, &b);
+	policymap_set_fleet(a.f.pm, fa);
+	policymap_set_fleet(b.f.pm, fb);
+
+	struct policymap_answer ans = fleet_resolve(&lab, &a, &r);
+	assert_int_equal(ans.answer.rule, POLICY_RULE_ALL_DANE);
+	wait_for_key(&lab, "t:stale:outage.example");
+
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+	advance(&b, 60);
+	ans = fleet_resolve(&lab, &b, &r);
+	assert_int_equal(ans.answer.result, POLICY_OK);
+	assert_int_equal(ans.answer.rule, POLICY_RULE_ALL_DANE);
+	assert_true(ans.stale);
+	assert_non_null(strstr(ans.reason, "from 60 s ago"));
+	struct policymap_stats st;
+	policymap_stats(b.f.pm, &st);
+	assert_int_equal(st.stale_fleet, 1);
+
+	/* Kept as B's own: the next outage needs no fleet. */
+	policymap_set_fleet(b.f.pm, NULL);
+	advance(&b, 16);
+	ans = fleet_resolve(&lab, &b, &r);
+	assert_true(ans.stale);
+	policymap_set_fleet(b.f.pm, fb);
+
+	/* A third relay, whose store holds a forged value, another key's, or
+	 * none: TEMP. */
+	static const char *const forged[] = {
+		"garbage",
+		"tpf1 1760003600 0000000000000000000000000000000000000000000000000000000000000000 x",
+		NULL,	/* another key's: written below */
+	};
+	char *real = redislab_get(&lab.redis, "t:stale:outage.example");
+	assert_non_null(real);
+	for (size_t i = 0; i < 3; i++) {
+		struct outage c;
+		outage_setup(&c, "stale_answer_max_age = 1h\n");
+		outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+		outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+		struct fleet *fc = fleet_on(&lab, "c", outage_wall, &c);
+		policymap_set_fleet(c.f.pm, fc);
+		if (forged[i]) {
+			redislab_set(&lab.redis, "t:stale:outage.example", forged[i]);
+		} else {
+			/* The real payload, sealed for another key. */
+			const char *payload = real;
+			for (int sp = 0; sp < 3; sp++)
+				payload = strchr(payload, ' ') + 1;
+			struct buf copied;
+			buf_init(&copied);
+			assert_int_equal(fleetvalue_seal(&lab.key, "t:stale:other.example", b.wall + 600, payload,
+			    strlen(payload), &copied), 0);
+			buf_terminate(&copied);
+			redislab_set(&lab.redis, "t:stale:outage.example", buf_ptr(&copied));
+			buf_free(&copied);
+		}
+		ans = fleet_resolve(&lab, &c, &r);
+		assert_int_equal(ans.answer.result, POLICY_TEMP);
+		assert_false(ans.stale);
+		struct fleet_stats fs;
+		fleet_stats(fc, &fs);
+		assert_int_equal(fs.rejected[FLEET_STALE][i == 0 ? FLEETVALUE_MALFORMED : FLEETVALUE_BAD_MAC], 1);
+		outage_teardown(&c);
+		fleet_free(fc);
+	}
+	free(real);
+
+	/* Redis gone: TEMP at once, nothing waits. */
+	redislab_stop(&stale_lab.redis);
+	struct outage d;
+	outage_setup(&d, "stale_answer_max_age = 1h\n");
+	outage_zone[OUTAGE_MX].outcome = DNS_SERVFAIL;
+	outage_zone[OUTAGE_MX].security = DNS_INSECURE;
+	policymap_set_fleet(d.f.pm, fa);
+	for (int i = 0; i < 200 && fleet_up(fa); i++) {
+		event_base_loop(lab.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	ans = fleet_resolve(&lab, &d, &r);
+	assert_int_equal(ans.answer.result, POLICY_TEMP);
+	outage_teardown(&d);
+
+	outage_teardown(&a);
+	outage_teardown(&b);
+	fleet_free(fa);
+	fleet_free(fb);
+	event_base_free(lab.base);
+	log_free(lab.log);
+}
+#endif
+
 /* --- prefetch: the outage zone's answer lives 300 s (its TLSA's TTL) --- */
 
 static struct policymap_stats
@@ -1332,6 +1525,9 @@ main(void)
 		cmocka_unit_test(test_prefetch_slow_refresh),
 		cmocka_unit_test(test_prefetch_limit_and_off),
 		cmocka_unit_test(test_stale_through_outage),
+#ifdef HAVE_REDIS
+		cmocka_unit_test_teardown(test_fleet_stale, fleet_stale_teardown),
+#endif
 		cmocka_unit_test(test_no_stale_for_bogus),
 		cmocka_unit_test(test_no_stale_after_may_or_when_off),
 		cmocka_unit_test(test_snapshot_restore),

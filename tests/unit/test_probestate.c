@@ -643,6 +643,21 @@ static const struct file_case file_cases[] = {
 	    "tlsa=usable time=150 class=untrusted\n" LINE2 "\n", 2},
 	{"load: a time with a sign", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
 	    "tlsa=usable time=+150 class=untrusted\n" LINE2 "\n", 2},
+	/* Lines only as the writer writes them (probestate_line_parse), which
+	 * the fleet's shared results rely on too. */
+	{"load: a key the writer never writes", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
+	    "tlsa=usable time=150 class=untrusted color=red\n" LINE2 "\n", 2},
+	{"load: a key written twice", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
+	    "tlsa=usable time=150 class=untrusted class=verified\n" LINE2 "\n", 2},
+	{"load: a tlsa value the writer never writes", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 "
+	    "port=25 tlsa=maybe time=150 class=untrusted\n" LINE2 "\n", 2},
+	{"load: a detail too long for the record", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
+	    "tlsa=usable time=150 class=untrusted detail="
+	    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+	    "\n" LINE2 "\n", 2},
+	{"load: an spki too long", LINE1 "\n" "dest=t.test host=mx.t.test addr=192.0.2.1 port=25 "
+	    "tlsa=usable time=150 class=untrusted spki=" SPKI_A "0\n" LINE2 "\n", 2},
 };
 
 static void

@@ -59,46 +59,49 @@ done
 diag "lab, mail, HTTPS, Redis and four relays in $(($(_lab_ms) - t_start)) ms"
 
 # ---------------------------------------------------------------- 1. one alert
+# r1 probes wrongtlsa.test's MX host first and raises both alerts: the
+# host's (dane-mismatch) and the destination's (dane-mismatch-all). r2 and
+# r3 then see the failure twice each: in r1's probe result, shared (the
+# destination's news, their own to tell: its alert claimed, held by r1),
+# and in a probe of their own (tlspolicy refresh does not ask the fleet:
+# the host's alert claimed, held by r1).
 t0=$(_lab_ms)
-asking=()
-for r in r1 r2 r3; do
-	relay_pmq "$r" wrongtlsa.test >/dev/null &
-	asking+=($!)
-done
-# Those three only: a bare wait would wait for the lab's servers too.
-wait "${asking[@]}"
-# Each relay has decided once it logged the alert or its sharing.
-decided() {
-	local r
-	for r in r1 r2 r3; do
-		grep -qE "event=alert(-shared)? kind=dane-mismatch dest=wrongtlsa\\.test" "$(relay_log "$r")" || return 1
-	done
-}
-ok "each relay saw the DANE mismatch and decided on its alert" _lab_poll $((15000 * ${LAB_TIME_FACTOR:-1})) decided
+# logged RELAY ERE: RELAY's log has a line that matches.
+logged() { grep -qE -- "$2" "$(relay_log "$1")"; }
+# both_logged ERE: r2's and r3's logs have it.
+both_logged() { logged r2 "$1" && logged r3 "$1"; }
+wait_ms=$((15000 * ${LAB_TIME_FACTOR:-1}))
+relay_pmq r1 wrongtlsa.test >/dev/null
+ok "r1 probes and raises the host's alert" \
+	_lab_poll "$wait_ms" logged r1 'alert: event=alert kind=dane-mismatch dest=wrongtlsa\.test '
+ok "and the destination's" _lab_poll "$wait_ms" logged r1 'alert: event=alert kind=dane-mismatch-all dest=wrongtlsa\.test'
+relay_pmq r2 wrongtlsa.test >/dev/null
+relay_pmq r3 wrongtlsa.test >/dev/null
+ok "r2 and r3 take r1's probe result" _lab_poll "$wait_ms" both_logged 'event=probe-shared dest=wrongtlsa\.test'
+ok "r2 and r3 see every host fail: the destination's alert, shared" _lab_poll "$wait_ms" both_logged \
+	'info: event=alert-shared kind=dane-mismatch-all dest=wrongtlsa\.test raised_by=r1$'
+relay_tlsp r2 refresh wrongtlsa.test >/dev/null
+relay_tlsp r3 refresh wrongtlsa.test >/dev/null
+ok "r2 and r3 probe the host themselves" _lab_poll "$wait_ms" both_logged 'event=probe dest=wrongtlsa\.test .*class=dane-mismatch'
+ok "and find the host's alert shared" _lab_poll "$wait_ms" both_logged \
+	'info: event=alert-shared kind=dane-mismatch dest=wrongtlsa\.test raised_by=r1$'
 sleep 0.5	# the command of the one raising it, and any stray second one
-raised=() shared=()
-for r in r1 r2 r3; do
-	relay_settle "$r"
-	log=$(relay_log "$r")
-	n=$(grep -c "alert: event=alert kind=dane-mismatch dest=wrongtlsa.test " "$log")
-	((n)) && raised+=("$r")
-	m=$(grep -c "info: event=alert-shared kind=dane-mismatch dest=wrongtlsa.test raised_by=" "$log")
-	((m)) && shared+=("$r")
-done
-is "${#raised[@]}" 1 "one relay raised dane-mismatch (${raised[*]})"
-is "${#shared[@]}" 2 "the two others logged it as shared (${shared[*]})"
-is "$(alerts dane-mismatch | wc -l)" 1 "alert_command ran once for the fleet"
-holder=${raised[0]:-none}
-for r in "${shared[@]}"; do
-	like "$(cat "$(relay_log "$r")")" "event=alert-shared kind=dane-mismatch dest=wrongtlsa\\.test raised_by=$holder" \
-		"$r names $holder as the relay that raised it"
+for kind in dane-mismatch dane-mismatch-all; do
+	n=0
+	for r in r1 r2 r3; do
+		relay_settle "$r"
+		n=$((n + $(grep -c "alert: event=alert kind=$kind dest=wrongtlsa.test" "$(relay_log "$r")")))
+	done
+	is "$n" 1 "$kind: one alert line in the fleet"
+	is "$(alerts "$kind" | wc -l)" 1 "$kind: alert_command ran once for the fleet"
 done
 held=0
-for r in r1 r2 r3; do
+for r in r2 r3; do
 	held=$((held + $(relay_metric "$r" 'tlspolicyd_fleet_claims_total{kind="alert",result="held"}')))
 done
-ok "the fleet's claims metric counts the shared alerts" test "$held" -ge 2
-ok "Redis holds the alert's claim" in_redis main 'tlspolicyd:alert:dane-mismatch|wrongtlsa.test'
+is "$held" 4 "r2 and r3 count four alerts held by another relay"
+is "$(relay_metric r1 'tlspolicyd_fleet_claims_total{kind="alert",result="ours"}')" 2 "r1 claimed two"
+ok "Redis holds the host's alert claim" in_redis main 'tlspolicyd:alert:dane-mismatch|wrongtlsa.test'
 diag "alerts: $(($(_lab_ms) - t0)) ms"
 
 # ---------------------------------------------------------------- 2. forged values

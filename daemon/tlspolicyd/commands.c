@@ -121,6 +121,85 @@ stats(struct commands *cmd, struct control_request *req)
 	buf_free(&out);
 }
 
+/* A reply that waits for the fleet: this relay's part, then what Redis
+ * said once it has answered (unreachable: this relay's part and a line
+ * that says so). */
+struct fleet_reply {
+	struct control_request *req;
+	struct buf out;
+	const char *unreachable;
+};
+
+static struct fleet_reply *
+fleet_reply_new(struct control_request *req, const char *unreachable)
+{
+	struct fleet_reply *fr = calloc(1, sizeof(*fr));
+
+	if (!fr) {
+		control_reply(req, "ERROR out of memory");
+		return NULL;
+	}
+	fr->req = req;
+	fr->unreachable = unreachable;
+	buf_init(&fr->out);
+	return fr;
+}
+
+/* Replies with what fr holds, and frees it. */
+static void
+fleet_reply_send(struct fleet_reply *fr)
+{
+	control_reply(fr->req, buf_terminate(&fr->out) == 0 ? buf_ptr(&fr->out) : "ERROR out of memory");
+	buf_free(&fr->out);
+	free(fr);
+}
+
+static void
+on_fleet_part(void *arg, const char *text)
+{
+	struct fleet_reply *fr = arg;
+
+	buf_puts(&fr->out, text ? text : fr->unreachable);
+	fleet_reply_send(fr);
+}
+
+/* `exceptions --proposed`: this relay's proposals, then, with a fleet,
+ * the other relays' (exshare.h). */
+static void
+proposed_command(struct commands *cmd, struct control_request *req)
+{
+	struct fleet_reply *fr = fleet_reply_new(req, "# the fleet's proposals: Redis did not answer\n");
+
+	if (!fr)
+		return;
+	buf_puts(&fr->out, "OK\n");
+	exlist_proposed(cmd->exlist, &fr->out);
+	if (exlist_fleet_proposed(cmd->exlist, on_fleet_part, fr) == 0)
+		return;
+	fleet_reply_send(fr);
+}
+
+static void
+maillog_command(struct commands *cmd, struct control_request *req, const char *argument)
+{
+	struct nexthop nh;
+	char key[NEXTHOP_NAME_MAX + 16];
+	struct fleet_reply *fr;
+
+	if (argument[0] && !parse_dest(req, argument, &nh, key, sizeof(key)))
+		return;
+	if (!(fr = fleet_reply_new(req, "fleet=unreachable\n")))
+		return;
+	buf_puts(&fr->out, "OK");
+	/* Postfix's log names recipient domains, so the counts are by domain. */
+	maillog_report(cmd->maillog, argument[0] ? nh.name : NULL, &fr->out);
+	if (argument[0] && maillog_fleet_view(cmd->maillog, nh.name, on_fleet_part, fr) == 0) {
+		buf_putc(&fr->out, '\n');
+		return;
+	}
+	fleet_reply_send(fr);
+}
+
 void
 commands_handle(void *arg, struct control_request *req, const char *command, const char *argument)
 {
@@ -139,26 +218,9 @@ commands_handle(void *arg, struct control_request *req, const char *command, con
 	} else if (strcmp(command, "stats") == 0) {
 		stats(cmd, req);
 	} else if (strcmp(command, "proposed") == 0) {
-		struct buf out;
-		buf_init(&out);
-		buf_puts(&out, "OK\n");
-		exlist_proposed(cmd->exlist, &out);
-		buf_terminate(&out);
-		control_reply(req, buf_ptr(&out));
-		buf_free(&out);
+		proposed_command(cmd, req);
 	} else if (strcmp(command, "maillog") == 0) {
-		struct nexthop nh;
-		char key[NEXTHOP_NAME_MAX + 16];
-		if (argument[0] && !parse_dest(req, argument, &nh, key, sizeof(key)))
-			return;
-		struct buf out;
-		buf_init(&out);
-		buf_puts(&out, "OK");
-		/* Postfix's log names recipient domains, so the counts are by domain. */
-		maillog_report(cmd->maillog, argument[0] ? nh.name : NULL, &out);
-		buf_terminate(&out);
-		control_reply(req, buf_ptr(&out));
-		buf_free(&out);
+		maillog_command(cmd, req, argument);
 	} else {
 		const char *why;
 		char reply[200];

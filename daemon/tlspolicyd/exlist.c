@@ -15,6 +15,7 @@
 #include "rules/exceptions.h"
 #include "exlist.h"
 #include "rules/exlifecycle.h"
+#include "watch/exshare.h"
 #include "probe/probe.h"
 
 #define WATCH_EVERY_S 2
@@ -35,6 +36,7 @@ struct exlist {
 	unsigned ticks;
 	exlist_evidence *evidence;	/* Postfix's log, for exceptions_auto */
 	void *evidence_arg;
+	struct exshare *share;		/* with a fleet: every relay's proposals */
 };
 
 static void
@@ -294,6 +296,8 @@ propose(struct exlist *x, const char *dest)
 	if (what == EXLIFECYCLE_IGNORED)
 		return;
 	snprintf(line, sizeof(line), "%s may", dest);
+	if (x->share)
+		exshare_propose(x->share, dest, what == EXLIFECYCLE_APPLIED, &v.evidence, (int64_t)time(NULL));
 	if (what == EXLIFECYCLE_WAITING) {
 		snprintf(text, sizeof(text), "%s; not applied: %s", reason, exproposal_verdict_text(v.verdict));
 		log_event(x->log, LOGL_NOTICE, "exception-proposed", "dest", dest, "line", line, "applied", "no",
@@ -313,6 +317,8 @@ fixed(struct exlist *x, const char *dest)
 	char line[16];
 
 	exlifecycle_verified(x->life, dest, &fix);
+	if (x->share)
+		exshare_withdraw(x->share, dest);
 	if (fix.list_changed)
 		apply(x);
 	if (!fix.entry)
@@ -347,6 +353,20 @@ exlist_proposed(const struct exlist *x, struct buf *out)
 	exlifecycle_proposed(x->life, out);
 }
 
+int
+exlist_set_fleet(struct exlist *x, struct fleet *fleet)
+{
+	if (fleet && !(x->share = exshare_create(fleet)))
+		return -1;
+	return 0;
+}
+
+int
+exlist_fleet_proposed(struct exlist *x, exshare_listed *cb, void *arg)
+{
+	return x->share ? exshare_list(x->share, cb, arg) : -1;
+}
+
 size_t
 exlist_count(const struct exlist *x)
 {
@@ -363,6 +383,7 @@ exlist_free(struct exlist *x)
 	exceptions_unref(x->file);
 	exceptions_unref(x->automatic);
 	exlifecycle_free(x->life);
+	exshare_free(x->share);
 	config_unref(x->cfg);
 	free(x);
 }

@@ -29,6 +29,7 @@
 #include "util/buf.h"
 #include "config/config.h"
 #include "rules/exproposal.h"
+#include "watch/exshare.h"
 #include "util/log.h"
 #include "serve/policymap.h"
 #include "probing.h"
@@ -52,6 +53,13 @@ void exlist_news(void *arg, const char *dest, enum probing_news n);
 /* The proposals, one line each in the list's syntax. */
 void exlist_proposed(const struct exlist *x, struct buf *out);
 size_t exlist_count(const struct exlist *x);
+/* With a fleet (fleet.h): this relay's proposals are shared, and
+ * exlist_fleet_proposed() lists the other relays' (exshare.h), which are
+ * shown, never applied. -1 when out of memory. */
+struct fleet;
+int exlist_set_fleet(struct exlist *x, struct fleet *fleet);
+/* -1 without a fleet or Redis usable now: no callback. */
+int exlist_fleet_proposed(struct exlist *x, exshare_listed *cb, void *arg);
 void exlist_free(struct exlist *x);
 
 #endif

@@ -15,6 +15,7 @@
 #include "maillog.h"
 #include "probe/probe.h"
 #include "util/tail.h"
+#include "watch/logshare.h"
 
 #define POLL_EVERY_MS 1000
 /* Destinations whose counts are kept; the one seen longest ago goes first. */
@@ -29,6 +30,8 @@ struct maillog {
 	struct tail *tail;
 	struct event *ev;
 	bool read_failed;	/* logged once until a read succeeds */
+	struct logshare *share;	/* with a fleet: every relay's counts */
+	struct event *share_timer;
 };
 
 static void
@@ -152,35 +155,9 @@ maillog_reload(struct maillog *m, const struct config *cfg)
 }
 
 static void
-put_counts(struct buf *out, const struct logwatch_counts *c)
-{
-	kv_uint(out, "verified", c->verified);
-	kv_uint(out, "trusted", c->trusted);
-	kv_uint(out, "untrusted", c->untrusted);
-	kv_uint(out, "anonymous", c->anonymous);
-	kv_uint(out, "cert_failed", c->cert_failed);
-	kv_uint(out, "tlsa_error", c->tlsa_error);
-	kv_uint(out, "non_dnssec", c->non_dnssec);
-	kv_uint(out, "sent", c->sent);
-	kv_uint(out, "deferred", c->deferred);
-	kv_uint(out, "deferred_tls", c->deferred_tls);
-}
-
-static void
 add_counts(void *arg, const char *dest, const struct logwatch_counts *c)
 {
-	struct logwatch_counts *sum = arg;
-
-	sum->verified += c->verified;
-	sum->trusted += c->trusted;
-	sum->untrusted += c->untrusted;
-	sum->anonymous += c->anonymous;
-	sum->cert_failed += c->cert_failed;
-	sum->tlsa_error += c->tlsa_error;
-	sum->non_dnssec += c->non_dnssec;
-	sum->sent += c->sent;
-	sum->deferred += c->deferred;
-	sum->deferred_tls += c->deferred_tls;
+	logwatch_counts_add(arg, c);
 }
 
 void
@@ -218,7 +195,7 @@ maillog_report(const struct maillog *m, const char *dest, struct buf *out)
 		kv_str(out, "dest", dest);
 		kv_str(out, "seen", c ? "yes" : "no");
 		if (c) {
-			put_counts(out, c);
+			logwatch_counts_format(c, out);
 			kv_str(out, "last_verified", c->last_verified ? "yes" : "no");
 			/* The run that corroborates probes for exceptions_auto. */
 			kv_uint(out, "failing_deferrals", c->run_deferred_tls);
@@ -229,7 +206,34 @@ maillog_report(const struct maillog *m, const char *dest, struct buf *out)
 	struct logwatch_counts sum;
 	size_t lines;
 	maillog_totals(m, &sum, &lines);
-	put_counts(out, &sum);
+	logwatch_counts_format(&sum, out);
+}
+
+static void
+on_share(evutil_socket_t fd, short what, void *arg)
+{
+	struct maillog *m = arg;
+
+	logshare_publish(m->share, m->lw, (int64_t)time(NULL));
+}
+
+int
+maillog_set_fleet(struct maillog *m, struct fleet *fleet)
+{
+	struct timeval every = {MAILLOG_SHARE_INTERVAL_S, 0};
+
+	if (!fleet)
+		return 0;
+	if (!(m->share = logshare_create(fleet)) || !(m->share_timer = event_new(m->base, -1, EV_PERSIST, on_share, m)) ||
+	    event_add(m->share_timer, &every) < 0)
+		return -1;
+	return 0;
+}
+
+int
+maillog_fleet_view(struct maillog *m, const char *dest, logshare_viewed *cb, void *arg)
+{
+	return m->share ? logshare_view(m->share, dest, cb, arg) : -1;
 }
 
 void
@@ -237,6 +241,9 @@ maillog_free(struct maillog *m)
 {
 	if (!m)
 		return;
+	if (m->share_timer)
+		event_free(m->share_timer);
+	logshare_free(m->share);
 	stop(m);
 	logwatch_free(m->lw);
 	free(m);

@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "rules/exproposal.h"
 #include "util/log.h"
+#include "watch/logshare.h"
 #include "watch/logwatch.h"
 
 struct event_base;
@@ -42,5 +43,14 @@ bool maillog_evidence(void *m, const char *dest, struct exproposal_evidence *out
 /* The counts of every destination added up, and the lines read. */
 void maillog_totals(const struct maillog *m, struct logwatch_counts *sum, size_t *lines);
 void maillog_free(struct maillog *m);
+
+/* With a fleet (fleet.h): this relay's counts are stored every
+ * MAILLOG_SHARE_INTERVAL_S for the others (logshare.h), and
+ * maillog_fleet_view() reads every relay's. -1 when out of memory. */
+#define MAILLOG_SHARE_INTERVAL_S 10
+struct fleet;
+int maillog_set_fleet(struct maillog *m, struct fleet *fleet);
+/* -1 without a fleet, or Redis not usable now: no callback. */
+int maillog_fleet_view(struct maillog *m, const char *dest, logshare_viewed *cb, void *arg);
 
 #endif

@@ -710,6 +710,8 @@ main(int argc, char **argv)
 	}
 	buf_free(&errors);
 	probing_set_news(d.probing, exlist_news, d.exlist);
+	if (exlist_set_fleet(d.exlist, d.fleet) < 0)
+		return start_failed(&d, EX_OSERR, "out of memory");
 	if (open_control(&d, err, sizeof(err)) < 0)
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
 	if (d.cfg->metrics_listen[0] &&
@@ -729,6 +731,8 @@ main(int argc, char **argv)
 	if (!(d.maillog = maillog_create(d.base, d.log, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_NOINPUT, "%s", err);
 	d.commands.maillog = d.maillog;
+	if (maillog_set_fleet(d.maillog, d.fleet) < 0)
+		return start_failed(&d, EX_OSERR, "out of memory");
 	exlist_set_evidence(d.exlist, maillog_evidence, d.maillog);
 	/* As the user too: libunbound's first look at the anchor's keys may
 	 * rewrite a tracked anchor file (trust_anchor_tracking). */

@@ -613,6 +613,8 @@ check_redis(const struct config *c, const char *name, struct buf *errors)
 			add_error(errors, name, 0, "redis_prefix: no spaces or control characters");
 			break;
 		}
+	if (c->redis_relay_name && strlen(c->redis_relay_name) > 64)
+		add_error(errors, name, 0, "redis_relay_name: at most 64 characters");
 	for (const char *p = c->redis_relay_name; p && *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '|') {
 			add_error(errors, name, 0, "redis_relay_name: no spaces, control characters or '|'");

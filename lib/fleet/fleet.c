@@ -47,7 +47,7 @@ struct fleet {
 	bool said_error;		/* an error reply, until a write works again */
 };
 
-enum stage { GET, CLAIM_NX, CLAIM_READ, CLAIM_REPLACE };
+enum stage { GET, GET_ALL, CLAIM_NX, CLAIM_READ, CLAIM_REPLACE };
 
 struct fleet_op {
 	struct fleet *f;
@@ -57,6 +57,8 @@ struct fleet_op {
 	struct redisconn_cmd *cmd;
 	int64_t life_s;			/* GET: the longest a value may count; claims: the lease */
 	fleet_got *got;
+	fleet_each *each;
+	fleet_done *done;
 	fleet_claimed *claimed;
 	void *arg;
 	struct buf sealed;		/* a claim's value */
@@ -169,6 +171,12 @@ fleet_set_wall_clock(struct fleet *f, fleet_wall_clock *clock, void *arg)
 	f->wall_arg = arg;
 }
 
+const char *
+fleet_relay(const struct fleet *f)
+{
+	return f->relay;
+}
+
 bool
 fleet_up(const struct fleet *f)
 {
@@ -224,8 +232,23 @@ said_error(struct fleet *f, const struct redisconn_reply *r, const char *key)
 	    "this relay works alone for what Redis refuses; check the server (memory, ACLs)", NULL);
 }
 
-/* Opens a value read from Redis; counts and says (once per kind and
- * reason) one that does not count. */
+/* A value that does not count: counted, and said once per kind and
+ * reason. */
+static void
+count_rejected(struct fleet *f, enum fleet_kind kind, const char *key, enum fleetvalue_verdict v)
+{
+	f->stats.rejected[kind][v]++;
+	if (f->said_rejected[kind][v])
+		return;
+	f->said_rejected[kind][v] = true;
+	bool stale = v == FLEETVALUE_EXPIRED || v == FLEETVALUE_VERSION_UNKNOWN;
+	log_event(f->log, stale ? LOGL_NOTICE : LOGL_WARNING, "fleet-value-rejected", "key", key, "verdict",
+	    fleetvalue_verdict_name(v), "action", stale ? "ignored; this relay does the work itself" :
+	    "ignored; someone without the fleet's key writes to Redis, or relays have different "
+	    "redis_key_file secrets: check both (said once per kind and reason)", NULL);
+}
+
+/* Opens a value read from Redis. */
 static enum fleetvalue_verdict
 open_value(struct fleet *f, const struct fleet_op *op, const struct redisconn_reply *r, int64_t max_life_s,
     const char **payload, size_t *len, int64_t *expires)
@@ -233,17 +256,8 @@ open_value(struct fleet *f, const struct fleet_op *op, const struct redisconn_re
 	enum fleetvalue_verdict v =
 	    fleetvalue_open(&f->key, op->key, r->str, r->len, f->wall(f->wall_arg), max_life_s, payload, len, expires);
 
-	if (v == FLEETVALUE_OK)
-		return v;
-	f->stats.rejected[op->kind][v]++;
-	if (!f->said_rejected[op->kind][v]) {
-		f->said_rejected[op->kind][v] = true;
-		bool stale = v == FLEETVALUE_EXPIRED || v == FLEETVALUE_VERSION_UNKNOWN;
-		log_event(f->log, stale ? LOGL_NOTICE : LOGL_WARNING, "fleet-value-rejected", "key", op->key, "verdict",
-		    fleetvalue_verdict_name(v), "action", stale ? "ignored; this relay does the work itself" :
-		    "ignored; someone without the fleet's key writes to Redis, or relays have different "
-		    "redis_key_file secrets: check both (said once per kind and reason)", NULL);
-	}
+	if (v != FLEETVALUE_OK)
+		count_rejected(f, op->kind, op->key, v);
 	return v;
 }
 
@@ -260,7 +274,7 @@ on_got(void *arg, const struct redisconn_reply *r)
 	enum fleet_found found;
 
 	end_op(op);
-	if (!r || r->type == REDISCONN_ERROR || r->type == REDISCONN_OTHER || r->type == REDISCONN_INTEGER) {
+	if (!r || (r->type != REDISCONN_STRING && r->type != REDISCONN_NIL)) {
 		if (r && r->type == REDISCONN_ERROR)
 			said_error(f, r, op->key);
 		f->stats.unreachable++;
@@ -354,6 +368,147 @@ fleet_put(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expir
 	free_op(op);
 }
 
+/* ---- One value per relay. ---- */
+
+/* The name a relay's value is sealed for: the key and the field. */
+static void
+field_name(struct buf *out, const char *key, const char *relay, size_t rlen)
+{
+	buf_reset(out);
+	buf_printf(out, "%s#%.*s", key, (int)rlen, relay);
+	buf_terminate(out);
+}
+
+void
+fleet_put_field(struct fleet *f, enum fleet_kind kind, const char *name, const char *field, int64_t expires,
+    const void *payload, size_t len)
+{
+	struct fleet_op *op;
+	struct buf sealed_for;
+	int64_t now = f->wall(f->wall_arg);
+	char px[24];
+
+	if (f->readonly || !redisconn_up(f->server) || expires <= now || strlen(field) > FLEET_FIELD_MAX ||
+	    !(op = new_op(f, kind, name))) {
+		f->stats.skipped++;
+		return;
+	}
+	buf_init(&sealed_for);
+	field_name(&sealed_for, op->key, field, strlen(field));
+	const char *hset[4] = {"HSET", op->key, field, NULL};
+	size_t hsetlen[4] = {4, strlen(op->key), strlen(field), 0};
+	int64_t ms = (expires - now) * 1000;
+	const char *pexpire[3] = {"PEXPIRE", op->key, px};
+	size_t pexpirelen[3] = {7, strlen(op->key), 0};
+	pexpirelen[2] = (size_t)snprintf(px, sizeof(px), "%lld", (long long)(ms < MIN_STORE_MS ? MIN_STORE_MS : ms));
+	if (fleetvalue_seal(&f->key, buf_ptr(&sealed_for), expires, payload, len, &op->sealed) == 0) {
+		hset[3] = buf_ptr(&op->sealed);
+		hsetlen[3] = buf_size(&op->sealed);
+		if (redisconn_command(f->server, 4, hset, hsetlen, on_put, f) &&
+		    redisconn_command(f->server, 3, pexpire, pexpirelen, on_put, f))
+			f->stats.puts[kind]++;
+		else
+			f->stats.skipped++;
+	} else {
+		f->stats.skipped++;
+	}
+	buf_free(&sealed_for);
+	free_op(op);
+}
+
+void
+fleet_put_mine(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
+    size_t len)
+{
+	fleet_put_field(f, kind, name, f->relay, expires, payload, len);
+}
+
+void
+fleet_del_field(struct fleet *f, enum fleet_kind kind, const char *name, const char *field)
+{
+	struct fleet_op *op;
+
+	if (f->readonly || !redisconn_up(f->server) || !(op = new_op(f, kind, name))) {
+		f->stats.skipped++;
+		return;
+	}
+	const char *hdel[3] = {"HDEL", op->key, field};
+	size_t hdellen[3] = {4, strlen(op->key), strlen(field)};
+	if (!redisconn_command(f->server, 3, hdel, hdellen, on_put, f))
+		f->stats.skipped++;
+	free_op(op);
+}
+
+static void
+on_got_all(void *arg, const struct redisconn_reply *r)
+{
+	struct fleet_op *op = arg;
+	struct fleet *f = op->f;
+	struct buf sealed_for;
+	char name[FLEET_FIELD_MAX + 1];
+
+	end_op(op);
+	if (!r || r->type != REDISCONN_ARRAY) {
+		if (r && r->type == REDISCONN_ERROR)
+			said_error(f, r, op->key);
+		f->stats.unreachable++;
+		op->done(op->arg, FLEET_UNREACHABLE);
+		free_op(op);
+		return;
+	}
+	buf_init(&sealed_for);
+	for (size_t i = 0; i + 1 < r->nelements && i / 2 < FLEET_FIELDS_MAX; i += 2) {
+		const struct redisconn_reply *field = &r->elements[i], *value = &r->elements[i + 1];
+		const char *payload;
+		size_t len;
+		int64_t expires;
+		if (field->type != REDISCONN_STRING || value->type != REDISCONN_STRING || field->len > FLEET_FIELD_MAX ||
+		    memchr(field->str, '\0', field->len)) {
+			f->stats.rejected[op->kind][FLEETVALUE_MALFORMED]++;
+			continue;
+		}
+		field_name(&sealed_for, op->key, field->str, field->len);
+		enum fleetvalue_verdict v = fleetvalue_open(&f->key, buf_ptr(&sealed_for), value->str, value->len,
+		    f->wall(f->wall_arg), op->life_s, &payload, &len, &expires);
+		if (v != FLEETVALUE_OK) {
+			count_rejected(f, op->kind, buf_ptr(&sealed_for), v);
+			continue;
+		}
+		f->stats.hits[op->kind]++;
+		memcpy(name, field->str, field->len);
+		name[field->len] = '\0';
+		op->each(op->arg, name, payload, len, expires);
+	}
+	buf_free(&sealed_for);
+	op->done(op->arg, r->nelements ? FLEET_FOUND : FLEET_ABSENT);
+	free_op(op);
+}
+
+struct fleet_op *
+fleet_get_all(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s, fleet_each *each,
+    fleet_done *done, void *arg)
+{
+	struct fleet_op *op;
+
+	f->stats.gets[kind]++;
+	if (!redisconn_up(reader(f)) || !(op = new_op(f, kind, name))) {
+		f->stats.skipped++;
+		return NULL;
+	}
+	op->stage = GET_ALL;
+	op->life_s = max_life_s;
+	op->each = each;
+	op->done = done;
+	op->arg = arg;
+	if (!send_key(op, reader(f), "HGETALL", on_got_all)) {
+		f->stats.skipped++;
+		free_op(op);
+		return NULL;
+	}
+	list_push_back(&f->ops, &op->link);
+	return op;
+}
+
 /* ---- Claims. ---- */
 
 static void
@@ -398,7 +553,7 @@ on_claim(void *arg, const struct redisconn_reply *r)
 	char name[128];
 
 	op->cmd = NULL;
-	if (!r || r->type == REDISCONN_ERROR || r->type == REDISCONN_OTHER || r->type == REDISCONN_INTEGER) {
+	if (!r || (r->type != REDISCONN_STRING && r->type != REDISCONN_NIL)) {
 		if (r && r->type == REDISCONN_ERROR)
 			said_error(f, r, op->key);
 		f->stats.unreachable++;
@@ -432,6 +587,7 @@ on_claim(void *arg, const struct redisconn_reply *r)
 		claim_done(op, FLEET_CLAIM_OURS, NULL);
 		return;
 	case GET:
+	case GET_ALL:
 		break;
 	}
 	claim_done(op, FLEET_CLAIM_ALONE, NULL);

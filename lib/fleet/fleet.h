@@ -99,6 +99,9 @@ struct fleet *fleet_from_config(struct event_base *base, struct log *log, const 
     size_t errlen);
 void fleet_set_wall_clock(struct fleet *f, fleet_wall_clock *clock, void *arg);
 
+/* This relay's name in the fleet. */
+const char *fleet_relay(const struct fleet *f);
+
 /* Whether the server (writes) answers now. */
 bool fleet_up(const struct fleet *f);
 
@@ -119,6 +122,32 @@ struct fleet_op *fleet_get(struct fleet *f, enum fleet_kind kind, const char *na
 /* Stores payload under kind/name until expires (Unix seconds). */
 void fleet_put(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
     size_t len);
+
+/* Values under one name, a field each (FLEET_MAILLOG: a field per relay;
+ * FLEET_PROPOSAL: per destination and relay): a Redis hash, each field's
+ * value sealed for the key and the field. fleet_put_field() stores one,
+ * fleet_put_mine() this relay's (the field is its name); the hash lives
+ * as long as the value last stored. fleet_del_field() removes one.
+ * fleet_get_all() calls each() for every field whose value opens (at most
+ * FLEET_FIELDS_MAX), then done() once: FLEET_FOUND when there was a hash,
+ * else FLEET_ABSENT or FLEET_UNREACHABLE. A field is at most
+ * FLEET_FIELD_MAX bytes; longer ones are rejected. */
+#define FLEET_FIELDS_MAX 1000
+#define FLEET_FIELD_MAX 320
+#define FLEET_RELAY_MAX 64
+
+void fleet_put_field(struct fleet *f, enum fleet_kind kind, const char *name, const char *field, int64_t expires,
+    const void *payload, size_t len);
+void fleet_put_mine(struct fleet *f, enum fleet_kind kind, const char *name, int64_t expires, const void *payload,
+    size_t len);
+void fleet_del_field(struct fleet *f, enum fleet_kind kind, const char *name, const char *field);
+
+typedef void fleet_each(void *arg, const char *field, const char *payload, size_t len, int64_t expires);
+typedef void fleet_done(void *arg, enum fleet_found found);
+
+/* NULL: Redis is not usable now, no callback. */
+struct fleet_op *fleet_get_all(struct fleet *f, enum fleet_kind kind, const char *name, int64_t max_life_s,
+    fleet_each *each, fleet_done *done, void *arg);
 
 enum fleet_claim {
 	FLEET_CLAIM_OURS,	/* this relay does it, for the fleet */

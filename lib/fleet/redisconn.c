@@ -112,6 +112,36 @@ count_rtt(struct redisconn *c, uint64_t sent_us)
 	metrics_observe(&c->stats.rtt, (double)(clock_monotonic_us() - sent_us) / 1e6);
 }
 
+/* One reply of hiredis's, but an array: nested arrays are OTHER. */
+static void
+convert(const redisReply *reply, struct redisconn_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = REDISCONN_OTHER;
+	switch (reply->type) {
+	case REDIS_REPLY_NIL:
+		out->type = REDISCONN_NIL;
+		break;
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:
+		out->type = REDISCONN_STRING;
+		out->str = reply->str;
+		out->len = reply->len;
+		break;
+	case REDIS_REPLY_ERROR:
+		out->type = REDISCONN_ERROR;
+		out->str = reply->str;
+		out->len = reply->len;
+		break;
+	case REDIS_REPLY_INTEGER:
+		out->type = REDISCONN_INTEGER;
+		out->integer = reply->integer;
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -119,7 +149,7 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	struct redisconn *c = cmd->c;
 	redisReply *reply = r;
 	redisconn_callback *cb = cmd->cb;
-	struct redisconn_reply out = {REDISCONN_OTHER, NULL, 0, 0};
+	struct redisconn_reply out = {0};
 
 	if (cmd->deadline)
 		event_free(cmd->deadline);
@@ -134,28 +164,22 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		cb(arg, NULL);
 		return;
 	}
-	switch (reply->type) {
-	case REDIS_REPLY_NIL:
-		out.type = REDISCONN_NIL;
-		break;
-	case REDIS_REPLY_STRING:
-	case REDIS_REPLY_STATUS:
-		out.type = REDISCONN_STRING;
-		out.str = reply->str;
-		out.len = reply->len;
-		break;
-	case REDIS_REPLY_ERROR:
-		out.type = REDISCONN_ERROR;
-		out.str = reply->str;
-		out.len = reply->len;
-		break;
-	case REDIS_REPLY_INTEGER:
-		out.type = REDISCONN_INTEGER;
-		out.integer = reply->integer;
-		break;
-	default:
-		break;
+	if (reply->type == REDIS_REPLY_ARRAY) {
+		struct redisconn_reply *elements = calloc(reply->elements ? reply->elements : 1, sizeof(*elements));
+		if (!elements) {
+			cb(arg, NULL);
+			return;
+		}
+		for (size_t i = 0; i < reply->elements; i++)
+			convert(reply->element[i], &elements[i]);
+		out.type = REDISCONN_ARRAY;
+		out.elements = elements;
+		out.nelements = reply->elements;
+		cb(arg, &out);
+		free(elements);
+		return;
 	}
+	convert(reply, &out);
 	cb(arg, &out);
 }
 

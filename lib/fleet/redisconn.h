@@ -51,7 +51,8 @@ enum redisconn_type {
 	REDISCONN_STRING,	/* str, len: a bulk string or a status */
 	REDISCONN_INTEGER,
 	REDISCONN_ERROR,	/* str: the server's error */
-	REDISCONN_OTHER,	/* an array or anything else */
+	REDISCONN_ARRAY,	/* elements, nelements: one level, nested arrays as OTHER */
+	REDISCONN_OTHER,	/* anything else */
 };
 
 struct redisconn_reply {
@@ -59,6 +60,8 @@ struct redisconn_reply {
 	const char *str;
 	size_t len;
 	long long integer;
+	const struct redisconn_reply *elements;
+	size_t nelements;
 };
 
 /* reply NULL: no answer (down, dropped, or past the deadline). */

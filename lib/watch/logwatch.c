@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/kv.h"
 #include "util/map.h"
 #include "watch/logwatch.h"
 #include "postfix/postfixlog.h"
@@ -389,4 +390,96 @@ logwatch_line(struct logwatch *lw, const char *line, size_t len, int64_t now)
 		delivery(lw, &l, now);
 		break;
 	}
+}
+
+/* The counts a relay shares, by name: one table for the three below. */
+static const struct {
+	const char *name;
+	size_t offset;
+} count_fields[] = {
+	{"verified", offsetof(struct logwatch_counts, verified)},
+	{"trusted", offsetof(struct logwatch_counts, trusted)},
+	{"untrusted", offsetof(struct logwatch_counts, untrusted)},
+	{"anonymous", offsetof(struct logwatch_counts, anonymous)},
+	{"cert_failed", offsetof(struct logwatch_counts, cert_failed)},
+	{"tlsa_error", offsetof(struct logwatch_counts, tlsa_error)},
+	{"non_dnssec", offsetof(struct logwatch_counts, non_dnssec)},
+	{"sent", offsetof(struct logwatch_counts, sent)},
+	{"deferred", offsetof(struct logwatch_counts, deferred)},
+	{"deferred_tls", offsetof(struct logwatch_counts, deferred_tls)},
+};
+#define NCOUNT_FIELDS (sizeof(count_fields) / sizeof(count_fields[0]))
+
+static uint64_t *
+count_at(struct logwatch_counts *c, size_t i)
+{
+	return (uint64_t *)(void *)((char *)c + count_fields[i].offset);
+}
+
+static uint64_t
+count_of(const struct logwatch_counts *c, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)c + count_fields[i].offset, sizeof(v));
+	return v;
+}
+
+void
+logwatch_counts_format(const struct logwatch_counts *c, struct buf *out)
+{
+	for (size_t i = 0; i < NCOUNT_FIELDS; i++)
+		kv_uint(out, count_fields[i].name, count_of(c, i));
+	kv_uint(out, "last_seen", (uint64_t)(c->last_seen > 0 ? c->last_seen : 0));
+}
+
+struct counts_read {
+	struct logwatch_counts *c;
+	unsigned seen;		/* a bit per count field */
+	bool bad;
+};
+
+static void
+read_count(void *arg, const char *key, const char *value)
+{
+	struct counts_read *r = arg;
+	uint64_t v;
+
+	for (size_t i = 0; i < NCOUNT_FIELDS; i++) {
+		if (strcmp(key, count_fields[i].name) != 0)
+			continue;
+		if (!kv_number(value, UINT64_MAX / 2, &v) || (r->seen & (1u << i))) {
+			r->bad = true;
+			return;
+		}
+		*count_at(r->c, i) = v;
+		r->seen |= 1u << i;
+		return;
+	}
+	if (strcmp(key, "last_seen") == 0) {
+		if (!kv_number(value, INT64_MAX, &v))
+			r->bad = true;
+		else
+			r->c->last_seen = (int64_t)v;
+	}
+}
+
+int
+logwatch_counts_parse(const char *text, size_t len, struct logwatch_counts *out)
+{
+	struct counts_read r = {out, 0, false};
+
+	memset(out, 0, sizeof(*out));
+	if (kv_parse(text, len, read_count, &r) != 0 || r.bad || r.seen != (1u << NCOUNT_FIELDS) - 1)
+		return -1;
+	return 0;
+}
+
+void
+logwatch_counts_add(struct logwatch_counts *sum, const struct logwatch_counts *c)
+{
+	for (size_t i = 0; i < NCOUNT_FIELDS; i++)
+		*count_at(sum, i) += count_of(c, i);
+	if (c->last_seen > sum->last_seen)
+		sum->last_seen = c->last_seen;
 }

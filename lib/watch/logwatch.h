@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 struct logwatch_counts {
 	uint64_t verified, trusted, untrusted, anonymous;
 	uint64_t cert_failed, tlsa_error, non_dnssec;
@@ -67,5 +69,14 @@ const struct logwatch_counts *logwatch_counts(const struct logwatch *lw, const c
 void logwatch_each(const struct logwatch *lw,
     void (*fn)(void *arg, const char *dest, const struct logwatch_counts *c), void *arg);
 size_t logwatch_lines(const struct logwatch *lw);	/* lines fed so far */
+
+/* The counts as key=value fields (kv.h: "verified=N ... deferred_tls=N
+ * last_seen=T"), for people and for a fleet's relays, and back: 0, or -1
+ * when a field is not a number or a count is missing. Unknown keys are
+ * ignored (a later version's). */
+void logwatch_counts_format(const struct logwatch_counts *c, struct buf *out);
+int logwatch_counts_parse(const char *text, size_t len, struct logwatch_counts *out);
+/* Adds the outcome counts of c to sum (last_seen: the latest). */
+void logwatch_counts_add(struct logwatch_counts *sum, const struct logwatch_counts *c);
 
 #endif

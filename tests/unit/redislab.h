@@ -18,8 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "util/clock.h"
+#include "fleet/fleet.h"
 #include "table.h"
 
 #define REDISLAB_SERVER "/usr/bin/redis-server"
@@ -153,6 +156,41 @@ redislab_get(const struct redislab *lab, const char *key)
 
 	freeReplyObject(r);
 	return v;
+}
+
+/* A relay of the lab's fleet (keys under "t:"), up before it returns. */
+static inline struct fleet *
+redislab_fleet(const struct redislab *lab, struct event_base *base, struct log *log,
+    const struct fleetvalue_key *key, const char *relay, fleet_wall_clock *wall, void *wall_arg)
+{
+	struct fleet_settings s = {.password = "", .key = key, .timeout_ms = 500, .prefix = "t:", .relay = relay};
+	char spec[320], err[300];
+
+	snprintf(spec, sizeof(spec), "unix:%s", lab->socket);
+	assert_int_equal(endpoint_parse(spec, &s.server, err, sizeof(err)), 0);
+	struct fleet *f = fleet_create(base, log, &s, err, sizeof(err));
+	assert_non_null(f);
+	fleet_set_wall_clock(f, wall, wall_arg);
+	for (int i = 0; i < 3000 && !fleet_up(f); i++) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(fleet_up(f));
+	return f;
+}
+
+/* Runs the loop until *done, for at most ms. */
+static inline bool
+redislab_run_until(struct event_base *base, const bool *done, unsigned ms)
+{
+	uint64_t end = clock_monotonic_ms() + ms;
+
+	while (!*done && clock_monotonic_ms() < end) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (!*done)
+			usleep(1000);
+	}
+	return *done;
 }
 
 #endif

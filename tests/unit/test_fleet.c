@@ -426,6 +426,98 @@ test_password(void **state)
 	redis_start(NULL);
 }
 
+struct all {
+	bool done;
+	enum fleet_found found;
+	int n;
+	char seen[256];
+};
+
+static void
+on_each(void *arg, const char *relay, const char *payload, size_t len, int64_t expires)
+{
+	struct all *a = arg;
+	size_t at = strlen(a->seen);
+
+	a->n++;
+	snprintf(a->seen + at, sizeof(a->seen) - at, "%s=%.*s;", relay, (int)len, payload);
+}
+
+static void
+on_done(void *arg, enum fleet_found found)
+{
+	struct all *a = arg;
+
+	a->done = true;
+	a->found = found;
+}
+
+static struct all
+get_all(struct fleet *f, const char *name)
+{
+	struct all a = {0};
+
+	assert_non_null(fleet_get_all(f, FLEET_MAILLOG, name, 86400, on_each, on_done, &a));
+	run_until(&a.done, 3000, "fleet_get_all");
+	return a;
+}
+
+/* One value per relay under one name: each relay's own, none another's. */
+static void
+test_per_relay(void **state)
+{
+	if (no_redis())
+		return;
+	struct fleet *r1 = fleet_for("r1", false, NULL, 500), *r2 = fleet_for("r2", false, NULL, 500);
+	assert_true(is_up(r1) && is_up(r2));
+	assert_int_equal(get_all(r1, "d.example").found, FLEET_ABSENT);
+	fleet_put_mine(r1, FLEET_MAILLOG, "d.example", lab.now + 3600, "sent=3", 6);
+	fleet_put_mine(r2, FLEET_MAILLOG, "d.example", lab.now + 3600, "sent=4", 6);
+	fleet_put_mine(r2, FLEET_MAILLOG, "d.example", lab.now + 3600, "sent=5", 6);	/* replaces its own */
+	/* Two connections: wait until both relays' writes are in. */
+	bool in = false;
+	for (int i = 0; i < 3000 && !in; i++) {
+		event_base_loop(lab.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		redisReply *h = raw(NULL, "HGET t:maillog:d.example r2");
+		in = h->type == REDIS_REPLY_STRING && strstr(h->str, "sent=5") != NULL;
+		freeReplyObject(h);
+	}
+	assert_true(in);
+	struct all a = get_all(r1, "d.example");
+	assert_int_equal(a.found, FLEET_FOUND);
+	assert_int_equal(a.n, 2);
+	assert_non_null(strstr(a.seen, "r1=sent=3;"));
+	assert_non_null(strstr(a.seen, "r2=sent=5;"));
+	redisReply *r = raw(NULL, "PTTL t:maillog:d.example");
+	assert_true(r->integer > 3590000 && r->integer <= 3600000);
+	freeReplyObject(r);
+
+	/* r1's value under r3's name, garbage, and a long field: ignored. */
+	r = raw(NULL, "HGET t:maillog:d.example r1");
+	freeReplyObject(raw(NULL, "HSET t:maillog:d.example r3 %s", r->str));
+	freeReplyObject(r);
+	freeReplyObject(raw(NULL, "HSET t:maillog:d.example r4 garbage"));
+	char longname[100];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	freeReplyObject(raw(NULL, "HSET t:maillog:d.example %s x", longname));
+	a = get_all(r2, "d.example");
+	assert_int_equal(a.n, 2);
+	struct fleet_stats st;
+	fleet_stats(r2, &st);
+	assert_int_equal(st.rejected[FLEET_MAILLOG][FLEETVALUE_BAD_MAC], 1);
+	assert_int_equal(st.rejected[FLEET_MAILLOG][FLEETVALUE_MALFORMED], 2);
+	/* A read-only relay writes none. */
+	struct fleet *ro = fleet_for("ro", true, NULL, 500);
+	assert_true(is_up(ro));
+	fleet_put_mine(ro, FLEET_MAILLOG, "d.example", lab.now + 3600, "sent=9", 6);
+	a = get_all(ro, "d.example");
+	assert_int_equal(a.n, 2);
+	fleet_free(r1);
+	fleet_free(r2);
+	fleet_free(ro);
+}
+
 /* Freed with operations in flight: no callback runs after. */
 static void
 test_free_in_flight(void **state)
@@ -457,6 +549,7 @@ main(void)
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_slow_and_gone),
 		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_per_relay),
 		cmocka_unit_test(test_free_in_flight),
 	};
 

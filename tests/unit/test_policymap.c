@@ -725,20 +725,7 @@ struct fleet_lab {
 static struct fleet *
 fleet_on(struct fleet_lab *lab, const char *relay, int64_t (*wall)(void *), void *wall_arg)
 {
-	struct fleet_settings s = {.password = "", .key = &lab->key, .timeout_ms = 500, .prefix = "t:", .relay = relay};
-	char spec[320], err[300];
-
-	snprintf(spec, sizeof(spec), "unix:%s", lab->redis.socket);
-	assert_int_equal(endpoint_parse(spec, &s.server, err, sizeof(err)), 0);
-	struct fleet *f = fleet_create(lab->base, lab->log, &s, err, sizeof(err));
-	assert_non_null(f);
-	fleet_set_wall_clock(f, wall, wall_arg);
-	for (int i = 0; i < 3000 && !fleet_up(f); i++) {
-		event_base_loop(lab->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		usleep(1000);
-	}
-	assert_true(fleet_up(f));
-	return f;
+	return redislab_fleet(&lab->redis, lab->base, lab->log, &lab->key, relay, wall, wall_arg);
 }
 
 /* Runs the loop until the lookup has its answer. */

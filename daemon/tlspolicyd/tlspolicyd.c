@@ -695,6 +695,8 @@ main(int argc, char **argv)
 	    !(d.sigchld = evsignal_new(d.base, SIGCHLD, on_reap, &d)) || evsignal_add(d.sigchld, NULL) < 0 ||
 	    !(d.reap_timer = event_new(d.base, -1, EV_PERSIST, on_reap, &d)) || event_add(d.reap_timer, &reap_every) < 0)
 		return start_failed(&d, EX_OSERR, "cannot set up alerts");
+	/* One alert per destination and kind for the fleet (NULL: alone). */
+	alerter_set_fleet(d.alerter, d.fleet);
 	if (!(d.probing = probing_create(d.base, d.log, d.pm, d.alerter, d.cfg, err, sizeof(err))))
 		return start_failed(&d, EX_CONFIG, "probes: %s", err);
 	probing_set_fleet(d.probing, d.fleet);

@@ -43,7 +43,9 @@ DAEMON_LOG=
 DAEMON_CONF=
 DAEMON_EXEC=()
 
-daemon_conf() {
+# _daemon_conf_text [LINES...]: the configuration daemon_conf writes, on
+# stdout (fleet.sh writes one per relay).
+_daemon_conf_text() {
 	local line name defaults=(
 		"listen = inet:127.0.0.1:$DAEMON_PORT, unix:$LAB_DIR/tlspolicyd.sock"
 		"status_listen = unix:$LAB_DIR/status"
@@ -59,18 +61,20 @@ daemon_conf() {
 		"probe_allow_private = yes"
 		"probe_ca_file = $LAB_CA"
 	)
+	# A setting given as an argument replaces the lab's default: the
+	# daemon refuses a file that sets anything twice.
+	for line in "${defaults[@]}"; do
+		name=${line%% =*}
+		[[ " ${*%% =*} " == *" $name "* ]] || echo "$line"
+	done
+	for line in "$@"; do
+		echo "$line"
+	done
+}
+
+daemon_conf() {
 	DAEMON_CONF=$LAB_DIR/tlspolicyd.conf
-	{
-		# A setting given as an argument replaces the lab's default: the
-		# daemon refuses a file that sets anything twice.
-		for line in "${defaults[@]}"; do
-			name=${line%% =*}
-			[[ " ${*%% =*} " == *" $name "* ]] || echo "$line"
-		done
-		for line in "$@"; do
-			echo "$line"
-		done
-	} > "$DAEMON_CONF"
+	_daemon_conf_text "$@" > "$DAEMON_CONF"
 	# Let the unprivileged daemon reach its socket directory.
 	chmod 755 "$LAB_DIR"
 }

@@ -59,8 +59,10 @@
 #include "fleet/fleet.h"
 #include "probe/probe.h"
 
-/* A lease lasts at least this long: long enough for a slow probe. */
-#define PROBEFLEET_LEASE_MIN_S 30
+/* A lease lasts at least this long. A probe cannot outlast its six
+ * steps at probe_timeout each; the floor only keeps a lease from running
+ * out between Redis's clock and ours. */
+#define PROBEFLEET_LEASE_MIN_S 5
 /* Times a target waits for leases other relays hold before it is probed
  * here anyway. */
 #define PROBEFLEET_MAX_WAITS 3

@@ -731,7 +731,8 @@ static void
 test_lease_length(void **state)
 {
 	assert_int_equal(probefleet_lease_s(0), PROBEFLEET_LEASE_MIN_S);
-	assert_int_equal(probefleet_lease_s(5000), PROBEFLEET_LEASE_MIN_S);
+	assert_int_equal(probefleet_lease_s(500), PROBEFLEET_LEASE_MIN_S);
+	assert_int_equal(probefleet_lease_s(1000), 6);
 	assert_int_equal(probefleet_lease_s(10000), 60);
 	assert_int_equal(probefleet_lease_s(10001), 61);
 }

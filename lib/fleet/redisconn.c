@@ -416,7 +416,7 @@ struct redisconn *
 redisconn_create(struct event_base *base, struct log *log, const struct redisconn_settings *s, char *err,
     size_t errlen)
 {
-	snprintf(err, errlen, "this tlspolicyd was built without Redis support (configure found no hiredis): "
+	snprintf(err, errlen, "this tlspolicyd was built without Redis support (configure --without-redis): "
 	    "install libhiredis-dev and build again, or leave redis_server empty");
 	return NULL;
 }

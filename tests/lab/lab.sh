@@ -86,7 +86,8 @@
 #   lab_https_up            start nginx with the MTA-STS policies (sts.sh)
 #   lab_sts_resolver_up     start mta-sts-daemon, the reference (sts.sh)
 #   lab_sts_set stschange.test ID MODE [MX...]  change that domain's TXT id
-#                           and policy at run time (sts.sh)
+#                           (or remove the record: ID -) and policy at run
+#                           time (sts.sh)
 #   lab_sts_break DOMAIN, lab_sts_mend DOMAIN  stop / resume serving
 #                           DOMAIN's policy (404 meanwhile; sts.sh)
 #   lab_sts_domains [dns KIND | serve KIND]  the MTA-STS domains (sts.sh)

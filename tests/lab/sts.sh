@@ -80,11 +80,13 @@
 #                           (again: restarted, its cache empty)
 #   lab_sts_set [--max-age SECONDS] DOMAIN ID MODE [MX...]
 #                           stschange.test only: publish "v=STSv1; id=ID"
-#                           and serve a policy of MODE with those mx lines
-#                           and that max_age (default LAB_STS_MAX_AGE, or
-#                           86400); returns once the lab's resolver gives
-#                           the new TXT and every cache's old copy has
-#                           expired
+#                           (ID -: no TXT record at all, as an attacker
+#                           who strips it would have it) and serve a
+#                           policy of MODE with those mx lines and that
+#                           max_age (default LAB_STS_MAX_AGE, or 86400);
+#                           returns once the lab's resolver gives the new
+#                           TXT (or its secure absence) and every cache's
+#                           old copy has expired
 #   lab_sts_break DOMAIN    remove DOMAIN's policy file: 404 from now on
 #   lab_sts_mend DOMAIN     serve it again, as lab_https_up wrote it
 #   lab_sts_domains [dns KIND | serve KIND]  the domains, one a line: all,
@@ -246,16 +248,18 @@ _lab_sts_bench_zone() {
 	} >"$d/stsbench.test.zone"
 }
 
-# _lab_sts_change_zone SERIAL ID: stschange.test.zone, unsigned.
+# _lab_sts_change_zone SERIAL ID: stschange.test.zone, unsigned; ID -:
+# without the TXT record.
 _lab_sts_change_zone() {
-	local ttl=$_LAB_STS_CHANGE_TTL
+	local ttl=$_LAB_STS_CHANGE_TTL txt=
+	[[ $2 == - ]] || txt="_mta-sts  TXT $(_lab_sts_txt "$2")"
 	cat >"$LAB_DIR/dns/stschange.test.zone" <<-EOF
 		\$ORIGIN stschange.test.
 		\$TTL $ttl
 		@         SOA ns.test. hostmaster.test. $1 3600 600 86400 $ttl
 		@         NS  ns.test.
 		@         MX  10 mx.stsgood.test.
-		_mta-sts  TXT $(_lab_sts_txt "$2")
+		$txt
 		mta-sts   A   $LAB_STS_HTTPS_ADDR
 	EOF
 }
@@ -353,11 +357,16 @@ lab_sts_set() {
 }
 
 # _lab_sts_txt_is SERVER DIG-OPTION ID: SERVER gives stschange.test's TXT
-# with that id (and, from the resolver, the AD bit).
+# with that id, or with ID -, says there is none (NXDOMAIN: the name has
+# no other record); and, from the resolver, the AD bit.
 _lab_sts_txt_is() {
 	local out
 	out=$(ip netns exec "$LAB_NETNS" dig +tries=1 +time=1 "$2" @"$1" TXT _mta-sts.stschange.test 2>/dev/null)
-	[[ $out == *"\"v=STSv1; id=$3\""* ]] || return 1
+	if [[ $3 == - ]]; then
+		[[ $out == *"status: NXDOMAIN"* && $out == *"ANSWER: 0,"* ]] || return 1
+	else
+		[[ $out == *"\"v=STSv1; id=$3\""* ]] || return 1
+	fi
 	[[ $2 != +dnssec || $out =~ $'\n;; flags:'[a-z\ ]*' ad'[\ \;] ]]
 }
 

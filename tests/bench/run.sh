@@ -45,11 +45,21 @@
 # - resident size per cached destination over 100 000 fresh ones
 #   (bench_cold_memory).
 #
+# A fleet sharing through Redis (BENCH_FLEET=1, the default, before the
+# DNS part; 0: not; only: this alone), from tests/bench/fleet.sh:
+# - cached answers per second of a relay in a fleet (Redis up) beside a
+#   relay alone, as the runs above, and the Redis commands it sent over
+#   them (target 0);
+# - a destination's first lookup on relay B after relay A learned its
+#   MTA-STS policy and probe result, beside B alone: time, HTTPS fetches,
+#   probes;
+# - Redis commands per answered lookup over a mostly cached stream.
+#
 # Environment: BENCH_SECONDS (default 10), BENCH_WARMUP (2), BENCH_RUNS (3,
 # the median is reported), BENCH_CONNS ("1 16 100"), BENCH_STALL_CONNS (16),
 # BENCH_STALLERS (1000), BENCH_STS (1), BENCH_STS_DOMAINS (3000),
-# BENCH_STS_CONNS (100), BENCH_DNS (1); and those of prefetch.sh and
-# cold.sh.
+# BENCH_STS_CONNS (100), BENCH_DNS (1), BENCH_FLEET (1); and those of
+# prefetch.sh, cold.sh and fleet.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
@@ -58,6 +68,8 @@ source "$top_srcdir/tests/lab/lab.sh"
 source "$top_srcdir/tests/lab/daemon.sh"
 source "$top_srcdir/tests/bench/prefetch.sh"
 source "$top_srcdir/tests/bench/cold.sh"
+source "$top_srcdir/tests/lab/fleet.sh"
+source "$top_srcdir/tests/bench/fleet.sh"
 SMLOAD=$top_builddir/tests/bench/smload
 NSMIN=$top_builddir/tests/bench/nsmin
 SECONDS_=${BENCH_SECONDS:-10}
@@ -74,8 +86,10 @@ SURVEY_SAMPLE=${BENCH_SURVEY_SAMPLE:-100}
 SURVEY_TIMEOUT=${BENCH_SURVEY_TIMEOUT:-5}
 STS=${BENCH_STS:-1}
 DNS=${BENCH_DNS:-1}
-[[ $SURVEY == only ]] && STS=0 DNS=0
-[[ $DNS == only ]] && STS=0 SURVEY=0
+FLEET=${BENCH_FLEET:-1}
+[[ $SURVEY == only ]] && STS=0 DNS=0 FLEET=0
+[[ $DNS == only ]] && STS=0 SURVEY=0 FLEET=0
+[[ $FLEET == only ]] && STS=0 SURVEY=0 DNS=0
 STS_DOMAINS=${BENCH_STS_DOMAINS:-3000}
 STS_CONNS=${BENCH_STS_CONNS:-100}
 STS_WARM=$((2 * STS_CONNS))
@@ -102,6 +116,12 @@ if [[ $STS != 0 ]]; then
 	# at its default log_level: both log what they do, not every detail.
 	LAB_STS_RESOLVER_VERBOSITY=info
 fi
+if [[ $FLEET != 0 ]]; then
+	# The fleet's MTA-STS domains (tests/bench/fleet.sh), after those of
+	# the cold runs and their warm-ups.
+	FLEET_STS_FIRST=$(( ${LAB_STS_BENCH_DOMAINS:-0} + 1 ))
+	LAB_STS_BENCH_DOMAINS=$(( ${LAB_STS_BENCH_DOMAINS:-0} + $(bench_fleet_population) ))
+fi
 if [[ $DNS != 0 ]]; then
 	# The cold DANE population (tests/lab/danebench.sh): lab_up takes a
 	# couple of minutes longer to sign and load it.
@@ -109,7 +129,7 @@ if [[ $DNS != 0 ]]; then
 fi
 lab_up >/dev/null || { echo "lab_up failed" >&2; exit 1; }
 lab_mail_up >/dev/null || { echo "lab_mail_up failed" >&2; exit 1; }
-if [[ $STS != 0 ]]; then
+if [[ $STS != 0 || $FLEET != 0 ]]; then
 	lab_https_up >/dev/null || { echo "lab_https_up failed" >&2; exit 1; }
 fi
 
@@ -180,6 +200,11 @@ printf '%s\n' good.test mixed.test notlsa.test insecure.test danemx.insecure.tes
 
 # The keys smload asks (-k FILE, or -e FILE to check every reply).
 load_keys=(-k "$keys")
+
+if [[ $FLEET == only ]]; then
+	bench_fleet
+	exit
+fi
 
 # One measurement: prints "rps p50 p99" (the median run by rps).
 measure() {
@@ -555,6 +580,9 @@ if [[ $STS != 0 ]]; then
 fi
 if [[ $SURVEY != 0 ]]; then
 	bench_survey || exit 1
+fi
+if [[ $FLEET != 0 ]]; then
+	bench_fleet || exit 1
 fi
 if [[ $DNS != 0 ]]; then
 	bench_dns || exit 1

@@ -317,7 +317,7 @@ fixed(struct exlist *x, const char *dest)
 	char line[16];
 
 	exlifecycle_verified(x->life, dest, &fix);
-	if (x->share)
+	if (x->share && fix.withdrawn)
 		exshare_withdraw(x->share, dest);
 	if (fix.list_changed)
 		apply(x);

@@ -518,6 +518,28 @@ test_per_relay(void **state)
 	fleet_free(ro);
 }
 
+/* Redis full (maxmemory reached): writes and claims are refused, the
+ * relay works alone, reads still count. */
+static void
+test_full(void **state)
+{
+	if (no_redis())
+		return;
+	struct fleet *f = fleet_for("r1", false, NULL, 500);
+	assert_true(is_up(f));
+	put(f, FLEET_STS, "before.example", lab.now + 600, "p");
+	freeReplyObject(raw(NULL, "CONFIG SET maxmemory 1"));
+	freeReplyObject(raw(NULL, "CONFIG SET maxmemory-policy noeviction"));
+	assert_int_equal(claim(f, "full|192.0.2.9|25", 60).claim, FLEET_CLAIM_ALONE);
+	fleet_put(f, FLEET_STS, "after.example", lab.now + 600, "q", 1);
+	assert_int_equal(get(f, FLEET_STS, "after.example", 3600).found, FLEET_ABSENT);
+	assert_int_equal(get(f, FLEET_STS, "before.example", 3600).found, FLEET_FOUND);
+	assert_true(fleet_up(f));	/* full is not down */
+	freeReplyObject(raw(NULL, "CONFIG SET maxmemory 0"));
+	assert_int_equal(claim(f, "full|192.0.2.9|25", 60).claim, FLEET_CLAIM_OURS);
+	fleet_free(f);
+}
+
 /* Freed with operations in flight: no callback runs after. */
 static void
 test_free_in_flight(void **state)
@@ -550,6 +572,7 @@ main(void)
 		cmocka_unit_test(test_slow_and_gone),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_per_relay),
+		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_free_in_flight),
 	};
 

@@ -54,7 +54,7 @@ static const struct {
 	{RAN_NO_TLSA, "tlsa-unusable", "every MX host with TLSA records has one usable for SMTP"},
 	{RAN_STARTTLS, "starttls-missing", "every address that answers offers STARTTLS"},
 	{RAN_TLSA_MISMATCH, "tlsa-mismatch", "every probed address with TLSA presents a chain a record matches"},
-	{RAN_CERT_EXPIRING, "cert-expiring", "no presented certificate expires within the days asked"},
+	{RAN_CERT_EXPIRING, "cert-expiring", "no presented certificate expires"},
 	{RAN_RENEWAL, "renewal-unstaggered", "the MX hosts' certificates expire on different days"},
 	{RAN_ROLLOVER, "rollover-unready", "every MX host with TLSA has a record that survives its next key change"},
 };
@@ -419,10 +419,11 @@ selfcheck_run(const struct selfcheck_input *in, struct checklist *out)
 	struct run r = {in, in->resolution, out, 0, 0};
 
 	if (r.res->facts.mx != POLICY_MX_HOSTS || r.res->nhosts == 0) {
-		char why[TEXT_MAX];
-		snprintf(why, sizeof(why), "%s: %s", r.res->facts.mx == POLICY_MX_NULL ? "it accepts no mail (null MX)" :
-		    r.res->facts.mx == POLICY_MX_NXDOMAIN ? "the domain does not exist" : "no MX host to check",
-		    r.res->reason);
+		/* The resolution's reason says it already ("accepts no mail
+		 * (null MX)", the resolver's error); words when it has none. */
+		const char *why = r.res->reason[0] ? r.res->reason :
+		    r.res->facts.mx == POLICY_MX_NULL ? "it accepts no mail (null MX)" :
+		    r.res->facts.mx == POLICY_MX_NXDOMAIN ? "the domain does not exist" : "no MX host to check";
 		return checklist_set_unchecked(out, why);
 	}
 	check_mx(&r, out->domain);
@@ -433,8 +434,16 @@ selfcheck_run(const struct selfcheck_input *in, struct checklist *out)
 	check_renewal(&r);
 	for (unsigned h = 0; h < r.res->nhosts; h++)
 		check_rollover(&r, (int)h);
-	for (size_t k = 0; k < sizeof(ok_findings) / sizeof(ok_findings[0]); k++)
-		if ((r.ran & ok_findings[k].ran) && !checklist_has_problem(out, ok_findings[k].code))
-			add(&r, ok_findings[k].code, CHECKLIST_OK, NULL, NULL, ok_findings[k].ok, NULL);
+	for (size_t k = 0; k < sizeof(ok_findings) / sizeof(ok_findings[0]); k++) {
+		if (!(r.ran & ok_findings[k].ran) || checklist_has_problem(out, ok_findings[k].code))
+			continue;
+		const char *text = ok_findings[k].ok;
+		char detail[160];
+		if (ok_findings[k].ran == RAN_CERT_EXPIRING) {
+			snprintf(detail, sizeof(detail), "%s within %u days", text, in->days);
+			text = detail;
+		}
+		add(&r, ok_findings[k].code, CHECKLIST_OK, NULL, NULL, text, NULL);
+	}
 	return r.rc;
 }

@@ -31,6 +31,8 @@ cases=(
 	"good.test|1|warn rollover-unready"
 	"wrongtlsa.test|2|fail tlsa-mismatch"
 	"notlsa.test|1|warn no-tlsa"
+	# mx1.good.test and mx.notlsa.test: lab certificates made together
+	"mixed.test|1|warn no-tlsa warn renewal-unstaggered warn rollover-unready"
 	"insecure.test|1|warn host-insecure warn mx-insecure"
 	"unsignedmx.test|1|warn host-insecure"
 	"pkix.test|1|warn tlsa-unusable"
@@ -65,7 +67,7 @@ is "$(jq -c '.findings[] | keys' <<<"$json" | sort -u)" '["address","code","deta
 
 run_check nullmx.test
 is "$rc" 3 "nullmx.test: exit status 3 (could not check: no MX host)"
-like "$(jq -r '.error' <<<"$json")" 'null MX' "nullmx.test: the reason says null MX"
+is "$(jq -r '.error' <<<"$json")" "nullmx.test accepts no mail (null MX)" "nullmx.test: the reason says null MX"
 
 tlsp selfcheck --days x good.test >/dev/null 2>&1
 is "$?" 3 "a bad --days: exit status 3"

@@ -74,6 +74,14 @@ for cmd in explain probe; do
 	like "$ERR" "^tlspolicy $cmd: '.*': not a valid domain name: longer than 253 bytes$" "$cmd <277 bytes>: says why"
 done
 
+# selfcheck says the same, with its own "could not check" status.
+run selfcheck "$spec"
+is "$RC" 3 "selfcheck <277 bytes>: exit 3"
+like "$ERR" "^tlspolicy selfcheck: '.*': not a valid domain name: longer than 253 bytes$" "selfcheck <277 bytes>: says why"
+run selfcheck '[mx.example.org]'
+is "$RC" 3 "selfcheck of a host next hop: exit 3"
+like "$ERR" "not a domain" "selfcheck of a host next hop: says why"
+
 # What is not a host at all.
 run tlsa --host '[192.0.2.1]:25'
 is "$RC" 2 "tlsa --host of an IP literal: exit 2"

@@ -3,7 +3,7 @@
 # its own folder and of the folders below it, never above. The order is the
 # README's Layout:
 #
-#   util < postfix < rules < config < fleet < dns < sts < serve < probe < watch < report < survey
+#   util < postfix < rules < config < fleet < dns < sts < serve < probe < watch < report < survey < selfcheck
 #
 # and daemon/ may use all of lib/, while lib/ never includes a daemon/
 # header. One TAP line per folder, naming each include that breaks the rule.
@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$here/..}
 source "$top_srcdir/tests/lab/tap.sh"
 
-LAYERS=(util postfix rules config fleet dns sts serve probe watch report survey)
+LAYERS=(util postfix rules config fleet dns sts serve probe watch report survey selfcheck)
 declare -A RANK
 for i in "${!LAYERS[@]}"; do
 	RANK[${LAYERS[$i]}]=$i

@@ -4,7 +4,8 @@
  *   explain  resolve a destination here and show every step of the decision
  *   config   check a configuration file and print the settings in force
  * and the daemon's control commands; probe and tlsa are in probe_cmd.c,
- * survey in survey_cmd.c, sts (and explain's MTA-STS part) in sts_cmd.c.
+ * survey in survey_cmd.c, sts (and explain's MTA-STS part) in sts_cmd.c,
+ * selfcheck in selfcheck_cmd.c.
  */
 #include "autoconfig.h"
 
@@ -34,6 +35,7 @@
 #include "fromhere.h"
 #include "probe_cmd.h"
 #include "survey_cmd.h"
+#include "selfcheck_cmd.h"
 #include "sts_cmd.h"
 
 /* Exit codes, documented in tlspolicy(1). */
@@ -63,6 +65,8 @@ usage(FILE *out)
 	    "                     the TLSA record for a certificate, or for a live server's\n"
 	    "  survey [-j N] [--out FILE.jsonl] LIST|-\n"
 	    "                     resolve and probe every domain of a list; one JSON line each\n"
+	    "  selfcheck [--days N] [--json] DOMAIN...\n"
+	    "                     check domains of your own as senders see them: DNSSEC, TLSA, certificates\n"
 	    "  lint FILE          check an exception list as the daemon would\n"
 	    "  exceptions --proposed\n"
 	    "                     the exceptions the running daemon proposes\n"
@@ -477,6 +481,8 @@ main(int argc, char **argv)
 		rc = cmd_tlsa(cfg, argc, argv);
 	else if (strcmp(cmd, "survey") == 0)
 		rc = cmd_survey(cfg, argc, argv);
+	else if (strcmp(cmd, "selfcheck") == 0)
+		rc = cmd_selfcheck(cfg, argc, argv);
 	else if (strcmp(cmd, "purge") == 0 || strcmp(cmd, "refresh") == 0 || strcmp(cmd, "stats") == 0 ||
 	    strcmp(cmd, "maillog") == 0)
 		rc = cmd_control(cfg, cmd, argc, argv);

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "util/text.h"
 #include "rules/tlsa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -107,16 +108,6 @@ read_byte(const char **p, const char *end)
 	return (int)v;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;	/* upper case is not what tlsa_format() writes */
-}
-
 /* Reads back what tlsa_format() wrote; the data goes to bytes. */
 static int
 read_presentation(const char *p, size_t len, struct tlsa_record *r, unsigned char *bytes)
@@ -126,13 +117,10 @@ read_presentation(const char *p, size_t len, struct tlsa_record *r, unsigned cha
 
 	if (m < 0 || (end - p) % 2 != 0)
 		return -1;
-	size_t n = 0;
-	for (; p < end; p += 2) {
-		int hi = hex_value(p[0]), lo = hex_value(p[1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		bytes[n++] = (unsigned char)(hi << 4 | lo);
-	}
+	/* Lower case only: what tlsa_format() writes. */
+	size_t n = (size_t)(end - p) / 2;
+	if (text_unhex(bytes, p, n) < 0)
+		return -1;
 	r->usage = (uint8_t)u;
 	r->selector = (uint8_t)s;
 	r->mtype = (uint8_t)m;

@@ -71,6 +71,8 @@
 #   relay_metric NAME SAMPLE  one sample's value (the name with its
 #                           labels, exactly as exposed), 0 when absent
 #   relay_metric_sum NAME FAMILY  the sum of every sample of FAMILY
+#   lab_fleet_require [TOOL...]  bail out unless redis-server, redis-cli
+#                           and each TOOL are installed
 #   relay_redis_addrs NAME RNAME  the addresses ("IP:PORT", one a line) of
 #                           relay NAME's connections to Redis RNAME, as
 #                           Redis sees them (CLIENT LIST, MONITOR)
@@ -79,6 +81,13 @@ LAB_REDIS_ADDR=127.0.5.1
 LAB_FLEET_KEY=
 LAB_RELAY_PORT_BASE=7680
 LAB_RELAY_METRICS_PORT_BASE=9680
+
+lab_fleet_require() {
+	local tool
+	for tool in redis-server redis-cli "$@"; do
+		command -v "$tool" >/dev/null 2>&1 || bail_out "$tool is not installed (./dev test installs it)"
+	done
+}
 
 # ---------------------------------------------------------------- Redis
 

@@ -11,6 +11,8 @@ source "$here/lab.sh"
 source "$here/daemon.sh"
 source "$here/fleet.sh"
 
+lab_fleet_require
+
 t0=$(_lab_ms)
 lab_start
 diag "lab_start: $(($(_lab_ms) - t0)) ms"

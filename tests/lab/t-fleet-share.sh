@@ -24,9 +24,7 @@ source "$here/lab.sh"
 source "$here/daemon.sh"
 source "$here/fleet.sh"
 
-for tool in nginx redis-server redis-cli; do
-	command -v "$tool" >/dev/null 2>&1 || bail_out "$tool is not installed (./dev test installs it)"
-done
+lab_fleet_require nginx
 
 F=${LAB_TIME_FACTOR:-1}
 SECURE="secure match=mx.stsgood.test servername=hostname"

@@ -21,9 +21,7 @@ source "$here/lab.sh"
 source "$here/daemon.sh"
 source "$here/fleet.sh"
 
-for tool in nginx redis-server redis-cli; do
-	command -v "$tool" >/dev/null 2>&1 || bail_out "$tool is not installed (./dev test installs it)"
-done
+lab_fleet_require nginx
 SMLOAD=$(_lab_smload) || bail_out "smload is not built (make check builds it)"
 
 # The MTA-STS domains dI.stsbench.test: each one new to every relay until

@@ -29,6 +29,7 @@
 
 #include "watch/alert.h"
 #include "util/log.h"
+#include "stderrlog.h"
 #include "table.h"
 
 #define HOUR 3600000u
@@ -39,7 +40,6 @@ struct fixture {
 	const void *row;		/* a table row's test: its row */
 	char dir[64];
 	char cwd[4096];
-	int saved_stderr;
 	struct log *log;
 	struct alerter *a;
 	struct alert_settings s;
@@ -47,16 +47,6 @@ struct fixture {
 	char sendmail[256];
 	uint64_t now;
 };
-
-/* The real standard error, while the log's goes to a file. */
-static int saved_stderr = -1;
-
-/* fail_msg() prints to standard error: the real one, not the log file. */
-#define FAIL(...) do { \
-	if (saved_stderr >= 0) \
-		dup2(saved_stderr, STDERR_FILENO); \
-	fail_msg(__VA_ARGS__); \
-} while (0)
 
 static void
 path_in(const struct fixture *f, const char *name, char *out, size_t size)
@@ -73,32 +63,6 @@ write_file(const char *path, const char *text, mode_t mode)
 	fputs(text, fp);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(chmod(path, mode), 0);
-}
-
-/* Whole file, NUL-terminated (it may hold NULs of its own); *len its size. */
-static char *
-read_all(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "r");
-	char *data = NULL;
-	size_t n = 0, cap = 0, r;
-
-	if (!fp)
-		return NULL;
-	do {
-		if (n + 4096 + 1 > cap) {
-			cap = 2 * cap + 8192;
-			data = realloc(data, cap);
-			assert_non_null(data);
-		}
-		r = fread(data + n, 1, cap - n - 1, fp);
-		n += r;
-	} while (r > 0);
-	fclose(fp);
-	data[n] = '\0';
-	if (len)
-		*len = n;
-	return data;
 }
 
 static bool
@@ -155,7 +119,7 @@ proc_state(pid_t pid)
 	char state = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (!(stat = read_all(path, NULL)))
+	if (!(stat = stderrlog_read_all(path, NULL)))
 		return 0;
 	if ((p = strrchr(stat, ')')) && p[1] == ' ')
 		state = p[2] == 'Z' ? 'Z' : 'R';
@@ -171,7 +135,7 @@ read_pid(struct fixture *f, const char *name)
 
 	path_in(f, name, path, sizeof(path));
 	wait_file(f, name);
-	assert_non_null(text = read_all(path, NULL));
+	assert_non_null(text = stderrlog_read_all(path, NULL));
 	pid = strtol(text, NULL, 10);
 	free(text);
 	assert_true(pid > 1);
@@ -229,13 +193,7 @@ setup(void **state)
 
 	/* The log writes to standard error: into DIR/log for the test. */
 	path_in(f, "log", path, sizeof(path));
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	saved_stderr = f->saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	assert_true(f->saved_stderr >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
+	stderrlog_start(path);
 
 	assert_non_null(f->log = log_create_stderr(LOGL_INFO));
 	f->s.command = "";
@@ -257,10 +215,7 @@ teardown(void **state)
 
 	alerter_free(f->a);
 	log_free(f->log);
-	fflush(stderr);
-	dup2(f->saved_stderr, STDERR_FILENO);
-	close(f->saved_stderr);
-	saved_stderr = -1;
+	stderrlog_stop();
 	if (chdir(f->cwd) != 0)
 		perror("chdir");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);	/* the test's own directory, its own name */
@@ -276,7 +231,7 @@ log_text(const struct fixture *f)
 	char path[256], *text;
 
 	path_in(f, "log", path, sizeof(path));
-	assert_non_null(text = read_all(path, NULL));
+	assert_non_null(text = stderrlog_read_all(path, NULL));
 	return text;
 }
 
@@ -317,11 +272,11 @@ static void
 list_read(struct fixture *f, const char *name, struct list *l)
 {
 	char path[256];
-	size_t len;
+	size_t len = 0;
 
 	path_in(f, name, path, sizeof(path));
 	wait_file(f, name);
-	assert_non_null(l->data = read_all(path, &len));
+	assert_non_null(l->data = stderrlog_read_all(path, &len));
 	l->n = 0;
 	for (size_t i = 0; i < len && l->n < 256; i += strlen(l->data + i) + 1)
 		l->item[l->n++] = l->data + i;
@@ -799,7 +754,7 @@ wait_mail(struct fixture *f)
 
 	wait_file(f, "mail.msg");
 	path_in(f, "mail.msg", path, sizeof(path));
-	return read_all(path, NULL);
+	return stderrlog_read_all(path, NULL);
 }
 
 static void

@@ -27,6 +27,7 @@
 
 #include "watch/alert.h"
 #include "util/log.h"
+#include "stderrlog.h"
 #include "table.h"
 
 #define T0 1000000u
@@ -100,7 +101,6 @@ cancelled(const struct fake_fleet *ff)
 struct fixture {
 	const void *row;		/* a table row's test: its row */
 	char dir[64];
-	int saved_stderr;
 	struct log *log;
 	struct alerter *a;
 	struct alert_settings s;
@@ -108,37 +108,10 @@ struct fixture {
 	struct fake_fleet fleet;
 };
 
-/* fail_msg() prints to standard error: the real one, not the log file. */
-static int saved_stderr = -1;
-#define FAIL(...) do { \
-	if (saved_stderr >= 0) \
-		dup2(saved_stderr, STDERR_FILENO); \
-	fail_msg(__VA_ARGS__); \
-} while (0)
-
 static void
 path_in(const struct fixture *f, const char *name, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s", f->dir, name);
-}
-
-static char *
-read_all(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *data;
-	long n;
-
-	if (!fp)
-		return NULL;
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	rewind(fp);
-	assert_non_null(data = malloc((size_t)n + 1));
-	assert_int_equal(fread(data, 1, (size_t)n, fp), (size_t)n);
-	data[n] = '\0';
-	fclose(fp);
-	return data;
 }
 
 /* "kind KIND host HOST" from the alert's environment into OUT. */
@@ -153,7 +126,6 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char path[256];
 	FILE *fp;
-	int fd;
 
 	assert_non_null(f);
 	f->row = *state;
@@ -165,13 +137,7 @@ setup(void **state)
 	assert_int_equal(chmod(path, 0755), 0);
 
 	path_in(f, "log", path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	saved_stderr = f->saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	assert_true(f->saved_stderr >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
+	stderrlog_start(path);
 
 	assert_non_null(f->log = log_create_stderr(LOGL_INFO));
 	f->s.command = "";
@@ -193,10 +159,7 @@ teardown(void **state)
 
 	alerter_free(f->a);
 	log_free(f->log);
-	fflush(stderr);
-	dup2(f->saved_stderr, STDERR_FILENO);
-	close(f->saved_stderr);
-	saved_stderr = -1;
+	stderrlog_stop();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);	/* the test's own directory */
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->dir);
@@ -211,7 +174,7 @@ log_count(const struct fixture *f, const char *what)
 	int n = 0;
 
 	path_in(f, "log", path, sizeof(path));
-	assert_non_null(text = read_all(path));
+	assert_non_null(text = stderrlog_read_all(path, NULL));
 	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
 		n++;
 	free(text);
@@ -393,7 +356,7 @@ test_fields_copied(void **state)
 	assert_int_equal(log_count(f, "event=alert kind=dane-mismatch dest=example.org host=mx1.example.org\n"), 1);
 	assert_int_equal(stats(f).commands, 1);
 	path_in(f, "out", out, sizeof(out));
-	for (int i = 0; i < WAIT_MS / 10 && !(text = read_all(out)); i++) {
+	for (int i = 0; i < WAIT_MS / 10 && !(text = stderrlog_read_all(out, NULL)); i++) {
 		struct timespec ts = {0, 10000000L};
 
 		alert_reap(f->a, T0);

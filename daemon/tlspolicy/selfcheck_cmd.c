@@ -1,8 +1,8 @@
 /*
  * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--json]`
- * (selfcheck_cmd.h). The probes run inside the resolution's callback, the
- * one place where the resolution's records are all there; a domain's
- * checks finish before the next domain starts.
+ * (selfcheck_cmd.h). Every domain is checked at once on one event loop
+ * (lib/selfcheck/selfrun); the results are printed in the order the
+ * domains were named, each as soon as those before it are out.
  */
 #include "autoconfig.h"
 
@@ -12,76 +12,62 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include <event2/event.h>
 
 #include "util/buf.h"
-#include "util/netaddr.h"
 #include "util/ownaddr.h"
-#include "postfix/nexthop.h"
-#include "probe/probe.h"
-#include "probe/probeplan.h"
+#include "dns/dns_unbound.h"
 #include "selfcheck/checklist.h"
 #include "selfcheck/checkprint.h"
 #include "selfcheck/selfcheck.h"
+#include "selfcheck/selfrun.h"
 #include "fromhere.h"
 #include "selfcheck_cmd.h"
 
 /* The longest horizon --days takes: ten years. */
 #define SELFCHECK_MAX_DAYS 3650
 
-struct selfcheck_run {
-	struct probeplan_settings ps;
-	struct netaddr *own;
-	struct probe_env *env;
-	unsigned days;
-	struct checklist list;
-	bool checked;		/* the callback ran */
-	bool failed;		/* out of memory */
+struct selfcheck_cmd;
+
+/* One domain named on the command line. */
+struct named {
+	struct selfcheck_cmd *cmd;
+	struct buf out;			/* what to print for it */
+	int status;
+	bool done;
 };
 
-/* The resolution is there: probe every address of its plan, check. */
-static void
-resolved(void *arg, const struct resolve_result *res)
-{
-	struct selfcheck_run *run = arg;
-	struct probeplan plan;
-	struct selfcheck_probe *probes = NULL;
-	struct probe **running = NULL;
+struct selfcheck_cmd {
+	struct event_base *base;
+	struct named *named;
+	size_t n, printed;
+	bool json;
+};
 
-	run->checked = true;
-	if (probeplan_build(res, &run->ps, &plan) < 0) {
-		run->failed = true;
-		return;
+/* Prints every finished domain whose predecessors are out. */
+static void
+print_ready(struct selfcheck_cmd *cmd)
+{
+	while (cmd->printed < cmd->n && cmd->named[cmd->printed].done) {
+		fputs(buf_ptr(&cmd->named[cmd->printed].out), stdout);
+		cmd->printed++;
 	}
-	if (plan.n && (!(probes = calloc(plan.n, sizeof(*probes))) || !(running = calloc(plan.n, sizeof(*running))))) {
-		run->failed = true;
-		goto done;
-	}
-	for (size_t i = 0; i < plan.n; i++) {
-		const struct probeplan_item *it = &plan.items[i];
-		probes[i].target = &it->target;
-		if (it->refused) {
-			probes[i].not_probed = strcmp(it->refused, PROBEPLAN_THIS_HOST) == 0 ?
-			    "an address of this host (probe_allow_private = no)" :
-			    "a special-purpose address (probe_allow_private = no)";
-			continue;
-		}
-		if (!(running[i] = probe_new(run->env, &it->target))) {
-			probes[i].not_probed = "out of memory";
-			continue;
-		}
-		probes[i].result = probe_run_blocking(running[i]);
-	}
-	struct selfcheck_input in = {res, probes, plan.n, (int64_t)time(NULL), run->days};
-	if (selfcheck_run(&in, &run->list) < 0)
-		run->failed = true;
-done:
-	for (size_t i = 0; running && i < plan.n; i++)
-		if (running[i])
-			probe_free(running[i]);
-	free(running);
-	free(probes);
-	probeplan_free(&plan);
+	fflush(stdout);
+	if (cmd->printed == cmd->n)
+		event_base_loopbreak(cmd->base);
+}
+
+static void
+checked(void *arg, const struct checklist *list)
+{
+	struct named *d = arg;
+
+	if ((d->cmd->json ? checkprint_json(list, &d->out) : checkprint_text(list, &d->out)) < 0)
+		fprintf(stderr, "tlspolicy selfcheck: %s: out of memory\n", list->domain);
+	d->status = checklist_status(list);
+	d->done = true;
+	print_ready(d->cmd);
 }
 
 static int
@@ -125,78 +111,87 @@ selfcheck_options(int argc, char **argv, bool *json, unsigned *days)
 	return 0;
 }
 
-/* One domain checked and printed; its exit status. */
-static int
-selfcheck_domain(const struct config *cfg, struct selfcheck_run *run, const char *domain, bool json)
+/* The runner, as the daemon would probe and resolve; NULL, said. */
+static struct selfrun *
+runner(const struct config *cfg, struct event_base *base, unsigned days, struct dns **dns,
+    struct probe_env **env)
 {
-	struct nexthop nh;
-	const char *why;
-	int status;
+	struct selfrun_settings s = {.days = days};
+	struct dns_unbound_settings ds;
+	struct netaddr *own = NULL;
+	struct selfrun *sr = NULL;
+	char err[1024];
 
-	if (nexthop_parse(domain, strlen(domain), &nh, &why) < 0) {
-		fprintf(stderr, "tlspolicy selfcheck: '%s': %s\n", domain, why);
-		return CHECKLIST_EXIT_UNCHECKED;
+	s.plan.allow_private = cfg->probe_allow_private;
+	if (!cfg->probe_allow_private && ownaddr_load(&own, &s.plan.nown, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tlspolicy selfcheck: this host's addresses: %s\n", err);
+		return NULL;
 	}
-	if (nh.kind != NEXTHOP_DOMAIN) {
-		fprintf(stderr, "tlspolicy selfcheck: '%s': not a domain (name the domain, without brackets)\n", domain);
-		return CHECKLIST_EXIT_UNCHECKED;
-	}
-	if (checklist_init(&run->list, domain) < 0) {
-		fprintf(stderr, "tlspolicy selfcheck: out of memory\n");
-		return CHECKLIST_EXIT_UNCHECKED;
-	}
-	run->checked = run->failed = false;
-	if (fromhere_resolve(cfg, "selfcheck", &nh, resolved, run) < 0)
-		checklist_set_unchecked(&run->list, "the resolver could not be set up");
-	else if (!run->checked)
-		checklist_set_unchecked(&run->list, "the lookups did not finish");
-	else if (run->failed)
-		checklist_set_unchecked(&run->list, "out of memory");
-	struct buf out;
-	buf_init(&out);
-	if ((json ? checkprint_json(&run->list, &out) : checkprint_text(&run->list, &out)) < 0)
-		fprintf(stderr, "tlspolicy selfcheck: out of memory\n");
-	fputs(buf_ptr(&out), stdout);
-	fflush(stdout);
-	buf_free(&out);
-	status = checklist_status(&run->list);
-	checklist_free(&run->list);
-	return status;
+	s.plan.own = own;
+	fromhere_dns_settings(cfg, &ds);
+	/* The certificates' DER: rollover-unready matches records of any
+	 * matching type against them. */
+	if (!(*env = fromhere_probe_env(cfg, true, err, sizeof(err))))
+		fprintf(stderr, "tlspolicy selfcheck: %s\n", err);
+	else if (!(*dns = dns_unbound_create(base, &ds, err, sizeof(err))))
+		fprintf(stderr, "tlspolicy selfcheck: resolver: %s\n", err);
+	else if (!(sr = selfrun_create(base, *dns, *env, &s, err, sizeof(err))))
+		fprintf(stderr, "tlspolicy selfcheck: %s\n", err);
+	free(own);
+	return sr;
 }
 
 int
 cmd_selfcheck(const struct config *cfg, int argc, char **argv)
 {
-	struct selfcheck_run run;
-	bool json;
-	char err[512];
+	struct selfcheck_cmd cmd = {0};
+	struct dns *dns = NULL;
+	struct probe_env *env = NULL;
+	struct selfrun *sr = NULL;
+	unsigned days;
+	char err[1024];
 	int worst = CHECKLIST_EXIT_PASSED;
 
-	memset(&run, 0, sizeof(run));
-	if (selfcheck_options(argc, argv, &json, &run.days) < 0)
+	if (selfcheck_options(argc, argv, &cmd.json, &days) < 0)
 		return CHECKLIST_EXIT_UNCHECKED;
-	/* Every address, not only those Postfix would try: each one must
-	 * keep what the DNS promises. */
-	run.ps.allow_private = cfg->probe_allow_private;
-	run.ps.address_limit = 0;
-	if (!cfg->probe_allow_private && ownaddr_load(&run.own, &run.ps.nown, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tlspolicy selfcheck: %s\n", err);
+	cmd.n = (size_t)(argc - optind);
+	if (!(cmd.named = calloc(cmd.n, sizeof(*cmd.named))) || !(cmd.base = event_base_new())) {
+		fprintf(stderr, "tlspolicy selfcheck: out of memory\n");
+		free(cmd.named);
 		return CHECKLIST_EXIT_UNCHECKED;
 	}
-	run.ps.own = run.own;
-	/* The certificates' DER: rollover-unready matches records of any
-	 * matching type against them. */
-	if (!(run.env = fromhere_probe_env(cfg, true, err, sizeof(err)))) {
-		fprintf(stderr, "tlspolicy selfcheck: %s\n", err);
-		free(run.own);
-		return CHECKLIST_EXIT_UNCHECKED;
+	for (size_t i = 0; i < cmd.n; i++) {
+		cmd.named[i].cmd = &cmd;
+		buf_init(&cmd.named[i].out);
 	}
-	for (int i = optind; i < argc; i++) {
-		int status = selfcheck_domain(cfg, &run, argv[i], json);
+	if (!(sr = runner(cfg, cmd.base, days, &dns, &env))) {
+		worst = CHECKLIST_EXIT_UNCHECKED;
+		goto done;
+	}
+	for (size_t i = 0; i < cmd.n; i++) {
+		if (selfrun_check(sr, argv[optind + (int)i], checked, &cmd.named[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "tlspolicy selfcheck: %s\n", err);
+			cmd.named[i].status = CHECKLIST_EXIT_UNCHECKED;
+			cmd.named[i].done = true;
+		}
+	}
+	print_ready(&cmd);
+	if (cmd.printed < cmd.n)
+		event_base_dispatch(cmd.base);
+	if (cmd.printed < cmd.n)
+		fprintf(stderr, "tlspolicy selfcheck: %zu checks did not finish\n", cmd.n - cmd.printed);
+	for (size_t i = 0; i < cmd.n; i++) {
+		int status = i < cmd.printed ? cmd.named[i].status : CHECKLIST_EXIT_UNCHECKED;
 		if (status > worst)
 			worst = status;
 	}
-	probe_env_free(run.env);
-	free(run.own);
+done:
+	selfrun_free(sr);
+	dns_free(dns);
+	probe_env_free(env);
+	for (size_t i = 0; i < cmd.n; i++)
+		buf_free(&cmd.named[i].out);
+	free(cmd.named);
+	event_base_free(cmd.base);
 	return worst;
 }

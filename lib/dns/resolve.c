@@ -199,6 +199,93 @@ free_result(struct resolve_result *res)
 	free(res->hosts);
 }
 
+static int
+dup_lookup(struct resolve_lookup *dst, const struct resolve_lookup *src)
+{
+	*dst = *src;
+	dst->name = dst->canonname = dst->why = NULL;
+	dst->records = NULL;
+	dst->notes = NULL;
+	dst->nrecords = 0;
+	if (!(dst->name = strdup(src->name)) ||
+	    (src->canonname && !(dst->canonname = strdup(src->canonname))) ||
+	    (src->why && !(dst->why = strdup(src->why))))
+		return -1;
+	if (src->nrecords == 0)
+		return 0;
+	if (!(dst->records = calloc(src->nrecords, sizeof(*dst->records))) ||
+	    !(dst->notes = calloc(src->nrecords, sizeof(*dst->notes))))
+		return -1;
+	for (; dst->nrecords < src->nrecords; dst->nrecords++) {
+		if (!(dst->records[dst->nrecords] = strdup(src->records[dst->nrecords])))
+			return -1;
+		dst->notes[dst->nrecords] = src->notes[dst->nrecords];
+	}
+	return 0;
+}
+
+static int
+dup_host(struct resolve_host *dst, const struct resolve_host *src)
+{
+	*dst = *src;
+	dst->tlsa = NULL;
+	dst->ntlsa = 0;
+	if (src->ntlsa == 0)
+		return 0;
+	if (!(dst->tlsa = calloc(src->ntlsa, sizeof(*dst->tlsa))))
+		return -1;
+	for (; dst->ntlsa < src->ntlsa; dst->ntlsa++) {
+		const struct dns_rdata *rd = &src->tlsa[dst->ntlsa];
+		if (!(dst->tlsa[dst->ntlsa].data = malloc(rd->len ? rd->len : 1)))
+			return -1;
+		memcpy(dst->tlsa[dst->ntlsa].data, rd->data, rd->len);
+		dst->tlsa[dst->ntlsa].len = rd->len;
+	}
+	return 0;
+}
+
+struct resolve_result *
+resolve_result_dup(const struct resolve_result *r)
+{
+	struct resolve_result *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *r;
+	c->hosts = NULL;
+	c->lookups = NULL;
+	c->nhosts = 0;
+	c->nlookups = 0;
+	if (r->nhosts && !(c->hosts = calloc(r->nhosts, sizeof(*c->hosts))))
+		goto fail;
+	/* Counted as each is copied, so that a failure frees what is there. */
+	for (; c->nhosts < r->nhosts; c->nhosts++)
+		if (dup_host(&c->hosts[c->nhosts], &r->hosts[c->nhosts]) < 0) {
+			c->nhosts++;
+			goto fail;
+		}
+	if (r->nlookups && !(c->lookups = calloc(r->nlookups, sizeof(*c->lookups))))
+		goto fail;
+	for (; c->nlookups < r->nlookups; c->nlookups++)
+		if (dup_lookup(&c->lookups[c->nlookups], &r->lookups[c->nlookups]) < 0) {
+			c->nlookups++;
+			goto fail;
+		}
+	return c;
+fail:
+	resolve_result_free(c);
+	return NULL;
+}
+
+void
+resolve_result_free(struct resolve_result *r)
+{
+	if (!r)
+		return;
+	free_result(r);
+	free(r);
+}
+
 static void
 free_resolve(struct resolve *r)
 {

@@ -95,6 +95,13 @@ struct resolve *resolve_start(struct dns *dns, const struct nexthop *nh,
     resolve_callback *cb, void *arg);
 void resolve_cancel(struct resolve *r);
 
+/* A deep copy of a result, for a caller that keeps it past the callback
+ * (`tlspolicy selfcheck` probes first, then checks); NULL when out of
+ * memory. The static texts (a host's why, a record's note) are shared. */
+struct resolve_result *resolve_result_dup(const struct resolve_result *r);
+/* Frees a copy from resolve_result_dup(); NULL is fine. */
+void resolve_result_free(struct resolve_result *r);
+
 /* Answers the key forms that need no DNS (IP literals, parent form):
  * true with *out and a reason filled in, false for the others. */
 bool resolve_without_dns(const struct nexthop *nh, struct policy_answer *out,

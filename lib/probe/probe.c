@@ -201,6 +201,38 @@ probe_free(struct probe *p)
 }
 
 int
+probe_result_copy(struct probe_result *dst, const struct probe_result *src)
+{
+	*dst = *src;
+	buf_init(&dst->transcript);
+	for (size_t i = 0; i < dst->ncerts; i++)
+		dst->certs[i].der = NULL;
+	if (buf_append(&dst->transcript, buf_ptr(&src->transcript), buf_size(&src->transcript)) < 0)
+		goto fail;
+	for (size_t i = 0; i < src->ncerts; i++) {
+		if (!src->certs[i].der)
+			continue;
+		if (!(dst->certs[i].der = OPENSSL_malloc(src->certs[i].der_len)))
+			goto fail;
+		memcpy(dst->certs[i].der, src->certs[i].der, src->certs[i].der_len);
+	}
+	return 0;
+fail:
+	probe_result_release(dst);
+	return -1;
+}
+
+void
+probe_result_release(struct probe_result *r)
+{
+	buf_free(&r->transcript);
+	for (size_t i = 0; i < r->ncerts; i++) {
+		OPENSSL_free(r->certs[i].der);
+		r->certs[i].der = NULL;
+	}
+}
+
+int
 probe_fd(const struct probe *p)
 {
 	return p->fd;

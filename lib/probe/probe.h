@@ -147,5 +147,12 @@ void probe_free(struct probe *p);
 /* Drives a probe to the end with poll(); returns its result. */
 const struct probe_result *probe_run_blocking(struct probe *p);
 
+/* A result kept past its probe (the callback of prober.h lends one only
+ * for the call): *dst gets copies of the certificates and the transcript.
+ * 0, or -1 when out of memory (*dst is then empty, safe to release). */
+int probe_result_copy(struct probe_result *dst, const struct probe_result *src);
+/* Frees what probe_result_copy() made. */
+void probe_result_release(struct probe_result *r);
+
 
 #endif

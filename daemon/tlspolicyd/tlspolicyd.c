@@ -57,6 +57,7 @@
 #include "dns/rr.h"
 #include "sts/sts.h"
 #include "util/ownaddr.h"
+#include "ownwatch.h"
 #include "server.h"
 
 /* In state_directory: the trust anchors libunbound tracks (RFC 5011). */
@@ -84,6 +85,7 @@ struct daemon {
 	struct event *sigchld, *reap_timer;
 	struct exlist *exlist;
 	struct maillog *maillog;
+	struct ownwatch *ownwatch;	/* monitor_domains */
 	struct cachesave *cachesave;
 	struct daemonmetrics_resolutions resolutions;	/* read by the metrics endpoint */
 	struct event *flush;
@@ -137,6 +139,7 @@ release(struct daemon *d, bool stopped)
 	probing_free(d->probing);
 	exlist_free(d->exlist);
 	maillog_free(d->maillog);
+	ownwatch_free(d->ownwatch);
 	cachesave_free(d->cachesave, stopped);
 	policymap_free(d->pm);
 	sts_free(d->sts);
@@ -321,6 +324,7 @@ reload(struct daemon *d)
 		probing_set_config(d->probing, cfg);
 		exlist_reload(d->exlist, cfg);
 		maillog_reload(d->maillog, cfg);
+		ownwatch_reload(d->ownwatch, cfg);
 		struct alert_settings as = alert_settings(cfg);
 		alerter_set(d->alerter, &as);
 		log_set_level(d->log, cfg->log_level);
@@ -490,6 +494,7 @@ collect_metrics(void *arg, struct buf *out)
 	if (probing_prober(d->probing))
 		prober_stats(probing_prober(d->probing), &m.prober);
 	maillog_totals(d->maillog, &m.maillog, &m.maillog_lines);
+	ownwatch_metrics(d->ownwatch, &m);
 	if (d->fleet) {
 		fleet_stats(d->fleet, &m.fleet);
 		m.has_fleet = true;
@@ -734,6 +739,9 @@ main(int argc, char **argv)
 	if (maillog_set_fleet(d.maillog, d.fleet) < 0)
 		return start_failed(&d, EX_OSERR, "out of memory");
 	exlist_set_evidence(d.exlist, maillog_evidence, d.maillog);
+	/* Probes as the user, like every other. */
+	if (!(d.ownwatch = ownwatch_create(d.base, d.log, d.dns, d.alerter, d.cfg, err, sizeof(err))))
+		return start_failed(&d, EX_OSERR, "monitor_domains: %s", err);
 	/* As the user too: libunbound's first look at the anchor's keys may
 	 * rewrite a tracked anchor file (trust_anchor_tracking). */
 	char refusal[1024];

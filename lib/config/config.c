@@ -119,6 +119,8 @@ static const struct setting settings[] = {
 	{"alert_sendmail", T_STRING, OFF(alert_sendmail), "/usr/sbin/sendmail", 0, 0, 0, NULL},
 	{"alert_interval", T_DURATION, OFF(alert_interval_ms), "1h", 0, 0, 7 * DAY_MS, NULL},
 	{"alert_max_per_hour", T_UINT, OFF(alert_max_per_hour), "60", 0, 0, 100000, NULL},
+	{"monitor_domains", T_LIST, OFF(monitor_domains), "", EMPTY_OK, 0, 0, NULL},
+	{"monitor_interval", T_DURATION, OFF(monitor_interval_ms), "1h", 0, 1000, 7 * DAY_MS, NULL},
 	{"redis_server", T_STRING, OFF(redis_server), "", RESTART, 0, 0, NULL},
 	{"redis_replica", T_STRING, OFF(redis_replica), "", RESTART, 0, 0, NULL},
 	{"redis_readonly", T_BOOL, OFF(redis_readonly), "no", RESTART, 0, 0, NULL},
@@ -586,6 +588,22 @@ config_redis_endpoint(const char *spec, struct endpoint *out, char *why, size_t 
 	return endpoint_parse(inet, out, why, wlen);
 }
 
+/* The monitor checks domains: each must be one, as `tlspolicy selfcheck`
+ * takes it. */
+static void
+check_monitor(const struct config *c, const char *name, struct buf *errors)
+{
+	for (size_t i = 0; c->monitor_domains && c->monitor_domains[i]; i++) {
+		const char *d = c->monitor_domains[i], *why;
+		struct nexthop nh;
+		char msg[400];
+		if (nexthop_parse(d, strlen(d), &nh, &why) == 0 && nh.kind == NEXTHOP_DOMAIN)
+			continue;
+		snprintf(msg, sizeof(msg), "monitor_domains: '%.255s' is not a domain name", d);
+		add_error(errors, name, 0, msg);
+	}
+}
+
 static void
 check_redis(const struct config *c, const char *name, struct buf *errors)
 {
@@ -657,6 +675,7 @@ cross_check(const struct config *c, const bool *bad, const char *name, struct bu
 		}
 	}
 	check_redis(c, name, errors);
+	check_monitor(c, name, errors);
 }
 
 struct config *

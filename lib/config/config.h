@@ -109,6 +109,9 @@ struct config {
 	char *alert_sendmail;
 	unsigned alert_interval_ms;	/* per (destination, kind) */
 	unsigned alert_max_per_hour;
+	/* Domains of one's own checked as `tlspolicy selfcheck` does (issue 17). */
+	char **monitor_domains;		/* NULL-terminated; empty: no monitor */
+	unsigned monitor_interval_ms;
 	/* A fleet of relays sharing through Redis (issue 16); "" server: off. */
 	char *redis_server;		/* HOST:PORT or unix:/PATH (config_redis_endpoint) */
 	char *redis_replica;		/* read endpoint, or "" */

@@ -99,6 +99,24 @@ alerts(const struct daemonmetrics *m, const char *name, const char *help, struct
 	return a.rc;
 }
 
+static void
+monitor_sample(void *arg, const char *domain, uint64_t status)
+{
+	struct alert_samples *a = arg;
+
+	a->rc |= metrics_sample(a->out, a->name, "domain", domain, status);
+}
+
+static int
+monitor_status(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
+{
+	struct alert_samples a = {name, out, 0};
+
+	if (m->monitor)
+		m->monitor(m->monitor_arg, monitor_sample, &a);
+	return a.rc;
+}
+
 static int
 sts_fetches(const struct daemonmetrics *m, const char *name, const char *help, struct buf *out)
 {
@@ -270,6 +288,11 @@ static const struct row rows[] = {
 	    "What Postfix's log said about TLS to the destinations tracked (the latest 10000), by outcome.",
 	    "outcome"}, NULL, SAMPLES(maillog_outcomes)},
 	{{"tlspolicyd_alerts_total", "counter", "Alerts raised, by kind.", "kind"}, NULL, SAMPLES(alerts)},
+	{{"tlspolicyd_monitor_checks_total", "counter", "Checks of monitor_domains run.", NULL}, NULL,
+	    FIELD(monitor_checks)},
+	{{"tlspolicyd_monitor_status", "gauge",
+	    "The last check of each of monitor_domains: 0 passed, 1 warned, 2 failed, 3 could not check.", "domain"},
+	    NULL, SAMPLES(monitor_status)},
 	{{"tlspolicyd_sts_fetches_total", "counter",
 	    "MTA-STS policy fetches by outcome (invalid-policy: fetched, but no valid policy).", "outcome"}, NULL,
 	    SAMPLES(sts_fetches)},

@@ -75,6 +75,12 @@ struct daemonmetrics {
 	/* Calls each() for every kind of alert raised, with its count. */
 	void (*alerts)(void *arg, daemonmetrics_alert_count *each, void *each_arg);
 	void *alerts_arg;
+	uint64_t monitor_checks;		/* of monitor_domains, so far */
+	/* Calls each() for every domain of monitor_domains checked so far,
+	 * with the last check's exit status as `tlspolicy selfcheck` gives it
+	 * (0 passed, 1 warned, 2 failed, 3 could not check). */
+	void (*monitor)(void *arg, daemonmetrics_alert_count *each, void *each_arg);
+	void *monitor_arg;
 	bool has_fleet;				/* redis_server set */
 	struct fleet_stats fleet;		/* with has_fleet */
 };

@@ -219,23 +219,35 @@ selfrun_create(struct event_base *base, struct dns *dns, const struct probe_env 
 	}
 	sr->base = base;
 	sr->dns = dns;
-	sr->s = *s;
-	sr->s.plan.address_limit = 0;
-	if (s->plan.nown) {
-		if (!(sr->own = calloc(s->plan.nown, sizeof(*sr->own)))) {
-			snprintf(err, errlen, "out of memory");
-			free(sr);
-			return NULL;
-		}
-		memcpy(sr->own, s->plan.own, s->plan.nown * sizeof(*sr->own));
+	if (selfrun_set(sr, s) < 0) {
+		snprintf(err, errlen, "out of memory");
+		free(sr);
+		return NULL;
 	}
-	sr->s.plan.own = sr->own;
 	if (!(sr->prober = prober_create(base, env, &probe_limits, on_probe, sr, err, errlen))) {
 		free(sr->own);
 		free(sr);
 		return NULL;
 	}
 	return sr;
+}
+
+int
+selfrun_set(struct selfrun *sr, const struct selfrun_settings *s)
+{
+	struct netaddr *own = NULL;
+
+	if (s->plan.nown) {
+		if (!(own = calloc(s->plan.nown, sizeof(*own))))
+			return -1;
+		memcpy(own, s->plan.own, s->plan.nown * sizeof(*own));
+	}
+	free(sr->own);
+	sr->own = own;
+	sr->s = *s;
+	sr->s.plan.address_limit = 0;
+	sr->s.plan.own = own;
+	return 0;
 }
 
 void

@@ -46,6 +46,9 @@ struct selfrun;
 struct selfrun *selfrun_create(struct event_base *base, struct dns *dns, const struct probe_env *env,
     const struct selfrun_settings *s, char *err, size_t errlen);
 void selfrun_free(struct selfrun *sr);
+/* New settings (a reload); checks under way keep the plan they made. -1
+ * when out of memory (the previous settings stay). */
+int selfrun_set(struct selfrun *sr, const struct selfrun_settings *s);
 
 /* Checks domain (a domain name as Postfix writes a next hop); cb gets
  * the checklist, which may say the domain could not be checked. 0, or -1

@@ -28,6 +28,13 @@ two_alert_kinds(void *arg, daemonmetrics_alert_count *each, void *each_arg)
 	each(each_arg, "odd\"kind", 1);	/* escaped, never a broken line */
 }
 
+static void
+two_domains(void *arg, daemonmetrics_alert_count *each, void *each_arg)
+{
+	each(each_arg, "example.org", 2);
+	each(each_arg, "example.net", 0);
+}
+
 /* Every counter a different number, so that each lands where it should. */
 static struct daemonmetrics
 fixture(struct daemonmetrics_resolutions *res, uint64_t *probes)
@@ -49,6 +56,8 @@ fixture(struct daemonmetrics_resolutions *res, uint64_t *probes)
 		.maillog = {.verified = 41, .trusted = 42, .untrusted = 43, .anonymous = 44, .cert_failed = 45,
 		    .tlsa_error = 46, .non_dnssec = 47, .sent = 48, .deferred = 49, .deferred_tls = 50},
 		.alerts = two_alert_kinds,
+		.monitor_checks = 36,
+		.monitor = two_domains,
 	};
 
 	memset(res, 0, sizeof(*res));
@@ -113,6 +122,9 @@ static const struct sample_case sample_cases[] = {
 	{"maillog: deferred_tls", "tlspolicyd_maillog_outcomes{outcome=\"deferred_tls\"} 50"},
 	{"alerts by kind", "tlspolicyd_alerts_total{kind=\"dane-mismatch\"} 3"},
 	{"an alert kind escaped", "tlspolicyd_alerts_total{kind=\"odd\\\"kind\"} 1"},
+	{"monitor: checks", "tlspolicyd_monitor_checks_total 36"},
+	{"monitor: a failed domain", "tlspolicyd_monitor_status{domain=\"example.org\"} 2"},
+	{"monitor: a passed domain", "tlspolicyd_monitor_status{domain=\"example.net\"} 0"},
 	{"help and type", "# HELP tlspolicyd_cache_entries Answers cached.\n# TYPE tlspolicyd_cache_entries gauge"},
 };
 
@@ -170,7 +182,7 @@ test_families(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(daemonmetrics_family(j)->name, f->name);
 	}
-	assert_int_equal(i, 43);
+	assert_int_equal(i, 45);
 	/* Nothing but families of the table. */
 	size_t families = 0;
 	for (at = buf_ptr(&out); (at = strstr(at, "# TYPE ")); at++)

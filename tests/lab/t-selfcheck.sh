@@ -71,4 +71,60 @@ is "$(jq -r '.error' <<<"$json")" "nullmx.test accepts no mail (null MX)" "nullm
 
 tlsp selfcheck --days x good.test >/dev/null 2>&1
 is "$?" 3 "a bad --days: exit status 3"
+
+# The monitor: the daemon checks ta.test every second. Its MX host's
+# certificate is swapped for a self-signed one, as a renewal that forgot
+# the TLSA records would; then the right one comes back.
+factor=${LAB_TIME_FACTOR:-1}
+alert_hook
+daemon_conf "probe_timeout = 3s" "monitor_domains = ta.test" "monitor_interval = 1s" \
+	"alert_command = $ALERT_HOOK" "alert_interval = 0s"
+daemon_start || bail_out "tlspolicyd did not start"
+
+# checks_logged STATUS: how many checks of ta.test ended so.
+checks_logged() {
+	grep -c "event=selfcheck domain=ta.test status=$1 " "$DAEMON_LOG"
+}
+# wait_checks STATUS N: until N checks of ta.test ended so (30 s at most).
+wait_checks() {
+	local i
+	for ((i = 0; i < 300 * factor; i++)); do
+		(($(checks_logged "$1") >= $2)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# serve_cert PEM: mx.ta.test presents PEM from its next connection on.
+serve_cert() {
+	cp "$1" "$LAB_DIR/tls/mx.ta.test.pem" && lab_exec postfix -c "$LAB_DIR/mx" reload >/dev/null 2>&1
+}
+field() {
+	sed -n "s/^TLSPOLICY_ALERT_$2=//p" "$1"
+}
+
+wait_checks passed 2
+ok $? "monitor: ta.test checked and passed, twice"
+is "$(ls "$LAB_DIR"/alerts 2>/dev/null | wc -l)" 0 "monitor: no alert while it passes"
+
+cp "$LAB_DIR/tls/mx.ta.test.pem" "$LAB_DIR/mx.ta.test.pem.good"
+serve_cert "$LAB_DIR/tls/mx.wrongtlsa.test.pem" || diag "the certificate could not be swapped"
+wait_alert selfcheck-failed
+failed=$(alerts selfcheck-failed)
+is "$(wc -w <<<"$failed")" 1 "monitor: one alert when the certificate no longer matches"
+is "$(field "$failed" DEST)" ta.test "monitor: the alert names the domain"
+is "$(field "$failed" PROBLEMS)" "tlsa-mismatch mx.ta.test[127.0.1.9]" "monitor: the alert names the problem and where"
+like "$(field "$failed" FIX)" "TLSA" "monitor: the alert carries the fix"
+failed_checks=$(checks_logged failed)
+wait_checks failed $((failed_checks + 2))
+is "$(alerts selfcheck-failed | wc -w)" 1 "monitor: no second alert while it stays broken"
+
+serve_cert "$LAB_DIR/mx.ta.test.pem.good" || diag "the certificate could not be restored"
+wait_alert selfcheck-recovered
+recovered=$(alerts selfcheck-recovered)
+is "$(field "$recovered" RECOVERED)" "tlsa-mismatch mx.ta.test[127.0.1.9]" "monitor: one recovery message naming it"
+passed_checks=$(checks_logged passed)
+wait_checks passed $((passed_checks + 2))
+is "$(alerts selfcheck-recovered | wc -w)" 1 "monitor: the recovery is told once"
+is "$(alerts selfcheck-failed | wc -w)" 1 "monitor: and nothing worse since"
+daemon_stop
 tap_done

@@ -765,7 +765,21 @@ test_keep_certs(void **state)
 		assert_int_equal(r->certs[i].der_len, len);
 		assert_memory_equal(r->certs[i].der, der, len);
 	}
+	/* A copy outlives the probe, certificates and transcript included. */
+	struct probe_result copy;
+	assert_int_equal(probe_result_copy(&copy, r), 0);
+	size_t transcript_len = buf_size(&r->transcript);
+	assert_true(transcript_len > 0);
 	probe_free(p);
+	assert_int_equal(copy.ncerts, 2);
+	assert_int_equal(buf_size(&copy.transcript), transcript_len);
+	for (size_t i = 0; i < 2; i++) {
+		unsigned char der[2048];
+		size_t len = fake_cert_tlsa(sent[i], 0, 0, der, sizeof(der));
+		assert_int_equal(copy.certs[i].der_len, len);
+		assert_memory_equal(copy.certs[i].der, der, len);
+	}
+	probe_result_release(&copy);
 	probe_env_free(env);
 	fake_smtp_free(f);
 }

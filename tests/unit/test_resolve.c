@@ -224,10 +224,60 @@ struct outcome {
 };
 
 static void
+assert_same_text(const char *a, const char *b)
+{
+	if (a && b)
+		assert_string_equal(a, b);
+	else
+		assert_ptr_equal(a, b);
+}
+
+/* resolve_result_dup() keeps everything, in memory of its own. */
+static void
+assert_same_result(const struct resolve_result *r, const struct resolve_result *c)
+{
+	assert_int_equal(c->nhosts, r->nhosts);
+	assert_int_equal(c->nlookups, r->nlookups);
+	assert_memory_equal(&c->answer, &r->answer, sizeof(r->answer));
+	assert_string_equal(c->reason, r->reason);
+	for (unsigned i = 0; i < r->nhosts; i++) {
+		const struct resolve_host *a = &r->hosts[i], *b = &c->hosts[i];
+		assert_ptr_not_equal(a, b);
+		assert_string_equal(b->name, a->name);
+		assert_string_equal(b->tlsa_name, a->tlsa_name);
+		assert_memory_equal(&b->facts, &a->facts, sizeof(a->facts));
+		assert_int_equal(b->naddresses, a->naddresses);
+		assert_int_equal(b->ntlsa, a->ntlsa);
+		for (size_t k = 0; k < a->ntlsa; k++) {
+			assert_ptr_not_equal(b->tlsa[k].data, a->tlsa[k].data);
+			assert_int_equal(b->tlsa[k].len, a->tlsa[k].len);
+			assert_memory_equal(b->tlsa[k].data, a->tlsa[k].data, a->tlsa[k].len);
+		}
+	}
+	for (size_t i = 0; i < r->nlookups; i++) {
+		const struct resolve_lookup *a = &r->lookups[i], *b = &c->lookups[i];
+		assert_ptr_not_equal(b->name, a->name);
+		assert_string_equal(b->name, a->name);
+		assert_same_text(b->canonname, a->canonname);
+		assert_same_text(b->why, a->why);
+		assert_int_equal(b->nrecords, a->nrecords);
+		for (size_t k = 0; k < a->nrecords; k++) {
+			assert_string_equal(b->records[k], a->records[k]);
+			assert_ptr_equal(b->notes[k], a->notes[k]);
+		}
+	}
+}
+
+static void
 collect(void *arg, const struct resolve_result *r)
 {
 	struct outcome *o = arg;
 	size_t used = 0;
+	struct resolve_result *copy = resolve_result_dup(r);
+
+	assert_non_null(copy);
+	assert_same_result(r, copy);
+	resolve_result_free(copy);
 
 	o->called = true;
 	o->answer = r->answer;

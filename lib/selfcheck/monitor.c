@@ -297,7 +297,8 @@ tell(struct monitor *m, const struct checklist *list, int status, const struct m
 		const char *fields[] = {
 			"status", word, "problems", buf_ptr(&news->worse),
 			"detail", f ? f->detail : list->unchecked,
-			"fix", f && f->fix ? f->fix : "see tlspolicy selfcheck",
+			"fix", f && f->fix ? f->fix : "make the domain's MX lookup answer, validly signed, from "
+			    "every name server (tlspolicy selfcheck DOMAIN shows what a sender sees)",
 			NULL,
 		};
 		alerter_raise(m->alerter, news->kind, list->domain, fields, now);

@@ -126,5 +126,24 @@ passed_checks=$(checks_logged passed)
 wait_checks passed $((passed_checks + 2))
 is "$(alerts selfcheck-recovered | wc -w)" 1 "monitor: the recovery is told once"
 is "$(alerts selfcheck-failed | wc -w)" 1 "monitor: and nothing worse since"
+
+# A reload that keeps ta.test keeps what its checks found: no alert anew.
+# One without monitor_domains stops the checks.
+reloads=$(grep -c "event=reload result=ok" "$DAEMON_LOG")
+kill -HUP "$DAEMON_PID"
+passed_checks=$(checks_logged passed)
+wait_checks passed $((passed_checks + 2))
+is "$(grep -c "event=reload result=ok" "$DAEMON_LOG")" $((reloads + 1)) "monitor: reloaded"
+is "$(ls "$LAB_DIR"/alerts | wc -l)" 2 "monitor: a reload keeping the domain raises nothing anew"
+daemon_conf "probe_timeout = 3s" "alert_command = $ALERT_HOOK"
+kill -HUP "$DAEMON_PID"
+for ((i = 0; i < 50 * factor; i++)); do
+	(($(grep -c "event=reload result=ok" "$DAEMON_LOG") > reloads + 1)) && break
+	sleep 0.1
+done
+sleep 0.5
+checks=$(grep -c "event=selfcheck " "$DAEMON_LOG")
+sleep 2
+is "$(grep -c "event=selfcheck " "$DAEMON_LOG")" "$checks" "monitor: no check once monitor_domains is emptied"
 daemon_stop
 tap_done

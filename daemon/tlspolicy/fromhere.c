@@ -23,14 +23,7 @@ fromhere_dns_settings(const struct config *cfg, struct dns_unbound_settings *out
 struct probe_env *
 fromhere_probe_env(const struct config *cfg, bool keep_certs, char *err, size_t errlen)
 {
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-		.keep_certs = keep_certs,
-	};
-	return probe_env_new(&es, err, errlen);
+	return probe_env_from_config(cfg, keep_certs, err, errlen);
 }
 
 struct resolution {

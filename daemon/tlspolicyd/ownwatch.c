@@ -51,17 +51,10 @@ start(struct ownwatch *w, const struct config *cfg, char *err, size_t errlen)
 {
 	struct selfrun_settings rs;
 	struct netaddr *own;
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-		.keep_certs = true,
-	};
 	struct monitor_settings ms = {cfg->monitor_domains, cfg->monitor_interval_ms};
 	uint64_t first = ms.interval_ms < FIRST_CHECK_MS ? ms.interval_ms : FIRST_CHECK_MS;
 
-	if (!w->env && !(w->env = probe_env_new(&es, err, errlen)))
+	if (!w->env && !(w->env = probe_env_from_config(cfg, true, err, errlen)))
 		return -1;
 	if (run_settings(cfg, &rs, &own, err, errlen) < 0)
 		return -1;

@@ -491,12 +491,6 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 	buf_init(&pg->line);
 	if (!cfg->probe_enable)
 		return pg;
-	struct probe_env_settings es = {
-		.ca_file = cfg->probe_ca_file,
-		.helo_name = cfg->probe_helo_name,
-		.step_timeout_ms = cfg->probe_timeout_ms,
-		.max_reply = PROBE_MAX_REPLY,
-	};
 	struct prober_settings ps = limits(cfg);
 	/* Probes must know which addresses are this host's own: where the
 	 * kernel will not say (a sandbox without netlink), refuse to start
@@ -504,7 +498,7 @@ probing_create(struct event_base *base, struct log *log, struct policymap *pm, s
 	if (ownaddr_load(&pg->own, &pg->nown, err, errlen) < 0)
 		goto fail;
 	pg->own_loaded_ms = clock_monotonic_ms();
-	if (!(pg->env = probe_env_new(&es, err, errlen)) ||
+	if (!(pg->env = probe_env_from_config(cfg, false, err, errlen)) ||
 	    !(pg->prober = prober_create(base, pg->env, &ps, on_result, pg, err, errlen)))
 		goto fail;
 	struct probesched_ops ops = {

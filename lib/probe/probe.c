@@ -135,6 +135,20 @@ fail:
 	return NULL;
 }
 
+struct probe_env *
+probe_env_from_config(const struct config *cfg, bool keep_certs, char *err, size_t errlen)
+{
+	struct probe_env_settings s = {
+		.ca_file = cfg->probe_ca_file,
+		.helo_name = cfg->probe_helo_name,
+		.step_timeout_ms = cfg->probe_timeout_ms,
+		.max_reply = PROBE_MAX_REPLY,
+		.keep_certs = keep_certs,
+	};
+
+	return probe_env_new(&s, err, errlen);
+}
+
 void
 probe_env_free(struct probe_env *env)
 {

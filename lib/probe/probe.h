@@ -40,6 +40,7 @@
 #include "util/buf.h"
 #include "util/netaddr.h"
 #include "postfix/nexthop.h"
+#include "config/config.h"
 
 enum probe_class {
 	PROBE_PLAINTEXT,	/* no STARTTLS offered */
@@ -128,6 +129,10 @@ struct probe_env_settings {
 };
 
 struct probe_env *probe_env_new(const struct probe_env_settings *s, char *err, size_t errlen);
+/* The environment the settings describe (probe_ca_file, probe_helo_name,
+ * probe_timeout), for the daemon and the commands alike; keep_certs as
+ * above. NULL with err. */
+struct probe_env *probe_env_from_config(const struct config *cfg, bool keep_certs, char *err, size_t errlen);
 void probe_env_free(struct probe_env *env);
 
 enum { PROBE_WANT_READ = 1, PROBE_WANT_WRITE = 2, PROBE_DONE = 3 };

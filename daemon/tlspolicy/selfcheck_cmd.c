@@ -2,7 +2,10 @@
  * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--json]`
  * (selfcheck_cmd.h). The probes run inside the resolution's callback, the
  * one place where the resolution's records are all there; a domain's
- * checks finish before the next domain starts.
+ * checks finish before the next domain starts. Where selfcheck.h asks for
+ * them, two more probes per address offer only RSA and only ECDSA
+ * (cert-type-uncovered); then the MTA-STS check, against the MX hosts and
+ * the probes' certificates (sts-mismatch, stsmatch.h).
  */
 #include "autoconfig.h"
 
@@ -23,6 +26,8 @@
 #include "selfcheck/checklist.h"
 #include "selfcheck/checkprint.h"
 #include "selfcheck/selfcheck.h"
+#include "selfcheck/stsmatch.h"
+#include "sts/stscheck.h"
 #include "fromhere.h"
 #include "selfcheck_cmd.h"
 
@@ -37,7 +42,51 @@ struct selfcheck_run {
 	struct checklist list;
 	bool checked;		/* the callback ran */
 	bool failed;		/* out of memory */
+	/* For the MTA-STS check. */
+	const struct config *cfg;
+	const char *domain;
 };
+
+/* ---- cert-type-uncovered: the one-type probes ---- */
+
+/* One more probe of target, offering only one key type's signatures;
+ * its result, or NULL when it could not be made. */
+static const struct probe_result *
+typed_probe(struct selfcheck_run *run, const struct probe_target *target, enum probe_key_type type,
+    struct probe **keep)
+{
+	struct probe_target t = *target;
+
+	t.key_type = type;
+	if (!(*keep = probe_new(run->env, &t)))
+		return NULL;
+	return probe_run_blocking(*keep);
+}
+
+/* ---- sts-mismatch ---- */
+
+/* The domain's MTA-STS checked now (on an event loop of its own, inside
+ * the resolution's callback, where its MX hosts and the probes are),
+ * against those. A check that could not run is said on standard error
+ * and adds nothing: the DANE checks stand on their own. */
+static void
+check_sts(struct selfcheck_run *run, const struct resolve_result *res, const struct selfcheck_probe *probes,
+    size_t nprobes)
+{
+	struct stscheck_result *sts = fromhere_sts_check(run->cfg, "selfcheck", run->domain);
+	const char **hosts = res->nhosts ? calloc(res->nhosts, sizeof(*hosts)) : NULL;
+
+	if (sts && (hosts || res->nhosts == 0)) {
+		for (unsigned h = 0; h < res->nhosts; h++)
+			hosts[h] = res->hosts[h].name;
+		if (stsmatch_run(sts, hosts, res->nhosts, probes, nprobes, &run->list) < 0)
+			run->failed = true;
+	} else if (sts) {
+		run->failed = true;
+	}
+	free(hosts);
+	stscheck_result_free(sts);
+}
 
 /* The resolution is there: probe every address of its plan, check. */
 static void
@@ -46,14 +95,15 @@ resolved(void *arg, const struct resolve_result *res)
 	struct selfcheck_run *run = arg;
 	struct probeplan plan;
 	struct selfcheck_probe *probes = NULL;
-	struct probe **running = NULL;
+	struct probe **running = NULL, **typed = NULL;
 
 	run->checked = true;
 	if (probeplan_build(res, &run->ps, &plan) < 0) {
 		run->failed = true;
 		return;
 	}
-	if (plan.n && (!(probes = calloc(plan.n, sizeof(*probes))) || !(running = calloc(plan.n, sizeof(*running))))) {
+	if (plan.n && (!(probes = calloc(plan.n, sizeof(*probes))) || !(running = calloc(plan.n, sizeof(*running))) ||
+	    !(typed = calloc(2 * plan.n, sizeof(*typed))))) {
 		run->failed = true;
 		goto done;
 	}
@@ -71,15 +121,25 @@ resolved(void *arg, const struct resolve_result *res)
 			continue;
 		}
 		probes[i].result = probe_run_blocking(running[i]);
+		/* cert-type-uncovered: the same address, one key type at a time. */
+		if (selfcheck_wants_key_types(&probes[i])) {
+			probes[i].rsa = typed_probe(run, &it->target, PROBE_KEY_RSA, &typed[2 * i]);
+			probes[i].ecdsa = typed_probe(run, &it->target, PROBE_KEY_ECDSA, &typed[2 * i + 1]);
+		}
 	}
 	struct selfcheck_input in = {res, probes, plan.n, (int64_t)time(NULL), run->days};
 	if (selfcheck_run(&in, &run->list) < 0)
 		run->failed = true;
+	else if (!run->list.unchecked)
+		check_sts(run, res, probes, plan.n);
 done:
 	for (size_t i = 0; running && i < plan.n; i++)
 		if (running[i])
 			probe_free(running[i]);
+	for (size_t i = 0; typed && i < 2 * plan.n; i++)
+		probe_free(typed[i]);
 	free(running);
+	free(typed);
 	free(probes);
 	probeplan_free(&plan);
 }
@@ -146,6 +206,8 @@ selfcheck_domain(const struct config *cfg, struct selfcheck_run *run, const char
 		return CHECKLIST_EXIT_UNCHECKED;
 	}
 	run->checked = run->failed = false;
+	run->cfg = cfg;
+	run->domain = nh.name;
 	if (fromhere_resolve(cfg, "selfcheck", &nh, resolved, run) < 0)
 		checklist_set_unchecked(&run->list, "the resolver could not be set up");
 	else if (!run->checked)

@@ -411,10 +411,10 @@ check_key_types(struct run *r, size_t i, const char *addr)
 		if (said)
 			continue;
 		snprintf(detail, sizeof(detail), "the server offers %s and %s certificates, and no usable TLSA record "
-		    "at %s matches its %s chain (%s, key 3 1 1 %s)%s%s: senders whose handshake picks %s (those "
-		    "that prefer or only support it) fail DANE and defer mail", probe_key_type_name(types[0]),
+		    "at %s matches its %s chain (%s, key 3 1 1 %s): senders whose handshake picks %s (those that "
+		    "prefer or only support it) fail DANE and defer mail", probe_key_type_name(types[0]),
 		    probe_key_type_name(types[1]), owner, probe_key_type_name(types[k]), t->certs[0].subject, key,
-		    t->dane_error[0] ? ": " : "", t->dane_error, probe_key_type_name(types[k]));
+		    probe_key_type_name(types[k]));
 		snprintf(fix, sizeof(fix), "publish %s IN TLSA 3 1 1 %s for the %s key, beside the records for the "
 		    "%s key (3 1 1 %s), or stop offering the %s certificate", owner, key,
 		    probe_key_type_name(types[k]), probe_key_type_name(types[1 - k]), other->certs[0].spki_sha256,

@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/netaddr.h"
 #include "rules/stspolicy.h"
+#include "probe/probe.h"
 #include "sts/stscheck.h"
 #include "sts/stsfetch.h"
 #include "selfcheck/checklist.h"
+#include "selfcheck/selfcheck.h"
 #include "selfcheck/stsmatch.h"
 
 /* Room for a finding's text: a domain, a host, a URL, a fetch's detail
@@ -68,6 +71,60 @@ check_hosts(const struct stscheck_result *sts, const char *const *mx_hosts, size
 	return 0;
 }
 
+/* Whether an earlier probe of the same host presented this leaf: one
+ * finding per host and certificate. */
+static bool
+leaf_seen_before(const struct selfcheck_probe *probes, size_t upto, const struct selfcheck_probe *p)
+{
+	for (size_t i = 0; i < upto; i++) {
+		const struct probe_result *r = probes[i].result;
+		if (r && r->ncerts && strcmp(probes[i].target->host, p->target->host) == 0 &&
+		    strcmp(r->certs[0].cert_sha256, p->result->certs[0].cert_sha256) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The certificates the matched MX hosts present, as senders that apply
+ * MTA-STS judge them: a chain to a trusted CA, naming the host. */
+static int
+check_certificates(const struct stscheck_result *sts, const struct selfcheck_probe *probes, size_t nprobes,
+    struct checklist *out, bool *found)
+{
+	const struct stspolicy *p = sts->policy;
+	bool enforce = stspolicy_mode(p) == STSPOLICY_MODE_ENFORCE;
+	char addr[64], why[512], detail[TEXT_MAX], fix[TEXT_MAX];
+
+	if (stspolicy_mode(p) == STSPOLICY_MODE_NONE)
+		return 0;
+	for (size_t i = 0; i < nprobes; i++) {
+		const struct selfcheck_probe *q = &probes[i];
+		const struct probe_result *r = q->result;
+		if (!r || r->ncerts == 0 || (r->pkix_ok && r->name_ok) || !stspolicy_mx_matches(p, q->target->host) ||
+		    leaf_seen_before(probes, i, q))
+			continue;
+		*found = true;
+		netaddr_format(&q->target->address, addr, sizeof(addr));
+		if (!r->pkix_ok)
+			snprintf(why, sizeof(why), "its chain does not verify (%s)", r->pkix_error[0] ? r->pkix_error :
+			    "no trusted CA");
+		else
+			snprintf(why, sizeof(why), "it does not name %s", q->target->host);
+		snprintf(detail, sizeof(detail), "the certificate %s that %s presents is not valid for MTA-STS: %s; "
+		    "%s", r->certs[0].subject, q->target->host, why, enforce ?
+		    "under the enforce policy of the domain, senders that apply MTA-STS (and not DANE) defer mail to it" :
+		    "senders that apply MTA-STS report every delivery to it as failed (and would defer it in mode "
+		    "enforce)");
+		snprintf(fix, sizeof(fix), "install on %s a certificate from a public certification authority that "
+		    "names %s (subjectAltName), with its intermediate certificates; DANE keeps working if its TLSA "
+		    "records are published for the new key first", q->target->host, q->target->host);
+		if (checklist_add(out, STSMATCH_CODE, enforce ? CHECKLIST_FAIL : CHECKLIST_WARN, q->target->host, addr,
+		    detail, fix) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* A domain that announces MTA-STS but whose policy senders cannot get. */
 static int
 check_broken(const struct stscheck_result *sts, struct checklist *out)
@@ -100,7 +157,8 @@ check_broken(const struct stscheck_result *sts, struct checklist *out)
 }
 
 int
-stsmatch_run(const struct stscheck_result *sts, const char *const *mx_hosts, size_t nhosts, struct checklist *out)
+stsmatch_run(const struct stscheck_result *sts, const char *const *mx_hosts, size_t nhosts,
+    const struct selfcheck_probe *probes, size_t nprobes, struct checklist *out)
 {
 	bool found = false;
 	char detail[TEXT_MAX];
@@ -113,7 +171,8 @@ stsmatch_run(const struct stscheck_result *sts, const char *const *mx_hosts, siz
 	case STSCHECK_VALID:
 		break;
 	}
-	if (check_hosts(sts, mx_hosts, nhosts, out, &found) < 0)
+	if (check_hosts(sts, mx_hosts, nhosts, out, &found) < 0 ||
+	    check_certificates(sts, probes, nprobes, out, &found) < 0)
 		return -1;
 	if (found)
 		return 0;
@@ -122,6 +181,7 @@ stsmatch_run(const struct stscheck_result *sts, const char *const *mx_hosts, siz
 		    "pattern to match", sts->domain);
 	else
 		snprintf(detail, sizeof(detail), "the MTA-STS policy of %s (mode %s) is served with a valid "
-		    "certificate and matches every MX host", sts->domain, stspolicy_mode_name(stspolicy_mode(sts->policy)));
+		    "certificate and matches every MX host, and every certificate they present verifies", sts->domain,
+		    stspolicy_mode_name(stspolicy_mode(sts->policy)));
 	return checklist_add(out, STSMATCH_CODE, CHECKLIST_OK, NULL, NULL, detail, NULL);
 }

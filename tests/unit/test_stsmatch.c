@@ -1,8 +1,9 @@
 /* Unit tests: selfcheck's sts-mismatch (lib/selfcheck/stsmatch.h), from
  * MTA-STS check results built as the check builds them (answers and a
  * fetch made here, then stscheck_diagnose), against the MX hosts of the
- * DANE resolution. One row per kind of domain: the findings it must give,
- * exactly, as "SEVERITY HOST" lines, and a text the first one must hold. */
+ * DANE resolution and the certificates their probes saw. One row per kind
+ * of domain: the findings it must give, exactly, as "SEVERITY HOST"
+ * words, and a text the first one must hold. */
 #include "autoconfig.h"
 
 #include <setjmp.h>
@@ -15,11 +16,14 @@
 #include <cmocka.h>
 
 #include "util/buf.h"
+#include "util/netaddr.h"
 #include "dns/dns.h"
 #include "dns/rr.h"
+#include "probe/probe.h"
 #include "sts/stscheck.h"
 #include "sts/stsfetch.h"
 #include "selfcheck/checklist.h"
+#include "selfcheck/selfcheck.h"
 #include "selfcheck/stsmatch.h"
 #include "table.h"
 
@@ -36,6 +40,10 @@ struct match_case {
 	enum stsfetch_outcome fetch;
 	const char *body;		/* with STSFETCH_OK */
 	const char *hosts[3];		/* the MX hosts, NULL-ended */
+	/* How each host's one address's certificate verifies: "" or NULL a
+	 * valid one; "pkix" a chain to no trusted CA; "name" one for another
+	 * name; "none" not probed. */
+	const char *certs[3];
 	const char *want;		/* "SEVERITY HOST|-" a finding, " " between; "" none */
 	const char *detail_has;		/* in the first finding's detail, or NULL */
 	const char *fix_has;		/* in the first finding's fix, or NULL */
@@ -48,30 +56,45 @@ match_case_name(const void *row)
 }
 
 static const struct match_case match_cases[] = {
-	{"no MTA-STS: no finding at all", NULL, STSFETCH_NO_ADDRESS, NULL, {"mx1.example.org"}, ""},
-	{"enforce, every host matched: ok", RECORD, STSFETCH_OK, ENFORCE, {"mx1.example.org"}, "ok -",
+	{"no MTA-STS: no finding at all", NULL, STSFETCH_NO_ADDRESS, NULL, {"mx1.example.org"}, {"pkix"}, ""},
+	{"enforce, every host matched: ok", RECORD, STSFETCH_OK, ENFORCE, {"mx1.example.org"}, {""}, "ok -",
 	    "matches every MX host"},
 	{"wildcard covers both hosts: ok", RECORD, STSFETCH_OK, WILD, {"mx1.example.org", "mx2.example.org"},
-	    "ok -"},
+	    {"", ""}, "ok -"},
 	{"enforce, a host no pattern matches: fail for it", RECORD, STSFETCH_OK, ENFORCE,
-	    {"mx1.example.org", "backup.example.net"}, "fail backup.example.net",
+	    {"mx1.example.org", "backup.example.net"}, {"", ""}, "fail backup.example.net",
 	    "(mode enforce; mx: mx1.example.org) has no mx pattern that matches MX host backup.example.net",
 	    "add \"mx: backup.example.net\""},
 	{"enforce, no host matched: a failure each", RECORD, STSFETCH_OK, ENFORCE,
-	    {"mx.example.net", "mx2.example.net"}, "fail mx.example.net fail mx2.example.net", "refuse to deliver",
-	    "change the id of the _mta-sts.example.org TXT record"},
-	{"the wildcard is one label deep", RECORD, STSFETCH_OK, WILD, {"a.b.example.org"}, "fail a.b.example.org"},
-	{"testing, a host not matched: warn", RECORD, STSFETCH_OK, TESTING, {"mx2.example.org"},
+	    {"mx.example.net", "mx2.example.net"}, {""}, "fail mx.example.net fail mx2.example.net",
+	    "refuse to deliver", "change the id of the _mta-sts.example.org TXT record"},
+	{"the wildcard is one label deep", RECORD, STSFETCH_OK, WILD, {"a.b.example.org"}, {""},
+	    "fail a.b.example.org"},
+	{"testing, a host not matched: warn", RECORD, STSFETCH_OK, TESTING, {"mx2.example.org"}, {""},
 	    "warn mx2.example.org", "report every delivery to it as failed"},
-	{"mode none: ok, nothing to match", RECORD, STSFETCH_OK, NONE, {"mx2.example.org"}, "ok -", "mode none"},
+	{"mode none: ok, nothing to match", RECORD, STSFETCH_OK, NONE, {"mx2.example.org"}, {"pkix"}, "ok -",
+	    "mode none"},
+	{"enforce, a host's chain untrusted: fail for it", RECORD, STSFETCH_OK, WILD,
+	    {"mx1.example.org", "mx2.example.org"}, {"", "pkix"}, "fail mx2.example.org",
+	    "its chain does not verify (self-signed certificate)", "a public certification authority that names "
+	    "mx2.example.org"},
+	{"enforce, a certificate for another name: fail", RECORD, STSFETCH_OK, ENFORCE, {"mx1.example.org"},
+	    {"name"}, "fail mx1.example.org", "it does not name mx1.example.org; under the enforce policy"},
+	{"testing, a certificate for another name: warn", RECORD, STSFETCH_OK, TESTING, {"mx1.example.org"},
+	    {"name"}, "warn mx1.example.org"},
+	{"a host not matched: its certificate not judged again", RECORD, STSFETCH_OK, ENFORCE,
+	    {"mx.example.net"}, {"pkix"}, "fail mx.example.net", "has no mx pattern"},
+	{"a host not probed: nothing to judge", RECORD, STSFETCH_OK, ENFORCE, {"mx1.example.org"}, {"none"},
+	    "ok -"},
 	{"mta-sts certificate invalid: warn for the mta-sts host", RECORD, STSFETCH_CERTIFICATE, NULL,
-	    {"mx1.example.org"}, "warn mta-sts.example.org", "the certificate of mta-sts.example.org does not verify",
+	    {"mx1.example.org"}, {""}, "warn mta-sts.example.org",
+	    "the certificate of mta-sts.example.org does not verify",
 	    "a public certification authority that names mta-sts.example.org"},
-	{"policy 404: warn quoting the check", RECORD, STSFETCH_STATUS, NULL, {"mx1.example.org"}, "warn -",
+	{"policy 404: warn quoting the check", RECORD, STSFETCH_STATUS, NULL, {"mx1.example.org"}, {""}, "warn -",
 	    "status 200", "tlspolicy sts example.org"},
-	{"invalid policy: warn", RECORD, STSFETCH_OK, INVALID, {"mx1.example.org"}, "warn -", "is invalid"},
+	{"invalid policy: warn", RECORD, STSFETCH_OK, INVALID, {"mx1.example.org"}, {""}, "warn -", "is invalid"},
 	{"policy served, no TXT: warn, senders do not apply it", NULL, STSFETCH_OK, ENFORCE, {"mx.example.net"},
-	    "warn -", "senders do not apply MTA-STS"},
+	    {""}, "warn -", "senders do not apply MTA-STS"},
 };
 
 static void
@@ -125,19 +148,61 @@ check_of(const struct match_case *c)
 	return r;
 }
 
+/* Each host's one address (192.0.2.1, .2, ...) and its probe. */
+struct probes {
+	struct probe_target targets[3];
+	struct probe_result results[3];
+	struct selfcheck_probe probes[3];
+};
+
+static void
+make_probes(const struct match_case *c, size_t nhosts, struct probes *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < nhosts; i++) {
+		const char *cert = c->certs[i] ? c->certs[i] : "";
+		char addr[32];
+		snprintf(p->targets[i].host, sizeof(p->targets[i].host), "%s", c->hosts[i]);
+		snprintf(addr, sizeof(addr), "192.0.2.%zu", i + 1);
+		assert_int_equal(netaddr_parse(addr, &p->targets[i].address), 0);
+		p->targets[i].port = 25;
+		p->probes[i].target = &p->targets[i];
+		if (strcmp(cert, "none") == 0) {
+			p->probes[i].not_probed = "a special-purpose address";
+			continue;
+		}
+		struct probe_result *r = &p->results[i];
+		r->class = PROBE_VERIFIED;
+		r->ncerts = 1;
+		snprintf(r->certs[0].subject, sizeof(r->certs[0].subject), "/CN=%s", c->hosts[i]);
+		snprintf(r->certs[0].cert_sha256, sizeof(r->certs[0].cert_sha256), "%064zx", i);
+		r->pkix_ok = strcmp(cert, "pkix") != 0;
+		r->name_ok = strcmp(cert, "name") != 0;
+		if (!r->pkix_ok) {
+			r->class = PROBE_UNTRUSTED;
+			snprintf(r->pkix_error, sizeof(r->pkix_error), "self-signed certificate");
+		} else if (!r->name_ok) {
+			r->class = PROBE_TRUSTED;
+		}
+		p->probes[i].result = r;
+	}
+}
+
 static void
 test_match(void **state)
 {
 	const struct match_case *c = *state;
 	struct stscheck_result *r = check_of(c);
 	struct checklist list;
+	struct probes p;
 	size_t nhosts = 0;
 	char got[512] = "";
 
 	while (nhosts < 3 && c->hosts[nhosts])
 		nhosts++;
+	make_probes(c, nhosts, &p);
 	assert_int_equal(checklist_init(&list, "example.org"), 0);
-	assert_int_equal(stsmatch_run(r, c->hosts, nhosts, &list), 0);
+	assert_int_equal(stsmatch_run(r, c->hosts, nhosts, p.probes, nhosts, &list), 0);
 	for (size_t i = 0; i < list.n; i++) {
 		const struct checklist_finding *f = &list.findings[i];
 		size_t used = strlen(got);
@@ -163,17 +228,40 @@ test_match(void **state)
 static void
 test_certificate_address(void **state)
 {
-	static const struct match_case c = {"", RECORD, STSFETCH_CERTIFICATE, NULL, {"mx1.example.org"}, ""};
+	static const struct match_case c = {"", RECORD, STSFETCH_CERTIFICATE, NULL, {"mx1.example.org"}, {""}, ""};
 	struct stscheck_result *r = check_of(&c);
 	struct checklist list;
 	const char *hosts[] = {"mx1.example.org"};
 	(void)state;
 
 	assert_int_equal(checklist_init(&list, "example.org"), 0);
-	assert_int_equal(stsmatch_run(r, hosts, 1, &list), 0);
+	assert_int_equal(stsmatch_run(r, hosts, 1, NULL, 0, &list), 0);
 	assert_int_equal(list.n, 1);
 	assert_string_equal(list.findings[0].address, "192.0.2.1");
 	assert_int_equal(checklist_status(&list), CHECKLIST_EXIT_WARNED);
+	checklist_free(&list);
+	stscheck_result_free(r);
+}
+
+/* Two addresses of a host presenting one untrusted certificate: one
+ * finding, at the first address. */
+static void
+test_certificate_once(void **state)
+{
+	static const struct match_case c = {"", RECORD, STSFETCH_OK, ENFORCE, {"mx1.example.org", "mx1.example.org"},
+	    {"pkix", "pkix"}, ""};
+	struct stscheck_result *r = check_of(&c);
+	struct checklist list;
+	struct probes p;
+	(void)state;
+
+	make_probes(&c, 2, &p);
+	p.results[1] = p.results[0];
+	assert_int_equal(checklist_init(&list, "example.org"), 0);
+	assert_int_equal(stsmatch_run(r, c.hosts, 1, p.probes, 2, &list), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.findings[0].address, "192.0.2.1");
+	assert_int_equal(checklist_status(&list), CHECKLIST_EXIT_FAILED);
 	checklist_free(&list);
 	stscheck_result_free(r);
 }
@@ -183,6 +271,7 @@ main(void)
 {
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_certificate_address),
+		cmocka_unit_test(test_certificate_once),
 	};
 	struct table t = {0};
 

@@ -399,7 +399,8 @@ check_key_types(struct run *r, size_t i, const char *addr)
 		const char *key = t->certs[0].spki_sha256;
 		if (t->class != PROBE_DANE_MISMATCH)
 			continue;
-		if (p->result->class == PROBE_DANE_MISMATCH && strcmp(p->result->certs[0].spki_sha256, key) == 0)
+		if (p->result->class == PROBE_DANE_MISMATCH && p->result->ncerts > 0 &&
+		    strcmp(p->result->certs[0].spki_sha256, key) == 0)
 			continue;
 		bool said = false;
 		for (size_t j = 0; j < i && !said; j++) {

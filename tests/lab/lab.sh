@@ -119,6 +119,10 @@
 #   $LAB_DIR/pids             "PID NAME" of every process the lab started
 #   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
 #                             (LAB_SELF_SIGNED hosts: self-signed, no CA)
+#   $LAB_DIR/tls/dual.{ec,rsa}.{key,crt}  the two certificates of the
+#                             LAB_DUAL_KEY_HOSTS, whose HOST.pem holds both
+#   LAB_EXPIRING_DAYS         how soon mx.expiring.test's certificate
+#                             expires (10 days; the others' 30)
 #   LAB_FAKESMTP              the fakesmtp binary lab_mail_up runs (default
 #                             ${top_builddir:-.}/tests/lab/fakesmtp)
 #   LAB_SLOW_DELAY_MS         mx.slow.test's delay before each reply (2000),

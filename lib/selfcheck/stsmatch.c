@@ -116,8 +116,9 @@ check_certificates(const struct stscheck_result *sts, const struct selfcheck_pro
 		    "senders that apply MTA-STS report every delivery to it as failed (and would defer it in mode "
 		    "enforce)");
 		snprintf(fix, sizeof(fix), "install on %s a certificate from a public certification authority that "
-		    "names %s (subjectAltName), with its intermediate certificates; DANE keeps working if its TLSA "
-		    "records are published for the new key first", q->target->host, q->target->host);
+		    "names %s (subjectAltName), with its intermediate certificates%s", q->target->host, q->target->host,
+		    q->target->ntlsa ? "; publish the TLSA record for its key before the server presents it, so "
+		    "that DANE keeps working" : "");
 		if (checklist_add(out, STSMATCH_CODE, enforce ? CHECKLIST_FAIL : CHECKLIST_WARN, q->target->host, addr,
 		    detail, fix) < 0)
 			return -1;

@@ -870,6 +870,11 @@ _lab_selfcheck_zones() {
 		_25._tcp.mx.dualboth    TLSA 3 1 1 $ec
 		_25._tcp.mx.dualboth    TLSA 3 1 1 $rsa
 		_25._tcp.mx.dualboth    TLSA 2 1 1 $1
+		; two MX hosts whose certificates (made at lab_up) expire the same
+		; day, and nothing else wrong: mx.ta.test's 2 1 1 record has no
+		; current key to outlive
+		sameday                 MX   10 mx.ta.test.
+		sameday                 MX   20 mx.dualboth.test.
 		; a certificate that expires in LAB_EXPIRING_DAYS
 		expiring                MX   10 mx.expiring.test.
 		mx.expiring             A    127.0.1.20

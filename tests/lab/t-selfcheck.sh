@@ -46,6 +46,8 @@ cases=(
 	"dualkey.test|2|fail cert-type-uncovered"
 	"dualboth.test|0|"
 	"expiring.test|1|warn cert-expiring"
+	# mx.ta.test and mx.dualboth.test, clean each, renewed the same day
+	"sameday.test|1|warn renewal-unstaggered"
 	# MTA-STS (sts.sh): its MX host mx.stsgood.test has no TLSA.
 	"stsgood.test|1|warn no-tlsa"
 	"stsuntrusted.test|1|warn no-tlsa warn sts-mismatch"

@@ -312,7 +312,7 @@ check_rollover(struct run *r, int h)
 	const struct resolve_host *host = &r->res->hosts[h];
 	const struct probe_result *chains[HOST_CHAINS_MAX];
 	size_t nchains = host_chains(r->in, h, chains);
-	char detail[TEXT_MAX], fix[TEXT_MAX], keys[TEXT_MAX / 2];
+	char detail[TEXT_MAX], fix[TEXT_MAX];
 
 	if (host->facts.tlsa != POLICY_DNS_SECURE || host->facts.tlsa_usable == 0 || nchains == 0)
 		return;
@@ -334,22 +334,16 @@ check_rollover(struct run *r, int h)
 	r->ran |= RAN_ROLLOVER;
 	if (spare || current == 0)
 		return;
-	size_t used = 0;
-	keys[0] = '\0';
-	for (size_t k = 0; k < nchains; k++)
-		used += (size_t)snprintf(keys + used, used < sizeof(keys) ? sizeof(keys) - used : 0, "%s3 1 1 %s",
-		    k ? ", " : "", chains[k]->certs[0].spki_sha256);
-	snprintf(detail, sizeof(detail), "the %zu usable TLSA record%s at %s match%s only the current key%s "
-	    "(%s): the next key or certificate change breaks DANE for this host", current,
-	    current == 1 ? "" : "s", host->tlsa_name, current == 1 ? "es" : "",
-	    nchains > 1 ? "s of its key types" : "", keys);
-	/* A 2 1 1 record for each issuing CA the chains present; one record
-	 * serves every chain that CA issued. */
-	char records[TEXT_MAX / 2];
-	size_t rused = 0, nissuers = 0;
-	records[0] = '\0';
+	/* The current keys, and a 2 1 1 record for each issuing CA the
+	 * chains present (one serves every chain that CA issued). */
+	struct buf keys, records;
+	size_t nissuers = 0;
+	buf_init(&keys);
+	buf_init(&records);
 	for (size_t k = 0; k < nchains; k++) {
 		const struct probe_result *c = chains[k];
+		if (buf_printf(&keys, "%s3 1 1 %s", k ? ", " : "", c->certs[0].spki_sha256) < 0)
+			r->rc = -1;
 		if (c->ncerts < 2 || strcmp(c->certs[0].issuer, c->certs[1].subject) != 0)
 			continue;
 		bool again = false;
@@ -357,19 +351,25 @@ check_rollover(struct run *r, int h)
 			again = chains[j]->ncerts >= 2 && strcmp(chains[j]->certs[1].spki_sha256, c->certs[1].spki_sha256) == 0;
 		if (again)
 			continue;
-		rused += (size_t)snprintf(records + rused, rused < sizeof(records) ? sizeof(records) - rused : 0,
-		    "%s%s IN TLSA 2 1 1 %s (the issuing CA's key, %s, which the server presents in its chain)",
-		    nissuers ? " and " : "", host->tlsa_name, c->certs[1].spki_sha256, c->certs[1].subject);
+		if (buf_printf(&records, "%s%s IN TLSA 2 1 1 %s (the issuing CA's key, %s, which the server presents in "
+		    "its chain)", nissuers ? " and " : "", host->tlsa_name, c->certs[1].spki_sha256, c->certs[1].subject) < 0)
+			r->rc = -1;
 		nissuers++;
 	}
+	snprintf(detail, sizeof(detail), "the %zu usable TLSA record%s at %s match%s only the current key%s "
+	    "(%s): the next key or certificate change breaks DANE for this host", current,
+	    current == 1 ? "" : "s", host->tlsa_name, current == 1 ? "es" : "",
+	    nchains > 1 ? "s of its key types" : "", buf_ptr(&keys));
 	if (nissuers > 0)
 		snprintf(fix, sizeof(fix), "publish %s beside the current record%s, or a 3 1 1 record for each next "
-		    "key made ahead of the renewal", records, current == 1 ? "" : "s");
+		    "key made ahead of the renewal", buf_ptr(&records), current == 1 ? "" : "s");
 	else
 		snprintf(fix, sizeof(fix), "make the next key now and publish its 3 1 1 record at %s beside the "
 		    "current one (tlspolicy tlsa --usage 3 --selector 1 --mtype 1 NEXT.pem prints it), or have the "
 		    "server present its issuing CA's certificate and publish a 2 1 1 record for that",
 		    host->tlsa_name);
+	buf_free(&keys);
+	buf_free(&records);
 	add(r, "rollover-unready", CHECKLIST_WARN, host->name, NULL, detail, fix);
 }
 

@@ -472,7 +472,7 @@ _lab_make_tls() {
 # from the lab CA, each naming every such host; HOST.pem holds both keys,
 # each followed by its chain, as smtpd_tls_chain_files reads them.
 _lab_make_dual_tls() {
-	local d=$LAB_DIR/tls host san= type
+	local d=$LAB_DIR/tls host san='' type
 	for host in "${LAB_DUAL_KEY_HOSTS[@]}"; do
 		san+=${san:+,}DNS:$host
 	done

@@ -104,11 +104,7 @@ fromhere_sts_check(const struct config *cfg, const char *cmd, const char *domain
 	struct sts_run run = {0};
 	struct netaddr *own = NULL;
 	char err[1024];
-	struct stsfetch_settings fs = {
-		.ca_file = cfg->sts_ca_file,
-		.allow_private = cfg->sts_allow_private,
-		.timeout_ms = cfg->sts_fetch_timeout_ms,
-	};
+	struct stsfetch_settings fs = stsfetch_settings_from_config(cfg);
 
 	/* This host's addresses are refused as the daemon refuses them. */
 	if (ownaddr_load(&own, &fs.nown, err, sizeof(err)) < 0) {

@@ -1,7 +1,8 @@
 /*
  * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--json]`
  * (selfcheck_cmd.h). Every domain is checked at once on one event loop
- * (lib/selfcheck/selfrun); the results are printed in the order the
+ * (lib/selfcheck/selfrun, MTA-STS included: the program has called
+ * stsfetch_global_init()); the results are printed in the order the
  * domains were named, each as soon as those before it are out.
  */
 #include "autoconfig.h"
@@ -123,7 +124,9 @@ runner(const struct config *cfg, struct event_base *base, unsigned days, struct 
 	char err[1024];
 
 	s.plan.allow_private = cfg->probe_allow_private;
-	if (!cfg->probe_allow_private && ownaddr_load(&own, &s.plan.nown, err, sizeof(err)) < 0) {
+	s.check_sts = true;
+	s.sts = stsfetch_settings_from_config(cfg);
+	if (ownaddr_load(&own, &s.plan.nown, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tlspolicy selfcheck: this host's addresses: %s\n", err);
 		return NULL;
 	}

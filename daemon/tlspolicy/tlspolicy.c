@@ -461,8 +461,8 @@ main(int argc, char **argv)
 	if (!cfg)
 		return EXIT_TROUBLE;
 	char err[256];
-	/* Before anything could start a thread; only these two fetch. */
-	bool fetches = strcmp(cmd, "sts") == 0 || strcmp(cmd, "explain") == 0;
+	/* Before anything could start a thread; only these fetch. */
+	bool fetches = strcmp(cmd, "sts") == 0 || strcmp(cmd, "explain") == 0 || strcmp(cmd, "selfcheck") == 0;
 	if (fetches && stsfetch_global_init(err, sizeof(err)) < 0) {
 		fprintf(stderr, "tlspolicy %s: %s\n", cmd, err);
 		config_unref(cfg);

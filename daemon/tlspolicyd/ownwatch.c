@@ -37,10 +37,11 @@ watching(const struct config *cfg)
 static int
 run_settings(const struct config *cfg, struct selfrun_settings *s, struct netaddr **own, char *err, size_t errlen)
 {
-	*s = (struct selfrun_settings){.days = SELFCHECK_DEFAULT_DAYS};
+	*s = (struct selfrun_settings){.days = SELFCHECK_DEFAULT_DAYS, .check_sts = true};
 	*own = NULL;
 	s->plan.allow_private = cfg->probe_allow_private;
-	if (!cfg->probe_allow_private && ownaddr_load(own, &s->plan.nown, err, errlen) < 0)
+	s->sts = stsfetch_settings_from_config(cfg);
+	if (ownaddr_load(own, &s->plan.nown, err, errlen) < 0)
 		return -1;
 	s->plan.own = *own;
 	return 0;

@@ -169,11 +169,7 @@ sts_start(struct daemon *d, char *err, size_t errlen)
 	struct netaddr *own = NULL;
 	size_t nown = 0;
 	struct sts_settings ss = {
-		.fetch = {
-			.ca_file = d->cfg->sts_ca_file,
-			.allow_private = d->cfg->sts_allow_private,
-			.timeout_ms = d->cfg->sts_fetch_timeout_ms,
-		},
+		.fetch = stsfetch_settings_from_config(d->cfg),
 		.wait_ms = d->cfg->sts_fetch_timeout_ms,
 		.max_domains = d->cfg->sts_max_domains,
 	};
@@ -649,7 +645,8 @@ main(int argc, char **argv)
 	d.tell_terminal = false;
 	raise_fd_limit(d.log, d.cfg->max_connections);
 	/* Before any thread: libunbound's, the probes', the state writer's. */
-	if (d.cfg->sts_enable && stsfetch_global_init(err, sizeof(err)) < 0)
+	/* Always: the monitor checks MTA-STS too, and a reload may start it. */
+	if (stsfetch_global_init(err, sizeof(err)) < 0)
 		return start_failed(&d, EX_OSERR, "MTA-STS: %s", err);
 
 	struct event_config *ecfg = event_config_new();

@@ -20,6 +20,13 @@
  * a probe that never learnt whether STARTTLS is offered (connect, greeting
  * or EHLO failed, timed out or was not SMTP), which none of those fits.
  *
+ * A target may restrict the handshake to one key type (probe_key_type):
+ * the ClientHello then offers only that family's signature algorithms
+ * (RSA: PKCS#1 and PSS; ECDSA), and in TLS 1.2 only cipher suites that
+ * authenticate with it, so that a server holding certificates of several
+ * key types must present the one of that type, or fail the handshake
+ * when it has none. The default offers what OpenSSL offers.
+ *
  * Driving: probe_start() opens the socket; then whenever probe_fd() is
  * ready for what probe_run() last asked (PROBE_WANT_READ or
  * PROBE_WANT_WRITE), call probe_run() again; past probe_deadline(), call
@@ -67,6 +74,14 @@ enum probe_stage {
 };
 const char *probe_stage_name(enum probe_stage s);
 
+enum probe_key_type {
+	PROBE_KEY_ANY,		/* OpenSSL's default offer */
+	PROBE_KEY_RSA,		/* RSA (PKCS#1 v1.5 and PSS) only */
+	PROBE_KEY_ECDSA,	/* ECDSA only */
+};
+/* "any", "RSA", "ECDSA". */
+const char *probe_key_type_name(enum probe_key_type k);
+
 struct probe_tlsa {
 	uint8_t usage, selector, mtype;
 	size_t len;
@@ -80,7 +95,13 @@ struct probe_target {
 	unsigned port;
 	size_t ntlsa;				/* validated TLSA records */
 	const struct probe_tlsa *tlsa;		/* copied by probe_new() */
+	enum probe_key_type key_type;		/* what the handshake may sign with */
 };
+
+/* Whether two targets are the same probe whoever asks: the TLSA records
+ * are those of the host and port, so host, address, port and key type
+ * say it all. */
+bool probe_target_same(const struct probe_target *a, const struct probe_target *b);
 
 #define PROBE_MAX_CERTS 10
 /* Bytes read for one SMTP reply at most: EHLO replies are a few hundred. */

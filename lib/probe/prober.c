@@ -369,16 +369,10 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	pump(pr);
 }
 
-/* The TLSA records are those of the host and port, so the same host,
- * address and port is the same probe whoever asks. */
 static bool
 same_target(const struct job *j, const struct probe_target *t)
 {
-	const struct probe_target *o = probe_target(j->probe);
-
-	return o->port == t->port && o->address.family == t->address.family &&
-	    memcmp(o->address.bytes, t->address.bytes, sizeof(t->address.bytes)) == 0 &&
-	    strcmp(o->host, t->host) == 0;
+	return probe_target_same(probe_target(j->probe), t);
 }
 
 /* Adds dest to a probe of the same target in jobs: PROBER_JOINED, or

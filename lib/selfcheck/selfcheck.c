@@ -40,7 +40,12 @@ enum {
 	RAN_CERT_EXPIRING = 1 << 5,
 	RAN_RENEWAL = 1 << 6,
 	RAN_ROLLOVER = 1 << 7,
+	RAN_CERT_TYPE = 1 << 8,
 };
+
+/* Chains of one host told apart by their leaf keys: a server with an
+ * RSA and an ECDSA certificate has two. */
+#define HOST_CHAINS_MAX 4
 
 static const struct {
 	unsigned ran;
@@ -54,6 +59,8 @@ static const struct {
 	{RAN_NO_TLSA, "tlsa-unusable", "every MX host with TLSA records has one usable for SMTP"},
 	{RAN_STARTTLS, "starttls-missing", "every address that answers offers STARTTLS"},
 	{RAN_TLSA_MISMATCH, "tlsa-mismatch", "every probed address with TLSA presents a chain a record matches"},
+	{RAN_CERT_TYPE, "cert-type-uncovered", "every key type the addresses with TLSA offer (RSA, ECDSA) has a "
+	    "TLSA record that matches its chain"},
 	{RAN_CERT_EXPIRING, "cert-expiring", "no presented certificate expires"},
 	{RAN_RENEWAL, "renewal-unstaggered", "the MX hosts' certificates expire on different days"},
 	{RAN_ROLLOVER, "rollover-unready", "every MX host with TLSA has a record that survives its next key change"},
@@ -119,6 +126,47 @@ first_chain(const struct selfcheck_input *in, int h)
 			return p->result;
 	}
 	return NULL;
+}
+
+/* The results of one address's probes: the default one, then the
+ * one-type ones; NULL where a probe was not made. */
+static void
+results_of(const struct selfcheck_probe *p, const struct probe_result *out[3])
+{
+	out[0] = p->result;
+	out[1] = p->result ? p->rsa : NULL;
+	out[2] = p->result ? p->ecdsa : NULL;
+}
+
+/* The chains host h presented, one per leaf key, the default probes'
+ * first; how many. */
+static size_t
+host_chains(const struct selfcheck_input *in, int h, const struct probe_result *out[HOST_CHAINS_MAX])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < in->nprobes; i++) {
+		const struct probe_result *res[3];
+		if (host_of(in->resolution, in->probes[i].target) != h)
+			continue;
+		results_of(&in->probes[i], res);
+		for (size_t k = 0; k < 3; k++) {
+			if (!res[k] || res[k]->ncerts == 0)
+				continue;
+			bool known = false;
+			for (size_t j = 0; j < n && !known; j++)
+				known = strcmp(out[j]->certs[0].spki_sha256, res[k]->certs[0].spki_sha256) == 0;
+			if (!known && n < HOST_CHAINS_MAX)
+				out[n++] = res[k];
+		}
+	}
+	return n;
+}
+
+bool
+selfcheck_wants_key_types(const struct selfcheck_probe *p)
+{
+	return p->result && p->result->ncerts > 0 && p->target->ntlsa > 0 && p->result->tlsa_usable > 0;
 }
 
 /* Why the counted TLSA lookup of host h failed, as the resolver said. */
@@ -241,18 +289,36 @@ record_matches(const struct tlsa_record *t, const struct probe_cert *c)
 	return strcmp(hex, t->selector == TLSA_SEL_SPKI ? c->spki_sha256 : c->cert_sha256) == 0;
 }
 
-/* rollover-unready for host h: its usable records against the chain its
- * first address presented. */
+/* Whether a usable TLSA record of host h is a DANE-EE record of one of
+ * the keys its chains present. */
+static bool
+names_current_key(const struct tlsa_record *t, const struct probe_result *const *chains, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (t->usage == TLSA_DANE_EE && record_matches(t, &chains[k]->certs[0]))
+			return true;
+	return false;
+}
+
+/* rollover-unready for host h: its usable records against the keys of
+ * every chain it presented. With two key types (RSA and ECDSA) a record
+ * for the other type's key is no spare: both keys are current, and each
+ * one's change breaks the handshakes that pick it. Judged only when every
+ * chain matches: tlsa-mismatch and cert-type-uncovered say the rest, and
+ * their fixes change the records first. */
 static void
 check_rollover(struct run *r, int h)
 {
 	const struct resolve_host *host = &r->res->hosts[h];
-	const struct probe_result *chain = first_chain(r->in, h);
+	const struct probe_result *chains[HOST_CHAINS_MAX];
+	size_t nchains = host_chains(r->in, h, chains);
 	char detail[TEXT_MAX], fix[TEXT_MAX];
 
-	if (host->facts.tlsa != POLICY_DNS_SECURE || host->facts.tlsa_usable == 0 || !chain ||
-	    chain->class == PROBE_DANE_MISMATCH)
+	if (host->facts.tlsa != POLICY_DNS_SECURE || host->facts.tlsa_usable == 0 || nchains == 0)
 		return;
+	for (size_t k = 0; k < nchains; k++)
+		if (chains[k]->class == PROBE_DANE_MISMATCH)
+			return;
 	size_t current = 0;
 	bool spare = false;
 	for (size_t i = 0; i < host->ntlsa; i++) {
@@ -260,7 +326,7 @@ check_rollover(struct run *r, int h)
 		const char *why;
 		if (tlsa_parse(host->tlsa[i].data, host->tlsa[i].len, &t) < 0 || !tlsa_usable(&t, &why))
 			continue;
-		if (t.usage == TLSA_DANE_EE && record_matches(&t, &chain->certs[0]))
+		if (names_current_key(&t, chains, nchains))
 			current++;
 		else
 			spare = true;
@@ -268,19 +334,94 @@ check_rollover(struct run *r, int h)
 	r->ran |= RAN_ROLLOVER;
 	if (spare || current == 0)
 		return;
-	snprintf(detail, sizeof(detail), "the %zu usable TLSA record%s at %s match%s only the current key "
-	    "(3 1 1 %s): the next key or certificate change breaks DANE for this host", current,
-	    current == 1 ? "" : "s", host->tlsa_name, current == 1 ? "es" : "", chain->certs[0].spki_sha256);
-	if (chain->ncerts >= 2 && strcmp(chain->certs[0].issuer, chain->certs[1].subject) == 0)
-		snprintf(fix, sizeof(fix), "publish %s IN TLSA 2 1 1 %s (the issuing CA's key, %s, which the "
-		    "server presents in its chain) beside the current record, or a 3 1 1 record for the next key "
-		    "made ahead of the renewal", host->tlsa_name, chain->certs[1].spki_sha256, chain->certs[1].subject);
+	/* The current keys, and a 2 1 1 record for each issuing CA the
+	 * chains present (one serves every chain that CA issued). */
+	struct buf keys, records;
+	size_t nissuers = 0;
+	buf_init(&keys);
+	buf_init(&records);
+	for (size_t k = 0; k < nchains; k++) {
+		const struct probe_result *c = chains[k];
+		if (buf_printf(&keys, "%s3 1 1 %s", k ? ", " : "", c->certs[0].spki_sha256) < 0)
+			r->rc = -1;
+		if (c->ncerts < 2 || strcmp(c->certs[0].issuer, c->certs[1].subject) != 0)
+			continue;
+		bool again = false;
+		for (size_t j = 0; j < k && !again; j++)
+			again = chains[j]->ncerts >= 2 && strcmp(chains[j]->certs[1].spki_sha256, c->certs[1].spki_sha256) == 0;
+		if (again)
+			continue;
+		if (buf_printf(&records, "%s%s IN TLSA 2 1 1 %s (the issuing CA's key, %s, which the server presents in "
+		    "its chain)", nissuers ? " and " : "", host->tlsa_name, c->certs[1].spki_sha256, c->certs[1].subject) < 0)
+			r->rc = -1;
+		nissuers++;
+	}
+	snprintf(detail, sizeof(detail), "the %zu usable TLSA record%s at %s match%s only the current key%s "
+	    "(%s): the next key or certificate change breaks DANE for this host", current,
+	    current == 1 ? "" : "s", host->tlsa_name, current == 1 ? "es" : "",
+	    nchains > 1 ? "s of its key types" : "", buf_ptr(&keys));
+	if (nissuers > 0)
+		snprintf(fix, sizeof(fix), "publish %s beside the current record%s, or a 3 1 1 record for each next "
+		    "key made ahead of the renewal", buf_ptr(&records), current == 1 ? "" : "s");
 	else
 		snprintf(fix, sizeof(fix), "make the next key now and publish its 3 1 1 record at %s beside the "
 		    "current one (tlspolicy tlsa --usage 3 --selector 1 --mtype 1 NEXT.pem prints it), or have the "
 		    "server present its issuing CA's certificate and publish a 2 1 1 record for that",
 		    host->tlsa_name);
+	buf_free(&keys);
+	buf_free(&records);
 	add(r, "rollover-unready", CHECKLIST_WARN, host->name, NULL, detail, fix);
+}
+
+/* cert-type-uncovered for probe i: where the RSA-only and the ECDSA-only
+ * handshakes gave different keys, each type whose chain no usable record
+ * matches (OpenSSL's DANE verdict, as for tlsa-mismatch). A key the
+ * default handshake presented and tlsa-mismatch named is not said again;
+ * nor a key already said for another address of the host. */
+static void
+check_key_types(struct run *r, size_t i, const char *addr)
+{
+	const struct selfcheck_probe *p = &r->in->probes[i];
+	const struct probe_result *typed[2] = {p->rsa, p->ecdsa};
+	static const enum probe_key_type types[2] = {PROBE_KEY_RSA, PROBE_KEY_ECDSA};
+	char detail[TEXT_MAX], fix[TEXT_MAX];
+
+	if (!p->rsa || !p->ecdsa)
+		return;
+	r->ran |= RAN_CERT_TYPE;
+	if (p->rsa->ncerts == 0 || p->ecdsa->ncerts == 0 ||
+	    strcmp(p->rsa->certs[0].spki_sha256, p->ecdsa->certs[0].spki_sha256) == 0)
+		return;
+	int h = host_of(r->res, p->target);
+	const char *owner = h >= 0 ? r->res->hosts[h].tlsa_name : p->target->host;
+	for (size_t k = 0; k < 2; k++) {
+		const struct probe_result *t = typed[k], *other = typed[1 - k];
+		const char *key = t->certs[0].spki_sha256;
+		if (t->class != PROBE_DANE_MISMATCH)
+			continue;
+		if (p->result->class == PROBE_DANE_MISMATCH && p->result->ncerts > 0 &&
+		    strcmp(p->result->certs[0].spki_sha256, key) == 0)
+			continue;
+		bool said = false;
+		for (size_t j = 0; j < i && !said; j++) {
+			const struct selfcheck_probe *q = &r->in->probes[j];
+			said = strcmp(q->target->host, p->target->host) == 0 && q->result &&
+			    ((q->rsa && q->rsa->ncerts && strcmp(q->rsa->certs[0].spki_sha256, key) == 0) ||
+			    (q->ecdsa && q->ecdsa->ncerts && strcmp(q->ecdsa->certs[0].spki_sha256, key) == 0));
+		}
+		if (said)
+			continue;
+		snprintf(detail, sizeof(detail), "the server offers %s and %s certificates, and no usable TLSA record "
+		    "at %s matches its %s chain (%s, key 3 1 1 %s): senders whose handshake picks %s (those that "
+		    "prefer or only support it) fail DANE and defer mail", probe_key_type_name(types[0]),
+		    probe_key_type_name(types[1]), owner, probe_key_type_name(types[k]), t->certs[0].subject, key,
+		    probe_key_type_name(types[k]));
+		snprintf(fix, sizeof(fix), "publish %s IN TLSA 3 1 1 %s for the %s key, beside the records for the "
+		    "%s key (3 1 1 %s), or stop offering the %s certificate", owner, key,
+		    probe_key_type_name(types[k]), probe_key_type_name(types[1 - k]), other->certs[0].spki_sha256,
+		    probe_key_type_name(types[k]));
+		add(r, "cert-type-uncovered", CHECKLIST_FAIL, p->target->host, addr, detail, fix);
+	}
 }
 
 /* Whether an earlier probe of the same host presented this certificate:
@@ -290,29 +431,44 @@ cert_seen_before(const struct selfcheck_input *in, size_t upto, const struct pro
 {
 	for (size_t i = 0; i < upto; i++) {
 		const struct selfcheck_probe *p = &in->probes[i];
-		if (!p->result || strcmp(p->target->host, t->host) != 0)
+		const struct probe_result *res[3];
+		if (strcmp(p->target->host, t->host) != 0)
 			continue;
-		for (size_t k = 0; k < p->result->ncerts; k++)
-			if (strcmp(p->result->certs[k].cert_sha256, cert_sha256) == 0)
-				return true;
+		results_of(p, res);
+		for (size_t j = 0; j < 3; j++)
+			for (size_t k = 0; res[j] && k < res[j]->ncerts; k++)
+				if (strcmp(res[j]->certs[k].cert_sha256, cert_sha256) == 0)
+					return true;
 	}
 	return false;
 }
 
+/* Whether one of the address's earlier results (before j) has it. */
+static bool
+seen_in_own_results(const struct probe_result *const res[3], size_t j, const char *cert_sha256)
+{
+	for (size_t i = 0; i < j; i++)
+		for (size_t k = 0; res[i] && k < res[i]->ncerts; k++)
+			if (strcmp(res[i]->certs[k].cert_sha256, cert_sha256) == 0)
+				return true;
+	return false;
+}
+
+/* The certificates of one of address i's results, res[j]. */
 static void
-check_expiry(struct run *r, size_t i, const char *addr)
+check_chain_expiry(struct run *r, size_t i, const char *addr, const struct probe_result *const res[3], size_t j)
 {
 	const struct selfcheck_probe *p = &r->in->probes[i];
 	char detail[TEXT_MAX], fix[TEXT_MAX];
 
-	for (size_t k = 0; k < p->result->ncerts; k++) {
-		const struct probe_cert *c = &p->result->certs[k];
+	for (size_t k = 0; k < res[j]->ncerts; k++) {
+		const struct probe_cert *c = &res[j]->certs[k];
 		int64_t end = selfcheck_cert_time(c->not_after);
 		if (end < 0)
 			continue;
 		r->ran |= RAN_CERT_EXPIRING;
 		if (end - r->in->now >= (int64_t)r->in->days * DAY_SECONDS ||
-		    cert_seen_before(r->in, i, p->target, c->cert_sha256))
+		    cert_seen_before(r->in, i, p->target, c->cert_sha256) || seen_in_own_results(res, j, c->cert_sha256))
 			continue;
 		bool expired = end <= r->in->now;
 		snprintf(detail, sizeof(detail), "the %s certificate %s %s %s (%s)", k == 0 ? "server's" : "chain's",
@@ -322,6 +478,19 @@ check_expiry(struct run *r, size_t i, const char *addr)
 		    "before the server presents it", expired ? " now" : " before it expires");
 		add(r, "cert-expiring", expired ? CHECKLIST_FAIL : CHECKLIST_WARN, p->target->host, addr, detail, fix);
 	}
+}
+
+/* Every certificate the address presented, in any of its handshakes (an
+ * RSA certificate may expire while the ECDSA one is fresh). */
+static void
+check_expiry(struct run *r, size_t i, const char *addr)
+{
+	const struct probe_result *res[3];
+
+	results_of(&r->in->probes[i], res);
+	for (size_t j = 0; j < 3; j++)
+		if (res[j])
+			check_chain_expiry(r, i, addr, res, j);
 }
 
 /* The findings of one probed address. */
@@ -379,6 +548,7 @@ check_probe(struct run *r, size_t i)
 			add(r, "tlsa-mismatch", CHECKLIST_FAIL, p->target->host, addr, detail, fix);
 		}
 	}
+	check_key_types(r, i, addr);
 	check_expiry(r, i, addr);
 }
 

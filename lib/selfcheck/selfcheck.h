@@ -21,14 +21,25 @@
  *   cert-expiring      warn  a presented certificate expires within `days`
  *                      (fail once it has expired)
  *   renewal-unstaggered warn all MX hosts' certificates expire within a day
- *   rollover-unready   warn  every usable TLSA record of a host matches its
- *                      current key alone; the fix names the record to add
+ *   cert-type-uncovered fail an address presents certificates of two key
+ *                      types (an RSA-only and an ECDSA-only handshake give
+ *                      different keys) and one type's chain matches no
+ *                      usable TLSA record; the fix names the 3 1 1 record
+ *                      for that key. Not said again for the key a failed
+ *                      tlsa-mismatch already names.
+ *   rollover-unready   warn  every usable TLSA record of a host matches one
+ *                      of its current keys (every key type's); the fix
+ *                      names the record to add. Judged only where every
+ *                      chain of the host matches (tlsa-mismatch and
+ *                      cert-type-uncovered come first).
+ *   sts-mismatch       (stsmatch.h: the MTA-STS policy against the MX hosts)
  * ok findings exist for mx-insecure, host-insecure, no-tlsa, tlsa-unusable,
- * tlsa-lookup-failed, tlsa-mismatch, starttls-missing, cert-expiring,
- * renewal-unstaggered and rollover-unready, each when the check could be
- * made (tlsa-mismatch only with a TLSA record and a chain to match it
- * against, renewal-unstaggered only with two hosts' certificates) and
- * found nothing.
+ * tlsa-lookup-failed, tlsa-mismatch, starttls-missing, cert-type-uncovered,
+ * cert-expiring, renewal-unstaggered and rollover-unready, each when the
+ * check could be made (tlsa-mismatch only with a TLSA record and a chain
+ * to match it against, cert-type-uncovered only where both one-type
+ * handshakes were made, renewal-unstaggered only with two hosts'
+ * certificates) and found nothing.
  *
  * A domain whose MX lookup fails, that has a null MX or does not exist is
  * unchecked (checklist.h), with the resolution's reason.
@@ -39,6 +50,7 @@
 #ifndef TLSPOLICY_SELFCHECK_H
 #define TLSPOLICY_SELFCHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,11 +61,15 @@
 #define SELFCHECK_DEFAULT_DAYS 21
 
 /* One address of an MX host: its probe's result, or why it was not
- * probed. */
+ * probed; and, where selfcheck_wants_key_types() asks for them, the
+ * results of two more probes of the same target whose handshakes offer
+ * only RSA and only ECDSA (probe_target.key_type). */
 struct selfcheck_probe {
 	const struct probe_target *target;	/* host name, address, TLSA given */
 	const struct probe_result *result;	/* NULL: not probed */
 	const char *not_probed;			/* why, when result is NULL */
+	const struct probe_result *rsa;		/* NULL: not made */
+	const struct probe_result *ecdsa;	/* NULL: not made */
 };
 
 struct selfcheck_input {
@@ -63,6 +79,10 @@ struct selfcheck_input {
 	int64_t now;		/* seconds since the epoch */
 	unsigned days;		/* cert-expiring's horizon */
 };
+
+/* Whether an address's certificate types are worth the two one-type
+ * probes: its host has usable TLSA records and its probe saw a chain. */
+bool selfcheck_wants_key_types(const struct selfcheck_probe *p);
 
 /* Runs every check; 0, or -1 when out of memory (the list then holds
  * part of the findings). */

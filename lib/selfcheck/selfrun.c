@@ -21,9 +21,12 @@
 #include "probe/probe.h"
 #include "probe/probeplan.h"
 #include "probe/prober.h"
+#include "sts/stscheck.h"
+#include "sts/stsfetch.h"
 #include "selfcheck/checklist.h"
 #include "selfcheck/selfcheck.h"
 #include "selfcheck/selfrun.h"
+#include "selfcheck/stsmatch.h"
 
 /* A few checks at a time, each with a handful of addresses: enough to
  * probe a domain's addresses at once, not enough to look like a scan. */
@@ -35,11 +38,16 @@ static const struct prober_settings probe_limits = {
 	.host_interval_ms = 0,
 };
 
-enum slot_state { SLOT_WAITING, SLOT_DONE, SLOT_NOT_PROBED };
+enum slot_state { SLOT_UNUSED, SLOT_WAITING, SLOT_DONE, SLOT_NOT_PROBED };
+
+/* Each address gets its probe and, where selfcheck_wants_key_types() asks
+ * once that is back, one that offers only RSA and one only ECDSA. */
+enum { PROBE_DEFAULT, PROBE_RSA, PROBE_ECDSA, PROBES_PER_ADDRESS };
 
 struct slot {
 	enum slot_state state;
 	const char *not_probed;		/* static */
+	struct probe_target target;	/* the plan item's, with its key type */
 	struct probe_result result;	/* SLOT_DONE: a copy of its own */
 };
 
@@ -52,8 +60,10 @@ struct check {
 	struct resolve *resolving;
 	struct resolve_result *res;
 	struct probeplan plan;
-	struct slot *slots;		/* one per plan item */
-	size_t waiting;
+	struct slot *slots;		/* PROBES_PER_ADDRESS per plan item */
+	size_t waiting;			/* probes */
+	struct stscheck *sts_checking;
+	struct stscheck_result *sts;
 	bool out_of_memory;
 	selfrun_callback *cb;
 	void *arg;
@@ -64,7 +74,7 @@ struct selfrun {
 	struct dns *dns;
 	struct prober *prober;
 	struct selfrun_settings s;
-	struct netaddr *own;		/* the copy s.plan.own points to */
+	struct netaddr *own;		/* the copy s.plan.own and s.sts.own point to */
 	unsigned next_id;
 	struct list checks;
 };
@@ -74,7 +84,10 @@ check_free(struct check *c)
 {
 	if (c->resolving)
 		resolve_cancel(c->resolving);
-	for (size_t i = 0; c->slots && i < c->plan.n; i++)
+	if (c->sts_checking)
+		stscheck_cancel(c->sts_checking);
+	stscheck_result_free(c->sts);
+	for (size_t i = 0; c->slots && i < c->plan.n * PROBES_PER_ADDRESS; i++)
 		if (c->slots[i].state == SLOT_DONE)
 			probe_result_release(&c->slots[i].result);
 	free(c->slots);
@@ -84,13 +97,60 @@ check_free(struct check *c)
 	free(c);
 }
 
+/* A slot's result, NULL when it has none. */
+static const struct probe_result *
+slot_result(const struct slot *s)
+{
+	return s->state == SLOT_DONE ? &s->result : NULL;
+}
+
+/* What the checks see of item i's probes. */
+static struct selfcheck_probe
+view(const struct check *c, size_t i)
+{
+	const struct slot *s = &c->slots[i * PROBES_PER_ADDRESS];
+
+	return (struct selfcheck_probe){
+		.target = &c->plan.items[i].target,
+		.result = slot_result(&s[PROBE_DEFAULT]),
+		.not_probed = s[PROBE_DEFAULT].not_probed,
+		.rsa = slot_result(&s[PROBE_RSA]),
+		.ecdsa = slot_result(&s[PROBE_ECDSA]),
+	};
+}
+
+/* The checks of selfcheck.h, then the MTA-STS check against the MX hosts
+ * and the probes (stsmatch.h). */
+static void
+run_checks(const struct check *c, struct checklist *list)
+{
+	struct selfcheck_probe *probes = NULL;
+	const char **hosts = NULL;
+
+	if (c->out_of_memory || !c->res || (c->plan.n && !(probes = calloc(c->plan.n, sizeof(*probes)))) ||
+	    (c->res->nhosts && !(hosts = calloc(c->res->nhosts, sizeof(*hosts))))) {
+		free(probes);
+		checklist_set_unchecked(list, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < c->plan.n; i++)
+		probes[i] = view(c, i);
+	for (unsigned h = 0; h < c->res->nhosts; h++)
+		hosts[h] = c->res->hosts[h].name;
+	struct selfcheck_input in = {c->res, probes, c->plan.n, (int64_t)time(NULL), c->sr->s.days};
+	if (selfcheck_run(&in, list) < 0 ||
+	    (c->sts && !list->unchecked && stsmatch_run(c->sts, hosts, c->res->nhosts, probes, c->plan.n, list) < 0))
+		checklist_set_unchecked(list, "out of memory");
+	free(hosts);
+	free(probes);
+}
+
 /* Everything is in: check, call back, forget. */
 static void
 finish(struct check *c)
 {
 	struct selfrun *sr = c->sr;
 	struct checklist list;
-	struct selfcheck_probe *probes = NULL;
 
 	list_remove(&sr->checks, &c->node);
 	if (checklist_init(&list, c->domain) < 0) {
@@ -101,26 +161,17 @@ finish(struct check *c)
 		check_free(c);
 		return;
 	}
-	if (!c->out_of_memory && c->plan.n && !(probes = calloc(c->plan.n, sizeof(*probes))))
-		c->out_of_memory = true;
-	if (c->out_of_memory || !c->res) {
-		checklist_set_unchecked(&list, "out of memory");
-	} else {
-		for (size_t i = 0; i < c->plan.n; i++) {
-			probes[i].target = &c->plan.items[i].target;
-			if (c->slots[i].state == SLOT_DONE)
-				probes[i].result = &c->slots[i].result;
-			else
-				probes[i].not_probed = c->slots[i].not_probed;
-		}
-		struct selfcheck_input in = {c->res, probes, c->plan.n, (int64_t)time(NULL), sr->s.days};
-		if (selfcheck_run(&in, &list) < 0)
-			checklist_set_unchecked(&list, "out of memory");
-	}
-	free(probes);
+	run_checks(c, &list);
 	c->cb(c->arg, &list);
 	checklist_free(&list);
 	check_free(c);
+}
+
+static void
+finish_when_done(struct check *c)
+{
+	if (!c->resolving && !c->sts_checking && c->waiting == 0)
+		finish(c);
 }
 
 static struct check *
@@ -134,10 +185,32 @@ find_check(struct selfrun *sr, const char *tag)
 	return NULL;
 }
 
-static bool
-same_target(const struct probe_target *a, const struct probe_target *b)
+/* Hands slot s's target to the prober: 0, or -1 (said in the slot). */
+static int
+submit(struct check *c, struct slot *s)
 {
-	return a->port == b->port && strcmp(a->host, b->host) == 0 && netaddr_equal(&a->address, &b->address);
+	if (prober_submit(c->sr->prober, c->tag, &s->target) == PROBER_FULL) {
+		s->state = SLOT_NOT_PROBED;
+		s->not_probed = "too many probes waiting (try fewer domains at once)";
+		return -1;
+	}
+	s->state = SLOT_WAITING;
+	c->waiting++;
+	return 0;
+}
+
+/* An address's probe is back: the one-key-type probes, if it calls for
+ * them. */
+static void
+more_probes(struct check *c, size_t i)
+{
+	struct selfcheck_probe v = view(c, i);
+	struct slot *s = &c->slots[i * PROBES_PER_ADDRESS];
+
+	if (!selfcheck_wants_key_types(&v))
+		return;
+	submit(c, &s[PROBE_RSA]);
+	submit(c, &s[PROBE_ECDSA]);
 }
 
 static void
@@ -150,20 +223,21 @@ on_probe(void *arg, const char *const *dests, size_t ndests, const struct probe_
 		struct check *c = find_check(sr, dests[d]);
 		if (!c)
 			continue;
-		for (size_t i = 0; i < c->plan.n; i++) {
-			struct slot *s = &c->slots[i];
-			if (s->state != SLOT_WAITING || !same_target(&c->plan.items[i].target, t))
+		for (size_t k = 0; k < c->plan.n * PROBES_PER_ADDRESS; k++) {
+			struct slot *s = &c->slots[k];
+			if (s->state != SLOT_WAITING || !probe_target_same(&s->target, t))
 				continue;
+			c->waiting--;
 			if (probe_result_copy(&s->result, r) < 0) {
 				s->state = SLOT_NOT_PROBED;
 				s->not_probed = "out of memory";
-			} else {
-				s->state = SLOT_DONE;
+				continue;
 			}
-			c->waiting--;
+			s->state = SLOT_DONE;
+			if (k % PROBES_PER_ADDRESS == PROBE_DEFAULT)
+				more_probes(c, k / PROBES_PER_ADDRESS);
 		}
-		if (c->waiting == 0)
-			finish(c);
+		finish_when_done(c);
 	}
 }
 
@@ -184,27 +258,37 @@ resolved(void *arg, const struct resolve_result *res)
 
 	c->resolving = NULL;
 	if (!(c->res = resolve_result_dup(res)) || probeplan_build(res, &sr->s.plan, &c->plan) < 0 ||
-	    (c->plan.n && !(c->slots = calloc(c->plan.n, sizeof(*c->slots))))) {
+	    (c->plan.n && !(c->slots = calloc(c->plan.n * PROBES_PER_ADDRESS, sizeof(*c->slots))))) {
 		c->out_of_memory = true;
-		finish(c);
+		finish_when_done(c);
 		return;
 	}
 	for (size_t i = 0; i < c->plan.n; i++) {
 		const struct probeplan_item *it = &c->plan.items[i];
-		struct slot *s = &c->slots[i];
+		struct slot *s = &c->slots[i * PROBES_PER_ADDRESS];
+		for (int k = 0; k < PROBES_PER_ADDRESS; k++) {
+			s[k].target = it->target;
+			s[k].target.key_type = k == PROBE_RSA ? PROBE_KEY_RSA : k == PROBE_ECDSA ? PROBE_KEY_ECDSA :
+			    PROBE_KEY_ANY;
+		}
 		if (it->refused) {
-			s->state = SLOT_NOT_PROBED;
-			s->not_probed = refusal(it);
-		} else if (prober_submit(sr->prober, c->tag, &it->target) == PROBER_FULL) {
-			s->state = SLOT_NOT_PROBED;
-			s->not_probed = "too many probes waiting (try fewer domains at once)";
+			s[PROBE_DEFAULT].state = SLOT_NOT_PROBED;
+			s[PROBE_DEFAULT].not_probed = refusal(it);
 		} else {
-			s->state = SLOT_WAITING;
-			c->waiting++;
+			submit(c, &s[PROBE_DEFAULT]);
 		}
 	}
-	if (c->waiting == 0)
-		finish(c);
+	finish_when_done(c);
+}
+
+static void
+sts_checked(void *arg, struct stscheck_result *r)
+{
+	struct check *c = arg;
+
+	c->sts_checking = NULL;
+	c->sts = r;
+	finish_when_done(c);
 }
 
 struct selfrun *
@@ -247,6 +331,8 @@ selfrun_set(struct selfrun *sr, const struct selfrun_settings *s)
 	sr->s = *s;
 	sr->s.plan.address_limit = 0;
 	sr->s.plan.own = own;
+	sr->s.sts.own = own;
+	sr->s.sts.nown = s->plan.nown;
 	return 0;
 }
 
@@ -287,6 +373,11 @@ selfrun_check(struct selfrun *sr, const char *domain, selfrun_callback *cb, void
 	c->cb = cb;
 	c->arg = arg;
 	snprintf(c->tag, sizeof(c->tag), "selfcheck#%u", ++sr->next_id);
+	if (sr->s.check_sts &&
+	    !(c->sts_checking = stscheck_start(sr->base, sr->dns, &sr->s.sts, c->nh.name, sts_checked, c, err, errlen))) {
+		check_free(c);
+		return -1;
+	}
 	list_push_back(&sr->checks, &c->node);
 	if (!(c->resolving = resolve_start(sr->dns, &c->nh, resolved, c))) {
 		list_remove(&sr->checks, &c->node);

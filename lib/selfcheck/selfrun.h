@@ -2,11 +2,13 @@
  * selfrun - runs the checks of `tlspolicy selfcheck` (selfcheck.h) on an
  * event loop, for the command line and for the daemon's monitor alike.
  *
- * A check of one domain: its resolution (resolve.h), then, in parallel,
- * a probe of every address of every MX host (probeplan.h, every address,
- * not only those Postfix would try: each must keep what the DNS
- * promises). When all are back, selfcheck_run() turns them into a
- * checklist, which the callback gets.
+ * A check of one domain: its resolution (resolve.h) and, beside it, its
+ * MTA-STS check (stscheck.h); once resolved, in parallel, a probe of
+ * every address of every MX host (probeplan.h, every address, not only
+ * those Postfix would try: each must keep what the DNS promises), and
+ * where selfcheck_wants_key_types() asks, two more that offer one key
+ * type each. When all are back, selfcheck_run() and stsmatch_run() turn
+ * them into a checklist, which the callback gets.
  *
  * The probes run on a prober of the runner's own (prober.h), on a worker
  * thread, so that no handshake delays the loop: in the daemon, answers to
@@ -24,11 +26,13 @@
 #ifndef TLSPOLICY_SELFRUN_H
 #define TLSPOLICY_SELFRUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dns/dns.h"
 #include "probe/probe.h"
 #include "probe/probeplan.h"
+#include "sts/stsfetch.h"
 #include "selfcheck/checklist.h"
 
 struct event_base;
@@ -36,6 +40,8 @@ struct event_base;
 struct selfrun_settings {
 	unsigned days;				/* cert-expiring's horizon */
 	struct probeplan_settings plan;		/* address_limit is ignored: all */
+	bool check_sts;				/* sts-mismatch (stsfetch_global_init() done) */
+	struct stsfetch_settings sts;		/* its fetch; own is plan's */
 };
 
 typedef void selfrun_callback(void *arg, const struct checklist *list);

@@ -88,6 +88,18 @@ stsfetch_outcome_name(enum stsfetch_outcome o)
 	return (unsigned)o < STSFETCH_OUTCOME_COUNT ? outcome_names[o] : "unknown";
 }
 
+struct stsfetch_settings
+stsfetch_settings_from_config(const struct config *cfg)
+{
+	struct stsfetch_settings s = {
+		.ca_file = cfg->sts_ca_file,
+		.allow_private = cfg->sts_allow_private,
+		.timeout_ms = cfg->sts_fetch_timeout_ms,
+	};
+
+	return s;
+}
+
 int
 stsfetch_global_init(char *err, size_t errlen)
 {

@@ -65,6 +65,7 @@
 #include <stdint.h>
 
 #include "util/netaddr.h"
+#include "config/config.h"
 #include "dns/dns.h"
 
 /* RFC 8461 section 3.3: "up to 64 KiB"; the default of max_body. */
@@ -106,6 +107,10 @@ struct stsfetch_settings {
 	const struct netaddr *own;	/* this host's addresses (ownaddr_load()) */
 	size_t nown;
 };
+
+/* The fetch settings of the configuration (sts_ca_file,
+ * sts_allow_private, sts_fetch_timeout); own is left to the caller. */
+struct stsfetch_settings stsfetch_settings_from_config(const struct config *cfg);
 
 struct stsfetch_result {
 	const char *domain;		/* as passed to stsfetch_start() */

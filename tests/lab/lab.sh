@@ -35,6 +35,10 @@
 #   127.0.1.13-16:25  fakesmtp: failed TLS, silent, slow, anonymous TLS
 #                  (lab_mail_up)
 #   127.0.1.17:25  mx.stsgood.test, the MTA-STS domains' MX host (lab_mail_up)
+#   127.0.1.18-20:25  selfcheck's certificate cases (lab_mail_up): an RSA
+#                  and an ECDSA certificate on .18 (mx.dualkey.test) and
+#                  .19 (mx.dualboth.test), one that expires in
+#                  LAB_EXPIRING_DAYS on .20 (mx.expiring.test)
 #   127.0.4.1:443  nginx serving the MTA-STS policies (lab_https_up, sts.sh)
 #   127.0.0.1:8461 mta-sts-daemon, the reference MTA-STS resolver
 #                  (lab_sts_resolver_up, sts.sh)
@@ -115,6 +119,10 @@
 #   $LAB_DIR/pids             "PID NAME" of every process the lab started
 #   $LAB_DIR/tls/HOST.{key,crt,pem}  per MX host; .pem = key + cert + CA
 #                             (LAB_SELF_SIGNED hosts: self-signed, no CA)
+#   $LAB_DIR/tls/dual.{ec,rsa}.{key,crt}  the two certificates of the
+#                             LAB_DUAL_KEY_HOSTS, whose HOST.pem holds both
+#   LAB_EXPIRING_DAYS         how soon mx.expiring.test's certificate
+#                             expires (10 days; the others' 30)
 #   LAB_FAKESMTP              the fakesmtp binary lab_mail_up runs (default
 #                             ${top_builddir:-.}/tests/lab/fakesmtp)
 #   LAB_SLOW_DELAY_MS         mx.slow.test's delay before each reply (2000),
@@ -199,6 +207,10 @@ LAB_MX_LISTENERS=(
 	"127.0.1.12:25 mx.nostarttls.test smtpd_tls_security_level=none"
 	# The MTA-STS domains' host (sts.sh): a lab CA certificate, no TLSA.
 	"127.0.1.17:25 mx.stsgood.test"
+	# selfcheck's certificate cases (t-selfcheck.sh; _lab_selfcheck_zones).
+	"127.0.1.18:25 mx.dualkey.test"
+	"127.0.1.19:25 mx.dualboth.test"
+	"127.0.1.20:25 mx.expiring.test"
 	# The benchmark's server (make bench): every address of 127.0.0.0/8,
 	# STARTTLS on 2525 for the probe pool, implicit TLS on 4465 for
 	# openssl s_time, which has no STARTTLS.
@@ -223,7 +235,19 @@ LAB_FAKE_LISTENERS=(
 )
 LAB_TLS_HOSTS=(mx1.good.test mx.wrongtlsa.test mx.notlsa.test mx.insecure.test
 	mx.pkix.test mx.submit.test mx.ta.test
-	mx.selfsigned.test mx.wrongname.test mx.slow.test mx.stsgood.test)
+	mx.selfsigned.test mx.wrongname.test mx.slow.test mx.stsgood.test
+	mx.expiring.test)
+# Hosts that present an RSA and an ECDSA certificate, both from the lab CA
+# and naming all of them (_lab_make_dual_tls): Postfix loads both from
+# HOST.pem and OpenSSL picks by what the client offers.  One RSA key for
+# all: making it is the slowest step of the certificates.
+LAB_DUAL_KEY_HOSTS=(mx.dualkey.test mx.dualboth.test)
+# Certificates that expire sooner than the lab's 30 days: "HOST DAYS".
+# mx.expiring.test's falls within selfcheck's default 21 days.
+LAB_EXPIRING_DAYS=10
+LAB_CERT_DAYS=(
+	"mx.expiring.test $LAB_EXPIRING_DAYS"
+)
 # Self-signed rather than from the lab CA: the untrusted case.
 LAB_SELF_SIGNED=(mx.wrongtlsa.test mx.selfsigned.test)
 # Certificates for another name than the host's: "HOST NAME" (subject CN and
@@ -441,6 +465,31 @@ _lab_make_tls() {
 		[[ " ${LAB_SELF_SIGNED[*]} " == *" $host "* ]] && self=self-signed
 		_lab_make_cert "$host" "$name" $self || return 1
 	done
+	_lab_make_dual_tls
+}
+
+# The RSA and ECDSA certificates of LAB_DUAL_KEY_HOSTS: dual.{ec,rsa}.{key,crt}
+# from the lab CA, each naming every such host; HOST.pem holds both keys,
+# each followed by its chain, as smtpd_tls_chain_files reads them.
+_lab_make_dual_tls() {
+	local d=$LAB_DIR/tls host san='' type
+	for host in "${LAB_DUAL_KEY_HOSTS[@]}"; do
+		san+=${san:+,}DNS:$host
+	done
+	for type in ec rsa; do
+		local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+		[[ $type == rsa ]] && newkey=(-newkey rsa:2048)
+		openssl req -x509 -config "$d/openssl.cnf" -extensions ee_ext \
+			-addext "subjectAltName=$san" "${newkey[@]}" -nodes \
+			-keyout "$d/dual.$type.key" -out "$d/dual.$type.crt" \
+			-subj "/CN=${LAB_DUAL_KEY_HOSTS[0]} ($type)" \
+			-CA "$d/ca.crt" -CAkey "$d/ca.key" -days 30 \
+			2>>"$d/openssl.log" || return 1
+	done
+	for host in "${LAB_DUAL_KEY_HOSTS[@]}"; do
+		(umask 077 && cat "$d/dual.ec.key" "$d/dual.ec.crt" "$d/ca.crt" \
+			"$d/dual.rsa.key" "$d/dual.rsa.crt" "$d/ca.crt" >"$d/$host.pem") || return 1
+	done
 }
 
 # _lab_make_cert HOST NAME [self-signed]: $LAB_DIR/tls/HOST.{key,crt,pem},
@@ -448,7 +497,10 @@ _lab_make_tls() {
 # lab CA (_lab_make_tls made it), or its own issuer.  HOST.pem is key,
 # certificate and (from the CA) the CA certificate.
 _lab_make_cert() {
-	local d=$LAB_DIR/tls host=$1 name=$2 issuer chain
+	local d=$LAB_DIR/tls host=$1 name=$2 issuer chain days=30 entry
+	for entry in "${LAB_CERT_DAYS[@]}"; do
+		[[ ${entry%% *} == "$host" ]] && days=${entry#* }
+	done
 	issuer=(-CA "$d/ca.crt" -CAkey "$d/ca.key")
 	chain=$d/ca.crt
 	if [[ ${3:-} == self-signed ]]; then
@@ -459,7 +511,7 @@ _lab_make_cert() {
 		-addext "subjectAltName=DNS:$name" \
 		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/$host.key" -out "$d/$host.crt" -subj "/CN=$name" \
-		"${issuer[@]}" -days 30 \
+		"${issuer[@]}" -days "$days" \
 		2>>"$d/openssl.log" || return 1
 	# The chain file smtpd loads carries the CA too: DANE-TA(2) with
 	# selector 1 and PKIX-TA(0) can only match an issuer the server
@@ -776,6 +828,8 @@ _lab_write_zones() {
 	if _lab_survey_enabled; then
 		_lab_survey_zones "$mx1" "$wrong" || return 1
 	fi
+	# selfcheck's certificate cases (t-selfcheck.sh).
+	_lab_selfcheck_zones "$ca_spki" || return 1
 	# The MTA-STS domains (sts.sh): records in test. and insecure.test.,
 	# and the zone of its signed child stschange.test.
 	_lab_sts_zones || return 1
@@ -792,6 +846,41 @@ _lab_write_zones() {
 		_lab_child_zone slowerdns ns-slowerdns.test. "$mx1" || return 1
 	# Kept for _lab_sign_zones.
 	_LAB_MX1_DIGEST=$mx1 _LAB_WRONG_DIGEST=$wrong
+}
+
+# _lab_selfcheck_zones CA-SPKI-DIGEST: the domains of selfcheck's
+# certificate cases, in test.: each broken in one way (t-selfcheck.sh has
+# what selfcheck must find), with a 2 1 1 record for the lab CA beside the
+# 3 1 1 ones so that rollover-unready has nothing to say.
+_lab_selfcheck_zones() {
+	local t=$LAB_DIR/tls ec rsa expiring
+	ec=$(_lab_spki_sha256 "$t/dual.ec.crt") &&
+		rsa=$(_lab_spki_sha256 "$t/dual.rsa.crt") &&
+		expiring=$(_lab_spki_sha256 "$t/mx.expiring.test.crt") || return 1
+	cat >>"$LAB_DIR/dns/test.zone" <<-EOF
+
+		; selfcheck's certificate cases (lab.sh, t-selfcheck.sh)
+		; an RSA and an ECDSA certificate, TLSA for the ECDSA key alone
+		dualkey                 MX   10 mx.dualkey.test.
+		mx.dualkey              A    127.0.1.18
+		_25._tcp.mx.dualkey     TLSA 3 1 1 $ec
+		; the same two, TLSA for both keys
+		dualboth                MX   10 mx.dualboth.test.
+		mx.dualboth             A    127.0.1.19
+		_25._tcp.mx.dualboth    TLSA 3 1 1 $ec
+		_25._tcp.mx.dualboth    TLSA 3 1 1 $rsa
+		_25._tcp.mx.dualboth    TLSA 2 1 1 $1
+		; two MX hosts whose certificates (made at lab_up) expire the same
+		; day, and nothing else wrong: mx.ta.test's 2 1 1 record has no
+		; current key to outlive
+		sameday                 MX   10 mx.ta.test.
+		sameday                 MX   20 mx.dualboth.test.
+		; a certificate that expires in LAB_EXPIRING_DAYS
+		expiring                MX   10 mx.expiring.test.
+		mx.expiring             A    127.0.1.20
+		_25._tcp.mx.expiring    TLSA 3 1 1 $expiring
+		_25._tcp.mx.expiring    TLSA 2 1 1 $1
+	EOF
 }
 
 # _lab_child_zone NAME NS DIGEST: $LAB_DIR/dns/NAME.test.zone, a child of
@@ -1398,7 +1487,7 @@ lab_mail_up() {
 			printf '%s inet n - n - - smtpd\n' "$addr"
 			printf '  -o %s\n' "myhostname=$host"
 			# A host without certificate (mx.nostarttls.test) offers no TLS.
-			if [[ " ${LAB_TLS_HOSTS[*]} " == *" $host "* ]]; then
+			if [[ " ${LAB_TLS_HOSTS[*]} ${LAB_DUAL_KEY_HOSTS[*]} " == *" $host "* ]]; then
 				printf '  -o %s\n' "smtpd_tls_chain_files=$LAB_DIR/tls/$host.pem"
 			fi
 			printf '  -o %s\n' smtpd_tls_security_level=may

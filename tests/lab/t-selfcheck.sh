@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # t-selfcheck.sh - `tlspolicy selfcheck` against lab domains that are each
-# broken in one known way (lab.sh): each gives its finding's code, with
-# the severity and exit status the man page gives, and no failure of
+# broken in one known way (lab.sh, sts.sh): each gives its finding's code,
+# with the severity and exit status the man page gives, and no failure of
 # another code; JSON and text agree. Short on purpose: one lab, the
-# receiving servers, no daemon.
+# receiving servers and the MTA-STS policies, no daemon.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lab.sh"
 source "$here/daemon.sh"
 
-command -v jq >/dev/null 2>&1 || bail_out "jq is not installed (./dev test installs it)"
+for tool in jq nginx; do
+	command -v "$tool" >/dev/null 2>&1 || bail_out "$tool is not installed (./dev test installs it)"
+done
 lab_start
 lab_mail_up || bail_out "mail servers did not start"
-daemon_conf "probe_timeout = 3s"
+lab_https_up || bail_out "lab_https_up failed"
+daemon_conf "probe_timeout = 3s" "sts_ca_file = $LAB_CA" "sts_allow_private = yes" "sts_fetch_timeout = 3s"
 
 # selfcheck DOMAIN: the JSON line on $json, its exit status on $rc.
 run_check() {
@@ -38,13 +41,60 @@ cases=(
 	"pkix.test|1|warn tlsa-unusable"
 	# Nothing listens at mx.bogustlsa.test's address.
 	"bogustlsa.test|2|fail tlsa-lookup-failed warn unreachable"
+	# An RSA and an ECDSA certificate: TLSA for the ECDSA key alone; for
+	# both (and the lab CA).
+	"dualkey.test|2|fail cert-type-uncovered"
+	"dualboth.test|0|"
+	"expiring.test|1|warn cert-expiring"
+	# mx.ta.test and mx.dualboth.test, clean each, renewed the same day
+	"sameday.test|1|warn renewal-unstaggered"
+	# MTA-STS (sts.sh): its MX host mx.stsgood.test has no TLSA.
+	"stsgood.test|1|warn no-tlsa"
+	"stsuntrusted.test|1|warn no-tlsa warn sts-mismatch"
+	# The enforce policy covers mx.wrongname.test, whose certificate
+	# names other.example.
+	"stswrongname.test|2|fail sts-mismatch warn no-tlsa"
 )
+# Each domain's JSON, for the closer looks below.
+declare -A got
 for c in "${cases[@]}"; do
 	IFS='|' read -r dest want_rc want <<<"$c"
 	run_check "$dest"
+	got[$dest]=$json
 	is "$rc" "$want_rc" "$dest: exit status $want_rc"
 	is "$(problems)" "$want" "$dest: ${want:-no warning or failure}"
 done
+
+# The key types for real: the RSA chain is the one no record matches,
+# and the fix is the record for the RSA certificate's key.
+rsa_spki=$(_lab_spki_sha256 "$LAB_DIR/tls/dual.rsa.crt")
+json=${got[dualkey.test]}
+is "$(jq -r '.findings[] | select(.code == "cert-type-uncovered") | "\(.host) \(.address)"' <<<"$json")" \
+	"mx.dualkey.test 127.0.1.18" "dualkey.test: cert-type-uncovered names the host and address"
+like "$(jq -r '.findings[] | select(.code == "cert-type-uncovered") | .fix' <<<"$json")" \
+	"^publish _25\\._tcp\\.mx\\.dualkey\\.test IN TLSA 3 1 1 $rsa_spki for the RSA key" \
+	"dualkey.test: the fix is the TLSA record of the RSA certificate's key"
+json=${got[dualboth.test]}
+is "$(jq -r '.findings[] | select(.code == "cert-type-uncovered") | .severity' <<<"$json")" ok \
+	"dualboth.test: cert-type-uncovered ran (both handshakes made) and passed"
+json=${got[expiring.test]}
+like "$(jq -r '.findings[] | select(.code == "cert-expiring") | .detail' <<<"$json")" \
+	"certificate /CN=mx\\.expiring\\.test expires " "expiring.test: cert-expiring names the certificate"
+
+# MTA-STS: the ok finding where it works; the policy changed so that its
+# mx patterns miss the MX host (stschange.test, whose policy can change).
+sts_of() { jq -r ".findings[] | select(.code == \"sts-mismatch\") | .$2" <<<"${got[$1]}"; }
+is "$(sts_of stsgood.test severity)" ok "stsgood.test: sts-mismatch ok"
+is "$(sts_of good.test severity)" "" "good.test (no MTA-STS): no sts-mismatch finding at all"
+is "$(sts_of stsuntrusted.test host)" mta-sts.stsuntrusted.test "stsuntrusted.test: sts-mismatch names the mta-sts host"
+like "$(sts_of stswrongname.test detail)" "^the certificate /CN=other\\.example that mx\\.wrongname\\.test presents .*: it does not name mx\\.wrongname\\.test;" \
+	"stswrongname.test: sts-mismatch says the MX host's certificate names another host"
+lab_sts_set stschange.test miss1 enforce mx.elsewhere.test || bail_out "lab_sts_set failed"
+run_check stschange.test
+is "$rc" 2 "stschange.test, mx: mx.elsewhere.test: exit status 2"
+is "$(problems)" "fail sts-mismatch warn no-tlsa" "stschange.test, mx: mx.elsewhere.test: fail sts-mismatch"
+like "$(jq -r '.findings[] | select(.code == "sts-mismatch") | .fix' <<<"$json")" '^add "mx: mx\.stsgood\.test"' \
+	"stschange.test: the fix names the pattern to add"
 
 # The text: the heading, failures before passes, the fix under each.
 out=$(tlsp selfcheck good.test wrongtlsa.test 2>&1)

@@ -19,6 +19,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -78,7 +79,7 @@ fake_cert_make(struct fake_cert *c, const struct fake_cert_spec *s)
 		from = -1;
 		to = 365;
 	}
-	if (!(c->key = EVP_EC_gen("P-256")) || !(c->x509 = X509_new()))
+	if (!(c->key = s->rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256")) || !(c->x509 = X509_new()))
 		goto fail;
 	X509_NAME *name = X509_get_subject_name(c->x509);
 	if (X509_set_version(c->x509, 2) != 1 || ASN1_INTEGER_set(X509_get_serialNumber(c->x509), serial++) != 1 ||
@@ -285,7 +286,7 @@ flood(struct conn *c, const char *text, size_t total)
 
 /* The server's side of TLS: with cert, or anonymous when it is NULL. */
 static SSL_CTX *
-server_ctx(const struct fake_cert *cert)
+server_ctx(const struct fake_cert *cert, bool tls12)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	bool ok = ctx && SSL_CTX_set_num_tickets(ctx, 0) == 1;	/* nothing left unread at the client's close */
@@ -296,6 +297,13 @@ server_ctx(const struct fake_cert *cert)
 	else if (ok)
 		ok = SSL_CTX_use_certificate(ctx, cert->x509) == 1 && SSL_CTX_use_PrivateKey(ctx, cert->key) == 1 &&
 		    (!cert->issuer || SSL_CTX_add1_chain_cert(ctx, cert->issuer->x509) == 1);
+	/* OpenSSL keeps one certificate per key type: the second is added. */
+	if (ok && cert && cert->also)
+		ok = SSL_CTX_use_certificate(ctx, cert->also->x509) == 1 &&
+		    SSL_CTX_use_PrivateKey(ctx, cert->also->key) == 1 &&
+		    (!cert->also->issuer || SSL_CTX_add1_chain_cert(ctx, cert->also->issuer->x509) == 1);
+	if (ok && tls12)
+		ok = SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) == 1;
 	if (!ok) {
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -304,12 +312,12 @@ server_ctx(const struct fake_cert *cert)
 }
 
 static int
-start_tls(struct conn *c, const struct fake_cert *cert)
+start_tls(struct conn *c, const struct fake_cert *cert, bool tls12)
 {
 	char err[256];
 
 	c->inlen = 0;	/* what came before is not TLS */
-	if (!(c->ctx = server_ctx(cert)) || !(c->ssl = SSL_new(c->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1) {
+	if (!(c->ctx = server_ctx(cert, tls12)) || !(c->ssl = SSL_new(c->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1) {
 		note(c->f, "! tls: cannot set up");
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -355,7 +363,7 @@ conn_main(void *arg)
 			}
 			break;
 		case FAKE_TLS:
-			rc = start_tls(c, s->cert);
+			rc = start_tls(c, s->cert, s->tls12);
 			break;
 		case FAKE_SILENT:
 			rc = silent(c, s->ms);

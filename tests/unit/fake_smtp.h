@@ -10,6 +10,7 @@
  *   F_TLS(&cert)                            TLS handshake as the server;
  *                                           F_TLS(NULL): anonymous (TLS 1.2,
  *                                           aNULL ciphers, no certificate)
+ *   F_TLS12(&cert)                          the same, TLS 1.2 at most
  *   F_SILENT(500)                           say nothing for 500 ms (what
  *                                           comes is read and dropped; the
  *                                           client closing ends it early)
@@ -23,8 +24,11 @@
  * for a line read, "tls sni=mx.test" for a handshake, "! ..." for a step
  * that failed.
  *
- * Certificates are made in memory: EC P-256, with a subject alternative
- * name, self-signed or signed by another fake_cert.
+ * Certificates are made in memory: EC P-256 (or RSA 2048), with a subject
+ * alternative name, self-signed or signed by another fake_cert. A
+ * certificate may name another of a different key type that the server
+ * holds beside it (also), as servers with an RSA and an ECDSA certificate
+ * do; OpenSSL then picks one by what the client offers.
  *
  * Ownership: the script must outlive the server; fake_smtp_stop() waits
  * (up to 3 s) for the connections to end, then cuts them and joins every
@@ -43,6 +47,7 @@ struct fake_cert {
 	X509 *x509;
 	EVP_PKEY *key;
 	const struct fake_cert *issuer;	/* sent after the leaf; NULL: self-signed */
+	const struct fake_cert *also;	/* another key type's, served beside; set by hand */
 };
 
 struct fake_cert_spec {
@@ -51,6 +56,7 @@ struct fake_cert_spec {
 	const struct fake_cert *issuer;	/* NULL: self-signed */
 	bool ca;			/* basicConstraints CA:TRUE */
 	int from_days, to_days;		/* validity, relative to now; 0, 0: -1, 365 */
+	bool rsa;			/* an RSA 2048 key instead of EC P-256 */
 };
 
 /* 0, or -1 with a message on stderr. */
@@ -73,12 +79,14 @@ struct fake_step {
 	const char *reply;		/* EXPECT: the answer, or NULL */
 	const struct fake_cert *cert;	/* TLS */
 	unsigned ms;			/* SILENT */
+	bool tls12;			/* TLS: at most TLS 1.2 */
 	size_t len;			/* FLOOD: bytes in all */
 };
 
 #define F_SEND(t) {FAKE_SEND, .text = (t)}
 #define F_EXPECT(t, r) {FAKE_EXPECT, .text = (t), .reply = (r)}
 #define F_TLS(c) {FAKE_TLS, .cert = (c)}
+#define F_TLS12(c) {FAKE_TLS, .cert = (c), .tls12 = true}
 #define F_SILENT(n) {FAKE_SILENT, .ms = (n)}
 #define F_FLOOD(t, n) {FAKE_FLOOD, .text = (t), .len = (n)}
 #define F_CLOSE {FAKE_CLOSE}

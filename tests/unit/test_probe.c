@@ -28,6 +28,8 @@ static struct fake_cert ca;		/* a CA */
 static struct fake_cert chained;	/* DNS:mx.test, issued by ca */
 static struct fake_cert chained_expired; /* the same, expired */
 static struct fake_cert stranger;	/* the CA file's when it trusts none of these */
+static struct fake_cert rsa_leaf;	/* RSA 2048, self-signed, DNS:mx.test */
+static struct fake_cert dual;		/* leaf, with rsa_leaf beside it (set in main) */
 
 static char tmpdir[256];
 static char untrusted_pem[300];		/* holds `stranger` only */
@@ -659,6 +661,85 @@ test_expire_connecting(void **state)
 	fake_smtp_free(f);
 }
 
+/* ---- handshakes restricted to one key type ------------------------------ */
+
+struct key_case {
+	const char *name;
+	const struct fake_cert *server;	/* what the server holds */
+	bool tls12;			/* the server stops at TLS 1.2 */
+	enum probe_key_type offer;
+	const struct fake_cert *want;	/* the leaf presented; NULL: the handshake fails */
+};
+
+static const char *
+key_case_name(const void *row)
+{
+	return ((const struct key_case *)row)->name;
+}
+
+static const struct key_case key_cases[] = {
+	{"key type: RSA and ECDSA, TLS 1.3, RSA offered", &dual, false, PROBE_KEY_RSA, &rsa_leaf},
+	{"key type: RSA and ECDSA, TLS 1.3, ECDSA offered", &dual, false, PROBE_KEY_ECDSA, &leaf},
+	{"key type: RSA and ECDSA, TLS 1.2, RSA offered", &dual, true, PROBE_KEY_RSA, &rsa_leaf},
+	{"key type: RSA and ECDSA, TLS 1.2, ECDSA offered", &dual, true, PROBE_KEY_ECDSA, &leaf},
+	{"key type: ECDSA alone, TLS 1.3, RSA offered: no handshake", &leaf, false, PROBE_KEY_RSA, NULL},
+	{"key type: ECDSA alone, TLS 1.2, RSA offered: no handshake", &leaf, true, PROBE_KEY_RSA, NULL},
+	{"key type: RSA alone, TLS 1.3, ECDSA offered: no handshake", &rsa_leaf, false, PROBE_KEY_ECDSA, NULL},
+	{"key type: RSA alone, TLS 1.3, any offered", &rsa_leaf, false, PROBE_KEY_ANY, &rsa_leaf},
+	{"key type: RSA alone, TLS 1.2, RSA offered", &rsa_leaf, true, PROBE_KEY_RSA, &rsa_leaf},
+};
+
+/* The server picks the certificate of the key type offered, in TLS 1.3
+ * (by signature algorithm) and TLS 1.2 (by cipher suite) alike; with a
+ * TLSA record for the other key, the probe then reports a mismatch. */
+static void
+test_key_type(void **state)
+{
+	const struct key_case *c = *state;
+	const struct fake_step script[] = {BANNER, EHLO_TLS, GO_TLS,
+	    c->tls12 ? (struct fake_step)F_TLS12(c->server) : (struct fake_step)F_TLS(c->server), QUIT, F_CLOSE};
+	struct fake_smtp *f = fake_smtp_start("127.0.0.1", script);
+	struct probe_env *env = make_env(false, 5000, false);
+	struct probe_target t = {.host = "mx.test", .ntlsa = 1, .key_type = c->offer};
+	unsigned char data[64];
+	struct probe_tlsa rec = {3, 1, 1, fake_cert_tlsa(&leaf, 1, 1, data, sizeof(data)), data};
+	char want[65];
+
+	assert_non_null(f);
+	assert_non_null(env);
+	netaddr_parse("127.0.0.1", &t.address);
+	t.port = fake_smtp_port(f);
+	t.tlsa = &rec;
+	struct probe *p = probe_new(env, &t);
+	assert_non_null(p);
+	const struct probe_result *r = probe_run_blocking(p);
+	memset(&out, 0, sizeof(out));
+	keep(r);
+	probe_free(p);
+	probe_env_free(env);
+	fake_smtp_free(f);
+	if (!c->want) {
+		assert_string_equal(probe_class_name(out.r.class), "tls-failed");
+		assert_int_equal(out.r.ncerts, 0);
+		return;
+	}
+	assert_true(out.r.ncerts >= 1);
+	fake_cert_sha256_hex(c->want, 1, want);
+	assert_string_equal(out.r.certs[0].spki_sha256, want);
+	assert_string_equal(probe_class_name(out.r.class), c->want == &leaf ? "dane-verified" : "dane-mismatch");
+	assert_string_equal(out.r.protocol, c->tls12 ? "TLSv1.2" : "TLSv1.3");
+}
+
+static void
+test_key_type_names(void **state)
+{
+	(void)state;
+	assert_string_equal(probe_key_type_name(PROBE_KEY_ANY), "any");
+	assert_string_equal(probe_key_type_name(PROBE_KEY_RSA), "RSA");
+	assert_string_equal(probe_key_type_name(PROBE_KEY_ECDSA), "ECDSA");
+	assert_string_equal(probe_key_type_name((enum probe_key_type)7), "unknown");
+}
+
 /* ---- the rest ---------------------------------------------------------- */
 
 struct word_case {
@@ -808,12 +889,16 @@ make_certs(void)
 		{"mx.test", "DNS:mx.test", &ca, false, 0, 0},
 		{"mx.test", "DNS:mx.test", &ca, false, -30, -1},
 		{"Stranger CA", NULL, NULL, true, -1, 3650},
+		{"mx.test", "DNS:mx.test", NULL, false, 0, 0, .rsa = true},
 	};
-	struct fake_cert *certs[] = {&leaf, &other, &expired, &ca, &chained, &chained_expired, &stranger};
+	struct fake_cert *certs[] = {&leaf, &other, &expired, &ca, &chained, &chained_expired, &stranger, &rsa_leaf};
 
 	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
 		if (fake_cert_make(certs[i], &specs[i]) < 0)
 			return -1;
+	/* The same key and certificate as leaf, not owned twice. */
+	dual = leaf;
+	dual.also = &rsa_leaf;
 	if (!table_tmpdir(tmpdir, sizeof(tmpdir), "test_probe"))
 		return -1;
 	snprintf(untrusted_pem, sizeof(untrusted_pem), "%s/untrusted.pem", tmpdir);
@@ -828,7 +913,7 @@ make_certs(void)
 static void
 free_certs(void)
 {
-	struct fake_cert *certs[] = {&leaf, &other, &expired, &ca, &chained, &chained_expired, &stranger};
+	struct fake_cert *certs[] = {&leaf, &other, &expired, &ca, &chained, &chained_expired, &stranger, &rsa_leaf};
 
 	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
 		fake_cert_free(certs[i]);
@@ -848,6 +933,7 @@ main(void)
 		cmocka_unit_test(test_tlsa_copied),
 		cmocka_unit_test(test_keep_certs),
 		cmocka_unit_test(test_env_bad_ca_file),
+		cmocka_unit_test(test_key_type_names),
 	};
 	struct table t = {0};
 
@@ -858,6 +944,7 @@ main(void)
 	TABLE_ADD(&t, cases, probe_case, test_case);
 	TABLE_ADD(&t, hand_cases, hand_case, test_by_hand);
 	TABLE_ADD(&t, word_cases, word_case, test_postfix_word);
+	TABLE_ADD(&t, key_cases, key_case, test_key_type);
 	TABLE_TESTS(&t, more);
 	int rc = table_run(&t, "probe");
 	free_certs();

@@ -2,7 +2,8 @@
  * Unit tests: the checks of `tlspolicy selfcheck` (lib/selfcheck/), from
  * a made-up resolution and probes. One healthy domain (signed MX and
  * addresses, a 3 1 1 record for the server's key and a 2 1 1 record for
- * its issuer, a verified chain far from expiry) gives only ok findings;
+ * its issuer, a verified chain far from expiry, an ECDSA key alone as the
+ * one-type handshakes find) gives only ok findings;
  * each row breaks it in one way and must give that row's code and
  * severity, and no failure of another code. Then the checklist's exit
  * status, its text order and its JSON (read back with jansson), and the
@@ -39,6 +40,8 @@
 #define LEAF_HEX "1111111111111111111111111111111111111111111111111111111111111111"
 #define ISSUER_HEX "2222222222222222222222222222222222222222222222222222222222222222"
 #define OTHER_HEX "4444444444444444444444444444444444444444444444444444444444444444"
+#define RSA_BYTE 0x55
+#define RSA_HEX "5555555555555555555555555555555555555555555555555555555555555555"
 
 #define NOW "2026-12-05T12:00:00Z"
 #define FAR "2027-06-01T00:00:00Z"
@@ -46,11 +49,12 @@
 struct fixture {
 	struct resolve_result res;
 	struct resolve_host hosts[2];
-	unsigned char rdata[2][2][35];
-	struct dns_rdata tlsa[2][2];
+	unsigned char rdata[2][3][35];		/* up to three records a host */
+	struct dns_rdata tlsa[2][3];
 	struct resolve_lookup lookup;
 	struct probe_target targets[2];
 	struct probe_result results[2];
+	struct probe_result typed[2][2];	/* each host's RSA-only and ECDSA-only handshakes */
 	struct selfcheck_probe probes[2];
 	struct selfcheck_input in;
 };
@@ -108,6 +112,31 @@ set_host(struct fixture *f, int h, const char *name, const char *addr)
 	r->dane_depth = 0;
 	f->probes[h].target = t;
 	f->probes[h].result = r;
+	/* An ECDSA key alone: the RSA-only handshake fails, the ECDSA-only
+	 * one presents the same chain. */
+	struct probe_result *rsa = &f->typed[h][0];
+	rsa->class = PROBE_TLS_FAILED;
+	rsa->stage = PROBE_STAGE_HANDSHAKE;
+	rsa->starttls_offered = true;
+	snprintf(rsa->error, sizeof(rsa->error), "no shared signature algorithms");
+	f->typed[h][1] = *r;
+	f->probes[h].rsa = rsa;
+	f->probes[h].ecdsa = &f->typed[h][1];
+}
+
+/* The RSA-only handshake of host h presents an RSA key, RSA_HEX, issued
+ * by the same CA, with this DANE verdict. */
+static void
+rsa_chain(struct fixture *f, int h, enum probe_class class)
+{
+	struct probe_result *rsa = &f->typed[h][0];
+	*rsa = f->results[h];
+	rsa->class = class;
+	rsa->dane_depth = class == PROBE_DANE_VERIFIED ? 0 : -1;
+	snprintf(rsa->certs[0].spki_sha256, sizeof(rsa->certs[0].spki_sha256), "%s", RSA_HEX);
+	snprintf(rsa->certs[0].cert_sha256, sizeof(rsa->certs[0].cert_sha256), "%s", RSA_HEX);
+	if (class == PROBE_DANE_MISMATCH)
+		snprintf(rsa->dane_error, sizeof(rsa->dane_error), "no matching DANE TLSA records");
 }
 
 /* The healthy domain: one MX host, mx1.example.org at 192.0.2.1. */
@@ -240,6 +269,50 @@ static void pkix_next_to_ee(struct fixture *f)
 	f->hosts[0].facts.tlsa_unusable = 1;
 }
 
+/* Two key types: TLSA for the ECDSA key alone (a 3 1 1 record, no 2 1 1
+ * that would match the RSA chain's issuer too). */
+static void
+rsa_uncovered(struct fixture *f)
+{
+	one_record(f);
+	rsa_chain(f, 0, PROBE_DANE_MISMATCH);
+}
+/* ... and the default handshake picked the RSA chain: tlsa-mismatch says it. */
+static void
+rsa_uncovered_default(struct fixture *f)
+{
+	rsa_uncovered(f);
+	f->results[0] = f->typed[0][0];
+}
+/* Both types covered by their own 3 1 1 records, and the 2 1 1 record
+ * for their common issuer: nothing to say. */
+static void
+two_types_covered(struct fixture *f)
+{
+	rsa_chain(f, 0, PROBE_DANE_VERIFIED);
+	f->hosts[0].ntlsa = 3;
+	f->hosts[0].facts.tlsa_usable = 3;
+	f->targets[0].ntlsa = 3;
+	f->results[0].tlsa_usable = 3;
+	set_record(f, 0, 2, 3, 1, 1, RSA_BYTE);
+}
+/* Each type's key has its 3 1 1 record and nothing else: each is
+ * current, neither is a spare for the other. */
+static void
+two_types_no_spare(struct fixture *f)
+{
+	rsa_chain(f, 0, PROBE_DANE_VERIFIED);
+	set_record(f, 0, 1, 3, 1, 1, RSA_BYTE);
+}
+/* The RSA certificate expires soon, the ECDSA one does not. */
+static void
+rsa_expiring(struct fixture *f)
+{
+	rsa_chain(f, 0, PROBE_DANE_VERIFIED);
+	snprintf(f->typed[0][0].certs[0].not_after, sizeof(f->typed[0][0].certs[0].not_after),
+	    "2026-12-12T00:00:00Z");
+}
+
 struct check_case {
 	const char *name;
 	void (*shape)(struct fixture *f);
@@ -293,6 +366,18 @@ static const struct check_case check_cases[] = {
 	    "rollover-unready", CHECKLIST_WARN, CHECKLIST_EXIT_WARNED, "make the next key now"},
 	{"3 1 1 beside an unusable record: rollover-unready", pkix_next_to_ee, "rollover-unready", CHECKLIST_WARN,
 	    CHECKLIST_EXIT_WARNED},
+	{"RSA and ECDSA, TLSA for ECDSA only: cert-type-uncovered names the RSA record", rsa_uncovered,
+	    "cert-type-uncovered", CHECKLIST_FAIL, CHECKLIST_EXIT_FAILED,
+	    "publish _25._tcp.mx1.example.org IN TLSA 3 1 1 " RSA_HEX, "rollover-unready"},
+	{"RSA and ECDSA, the default handshake got the uncovered RSA: tlsa-mismatch alone", rsa_uncovered_default,
+	    "tlsa-mismatch", CHECKLIST_FAIL, CHECKLIST_EXIT_FAILED, "3 1 1 " RSA_HEX, "cert-type-uncovered"},
+	{"RSA and ECDSA, both covered, a 2 1 1 spare: nothing", two_types_covered, NULL, CHECKLIST_OK,
+	    CHECKLIST_EXIT_PASSED},
+	{"RSA and ECDSA, a 3 1 1 for each and no spare: rollover-unready", two_types_no_spare, "rollover-unready",
+	    CHECKLIST_WARN, CHECKLIST_EXIT_WARNED, "_25._tcp.mx1.example.org IN TLSA 2 1 1 " ISSUER_HEX,
+	    "cert-type-uncovered"},
+	{"RSA certificate expiring, ECDSA fine: cert-expiring", rsa_expiring, "cert-expiring", CHECKLIST_WARN,
+	    CHECKLIST_EXIT_WARNED, "renew"},
 	{"MX lookup bogus: could not check", mx_failed, NULL, CHECKLIST_OK, CHECKLIST_EXIT_UNCHECKED},
 	{"null MX: could not check", null_mx, NULL, CHECKLIST_OK, CHECKLIST_EXIT_UNCHECKED},
 };
@@ -309,7 +394,7 @@ find(const struct checklist *c, const char *code, enum checklist_severity s)
 /* The codes that must have an ok finding on the healthy domain. */
 static const char *const healthy_ok[] = {
 	"mx-insecure", "host-insecure", "tlsa-lookup-failed", "no-tlsa", "tlsa-unusable", "starttls-missing",
-	"tlsa-mismatch", "cert-expiring", "rollover-unready",
+	"tlsa-mismatch", "cert-type-uncovered", "cert-expiring", "rollover-unready",
 };
 
 static void
@@ -468,6 +553,55 @@ test_json(void **state)
 	buf_free(&out);
 }
 
+/* Two addresses of one host with the same uncovered RSA key: one
+ * finding, at the first address; the fix is one record for the host. */
+static void
+test_key_type_once(void **state)
+{
+	struct fixture f;
+	struct checklist c;
+	size_t n = 0;
+	(void)state;
+
+	healthy(&f);
+	rsa_uncovered(&f);
+	f.probes[1] = f.probes[0];
+	f.in.nprobes = 2;
+	assert_int_equal(checklist_init(&c, "example.org"), 0);
+	assert_int_equal(selfcheck_run(&f.in, &c), 0);
+	for (size_t i = 0; i < c.n; i++)
+		if (strcmp(c.findings[i].code, "cert-type-uncovered") == 0) {
+			n++;
+			assert_int_equal(c.findings[i].severity, CHECKLIST_FAIL);
+			assert_string_equal(c.findings[i].address, "192.0.2.1");
+			assert_non_null(strstr(c.findings[i].detail, "RSA chain"));
+		}
+	assert_int_equal(n, 1);
+	checklist_free(&c);
+}
+
+/* The one-type probes are for addresses with usable TLSA and a chain. */
+static void
+test_wants_key_types(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	healthy(&f);
+	assert_true(selfcheck_wants_key_types(&f.probes[0]));
+	f.results[0].tlsa_usable = 0;
+	assert_false(selfcheck_wants_key_types(&f.probes[0]));
+	healthy(&f);
+	f.targets[0].ntlsa = 0;
+	assert_false(selfcheck_wants_key_types(&f.probes[0]));
+	healthy(&f);
+	plaintext(&f);
+	assert_false(selfcheck_wants_key_types(&f.probes[0]));
+	healthy(&f);
+	refused(&f);
+	assert_false(selfcheck_wants_key_types(&f.probes[0]));
+}
+
 static void
 test_cert_time(void **state)
 {
@@ -490,6 +624,8 @@ main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_cert_time),
+		cmocka_unit_test(test_key_type_once),
+		cmocka_unit_test(test_wants_key_types),
 	};
 	struct table t = {0};
 

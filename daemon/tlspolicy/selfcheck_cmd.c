@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "util/buf.h"
 #include "util/netaddr.h"
 #include "util/ownaddr.h"
@@ -23,6 +25,7 @@
 #include "selfcheck/checklist.h"
 #include "selfcheck/checkprint.h"
 #include "selfcheck/selfcheck.h"
+#include "selfcheck/zonecheck.h"
 #include "fromhere.h"
 #include "selfcheck_cmd.h"
 
@@ -34,10 +37,60 @@ struct selfcheck_run {
 	struct netaddr *own;
 	struct probe_env *env;
 	unsigned days;
+	unsigned rrsig_days;
+	const struct config *cfg;
 	struct checklist list;
 	bool checked;		/* the callback ran */
 	bool failed;		/* out of memory */
 };
+
+/* ---- zonecheck (issue 17's DNS checks): begin ----
+ * Runs the gatherer to its end on a loop of its own, then adds its
+ * findings. To move into the asynchronous runner (selfrun). */
+struct zone_run {
+	struct selfcheck_run *run;
+	bool done;
+};
+
+static void
+zone_checked(void *arg, const struct zonecheck_facts *facts)
+{
+	struct zone_run *zr = arg;
+
+	zr->done = true;
+	if (zonecheck_findings(facts, (int64_t)time(NULL), zr->run->rrsig_days, &zr->run->list) < 0)
+		zr->run->failed = true;
+}
+
+static void
+zone_checks(struct selfcheck_run *run, const struct resolve_result *res)
+{
+	struct zonecheck_settings zs = {ZONECHECK_DEFAULT_TIMEOUT_MS, ZONECHECK_DEFAULT_QUERY_TIMEOUT_MS, 53,
+	    run->cfg->probe_allow_private};
+	struct zonecheck_host hosts[POLICY_MAX_HOSTS];
+	struct dns_unbound_settings ds;
+	struct zone_run zr = {run, false};
+	struct event_base *base = event_base_new();
+	struct dns *dns = NULL;
+	char err[512];
+	size_t n = 0;
+
+	for (unsigned i = 0; i < res->nhosts && n < POLICY_MAX_HOSTS; i++, n++) {
+		hosts[n].name = res->hosts[i].name;
+		hosts[n].tlsa_name = res->hosts[i].tlsa_name;
+	}
+	fromhere_dns_settings(run->cfg, &ds);
+	if (base && (dns = dns_unbound_create(base, &ds, err, sizeof(err))) &&
+	    zonecheck_start(base, dns, &zs, res->nexthop.name, hosts, n, zone_checked, &zr))
+		event_base_dispatch(base);
+	if (!zr.done)
+		fprintf(stderr, "tlspolicy selfcheck: %s: the DNS checks could not run%s%s\n", res->nexthop.name,
+		    dns ? "" : ": ", dns ? "" : base ? err : "no event loop");
+	dns_free(dns);
+	if (base)
+		event_base_free(base);
+}
+/* ---- zonecheck: end ---- */
 
 /* The resolution is there: probe every address of its plan, check. */
 static void
@@ -75,6 +128,7 @@ resolved(void *arg, const struct resolve_result *res)
 	struct selfcheck_input in = {res, probes, plan.n, (int64_t)time(NULL), run->days};
 	if (selfcheck_run(&in, &run->list) < 0)
 		run->failed = true;
+	zone_checks(run, res);	/* zonecheck */
 done:
 	for (size_t i = 0; running && i < plan.n; i++)
 		if (running[i])
@@ -85,19 +139,21 @@ done:
 }
 
 static int
-selfcheck_options(int argc, char **argv, bool *json, unsigned *days)
+selfcheck_options(int argc, char **argv, bool *json, unsigned *days, unsigned *rrsig_days)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"days", required_argument, NULL, 'd'},
+		{"rrsig-days", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
 	*json = false;
 	*days = SELFCHECK_DEFAULT_DAYS;
+	*rrsig_days = ZONECHECK_DEFAULT_RRSIG_DAYS;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "jd:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jd:r:", opts, NULL)) != -1) {
 		char *end;
 		unsigned long n;
 		switch (opt) {
@@ -105,14 +161,15 @@ selfcheck_options(int argc, char **argv, bool *json, unsigned *days)
 			*json = true;
 			break;
 		case 'd':
+		case 'r':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-' || n > SELFCHECK_MAX_DAYS) {
-				fprintf(stderr, "tlspolicy selfcheck: --days '%s': a number of days from 0 to %d\n",
-				    optarg, SELFCHECK_MAX_DAYS);
+				fprintf(stderr, "tlspolicy selfcheck: --%s '%s': a number of days from 0 to %d\n",
+				    opt == 'd' ? "days" : "rrsig-days", optarg, SELFCHECK_MAX_DAYS);
 				return -1;
 			}
-			*days = (unsigned)n;
+			*(opt == 'd' ? days : rrsig_days) = (unsigned)n;
 			break;
 		default:
 			return -1;
@@ -173,7 +230,8 @@ cmd_selfcheck(const struct config *cfg, int argc, char **argv)
 	int worst = CHECKLIST_EXIT_PASSED;
 
 	memset(&run, 0, sizeof(run));
-	if (selfcheck_options(argc, argv, &json, &run.days) < 0)
+	run.cfg = cfg;
+	if (selfcheck_options(argc, argv, &json, &run.days, &run.rrsig_days) < 0)
 		return CHECKLIST_EXIT_UNCHECKED;
 	/* Every address, not only those Postfix would try: each one must
 	 * keep what the DNS promises. */

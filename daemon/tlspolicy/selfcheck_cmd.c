@@ -49,6 +49,7 @@ struct selfcheck_run {
  * findings. To move into the asynchronous runner (selfrun). */
 struct zone_run {
 	struct selfcheck_run *run;
+	struct event_base *base;
 	bool done;
 };
 
@@ -58,6 +59,8 @@ zone_checked(void *arg, const struct zonecheck_facts *facts)
 	struct zone_run *zr = arg;
 
 	zr->done = true;
+	/* libunbound's descriptor stays watched: the loop never runs dry. */
+	event_base_loopbreak(zr->base);
 	if (zonecheck_findings(facts, (int64_t)time(NULL), zr->run->rrsig_days, &zr->run->list) < 0)
 		zr->run->failed = true;
 }
@@ -69,8 +72,8 @@ zone_checks(struct selfcheck_run *run, const struct resolve_result *res)
 	    run->cfg->probe_allow_private};
 	struct zonecheck_host hosts[POLICY_MAX_HOSTS];
 	struct dns_unbound_settings ds;
-	struct zone_run zr = {run, false};
 	struct event_base *base = event_base_new();
+	struct zone_run zr = {run, base, false};
 	struct dns *dns = NULL;
 	char err[512];
 	size_t n = 0;

@@ -356,7 +356,7 @@ outcome_words(enum dns_outcome o)
 	case DNS_DATA: return "records";
 	case DNS_NODATA: return "NODATA";
 	case DNS_NXDOMAIN: return "NXDOMAIN";
-	case DNS_SERVFAIL: return "a failure (SERVFAIL)";
+	case DNS_SERVFAIL: return "SERVFAIL";
 	case DNS_TIMEOUT: return "no answer in time";
 	}
 	return "?";
@@ -401,10 +401,10 @@ denial_findings(const struct zonecheck_facts *f, struct out *o)
 			    outcome_words(d->outcome), outcome_words(want));
 		}
 		add(o, "denial-broken", sev, d->host, NULL, fix,
-		    "the %s question at %s, a name that %s, gave %s (%s%s%s); a validated %s was expected",
+		    "the %s question at %s, a name that %s, gave %s%s%s%s%s; a validated %s was expected",
 		    type, d->name, d->want_nxdomain ? "does not exist" : "exists", outcome_words(d->outcome),
-		    dns_security_name(d->security), d->why ? ": " : "", d->why ? d->why : "",
-		    outcome_words(want));
+		    d->security == DNS_BOGUS ? ", bogus" : answered && d->security == DNS_INSECURE ? ", unsigned" : "",
+		    d->why ? " (" : "", d->why ? d->why : "", d->why ? ")" : "", outcome_words(want));
 	}
 	if (judged && !broken)
 		add(o, "denial-broken", CHECKLIST_OK, NULL, NULL, NULL,

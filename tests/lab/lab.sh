@@ -168,6 +168,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/sts.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/dnsdelay.sh"
 # The DANE benchmark's population (LAB_DANE_BENCH_DOMAINS): only when asked for.
 source "$(dirname "${BASH_SOURCE[0]}")/danebench.sh"
+# selfcheck's DNS cases: zones always, their extra servers when asked for.
+source "$(dirname "${BASH_SOURCE[0]}")/zonecheck.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -784,6 +786,8 @@ _lab_write_zones() {
 	if _lab_dane_bench_enabled; then
 		_lab_dane_bench_zone "$mx1" || return 1
 	fi
+	# selfcheck's DNS cases (zonecheck.sh): delegations and children.
+	_lab_zonecheck_zones || return 1
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -834,6 +838,9 @@ _lab_sign_zones() {
 		) &
 		pids+=($!)
 	done
+	# selfcheck's DNS cases, each signed its own way (zonecheck.sh).
+	_lab_zonecheck_sign &
+	pids+=($!)
 	# ldns-keygen writes K<name>+<alg>+<id>.{key,private,ds} into the
 	# current directory and prints the base name.
 	ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k test.) &&
@@ -854,6 +861,7 @@ _lab_sign_zones() {
 		*) echo "$ds" ;;
 		esac
 	done >>"$d/test.zone"
+	_lab_zonecheck_ds >>"$d/test.zone" || return 1
 
 	# Expired signatures: the same RRsets signed with the same keys, valid
 	# from 37 to 7 days ago (validators allow at most a day of skew), in
@@ -946,6 +954,7 @@ _lab_write_dns_configs() {
 		    name: "pf.test."
 		    zonefile: "pf.test.zone.signed"
 	EOF
+	_lab_zonecheck_nsd_zones >>"$d/nsd.conf"
 	if _lab_survey_enabled; then
 		printf 'zone:\n    name: "survey.test."\n    zonefile: "survey.test.zone.signed"\n' >>"$d/nsd.conf"
 	fi

@@ -23,6 +23,8 @@
  *   renewal-unstaggered warn all MX hosts' certificates expire within a day
  *   rollover-unready   warn  every usable TLSA record of a host matches its
  *                      current key alone; the fix names the record to add
+ * The DNS checks (rrsig-expiring, denial-broken, ns-inconsistent,
+ * nsec3-iterations) are zonecheck.h's.
  * ok findings exist for mx-insecure, host-insecure, no-tlsa, tlsa-unusable,
  * tlsa-lookup-failed, tlsa-mismatch, starttls-missing, cert-expiring,
  * renewal-unstaggered and rollover-unready, each when the check could be

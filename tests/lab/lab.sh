@@ -28,6 +28,8 @@
 #                  the coldN.test destinations (dnsdelay.sh)
 #                  With LAB_DANE_BENCH_DOMAINS set before lab_up, also the
 #                  signed danebench.test. (danebench.sh: cold DANE decisions)
+#                  The signed children of selfcheck's DNS cases
+#                  (zonecheck.sh): sigexp., nsec3iter., nsstale., nsdrop.
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -46,6 +48,11 @@
 #                  slowerdns.test., which REFUSES lame.test.; .2 blackholed;
 #                  .3 dnsdelay, silent (dropped.test.); .4 and .5 dnsdelay in
 #                  front of .1, LAB_DNS_SLOW_MS and LAB_DNS_SLOWER_MS late
+#   127.0.6.1-3:53 selfcheck's DNS cases (lab_zonecheck_up, zonecheck.sh):
+#                  a third NSD (nsstale.test. at an older serial,
+#                  denialbroken.test.); dnsdelay dropping TLSA queries in
+#                  front of NSD; dnsdelay answering NOTIMP to type 65280
+#                  in front of the third NSD
 #   127.0.3.6:53   dnsdelay in front of NSD (127.0.0.2), the delay
 #                  lab_dns_delay_up MS sets; daemons with
 #                  LAB_DAEMON_UNBOUND_DELAY_CONF ask it (dnsdelay.sh)
@@ -60,6 +67,7 @@
 #   lab_nsd_stop            stop the authoritative server
 #   lab_nsd_start           start it again (after lab_nsd_stop)
 #   lab_faults_up           start the DNS fault servers (127.0.3.1-5)
+#   lab_zonecheck_up        start selfcheck's DNS servers (127.0.6.1-3)
 #   lab_dns_delay_up MS     (re)start the delayed DNS server (127.0.3.6),
 #                           MS late; writes LAB_DAEMON_UNBOUND_DELAY_CONF
 #                           (dnsdelay.sh)

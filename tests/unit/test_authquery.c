@@ -146,7 +146,10 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 			send_udp(sv, &from, fromlen, wire, len);
 		} else if (sv->mode == WRONG_QUESTION_FIRST) {
 			ldns_pkt *other = ldns_pkt_clone(q);
-			ldns_rr_set_owner(ldns_rr_list_rr(ldns_pkt_question(other), 0), ldns_dname_new_frm_str("other.test."));
+			ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(other), 0);
+			ldns_rdf *owner = ldns_rr_owner(question);
+			ldns_rr_set_owner(question, ldns_dname_new_frm_str("other.test."));
+			ldns_rdf_deep_free(owner);
 			free(wire);
 			wire = reply_to(other, SERIAL_UDP + 100, false, LDNS_RCODE_NOERROR, &len);
 			send_udp(sv, &from, fromlen, wire, len);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "dns/dns.h"
 #include "dns/rr.h"
@@ -360,6 +361,288 @@ test_incomplete(void **state)
 	zonecheck_facts_free(&h.f);
 }
 
+
+/* --- the gatherer, through a fake resolver --- */
+
+#define MAX_ASKED 128
+
+/* A fake resolver: answers from a table a turn of the loop later; a
+ * question in `hang` is never answered. */
+struct fake {
+	struct event_base *base;
+	const char *hang_name;
+	uint16_t hang_type;
+	int next_id, cancelled;
+	size_t nasked;
+	char asked[MAX_ASKED][300];
+};
+
+struct pending {
+	struct fake *fake;
+	struct event *ev;
+	struct dns_answer *a;
+	dns_callback *cb;
+	void *arg;
+	int id;
+	struct pending *next;
+};
+
+static struct pending *in_flight;
+
+/* "ns1.example.test" as a wire name. */
+static size_t
+wire_name(const char *name, unsigned char *out)
+{
+	size_t o = 0;
+
+	while (*name) {
+		const char *dot = strchr(name, '.');
+		size_t n = dot ? (size_t)(dot - name) : strlen(name);
+		out[o++] = (unsigned char)n;
+		memcpy(out + o, name, n);
+		o += n;
+		name += n + (dot ? 1 : 0);
+	}
+	out[o++] = 0;
+	return o;
+}
+
+/* The zone example.test: MX host mx1.example.test, its TLSA in the zone;
+ * name servers at a documentation address and a private one. */
+static void
+fill(struct dns_answer *a)
+{
+	const char *n = a->qname;
+	unsigned char buf[300];
+
+	a->security = DNS_SECURE;
+	a->outcome = DNS_NODATA;
+	if (a->qtype == 6 && strcmp(n, "example.test") == 0) {
+		a->outcome = DNS_DATA;
+		dns_answer_add(a, "soa", 3);
+	} else if (a->qtype == RR_TYPE_MX && strcmp(n, "example.test") == 0) {
+		a->outcome = DNS_DATA;
+		a->sig_expires = NOW + 2 * DAY;
+		buf[0] = 0;
+		buf[1] = 10;
+		dns_answer_add(a, buf, 2 + wire_name(MX, buf + 2));
+	} else if (a->qtype == RR_TYPE_TLSA && strcmp(n, TLSA_NAME) == 0) {
+		a->outcome = DNS_DATA;
+		a->sig_expires = NOW + 30 * DAY;
+		dns_answer_add(a, "\3\1\1", 3);
+	} else if (a->qtype == 2 && strcmp(n, "example.test") == 0) {
+		a->outcome = DNS_DATA;
+		dns_answer_add(a, buf, wire_name("ns1.example.test", buf));
+		dns_answer_add(a, buf, wire_name("ns.hoster.test", buf));
+	} else if (a->qtype == RR_TYPE_A && strcmp(n, "ns1.example.test") == 0) {
+		a->outcome = DNS_DATA;
+		dns_answer_add(a, "\300\0\2\65", 4);
+	} else if (a->qtype == RR_TYPE_A && strcmp(n, "ns.hoster.test") == 0) {
+		a->outcome = DNS_DATA;
+		dns_answer_add(a, "\12\1\1\1", 4);
+	} else if (strncmp(n, ZONECHECK_NX_LABEL ".", strlen(ZONECHECK_NX_LABEL ".")) == 0) {
+		a->outcome = DNS_NXDOMAIN;
+	} else if (a->qtype == RR_TYPE_A && strcmp(n, MX) == 0) {
+		a->outcome = DNS_DATA;
+		a->sig_expires = NOW + 30 * DAY;
+		dns_answer_add(a, "\300\0\2\31", 4);
+	}
+}
+
+static void
+deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	for (struct pending **pp = &in_flight; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	event_free(p->ev);
+	p->cb(p->arg, p->a);
+	free(p);
+}
+
+static int
+fake_lookup(void *impl, const char *name, uint16_t type, dns_callback *cb, void *arg)
+{
+	struct fake *f = impl;
+	struct pending *p = calloc(1, sizeof(*p));
+	struct timeval now = {0, 0};
+
+	assert_non_null(p);
+	assert_true(f->nasked < MAX_ASKED);
+	snprintf(f->asked[f->nasked++], sizeof(f->asked[0]), "%s %u", name, type);
+	p->fake = f;
+	p->id = ++f->next_id;
+	p->cb = cb;
+	p->arg = arg;
+	assert_non_null(p->a = dns_answer_new(name, type));
+	fill(p->a);
+	p->ev = evtimer_new(f->base, deliver, p);
+	p->next = in_flight;
+	in_flight = p;
+	if (!(f->hang_name && strcmp(name, f->hang_name) == 0 && type == f->hang_type))
+		evtimer_add(p->ev, &now);
+	return p->id;
+}
+
+static void
+fake_cancel(void *impl, int id)
+{
+	struct fake *f = impl;
+
+	for (struct pending **pp = &in_flight; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			struct pending *p = *pp;
+			*pp = p->next;
+			event_free(p->ev);
+			dns_answer_free(p->a);
+			free(p);
+			f->cancelled++;
+			return;
+		}
+}
+
+static void
+fake_free(void *impl)
+{
+	(void)impl;
+}
+
+static const struct dns_ops fake_ops = {fake_lookup, fake_cancel, fake_free};
+
+struct gathered {
+	int calls;
+	size_t nzones, nrrsets, ndenials, nservers;
+	char zone[64];
+	int64_t mx_expires;
+	char servers[2][160];
+	char incomplete[160];
+};
+
+static void
+gathered(void *arg, const struct zonecheck_facts *f)
+{
+	struct gathered *g = arg;
+
+	g->calls++;
+	g->nzones = f->nzones;
+	if (f->nzones)
+		snprintf(g->zone, sizeof(g->zone), "%s", f->zones[0]);
+	g->nrrsets = f->nrrsets;
+	g->ndenials = f->ndenials;
+	g->nservers = f->nservers;
+	for (size_t i = 0; i < f->nrrsets; i++)
+		if (f->rrsets[i].type == RR_TYPE_MX)
+			g->mx_expires = f->rrsets[i].expires;
+	for (size_t i = 0; i < f->nservers && i < 2; i++)
+		snprintf(g->servers[i], sizeof(g->servers[i]), "%s %s %s", f->servers[i]->ns, f->servers[i]->address,
+		    f->servers[i]->not_asked ? f->servers[i]->not_asked : "asked");
+	if (f->incomplete)
+		snprintf(g->incomplete, sizeof(g->incomplete), "%s", f->incomplete);
+}
+
+static void
+run_gatherer(struct fake *fk, unsigned timeout_ms, struct gathered *g)
+{
+	struct zonecheck_settings s = {timeout_ms, 100, 53, false};
+	struct zonecheck_host host = {"MX1.Example.Test.", NULL};
+	struct dns *dns = dns_create(&fake_ops, fk);
+	struct timeval safety = {5, 0};
+
+	assert_non_null(dns);
+	struct zonecheck *zc = zonecheck_start(fk->base, dns, &s, "example.test", &host, 1, gathered, g);
+	assert_non_null(zc);
+	assert_int_equal(g->calls, 0);
+	event_base_loopexit(fk->base, &safety);
+	event_base_dispatch(fk->base);
+	dns_free(dns);
+}
+
+/* The zone found from the SOA answers, every fact gathered, name servers
+ * at special-purpose addresses not asked, no question asked twice. */
+static void
+test_gatherer(void **state)
+{
+	struct fake fk = {event_base_new()};
+	struct gathered g = {0};
+
+	(void)state;
+	run_gatherer(&fk, 5000, &g);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.nzones, 1);
+	assert_string_equal(g.zone, "example.test");
+	/* MX, the host's A and TLSA (AAAA: NODATA), the zone's DNSKEY: NODATA. */
+	assert_int_equal(g.nrrsets, 3);
+	assert_int_equal(g.mx_expires, NOW + 2 * DAY);
+	assert_int_equal(g.ndenials, 3);
+	assert_int_equal(g.nservers, 2);
+	assert_string_equal(g.servers[0], "ns1.example.test 192.0.2.53 a special-purpose address (documentation; "
+	    "probe_allow_private = no)");
+	assert_string_equal(g.servers[1], "ns.hoster.test 10.1.1.1 a special-purpose address (private; "
+	    "probe_allow_private = no)");
+	assert_string_equal(g.incomplete, "");
+	for (size_t i = 0; i < fk.nasked; i++)
+		for (size_t j = i + 1; j < fk.nasked; j++)
+			if (strcmp(fk.asked[i], fk.asked[j]) == 0)
+				fail_msg("asked twice: %s", fk.asked[i]);
+	/* The SOA at every ancestor, names lower-cased without the dot. */
+	bool soa_host = false, soa_tld = false, nx = false;
+	for (size_t i = 0; i < fk.nasked; i++) {
+		soa_host |= strcmp(fk.asked[i], "mx1.example.test 6") == 0;
+		soa_tld |= strcmp(fk.asked[i], "test 6") == 0;
+		nx |= strcmp(fk.asked[i], ZONECHECK_NX_LABEL "._tcp.mx1.example.test 52") == 0;
+	}
+	assert_true(soa_host && soa_tld && nx);
+	assert_null(in_flight);
+	event_base_free(fk.base);
+}
+
+/* A question that never comes back: the deadline ends the check with
+ * what there is, and the question is cancelled. */
+static void
+test_gatherer_deadline(void **state)
+{
+	struct fake fk = {event_base_new(), "example.test", 2};
+	struct gathered g = {0};
+
+	(void)state;
+	run_gatherer(&fk, 100, &g);
+	assert_int_equal(g.calls, 1);
+	assert_string_equal(g.incomplete, "what had not come back after 100 ms");
+	assert_int_equal(g.nservers, 0);
+	assert_int_equal(fk.cancelled, 1);
+	assert_null(in_flight);
+	event_base_free(fk.base);
+}
+
+/* Cancelled: never a callback, nothing left behind. */
+static void
+test_gatherer_cancel(void **state)
+{
+	struct fake fk = {event_base_new()};
+	struct zonecheck_settings s = {5000, 100, 53, false};
+	struct zonecheck_host host = {MX, TLSA_NAME};
+	struct gathered g = {0};
+	struct dns *dns = dns_create(&fake_ops, &fk);
+	struct timeval soon = {0, 20000};
+
+	(void)state;
+	struct zonecheck *zc = zonecheck_start(fk.base, dns, &s, "example.test", &host, 1, gathered, &g);
+	assert_non_null(zc);
+	/* One turn: the first questions are out. */
+	event_base_loop(fk.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	zonecheck_cancel(zc);
+	event_base_loopexit(fk.base, &soon);
+	event_base_dispatch(fk.base);
+	assert_int_equal(g.calls, 0);
+	assert_null(in_flight);
+	dns_free(dns);
+	event_base_free(fk.base);
+}
+
 int
 main(void)
 {
@@ -367,6 +650,9 @@ main(void)
 	const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_zones_apart),
 		cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_gatherer),
+		cmocka_unit_test(test_gatherer_deadline),
+		cmocka_unit_test(test_gatherer_cancel),
 	};
 
 	TABLE_ADD(&t, cases, zc_case, test_case);

@@ -31,7 +31,7 @@ struct authquery {
 	enum authquery_status pending;	/* what the deadline reports */
 	const char *pending_why;
 	char why[160];			/* for pending_why */
-	uint8_t *in;			/* UDP: one datagram; TCP: the reply */
+	uint8_t *in;			/* UDP: one datagram; TCP: the reply, once its length is known */
 	size_t have, want;		/* TCP: bytes read; expected (0: the length is not read yet) */
 	size_t sent;			/* TCP: bytes of length + query written */
 	uint8_t lenbuf[2];
@@ -166,13 +166,20 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 	struct authquery *q = arg;
 
 	for (;;) {
-		ssize_t n = recv(q->fd, q->in, AUTHQUERY_MAX_REPLY, 0);
+		/* MSG_TRUNC: the datagram's real length, even past the buffer. */
+		ssize_t n = recv(q->fd, q->in, AUTHQUERY_UDP_BUFFER, MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			deliver(q, AUTHQUERY_NETWORK, NULL, strerror(errno));
+			return;
+		}
+		if (n > AUTHQUERY_UDP_BUFFER) {
+			if (ldns_read_uint16(q->in) != q->id)
+				continue;
+			start_tcp(q);
 			return;
 		}
 		if (take_reply(q, q->in, (size_t)n))
@@ -235,6 +242,11 @@ on_tcp(evutil_socket_t fd, short what, void *arg)
 			q->have = 0;
 			if (q->want < LDNS_HEADER_SIZE) {
 				deliver(q, AUTHQUERY_MALFORMED, NULL, "a TCP reply shorter than a DNS header");
+				return;
+			}
+			free(q->in);
+			if (!(q->in = malloc(q->want))) {
+				deliver(q, AUTHQUERY_NETWORK, NULL, "out of memory");
 				return;
 			}
 		} else if (q->want && q->have == q->want) {
@@ -319,7 +331,7 @@ authquery_start(struct event_base *base, const struct netaddr *server, const str
 	q->qtype = type;
 	if (getrandom(&q->id, sizeof(q->id), 0) != (ssize_t)sizeof(q->id) ||
 	    ldns_str2rdf_dname(&q->qname, name) != LDNS_STATUS_OK || build_query(q) < 0 ||
-	    !(q->in = malloc(AUTHQUERY_MAX_REPLY)) ||
+	    !(q->in = malloc(AUTHQUERY_UDP_BUFFER)) ||
 	    !(q->deadline = evtimer_new(base, on_deadline, q)))
 		goto fail;
 	q->pending = AUTHQUERY_TIMEOUT;

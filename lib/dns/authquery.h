@@ -19,8 +19,10 @@
  * before then frees it without a callback (never after, nor from inside
  * its own callback).
  *
- * Limits: replies of at most AUTHQUERY_MAX_REPLY bytes (the DNS's own
- * 65535; a TCP length beyond what was asked for is malformed); no retry
+ * Limits: a UDP datagram of at most AUTHQUERY_UDP_BUFFER bytes (a bigger
+ * one, with our ID, is taken as truncated: the question goes again over
+ * TCP), a TCP reply of at most AUTHQUERY_MAX_REPLY (the DNS's own 65535),
+ * its buffer sized by its length prefix; no retry
  * over UDP (a lost datagram costs the deadline: callers keep deadlines
  * short). No blocking call anywhere.
  */
@@ -37,6 +39,7 @@
 /* The EDNS0 UDP size advertised: the DNS flag day 2020 value, which
  * avoids fragmentation on nearly every path. */
 #define AUTHQUERY_UDP_SIZE 1232
+#define AUTHQUERY_UDP_BUFFER 4096
 #define AUTHQUERY_MAX_REPLY 65535
 
 enum authquery_status {

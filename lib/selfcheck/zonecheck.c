@@ -1162,7 +1162,8 @@ on_answer(void *arg, struct dns_answer *a)
 	op->dns_id = 0;
 	switch (op->kind) {
 	case OP_SOA:
-		zc->cand[op->index].apex = a->outcome == DNS_DATA && a->security != DNS_BOGUS;
+		/* An alias is no apex, whatever its target is. */
+		zc->cand[op->index].apex = a->outcome == DNS_DATA && a->security != DNS_BOGUS && !a->canonname;
 		break;
 	case OP_RRSET:
 		if (a->outcome == DNS_DATA && zonecheck_facts_add_rrset(&zc->facts, op->name, op->type, op->host,
@@ -1379,6 +1380,13 @@ zonecheck_start(struct event_base *base, struct dns *dns, const struct zonecheck
 	if (zonecheck_facts_init(&zc->facts, domain) < 0)
 		goto fail;
 	lower_name(zc->facts.domain);
+	if (nhosts > ZONECHECK_MAX_HOSTS) {
+		char note[64];
+		snprintf(note, sizeof(note), "MX hosts beyond the first %d", ZONECHECK_MAX_HOSTS);
+		if (zonecheck_facts_note_incomplete(&zc->facts, note) < 0)
+			goto fail;
+		nhosts = ZONECHECK_MAX_HOSTS;
+	}
 	if (nhosts && (!(zc->host_names = calloc(nhosts, sizeof(char *))) ||
 	    !(zc->tlsa_names = calloc(nhosts, sizeof(char *)))))
 		goto fail;

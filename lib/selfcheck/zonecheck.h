@@ -3,7 +3,9 @@
  * zones' signatures, denials of existence and name servers will do to
  * senders that do DANE, before they do it.
  *
- * zonecheck_start() gathers the facts on the caller's event loop, through
+ * zonecheck_start() gathers the facts about the domain and its first
+ * ZONECHECK_MAX_HOSTS MX hosts (the caller gives them in preference
+ * order) on the caller's event loop, through
  * the dns seam (validated answers) and authquery.h (each name server
  * asked directly), never blocking:
  *   1. SOA at every ancestor of the domain, of each MX host and of each
@@ -68,6 +70,7 @@
 #define ZONECHECK_UNUSED_TYPE 65280
 /* The label under _tcp.<host> that must not exist. */
 #define ZONECHECK_NX_LABEL "_tlspolicy-selfcheck-nx"
+#define ZONECHECK_MAX_HOSTS 8
 #define ZONECHECK_MAX_ZONES 6
 #define ZONECHECK_MAX_SERVERS 6
 #define ZONECHECK_MAX_QUERIES 96

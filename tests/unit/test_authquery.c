@@ -2,7 +2,8 @@
  * Unit tests: authquery (lib/dns/authquery.c), one question to one name
  * server, against a server inside the test on 127.0.0.1 (UDP and TCP on
  * one port, on the same event loop) that answers each case its own way:
- * a plain answer; truncated over UDP, whole over TCP; a reply with
+ * a plain answer; truncated over UDP, whole over TCP; a datagram too big
+ * for the client's buffer (TCP again); a reply with
  * another ID or to another question first (ignored), then the right one;
  * a runt datagram, then the answer; a reply with our ID that does not
  * parse; REFUSED; silence (the deadline); a TCP connection closed before
@@ -39,6 +40,7 @@
 enum mode {
 	ANSWER,
 	TRUNCATED,
+	OVERSIZED,
 	WRONG_ID_FIRST,
 	WRONG_QUESTION_FIRST,
 	RUNT_FIRST,
@@ -128,6 +130,15 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 		send_udp(sv, &from, fromlen, wire, len);
 		free(wire);
 		break;
+	case OVERSIZED: {
+		/* Our ID, and more than the client reads from a datagram. */
+		unsigned char big[AUTHQUERY_UDP_BUFFER + 100] = {0};
+		wire = reply_to(q, SERIAL_UDP, false, LDNS_RCODE_NOERROR, &len);
+		memcpy(big, wire, len);
+		send_udp(sv, &from, fromlen, big, sizeof(big));
+		free(wire);
+		break;
+	}
 	case REFUSED:
 		wire = reply_to(q, 0, false, LDNS_RCODE_REFUSED, &len);
 		send_udp(sv, &from, fromlen, wire, len);
@@ -309,6 +320,7 @@ aq_case_name(const void *row)
 static const struct aq_case cases[] = {
 	{"an answer over UDP", ANSWER, AUTHQUERY_OK, SERIAL_UDP, 0},
 	{"truncated over UDP: asked again over TCP", TRUNCATED, AUTHQUERY_OK, SERIAL_TCP, 1},
+	{"a datagram bigger than the buffer: asked again over TCP", OVERSIZED, AUTHQUERY_OK, SERIAL_TCP, 1},
 	{"a reply with another ID is ignored", WRONG_ID_FIRST, AUTHQUERY_OK, SERIAL_UDP, 0},
 	{"a reply to another question is ignored", WRONG_QUESTION_FIRST, AUTHQUERY_OK, SERIAL_UDP, 0},
 	{"a runt datagram is ignored", RUNT_FIRST, AUTHQUERY_OK, SERIAL_UDP, 0},

@@ -1227,7 +1227,8 @@ tlsa_text(const ldns_pkt *p, const char *name)
 		recs[n++] = s;
 		len += strlen(s) + 2;
 	}
-	qsort(recs, n, sizeof(*recs), cmp_strings);
+	if (n)
+		qsort(recs, n, sizeof(*recs), cmp_strings);
 	if ((out = malloc(len))) {
 		out[0] = '\0';
 		for (size_t i = 0; i < n; i++) {

@@ -445,6 +445,60 @@ first_mention(const struct zonecheck_facts *f, const char *zone, size_t si, size
 	return true;
 }
 
+/* One TLSA name's RRsets as the zone's servers gave them, against the
+ * newest server's (or, when it gave none, another's); the problems found. */
+static size_t
+tlsa_findings(const struct zonecheck_facts *f, const char *zone, const char *name,
+    const struct zonecheck_server *newest, struct out *o)
+{
+	const struct zonecheck_tlsa *ref = NULL;
+	const struct zonecheck_server *refs = NULL;
+	char fix[TEXT_MAX];
+	size_t problems = 0;
+
+	for (size_t i = 0; i < f->nservers; i++) {
+		const struct zonecheck_server *s = f->servers[i];
+		const struct zonecheck_tlsa *x;
+		if (strcmp(s->zone, zone) != 0 || s->not_asked || !(x = server_tlsa(s, name)) || x->failed)
+			continue;
+		if (!ref || s == newest) {
+			ref = x;
+			refs = s;
+		}
+	}
+	if (!ref) {
+		add(o, "ns-inconsistent", CHECKLIST_FAIL, NULL, NULL,
+		    "let TLSA questions through to every name server of the zone (a firewall or DNS filter "
+		    "that drops them, or a server that refuses them, breaks DANE for every sender)",
+		    "no name server of %s answered the TLSA question for %s", zone, name);
+		return 1;
+	}
+	for (size_t i = 0; i < f->nservers; i++) {
+		const struct zonecheck_server *s = f->servers[i];
+		const struct zonecheck_tlsa *x;
+		if (strcmp(s->zone, zone) != 0 || s->not_asked || !s->have_serial || !(x = server_tlsa(s, name)))
+			continue;
+		if (x->failed) {
+			snprintf(fix, sizeof(fix), "let TLSA questions through to %s at %s (a firewall or DNS "
+			    "filter that drops or refuses them makes resolvers wait for it, and breaks DANE "
+			    "once it is the only server they reach)", s->ns, s->address);
+			add(o, "ns-inconsistent", CHECKLIST_WARN, s->ns, s->address, fix,
+			    "%s does not answer the TLSA question for %s (%s); %s [%s] does", s->ns, name,
+			    x->failed, refs->ns, refs->address);
+			problems++;
+		} else if (strcmp(x->records, ref->records) != 0) {
+			snprintf(fix, sizeof(fix), "bring %s up to date with %s's zone (check its zone transfers): "
+			    "senders that ask it get TLSA records other than those published", s->ns, zone);
+			add(o, "ns-inconsistent", CHECKLIST_FAIL, s->ns, s->address, fix,
+			    "%s gives other TLSA records for %s (%s) than %s [%s] (%s)", s->ns, name,
+			    *x->records ? x->records : "none", refs->ns, refs->address,
+			    *ref->records ? ref->records : "none");
+			problems++;
+		}
+	}
+	return problems;
+}
+
 /* One zone's servers; returns how many problems it found, and counts the
  * servers asked. */
 static size_t
@@ -501,55 +555,12 @@ ns_zone_findings(const struct zonecheck_facts *f, const char *zone, struct out *
 			problems++;
 		}
 	}
-	/* The TLSA RRsets, each name once, against the newest server's. */
-	for (size_t si = 0; si < f->nservers; si++)
-	for (size_t ti = 0; ti < f->servers[si]->ntlsa; ti++) {
-		const char *name = f->servers[si]->tlsa[ti].name;
-		if (strcmp(f->servers[si]->zone, zone) != 0 || !first_mention(f, zone, si, ti))
-			continue;
-		const struct zonecheck_tlsa *ref = NULL;
-		const struct zonecheck_server *refs = NULL;
-		for (size_t i = 0; i < f->nservers; i++) {
-			const struct zonecheck_server *s = f->servers[i];
-			const struct zonecheck_tlsa *x;
-			if (strcmp(s->zone, zone) != 0 || s->not_asked || !(x = server_tlsa(s, name)) || x->failed)
-				continue;
-			if (!ref || s == newest) {
-				ref = x;
-				refs = s;
-			}
-		}
-		if (!ref) {
-			add(o, "ns-inconsistent", CHECKLIST_FAIL, NULL, NULL,
-			    "let TLSA questions through to every name server of the zone (a firewall or DNS filter "
-			    "that drops them, or a server that refuses them, breaks DANE for every sender)",
-			    "no name server of %s answered the TLSA question for %s", zone, name);
-			problems++;
-			continue;
-		}
-		for (size_t i = 0; i < f->nservers; i++) {
-			const struct zonecheck_server *s = f->servers[i];
-			const struct zonecheck_tlsa *x;
-			if (strcmp(s->zone, zone) != 0 || s->not_asked || !s->have_serial || !(x = server_tlsa(s, name)))
-				continue;
-			if (x->failed) {
-				snprintf(fix, sizeof(fix), "let TLSA questions through to %s at %s (a firewall or DNS "
-				    "filter that drops or refuses them makes resolvers wait for it, and breaks DANE "
-				    "once it is the only server they reach)", s->ns, s->address);
-				add(o, "ns-inconsistent", CHECKLIST_WARN, s->ns, s->address, fix,
-				    "%s does not answer the TLSA question for %s (%s); %s [%s] does", s->ns, name,
-				    x->failed, refs->ns, refs->address);
-				problems++;
-			} else if (strcmp(x->records, ref->records) != 0) {
-				snprintf(fix, sizeof(fix), "bring %s up to date with %s's zone (check its zone transfers): "
-				    "senders that ask it get TLSA records other than those published", s->ns, zone);
-				add(o, "ns-inconsistent", CHECKLIST_FAIL, s->ns, s->address, fix,
-				    "%s gives other TLSA records for %s (%s) than %s [%s] (%s)", s->ns, name,
-				    *x->records ? x->records : "none", refs->ns, refs->address,
-				    *ref->records ? ref->records : "none");
-				problems++;
-			}
-		}
+	/* The TLSA RRsets, each name once. */
+	for (size_t si = 0; si < f->nservers; si++) {
+		const struct zonecheck_server *s = f->servers[si];
+		for (size_t ti = 0; ti < s->ntlsa; ti++)
+			if (strcmp(s->zone, zone) == 0 && first_mention(f, zone, si, ti))
+				problems += tlsa_findings(f, zone, s->tlsa[ti].name, newest, o);
 	}
 	return problems;
 }

@@ -578,8 +578,8 @@ ns_findings(const struct zonecheck_facts *f, struct out *o)
 		asked_all += asked;
 		if (asked) {
 			size_t used = strlen(text);
-			snprintf(text + used, sizeof(text) - used, "%s%s: %zu server addresses, serial %u",
-			    used ? "; " : "", f->zones[z], asked, serial);
+			snprintf(text + used, sizeof(text) - used, "%s%s: %zu server address%s, serial %u",
+			    used ? "; " : "", f->zones[z], asked, asked == 1 ? "" : "es", serial);
 		}
 	}
 	for (size_t i = 0; i < f->nservers; i++) {

@@ -43,6 +43,7 @@ LAB_ZC_SIGEXP_DAYS=2
 _lab_zonecheck_child() {
 	local name=$1 serial=$2 ns
 	shift 2
+	# shellcheck disable=SC2016 # the zone file's own $ORIGIN and $TTL
 	printf '$ORIGIN %s.test.\n$TTL 300\n@ SOA ns.test. hostmaster.test. %s 3600 600 86400 300\n' "$name" "$serial"
 	for ns; do
 		printf '@ NS %s\n' "$ns"

@@ -334,7 +334,7 @@ test_zones_apart(void **state)
 	assert_int_equal(checklist_count(&list, CHECKLIST_WARN) + checklist_count(&list, CHECKLIST_FAIL), 0);
 	assert_int_equal(list.n, 1);
 	assert_string_equal(list.findings[0].detail, "the name servers agree on the serial and the TLSA records "
-	    "(example.test: 1 server addresses, serial 7; hoster.test: 1 server addresses, serial 99)");
+	    "(example.test: 1 server address, serial 7; hoster.test: 1 server address, serial 99)");
 	checklist_free(&list);
 	zonecheck_facts_free(&f);
 }

@@ -49,6 +49,8 @@ authquery_status_name(enum authquery_status s)
 		return "refused";
 	case AUTHQUERY_NETWORK:
 		return "network error";
+	case AUTHQUERY_NO_ROUTE:
+		return "no route";
 	case AUTHQUERY_MALFORMED:
 		return "malformed reply";
 	}
@@ -256,6 +258,15 @@ on_tcp(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A failure that says this host has no way there, rather than that the
+ * server is down: no IPv6 address or route here. */
+static enum authquery_status
+network_status(int err)
+{
+	return err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? AUTHQUERY_NO_ROUTE :
+	    AUTHQUERY_NETWORK;
+}
+
 static int
 open_socket(struct authquery *q, int type)
 {
@@ -278,7 +289,7 @@ start_tcp(struct authquery *q)
 	q->have = q->want = q->sent = 0;
 	if (open_socket(q, SOCK_STREAM) < 0) {
 		snprintf(q->why, sizeof(q->why), "cannot connect over TCP: %s", strerror(errno));
-		fail_soon(q, AUTHQUERY_NETWORK, q->why);
+		fail_soon(q, network_status(errno), q->why);
 		return;
 	}
 	if (!(q->io = event_new(q->base, q->fd, EV_WRITE | EV_PERSIST, on_tcp, q)) ||
@@ -342,7 +353,7 @@ authquery_start(struct event_base *base, const struct netaddr *server, const str
 		goto fail;
 	if (open_socket(q, SOCK_DGRAM) < 0 || send(q->fd, q->wire + 2, q->wirelen, 0) != (ssize_t)q->wirelen) {
 		snprintf(q->why, sizeof(q->why), "cannot send over UDP: %s", strerror(errno));
-		fail_soon(q, AUTHQUERY_NETWORK, q->why);
+		fail_soon(q, network_status(errno), q->why);
 		return q;
 	}
 	if (!(q->io = event_new(base, q->fd, EV_READ | EV_PERSIST, on_udp, q)) || event_add(q->io, NULL) < 0)

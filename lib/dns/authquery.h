@@ -47,10 +47,11 @@ enum authquery_status {
 	AUTHQUERY_TIMEOUT,	/* no acceptable reply before the deadline */
 	AUTHQUERY_REFUSED,	/* the server refused (not authoritative, ACL) */
 	AUTHQUERY_NETWORK,	/* sending or connecting failed, TCP closed early */
+	AUTHQUERY_NO_ROUTE,	/* this host cannot reach that address at all (no IPv6) */
 	AUTHQUERY_MALFORMED,	/* a reply with our ID that ldns cannot parse, a bad TCP length */
 };
 
-/* "ok", "timeout", "refused", "network error", "malformed reply". */
+/* "ok", "timeout", "refused", "network error", "no route", "malformed reply". */
 const char *authquery_status_name(enum authquery_status s);
 
 struct authquery_settings {

@@ -164,6 +164,18 @@ zonecheck_facts_add_server(struct zonecheck_facts *f, const char *zone, const ch
 }
 
 int
+zonecheck_server_set_not_asked(struct zonecheck_server *s, const char *why)
+{
+	char *copy = strdup(why);
+
+	if (!copy)
+		return -1;
+	free(s->not_asked);
+	s->not_asked = copy;
+	return 0;
+}
+
+int
 zonecheck_server_set_serial(struct zonecheck_server *s, uint32_t serial)
 {
 	s->have_serial = true;
@@ -1333,7 +1345,13 @@ on_direct(void *arg, enum authquery_status st, const ldns_pkt *reply, const char
 	char text[256];
 
 	op->aq = NULL;
-	if (st != AUTHQUERY_OK) {
+	if (st == AUTHQUERY_NO_ROUTE && op->kind == OP_AQ_SOA) {
+		/* No fault of the server's: an IPv6 address from a host
+		 * without IPv6. Said, not judged. */
+		snprintf(text, sizeof(text), "no route from here (%s)", why ? why : "unreachable");
+		if (zonecheck_server_set_not_asked(op->server, text) < 0)
+			zc->failed = true;
+	} else if (st != AUTHQUERY_OK) {
 		snprintf(text, sizeof(text), "%s%s%s", authquery_status_name(st),
 		    why && strcmp(why, "REFUSED") != 0 ? ": " : "", why && strcmp(why, "REFUSED") != 0 ? why : "");
 		if ((op->kind == OP_AQ_SOA && zonecheck_server_set_failed(op->server, text) < 0) ||

@@ -106,7 +106,7 @@ struct zonecheck_tlsa {
 /* One address of one name server of one zone. */
 struct zonecheck_server {
 	char *zone, *ns, *address;
-	char *not_asked;		/* why it was not asked, or NULL */
+	char *not_asked;		/* why it was not asked (or could not be), or NULL */
 	char *failed;			/* why the SOA question got no answer, or NULL */
 	bool have_serial;
 	uint32_t serial;
@@ -142,6 +142,8 @@ int zonecheck_facts_add_denial(struct zonecheck_facts *f, const char *name, uint
  * the server belongs to the facts. */
 struct zonecheck_server *zonecheck_facts_add_server(struct zonecheck_facts *f, const char *zone, const char *ns,
     const char *address, const char *not_asked);
+/* Not asked after all: this host has no route there. */
+int zonecheck_server_set_not_asked(struct zonecheck_server *s, const char *why);
 int zonecheck_server_set_serial(struct zonecheck_server *s, uint32_t serial);
 int zonecheck_server_set_failed(struct zonecheck_server *s, const char *why);
 /* records "" for NODATA; failed non-NULL when no answer. */

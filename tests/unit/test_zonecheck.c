@@ -168,6 +168,15 @@ private_not_asked(struct healthy *h)
 	assert_non_null(zonecheck_facts_add_server(&h->f, "example.test", "ns3.example.test", "10.0.0.53",
 	    "a special-purpose address (private; probe_allow_private = no)"));
 }
+/* An IPv6 server seen from a host without IPv6: said, not judged. */
+static void
+no_route(struct healthy *h)
+{
+	h->ns2->have_serial = false;
+	zonecheck_server_set_failed(h->ns2, "no route");
+	assert_int_equal(zonecheck_server_set_not_asked(h->ns2, "no route from here (cannot send over UDP: "
+	    "Network is unreachable)"), 0);
+}
 static void
 iterations(struct healthy *h)
 {
@@ -247,6 +256,8 @@ static const struct zc_case cases[] = {
 	    NULL, NULL, "none of the 2 name server addresses of the zone example.test answered"},
 	{"a special-purpose address is not asked, and said so", private_not_asked, 0, NULL, 0, NULL, NULL, NULL,
 	    0, NULL, "not asked: ns3.example.test [10.0.0.53]: a special-purpose address"},
+	{"a server this host has no route to is not judged", no_route, 0, NULL, 0, NULL, NULL, NULL, 0, NULL,
+	    "(example.test: 1 server address, serial 2026120501); not asked: ns2.example.net [198.51.100.53]: no route"},
 	{"NSEC3 with 10 extra iterations: warn", iterations, 0, "nsec3-iterations", CHECKLIST_WARN, NULL, NULL,
 	    "the NSEC3 records of example.test use 10 extra iterations (seen at ns2.example.net [198.51.100.53])"},
 	{"NSEC3 opt-out: warn", optout, 0, "nsec3-iterations", CHECKLIST_WARN, NULL, NULL,

@@ -1140,9 +1140,15 @@ take_ns(struct zonecheck *zc, struct op *op, const struct dns_answer *a)
 
 	if (a->outcome != DNS_DATA || a->security == DNS_BOGUS)
 		return;
-	for (size_t i = 0; i < a->count && zone->nns < ZONECHECK_MAX_SERVERS; i++)
+	for (size_t i = 0; i < a->count; i++) {
+		if (zone->nns == ZONECHECK_MAX_SERVERS) {
+			if (zonecheck_facts_note_incomplete(&zc->facts, "name servers beyond the first few") < 0)
+				zc->failed = true;
+			return;
+		}
 		if (rr_name(a->rdata[i].data, a->rdata[i].len, name) > 0 && add_name(&zone->ns, &zone->nns, name) < 0)
 			zc->failed = true;
+	}
 }
 
 static void

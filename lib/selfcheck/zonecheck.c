@@ -223,6 +223,9 @@ int
 zonecheck_facts_note_incomplete(struct zonecheck_facts *f, const char *what)
 {
 	size_t old = f->incomplete ? strlen(f->incomplete) : 0;
+
+	if (old && strstr(f->incomplete, what))
+		return 0;	/* said once is enough */
 	char *p = realloc(f->incomplete, old + strlen(what) + 3);
 
 	if (!p)

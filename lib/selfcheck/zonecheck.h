@@ -152,7 +152,7 @@ int zonecheck_server_add_tlsa(struct zonecheck_server *s, const char *name, cons
 /* Its denial of a name that does not exist: NSEC (nsec3 false), or NSEC3
  * with these parameters. */
 void zonecheck_server_set_denial(struct zonecheck_server *s, bool nsec3, unsigned iterations, bool optout);
-/* Appends a note to what was left out. */
+/* Appends a note to what was left out, unless it is there already. */
 int zonecheck_facts_note_incomplete(struct zonecheck_facts *f, const char *what);
 int zonecheck_facts_add_zone(struct zonecheck_facts *f, const char *zone);
 

@@ -1,8 +1,9 @@
 /*
  * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--json]`
  * (selfcheck_cmd.h). The probes run inside the resolution's callback, the
- * one place where the resolution's records are all there; a domain's
- * checks finish before the next domain starts.
+ * one place where the resolution's records are all there, and so do the
+ * DNS checks (the marked zonecheck block); a domain's checks finish
+ * before the next domain starts.
  */
 #include "autoconfig.h"
 

@@ -1,5 +1,5 @@
 /*
- * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--json]`
+ * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--rrsig-days N] [--json]`
  * (selfcheck_cmd.h). The probes run inside the resolution's callback, the
  * one place where the resolution's records are all there, and so do the
  * DNS checks (the marked zonecheck block); a domain's checks finish

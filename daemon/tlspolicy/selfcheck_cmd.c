@@ -1,5 +1,5 @@
 /*
- * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--json]`
+ * selfcheck_cmd - `tlspolicy selfcheck DOMAIN... [--days N] [--rrsig-days N] [--json]`
  * (selfcheck_cmd.h). Every domain is checked at once on one event loop
  * (lib/selfcheck/selfrun, MTA-STS included: the program has called
  * stsfetch_global_init()); the results are printed in the order the
@@ -23,6 +23,7 @@
 #include "selfcheck/checkprint.h"
 #include "selfcheck/selfcheck.h"
 #include "selfcheck/selfrun.h"
+#include "selfcheck/zonecheck.h"
 #include "fromhere.h"
 #include "selfcheck_cmd.h"
 
@@ -72,19 +73,21 @@ checked(void *arg, const struct checklist *list)
 }
 
 static int
-selfcheck_options(int argc, char **argv, bool *json, unsigned *days)
+selfcheck_options(int argc, char **argv, bool *json, unsigned *days, unsigned *rrsig_days)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"days", required_argument, NULL, 'd'},
+		{"rrsig-days", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
 	*json = false;
 	*days = SELFCHECK_DEFAULT_DAYS;
+	*rrsig_days = ZONECHECK_DEFAULT_RRSIG_DAYS;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "jd:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jd:r:", opts, NULL)) != -1) {
 		char *end;
 		unsigned long n;
 		switch (opt) {
@@ -92,14 +95,15 @@ selfcheck_options(int argc, char **argv, bool *json, unsigned *days)
 			*json = true;
 			break;
 		case 'd':
+		case 'r':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-' || n > SELFCHECK_MAX_DAYS) {
-				fprintf(stderr, "tlspolicy selfcheck: --days '%s': a number of days from 0 to %d\n",
-				    optarg, SELFCHECK_MAX_DAYS);
+				fprintf(stderr, "tlspolicy selfcheck: --%s '%s': a number of days from 0 to %d\n",
+				    opt == 'd' ? "days" : "rrsig-days", optarg, SELFCHECK_MAX_DAYS);
 				return -1;
 			}
-			*days = (unsigned)n;
+			*(opt == 'd' ? days : rrsig_days) = (unsigned)n;
 			break;
 		default:
 			return -1;
@@ -114,16 +118,16 @@ selfcheck_options(int argc, char **argv, bool *json, unsigned *days)
 
 /* The runner, as the daemon would probe and resolve; NULL, said. */
 static struct selfrun *
-runner(const struct config *cfg, struct event_base *base, unsigned days, struct dns **dns,
+runner(const struct config *cfg, struct event_base *base, unsigned days, unsigned rrsig_days, struct dns **dns,
     struct probe_env **env)
 {
-	struct selfrun_settings s = {.days = days};
+	struct selfrun_settings s = {.days = days, .rrsig_days = rrsig_days, .zone = zonecheck_default_settings()};
 	struct dns_unbound_settings ds;
 	struct netaddr *own = NULL;
 	struct selfrun *sr = NULL;
 	char err[1024];
 
-	s.plan.allow_private = cfg->probe_allow_private;
+	s.plan.allow_private = s.zone.allow_private = cfg->probe_allow_private;
 	s.check_sts = true;
 	s.sts = stsfetch_settings_from_config(cfg);
 	if (ownaddr_load(&own, &s.plan.nown, err, sizeof(err)) < 0) {
@@ -151,11 +155,11 @@ cmd_selfcheck(const struct config *cfg, int argc, char **argv)
 	struct dns *dns = NULL;
 	struct probe_env *env = NULL;
 	struct selfrun *sr = NULL;
-	unsigned days;
+	unsigned days, rrsig_days;
 	char err[1024];
 	int worst = CHECKLIST_EXIT_PASSED;
 
-	if (selfcheck_options(argc, argv, &cmd.json, &days) < 0)
+	if (selfcheck_options(argc, argv, &cmd.json, &days, &rrsig_days) < 0)
 		return CHECKLIST_EXIT_UNCHECKED;
 	cmd.n = (size_t)(argc - optind);
 	if (!(cmd.named = calloc(cmd.n, sizeof(*cmd.named))) || !(cmd.base = event_base_new())) {
@@ -167,7 +171,7 @@ cmd_selfcheck(const struct config *cfg, int argc, char **argv)
 		cmd.named[i].cmd = &cmd;
 		buf_init(&cmd.named[i].out);
 	}
-	if (!(sr = runner(cfg, cmd.base, days, &dns, &env))) {
+	if (!(sr = runner(cfg, cmd.base, days, rrsig_days, &dns, &env))) {
 		worst = CHECKLIST_EXIT_UNCHECKED;
 		goto done;
 	}

@@ -65,7 +65,7 @@ usage(FILE *out)
 	    "                     the TLSA record for a certificate, or for a live server's\n"
 	    "  survey [-j N] [--out FILE.jsonl] LIST|-\n"
 	    "                     resolve and probe every domain of a list; one JSON line each\n"
-	    "  selfcheck [--days N] [--json] DOMAIN...\n"
+	    "  selfcheck [--days N] [--rrsig-days N] [--json] DOMAIN...\n"
 	    "                     check domains of your own as senders see them: DNSSEC, TLSA, certificates\n"
 	    "  lint FILE          check an exception list as the daemon would\n"
 	    "  exceptions --proposed\n"

@@ -10,6 +10,7 @@
 #include "selfcheck/monitor.h"
 #include "selfcheck/selfcheck.h"
 #include "selfcheck/selfrun.h"
+#include "selfcheck/zonecheck.h"
 #include "ownwatch.h"
 
 /* The first checks wait this long after the start, or one interval if
@@ -37,9 +38,10 @@ watching(const struct config *cfg)
 static int
 run_settings(const struct config *cfg, struct selfrun_settings *s, struct netaddr **own, char *err, size_t errlen)
 {
-	*s = (struct selfrun_settings){.days = SELFCHECK_DEFAULT_DAYS, .check_sts = true};
+	*s = (struct selfrun_settings){.days = SELFCHECK_DEFAULT_DAYS, .check_sts = true,
+	    .rrsig_days = ZONECHECK_DEFAULT_RRSIG_DAYS, .zone = zonecheck_default_settings()};
 	*own = NULL;
-	s->plan.allow_private = cfg->probe_allow_private;
+	s->plan.allow_private = s->zone.allow_private = cfg->probe_allow_private;
 	s->sts = stsfetch_settings_from_config(cfg);
 	if (ownaddr_load(own, &s->plan.nown, err, errlen) < 0)
 		return -1;

@@ -49,6 +49,10 @@ struct dns_answer {
 	uint32_t ttl;		/* of the answer (negative TTL for denials) */
 	char *canonname;	/* target of a CNAME chain, or NULL */
 	char *why;		/* why bogus (the validator) or why failed, or NULL */
+	/* Secure answers with data: when the first of the validated RRSIGs
+	 * over the answer's RRset expires, seconds since the epoch (from
+	 * libunbound's answer_packet, which carries them); 0 when unknown. */
+	int64_t sig_expires;
 	size_t count;
 	struct dns_rdata *rdata;
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <ldns/ldns.h>
 #include <unbound.h>
 
 #include "util/list.h"
@@ -65,6 +66,36 @@ same_name(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* The earliest expiry of the RRSIGs over the answer's RRset in the reply
+ * libunbound validated (it encodes the reply with its DNSSEC records, as
+ * to a client that set DO): 0 when there is none or the packet does not
+ * parse. The owner is not compared: in a CNAME chain only the target's
+ * RRset has the type asked for. */
+static int64_t
+earliest_signature(const struct ub_result *r, uint16_t qtype)
+{
+	ldns_pkt *p = NULL;
+	int64_t earliest = 0;
+
+	if (!r->answer_packet || r->answer_len <= 0 ||
+	    ldns_wire2pkt(&p, r->answer_packet, (size_t)r->answer_len) != LDNS_STATUS_OK)
+		return 0;
+	const ldns_rr_list *an = ldns_pkt_answer(p);
+	for (size_t i = 0; an && i < ldns_rr_list_rr_count(an); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_RRSIG || ldns_rr_rd_count(rr) < 9 ||
+		    ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(rr)) != qtype)
+			continue;
+		/* A 32-bit count of seconds (RFC 4034 section 3.1.5), read as
+		 * unsigned: right until 2106. */
+		int64_t t = (int64_t)ldns_rdf2native_int32(ldns_rr_rrsig_expiration(rr));
+		if (earliest == 0 || t < earliest)
+			earliest = t;
+	}
+	ldns_pkt_free(p);
+	return earliest;
+}
+
 /* Fills the query's answer from libunbound's result. */
 static void
 convert(struct query *q, int err, struct ub_result *r)
@@ -96,6 +127,8 @@ convert(struct query *q, int err, struct ub_result *r)
 		if (n > 1 && a->canonname[n - 1] == '.')
 			a->canonname[n - 1] = '\0';
 	}
+	if (r->secure && r->havedata)
+		a->sig_expires = earliest_signature(r, a->qtype);
 	for (int i = 0; r->havedata && r->data[i]; i++) {
 		if (dns_answer_add(a, r->data[i], (size_t)r->len[i]) < 0) {
 			/* Out of memory: a partial RRset must not pass for the whole. */

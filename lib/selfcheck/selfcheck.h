@@ -33,6 +33,8 @@
  *                      chain of the host matches (tlsa-mismatch and
  *                      cert-type-uncovered come first).
  *   sts-mismatch       (stsmatch.h: the MTA-STS policy against the MX hosts)
+ * The DNS checks (rrsig-expiring, denial-broken, ns-inconsistent,
+ * nsec3-iterations) are zonecheck.h's.
  * ok findings exist for mx-insecure, host-insecure, no-tlsa, tlsa-unusable,
  * tlsa-lookup-failed, tlsa-mismatch, starttls-missing, cert-type-uncovered,
  * cert-expiring, renewal-unstaggered and rollover-unready, each when the

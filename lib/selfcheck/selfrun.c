@@ -27,6 +27,7 @@
 #include "selfcheck/selfcheck.h"
 #include "selfcheck/selfrun.h"
 #include "selfcheck/stsmatch.h"
+#include "selfcheck/zonecheck.h"
 
 /* A few checks at a time, each with a handful of addresses: enough to
  * probe a domain's addresses at once, not enough to look like a scan. */
@@ -64,6 +65,8 @@ struct check {
 	size_t waiting;			/* probes */
 	struct stscheck *sts_checking;
 	struct stscheck_result *sts;
+	struct zonecheck *zone_checking;
+	struct checklist list;		/* the DNS checks' findings come first */
 	bool out_of_memory;
 	selfrun_callback *cb;
 	void *arg;
@@ -86,6 +89,9 @@ check_free(struct check *c)
 		resolve_cancel(c->resolving);
 	if (c->sts_checking)
 		stscheck_cancel(c->sts_checking);
+	if (c->zone_checking)
+		zonecheck_cancel(c->zone_checking);
+	checklist_free(&c->list);
 	stscheck_result_free(c->sts);
 	for (size_t i = 0; c->slots && i < c->plan.n * PROBES_PER_ADDRESS; i++)
 		if (c->slots[i].state == SLOT_DONE)
@@ -149,28 +155,16 @@ run_checks(const struct check *c, struct checklist *list)
 static void
 finish(struct check *c)
 {
-	struct selfrun *sr = c->sr;
-	struct checklist list;
-
-	list_remove(&sr->checks, &c->node);
-	if (checklist_init(&list, c->domain) < 0) {
-		/* Not even the list: the caller still hears of the check. */
-		char why[] = "out of memory";
-		struct checklist bare = {.domain = c->domain, .unchecked = why};
-		c->cb(c->arg, &bare);
-		check_free(c);
-		return;
-	}
-	run_checks(c, &list);
-	c->cb(c->arg, &list);
-	checklist_free(&list);
+	list_remove(&c->sr->checks, &c->node);
+	run_checks(c, &c->list);
+	c->cb(c->arg, &c->list);
 	check_free(c);
 }
 
 static void
 finish_when_done(struct check *c)
 {
-	if (!c->resolving && !c->sts_checking && c->waiting == 0)
+	if (!c->resolving && !c->sts_checking && !c->zone_checking && c->waiting == 0)
 		finish(c);
 }
 
@@ -251,6 +245,34 @@ refusal(const struct probeplan_item *it)
 }
 
 static void
+zone_checked(void *arg, const struct zonecheck_facts *facts)
+{
+	struct check *c = arg;
+
+	c->zone_checking = NULL;
+	if (zonecheck_findings(facts, (int64_t)time(NULL), c->sr->s.rrsig_days, &c->list) < 0)
+		c->out_of_memory = true;
+	finish_when_done(c);
+}
+
+/* The DNS checks of the domain and its MX hosts (zonecheck.h), beside the
+ * probes; none for a domain with no MX host to check. */
+static void
+start_zone_checks(struct check *c)
+{
+	struct zonecheck_host hosts[ZONECHECK_MAX_HOSTS];
+	size_t n = 0;
+
+	if (c->res->facts.mx != POLICY_MX_HOSTS)
+		return;
+	for (; n < c->res->nhosts && n < ZONECHECK_MAX_HOSTS; n++)
+		hosts[n] = (struct zonecheck_host){c->res->hosts[n].name, c->res->hosts[n].tlsa_name};
+	if (n && !(c->zone_checking = zonecheck_start(c->sr->base, c->sr->dns, &c->sr->s.zone, c->res->nexthop.name,
+	    hosts, n, zone_checked, c)))
+		c->out_of_memory = true;
+}
+
+static void
 resolved(void *arg, const struct resolve_result *res)
 {
 	struct check *c = arg;
@@ -278,6 +300,7 @@ resolved(void *arg, const struct resolve_result *res)
 			submit(c, &s[PROBE_DEFAULT]);
 		}
 	}
+	start_zone_checks(c);
 	finish_when_done(c);
 }
 
@@ -367,6 +390,11 @@ selfrun_check(struct selfrun *sr, const char *domain, selfrun_callback *cb, void
 	if (why) {
 		snprintf(err, errlen, "'%s': %s", domain, why);
 		check_free(c);
+		return -1;
+	}
+	if (checklist_init(&c->list, domain) < 0) {
+		check_free(c);
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	c->sr = sr;

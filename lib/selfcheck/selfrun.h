@@ -3,12 +3,13 @@
  * event loop, for the command line and for the daemon's monitor alike.
  *
  * A check of one domain: its resolution (resolve.h) and, beside it, its
- * MTA-STS check (stscheck.h); once resolved, in parallel, a probe of
- * every address of every MX host (probeplan.h, every address, not only
- * those Postfix would try: each must keep what the DNS promises), and
- * where selfcheck_wants_key_types() asks, two more that offer one key
- * type each. When all are back, selfcheck_run() and stsmatch_run() turn
- * them into a checklist, which the callback gets.
+ * MTA-STS check (stscheck.h); once resolved, in parallel, the DNS checks
+ * of its zones and name servers (zonecheck.h) and a probe of every
+ * address of every MX host (probeplan.h, every address, not only those
+ * Postfix would try: each must keep what the DNS promises), and where
+ * selfcheck_wants_key_types() asks, two more that offer one key type
+ * each. When all are back, zonecheck_findings(), selfcheck_run() and
+ * stsmatch_run() have made the checklist the callback gets.
  *
  * The probes run on a prober of the runner's own (prober.h), on a worker
  * thread, so that no handshake delays the loop: in the daemon, answers to
@@ -34,6 +35,7 @@
 #include "probe/probeplan.h"
 #include "sts/stsfetch.h"
 #include "selfcheck/checklist.h"
+#include "selfcheck/zonecheck.h"
 
 struct event_base;
 
@@ -42,6 +44,8 @@ struct selfrun_settings {
 	struct probeplan_settings plan;		/* address_limit is ignored: all */
 	bool check_sts;				/* sts-mismatch (stsfetch_global_init() done) */
 	struct stsfetch_settings sts;		/* its fetch; own is plan's */
+	unsigned rrsig_days;			/* rrsig-expiring's horizon */
+	struct zonecheck_settings zone;		/* the DNS checks */
 };
 
 typedef void selfrun_callback(void *arg, const struct checklist *list);

@@ -11,6 +11,13 @@
  *       query the upstream never answers is forgotten after DELAY_MS + 10 s.
  *       UDP only: the zones it fronts have small answers (no TC, no TCP).
  *
+ *   dnsdelay -u UPSTREAM [-d DELAY_MS] [-x TYPES] [-n TYPES] [-v] ADDR
+ *       The same, for a server that mishandles some types (selfcheck's
+ *       DNS checks): queries for the types in the comma-separated list
+ *       of numbers after -x are dropped (a firewall that drops TLSA
+ *       queries: -x 52); those after -n are answered at once with NOTIMP
+ *       (a server or middlebox that refuses unknown types: -n 65280).
+ *
  *   dnsdelay [-v] ADDR
  *       A server whose answers are all dropped: it reads every UDP query and
  *       accepts every TCP connection on ADDR, and never sends a byte back.
@@ -46,6 +53,7 @@
 #define MAX_MSG 65535
 #define FORGET_MS 10000         /* after DELAY_MS, for an upstream that is silent */
 #define MAX_TCP 64              /* held connections in silent mode */
+#define MAX_TYPES 16            /* in a -x or -n list */
 
 struct slot {
 	bool used;
@@ -68,6 +76,8 @@ static struct {
 	int nconns;
 	struct slot slot[SLOTS];
 	unsigned next;          /* where the search for a free slot starts */
+	uint16_t drop[MAX_TYPES], notimp[MAX_TYPES];
+	size_t ndrop, nnotimp;
 } g;
 
 static volatile sig_atomic_t stop;
@@ -96,7 +106,8 @@ static void usage(void) __attribute__((noreturn));
 
 static void usage(void)
 {
-	fputs("usage: dnsdelay [-u UPSTREAM[:PORT] [-d DELAY_MS]] [-v] ADDR[:PORT]\n", stderr);
+	fputs("usage: dnsdelay [-u UPSTREAM[:PORT] [-d DELAY_MS] [-x TYPE,...] [-n TYPE,...]] [-v] ADDR[:PORT]\n",
+	    stderr);
 	exit(2);
 }
 
@@ -207,6 +218,61 @@ static const char *question(const unsigned char *msg, size_t len, char *out, siz
 	return out;
 }
 
+/* The question's type and where the question ends; false if unreadable. */
+static bool question_type(const unsigned char *msg, size_t len, uint16_t *type, size_t *end)
+{
+	size_t i = 12;
+
+	if (len < 12 || get16(msg + 4) != 1)
+		return false;
+	while (i < len && msg[i] != 0) {
+		if (msg[i] > 63)
+			return false;
+		i += (size_t)msg[i] + 1;
+	}
+	if (i + 5 > len)
+		return false;
+	*type = get16(msg + i + 1);
+	*end = i + 5;
+	return true;
+}
+
+static bool listed(const uint16_t *types, size_t n, uint16_t type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (types[i] == type)
+			return true;
+	return false;
+}
+
+/* "52,65280" into types; false if malformed. */
+static bool parse_types(const char *text, uint16_t *types, size_t *n)
+{
+	char *end;
+
+	*n = 0;
+	do {
+		errno = 0;
+		unsigned long v = strtoul(text, &end, 10);
+		if (errno || end == text || v == 0 || v > 65535 || *n == MAX_TYPES || (*end && *end != ','))
+			return false;
+		types[(*n)++] = (uint16_t)v;
+		text = end + 1;
+	} while (*end == ',');
+	return true;
+}
+
+/* The header and question of a query sent back with NOTIMP. */
+static void answer_notimp(unsigned char *msg, size_t end, const struct sockaddr_in *to)
+{
+	msg[2] = (unsigned char)(0x80 | (msg[2] & 0x79));     /* QR, opcode, RD kept */
+	msg[3] = 4;                                             /* NOTIMP */
+	put16(msg + 6, 0);
+	put16(msg + 8, 0);
+	put16(msg + 10, 0);
+	sendto(g.ufd, msg, end, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
 static void slot_free(struct slot *s)
 {
 	free(s->reply);
@@ -232,6 +298,19 @@ static void on_query(void)
 		    g.silent ? ", dropped" : "");
 		if (g.silent)
 			continue;
+		uint16_t type;
+		size_t end;
+		if (question_type(msg, (size_t)n, &type, &end)) {
+			if (listed(g.drop, g.ndrop, type)) {
+				logmsg("type %u dropped", type);
+				continue;
+			}
+			if (listed(g.notimp, g.nnotimp, type)) {
+				logmsg("type %u answered NOTIMP", type);
+				answer_notimp(msg, end, &from);
+				continue;
+			}
+		}
 		struct slot *s = NULL;
 		unsigned i;
 		for (unsigned k = 0; k < SLOTS; k++) {
@@ -343,7 +422,7 @@ int main(int argc, char **argv)
 
 	g.delay_ms = 2000;
 	g.start = now_ms();
-	while ((opt = getopt(argc, argv, "u:d:v")) != -1) {
+	while ((opt = getopt(argc, argv, "u:d:x:n:v")) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -356,6 +435,14 @@ int main(int argc, char **argv)
 			if (errno || *end || end == optarg || g.delay_ms < 0 || g.delay_ms > 3600000)
 				usage();
 			break;
+		case 'x':
+			if (!parse_types(optarg, g.drop, &g.ndrop))
+				usage();
+			break;
+		case 'n':
+			if (!parse_types(optarg, g.notimp, &g.nnotimp))
+				usage();
+			break;
 		case 'v':
 			g.verbose = true;
 			break;
@@ -364,7 +451,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !parse_addr(argv[optind], &addr) ||
-	    (upstream && !parse_addr(upstream, &up)))
+	    (upstream && !parse_addr(upstream, &up)) || (!upstream && (g.ndrop || g.nnotimp)))
 		usage();
 	g.silent = !upstream;
 	g.ufd = open_socket(SOCK_DGRAM, &addr, true);

@@ -28,6 +28,8 @@
 #                  the coldN.test destinations (dnsdelay.sh)
 #                  With LAB_DANE_BENCH_DOMAINS set before lab_up, also the
 #                  signed danebench.test. (danebench.sh: cold DANE decisions)
+#                  The signed children of selfcheck's DNS cases
+#                  (zonecheck.sh): sigexp., nsec3iter., nsstale., nsdrop.
 #   127.0.0.1:53   unbound, validating, test. KSK as its only trust anchor;
 #                  /etc/netns/NAME/resolv.conf points every program run with
 #                  lab_exec (Postfix included) at it
@@ -50,6 +52,11 @@
 #                  slowerdns.test., which REFUSES lame.test.; .2 blackholed;
 #                  .3 dnsdelay, silent (dropped.test.); .4 and .5 dnsdelay in
 #                  front of .1, LAB_DNS_SLOW_MS and LAB_DNS_SLOWER_MS late
+#   127.0.6.1-3:53 selfcheck's DNS cases (lab_zonecheck_up, zonecheck.sh):
+#                  a third NSD (nsstale.test. at an older serial,
+#                  denialbroken.test.); dnsdelay dropping TLSA queries in
+#                  front of NSD; dnsdelay answering NOTIMP to type 65280
+#                  in front of the third NSD
 #   127.0.3.6:53   dnsdelay in front of NSD (127.0.0.2), the delay
 #                  lab_dns_delay_up MS sets; daemons with
 #                  LAB_DAEMON_UNBOUND_DELAY_CONF ask it (dnsdelay.sh)
@@ -64,6 +71,7 @@
 #   lab_nsd_stop            stop the authoritative server
 #   lab_nsd_start           start it again (after lab_nsd_stop)
 #   lab_faults_up           start the DNS fault servers (127.0.3.1-5)
+#   lab_zonecheck_up        start selfcheck's DNS servers (127.0.6.1-3)
 #   lab_dns_delay_up MS     (re)start the delayed DNS server (127.0.3.6),
 #                           MS late; writes LAB_DAEMON_UNBOUND_DELAY_CONF
 #                           (dnsdelay.sh)
@@ -176,6 +184,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/sts.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/dnsdelay.sh"
 # The DANE benchmark's population (LAB_DANE_BENCH_DOMAINS): only when asked for.
 source "$(dirname "${BASH_SOURCE[0]}")/danebench.sh"
+# selfcheck's DNS cases: zones always, their extra servers when asked for.
+source "$(dirname "${BASH_SOURCE[0]}")/zonecheck.sh"
 
 LAB_NSD_ADDR=127.0.0.2
 LAB_RESOLVER_ADDR=127.0.0.1
@@ -838,6 +848,8 @@ _lab_write_zones() {
 	if _lab_dane_bench_enabled; then
 		_lab_dane_bench_zone "$mx1" || return 1
 	fi
+	# selfcheck's DNS cases (zonecheck.sh): delegations and children.
+	_lab_zonecheck_zones || return 1
 	# The signed children (_lab_sign_zones signs them): served by NSD
 	# itself, or by the second NSD, whose address only dnsdelay knows.
 	_lab_child_zone nods ns.test. "$mx1" &&
@@ -923,6 +935,9 @@ _lab_sign_zones() {
 		) &
 		pids+=($!)
 	done
+	# selfcheck's DNS cases, each signed its own way (zonecheck.sh).
+	_lab_zonecheck_sign &
+	pids+=($!)
 	# ldns-keygen writes K<name>+<alg>+<id>.{key,private,ds} into the
 	# current directory and prints the base name.
 	ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k test.) &&
@@ -943,6 +958,7 @@ _lab_sign_zones() {
 		*) echo "$ds" ;;
 		esac
 	done >>"$d/test.zone"
+	_lab_zonecheck_ds >>"$d/test.zone" || return 1
 
 	# Expired signatures: the same RRsets signed with the same keys, valid
 	# from 37 to 7 days ago (validators allow at most a day of skew), in
@@ -1035,6 +1051,7 @@ _lab_write_dns_configs() {
 		    name: "pf.test."
 		    zonefile: "pf.test.zone.signed"
 	EOF
+	_lab_zonecheck_nsd_zones >>"$d/nsd.conf"
 	if _lab_survey_enabled; then
 		printf 'zone:\n    name: "survey.test."\n    zonefile: "survey.test.zone.signed"\n' >>"$d/nsd.conf"
 	fi

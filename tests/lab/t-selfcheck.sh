@@ -15,6 +15,7 @@ done
 lab_start
 lab_mail_up || bail_out "mail servers did not start"
 lab_https_up || bail_out "lab_https_up failed"
+lab_zonecheck_up || bail_out "the DNS checks' name servers did not start"
 daemon_conf "probe_timeout = 3s" "sts_ca_file = $LAB_CA" "sts_allow_private = yes" "sts_fetch_timeout = 3s"
 
 # selfcheck DOMAIN: the JSON line on $json, its exit status on $rc.
@@ -54,6 +55,12 @@ cases=(
 	# The enforce policy covers mx.wrongname.test, whose certificate
 	# names other.example.
 	"stswrongname.test|2|fail sts-mismatch warn no-tlsa"
+	# The DNS checks (zonecheck.sh): mail works, one thing in DNS does not.
+	"sigexp.test|1|warn rrsig-expiring"
+	"nsec3iter.test|1|warn nsec3-iterations"
+	"nsstale.test|1|warn ns-inconsistent"
+	"nsdrop.test|1|warn ns-inconsistent"
+	"denialbroken.test|1|warn denial-broken"
 )
 # Each domain's JSON, for the closer looks below.
 declare -A got
@@ -115,12 +122,41 @@ is "$(jq -c 'keys' <<<"$json" | sort -u | paste -sd' ')" '["domain","findings"]'
 is "$(jq -c '.findings[] | keys' <<<"$json" | sort -u)" '["address","code","detail","fix","host","severity"]' \
 	"JSON: every finding has code, severity, host, address, detail, fix"
 
+# The DNS checks' evidence: which signature and when, which server and
+# which serial, which question.
+detail() {
+	jq -r --arg c "$1" '.findings[] | select(.code == $c and .severity != "ok") | "\(.host)[\(.address)] \(.detail)"' <<<"$json" | sort
+}
+json=${got[sigexp.test]}
+like "$(detail rrsig-expiring)" $'^null\[null\] the signature over sigexp\.test DNSKEY expires at [0-9T:-]+Z \(in (1\.9|2\.0) days\)\n' \
+	"sigexp.test: the DNSKEY signature, when it expires"
+like "$(detail rrsig-expiring)" $'\nnull\[null\] the signature over sigexp\.test MX expires at ' "sigexp.test: the MX signature too"
+tlsp selfcheck --rrsig-days 1 sigexp.test >/dev/null 2>&1
+is "$?" 0 "sigexp.test with --rrsig-days 1: passed"
+json=${got[nsstale.test]}
+is "$(detail ns-inconsistent)" "ns-stale.test[$LAB_ZC_NSD_ADDR] ns-stale.test serves serial 1 of nsstale.test; ns.test [$LAB_NSD_ADDR] serves 2" \
+	"nsstale.test: the stale server and both serials"
+json=${got[nsdrop.test]}
+like "$(detail ns-inconsistent)" "^ns-droptlsa\\.test\\[$LAB_ZC_DROPTLSA_ADDR\\] ns-droptlsa\\.test does not answer the TLSA question for _25\\._tcp\\.mx\\.nsdrop\\.test \\(timeout" \
+	"nsdrop.test: the server that drops TLSA questions"
+json=${got[denialbroken.test]}
+is "$(detail denial-broken)" "null[null] the TYPE65280 question at denialbroken.test, a name that exists, gave SERVFAIL; a validated NODATA was expected" \
+	"denialbroken.test: the question that was not denied"
+json=${got[nsec3iter.test]}
+is "$(detail nsec3-iterations)" "null[null] the NSEC3 records of nsec3iter.test use 5 extra iterations and opt-out (seen at ns.test [$LAB_NSD_ADDR])" \
+	"nsec3iter.test: the iterations and opt-out"
+json=${got[ta.test]}
+is "$(jq -r '.findings[] | select(.severity == "ok") | .code' <<<"$json" | grep -cE '^(rrsig-expiring|denial-broken|ns-inconsistent|nsec3-iterations)$')" 4 \
+	"ta.test: every DNS check ran and passed"
+
 run_check nullmx.test
 is "$rc" 3 "nullmx.test: exit status 3 (could not check: no MX host)"
 is "$(jq -r '.error' <<<"$json")" "nullmx.test accepts no mail (null MX)" "nullmx.test: the reason says null MX"
 
 tlsp selfcheck --days x good.test >/dev/null 2>&1
 is "$?" 3 "a bad --days: exit status 3"
+tlsp selfcheck --rrsig-days -1 good.test >/dev/null 2>&1
+is "$?" 3 "a bad --rrsig-days: exit status 3"
 
 # The monitor: the daemon checks ta.test every second. Its MX host's
 # certificate is swapped for a self-signed one, as a renewal that forgot

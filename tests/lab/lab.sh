@@ -1004,22 +1004,22 @@ _lab_sign_zones() {
 		_lab_sts_tamper "$d/test.zone.signed"
 }
 
-_lab_write_dns_configs() {
-	local d=$LAB_DIR/dns u=$LAB_DIR/unbound
-	mkdir -p "$u" || return 1
-
-	# NSD 4.6: every path it would otherwise take from /var/lib/nsd or /run is
-	# set, so labs do not share state.  database "" = no nsd.db.
-	cat >"$d/nsd.conf" <<-EOF
+# _lab_nsd_server_conf ADDR ZONESDIR STATEDIR: the server part of an NSD
+# configuration, listening on ADDR:53, its zones in ZONESDIR and its own
+# state in STATEDIR.  NSD 4.6: every path it would otherwise take from
+# /var/lib/nsd or /run is set, so labs do not share state.  database "" =
+# no nsd.db.
+_lab_nsd_server_conf() {
+	cat <<-EOF
 		server:
-		    ip-address: $LAB_NSD_ADDR@53
-		    zonesdir: "$d"
+		    ip-address: $1@53
+		    zonesdir: "$2"
 		    database: ""
-		    zonelistfile: "$d/zone.list"
-		    xfrdfile: "$d/xfrd.state"
-		    xfrdir: "$d"
-		    pidfile: "$d/nsd.pid"
-		    logfile: "$d/nsd.log"
+		    zonelistfile: "$3/zone.list"
+		    xfrdfile: "$3/xfrd.state"
+		    xfrdir: "$3"
+		    pidfile: "$3/nsd.pid"
+		    logfile: "$3/nsd.log"
 		    username: ""
 		    chroot: ""
 		    server-count: 1
@@ -1029,6 +1029,15 @@ _lab_write_dns_configs() {
 		    rrl-ratelimit: 0
 		remote-control:
 		    control-enable: no
+	EOF
+}
+
+_lab_write_dns_configs() {
+	local d=$LAB_DIR/dns u=$LAB_DIR/unbound
+	mkdir -p "$u" || return 1
+
+	_lab_nsd_server_conf "$LAB_NSD_ADDR" "$d" "$d" >"$d/nsd.conf" || return 1
+	cat >>"$d/nsd.conf" <<-EOF
 		zone:
 		    name: "test."
 		    zonefile: "test.zone.signed"
@@ -1066,25 +1075,8 @@ _lab_write_dns_configs() {
 	# only through their delegation, so not through NSD above, which
 	# would answer for them itself.  State files of its own in dns2.
 	mkdir -p "$LAB_DIR/dns2" || return 1
-	cat >"$LAB_DIR/dns2/nsd.conf" <<-EOF
-		server:
-		    ip-address: $LAB_NSD2_ADDR@53
-		    zonesdir: "$d"
-		    database: ""
-		    zonelistfile: "$LAB_DIR/dns2/zone.list"
-		    xfrdfile: "$LAB_DIR/dns2/xfrd.state"
-		    xfrdir: "$LAB_DIR/dns2"
-		    pidfile: "$LAB_DIR/dns2/nsd.pid"
-		    logfile: "$LAB_DIR/dns2/nsd.log"
-		    username: ""
-		    chroot: ""
-		    server-count: 1
-		    verbosity: 1
-		    # Response rate limiting (200 answers/s per client by default)
-		    # would make load tests measure NSD, not the daemon.
-		    rrl-ratelimit: 0
-		remote-control:
-		    control-enable: no
+	_lab_nsd_server_conf "$LAB_NSD2_ADDR" "$d" "$LAB_DIR/dns2" >"$LAB_DIR/dns2/nsd.conf" || return 1
+	cat >>"$LAB_DIR/dns2/nsd.conf" <<-EOF
 		zone:
 		    name: "slowdns.test."
 		    zonefile: "slowdns.test.zone.signed"

@@ -140,23 +140,8 @@ lab_zonecheck_up() {
 	fi
 	bin=$(cd "$(dirname "$bin")" && pwd -P)/$(basename "$bin")
 	mkdir -p "$d" || return 1
-	cat >"$d/nsd.conf" <<-EOF
-		server:
-		    ip-address: $LAB_ZC_NSD_ADDR@53
-		    zonesdir: "$LAB_DIR/dns"
-		    database: ""
-		    zonelistfile: "$d/zone.list"
-		    xfrdfile: "$d/xfrd.state"
-		    xfrdir: "$d"
-		    pidfile: "$d/nsd.pid"
-		    logfile: "$d/nsd.log"
-		    username: ""
-		    chroot: ""
-		    server-count: 1
-		    verbosity: 1
-		    rrl-ratelimit: 0
-		remote-control:
-		    control-enable: no
+	_lab_nsd_server_conf "$LAB_ZC_NSD_ADDR" "$LAB_DIR/dns" "$d" >"$d/nsd.conf" || return 1
+	cat >>"$d/nsd.conf" <<-EOF
 		zone:
 		    name: "nsstale.test."
 		    zonefile: "nsstale-old.test.zone.signed"

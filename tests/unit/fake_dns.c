@@ -317,3 +317,16 @@ fake_dns_total(const struct fake_dns *f)
 		n++;
 	return n;
 }
+
+int
+fake_dns_add_txt(struct dns_answer *a, const char *text)
+{
+	unsigned char rd[256];
+	size_t n = strlen(text);
+
+	if (n >= sizeof(rd))
+		return -1;
+	rd[0] = (unsigned char)n;
+	memcpy(rd + 1, text, n);
+	return dns_answer_add(a, rd, n + 1);
+}

@@ -54,6 +54,10 @@ unsigned fake_dns_total(const struct fake_dns *fake);
 unsigned fake_dns_count_type(const struct fake_dns *fake, uint16_t type);
 unsigned fake_dns_cancelled(const struct fake_dns *fake);
 
+/* Adds one TXT record of a single string (shorter than 256 bytes) to an
+ * answer a test builds itself; 0, or -1 when it does not fit. */
+int fake_dns_add_txt(struct dns_answer *a, const char *text);
+
 /* A SHA-256-sized TLSA record "U S M <64 hex digits>" for tables. */
 #define FAKE_DIGEST32 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 

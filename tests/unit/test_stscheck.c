@@ -22,6 +22,7 @@
 #include "sts/stscheck.h"
 #include "report/stsreport.h"
 #include "report/explain.h"
+#include "fake_dns.h"
 #include "table.h"
 
 #define GOOD_POLICY "version: STSv1\r\nmode: enforce\r\nmx: mx.example.org\r\nmax_age: 604800\r\n"
@@ -116,18 +117,6 @@ check_case_name(const void *row)
 }
 
 static void
-add_txt(struct dns_answer *a, const char *text)
-{
-	unsigned char rd[256];
-	size_t n = strlen(text);
-
-	assert_true(n < 256);
-	rd[0] = (unsigned char)n;
-	memcpy(rd + 1, text, n);
-	assert_int_equal(dns_answer_add(a, rd, n + 1), 0);
-}
-
-static void
 add_mx(struct dns_answer *a, uint16_t pref, const char *host)
 {
 	unsigned char rd[300];
@@ -168,9 +157,9 @@ check_of(const struct check_case *c)
 	txt->security = c->txt_security;
 	txt->ttl = 300;
 	if (c->txt1)
-		add_txt(txt, c->txt1);
+		assert_int_equal(fake_dns_add_txt(txt, c->txt1), 0);
 	if (c->txt2)
-		add_txt(txt, c->txt2);
+		assert_int_equal(fake_dns_add_txt(txt, c->txt2), 0);
 	mx->outcome = c->mx_outcome;
 	mx->security = DNS_SECURE;
 	if (c->mx1)

@@ -25,6 +25,7 @@
 #include "selfcheck/checklist.h"
 #include "selfcheck/selfcheck.h"
 #include "selfcheck/stsmatch.h"
+#include "fake_dns.h"
 #include "table.h"
 
 #define ENFORCE "version: STSv1\nmode: enforce\nmx: mx1.example.org\nmax_age: 604800\n"
@@ -97,18 +98,6 @@ static const struct match_case match_cases[] = {
 	    {""}, "warn -", "senders do not apply MTA-STS"},
 };
 
-static void
-add_txt(struct dns_answer *a, const char *text)
-{
-	unsigned char rd[256];
-	size_t n = strlen(text);
-
-	assert_true(n < 256);
-	rd[0] = (unsigned char)n;
-	memcpy(rd + 1, text, n);
-	assert_int_equal(dns_answer_add(a, rd, n + 1), 0);
-}
-
 /* The check of example.org with these answers; its own MX lookup found
  * mx1.example.org (stsmatch matches the hosts given instead). */
 static struct stscheck_result *
@@ -132,7 +121,7 @@ check_of(const struct match_case *c)
 	txt->outcome = c->txt ? DNS_DATA : DNS_NXDOMAIN;
 	txt->security = DNS_SECURE;
 	if (c->txt)
-		add_txt(txt, c->txt);
+		assert_int_equal(fake_dns_add_txt(txt, c->txt), 0);
 	mx->outcome = DNS_DATA;
 	mx->security = DNS_SECURE;
 	assert_int_equal(dns_answer_add(mx, mx1, sizeof(mx1)), 0);

@@ -463,7 +463,10 @@ _lab_make_tls() {
 		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.crt" -subj "/CN=tlspolicyd lab CA" \
 		-days 30 2>>"$d/openssl.log" || return 1
-	local name entry self
+	local name entry self dual
+	# The RSA key is the slowest to make: meanwhile, the others.
+	_lab_make_dual_tls &
+	dual=$!
 	for host in "${LAB_TLS_HOSTS[@]}"; do
 		name=$host
 		for entry in "${LAB_CERT_NAMES[@]}"; do
@@ -473,9 +476,9 @@ _lab_make_tls() {
 		# LAB_SELF_SIGNED are their own issuer.
 		self=
 		[[ " ${LAB_SELF_SIGNED[*]} " == *" $host "* ]] && self=self-signed
-		_lab_make_cert "$host" "$name" $self || return 1
+		_lab_make_cert "$host" "$name" $self || { wait "$dual"; return 1; }
 	done
-	_lab_make_dual_tls
+	wait "$dual"
 }
 
 # The RSA and ECDSA certificates of LAB_DUAL_KEY_HOSTS: dual.{ec,rsa}.{key,crt}
@@ -531,10 +534,23 @@ _lab_make_cert() {
 }
 
 # TLSA association data, as lowercase hex.
-_lab_spki_sha256() {   # 3 1 1 / 2 1 1: SHA-256 of the DER SubjectPublicKeyInfo
-	local out
-	out=$(openssl x509 -in "$1" -noout -pubkey |
-		openssl pkey -pubin -outform DER | sha256sum) || return 1
+# 3 1 1 / 2 1 1: SHA-256 of the DER SubjectPublicKeyInfo.  A certificate
+# the lab made has its key beside it: one openssl run from the key instead
+# of two from the certificate (lab_up computes a dozen), kept in
+# CERT.spki-sha256 for the next caller.
+_lab_spki_sha256() {
+	local out key=${1%.crt}.key cache=$1.spki-sha256
+	if [[ $1 == "$LAB_DIR/tls/"*.crt && -s $cache ]]; then
+		cat "$cache"
+		return
+	fi
+	if [[ $1 == "$LAB_DIR/tls/"*.crt && -f $key ]]; then
+		out=$(openssl pkey -in "$key" -pubout -outform DER | sha256sum) || return 1
+		echo "${out%% *}" >"$cache"
+	else
+		out=$(openssl x509 -in "$1" -noout -pubkey |
+			openssl pkey -pubin -outform DER | sha256sum) || return 1
+	fi
 	echo "${out%% *}"
 }
 _lab_cert_sha256() {   # x 0 1: SHA-256 of the whole DER certificate
@@ -892,6 +908,11 @@ _lab_selfcheck_zones() {
 		mx.expiring             A    127.0.1.20
 		_25._tcp.mx.expiring    TLSA 3 1 1 $expiring
 		_25._tcp.mx.expiring    TLSA 2 1 1 $1
+		; TLSA records for a server that offers no STARTTLS
+		; (mx.nostarttls.test's address)
+		starttlsgone            MX   10 mx.starttlsgone.test.
+		mx.starttlsgone         A    127.0.1.12
+		_25._tcp.mx.starttlsgone TLSA 2 1 1 $1
 	EOF
 }
 

@@ -27,7 +27,9 @@
 #          and kept in _build/asan/sanitizer-reports/.
 #
 # Environment: FUZZ_SECONDS (10), FUZZ_UNIT_TIMEOUT (25 s), HARDENING_JOBS
-# (the number of cores), LAB_TIME_FACTOR (3), HARDENING_DIR (_build).
+# (the number of cores: builds and fuzzers; make check runs twice as many
+# tests at once, as ./dev test does), LAB_TIME_FACTOR (3), HARDENING_DIR
+# (_build).
 # Output is TAP-like: "ok N - ...", "not ok N - ...", "# ..." comments; the
 # last line is "N passed, N failed, N skipped", counting the make check
 # results of the ASan run too. Exit status 0 when nothing failed.
@@ -208,7 +210,7 @@ asan() {
 	LAB_SANITIZED=1 \
 	ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$reports/report" \
 	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/report" \
-		make -C "$dir" -s --no-print-directory -j"$JOBS" check > "$log" 2>&1 || status=$?
+		make -C "$dir" -s --no-print-directory -j"$((2 * JOBS))" check > "$log" 2>&1 || status=$?
 	p=$(sed -n 's/^# PASS: *//p' "$log" | tail -n 1)
 	f=$(sed -n 's/^# FAIL: *//p' "$log" | tail -n 1)
 	e=$(sed -n 's/^# ERROR: *//p' "$log" | tail -n 1)

@@ -1,6 +1,7 @@
 /* statusview - the status page gathered; see statusview.h. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,8 +125,17 @@ annotate(struct gather *g, struct statuspage_row *r)
 		bool automatic = false;
 		const struct exception_entry *e = policymap_exception(src->pm, &nh, &automatic);
 		if (e) {
+			/* What Postfix gets is the exception's; the cache holds the
+			 * background resolution's, which says whether it is still
+			 * needed. */
+			char text[512];
+			snprintf(text, sizeof(text), "%s exception; DNS alone: %s (%s)", automatic ? "automatic" : "file",
+			    r->reply ? r->reply : policy_result_name(r->answer.result), policy_rule_name(r->answer.rule));
 			(void)statuspage_set(&r->exception, e->policy);
+			(void)statuspage_set(&r->reply, e->policy);
+			(void)statuspage_set(&r->reason, text);
 			r->exception_auto = automatic;
+			r->answer = (struct policy_answer){.result = POLICY_OK, .rule = POLICY_RULE_EXCEPTION};
 		}
 	}
 	if (src->probing) {

@@ -394,7 +394,8 @@ static const char page_head[] =
 
 /* Sorting by a column (click its head; again to reverse) and filtering by
  * text. The rows' own text is all it reads: no data arrives any other
- * way. */
+ * way. Its last act marks the body (data-script="ready"), so that a test
+ * can tell it ran under the page's Content-Security-Policy. */
 static const char page_script[] =
     "<script>\n"
     "(function(){\n"
@@ -407,6 +408,7 @@ static const char page_script[] =
     "  c=y.cells[i].getAttribute('data-key')||y.cells[i].textContent,na=Number(a),nc=Number(c);\n"
     "  if(a!==''&&c!==''&&!isNaN(na)&&!isNaN(nc))return d*(na-nc);return d*a.localeCompare(c);});\n"
     " rows.forEach(function(r){b.appendChild(r);});});});\n"
+    "document.body.setAttribute('data-script','ready');\n"
     "})();\n</script>\n";
 
 static void

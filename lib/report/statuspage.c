@@ -388,6 +388,7 @@ static const char page_head[] =
     ".t-mismatch,.t-deferred,.t-temp{background:#c33}.t-alert{background:#d80}\n"
     ".t-proposed,.t-exception{background:#68a}\n"
     ".c-dane-verified{color:#070}.c-dane-mismatch{color:#c33;font-weight:bold}\n"
+    "td.reply,td.rule,td.dest,code{white-space:nowrap}\n"
     "code{font-size:12px;background:#f6f6f6;padding:0 2px}dl{display:grid;grid-template-columns:max-content auto;"
     "gap:2px 12px}dt{font-weight:bold}dd{margin:0}pre{white-space:pre-wrap;color:#c33}\n"
     "</style></head><body>\n";

@@ -500,8 +500,12 @@ statuspage_html(const struct statuspage *sp, struct buf *out)
 		esc(b, sp->exceptions_errors);
 		hp(b, "</pre>");
 	}
-	hf(b, "</dd>\n<dt>Answers, last %u min</dt><dd id=\"hour\">%llu ok, %llu notfound, %llu temp, "
-	    "%llu perm</dd>\n", sp->hour_minutes, (unsigned long long)sp->hour_ok,
+	if (sp->hour_minutes)
+		hf(b, "</dd>\n<dt>Answers, last %u min</dt>", sp->hour_minutes);
+	else
+		hp(b, "</dd>\n<dt>Answers, this minute</dt>");
+	hf(b, "<dd id=\"hour\">%llu ok, %llu notfound, %llu temp, "
+	    "%llu perm</dd>\n", (unsigned long long)sp->hour_ok,
 	    (unsigned long long)sp->hour_notfound, (unsigned long long)sp->hour_temp,
 	    (unsigned long long)sp->hour_perm);
 	hf(b, "<dt>Watching</dt><dd>%s, %s</dd>\n</dl>\n",

@@ -2,8 +2,8 @@
 # The status page on metrics_listen, rendered by headless Chromium against
 # the lab: a DANE destination (good.test), one whose TLSA records do not
 # match (wrongtlsa.test: probed dane-mismatch, an alert, deferrals in the
-# log), one with deferrals in a recorded log (selfsigned.test) and an
-# excepted one (notlsa.test). The rows Chromium shows, and their order,
+# log, an exception proposed), one with deferrals in a recorded log
+# (selfsigned.test) and an excepted one (notlsa.test). The rows Chromium shows, and their order,
 # are those of /status.json, trouble first; the page's script ran under
 # its Content-Security-Policy. The page, its JSON and a screenshot are
 # kept in tests/lab/t-status.out.
@@ -64,6 +64,7 @@ ready() {
 		(row("wrongtlsa.test").probes | map(.class) | index("dane-mismatch")) != null and
 		(row("good.test").probes | map(.class) | index("dane-verified")) != null and
 		row("wrongtlsa.test").alert != null and
+		row("wrongtlsa.test").proposed and
 		row("selfsigned.test").maillog.deferred_tls_since_sent > 0 and
 		row("notlsa.test").exception != null' "$OUT/status.json" >/dev/null 2>&1
 }
@@ -80,7 +81,9 @@ is "$(jq -r .exceptions.entries <<<"$json")" 1 "status.json: the exceptions in f
 like "$(jq -r .answers_last_hour.ok <<<"$json")" '^[1-9]' "status.json: the answers of the last hour"
 order=$(jq -r '.destinations[] | select(.dest | test("^(good|wrongtlsa|selfsigned|notlsa)\\.test$")) |
 	"\(.dest) \(.trouble | join(","))"' <<<"$json")
-is "$order" "wrongtlsa.test mismatch,deferred,alert
+# wrongtlsa.test's every DANE host mismatches: the daemon proposes an
+# exception (exceptions_auto is off).
+is "$order" "wrongtlsa.test mismatch,deferred,alert,proposed
 selfsigned.test deferred
 notlsa.test exception
 good.test " "rows in trouble first, the most serious first"

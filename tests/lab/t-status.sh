@@ -5,7 +5,8 @@
 # log, an exception proposed), one with deferrals in a recorded log
 # (selfsigned.test) and an excepted one (notlsa.test). The rows Chromium shows, and their order,
 # are those of /status.json, trouble first; the page's script ran under
-# its Content-Security-Policy. The page, its JSON and a screenshot are
+# its Content-Security-Policy; an exceptions file's errors with markup in
+# them are shown as text. The page, its JSON and a screenshot are
 # kept in tests/lab/t-status.out.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +46,12 @@ DAEMON_EXEC=()
 for dest in good.test wrongtlsa.test selfsigned.test notlsa.test; do
 	pmq "$dest" >/dev/null
 done
+# Then the exceptions file broken, with markup where a name should be:
+# the list loaded at start stays in force, and the page shows the errors
+# (looked for every 2 s, while the probes run).
+printf 'notlsa.test encrypt\n<script>document.title="owned"</script>.test may\n' > "$LAB_DIR/exceptions.new"
+chmod 644 "$LAB_DIR/exceptions.new"
+mv "$LAB_DIR/exceptions.new" "$LAB_DIR/exceptions"
 
 # get PATH: the whole reply, headers and body.
 get() {
@@ -66,18 +73,21 @@ ready() {
 		row("wrongtlsa.test").alert != null and
 		row("wrongtlsa.test").proposed and
 		row("selfsigned.test").maillog.deferred_tls_since_sent > 0 and
-		row("notlsa.test").exception != null' "$OUT/status.json" >/dev/null 2>&1
+		row("notlsa.test").exception != null and
+		.exceptions.errors != null' "$OUT/status.json" >/dev/null 2>&1
 }
 for ((i = 0; i < 100 * ${LAB_TIME_FACTOR:-1}; i++)); do
 	ready && break
 	sleep 0.1
 done
-ok "probes, log, alert and exception are on the page" ready || diag "$(cat "$OUT/status.json")"
+ok "probes, log, alert, exceptions and their errors are on the page" ready || diag "$(cat "$OUT/status.json")"
 
 json=$(cat "$OUT/status.json")
 is "$(jq -r .version <<<"$json")" "$("$TLSPOLICYD" -V | cut -d' ' -f2)" "status.json: the version"
 is "$(jq -r .trust_check.state <<<"$json")" validating "status.json: the trust check"
-is "$(jq -r .exceptions.entries <<<"$json")" 1 "status.json: the exceptions in force"
+is "$(jq -r .exceptions.entries <<<"$json")" 1 "status.json: the exceptions in force, from the file that loaded"
+like "$(jq -r .exceptions.errors <<<"$json")" '<script>document\.title="owned"</script>\.test' \
+	"status.json: the errors of the file that did not, as they are"
 like "$(jq -r .answers_last_hour.ok <<<"$json")" '^[1-9]' "status.json: the answers of the last hour"
 order=$(jq -r '.destinations[] | select(.dest | test("^(good|wrongtlsa|selfsigned|notlsa)\\.test$")) |
 	"\(.dest) \(.trouble | join(","))"' <<<"$json")
@@ -105,7 +115,11 @@ chrome() {
 }
 chrome --dump-dom http://127.0.0.1:9672/ > "$OUT/status.dom.html"
 ok $? "$browser loads the page and dumps its DOM"
-like "$(grep -o '<body[^>]*>' "$OUT/status.dom.html")" 'data-script="ready"' "the page's script ran"
+dom=$(cat "$OUT/status.dom.html")
+like "$(grep -o '<body[^>]*>' <<<"$dom")" 'data-script="ready"' "the page's script ran"
+like "$dom" '&lt;script&gt;document\.title="owned"&lt;/script&gt;\.test' "the file's errors are text on the page"
+is "$(grep -o '<script' <<<"$dom" | wc -l)" 1 "...no script but the page's own"
+unlike "$(grep -o '<title>[^<]*' <<<"$dom")" owned "...which alone ran"
 dom_rows=$(sed -n 's/.*<tr class="\(trouble\|fine\)" data-dest="\([^"]*\)".*/\2/p' "$OUT/status.dom.html")
 json_rows=$(jq -r '.destinations[].dest' <<<"$json")
 is "$dom_rows" "$json_rows" "the page's rows, in the order of /status.json"
@@ -122,6 +136,7 @@ ok $? "a screenshot"
 [[ -s $OUT/status.png ]]
 ok $? "kept in $OUT/status.png"
 get / | body > "$OUT/status.html"
+
 
 daemon_stop
 is "$?" 0 "SIGTERM: clean exit"

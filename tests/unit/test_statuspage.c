@@ -180,6 +180,9 @@ test_json_escaped(void **state)
 	const char *s = buf_ptr(&out);
 	assert_null(strchr(s, '\x1b'));
 	assert_non_null(strstr(s, "\"reason\":\"<script>alert(1)</script>\\\"'&\\u001b[31m\\n\""));
+	assert_non_null(strstr(s, "\"trust_check\":{\"state\":\"not-validating\",\"reason\":\"<script>"));
+	assert_non_null(strstr(s, "\"errors\":\"<script>alert(1)</script>\\\"'&\\u001b[31m\\n\""));
+	assert_non_null(strstr(s, "\"exception\":{\"policy\":\"<script>"));
 	/* One line: a newline only at its end. */
 	assert_ptr_equal(strchr(s, '\n'), s + buf_size(&out) - 1);
 	buf_free(&out);

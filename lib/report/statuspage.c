@@ -186,7 +186,7 @@ row_reply(const struct statuspage_row *r)
 /* JSON */
 
 static void
-json_row(struct jsonw *j, const struct statuspage *sp, const struct statuspage_row *r)
+json_row(struct jsonw *j, const struct statuspage_row *r)
 {
 	jsonw_object(j, NULL);
 	jsonw_string(j, "dest", r->dest);
@@ -244,7 +244,6 @@ json_row(struct jsonw *j, const struct statuspage *sp, const struct statuspage_r
 	}
 	jsonw_bool(j, "proposed", r->proposed);
 	jsonw_object_end(j);
-	(void)sp;
 }
 
 int
@@ -278,7 +277,7 @@ statuspage_json(const struct statuspage *sp, struct buf *out)
 	jsonw_uint(&j, "more", sp->more);
 	jsonw_array(&j, "destinations");
 	for (size_t i = 0; i < sp->nrows; i++)
-		json_row(&j, sp, &sp->rows[i]);
+		json_row(&j, &sp->rows[i]);
 	jsonw_array_end(&j);
 	jsonw_object_end(&j);
 	if (jsonw_done(&j) < 0)

@@ -32,6 +32,17 @@
  * lookups and probes on the daemon's loop for names in its URL, nor hold
  * a connection of the small metrics server while they run.
  *
+ * The JSON, one object on one line: version, now, uptime_s,
+ * trust_check {state, reason}, exceptions {file, entries, errors},
+ * answers_last_hour {minutes, ok, notfound, temp, perm}, maillog and
+ * probes (whether followed, enabled), more (destinations not shown), and
+ * destinations, in the page's order: {dest, trouble [words], result,
+ * reply, rule, bogus, reason, age_s, asked_s, probes [{host, address,
+ * port, class, probed_at}], maillog {verified, sent, deferred,
+ * deferred_tls, deferred_tls_since_sent, last_seen} or null, alert {kind,
+ * at} or null, exception {policy, automatic} or null, proposed}. Times are
+ * Unix seconds.
+ *
  * Escaping: every string may come from DNS, an SMTP server or a log and
  * is escaped where it is written (HTML text and attributes; JSON by
  * jsonw.h). The page loads nothing: its style and its sorting and

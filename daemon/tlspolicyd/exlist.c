@@ -37,6 +37,7 @@ struct exlist {
 	exlist_evidence *evidence;	/* Postfix's log, for exceptions_auto */
 	void *evidence_arg;
 	struct exshare *share;		/* with a fleet: every relay's proposals */
+	char *errors;			/* the last load's, or NULL when it loaded */
 };
 
 static void
@@ -158,9 +159,13 @@ reload_file(struct exlist *x, const char *why)
 	struct buf errors;
 
 	buf_init(&errors);
+	free(x->errors);
+	x->errors = NULL;
 	if (load(x, &errors) == 0) {
 		log_loaded(x, why);
 	} else {
+		if (buf_terminate(&errors) == 0)
+			x->errors = strdup(buf_ptr(&errors));
 		log_errors(x->log, &errors);
 		log_event(x->log, LOGL_ERROR, "exceptions-reload", "result", "rejected", "file", x->cfg->exceptions_file,
 		    "trigger", why, "reason", "the list has errors; the previous one stays in force", NULL);
@@ -367,6 +372,20 @@ exlist_fleet_proposed(struct exlist *x, exshare_listed *cb, void *arg)
 	return x->share ? exshare_list(x->share, cb, arg) : -1;
 }
 
+bool
+exlist_is_proposed(const struct exlist *x, const char *dest)
+{
+	bool applied;
+
+	return exlifecycle_is_proposed(x->life, dest, &applied) && !applied;
+}
+
+const char *
+exlist_errors(const struct exlist *x)
+{
+	return x->errors;
+}
+
 size_t
 exlist_count(const struct exlist *x)
 {
@@ -385,5 +404,6 @@ exlist_free(struct exlist *x)
 	exlifecycle_free(x->life);
 	exshare_free(x->share);
 	config_unref(x->cfg);
+	free(x->errors);
 	free(x);
 }

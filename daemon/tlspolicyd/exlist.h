@@ -53,6 +53,11 @@ void exlist_news(void *arg, const char *dest, enum probing_news n);
 /* The proposals, one line each in the list's syntax. */
 void exlist_proposed(const struct exlist *x, struct buf *out);
 size_t exlist_count(const struct exlist *x);
+/* Whether dest has a proposal waiting, not applied (the status page). */
+bool exlist_is_proposed(const struct exlist *x, const char *dest);
+/* The errors of the last load that failed, one per line, or NULL when the
+ * last load worked; valid until the next load. */
+const char *exlist_errors(const struct exlist *x);
 /* With a fleet (fleet.h): this relay's proposals are shared, and
  * exlist_fleet_proposed() lists the other relays' (exshare.h), which are
  * shown, never applied. -1 when out of memory. */

@@ -168,6 +168,18 @@ maillog_totals(const struct maillog *m, struct logwatch_counts *sum, size_t *lin
 	*lines = logwatch_lines(m->lw);
 }
 
+const struct logwatch_counts *
+maillog_counts(const struct maillog *m, const char *dest)
+{
+	return logwatch_counts(m->lw, dest);
+}
+
+bool
+maillog_following(const struct maillog *m)
+{
+	return m->path && m->path[0];
+}
+
 bool
 maillog_evidence(void *arg, const char *dest, struct exproposal_evidence *out)
 {

@@ -42,6 +42,10 @@ void maillog_report(const struct maillog *m, const char *dest, struct buf *out);
 bool maillog_evidence(void *m, const char *dest, struct exproposal_evidence *out);
 /* The counts of every destination added up, and the lines read. */
 void maillog_totals(const struct maillog *m, struct logwatch_counts *sum, size_t *lines);
+/* One destination's counts, or NULL when the log never named it. */
+const struct logwatch_counts *maillog_counts(const struct maillog *m, const char *dest);
+/* Whether a log is followed (maillog_file set). */
+bool maillog_following(const struct maillog *m);
 void maillog_free(struct maillog *m);
 
 /* With a fleet (fleet.h): this relay's counts are stored every

@@ -37,6 +37,8 @@ struct metrics_http {
 	struct event *accept_ev;
 	void (*collect)(void *arg, struct buf *out);
 	void *arg;
+	void (*status)(void *arg, enum metrics_http_page page, struct buf *out);
+	void *status_arg;
 	unsigned timeout_ms;
 	struct list conns;
 	struct peerlimit *peers;	/* METRICS_MAX_PER_PEER */
@@ -128,14 +130,26 @@ handle_request(struct mconn *c)
 		return;
 	}
 	size_t plen = strcspn(target, "?");
-	if (plen != strlen("/metrics") || memcmp(target, "/metrics", plen) != 0) {
-		respond_text(c, 404, "Not Found", "only /metrics here\n", head, NULL);
-		return;
-	}
+	target[plen] = '\0';
 	struct buf body;
 	buf_init(&body);
-	c->m->collect(c->m->arg, &body);
-	respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &body, head, NULL);
+	if (strcmp(target, "/metrics") == 0) {
+		c->m->collect(c->m->arg, &body);
+		respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &body, head, NULL);
+	} else if (c->m->status && strcmp(target, "/") == 0) {
+		c->m->status(c->m->status_arg, METRICS_HTTP_STATUS_HTML, &body);
+		respond(c, 200, "OK", "text/html; charset=utf-8", &body, head,
+		    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+		    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+		    "script-src 'unsafe-inline'\r\n");
+	} else if (c->m->status && strcmp(target, "/status.json") == 0) {
+		c->m->status(c->m->status_arg, METRICS_HTTP_STATUS_JSON, &body);
+		respond(c, 200, "OK", "application/json", &body, head,
+		    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+	} else {
+		respond_text(c, 404, "Not Found", c->m->status ? "only /, /status.json and /metrics here\n" :
+		    "only /metrics here\n", head, NULL);
+	}
 	buf_free(&body);
 }
 
@@ -270,6 +284,16 @@ metrics_http_create(struct event_base *base, const char *listen, unsigned timeou
 		return NULL;
 	}
 	return m;
+}
+
+void
+metrics_http_set_status(struct metrics_http *m,
+    void (*status)(void *arg, enum metrics_http_page page, struct buf *out), void *arg)
+{
+	if (!m)
+		return;
+	m->status = status;
+	m->status_arg = arg;
 }
 
 void

@@ -138,6 +138,20 @@ probing_class_counts(const struct probing *pg)
 	return pg->by_class;
 }
 
+void
+probing_each_addr(const struct probing *pg, const char *dest,
+    void (*fn)(void *arg, const struct probestate_addr *a), void *arg)
+{
+	if (pg->state)
+		probestate_each_addr(pg->state, dest, fn, arg);
+}
+
+bool
+probing_enabled(const struct probing *pg)
+{
+	return pg->sched != NULL;
+}
+
 const struct prober *
 probing_prober(const struct probing *pg)
 {

@@ -81,6 +81,13 @@ void probing_stats(const struct probing *pg, struct buf *out);
 void probing_fleet_stats(const struct probing *pg, struct probefleet_stats *out);
 /* Probes finished so far by class (indexes: enum probe_class). */
 const uint64_t *probing_class_counts(const struct probing *pg);
+/* Calls fn for each address of dest's MX hosts that has a probe history
+ * (probestate.h), for the status page. */
+struct probestate_addr;
+void probing_each_addr(const struct probing *pg, const char *dest,
+    void (*fn)(void *arg, const struct probestate_addr *a), void *arg);
+/* probe_enable. */
+bool probing_enabled(const struct probing *pg);
 struct prober;
 /* The pool, for its counters; NULL when probes are disabled. */
 const struct prober *probing_prober(const struct probing *pg);

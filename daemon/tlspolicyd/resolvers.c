@@ -240,6 +240,16 @@ resolvers_set_config(struct resolvers *rs, struct config *cfg)
 		start_trust_check(rs);
 }
 
+const char *
+resolvers_trust_state(const struct resolvers *rs)
+{
+	switch (rs->trust) {
+	case TRUSTCHECK_VALIDATING: return "validating";
+	case TRUSTCHECK_NOT_VALIDATING: return "not-validating";
+	default: return "unverified";
+	}
+}
+
 void
 resolvers_free(struct resolvers *rs)
 {

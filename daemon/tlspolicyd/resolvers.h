@@ -47,6 +47,9 @@ void resolvers_start_ad_check(struct resolvers *rs);
 /* SIGHUP: a new trust_check_name or interval is judged at once (the
  * interval counts from then); AD checks turned on start. */
 void resolvers_set_config(struct resolvers *rs, struct config *cfg);
+/* The trust check's state in a word: "validating", "not-validating",
+ * "unverified" (no check has passed since start). */
+const char *resolvers_trust_state(const struct resolvers *rs);
 void resolvers_free(struct resolvers *rs);
 
 #endif

@@ -59,6 +59,7 @@
 #include "util/ownaddr.h"
 #include "ownwatch.h"
 #include "server.h"
+#include "statusview.h"
 
 /* In state_directory: the trust anchors libunbound tracks (RFC 5011). */
 #define TRUST_TRACKING_FILE "trust-anchor"
@@ -80,6 +81,7 @@ struct daemon {
 	struct control *control;
 	struct commands commands;
 	struct metrics_http *metrics;
+	struct statusview *status;		/* the page on metrics_listen */
 	struct resolvers *resolvers;		/* the trust check and the AD check */
 	struct alerter *alerter;
 	struct event *sigchld, *reap_timer;
@@ -131,6 +133,7 @@ static void
 release(struct daemon *d, bool stopped)
 {
 	metrics_http_free(d->metrics);
+	statusview_free(d->status);
 	resolvers_free(d->resolvers);
 	free_event(d->sigchld);
 	free_event(d->reap_timer);
@@ -498,6 +501,34 @@ collect_metrics(void *arg, struct buf *out)
 	daemonmetrics_write(&m, out);
 }
 
+/* The socketmap's replies so far, for the status page's last hour. */
+static void
+reply_totals(void *arg, uint64_t out[STATUSPAGE_RESULTS])
+{
+	struct daemon *d = arg;
+	struct daemonmetrics_socketmap s = {0};
+
+	if (d->srv)
+		server_stats(d->srv, &s);
+	out[STATUSPAGE_OK] = s.ok;
+	out[STATUSPAGE_NOTFOUND] = s.notfound;
+	out[STATUSPAGE_TEMP_REPLIES] = s.temp;
+	out[STATUSPAGE_PERM] = s.perm;
+}
+
+/* "/" and "/status.json": gathered from the modules now. */
+static void
+collect_status(void *arg, enum metrics_http_page page, struct buf *out)
+{
+	struct daemon *d = arg;
+	struct statusview_sources src = {
+		.cfg = d->cfg, .pm = d->pm, .probing = d->probing, .maillog = d->maillog,
+		.exlist = d->exlist, .alerter = d->alerter, .resolvers = d->resolvers,
+	};
+
+	statusview_render(d->status, &src, page == METRICS_HTTP_STATUS_JSON, out);
+}
+
 /* The state directory belongs to the daemon's user, which creates nothing
  * after dropping root; so it is made here, while still root. */
 static void
@@ -720,6 +751,11 @@ main(int argc, char **argv)
 	    !(d.metrics = metrics_http_create(d.base, d.cfg->metrics_listen, d.cfg->request_timeout_ms,
 	    collect_metrics, &d, err, sizeof(err))))
 		return start_failed(&d, EX_UNAVAILABLE, "%s", err);
+	if (d.metrics) {
+		if (!(d.status = statusview_create(d.base, reply_totals, &d)))
+			return start_failed(&d, EX_OSERR, "out of memory");
+		metrics_http_set_status(d.metrics, collect_status, &d);
+	}
 	if (privdrop(d.cfg->user, note, sizeof(note), err, sizeof(err)) < 0)
 		return start_failed(&d, EX_NOUSER, "%s", err);
 	if (note[0])

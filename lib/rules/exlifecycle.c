@@ -188,6 +188,17 @@ exlifecycle_proposed(const struct exlifecycle *lc, struct buf *out)
 		buf_printf(out, "%s may\n", lc->proposals[i].dest);
 }
 
+bool
+exlifecycle_is_proposed(const struct exlifecycle *lc, const char *dest, bool *applied)
+{
+	for (size_t i = 0; i < lc->n; i++)
+		if (strcmp(lc->proposals[i].dest, dest) == 0) {
+			*applied = lc->proposals[i].applied;
+			return true;
+		}
+	return false;
+}
+
 struct expiry {
 	int64_t from, to;
 	void (*fn)(void *arg, const struct exception_entry *e, const char *day);

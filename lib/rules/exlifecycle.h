@@ -109,6 +109,9 @@ void exlifecycle_verified(struct exlifecycle *lc, const char *dest, struct exlif
 struct exceptions *exlifecycle_automatic(const struct exlifecycle *lc);
 /* The proposals, one line each in the list's syntax ("example.org may"). */
 void exlifecycle_proposed(const struct exlifecycle *lc, struct buf *out);
+/* Whether dest (as proposed) is among the proposals, and *applied
+ * whether the log corroborated it. */
+bool exlifecycle_is_proposed(const struct exlifecycle *lc, const char *dest, bool *applied);
 
 /* Calls fn for each entry of list whose expiry fell in (from, to], with
  * the last day it applied ("2027-01-31", UTC). */

@@ -936,6 +936,44 @@ policymap_last_asked(const struct policymap *pm, const char *key)
 	return e ? e->used_ms : 0;
 }
 
+struct recent_walk {
+	size_t skip;
+	policymap_cached_fn *fn;
+	void *arg;
+};
+
+static void
+recent_one(void *arg, const char *key, const struct answercache_entry *e)
+{
+	struct recent_walk *w = arg;
+
+	if (w->skip) {
+		w->skip--;
+		return;
+	}
+	struct policymap_cached c = {
+		.key = key, .answer = e->answer, .reason = e->reason, .policy = e->policy,
+		.stored_ms = e->stored_ms, .expires_ms = e->expires_ms, .used_ms = e->used_ms,
+	};
+	w->fn(w->arg, &c);
+}
+
+size_t
+policymap_each_recent(const struct policymap *pm, size_t max, policymap_cached_fn *fn, void *arg)
+{
+	size_t n = answercache_count(pm->cache, ANSWERCACHE_ANSWER), more = n > max ? n - max : 0;
+	struct recent_walk w = {.skip = more, .fn = fn, .arg = arg};
+
+	answercache_each(pm->cache, ANSWERCACHE_ANSWER, recent_one, &w);
+	return more;
+}
+
+const char *
+policymap_untrusted_reason(const struct policymap *pm)
+{
+	return pm->untrusted ? pm->untrusted_reason : NULL;
+}
+
 int
 policymap_purge(struct policymap *pm, const struct nexthop *nh)
 {

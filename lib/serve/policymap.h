@@ -173,6 +173,26 @@ void policymap_set_wall_clock(struct policymap *pm, policymap_wall_clock *clock,
  * cached, in the policymap's clock; 0 when it is not cached. */
 uint64_t policymap_last_asked(const struct policymap *pm, const char *key);
 
+/* One answer of the cache, as policymap_each_recent() shows it; valid
+ * during the call. Times are the policymap's clock. */
+struct policymap_cached {
+	const char *key;		/* canonical next hop */
+	struct policy_answer answer;
+	const char *reason;
+	const char *policy;		/* an exception's policy, or NULL */
+	uint64_t stored_ms, expires_ms;
+	uint64_t used_ms;		/* when Postfix last asked */
+};
+typedef void policymap_cached_fn(void *arg, const struct policymap_cached *c);
+/* Calls fn for the max next hops Postfix asked for most recently (a
+ * bound: the cache may hold a hundred thousand), least recent first,
+ * expired answers included; fn must not call the policymap. Returns how
+ * many more the cache holds. */
+size_t policymap_each_recent(const struct policymap *pm, size_t max, policymap_cached_fn *fn, void *arg);
+/* Why the resolver is not trusted now (policymap_set_untrusted()), or
+ * NULL. */
+const char *policymap_untrusted_reason(const struct policymap *pm);
+
 /* The caches as snapshot lines (snapshot.h), for the state file: the
  * answers but exceptions' (see policymap_restore), and the last secure
  * answers. */

@@ -21,6 +21,7 @@
 #include "util/buf.h"
 #include "util/kv.h"
 #include "util/list.h"
+#include "util/map.h"
 #include "watch/alert.h"
 #include "watch/alertlimit.h"
 #include "watch/alertmail.h"
@@ -39,6 +40,14 @@ struct settings {
 	char *recipient;		/* NULL when there is none */
 	char *sendmail;
 	unsigned max_per_hour;		/* for the summary line; alertlimit applies it */
+};
+
+/* The last alert raised for a destination: one allocation, the kind and
+ * the destination after it. */
+struct last_alert {
+	struct map_node node;		/* in alerter.last, under dest */
+	uint64_t at_ms;
+	const char *kind, *dest;
 };
 
 /* An alert that passed the local limits, while the fleet says who raises it. */
@@ -63,7 +72,34 @@ struct alerter {
 	struct kind_count kinds[ALERT_KINDS_MAX];
 	size_t nkinds;
 	struct alert_stats stats;	/* but commands_failed: alertspawn's */
+	struct map last;		/* struct last_alert, ALERT_REMEMBER_MAX */
 };
+
+static void
+last_free(void *arg, struct map_node *n)
+{
+	free(MAP_ENTRY(n, struct last_alert, node));
+}
+
+/* Without the memory, the previous one stays: only the status page reads it. */
+static void
+remember(struct alerter *a, const char *kind, const char *dest, uint64_t now_ms)
+{
+	size_t klen = strlen(kind) + 1, dlen = strlen(dest) + 1;
+	struct last_alert *l = malloc(sizeof(*l) + klen + dlen);
+
+	if (!l)
+		return;
+	char *p = (char *)(l + 1);
+	memcpy(p, kind, klen);
+	memcpy(p + klen, dest, dlen);
+	l->kind = p;
+	l->dest = p + klen;
+	l->at_ms = now_ms;
+	struct map_node *old = map_put_str(&a->last, &l->node, l->dest);
+	if (old)
+		last_free(NULL, old);
+}
 
 /* -- settings -- */
 
@@ -139,6 +175,7 @@ raise_now(struct alerter *a, const char *kind, const char *dest, const char *con
 
 	a->stats.raised++;
 	count_kind(a, kind);
+	remember(a, kind, dest ? dest : "", now_ms);
 
 	buf_init(&line);
 	kv_str(&line, "event", "alert");
@@ -288,6 +325,10 @@ alerter_create(struct log *log, const struct alert_settings *s)
 		free(a);
 		return NULL;
 	}
+	unsigned char seed[16];
+	hash_random_seed(seed);		/* destinations are names strangers choose */
+	map_init(&a->last, seed);
+	map_set_max(&a->last, ALERT_REMEMBER_MAX, last_free, NULL);
 	return a;
 }
 
@@ -318,8 +359,20 @@ alerter_free(struct alerter *a)
 	alertlimit_free(a->limit);
 	for (size_t i = 0; i < a->nkinds; i++)
 		free(a->kinds[i].kind);
+	map_clear(&a->last, last_free, NULL);
 	settings_free(&a->set);
 	free(a);
+}
+
+const char *
+alerter_last(const struct alerter *a, const char *dest, uint64_t *at_ms)
+{
+	struct last_alert *l = MAP_ENTRY(map_find_str(&a->last, dest), struct last_alert, node);
+
+	if (!l)
+		return NULL;
+	*at_ms = l->at_ms;
+	return l->kind;
 }
 
 void

@@ -111,4 +111,11 @@ void alerter_stats(const struct alerter *a, struct alert_stats *out);
 /* alerts raised so far by kind: calls fn(kind, count) for each. */
 void alerter_each_kind(const struct alerter *a, void (*fn)(void *arg, const char *kind, uint64_t n), void *arg);
 
+/* The kind of the last alert raised for dest and when (*at_ms, the now_ms
+ * it was raised with), or NULL: for the status page. The alerter keeps
+ * the last of ALERT_REMEMBER_MAX destinations (the least recently alerted
+ * go first); the kind is valid until the next alerter_raise() or free. */
+#define ALERT_REMEMBER_MAX 1000
+const char *alerter_last(const struct alerter *a, const char *dest, uint64_t *at_ms);
+
 #endif

@@ -382,6 +382,32 @@ test_counts_by_kind(void **state)
 	assert_int_equal(st.held, 1);
 }
 
+/* The status page's memory: the last alert raised per destination (not
+ * one held back), the least recently alerted forgotten past the bound. */
+static void
+test_last_alert(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t at = 0;
+	char dest[32];
+
+	assert_null(alerter_last(f->a, "a.example", &at));
+	assert_int_equal(alerter_raise(f->a, "dane-mismatch", "a.example", NULL, f->now), 1);
+	assert_int_equal(alerter_raise(f->a, "dane-mismatch", "a.example", NULL, f->now + 1), 0);
+	assert_string_equal(alerter_last(f->a, "a.example", &at), "dane-mismatch");
+	assert_int_equal(at, f->now);
+	assert_int_equal(alerter_raise(f->a, "tls-deferrals", "a.example", NULL, f->now + 2), 1);
+	assert_string_equal(alerter_last(f->a, "a.example", &at), "tls-deferrals");
+	assert_int_equal(at, f->now + 2);
+	assert_null(alerter_last(f->a, "b.example", &at));
+	for (int i = 0; i < ALERT_REMEMBER_MAX; i++) {
+		snprintf(dest, sizeof(dest), "d%d.example", i);
+		alerter_raise(f->a, "k", dest, NULL, f->now + 3);
+	}
+	assert_null(alerter_last(f->a, "a.example", &at));
+	assert_string_equal(alerter_last(f->a, "d999.example", &at), "k");
+}
+
 /* ---- the hourly limit ---- */
 
 static void
@@ -915,6 +941,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_raise_logs_one_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_fields_and_hostile_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_by_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_limit_summary_by_reap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_limit_summary_by_raise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summary_at_free, setup, teardown),

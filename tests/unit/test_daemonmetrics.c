@@ -6,7 +6,9 @@
  */
 #include "autoconfig.h"
 
+#include <ctype.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -294,6 +296,104 @@ test_resolved(void **state)
 	assert_true(res.seconds.sum > (double)c->elapsed_ms / 1000.0 - 1e-9);
 }
 
+/* The family a name in a query means: itself, or for a histogram one of
+ * its series (_bucket, _sum, _count); NULL when the daemon exports no
+ * such thing. */
+static const struct daemonmetrics_family *
+family_of(const char *name, size_t len)
+{
+	static const char *const series[] = {"_bucket", "_sum", "_count"};
+	const struct daemonmetrics_family *f;
+
+	for (size_t i = 0; (f = daemonmetrics_family(i)); i++) {
+		size_t flen = strlen(f->name);
+		if (len == flen && memcmp(name, f->name, len) == 0)
+			return f;
+		if (strcmp(f->type, "histogram") != 0 || len <= flen || memcmp(name, f->name, flen) != 0)
+			continue;
+		for (size_t k = 0; k < 3; k++)
+			if (len - flen == strlen(series[k]) && memcmp(name + flen, series[k], len - flen) == 0)
+				return f;
+	}
+	return NULL;
+}
+
+static bool
+label_of(const struct daemonmetrics_family *f, const char *label, size_t len)
+{
+	const char *p = f->label;
+
+	if (strcmp(f->type, "histogram") == 0 && len == 2 && memcmp(label, "le", 2) == 0)
+		return true;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		if (n == len && memcmp(p, label, len) == 0)
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+/* contrib/grafana/tlspolicyd.json queries only what the daemon exports:
+ * every tlspolicyd_ name is a family (or a histogram's series), and each
+ * query groups only by labels one of its families has (or the ones
+ * Prometheus adds: instance, job). */
+static void
+test_grafana(void **state)
+{
+	static char dir[512];
+	char path[600];
+	struct buf dash;
+	size_t names = 0;
+
+	snprintf(path, sizeof(path), "%s/tlspolicyd.json", table_data_dir(dir, sizeof(dir), "../contrib/grafana"));
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		fail_msg("%s: cannot read it", path);
+	buf_init(&dash);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_append(&dash, chunk, n);
+	fclose(fp);
+	buf_terminate(&dash);
+	for (const char *e = buf_ptr(&dash); (e = strstr(e, "\"expr\": \"")); ) {
+		e += strlen("\"expr\": \"");
+		size_t elen = strcspn(e, "\"");
+		const struct daemonmetrics_family *used[16];
+		size_t nused = 0;
+		for (const char *p = e; p < e + elen; p++) {
+			if (strncmp(p, "tlspolicyd_", 11) != 0 || (p > e && (isalnum((unsigned char)p[-1]) || p[-1] == '_')))
+				continue;
+			size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+			const struct daemonmetrics_family *f = family_of(p, len);
+			if (!f)
+				fail_msg("%s: %.*s is not a metric tlspolicyd exports", path, (int)len, p);
+			if (nused < 16)
+				used[nused++] = f;
+			names++;
+			p += len - 1;
+		}
+		for (const char *p = e; (p = strstr(p, "by (")) && p < e + elen; ) {
+			p += 4;
+			while (*p && *p != ')') {
+				p += strspn(p, ", ");
+				size_t len = strcspn(p, ", )");
+				bool known = (len == 8 && memcmp(p, "instance", 8) == 0) || (len == 3 && memcmp(p, "job", 3) == 0);
+				for (size_t k = 0; k < nused && !known; k++)
+					known = label_of(used[k], p, len);
+				if (!known)
+					fail_msg("%s: a query groups by %.*s, which its metrics do not have: %.*s", path, (int)len, p,
+					    (int)elen, e);
+				p += len;
+			}
+		}
+		e += elen;
+	}
+	assert_true(names >= 20);
+	buf_free(&dash);
+}
+
 int
 main(void)
 {
@@ -302,6 +402,7 @@ main(void)
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_grafana),
 	};
 
 	TABLE_ADD(&t, sample_cases, sample_case, test_sample);

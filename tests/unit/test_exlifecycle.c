@@ -289,10 +289,20 @@ test_life(void **state)
 				exceptions_each(w.automatic, add_name, &b);
 			TABLE_EXPECT_TEXT(&b, st->a);
 			break;
-		case PROPOSED:
+		case PROPOSED: {
 			exlifecycle_proposed(lc, &b);
+			/* The status page's question agrees with the list. */
+			bool applied;
+			buf_terminate(&b);
+			for (const char *p = buf_ptr(&b); *p; p = strchr(p, '\n') + 1) {
+				char dest[256];
+				snprintf(dest, sizeof(dest), "%.*s", (int)strcspn(p, " "), p);
+				assert_true(exlifecycle_is_proposed(lc, dest, &applied));
+			}
+			assert_false(exlifecycle_is_proposed(lc, "never-proposed.test", &applied));
 			TABLE_EXPECT_TEXT(&b, st->a);
 			break;
+		}
 		}
 	}
 	exlifecycle_free(lc);

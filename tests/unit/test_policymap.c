@@ -152,6 +152,50 @@ test_miss_then_hit(void **state)
 	assert_int_equal(fake_dns_total(f->fake), 4);	/* nothing more asked */
 }
 
+struct recent_seen {
+	char keys[256];
+	uint64_t used[4];
+	size_t n;
+};
+
+static void
+on_recent(void *arg, const struct policymap_cached *c)
+{
+	struct recent_seen *s = arg;
+	size_t used = strlen(s->keys);
+
+	snprintf(s->keys + used, sizeof(s->keys) - used, "%s=%s ", c->key, policy_result_name(c->answer.result));
+	if (s->n < 4)
+		s->used[s->n++] = c->used_ms;
+}
+
+/* The status page's walk: the latest asked for, within the bound, least
+ * recent first, with when Postfix last asked. */
+static void
+test_each_recent(void **state)
+{
+	struct fixture *f = *state;
+	struct policymap_answer a;
+	struct answered r = {0};
+	struct policymap_waiter *w;
+	struct recent_seen seen = {""};
+
+	assert_int_equal(policymap_each_recent(f->pm, 10, on_recent, &seen), 0);
+	assert_string_equal(seen.keys, "");
+	lookup(f, "good.example", &a, &r, &w);
+	lookup(f, "broken.example", &a, &r, &w);
+	lookup(f, "long.example", &a, &r, &w);
+	fake_dns_run(f->fake);
+	f->now += 5000;
+	assert_int_equal(lookup(f, "good.example", &a, &r, &w), POLICYMAP_DONE);
+	assert_int_equal(policymap_each_recent(f->pm, 10, on_recent, &seen), 0);
+	assert_string_equal(seen.keys, "broken.example=temp long.example=notfound good.example=ok ");
+	assert_int_equal(seen.used[2], f->now);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(policymap_each_recent(f->pm, 2, on_recent, &seen), 1);
+	assert_string_equal(seen.keys, "long.example=notfound good.example=ok ");
+}
+
 /* Three requests while the resolution runs share it: one set of lookups. */
 static void
 test_shared_resolution(void **state)
@@ -1478,6 +1522,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_miss_then_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_each_recent, setup, teardown),
 		cmocka_unit_test(test_prefetch_in_window_once),
 		cmocka_unit_test(test_prefetch_not_unasked),
 		cmocka_unit_test(test_prefetch_failure_keeps_answer),

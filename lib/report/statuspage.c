@@ -321,12 +321,17 @@ hf(struct html *h, const char *fmt, ...)
 
 /* Text and attribute values alike: the five characters that can end
  * either, and control bytes shown as U+FFFD so that nothing a server sent
- * can hide in the page. */
+ * can hide in the page; but for newlines where lines are kept (a <pre>
+ * of the daemon's own messages, one per line). */
 static void
-esc(struct html *b, const char *s)
+esc_lines(struct html *b, const char *s, bool keep_newlines)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		if (c == '\n' && keep_newlines) {
+			ha(b, s, 1);
+			continue;
+		}
 		switch (c) {
 		case '&': hp(b, "&amp;"); break;
 		case '<': hp(b, "&lt;"); break;
@@ -340,6 +345,12 @@ esc(struct html *b, const char *s)
 				ha(b, s, 1);
 		}
 	}
+}
+
+static void
+esc(struct html *b, const char *s)
+{
+	esc_lines(b, s, false);
 }
 
 /* "tlspolicy explain 'DEST'", quoted for a shell, then escaped. */
@@ -496,7 +507,7 @@ statuspage_html(const struct statuspage *sp, struct buf *out)
 	}
 	if (sp->exceptions_errors) {
 		hp(b, "; its last load failed, the previous list stays:<pre>");
-		esc(b, sp->exceptions_errors);
+		esc_lines(b, sp->exceptions_errors, true);
 		hp(b, "</pre>");
 	}
 	if (sp->hour_minutes)

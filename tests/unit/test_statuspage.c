@@ -158,6 +158,9 @@ test_html_escaped(void **state)
 	assert_null(strchr(s, '\x1b'));
 	assert_null(strstr(s, "<b>"));
 	assert_non_null(strstr(s, "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;&#xfffd;[31m&#xfffd;"));
+	/* The exceptions' errors, one a line: their newlines stay, the other
+	 * control bytes do not. */
+	assert_non_null(strstr(s, "&#xfffd;[31m\n</pre>"));
 	/* The command to copy stays one shell word. */
 	assert_non_null(strstr(s, "tlspolicy explain &#39;it&#39;\\&#39;&#39;s&lt;b&gt;.example&#39;"));
 	/* Nothing from elsewhere. */

@@ -36,7 +36,7 @@ source "$top_srcdir/tests/lab/tap.sh"
 [[ -z ${LAB_SANITIZED:-} ]] ||
 	tap_skip_all "the ASan pass: the package builds its own programs with Debian's flags, which the normal pass tested"
 for tool in dpkg-buildpackage dh dh_autoreconf lintian apt-get dpkg-deb dpkg-parsechangelog deb-systemd-helper \
-	adduser deluser unshare ip pgrep; do
+	adduser deluser unshare ip pgrep postmap; do
 	command -v "$tool" >/dev/null 2>&1 || bail_out "$tool is not installed (./dev test installs it)"
 done
 for pkg in tlspolicyd tlspolicy-milter; do
@@ -214,6 +214,8 @@ echo "user=$(stat -c %U:%G /proc/$pid)"
 echo "uids=$(awk "/^Uid:/ {print \$2, \$3, \$4, \$5}" /proc/$pid/status)"
 echo "literal=$(/usr/bin/tlspolicy query "[192.0.2.1]" 2>&1)"
 echo "dns=$(/usr/bin/tlspolicy query example.org 2>&1)"
+echo "postmap=$(postmap -c "$T_DEB_WORK/postfix" -q example.org socketmap:inet:127.0.0.1:7672:tlspolicy 2>&1 |
+	head -n 1)"
 echo "control=$(stat -c "%a %U:%G" /run/tlspolicyd/control 2>&1)"
 echo "stats=$(/usr/bin/tlspolicy stats 2>&1 | head -n 1)"
 kill -TERM "$pid"
@@ -221,6 +223,8 @@ for i in $(seq 1 600); do [ -d /proc/$pid ] || break; sleep 0.1; done
 [ -d /proc/$pid ] && echo "stopped=no" || echo "stopped=yes"
 echo "state=$(find /var/lib/tlspolicyd -mindepth 1 -printf "%f %u:%g %m\n" | sort | paste -sd, -)"
 '
+# Postfix's own client, postmap, needs a main.cf: an empty one.
+mkdir -p "$work/postfix" && : >"$work/postfix/main.cf"
 # --kill-child: if unshare goes (the trap, the timeout), its child goes, and
 # with the namespace's first process every process in it.
 T_DEB_WORK=$work timeout -s KILL 180 unshare --net --mount --pid --fork --mount-proc --kill-child \
@@ -238,6 +242,8 @@ uid_line=$(val uids)
 is "$uid_line" "$uid $uid $uid $uid" "...real, effective, saved and file-system uid all the account's"
 like "$(val literal)" $'^\\[192\\.0\\.2\\.1\\]\tNOTFOUND' "tlspolicy query: an IP literal needs no DNS: NOTFOUND"
 like "$(val dns)" $'^example\\.org\tTEMP ' "tlspolicy query: without DNS, TEMP (the mail waits; never may)"
+like "$(val postmap)" 'socketmap server temporary error: trust check' \
+	"postmap -q, Postfix's own client: the same temporary error, so Postfix defers"
 is "$(val control)" "660 root:tlspolicyd" "the control socket: bound as root, 0660, the account's group"
 is "$(val stats)" "OK" "tlspolicy stats, as root, through it"
 is "$(val stopped)" yes "SIGTERM stops it"

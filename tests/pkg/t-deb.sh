@@ -8,8 +8,8 @@
 # Root only (dpkg, adduser), skipped as the lab is otherwise; as root
 # every tool must be there (./dev test installs them). Skipped, with the
 # reason, where it would touch what is not its own: a tlspolicyd package
-# already installed, /etc/tlspolicyd or /var/lib/tlspolicyd already there
-# (make install, ./dev run). Skipped in tests/hardening.sh's ASan pass
+# already installed, /etc/tlspolicyd, /var/lib/tlspolicyd or /run/tlspolicyd
+# already there (make install, a daemon of ./dev run). Skipped in tests/hardening.sh's ASan pass
 # (LAB_SANITIZED): the package builds its own programs with Debian's flags,
 # so a run there would test the same package again.
 #
@@ -44,8 +44,8 @@ for pkg in tlspolicyd tlspolicy-milter; do
 	[[ -z $status || $status == un* || $status == pn* ]] ||
 		tap_skip_all "the package $pkg is on this machine ($status): the test would replace and purge it"
 done
-for dir in /etc/tlspolicyd /var/lib/tlspolicyd; do
-	[[ ! -e $dir ]] || tap_skip_all "$dir exists (make install? ./dev run?): purging the package would remove it"
+for dir in /etc/tlspolicyd /var/lib/tlspolicyd /run/tlspolicyd; do
+	[[ ! -e $dir ]] || tap_skip_all "$dir exists (make install? a daemon of ./dev run?): purging the package would remove it"
 done
 
 user_existed=no group_existed=no
@@ -69,7 +69,7 @@ cleanup() {
 	[[ $user_existed == yes ]] || ! getent passwd tlspolicyd >/dev/null || deluser --system --quiet tlspolicyd >/dev/null 2>&1
 	[[ $group_existed == yes ]] || ! getent group tlspolicyd >/dev/null || delgroup --system --quiet tlspolicyd >/dev/null 2>&1
 	# Absent before the test (the precondition), so nobody else's.
-	rm -rf /etc/tlspolicyd /var/lib/tlspolicyd
+	rm -rf /etc/tlspolicyd /var/lib/tlspolicyd /run/tlspolicyd
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -7,7 +7,9 @@
 #      MX, then addresses and TLSA at once), a host next hop ([host]) one;
 #   2. a client that asks the same destinations round after round over
 #      several of their (short) TTLs waits for DNS only in the first
-#      round: afterwards no reply takes DELAY_MS / 2, the cache misses do
+#      round: afterwards no reply takes DELAY_MS (waiting for DNS costs at
+#      least one delayed round trip; less is a busy machine's scheduling,
+#      up to 120 ms seen with four lab tests at once), the cache misses do
 #      not grow, and the log shows the refreshes that kept the answers.
 # Latencies are smload's (one connection per key), so no process start-up
 # is in them; a round trip is (first lookup - cached lookup) / DELAY_MS.
@@ -146,14 +148,14 @@ ok $? "${STREAM_S} s of rounds over them: every reply dane-only"
 misses1=$(lab_metric "$METRICS_PORT" tlspolicyd_cache_misses_total)
 hits1=$(lab_metric "$METRICS_PORT" tlspolicyd_cache_hits_total)
 n_rounds=$(wc -l <"$LAB_DIR/stream")
-limit_us=$((DELAY_MS * 1000 / 2))
+limit_us=$((DELAY_MS * 1000))
 slow=$(awk -v l="$limit_us" '$2 >= l' "$LAB_DIR/stream")
 n_slow=$(awk -v l="$limit_us" '$2 >= l { n++ } END { print n + 0 }' "$LAB_DIR/stream")
 diag "$n_rounds rounds; slowest reply of a round: median $(awk '{ print $2 }' "$LAB_DIR/stream" | lab_median) us," \
 	"worst $(awk '{ print $2 }' "$LAB_DIR/stream" | sort -g | tail -n 1) us"
 ok $((n_rounds >= 4 * LAB_PREFETCH_TTL ? 0 : 1)) "at least a round a second ($n_rounds in ${STREAM_S} s)"
 is "$n_slow" 0 \
-	"after the first round no reply took $((DELAY_MS / 2)) ms (no request waited for DNS)"
+	"after the first round no reply took $DELAY_MS ms, a round trip (no request waited for DNS)"
 [[ -n $slow ]] && diag "rounds with a slower reply (ms since the start, us):" && diag "$slow"
 is "$((misses1 - misses0))" 0 "no cache miss after the first round (tlspolicyd_cache_misses_total)"
 is "$((hits1 - hits0))" "$((n_rounds * LAB_PREFETCH_DESTS))" "every request after it a cache hit"

@@ -3,8 +3,8 @@
  * monitor.h), set up from the configuration: a runner (selfrun.h) with a
  * probe environment of its own that keeps certificates (rollover-unready
  * matches records of every type against them), on the daemon's resolver
- * and alerter. The first checks start a minute after the daemon, so that
- * a restart does not check before the resolver has been judged.
+ * and alerter. The first checks start 10 seconds after the daemon (or one
+ * interval, if shorter): the resolver has been judged by then.
  *
  * Ownership: borrows the event base, log, dns seam and alerter, which
  * outlive it; owns the probe environment, runner and monitor.

@@ -243,7 +243,6 @@ struct watched {
 };
 
 struct monitor {
-	struct event_base *base;
 	struct selfrun *sr;
 	struct alerter *alerter;
 	struct log *log;
@@ -439,7 +438,6 @@ monitor_create(struct event_base *base, struct selfrun *sr, struct alerter *aler
 		selfrun_free(sr);
 		return NULL;
 	}
-	m->base = base;
 	m->sr = sr;
 	m->alerter = alerter;
 	m->log = log;
